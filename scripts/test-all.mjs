@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+// The whole test suite, from nothing: build, unit tests, then the local stack (real Airflow, moto,
+// OpenSSH) for each Airflow line with the Python and integration suites against it. Idempotent:
+// `local up` reuses what is provisioned. Prints one closing line: "N passed, N failed[, N skipped]".
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const reports = join(root, '.test-reports');
+rmSync(reports, { recursive: true, force: true });
+mkdirSync(reports, { recursive: true });
+const started = Date.now();
+const totals = { passed: 0, failed: 0, skipped: 0 };
+const failedSteps = [];
+
+function run(name, command, args, options = {}) {
+  const t0 = Date.now();
+  process.stdout.write(`\n=== ${name}\n`);
+  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...options.env } });
+  const seconds = ((Date.now() - t0) / 1000).toFixed(1);
+  const ok = result.status === 0;
+  process.stdout.write(`=== ${name}: ${ok ? 'ok' : `FAILED (exit ${result.status ?? result.signal})`} in ${seconds}s\n`);
+  if (!ok) failedSteps.push(name);
+  return ok;
+}
+
+function countVitest(file) {
+  if (!existsSync(file)) return;
+  const report = JSON.parse(readFileSync(file, 'utf8'));
+  totals.passed += report.numPassedTests ?? 0;
+  totals.failed += (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0);
+  totals.skipped += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
+}
+
+function countJunit(file) {
+  if (!existsSync(file)) return;
+  const xml = readFileSync(file, 'utf8');
+  for (const match of xml.matchAll(/<testsuite\b[^>]*>/g)) {
+    const attr = (n) => Number((match[0].match(new RegExp(`\\b${n}="(\\d+)"`)) ?? [])[1] ?? 0);
+    const failed = attr('failures') + attr('errors');
+    totals.failed += failed;
+    totals.skipped += attr('skipped');
+    totals.passed += attr('tests') - failed - attr('skipped');
+  }
+}
+
+const node = process.execPath;
+const cli = join(root, 'dist/cli.js');
+const vitest = join(root, 'node_modules/vitest/vitest.mjs');
+
+function vitestRun(name, project, files, env = {}) {
+  const out = join(reports, `${name}.json`);
+  run(name, node, [vitest, 'run', '--project', project, '--reporter=default', '--reporter=json', `--outputFile.json=${out}`, ...files], { env });
+  countVitest(out);
+}
+
+function stackState() {
+  return JSON.parse(readFileSync(join(process.env.MWAA_LOCAL_HOME ?? join(root, '.local-stack'), 'state.json'), 'utf8'));
+}
+
+function pytestRun(name, paths, env = {}) {
+  const state = stackState();
+  const out = join(reports, `${name}.xml`);
+  run(name, join(state.venvBin, 'python'), ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', `--junitxml=${out}`, ...paths], { env });
+  countJunit(out);
+}
+
+try {
+  if (!run('build', 'npm', ['run', 'build'])) throw new Error('build failed');
+  run('typecheck', 'npx', ['tsc', '--noEmit']);
+  vitestRun('unit', 'unit', []);
+  for (const line of ['2', '3']) {
+    const env = { MWAA_TEST_AIRFLOW_LINE: line };
+    if (!run(`local up (Airflow ${line})`, node, [cli, 'local', 'up', '--airflow', line], { env })) break;
+    run(`ruff (Airflow ${line})`, join(stackState().venvBin, 'ruff'), ['check', 'templates', 'test/python']);
+    pytestRun(`pytest-airflow-${line}`, line === '2' ? ['test/python'] : ['test/python/dag'], env);
+    // The full integration suite runs on the default line; the stack's own tests run on both.
+    vitestRun(`integration-airflow-${line}`, 'integration', line === '2' ? [] : ['test/integration/local-stack', 'test/integration/control-plane'], env);
+    run(`local down (Airflow ${line})`, node, [cli, 'local', 'down']);
+  }
+} catch (error) {
+  process.stdout.write(`${error.message}\n`);
+} finally {
+  if (existsSync(join(root, '.local-stack', 'state.json'))) spawnSync(node, [cli, 'local', 'down'], { cwd: root, stdio: 'inherit' });
+}
+
+const minutes = ((Date.now() - started) / 60000).toFixed(1);
+if (process.env.CI && totals.skipped > 0) failedSteps.push(`${totals.skipped} skipped tests (a skip is a failure in CI)`);
+process.stdout.write(`\nTest run took ${minutes} min.${failedSteps.length ? ` Failed steps: ${failedSteps.join('; ')}` : ''}\n`);
+process.stdout.write(`${totals.passed} passed, ${totals.failed} failed${totals.skipped ? `, ${totals.skipped} skipped` : ''}\n`);
+process.exit(failedSteps.length === 0 && totals.failed === 0 ? 0 : 1);

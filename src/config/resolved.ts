@@ -1,0 +1,43 @@
+/**
+ * The config every other module works with: one environment, every default applied, and the
+ * values MWAA derives (Python version, Airflow line) made explicit.
+ */
+import { MWAA_AIRFLOW_VERSIONS, type EnvironmentConfig } from './schema.js';
+
+export type AirflowLine = '2' | '3';
+
+export interface ResolvedServer {
+  name: string;
+  host: string;
+  port: number;
+  user: string;
+  workspacePath: string;
+  hostPublicKey: string | null;
+}
+
+export interface ResolvedConfig extends Omit<EnvironmentConfig, 'airflow' | 'servers'> {
+  envName: string;
+  airflow: { version: EnvironmentConfig['airflow']['version']; pythonVersion: '3.11' | '3.12'; line: AirflowLine };
+  servers: ResolvedServer[];
+}
+
+export function resolveEnvironment(envName: string, env: EnvironmentConfig): ResolvedConfig {
+  const { airflow, servers, ...rest } = env;
+  return {
+    envName,
+    ...rest,
+    airflow: {
+      version: airflow.version,
+      pythonVersion: airflow.pythonVersion ?? MWAA_AIRFLOW_VERSIONS[airflow.version],
+      line: airflow.version.startsWith('3.') ? '3' : '2',
+    },
+    servers: servers.map((server) => ({
+      name: server.name,
+      host: server.host,
+      port: server.port ?? env.ssh.port,
+      user: server.user ?? env.ssh.user,
+      workspacePath: server.workspacePath,
+      hostPublicKey: server.hostPublicKey,
+    })),
+  };
+}

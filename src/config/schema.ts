@@ -1,0 +1,301 @@
+/**
+ * The one schema of config/config.yaml. The TypeScript types, the validation and
+ * config/config.schema.json all come from here; every field has a description and a default
+ * where a sensible one exists.
+ */
+import { z } from 'zod';
+import {
+  AIRFLOW_KEY,
+  AWS_REGION,
+  SECRETS_MANAGER_ARN,
+  SSH_PUBLIC_KEY,
+  bucketProblem,
+  gitBranchProblem,
+  isGitRemote,
+  isHostname,
+  isSafeAbsolutePath,
+  isSafeRelativePath,
+  isSchedule,
+} from './validators.js';
+
+/** Airflow versions MWAA runs, with the Python version MWAA pairs each with. */
+export const MWAA_AIRFLOW_VERSIONS = {
+  '2.9.2': '3.11',
+  '2.10.1': '3.11',
+  '2.10.3': '3.11',
+  '2.11.0': '3.12',
+  '3.0.6': '3.12',
+  '3.2.1': '3.12',
+  '3.3.1': '3.12',
+} as const;
+export type AirflowVersion = keyof typeof MWAA_AIRFLOW_VERSIONS;
+const airflowVersions = Object.keys(MWAA_AIRFLOW_VERSIONS) as [AirflowVersion, ...AirflowVersion[]];
+
+const checked = (test: (value: string) => boolean, expected: string) =>
+  z.string().refine(test, { message: `expected ${expected}` });
+const problemChecked = (problem: (value: string) => string | undefined) =>
+  z.string().superRefine((value, ctx) => {
+    const message = problem(value);
+    if (message) ctx.addIssue({ code: 'custom', message });
+  });
+
+const airflowKey = (what: string) =>
+  z.string().regex(AIRFLOW_KEY, { message: `expected ${what}: 1-250 letters, digits, "_", "." or "-"` });
+const positiveInt = (max: number) => z.number().int().positive().max(max);
+
+export const dagSchema = z
+  .strictObject({
+    id: airflowKey('a DAG id').default('gpu_server_cicd_workflow').describe('The DAG id.'),
+    description: z
+      .string()
+      .max(500)
+      .default('Checks out the CI/CD branch on each GPU server and publishes its version as Airflow Variables.')
+      .describe('DAG description shown in the Airflow UI.'),
+    owner: z.string().min(1).max(100).default('mlops').describe('The owner shown in the Airflow UI.'),
+    schedule: z
+      .union([checked(isSchedule, 'a 5-field cron expression or an Airflow preset such as @daily'), z.null()])
+      .default(null)
+      .describe('Cron expression or preset; null means the DAG runs only when triggered.'),
+    tags: z.array(z.string().min(1).max(100)).default(['cicd', 'gpu']).describe('DAG tags.'),
+    retries: z.number().int().min(0).max(10).default(1).describe('Retries for each task.'),
+    retryDelaySeconds: positiveInt(3600).default(60).describe('Delay between retries, in seconds.'),
+    taskTimeoutSeconds: positiveInt(86_400).default(900).describe('execution_timeout of each task, in seconds.'),
+    maxActiveRuns: positiveInt(32).default(1).describe('How many runs of the DAG may be active at once.'),
+    serverConcurrency: positiveInt(256)
+      .default(8)
+      .describe('How many GPU servers the DAG works on in parallel (max_active_tis_per_dagrun).'),
+    triggerConf: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/), z.string().max(1000))
+      .default({})
+      .describe('Run conf that `deploy` passes when it triggers the DAG (override with --conf key=value).'),
+  })
+  .describe('The generated DAG.');
+
+export const airflowSchema = z
+  .strictObject({
+    version: z.enum(airflowVersions).default('2.10.3').describe('The Airflow version of the MWAA environment.'),
+    pythonVersion: z
+      .enum(['3.11', '3.12'])
+      .optional()
+      .describe('Python version; derived from the Airflow version as MWAA pairs them when omitted.'),
+  })
+  .describe('Target Airflow.');
+
+export const mwaaSchema = z
+  .strictObject({
+    environmentName: z
+      .string()
+      .regex(/^[A-Za-z][0-9A-Za-z_-]{0,79}$/, { message: 'expected an MWAA environment name: a letter, then up to 79 letters, digits, "_" or "-"' })
+      .describe('The MWAA environment name.'),
+    region: z.string().regex(AWS_REGION, { message: 'expected an AWS region such as us-east-1' }).describe('AWS region.'),
+    bucket: problemChecked(bucketProblem).describe('The MWAA source bucket (name, not ARN); versioning must be enabled.'),
+    dagsPrefix: checked(isSafeRelativePath, 'a relative S3 prefix such as "dags"').default('dags').describe('DagS3Path.'),
+    pluginsKey: checked(isSafeRelativePath, 'a relative S3 key').default('plugins.zip').describe('PluginsS3Path.'),
+    requirementsKey: checked(isSafeRelativePath, 'a relative S3 key')
+      .default('requirements.txt')
+      .describe('RequirementsS3Path.'),
+    deploymentsPrefix: checked(isSafeRelativePath, 'a relative S3 prefix')
+      .default('deployments')
+      .describe('Where deploy records and the deploy lock live in the bucket.'),
+    webserverScheme: z
+      .enum(['https', 'http'])
+      .default('https')
+      .describe('Scheme of the MWAA CLI endpoint; http only for the local stack.'),
+  })
+  .describe('The MWAA environment.');
+
+export const awsSchema = z
+  .strictObject({
+    endpoints: z
+      .strictObject({
+        s3: z.url().optional().describe('S3 endpoint override.'),
+        secretsManager: z.url().optional().describe('Secrets Manager endpoint override.'),
+        mwaa: z.url().optional().describe('MWAA endpoint override.'),
+      })
+      .default({})
+      .describe('Endpoint overrides (the local stack sets these); AWS_ENDPOINT_URL* also apply.'),
+  })
+  .default({ endpoints: {} })
+  .describe('AWS client settings.');
+
+export const sshSchema = z
+  .strictObject({
+    user: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_-]{0,31}$/, { message: 'expected a POSIX user name such as ubuntu' })
+      .default('ubuntu')
+      .describe('SSH user on the GPU servers.'),
+    port: z.number().int().min(1).max(65_535).default(22).describe('SSH port.'),
+    connectTimeoutSeconds: positiveInt(300).default(10).describe('TCP connect and handshake timeout.'),
+    commandTimeoutSeconds: positiveInt(86_400).default(600).describe('Timeout of one remote command.'),
+    keepaliveSeconds: z.number().int().min(0).max(3600).default(30).describe('SSH keepalive interval; 0 turns it off.'),
+    connectRetries: z.number().int().min(0).max(10).default(3).describe('Retries on refused or reset connections.'),
+    hostKeyPolicy: z
+      .enum(['strict', 'accept-new'])
+      .default('strict')
+      .describe('strict: verify each server against its pinned hostPublicKey. accept-new: trust an unpinned key (warns).'),
+  })
+  .describe('SSH settings shared by all servers.');
+
+export const secretsSchema = z
+  .strictObject({
+    sshKeyArn: z
+      .string()
+      .regex(SECRETS_MANAGER_ARN, { message: 'expected a Secrets Manager ARN: arn:aws:secretsmanager:<region>:<account>:secret:<name>' })
+      .describe('ARN of the secret that holds the SSH private key (secret gpu-server-ssh-key).'),
+    sshKeyJsonField: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,128}$/)
+      .nullable()
+      .default(null)
+      .describe('When the secret is JSON, the field that holds the key; null for a raw key.'),
+    cacheTtlSeconds: z.number().int().min(0).max(3600).default(300).describe('In-process key cache lifetime.'),
+  })
+  .describe('AWS Secrets Manager.');
+
+export const serverSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, { message: 'expected 1-63 lowercase letters, digits, "_" or "-"' })
+      .describe('Short name; used in task ids and Variable namespaces.'),
+    host: checked(isHostname, 'an IPv4/IPv6 address or hostname').describe('Address of the GPU server.'),
+    port: z.number().int().min(1).max(65_535).optional().describe('SSH port; ssh.port when omitted.'),
+    user: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_-]{0,31}$/, { message: 'expected a POSIX user name' })
+      .optional()
+      .describe('SSH user; ssh.user when omitted.'),
+    workspacePath: checked(isSafeAbsolutePath, 'an absolute path of letters, digits, ".", "_", "-" and "/" (no "..")')
+      .default('/home/ubuntu/workspace')
+      .describe('Workspace on the server; the repository is checked out inside it.'),
+    hostPublicKey: z
+      .string()
+      .regex(SSH_PUBLIC_KEY, { message: 'expected an OpenSSH public key line such as "ssh-ed25519 AAAA..."' })
+      .nullable()
+      .default(null)
+      .describe('Pinned host key (as in known_hosts, without the host). Get it with `ssh-keyscan -t ed25519 <host>`.'),
+  })
+  .describe('A GPU server.');
+
+export const gitSchema = z
+  .strictObject({
+    repoUrl: checked(isGitRemote, 'a git remote: https://, ssh://, file://, user@host:path or an absolute path').describe(
+      'Repository cloned on each GPU server.',
+    ),
+    branch: problemChecked(gitBranchProblem).default('cicd_01_etl').describe('Branch to check out.'),
+    checkoutDir: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,100}$/, { message: 'expected a directory name of letters, digits, ".", "_" or "-"' })
+      .refine((value) => value !== '.' && value !== '..', { message: 'expected a directory name, not . or ..' })
+      .default('cicd-test')
+      .describe('Directory of the checkout inside the workspace.'),
+    remoteName: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,50}$/)
+      .default('origin')
+      .describe('Name of the git remote.'),
+  })
+  .describe('The repository on the GPU servers.');
+
+export const variableMappingSchema = z.strictObject({
+  key: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,100}$/, { message: 'expected a YAML key of letters, digits, "_", "." or "-"' })
+    .describe('Key in the version file.'),
+  variable: airflowKey('an Airflow Variable key').describe('Airflow Variable that receives the value.'),
+  type: z
+    .enum(['string', 'number', 'integer', 'boolean', 'scalar'])
+    .default('scalar')
+    .describe('Expected type of the value; scalar is any string, number or boolean.'),
+});
+
+export const versionFileSchema = z
+  .strictObject({
+    path: checked(isSafeRelativePath, 'a relative path inside the checkout such as www/version.yaml')
+      .default('www/version.yaml')
+      .describe('Version file inside the checkout.'),
+    maxBytes: z.number().int().min(16).max(1_048_576).default(65_536).describe('Largest version file accepted.'),
+    variables: z
+      .array(variableMappingSchema)
+      .min(1)
+      .default([
+        { key: 'a', variable: 'a', type: 'scalar' },
+        { key: 'b', variable: 'b', type: 'scalar' },
+        { key: 'c', variable: 'c', type: 'scalar' },
+        { key: 'd', variable: 'd', type: 'scalar' },
+      ])
+      .describe('Which keys of the version file become which Airflow Variables.'),
+  })
+  .describe('The version file and its mapping to Airflow Variables.');
+
+/** One environment after defaults and overrides are merged. */
+export const environmentSchema = z
+  .strictObject({
+    localStack: z
+      .boolean()
+      .default(false)
+      .describe('Take servers, secret, bucket and endpoints from the running local stack (npm run local -- up).'),
+    dag: dagSchema.default(dagSchema.parse({})),
+    airflow: airflowSchema.default({ version: '2.10.3' }),
+    mwaa: mwaaSchema,
+    aws: awsSchema,
+    ssh: sshSchema.default(sshSchema.parse({})),
+    secrets: secretsSchema,
+    servers: z.array(serverSchema).min(1, { message: 'expected at least one GPU server' }).describe('The GPU servers.'),
+    git: gitSchema,
+    versionFile: versionFileSchema.default(versionFileSchema.parse({})),
+  })
+  .superRefine((env, ctx) => {
+    const seen = new Map<string, number>();
+    env.servers.forEach((server, index) => {
+      const first = seen.get(server.name);
+      if (first !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['servers', index, 'name'],
+          message: `duplicate server name "${server.name}" (also servers[${first}]); names must be unique`,
+        });
+      } else seen.set(server.name, index);
+      if (server.hostPublicKey === null && env.ssh.hostKeyPolicy === 'strict') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['servers', index, 'hostPublicKey'],
+          message: `required while ssh.hostKeyPolicy is strict; pin it with the output of \`ssh-keyscan -t ed25519 ${server.host}\` (without the host name)`,
+        });
+      }
+    });
+    const variables = new Set<string>();
+    env.versionFile.variables.forEach((mapping, index) => {
+      if (variables.has(mapping.variable)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['versionFile', 'variables', index, 'variable'],
+          message: `duplicate Airflow Variable "${mapping.variable}"`,
+        });
+      }
+      variables.add(mapping.variable);
+    });
+  })
+  .describe('One deployment environment.');
+
+const environmentName = /^[a-z][a-z0-9-]{0,30}$/;
+
+/** The file as written: defaults plus partial per-environment overrides. */
+export const configFileSchema = z
+  .strictObject({
+    $schema: z.string().optional().describe('JSON Schema reference for editors.'),
+    defaults: z.record(z.string(), z.unknown()).default({}).describe('Settings every environment starts from.'),
+    environments: z
+      .record(
+        z.string().regex(environmentName, { message: 'expected an environment name: lowercase letters, digits and "-"' }),
+        z.record(z.string(), z.unknown()),
+      )
+      .refine((envs) => Object.keys(envs).length > 0, { message: 'expected at least one environment' })
+      .describe('Per-environment overrides, deep-merged over defaults (lists replace).'),
+  })
+  .describe('mwaa-gpu-cicd configuration.');
+
+export type EnvironmentInput = z.input<typeof environmentSchema>;
+export type EnvironmentConfig = z.output<typeof environmentSchema>;
+export type ServerConfig = z.output<typeof serverSchema>;

@@ -1,0 +1,73 @@
+/**
+ * The narrow views of S3 and MWAA the deployer uses: only the calls it makes, in plain shapes, so
+ * plan/apply/lock are unit-tested against small in-memory fakes. src/deployer/aws-ports.ts adapts
+ * the SDK clients to these.
+ */
+
+export interface ObjectHead {
+  versionId?: string;
+  /** Our sha256 of the bytes, from `x-amz-meta-sha256`; absent for objects written by others. */
+  sha256?: string;
+  etag?: string;
+  size?: number;
+}
+
+export interface PutObjectInput {
+  bucket: string;
+  key: string;
+  body: Uint8Array;
+  contentType?: string;
+  metadata?: Record<string, string>;
+  /** `If-None-Match: *`: write only when no current object exists. */
+  ifNoneMatch?: '*';
+  /** `If-Match: <etag>`: write only over exactly this object. */
+  ifMatch?: string;
+}
+
+export interface S3Port {
+  /** `Enabled`, `Suspended`, or undefined when versioning was never set. */
+  getBucketVersioning(bucket: string): Promise<string | undefined>;
+  /** Undefined when there is no such (current) object or version. */
+  headObject(bucket: string, key: string, versionId?: string): Promise<ObjectHead | undefined>;
+  putObject(input: PutObjectInput): Promise<{ versionId?: string; etag?: string }>;
+  /** Undefined when there is no such object. */
+  getObject(bucket: string, key: string): Promise<{ body: Uint8Array; etag?: string; versionId?: string } | undefined>;
+  /** Makes an old version current again; the new current version keeps the source's metadata. */
+  copyObject(bucket: string, key: string, sourceVersionId: string): Promise<{ versionId?: string }>;
+  deleteObject(bucket: string, key: string, ifMatch?: string): Promise<void>;
+  listKeys(bucket: string, prefix: string): Promise<string[]>;
+}
+
+/** A conditional write lost: the object exists (If-None-Match) or changed (If-Match). */
+export class PreconditionFailedError extends Error {
+  constructor(readonly key: string) {
+    super(`Conditional write on ${key} failed`);
+    this.name = 'PreconditionFailedError';
+  }
+}
+
+export interface EnvironmentState {
+  name: string;
+  status: string;
+  airflowVersion?: string;
+  /** From SourceBucketArn. */
+  bucket?: string;
+  dagS3Path?: string;
+  pluginsS3Path?: string;
+  pluginsS3ObjectVersion?: string;
+  requirementsS3Path?: string;
+  requirementsS3ObjectVersion?: string;
+  lastUpdate?: { status?: string; errorCode?: string; errorMessage?: string; createdAt?: string };
+}
+
+export interface EnvironmentUpdate {
+  pluginsS3Path?: string;
+  pluginsS3ObjectVersion?: string;
+  requirementsS3Path?: string;
+  requirementsS3ObjectVersion?: string;
+}
+
+export interface MwaaPort {
+  getEnvironment(name: string): Promise<EnvironmentState>;
+  updateEnvironment(name: string, update: EnvironmentUpdate): Promise<void>;
+}

@@ -1,0 +1,67 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { UserError } from '../errors.js';
+import type { Artifact, ArtifactKind } from './artifact.js';
+import { sha256Hex, stableStringify } from './stable-json.js';
+
+export const MANIFEST_FILE = 'manifest.json';
+export const MANIFEST_FORMAT_VERSION = 1;
+
+export interface ManifestEntry {
+  path: string;
+  kind: ArtifactKind;
+  s3Key: string | null;
+  size: number;
+  sha256: string;
+}
+
+export interface Manifest {
+  formatVersion: number;
+  tool: { name: string; version: string };
+  environment: string;
+  configHash: string;
+  airflowVersion: string;
+  artifacts: ManifestEntry[];
+}
+
+export function buildManifest(
+  fields: Omit<Manifest, 'formatVersion' | 'artifacts' | 'tool'> & { toolVersion: string },
+  artifacts: Artifact[],
+): Manifest {
+  return {
+    formatVersion: MANIFEST_FORMAT_VERSION,
+    tool: { name: 'mwaa-gpu-cicd', version: fields.toolVersion },
+    environment: fields.environment,
+    configHash: fields.configHash,
+    airflowVersion: fields.airflowVersion,
+    artifacts: artifacts
+      .map((artifact) => ({
+        path: artifact.path,
+        kind: artifact.kind,
+        s3Key: artifact.s3Key,
+        size: artifact.bytes.length,
+        sha256: sha256Hex(artifact.bytes),
+      }))
+      .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
+  };
+}
+
+export function serializeManifest(manifest: Manifest): Buffer {
+  return Buffer.from(`${stableStringify(manifest, 2)}\n`);
+}
+
+/** Reads dist-artifacts/<env>/manifest.json, or says how to create it. */
+export async function readManifest(envDir: string): Promise<Manifest> {
+  const path = join(envDir, MANIFEST_FILE);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new UserError(`No ${path}. Run: npm run generate -- --env <env>`);
+  }
+  const manifest = JSON.parse(text) as Manifest;
+  if (manifest.formatVersion !== MANIFEST_FORMAT_VERSION) {
+    throw new UserError(`${path} has format version ${manifest.formatVersion}; regenerate it with npm run generate.`);
+  }
+  return manifest;
+}

@@ -1,0 +1,106 @@
+/**
+ * Least-privilege IAM policy documents for the two roles a deployment involves:
+ * - the deploying role (CI or an operator): read/write only the bucket paths deploy touches,
+ *   read the environment, pin new object versions, get CLI tokens; read the SSH key secret for
+ *   the post-deploy runtime check;
+ * - the MWAA execution role: read the one SSH key secret (its other permissions come from the
+ *   standard MWAA execution policy, see docs/MWAA_SETUP.md).
+ * Pure: config in, `{path, bytes}` out, keys sorted, so the same config gives the same bytes.
+ */
+import type { ResolvedConfig } from '../config/resolved.js';
+import { stableStringify } from './stable-json.js';
+
+export interface PolicyFile {
+  path: string;
+  bytes: Buffer;
+}
+
+type IamConfig = Pick<ResolvedConfig, 'envName' | 'mwaa' | 'secrets'>;
+
+interface Statement {
+  Sid: string;
+  Effect: 'Allow';
+  Action: string[];
+  Resource: string[];
+  Condition?: Record<string, Record<string, string[]>>;
+}
+
+/** `arn:aws:secretsmanager:<region>:<account>:secret:<name>` → its partition and account. */
+function secretArnParts(arn: string): { partition: string; account: string } {
+  const [, partition = 'aws', , , account = '*'] = arn.split(':');
+  return { partition, account };
+}
+
+export function deployRolePolicy(config: IamConfig): object {
+  const { bucket, dagsPrefix, pluginsKey, requirementsKey, deploymentsPrefix, environmentName, region } = config.mwaa;
+  const { partition, account } = secretArnParts(config.secrets.sshKeyArn);
+  const bucketArn = `arn:${partition}:s3:::${bucket}`;
+  const environmentArn = `arn:${partition}:airflow:${region}:${account}:environment/${environmentName}`;
+  const objectKeys = [
+    `${dagsPrefix}/*`,
+    pluginsKey,
+    requirementsKey,
+    `config/${config.envName}/*`,
+    `${deploymentsPrefix}/*`,
+  ].sort();
+  const statements: Statement[] = [
+    {
+      Sid: 'BucketVersioningAndRecordListing',
+      Effect: 'Allow',
+      Action: ['s3:GetBucketVersioning', 's3:ListBucket'],
+      Resource: [bucketArn],
+    },
+    {
+      Sid: 'DeployedObjects',
+      Effect: 'Allow',
+      // GetObjectVersion and the copy source of a rollback; PutObject for uploads and records.
+      Action: ['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject'],
+      Resource: objectKeys.map((key) => `${bucketArn}/${key}`),
+    },
+    {
+      Sid: 'DeployLockRelease',
+      Effect: 'Allow',
+      Action: ['s3:DeleteObject'],
+      Resource: [`${bucketArn}/${deploymentsPrefix}/lock.json`],
+    },
+    {
+      Sid: 'MwaaEnvironment',
+      Effect: 'Allow',
+      Action: ['airflow:CreateCliToken', 'airflow:GetEnvironment', 'airflow:UpdateEnvironment'],
+      Resource: [environmentArn],
+    },
+    {
+      Sid: 'RuntimeCheckReadsSshKey',
+      Effect: 'Allow',
+      Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
+      Resource: [config.secrets.sshKeyArn],
+    },
+  ];
+  return { Statement: statements, Version: '2012-10-17' };
+}
+
+export function executionRoleSecretsPolicy(config: IamConfig): object {
+  return {
+    Statement: [
+      {
+        Sid: 'ReadGpuServerSshKey',
+        Effect: 'Allow',
+        Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
+        Resource: [config.secrets.sshKeyArn],
+      },
+    ],
+    Version: '2012-10-17',
+  };
+}
+
+function policyFile(path: string, document: object): PolicyFile {
+  return { path, bytes: Buffer.from(`${stableStringify(document, 2)}\n`) };
+}
+
+/** Both policy documents, sorted by path. */
+export function renderIamPolicies(config: IamConfig): PolicyFile[] {
+  return [
+    policyFile('iam/deploy-role-policy.json', deployRolePolicy(config)),
+    policyFile('iam/execution-role-secrets-policy.json', executionRoleSecretsPolicy(config)),
+  ];
+}

@@ -1,0 +1,202 @@
+/**
+ * Wires the control plane together for one local stack: reads state.json, serves the MWAA API on
+ * loopback, mirrors the DAG folder from S3, owns the Airflow processes, and records its port and
+ * their PIDs in `<root>/control-plane.json`.
+ */
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { writeJsonAtomic, type LocalStackState } from '../state.js';
+import { CliRunner } from './cli-runner.js';
+import { EnvironmentController, type ControllerEvent } from './controller.js';
+import { DagSync, type SyncResult } from './dag-sync.js';
+import { bucketArn, environmentArn, type EnvironmentRecord } from './environment.js';
+import { PluginsInstaller } from './plugins.js';
+import { AirflowSupervisor, airflowEnv, processSpecs, type RunningProcess, type SupervisorEvent } from './processes.js';
+import { checkRequirements } from './requirements.js';
+import { createS3Store } from './s3.js';
+import { createControlPlaneServer, type Operation } from './server.js';
+import { TokenStore } from './tokens.js';
+
+export interface ControlPlaneOptions {
+  statePath: string;
+  /** Overrides the port of state.endpoints.mwaa; 0 picks a free one. */
+  port?: number;
+  syncIntervalSeconds?: number;
+  tokenTtlSeconds?: number;
+  log: (event: Record<string, unknown>) => void;
+}
+
+export interface ControlPlaneHandle {
+  port: number;
+  stop: () => Promise<void>;
+}
+
+export const CONTROL_PLANE_FILE = 'control-plane.json';
+
+type StackState = LocalStackState & { dagSyncIntervalSeconds?: number };
+
+export function readStackState(statePath: string): StackState {
+  const state = JSON.parse(readFileSync(statePath, 'utf8')) as StackState;
+  const missing = ['root', 'airflowLine', 'airflowVersion', 'venvBin', 'airflowHome', 'environmentName', 'region', 'bucket']
+    .filter((key) => typeof (state as unknown as Record<string, unknown>)[key] !== 'string');
+  if (typeof state.endpoints?.s3 !== 'string') missing.push('endpoints.s3');
+  if (missing.length > 0) throw new Error(`${statePath} lacks ${missing.join(', ')}`);
+  return state;
+}
+
+export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlaneHandle> {
+  const state = readStackState(options.statePath);
+  const log = options.log;
+  const now = (): number => Date.now();
+  const cpDir = join(state.root, 'control-plane');
+  const infoPath = join(state.root, CONTROL_PLANE_FILE);
+  mkdirSync(cpDir, { recursive: true });
+  mkdirSync(join(state.airflowHome, 'dags'), { recursive: true });
+
+  const port = options.port ?? portOf(state.endpoints.mwaa);
+  const syncSeconds = options.syncIntervalSeconds ?? state.dagSyncIntervalSeconds ?? 30;
+  const python = join(state.venvBin, 'python');
+  const airflowBin = join(state.venvBin, 'airflow');
+  let hostname = `127.0.0.1:${port}`;
+
+  const fresh: EnvironmentRecord = {
+    name: state.environmentName,
+    arn: environmentArn(state.region, state.environmentName),
+    status: 'CREATING',
+    airflowVersion: state.airflowVersion,
+    sourceBucketArn: bucketArn(state.bucket),
+    dagS3Path: 'dags',
+    airflowConfigurationOptions: {},
+    webserverUrl: hostname,
+    createdAtMs: now(),
+    inertSettings: {},
+  };
+  const persistPath = join(cpDir, 'environment.json');
+  const record = EnvironmentController.loadRecord(persistPath, fresh, now());
+  const env = (): NodeJS.ProcessEnv =>
+    airflowEnv({
+      baseEnv: process.env,
+      venvBin: state.venvBin,
+      airflowHome: state.airflowHome,
+      s3Endpoint: state.endpoints.s3,
+      region: state.region,
+      stackEnv: state.airflow?.env,
+      configurationOptions: controller.snapshot().airflowConfigurationOptions,
+    });
+
+  const store = createS3Store({ endpoint: state.endpoints.s3, region: state.region, bucket: state.bucket });
+  let processes: RunningProcess[] = [];
+  let ready = false;
+  const writeInfo = (): void =>
+    writeJsonAtomic(infoPath, {
+      formatVersion: 1,
+      pid: process.pid,
+      port: actualPort,
+      url: `http://${hostname}`,
+      ready,
+      startedAt: new Date(startedAtMs).toISOString(),
+      processes,
+    });
+  const supervisor = new AirflowSupervisor({
+    airflowBin,
+    specs: processSpecs(state.airflowLine),
+    logsDir: join(state.root, 'logs'),
+    env,
+    onEvent: (event: SupervisorEvent) => log({ ...event }),
+    onChange: (list) => {
+      processes = list;
+      if (ready) writeInfo();
+    },
+  });
+  const controller = new EnvironmentController(record, {
+    store,
+    plugins: new PluginsInstaller({ airflowHome: state.airflowHome, python, env }),
+    checkRequirements: (body) => checkRequirements(body, python, env()),
+    restartAirflow: () => supervisor.restart(),
+    now,
+    persistPath,
+    onEvent: (event: ControllerEvent) => log({ ...event }),
+  });
+  const tokens = new TokenStore((options.tokenTtlSeconds ?? 60) * 1000, now);
+  const cli = new CliRunner(airflowBin, env, state.airflowHome);
+
+  const sync = new DagSync(store, join(state.airflowHome, 'dags'), () => controller.snapshot().dagS3Path);
+  const syncStats = { cycles: 0, intervalSeconds: syncSeconds, lastSyncAt: null as string | null, lastDurationMs: 0,
+    lastError: null as string | null, filesWritten: 0, filesDeleted: 0 };
+  const runSync = async (): Promise<void> => {
+    const started = now();
+    try {
+      const result: SyncResult = await sync.syncOnce();
+      syncStats.filesWritten += result.added.length + result.updated.length;
+      syncStats.filesDeleted += result.deleted.length;
+      syncStats.lastError = null;
+      if (result.added.length + result.updated.length + result.deleted.length > 0) log({ type: 'dag-sync', ...result });
+    } catch (error) {
+      syncStats.lastError = error instanceof Error ? error.message : String(error);
+      log({ type: 'dag-sync-failed', error: syncStats.lastError });
+    }
+    syncStats.cycles += 1;
+    syncStats.lastSyncAt = new Date(now()).toISOString();
+    syncStats.lastDurationMs = now() - started;
+  };
+
+  const { server } = createControlPlaneServer({
+    controller,
+    tokens,
+    runCli: (argv) => cli.run(argv),
+    webServerHostname: () => hostname,
+    extraStats: () => ({ dagSync: syncStats, environment: { status: controller.snapshot().status }, processes }),
+    onEvent: (event: { type: string; operation: Operation; status: number; ms: number; detail?: string }) => log({ ...event }),
+  });
+  await new Promise<void>((resolveListen, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolveListen());
+  });
+  const actualPort = (server.address() as AddressInfo).port;
+  hostname = `127.0.0.1:${actualPort}`;
+  const startedAtMs = now();
+  log({ type: 'listening', port: actualPort });
+
+  await runSync();
+  let syncTimer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const loop = (): void => {
+    syncTimer = setTimeout(() => {
+      void runSync().finally(() => {
+        if (!stopped) loop();
+      });
+    }, syncSeconds * 1000);
+  };
+  loop();
+
+  supervisor.start();
+  processes = supervisor.processes();
+  const restored = controller.snapshot();
+  controller.setStatus(restored.lastUpdate?.status === 'FAILED' ? 'UPDATE_FAILED' : 'AVAILABLE');
+  ready = true;
+  writeInfo();
+  log({ type: 'ready', port: actualPort, processes });
+
+  return {
+    port: actualPort,
+    stop: async () => {
+      stopped = true;
+      if (syncTimer) clearTimeout(syncTimer);
+      server.close();
+      server.closeAllConnections();
+      await controller.idle();
+      await supervisor.stop();
+      rmSync(infoPath, { force: true });
+      log({ type: 'stopped' });
+    },
+  };
+}
+
+function portOf(url: string | undefined): number {
+  if (!url) throw new Error('state.json has no endpoints.mwaa and no --port was given');
+  const parsed = new URL(url);
+  const port = Number(parsed.port);
+  if (!Number.isInteger(port) || port <= 0) throw new Error(`endpoints.mwaa ${url} has no port`);
+  return port;
+}

@@ -1,0 +1,237 @@
+/**
+ * The one MWAA environment the local stack runs: its record, its API shape (GetEnvironment) and
+ * the validation of UpdateEnvironment input. Pure: no I/O, time passed in.
+ */
+import { ServiceError } from './errors.js';
+
+export type EnvironmentStatus =
+  | 'CREATING'
+  | 'AVAILABLE'
+  | 'UPDATING'
+  | 'UPDATE_FAILED'
+  | 'UNAVAILABLE';
+
+export interface LastUpdate {
+  status: 'SUCCESS' | 'PENDING' | 'FAILED';
+  createdAtMs: number;
+  source?: string;
+  error?: { errorCode: string; errorMessage: string };
+}
+
+export interface EnvironmentRecord {
+  name: string;
+  arn: string;
+  status: EnvironmentStatus;
+  airflowVersion: string;
+  sourceBucketArn: string;
+  dagS3Path: string;
+  pluginsS3Path?: string;
+  pluginsS3ObjectVersion?: string;
+  requirementsS3Path?: string;
+  requirementsS3ObjectVersion?: string;
+  /** Applied as AIRFLOW__SECTION__KEY to every Airflow process. */
+  airflowConfigurationOptions: Record<string, string>;
+  webserverUrl: string;
+  createdAtMs: number;
+  lastUpdate?: LastUpdate;
+  /** Settings MWAA accepts that have no local effect (workers, schedulers, network, ...). */
+  inertSettings: Record<string, unknown>;
+}
+
+export function environmentArn(region: string, name: string): string {
+  return `arn:aws:airflow:${region}:123456789012:environment/${name}`;
+}
+
+export function bucketArn(bucket: string): string {
+  return `arn:aws:s3:::${bucket}`;
+}
+
+/** GetEnvironment's `Environment` member, timestamps as epoch seconds (REST-JSON default). */
+export function toApiEnvironment(env: EnvironmentRecord): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    Name: env.name,
+    Arn: env.arn,
+    Status: env.status,
+    AirflowVersion: env.airflowVersion,
+    SourceBucketArn: env.sourceBucketArn,
+    DagS3Path: env.dagS3Path,
+    WebserverUrl: env.webserverUrl,
+    CreatedAt: env.createdAtMs / 1000,
+    EnvironmentClass: 'mw1.small',
+    Schedulers: 2,
+    MinWorkers: 1,
+    MaxWorkers: 10,
+    WebserverAccessMode: 'PUBLIC_ONLY',
+  };
+  if (env.pluginsS3Path !== undefined) out.PluginsS3Path = env.pluginsS3Path;
+  if (env.pluginsS3ObjectVersion !== undefined) out.PluginsS3ObjectVersion = env.pluginsS3ObjectVersion;
+  if (env.requirementsS3Path !== undefined) out.RequirementsS3Path = env.requirementsS3Path;
+  if (env.requirementsS3ObjectVersion !== undefined) out.RequirementsS3ObjectVersion = env.requirementsS3ObjectVersion;
+  if (Object.keys(env.airflowConfigurationOptions).length > 0) {
+    out.AirflowConfigurationOptions = env.airflowConfigurationOptions;
+  }
+  for (const [key, value] of Object.entries(env.inertSettings)) out[key] = value;
+  if (env.lastUpdate) {
+    const last: Record<string, unknown> = {
+      Status: env.lastUpdate.status,
+      CreatedAt: env.lastUpdate.createdAtMs / 1000,
+    };
+    if (env.lastUpdate.source) last.Source = env.lastUpdate.source;
+    if (env.lastUpdate.error) {
+      last.Error = { ErrorCode: env.lastUpdate.error.errorCode, ErrorMessage: env.lastUpdate.error.errorMessage };
+    }
+    out.LastUpdate = last;
+  }
+  return out;
+}
+
+/** What an accepted UpdateEnvironment asks for; absent members keep their current value. */
+export interface UpdateRequest {
+  dagS3Path?: string;
+  plugins?: { path: string; version?: string };
+  requirements?: { path: string; version?: string };
+  airflowConfigurationOptions?: Record<string, string>;
+  inertSettings: Record<string, unknown>;
+}
+
+const STRING_FIELDS = [
+  'AirflowVersion',
+  'DagS3Path',
+  'EnvironmentClass',
+  'ExecutionRoleArn',
+  'PluginsS3ObjectVersion',
+  'PluginsS3Path',
+  'RequirementsS3ObjectVersion',
+  'RequirementsS3Path',
+  'SourceBucketArn',
+  'StartupScriptS3ObjectVersion',
+  'StartupScriptS3Path',
+  'WebserverAccessMode',
+  'WeeklyMaintenanceWindowStart',
+] as const;
+const INT_FIELDS = ['MaxWorkers', 'MinWorkers', 'Schedulers'] as const;
+const OBJECT_FIELDS = ['AirflowConfigurationOptions', 'LoggingConfiguration', 'NetworkConfiguration'] as const;
+const INERT_FIELDS = new Set<string>([
+  'EnvironmentClass',
+  'ExecutionRoleArn',
+  'WebserverAccessMode',
+  'WeeklyMaintenanceWindowStart',
+  'MaxWorkers',
+  'MinWorkers',
+  'Schedulers',
+  'LoggingConfiguration',
+  'NetworkConfiguration',
+]);
+const KNOWN_FIELDS = new Set<string>([...STRING_FIELDS, ...INT_FIELDS, ...OBJECT_FIELDS]);
+
+/** MWAA's rule for configuration option names: `section.key`. */
+const CONFIG_KEY = /^[a-z_]+\.[a-z0-9_]+$/;
+
+/**
+ * Checks an UpdateEnvironment body against the current record. Throws ValidationException with
+ * every problem found, so a caller fixes them in one go.
+ */
+export function validateUpdate(body: unknown, current: EnvironmentRecord): UpdateRequest {
+  if (current.status !== 'AVAILABLE' && current.status !== 'UPDATE_FAILED') {
+    throw new ServiceError(
+      'ValidationException',
+      `Environment ${current.name} is ${current.status}; updates are accepted only when it is AVAILABLE or UPDATE_FAILED.`,
+    );
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new ServiceError('ValidationException', 'Request body must be a JSON object.');
+  }
+  const input = body as Record<string, unknown>;
+  const problems: string[] = [];
+  for (const key of Object.keys(input)) if (!KNOWN_FIELDS.has(key)) problems.push(`unknown field ${key}`);
+  for (const key of STRING_FIELDS) {
+    const value = input[key];
+    if (value !== undefined && (typeof value !== 'string' || value.length === 0 || value.length > 1024)) {
+      problems.push(`${key} must be a non-empty string`);
+    }
+  }
+  for (const key of INT_FIELDS) {
+    const value = input[key];
+    if (value !== undefined && !Number.isInteger(value)) problems.push(`${key} must be an integer`);
+  }
+  for (const key of OBJECT_FIELDS) {
+    const value = input[key];
+    if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+      problems.push(`${key} must be an object`);
+    }
+  }
+  if (problems.length > 0) throw new ServiceError('ValidationException', problems.join('; '));
+
+  const str = (key: (typeof STRING_FIELDS)[number]): string | undefined => input[key] as string | undefined;
+  if (str('AirflowVersion') !== undefined && str('AirflowVersion') !== current.airflowVersion) {
+    problems.push(
+      `AirflowVersion ${str('AirflowVersion')} differs from ${current.airflowVersion}; the local stack cannot upgrade in place (bring it up again with the other version)`,
+    );
+  }
+  if (str('SourceBucketArn') !== undefined && str('SourceBucketArn') !== current.sourceBucketArn) {
+    problems.push(`SourceBucketArn must stay ${current.sourceBucketArn}`);
+  }
+  if (str('StartupScriptS3Path') !== undefined || str('StartupScriptS3ObjectVersion') !== undefined) {
+    problems.push('startup scripts are not supported by the local stack');
+  }
+  for (const key of ['DagS3Path', 'PluginsS3Path', 'RequirementsS3Path'] as const) {
+    const value = str(key);
+    if (value !== undefined && !isRelativeKey(value)) {
+      problems.push(`${key} must be a relative S3 key such as "plugins.zip" (got ${JSON.stringify(value)})`);
+    }
+  }
+  const plugins = pinned(
+    'Plugins',
+    str('PluginsS3Path'),
+    str('PluginsS3ObjectVersion'),
+    current.pluginsS3Path,
+    problems,
+  );
+  const requirements = pinned(
+    'Requirements',
+    str('RequirementsS3Path'),
+    str('RequirementsS3ObjectVersion'),
+    current.requirementsS3Path,
+    problems,
+  );
+  let options: Record<string, string> | undefined;
+  if (input.AirflowConfigurationOptions !== undefined) {
+    options = {};
+    for (const [key, value] of Object.entries(input.AirflowConfigurationOptions as Record<string, unknown>)) {
+      if (!CONFIG_KEY.test(key)) problems.push(`AirflowConfigurationOptions key ${key} must look like section.key`);
+      else if (typeof value !== 'string') problems.push(`AirflowConfigurationOptions.${key} must be a string`);
+      else options[key] = value;
+    }
+  }
+  if (problems.length > 0) throw new ServiceError('ValidationException', problems.join('; '));
+
+  const inertSettings: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(input)) if (INERT_FIELDS.has(key)) inertSettings[key] = value;
+  const request: UpdateRequest = { inertSettings };
+  const dag = str('DagS3Path');
+  if (dag !== undefined) request.dagS3Path = dag.replace(/\/+$/, '');
+  if (plugins) request.plugins = plugins;
+  if (requirements) request.requirements = requirements;
+  if (options) request.airflowConfigurationOptions = options;
+  return request;
+}
+
+function pinned(
+  label: string,
+  path: string | undefined,
+  version: string | undefined,
+  currentPath: string | undefined,
+  problems: string[],
+): { path: string; version?: string } | undefined {
+  if (path === undefined && version === undefined) return undefined;
+  const effectivePath = path ?? currentPath;
+  if (effectivePath === undefined) {
+    problems.push(`${label}S3ObjectVersion needs ${label}S3Path (none is set on the environment)`);
+    return undefined;
+  }
+  return version === undefined ? { path: effectivePath } : { path: effectivePath, version };
+}
+
+function isRelativeKey(key: string): boolean {
+  return !key.startsWith('/') && !key.includes('://') && !key.split('/').some((part) => part === '..');
+}

@@ -1,0 +1,237 @@
+/**
+ * Process plumbing for the local stack: detached children whose PIDs go into state.json, liveness
+ * checks, and stopping by recorded PID only (never by name: other stacks or users may run the same
+ * programs on this machine).
+ */
+import { spawn, execFile } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface DetachedOptions {
+  command: string;
+  args: string[];
+  /** stdout and stderr both go here (appended). */
+  log: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+/** Starts a child in its own session that outlives this process; returns its PID. */
+export function spawnDetached(options: DetachedOptions): number {
+  mkdirSync(dirname(options.log), { recursive: true });
+  const fd = openSync(options.log, 'a');
+  try {
+    const child = spawn(options.command, options.args, {
+      detached: true,
+      stdio: ['ignore', fd, fd],
+      env: options.env ?? process.env,
+      cwd: options.cwd,
+    });
+    if (child.pid === undefined) throw new Error(`could not start ${options.command}`);
+    child.unref();
+    return child.pid;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** True when a process with this PID exists and is not a zombie. */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A killed child of ours that nobody reaped yet still answers kill(0); /proc tells the truth.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+/** The command line of a PID (for status output and to guard against PID reuse). */
+export function commandLine(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Resident set size in KiB, or undefined when the process is gone. */
+export function rssKiB(pid: number): number | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+    return match ? Number(match[1]) : 0;
+  } catch {
+    return undefined;
+  }
+}
+
+/** PIDs of all descendants of `pid` (children, grandchildren...), read from /proc. */
+export function descendants(pid: number): number[] {
+  const parentOf = new Map<number, number>();
+  let entries: string[] = [];
+  try {
+    entries = readdirProc();
+  } catch {
+    return [];
+  }
+  for (const entry of entries) {
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      parentOf.set(Number(entry), Number(fields[1]));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  const result: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    const current = queue.shift()!;
+    for (const [child, parent] of parentOf) {
+      if (parent === current) {
+        result.push(child);
+        queue.push(child);
+      }
+    }
+  }
+  return result;
+}
+
+function readdirProc(): string[] {
+  return readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+}
+
+export interface StopResult {
+  pid: number;
+  /** `not-running` when it was already gone; `killed` when SIGTERM was not enough. */
+  outcome: 'not-running' | 'terminated' | 'killed';
+}
+
+/**
+ * SIGTERM to the process and its process group (detached children lead their own group, so this
+ * reaches e.g. Airflow's forked workers), wait up to `graceMs`, then SIGKILL what is left.
+ */
+export async function stopPid(pid: number, graceMs = 10_000): Promise<StopResult> {
+  if (!isAlive(pid)) return { pid, outcome: 'not-running' };
+  const tree = [pid, ...descendants(pid)];
+  signal(pid, 'SIGTERM', true);
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline) {
+    if (tree.every((p) => !isAlive(p))) return { pid, outcome: 'terminated' };
+    await sleep(100);
+  }
+  signal(pid, 'SIGKILL', true);
+  for (const p of tree) signal(p, 'SIGKILL', false);
+  const killDeadline = Date.now() + 5_000;
+  while (Date.now() < killDeadline && tree.some((p) => isAlive(p))) await sleep(50);
+  return { pid, outcome: 'killed' };
+}
+
+function signal(pid: number, sig: NodeJS.Signals, group: boolean): void {
+  // Only signal the group when this PID leads it: a negative PID of a non-leader could hit others.
+  if (group && processGroupOf(pid) === pid) {
+    try {
+      process.kill(-pid, sig);
+      return;
+    } catch {
+      // Fall through to the single process.
+    }
+  }
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // Already gone.
+  }
+}
+
+function processGroupOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[2]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (the OS picks it). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** Polls `probe` until it returns true, or throws with `what` after `timeoutMs`. */
+export async function waitFor(
+  what: string,
+  probe: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  options: { intervalMs?: number; alive?: () => boolean; hint?: string } = {},
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      if (await probe()) return;
+    } catch (error) {
+      lastError = error;
+    }
+    if (options.alive && !options.alive()) {
+      throw new Error(`${what}: the process exited.${options.hint ? ` ${options.hint}` : ''}`);
+    }
+    await sleep(options.intervalMs ?? 200);
+  }
+  const cause = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
+  throw new Error(`${what}: not ready after ${timeoutMs} ms${cause}.${options.hint ? ` ${options.hint}` : ''}`);
+}
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a program to completion; rejects with its stderr on a non-zero exit. */
+export function run(
+  command: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; input?: string } = {},
+): Promise<RunResult> {
+  return new Promise((resolveRun, reject) => {
+    const child = execFile(
+      command,
+      args,
+      {
+        env: options.env ?? process.env,
+        cwd: options.cwd,
+        timeout: options.timeoutMs ?? 0,
+        maxBuffer: 64 * 1024 * 1024,
+        encoding: 'utf8',
+      },
+      (error, stdout, stderr) => {
+        if (error) {
+          const tail = `${stderr}`.trim().split('\n').slice(-20).join('\n');
+          reject(new Error(`${command} ${args.join(' ')} failed: ${error.message}\n${tail}`));
+          return;
+        }
+        resolveRun({ stdout, stderr });
+      },
+    );
+    if (options.input !== undefined) child.stdin?.end(options.input);
+  });
+}

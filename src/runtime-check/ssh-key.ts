@@ -1,0 +1,71 @@
+/**
+ * The SSH private key the check authenticates with: from Secrets Manager (the same secret the DAG
+ * uses) or a local identity file. Errors name the source and the problem, never the key.
+ */
+import { readFile } from 'node:fs/promises';
+import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import ssh2 from 'ssh2';
+import type { ParsedKey } from 'ssh2';
+import { ExitCode, UserError } from '../errors.js';
+
+export type KeySource = 'secrets-manager' | 'identity-file' | 'inline';
+
+export interface LoadedKey {
+  key: ParsedKey;
+  source: KeySource;
+}
+
+export type SecretsReader = Pick<SecretsManagerClient, 'send'>;
+
+export async function keyFromSecret(client: SecretsReader, arn: string, jsonField: string | null): Promise<LoadedKey> {
+  let response;
+  try {
+    response = await client.send(new GetSecretValueCommand({ SecretId: arn }));
+  } catch (error) {
+    // The SDK's message can echo request details; its error name is enough to act on.
+    const name = (error as { name?: string }).name ?? 'Error';
+    throw new UserError(`Cannot read the SSH key secret ${arn}: ${name}. Check the ARN, the region and your AWS credentials.`);
+  }
+  let text = response.SecretString ?? (response.SecretBinary ? Buffer.from(response.SecretBinary).toString('utf8') : '');
+  if (jsonField !== null) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new UserError(`The secret ${arn} is not JSON, but secrets.sshKeyJsonField is "${jsonField}".`);
+    }
+    const field = (parsed as Record<string, unknown> | null)?.[jsonField];
+    if (typeof field !== 'string') throw new UserError(`The secret ${arn} has no string field "${jsonField}".`);
+    text = field;
+  }
+  return { key: parsePrivateKey(text, `the secret ${arn}`), source: 'secrets-manager' };
+}
+
+export async function keyFromFile(path: string): Promise<LoadedKey> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    throw new UserError(`Cannot read the identity file ${path} (${code}).`, ExitCode.usage);
+  }
+  return { key: parsePrivateKey(text, `the identity file ${path}`, ExitCode.usage), source: 'identity-file' };
+}
+
+/** Accepts OpenSSH and PEM keys, CRLF line ends, and a key pasted as one line with literal "\n". */
+export function parsePrivateKey(text: string, where: string, exitCode: number = ExitCode.failure): ParsedKey {
+  let normalized = text.replace(/\r\n/g, '\n').trim();
+  if (!normalized.includes('\n') && normalized.includes('\\n')) normalized = normalized.replace(/\\n/g, '\n');
+  if (normalized === '') throw new UserError(`${where} is empty; it should hold an SSH private key.`, exitCode);
+  const parsed = ssh2.utils.parseKey(normalized);
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (!key || key instanceof Error) {
+    const encrypted =
+      key instanceof Error && /passphrase|encrypted/i.test(key.message)
+        ? ' (it is passphrase-protected; use an unencrypted key)'
+        : '';
+    throw new UserError(`${where} does not hold a usable SSH private key${encrypted}.`, exitCode);
+  }
+  if (!key.isPrivateKey()) throw new UserError(`${where} holds a public key; the check needs the private key.`, exitCode);
+  return key;
+}

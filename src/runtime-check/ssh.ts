@@ -1,0 +1,370 @@
+/**
+ * One SSH connection per server, reused for every command and the SFTP read of that server.
+ * Host keys are verified against the pinned key (fail closed: no pinned key and no explicit
+ * "accept" means no connection), the handshake has a deadline, and every command has a timeout.
+ */
+import ssh2 from 'ssh2';
+import type { ClientChannel, ParsedKey, SFTPWrapper } from 'ssh2';
+import { fingerprint, hostKeyAlgorithmsFor, PREFERRED_HOST_KEY_ALGORITHMS, type PublicKey } from './host-key.js';
+
+const { Client } = ssh2;
+
+/**
+ * Fast, modern algorithms first; the rest only as fallbacks for older servers. curve25519 is the
+ * cheapest key exchange on both ends, and AES-GCM runs on AES-NI.
+ */
+const ALGORITHMS = {
+  kex: ['curve25519-sha256', 'curve25519-sha256@libssh.org', 'ecdh-sha2-nistp256', 'diffie-hellman-group14-sha256'],
+  cipher: ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'chacha20-poly1305@openssh.com', 'aes128-ctr', 'aes256-ctr'],
+  hmac: ['hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com', 'hmac-sha2-256', 'hmac-sha2-512'],
+  compress: ['none'],
+};
+
+/** How the server's host key is judged. */
+export type HostKeyPolicy =
+  | { mode: 'pinned'; key: PublicKey }
+  /** Accept whatever the server presents (accept-new with no pinned key). */
+  | { mode: 'accept' }
+  /** Only learn the key: the handshake stops right after the server presents it. */
+  | { mode: 'collect' };
+
+export interface ConnectOptions {
+  host: string;
+  port: number;
+  user: string;
+  /** Absent only in collect mode. */
+  privateKey?: ParsedKey;
+  hostKey: HostKeyPolicy;
+  /** Deadline for TCP connect, handshake and authentication together, retries included. */
+  connectTimeoutMs: number;
+  keepaliveMs: number;
+  /** Extra attempts after a refused, reset or dropped connection (sshd drops beyond MaxStartups). */
+  retries: number;
+  now: () => number;
+}
+
+export type ConnectFailure = 'refused' | 'timeout' | 'host-key' | 'auth' | 'dropped' | 'network';
+
+export class SshConnectError extends Error {
+  constructor(
+    message: string,
+    readonly kind: ConnectFailure,
+    /** The key the server presented, when the handshake got that far. */
+    readonly presentedKey?: Buffer,
+  ) {
+    super(message);
+    this.name = 'SshConnectError';
+  }
+}
+
+export interface ExecResult {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  truncated: boolean;
+}
+
+export class CommandTimeoutError extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`no result within ${Math.round(timeoutMs / 1000)} s`);
+    this.name = 'CommandTimeoutError';
+  }
+}
+
+export class RemoteFileError extends Error {
+  constructor(
+    message: string,
+    readonly kind: 'missing' | 'too-large' | 'not-a-file' | 'other',
+  ) {
+    super(message);
+    this.name = 'RemoteFileError';
+  }
+}
+
+/** SFTP status codes (draft-ietf-secsh-filexfer-02). */
+const SFTP_NO_SUCH_FILE = 2;
+const SFTP_PERMISSION_DENIED = 3;
+const READ_CHUNK = 32 * 1024;
+
+export class SshConnection {
+  private sftpSession: Promise<SFTPWrapper> | undefined;
+
+  constructor(
+    private readonly client: InstanceType<typeof Client>,
+    /** The host key the server presented (verified unless the policy was accept). */
+    readonly hostKey: Buffer,
+  ) {}
+
+  /** Runs one command line (already quoted) on a new channel of this connection. */
+  exec(command: string, options: { timeoutMs: number; maxOutputBytes?: number }): Promise<ExecResult> {
+    const cap = options.maxOutputBytes ?? 64 * 1024;
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      let channel: ClientChannel | undefined;
+      const timer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        // Best effort: ask the server to kill the process, then drop the channel.
+        try {
+          channel?.signal('KILL');
+          channel?.close();
+        } catch {
+          /* the channel is gone already */
+        }
+        reject(new CommandTimeoutError(options.timeoutMs));
+      }, options.timeoutMs);
+      this.client.exec(command, (error, stream) => {
+        if (error) {
+          settled = true;
+          clearTimeout(timer);
+          reject(error);
+          return;
+        }
+        if (settled) {
+          stream.close();
+          return;
+        }
+        channel = stream;
+        const out = new CappedBuffer(cap);
+        const err = new CappedBuffer(cap);
+        let code: number | null = null;
+        let signal: string | null = null;
+        stream.on('data', (chunk: Buffer) => out.push(chunk));
+        stream.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+        stream.on('exit', (exitCode: number | null, exitSignal?: string) => {
+          code = exitCode ?? null;
+          signal = exitSignal ?? null;
+        });
+        stream.on('close', () => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          resolve({ code, signal, stdout: out.text(), stderr: err.text(), truncated: out.truncated || err.truncated });
+        });
+      });
+    });
+  }
+
+  /**
+   * Reads a whole file over SFTP, refusing (before reading anything) a file larger than maxBytes,
+   * and stopping at maxBytes + 1 in case it grows between the stat and the read.
+   */
+  async readFile(path: string, options: { maxBytes: number; timeoutMs: number }): Promise<Buffer> {
+    return withTimeout(this.readFileUnbounded(path, options.maxBytes), options.timeoutMs);
+  }
+
+  private async readFileUnbounded(path: string, maxBytes: number): Promise<Buffer> {
+    const sftp = await this.sftp();
+    const stats = await new Promise<import('ssh2').Stats>((resolve, reject) =>
+      sftp.stat(path, (error, result) => (error ? reject(sftpError(error, path)) : resolve(result))),
+    );
+    if (!stats.isFile()) throw new RemoteFileError(`${path} is not a regular file`, 'not-a-file');
+    if (stats.size > maxBytes) {
+      throw new RemoteFileError(`${path} is ${stats.size} bytes, over the limit of ${maxBytes}`, 'too-large');
+    }
+    const handle = await new Promise<Buffer>((resolve, reject) =>
+      sftp.open(path, 'r', (error, result) => (error ? reject(sftpError(error, path)) : resolve(result))),
+    );
+    try {
+      const chunks: Buffer[] = [];
+      let total = 0;
+      while (total <= maxBytes) {
+        const want = Math.min(READ_CHUNK, maxBytes + 1 - total);
+        const buffer = Buffer.alloc(want);
+        const read = await new Promise<number>((resolve, reject) =>
+          sftp.read(handle, buffer, 0, want, total, (error, bytesRead) => {
+            // ssh2 reports end of file as an error with code EOF (1) on some servers.
+            if (error && (error as { code?: unknown }).code !== 1) reject(sftpError(error, path));
+            else resolve(error ? 0 : bytesRead);
+          }),
+        );
+        if (read === 0) break;
+        chunks.push(buffer.subarray(0, read));
+        total += read;
+      }
+      if (total > maxBytes) {
+        throw new RemoteFileError(`${path} grew over the limit of ${maxBytes} bytes while being read`, 'too-large');
+      }
+      return Buffer.concat(chunks, total);
+    } finally {
+      sftp.close(handle, () => undefined);
+    }
+  }
+
+  private sftp(): Promise<SFTPWrapper> {
+    this.sftpSession ??= new Promise((resolve, reject) =>
+      this.client.sftp((error, sftp) => (error ? reject(error) : resolve(sftp))),
+    );
+    return this.sftpSession;
+  }
+
+  close(): void {
+    this.client.end();
+  }
+}
+
+/** Connects and authenticates, retrying dropped connections until the deadline. */
+export async function connect(options: ConnectOptions): Promise<SshConnection> {
+  const deadline = options.now() + options.connectTimeoutMs;
+  let attempt = 0;
+  for (;;) {
+    try {
+      return await connectOnce(options, deadline - options.now());
+    } catch (error) {
+      const retryable = error instanceof SshConnectError && (error.kind === 'refused' || error.kind === 'dropped');
+      const backoff = 200 * 2 ** attempt + Math.random() * 100;
+      if (!retryable || attempt >= options.retries || options.now() + backoff >= deadline) throw error;
+      attempt += 1;
+      await new Promise((resolve) => setTimeout(resolve, backoff));
+    }
+  }
+}
+
+function connectOnce(options: ConnectOptions, timeoutMs: number): Promise<SshConnection> {
+  const where = `${options.user}@${options.host}:${options.port}`;
+  return new Promise((resolve, reject) => {
+    const client = new Client();
+    let presented: Buffer | undefined;
+    let hostKeyRejected = false;
+    let settled = false;
+    const fail = (error: SshConnectError) => {
+      if (settled) return;
+      settled = true;
+      client.end();
+      client.destroy();
+      reject(error);
+    };
+    const policy = options.hostKey;
+    const hostVerifier = (key: Buffer): boolean => {
+      presented = Buffer.from(key);
+      if (policy.mode === 'collect') {
+        // The key is all we came for; refusing it ends the handshake before authentication.
+        if (!settled) {
+          settled = true;
+          resolve(new SshConnection(client, presented));
+        }
+        return false;
+      }
+      if (policy.mode === 'accept') return true;
+      const ok = presented.equals(policy.key.blob);
+      if (!ok) hostKeyRejected = true;
+      return ok;
+    };
+
+    client.on('ready', () => {
+      if (settled) return;
+      settled = true;
+      resolve(new SshConnection(client, presented as Buffer));
+    });
+    client.on('error', (error: Error & { level?: string; code?: string }) => {
+      if (settled) return;
+      if (hostKeyRejected && policy.mode === 'pinned') {
+        fail(
+          new SshConnectError(
+            `host key mismatch for ${options.host}:${options.port}: the server presented ${fingerprint(presented as Buffer)}, ` +
+              `the config pins ${fingerprint(policy.key.blob)}; refusing to connect`,
+            'host-key',
+            presented,
+          ),
+        );
+        return;
+      }
+      fail(classify(error, where, timeoutMs, options.privateKey));
+    });
+    client.on('close', () => {
+      if (!settled) fail(new SshConnectError(`${where}: connection closed before authentication finished`, 'dropped'));
+    });
+
+    try {
+      client.connect({
+        host: options.host,
+        port: options.port,
+        username: options.user,
+        readyTimeout: Math.max(1, Math.round(timeoutMs)),
+        keepaliveInterval: options.keepaliveMs,
+        keepaliveCountMax: 3,
+        hostVerifier,
+        algorithms: {
+          ...ALGORITHMS,
+          serverHostKey:
+            policy.mode === 'pinned' ? hostKeyAlgorithmsFor(policy.key.type) : [...PREFERRED_HOST_KEY_ALGORITHMS],
+        },
+        // Only our key, once: no "none" probe, no agent, no keyboard-interactive.
+        authHandler: options.privateKey ? [{ type: 'publickey', username: options.user, key: options.privateKey }] : [],
+      } as ssh2.ConnectConfig);
+    } catch (error) {
+      fail(new SshConnectError(`${where}: ${(error as Error).message}`, 'network'));
+    }
+  });
+}
+
+function classify(
+  error: Error & { level?: string; code?: string },
+  where: string,
+  timeoutMs: number,
+  key: ParsedKey | undefined,
+): SshConnectError {
+  const code = error.code;
+  if (code === 'ECONNREFUSED') {
+    return new SshConnectError(`${where}: connection refused (is sshd running and listening on that port?)`, 'refused');
+  }
+  if (code === 'ECONNRESET' || code === 'EPIPE' || /before handshake|lost|reset/i.test(error.message)) {
+    return new SshConnectError(`${where}: connection dropped during the handshake (${error.message})`, 'dropped');
+  }
+  if (error.level === 'client-timeout') {
+    return new SshConnectError(`${where}: no SSH handshake within ${(timeoutMs / 1000).toFixed(1)} s`, 'timeout');
+  }
+  if (error.level === 'client-authentication') {
+    const keyPrint = key ? ` (key ${fingerprint(key.getPublicSSH())})` : '';
+    return new SshConnectError(`${where}: the server rejected our key${keyPrint}; is its public key in authorized_keys?`, 'auth');
+  }
+  if (error.level === 'handshake') {
+    return new SshConnectError(`${where}: SSH handshake failed (${error.message})`, 'network');
+  }
+  return new SshConnectError(`${where}: ${code ? `${code} ` : ''}${error.message}`, 'network');
+}
+
+function sftpError(error: Error & { code?: unknown }, path: string): Error {
+  if (error.code === SFTP_NO_SUCH_FILE) return new RemoteFileError(`${path} does not exist`, 'missing');
+  if (error.code === SFTP_PERMISSION_DENIED) return new RemoteFileError(`${path}: permission denied`, 'other');
+  return new RemoteFileError(`${path}: ${error.message}`, 'other');
+}
+
+function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new CommandTimeoutError(timeoutMs)), timeoutMs);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** Collects output up to a cap; the rest is counted as truncated, not kept. */
+class CappedBuffer {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  truncated = false;
+  constructor(private readonly cap: number) {}
+  push(chunk: Buffer): void {
+    const room = this.cap - this.size;
+    if (room <= 0) {
+      this.truncated = true;
+      return;
+    }
+    const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
+    if (kept.length < chunk.length) this.truncated = true;
+    this.chunks.push(kept);
+    this.size += kept.length;
+  }
+  text(): string {
+    return Buffer.concat(this.chunks, this.size).toString('utf8');
+  }
+}

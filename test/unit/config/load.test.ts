@@ -1,0 +1,240 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig, readConfigFile, resolveConfig, environmentNames, deepMerge } from '../../../src/config/load.js';
+import { variableKey } from '../../../src/config/variables.js';
+import { ConfigError } from '../../../src/errors.js';
+import { useTmpDir } from '../../support/tmp.js';
+
+const shipped = readFileSync('config/config.yaml', 'utf8');
+const tmp = useTmpDir();
+
+function writeConfig(text: string): string {
+  const dir = tmp();
+  const path = join(dir, 'config.yaml');
+  writeFileSync(path, text);
+  return path;
+}
+
+async function issuesOf(text: string, env = 'dev'): Promise<ConfigError> {
+  const configPath = writeConfig(text);
+  try {
+    await loadConfig({ configPath, env, processEnv: { MWAA_LOCAL_HOME: join(tmp(), 'no-stack') } });
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+const validEnv = `
+  dev:
+    mwaa: { environmentName: env-dev, region: us-east-1, bucket: airflow-dev-bucket }
+    secrets: { sshKeyArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:gpu-server-ssh-key-AbCdEf" }
+    servers:
+      - name: gpu-01
+        host: 10.0.0.5
+        hostPublicKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPb1nLd3Y6u0m3dQ8n7p1mS3T6dXk2yq0GWqk3W2v9cE
+`;
+const base = `defaults:\n  git: { repoUrl: "https://git.example.com/org/cicd-test.git" }\nenvironments:${validEnv}`;
+
+describe('the shipped config', () => {
+  it('resolves every environment but the stack-backed one without a stack', async () => {
+    const file = await readConfigFile();
+    expect(environmentNames(file)).toEqual(['dev', 'local', 'prod']);
+    const dev = resolveConfig(file, 'dev');
+    expect(dev.dag.id).toBe('gpu_server_cicd_workflow');
+    expect(dev.git.branch).toBe('cicd_01_etl');
+    expect(dev.git.checkoutDir).toBe('cicd-test');
+    expect(dev.ssh.user).toBe('ubuntu');
+    expect(dev.servers[0]).toMatchObject({ port: 22, user: 'ubuntu', workspacePath: '/home/ubuntu/workspace' });
+    expect(dev.airflow).toEqual({ version: '2.10.3', pythonVersion: '3.11', line: '2' });
+    expect(dev.versionFile.variables.map((v) => v.variable)).toEqual(['a', 'b', 'c', 'd']);
+    const prod = resolveConfig(file, 'prod');
+    expect(prod.dag.retries).toBe(2);
+    expect(prod.dag.tags).toEqual(['cicd', 'gpu']);
+    expect(prod.servers).toHaveLength(2);
+    expect(() => resolveConfig(file, 'local', { processEnv: { MWAA_LOCAL_HOME: join(tmp(), 'none') } })).toThrow(
+      /local stack, which is not up.*npm run local -- up/,
+    );
+    expect(() => resolveConfig(file, 'nope')).toThrow(/No environment "nope".*dev, local, prod/);
+  });
+
+  it('names Variables per server only when there are several', async () => {
+    const file = await readConfigFile();
+    expect(variableKey(resolveConfig(file, 'dev'), 'gpu-dev-01', 'a')).toBe('a');
+    expect(variableKey(resolveConfig(file, 'prod'), 'gpu-prod-02', 'a')).toBe('gpu-prod-02__a');
+  });
+
+  it('derives the Python version from the Airflow version as MWAA pairs them', async () => {
+    const configPath = writeConfig(base.replace('defaults:', 'defaults:\n  airflow: { version: "3.0.6" }'));
+    const config = await loadConfig({ configPath, env: 'dev' });
+    expect(config.airflow).toEqual({ version: '3.0.6', pythonVersion: '3.12', line: '3' });
+  });
+});
+
+describe('deepMerge', () => {
+  it('merges objects, replaces lists and scalars', () => {
+    expect(deepMerge({ a: { b: 1, c: [1, 2] }, d: 1 }, { a: { c: [3] }, d: null })).toEqual({ a: { b: 1, c: [3] }, d: null });
+  });
+});
+
+// Each case: a change to a valid config, and the path + line the error must name.
+const invalidCases: Array<{ name: string; text: string; path: string; line: number; message: RegExp }> = [
+  {
+    name: 'bad host',
+    text: base.replace('host: 10.0.0.5', 'host: 999.1.1.1'),
+    path: 'environments.dev.servers[0].host',
+    line: 9,
+    message: /expected an IPv4\/IPv6 address or hostname; found "999.1.1.1"/,
+  },
+  {
+    name: 'relative workspace',
+    text: base.replace('host: 10.0.0.5', 'host: 10.0.0.5\n        workspacePath: home/ubuntu'),
+    path: 'environments.dev.servers[0].workspacePath',
+    line: 10,
+    message: /absolute path/,
+  },
+  {
+    name: 'workspace with shell metacharacters',
+    text: base.replace('host: 10.0.0.5', 'host: 10.0.0.5\n        workspacePath: "/tmp/$(reboot)"'),
+    path: 'environments.dev.servers[0].workspacePath',
+    line: 10,
+    message: /absolute path/,
+  },
+  {
+    name: 'branch against check-ref-format',
+    text: base.replace('defaults:\n', 'defaults:\n  git: { repoUrl: "https://git.example.com/x.git", branch: "feature..x" }\n').replace('  git: { repoUrl: "https://git.example.com/org/cicd-test.git" }\n', ''),
+    path: 'defaults.git.branch',
+    line: 2,
+    message: /must not contain "\.\."/,
+  },
+  {
+    name: 'ARN of another service',
+    text: base.replace('arn:aws:secretsmanager:us-east-1:123456789012:secret:gpu-server-ssh-key-AbCdEf', 'arn:aws:s3:::bucket'),
+    path: 'environments.dev.secrets.sshKeyArn',
+    line: 6,
+    message: /Secrets Manager ARN/,
+  },
+  {
+    name: 'bucket without the MWAA prefix',
+    text: base.replace('airflow-dev-bucket', 'dev-bucket'),
+    path: 'environments.dev.mwaa.bucket',
+    line: 5,
+    message: /start with "airflow-"/,
+  },
+  {
+    name: 'unknown key',
+    text: base.replace('    servers:', '    sever: 1\n    servers:'),
+    path: 'environments.dev.sever',
+    line: 7,
+    message: /unknown key/,
+  },
+  {
+    name: 'Airflow version MWAA does not run',
+    text: base.replace('defaults:', 'defaults:\n  airflow: { version: "2.4.3" }'),
+    path: 'defaults.airflow.version',
+    line: 2,
+    message: /2\.10\.3/,
+  },
+  {
+    name: 'Variable key Airflow rejects',
+    text: base.replace('defaults:', 'defaults:\n  versionFile: { variables: [ { key: a, variable: "a b" } ] }'),
+    path: 'defaults.versionFile.variables[0].variable',
+    line: 2,
+    message: /Airflow Variable key/,
+  },
+  {
+    name: 'unpinned host key under strict policy',
+    text: base.replace(/\n\s+hostPublicKey: .*/, ''),
+    path: 'environments.dev.servers[0].hostPublicKey',
+    line: 8,
+    message: /ssh-keyscan/,
+  },
+  {
+    name: 'DAG id with a space',
+    text: base.replace('defaults:', 'defaults:\n  dag: { id: "my dag" }'),
+    path: 'defaults.dag.id',
+    line: 2,
+    message: /DAG id/,
+  },
+  {
+    name: 'missing required section',
+    text: base.replace(/\n    secrets: .*/, ''),
+    path: 'environments.dev.secrets',
+    line: 4,
+    message: /required/,
+  },
+  {
+    name: 'wrong type',
+    text: base.replace('defaults:', 'defaults:\n  ssh: { port: "twenty-two" }'),
+    path: 'defaults.ssh.port',
+    line: 2,
+    message: /expected number; found "twenty-two"/,
+  },
+  {
+    name: 'duplicate server names',
+    text: base.replace('    servers:\n', '    servers:\n      - { name: gpu-01, host: 10.0.0.6, hostPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPb1nLd3Y6u0m3dQ8n7p1mS3T6dXk2yq0GWqk3W2v9cE" }\n'),
+    path: 'environments.dev.servers[1].name',
+    line: 9,
+    message: /duplicate server name/,
+  },
+  {
+    name: 'YAML syntax',
+    text: base.replace('    servers:', '    servers: [\n'),
+    path: '',
+    line: 9,
+    message: /YAML/,
+  },
+  {
+    name: 'custom tag',
+    text: base.replace('host: 10.0.0.5', 'host: !!python/object:os.system "id"'),
+    path: '',
+    line: 9,
+    message: /YAML/,
+  },
+];
+
+describe('invalid configs', () => {
+  it.each(invalidCases)('$name', async ({ text, path, line, message }) => {
+    const error = await issuesOf(text);
+    const issue = error.issues.find((i) => i.path === path);
+    expect(issue, `issues: ${JSON.stringify(error.issues)}`).toBeDefined();
+    expect(issue?.line).toBe(line);
+    expect(issue?.message).toMatch(message);
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toContain(`config.yaml:${line}:`);
+  });
+
+  it('reports every problem at once', async () => {
+    const text = base
+      .replace('host: 10.0.0.5', 'host: "bad host"')
+      .replace('airflow-dev-bucket', 'Bad_Bucket')
+      .replace('region: us-east-1', 'region: mars');
+    const error = await issuesOf(text);
+    expect(error.issues.map((i) => i.path)).toEqual([
+      'environments.dev.mwaa.region',
+      'environments.dev.mwaa.bucket',
+      'environments.dev.servers[0].host',
+    ]);
+    expect(error.message).toMatch(/^Invalid configuration \(3 problems\)/);
+  });
+
+  it('bounds aliases (billion laughs)', async () => {
+    const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
+    for (let i = 1; i < 12; i += 1) bomb.push(`l${i}: &l${i} [${Array(9).fill(i === 1 ? '*a' : `*l${i - 1}`).join(',')}]`);
+    const error = await issuesOf(`${bomb.join('\n')}\n${base}`);
+    expect(error.message).toMatch(/alias|Excessive/i);
+  });
+});
+
+describe('the JSON Schema file', () => {
+  it('is up to date with the zod schema (run: npm run schema)', async () => {
+    const { serializeJsonSchema } = await import('../../../src/config/json-schema.js');
+    expect(readFileSync('config/config.schema.json', 'utf8')).toBe(serializeJsonSchema());
+  });
+
+  it('is referenced from the shipped config', () => {
+    expect(shipped.split('\n')[0]).toBe('# yaml-language-server: $schema=./config.schema.json');
+  });
+});
