@@ -10,7 +10,8 @@ import pkg from '../../package.json' with { type: 'json' };
 
 interface LazyCommand {
   describe: string;
-  load: () => Promise<{ default: CommandModule }>;
+  // Each module's handler is typed with its own arguments; yargs checks them at parse time.
+  load: () => Promise<{ default: CommandModule<any, any> }>;
 }
 
 const commands: Record<string, LazyCommand> = {

@@ -4,7 +4,7 @@
  * "accept" means no connection), the handshake has a deadline, and every command has a timeout.
  */
 import ssh2 from 'ssh2';
-import type { ClientChannel, ParsedKey, SFTPWrapper } from 'ssh2';
+import type { Algorithms, ClientChannel, ConnectConfig, ParsedKey, PublicKeyAuthMethod, ServerHostKeyAlgorithm, SFTPWrapper } from 'ssh2';
 import { fingerprint, hostKeyAlgorithmsFor, PREFERRED_HOST_KEY_ALGORITHMS, type PublicKey } from './host-key.js';
 
 const { Client } = ssh2;
@@ -13,7 +13,7 @@ const { Client } = ssh2;
  * Fast, modern algorithms first; the rest only as fallbacks for older servers. curve25519 is the
  * cheapest key exchange on both ends, and AES-GCM runs on AES-NI.
  */
-const ALGORITHMS = {
+const ALGORITHMS: Required<Omit<Algorithms, 'serverHostKey'>> = {
   kex: ['curve25519-sha256', 'curve25519-sha256@libssh.org', 'ecdh-sha2-nistp256', 'diffie-hellman-group14-sha256'],
   cipher: ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'chacha20-poly1305@openssh.com', 'aes128-ctr', 'aes256-ctr'],
   hmac: ['hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com', 'hmac-sha2-256', 'hmac-sha2-512'],
@@ -276,23 +276,29 @@ function connectOnce(options: ConnectOptions, timeoutMs: number): Promise<SshCon
       if (!settled) fail(new SshConnectError(`${where}: connection closed before authentication finished`, 'dropped'));
     });
 
+    const auth: PublicKeyAuthMethod[] = options.privateKey
+      ? [{ type: 'publickey', username: options.user, key: options.privateKey }]
+      : [];
+    const config: ConnectConfig = {
+      host: options.host,
+      port: options.port,
+      username: options.user,
+      readyTimeout: Math.max(1, Math.round(timeoutMs)),
+      keepaliveInterval: options.keepaliveMs,
+      keepaliveCountMax: 3,
+      hostVerifier,
+      algorithms: {
+        ...ALGORITHMS,
+        serverHostKey:
+          (policy.mode === 'pinned'
+            ? hostKeyAlgorithmsFor(policy.key.type)
+            : [...PREFERRED_HOST_KEY_ALGORITHMS]) as ServerHostKeyAlgorithm[],
+      },
+      // Only our key, once: no "none" probe, no agent, no keyboard-interactive.
+      authHandler: auth,
+    };
     try {
-      client.connect({
-        host: options.host,
-        port: options.port,
-        username: options.user,
-        readyTimeout: Math.max(1, Math.round(timeoutMs)),
-        keepaliveInterval: options.keepaliveMs,
-        keepaliveCountMax: 3,
-        hostVerifier,
-        algorithms: {
-          ...ALGORITHMS,
-          serverHostKey:
-            policy.mode === 'pinned' ? hostKeyAlgorithmsFor(policy.key.type) : [...PREFERRED_HOST_KEY_ALGORITHMS],
-        },
-        // Only our key, once: no "none" probe, no agent, no keyboard-interactive.
-        authHandler: options.privateKey ? [{ type: 'publickey', username: options.user, key: options.privateKey }] : [],
-      } as ssh2.ConnectConfig);
+      client.connect(config);
     } catch (error) {
       fail(new SshConnectError(`${where}: ${(error as Error).message}`, 'network'));
     }

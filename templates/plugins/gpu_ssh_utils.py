@@ -275,7 +275,10 @@ def load_private_key(key_text: str, passphrase: str | None = None) -> paramiko.P
         else:
             key = serialization.load_pem_private_key(data, password=password)
     except UnsupportedAlgorithm:
-        raise KeyLoadError(f"SSH private key ({fmt}) uses an unsupported algorithm: use ed25519.") from None
+        raise KeyLoadError(
+            f"SSH private key ({fmt}) could not be parsed: unsupported key algorithm, or corrupt text. "
+            "Use an unencrypted ed25519 key."
+        ) from None
     except (ValueError, TypeError) as exc:
         # The library's messages do not carry key bytes, but only the class name is kept to be safe.
         reason = "wrong passphrase, or " if encrypted else ""

@@ -24,8 +24,7 @@ const command: CommandModule<object, GenerateArgs> = {
       .option('check', { type: 'boolean', default: false, describe: 'Write nothing; exit 1 when the artifacts on disk are stale' })
       .option('json', { type: 'boolean', default: false, describe: 'Print the manifest(s) as JSON' })
       .option('config', { type: 'string', default: DEFAULT_CONFIG_PATH, describe: 'Config file' })
-      .option('out', { type: 'string', default: DEFAULT_OUT_DIR, describe: 'Output root' })
-      .conflicts('all', 'env'),
+      .option('out', { type: 'string', default: DEFAULT_OUT_DIR, describe: 'Output root' }),
   handler: async (args) => {
     const file = await readConfigFile({ configPath: args.config });
     let envs = [args.env];

@@ -20,7 +20,7 @@ export type ControllerEvent =
 
 export interface ControllerDeps {
   store: ObjectStore;
-  plugins: PluginsInstaller;
+  plugins: Pick<PluginsInstaller, 'stage' | 'activate' | 'discard'>;
   checkRequirements: (body: Buffer) => Promise<unknown>;
   /** Restarts the Airflow processes (they load plugins and configuration at start-up). */
   restartAirflow: () => Promise<void>;

@@ -17,8 +17,6 @@ import json
 import logging
 import os
 import re
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from plugin_testlib import _SENSITIVE, free_port, keygen, register_sensitive, wait_for_port
 
 REPO = Path(__file__).resolve().parents[3]
 PLUGINS_DIR = REPO / "templates" / "plugins"
@@ -34,63 +33,7 @@ if str(PLUGINS_DIR) not in sys.path:
     sys.path.insert(0, str(PLUGINS_DIR))
 
 SSHD = "/usr/sbin/sshd"
-SSH_KEYGEN = shutil.which("ssh-keygen") or "/usr/bin/ssh-keygen"
 REGION = "us-east-1"
-
-# Strings that must never appear in a log record: filled by fixtures and tests.
-_SENSITIVE: set[str] = set()
-
-
-def register_sensitive(text: str) -> None:
-    """Remember secret text; for key material every base64 body line is registered on its own."""
-    lines = [ln.strip() for ln in text.replace("\\n", "\n").splitlines()]
-    body = [ln for ln in lines if ln and not ln.startswith("-----") and ":" not in ln]
-    if any(ln.startswith("-----BEGIN") for ln in lines):
-        _SENSITIVE.update(ln for ln in body if len(ln) >= 16)
-    elif text.strip():
-        _SENSITIVE.add(text.strip())
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def keygen(path: Path, key_type: str, *, bits: int | None = None, fmt: str | None = None, passphrase: str = "") -> str:
-    """Generate a key with the real ssh-keygen; returns the private key text (registered as sensitive)."""
-    args = [SSH_KEYGEN, "-q", "-t", key_type, "-N", passphrase, "-C", f"test-{key_type}", "-f", str(path)]
-    if bits:
-        args += ["-b", str(bits)]
-    if fmt:
-        args += ["-m", fmt]
-    subprocess.run(args, check=True, capture_output=True, timeout=60)
-    text = path.read_text()
-    register_sensitive(text)
-    return text
-
-
-def ssh_keygen_fingerprint(pub_path: Path) -> str:
-    out = subprocess.run([SSH_KEYGEN, "-l", "-E", "sha256", "-f", str(pub_path)], check=True, capture_output=True, text=True)
-    return out.stdout.split()[1]
-
-
-def wait_for_port(port: int, proc: subprocess.Popen | None, log_path: Path | None, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            detail = log_path.read_text() if log_path and log_path.exists() else ""
-            raise RuntimeError(f"server exited with {proc.returncode} before listening on {port}:\n{detail}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
-
 
 # --------------------------------------------------------------------------- sshd
 
@@ -151,9 +94,7 @@ def _start_sshd(base: Path) -> tuple[subprocess.Popen, SSHTarget]:
         "rsa": keygen(base / "client_rsa", "rsa", bits=3072, fmt="PEM"),
     }
     authorized = base / "authorized_keys"
-    authorized.write_text(
-        "".join((base / f"client_{n}.pub").read_text() for n in ("ed25519", "ecdsa", "rsa"))
-    )
+    authorized.write_text("".join((base / f"client_{n}.pub").read_text() for n in ("ed25519", "ecdsa", "rsa")))
     port = free_port()
     log_path = base / "sshd.log"
     config = base / "sshd_config"
@@ -247,6 +188,23 @@ def ssh_client(ssh_target):
         command_timeout=30,
         retries=1,
         backoff_seconds=0.1,
+    )
+    with client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def shared_ssh(ssh_target):
+    """One connection for the whole session, for tests that run many cheap commands."""
+    import gpu_ssh_utils
+
+    client = gpu_ssh_utils.GpuSSHClient(
+        ssh_target.host,
+        ssh_target.port,
+        ssh_target.user,
+        ssh_target.client_key_text,
+        ssh_target.host_public_key,
+        command_timeout=30,
     )
     with client:
         yield client

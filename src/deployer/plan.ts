@@ -1,0 +1,172 @@
+/**
+ * The pure half of a deploy: from what should be in the bucket (targets) and what is there
+ * (remote state), the list of actions, in the one safe order:
+ *   1. plugins/requirements writes   2. UpdateEnvironment pinning them   3. DAG and config writes.
+ * Nothing that is already in place is written again: a plugins/requirements object counts as in
+ * place when the environment pins a version with the same sha256; a DAG/config object when the
+ * current object's sha256 (object metadata) matches.
+ */
+import type { EnvironmentState, ObjectHead } from './ports.js';
+
+export type TargetKind = 'dag' | 'plugins' | 'requirements' | 'config';
+
+/** One object the deploy should leave in the bucket. */
+export interface DeployTarget {
+  kind: TargetKind;
+  /** Manifest path (dist-artifacts/<env>/...), for display. */
+  path: string;
+  key: string;
+  sha256: string;
+  size: number;
+  /** Fresh bytes to upload, or an earlier version of the same key to copy back (rollback). */
+  source: { type: 'bytes'; bytes: Uint8Array } | { type: 'version'; versionId: string };
+}
+
+export interface RemoteState {
+  environment: EnvironmentState;
+  versioning: string | undefined;
+  /** HEAD of the current object under each target key (undefined: none). */
+  current: Record<string, ObjectHead | undefined>;
+  /** HEAD of the version the environment pins, when it pins one under the target's key. */
+  pinned: Partial<Record<'plugins' | 'requirements', ObjectHead | undefined>>;
+}
+
+export interface PlanSettings {
+  environmentName: string;
+  bucket: string;
+  dagsPrefix: string;
+  airflowVersion: string;
+}
+
+/** Where UpdateEnvironment should point: a known version, or the one the write in this plan creates. */
+export type Pin = { key: string; versionId: string } | { key: string; fromWrite: true };
+
+export type Action =
+  | { type: 'upload'; target: DeployTarget; reason: 'new' | 'changed' }
+  | { type: 'copy'; target: DeployTarget; sourceVersionId: string; reason: 'new' | 'changed' }
+  | { type: 'skip'; target: DeployTarget; reason: 'unchanged' | 'pinned' | 'uploaded-not-pinned'; versionId?: string }
+  | { type: 'update-environment'; plugins?: Pin; requirements?: Pin; reasons: string[] };
+
+export interface Refusal {
+  code: 'versioning' | 'airflow-version' | 'bucket' | 'dag-path' | 'status';
+  message: string;
+}
+
+export interface Plan {
+  actions: Action[];
+  /** Writes plus environment updates: 0 means the environment already runs exactly this. */
+  changes: number;
+  refusals: Refusal[];
+  warnings: string[];
+}
+
+const PINNED_KINDS = ['requirements', 'plugins'] as const;
+const USABLE_STATUSES = new Set(['AVAILABLE', 'UPDATE_FAILED']);
+
+export function versioningCommand(bucket: string): string {
+  return `aws s3api put-bucket-versioning --bucket ${bucket} --versioning-configuration Status=Enabled`;
+}
+
+export function checkRemote(settings: PlanSettings, remote: RemoteState): { refusals: Refusal[]; warnings: string[] } {
+  const refusals: Refusal[] = [];
+  const warnings: string[] = [];
+  const env = remote.environment;
+  if (remote.versioning !== 'Enabled') {
+    refusals.push({
+      code: 'versioning',
+      message:
+        `Bucket ${settings.bucket} has versioning ${remote.versioning ?? 'never enabled'}; MWAA pins plugins.zip and ` +
+        `requirements.txt by object version, so it must be Enabled. Run: ${versioningCommand(settings.bucket)}`,
+    });
+  }
+  if (env.airflowVersion !== undefined && env.airflowVersion !== settings.airflowVersion) {
+    refusals.push({
+      code: 'airflow-version',
+      message:
+        `Environment ${settings.environmentName} runs Airflow ${env.airflowVersion} but the config targets ` +
+        `${settings.airflowVersion}. Set airflow.version to ${env.airflowVersion}, or upgrade the environment first ` +
+        `(aws mwaa update-environment --name ${settings.environmentName} --airflow-version ${settings.airflowVersion}).`,
+    });
+  }
+  if (env.bucket !== undefined && env.bucket !== settings.bucket) {
+    refusals.push({
+      code: 'bucket',
+      message: `Environment ${settings.environmentName} reads from bucket ${env.bucket}, but the config says mwaa.bucket: ${settings.bucket}.`,
+    });
+  }
+  const dagPath = env.dagS3Path?.replace(/\/+$/, '');
+  if (dagPath !== undefined && dagPath !== settings.dagsPrefix.replace(/\/+$/, '')) {
+    refusals.push({
+      code: 'dag-path',
+      message: `Environment ${settings.environmentName} reads DAGs from ${dagPath}/, but the config says mwaa.dagsPrefix: ${settings.dagsPrefix}.`,
+    });
+  }
+  if (!USABLE_STATUSES.has(env.status)) {
+    refusals.push({
+      code: 'status',
+      message:
+        `Environment ${settings.environmentName} is ${env.status}, not AVAILABLE. ` +
+        'Wait for it (deploy --wait-for-available) or check the MWAA console.',
+    });
+  } else if (env.status === 'UPDATE_FAILED') {
+    const error = env.lastUpdate?.errorMessage ? `: ${env.lastUpdate.errorCode ?? ''} ${env.lastUpdate.errorMessage}`.trimEnd() : '';
+    warnings.push(`Environment ${settings.environmentName} is UPDATE_FAILED (rolled back, usable)${error}.`);
+  }
+  return { refusals, warnings };
+}
+
+function pinnedPath(env: EnvironmentState, kind: 'plugins' | 'requirements'): { path?: string; version?: string } {
+  return kind === 'plugins'
+    ? { path: env.pluginsS3Path, version: env.pluginsS3ObjectVersion }
+    : { path: env.requirementsS3Path, version: env.requirementsS3ObjectVersion };
+}
+
+function writeAction(target: DeployTarget, current: ObjectHead | undefined): Action {
+  const reason = current ? 'changed' : 'new';
+  return target.source.type === 'bytes'
+    ? { type: 'upload', target, reason }
+    : { type: 'copy', target, sourceVersionId: target.source.versionId, reason };
+}
+
+export function plan(settings: PlanSettings, targets: readonly DeployTarget[], remote: RemoteState): Plan {
+  const { refusals, warnings } = checkRemote(settings, remote);
+  const env = remote.environment;
+  const actions: Action[] = [];
+  const update: Extract<Action, { type: 'update-environment' }> = { type: 'update-environment', reasons: [] };
+
+  for (const kind of PINNED_KINDS) {
+    const target = targets.find((t) => t.kind === kind);
+    if (!target) continue;
+    const current = remote.current[target.key];
+    const pinned = pinnedPath(env, kind);
+    const pinnedHead = pinned.path === target.key ? remote.pinned[kind] : undefined;
+    if (pinnedHead?.sha256 === target.sha256 && pinned.version !== undefined) {
+      actions.push({ type: 'skip', target, reason: 'pinned', versionId: pinned.version });
+      continue;
+    }
+    if (current?.sha256 === target.sha256 && current.versionId !== undefined) {
+      // Uploaded earlier (e.g. by a deploy that was interrupted) but never pinned: pin, don't write.
+      actions.push({ type: 'skip', target, reason: 'uploaded-not-pinned', versionId: current.versionId });
+      update[kind] = { key: target.key, versionId: current.versionId };
+      update.reasons.push(`${target.key}: pin already uploaded version ${current.versionId}`);
+      continue;
+    }
+    actions.push(writeAction(target, current));
+    update[kind] = { key: target.key, fromWrite: true };
+    update.reasons.push(`${target.key}: ${current ? 'changed' : 'new'}`);
+  }
+  if (update.plugins || update.requirements) actions.push(update);
+
+  for (const kind of ['dag', 'config'] as const) {
+    for (const target of targets.filter((t) => t.kind === kind)) {
+      const current = remote.current[target.key];
+      if (current?.sha256 === target.sha256) {
+        actions.push({ type: 'skip', target, reason: 'unchanged', versionId: current.versionId });
+      } else {
+        actions.push(writeAction(target, current));
+      }
+    }
+  }
+  const changes = actions.filter((a) => a.type !== 'skip').length;
+  return { actions, changes, refusals, warnings };
+}

@@ -1,0 +1,32 @@
+/** Reads what the plan compares against: the environment, bucket versioning, and one HEAD per object. */
+import type { DeployTarget, RemoteState } from './plan.js';
+import type { MwaaPort, ObjectHead, S3Port } from './ports.js';
+
+export async function readRemoteState(
+  s3: S3Port,
+  mwaa: MwaaPort,
+  bucket: string,
+  environmentName: string,
+  targets: readonly DeployTarget[],
+): Promise<RemoteState> {
+  const [environment, versioning, heads] = await Promise.all([
+    mwaa.getEnvironment(environmentName),
+    s3.getBucketVersioning(bucket),
+    Promise.all(targets.map(async (t) => [t.key, await s3.headObject(bucket, t.key)] as const)),
+  ]);
+  const current: Record<string, ObjectHead | undefined> = Object.fromEntries(heads);
+  const pinned: RemoteState['pinned'] = {};
+  const pins = [
+    ['plugins', environment.pluginsS3Path, environment.pluginsS3ObjectVersion],
+    ['requirements', environment.requirementsS3Path, environment.requirementsS3ObjectVersion],
+  ] as const;
+  await Promise.all(
+    pins.map(async ([kind, path, version]) => {
+      if (!path || !version || !targets.some((t) => t.kind === kind && t.key === path)) return;
+      const head = current[path];
+      // The usual case: the pinned version is the current one, already fetched.
+      pinned[kind] = head?.versionId === version ? head : await s3.headObject(bucket, path, version);
+    }),
+  );
+  return { environment, versioning, current, pinned };
+}

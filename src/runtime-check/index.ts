@@ -1,0 +1,220 @@
+/**
+ * The runtime check: for each selected server, within a concurrency bound, one SSH connection
+ * that proves it is reachable with the pinned host key, logs in as the configured user, has the
+ * checkout on the configured branch and a valid version file; optionally compares that file with
+ * the Airflow Variables the DAG wrote. Per-server problems are failed checks in the report, never
+ * exceptions; only usage problems and an unobtainable key throw.
+ */
+import { performance } from 'node:perf_hooks';
+import type { ParsedKey } from 'ssh2';
+import type { AwsClients } from '../aws/clients.js';
+import type { ResolvedConfig, ResolvedServer } from '../config/resolved.js';
+import { variableKey } from '../config/variables.js';
+import { ExitCode, UserError } from '../errors.js';
+import { fingerprint, parsePublicKeyLine, publicKeyLine } from './host-key.js';
+import { mapWithConcurrency } from './limit.js';
+import { serverOk, type CheckEvent, type CheckReport, type CheckResult, type ServerReport } from './report.js';
+import { checkServer, elapsed } from './server-check.js';
+import { connect } from './ssh.js';
+import { keyFromFile, keyFromSecret, parsePrivateKey, type LoadedKey } from './ssh-key.js';
+import { compareValues, summarizeComparisons, type VariableReader } from './variables.js';
+import type { VersionValue } from './version-file.js';
+
+export type { CheckEvent, CheckReport, CheckResult, ServerReport } from './report.js';
+export type { VariableComparison, VariableReader } from './variables.js';
+export { formatReport, reportJson } from './format.js';
+
+export const DEFAULT_CONCURRENCY = 16;
+/** Variable reads each start an Airflow CLI process on the web server: keep them few at once. */
+const VARIABLE_CONCURRENCY = 4;
+
+export interface RuntimeCheckOptions {
+  /** Server names; all servers when absent or empty. */
+  servers?: string[];
+  concurrency?: number;
+  compareVariables?: boolean;
+  identityFile?: string;
+  /** Key text already in hand; wins over identityFile and Secrets Manager. */
+  privateKey?: string;
+  /** First-time setup: collect each server's host key instead of checking it. */
+  printHostKeys?: boolean;
+  aws?: Partial<Pick<AwsClients, 'secretsManager' | 'mwaa'>>;
+  variableReader?: VariableReader;
+  /** Monotonic clock in milliseconds. */
+  now?: () => number;
+}
+
+export async function runRuntimeCheck(
+  config: ResolvedConfig,
+  options: RuntimeCheckOptions = {},
+  events: (event: CheckEvent) => void = () => undefined,
+): Promise<CheckReport> {
+  const now = options.now ?? (() => performance.now());
+  const started = now();
+  const servers = selectServers(config, options.servers);
+  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new UserError(`--concurrency must be a positive integer, got ${String(concurrency)}.`, ExitCode.usage);
+  }
+
+  if (options.printHostKeys) {
+    const reports = await mapWithConcurrency(servers, concurrency, async (server) => {
+      events({ type: 'server-started', server: server.name });
+      const report = await collectHostKey(config, server, now);
+      events({ type: 'server-finished', server: report });
+      return report;
+    });
+    return { ok: reports.every((r) => r.ok), mode: 'host-keys', servers: reports, durationMs: elapsed(started, now) };
+  }
+
+  const { key, source } = await loadKey(config, options);
+  events({ type: 'key-loaded', source });
+
+  const values = new Map<string, Record<string, VersionValue>>();
+  const reports = await mapWithConcurrency(servers, concurrency, async (server) => {
+    events({ type: 'server-started', server: server.name });
+    const outcome = await checkServer({ config, server, key, now }).catch(
+      (error: unknown): Awaited<ReturnType<typeof checkServer>> => ({
+        checks: [{ name: 'reachable', ok: false, ms: 0, reason: `unexpected error: ${(error as Error).message}` }],
+      }),
+    );
+    if (outcome.values) values.set(server.name, outcome.values);
+    const report: ServerReport = {
+      name: server.name,
+      host: server.host,
+      port: server.port,
+      ok: serverOk(outcome.checks),
+      checks: outcome.checks,
+      ...(outcome.git ? { git: outcome.git } : {}),
+    };
+    events({ type: 'server-finished', server: report });
+    return report;
+  });
+
+  if (options.compareVariables) {
+    const reader = options.variableReader ?? (await defaultVariableReader(config, options));
+    await compareAllVariables(config, reports, values, reader, now, events);
+  }
+
+  return { ok: reports.every((r) => r.ok), mode: 'check', servers: reports, durationMs: elapsed(started, now) };
+}
+
+function selectServers(config: ResolvedConfig, names: string[] | undefined): ResolvedServer[] {
+  if (!names || names.length === 0) return config.servers;
+  const known = new Map(config.servers.map((server) => [server.name, server]));
+  const unknown = names.filter((name) => !known.has(name));
+  if (unknown.length > 0) {
+    throw new UserError(
+      `Unknown server ${unknown.map((n) => JSON.stringify(n)).join(', ')} in environment "${config.envName}". ` +
+        `Configured servers: ${config.servers.map((s) => s.name).join(', ')}.`,
+      ExitCode.usage,
+    );
+  }
+  return [...new Set(names)].map((name) => known.get(name) as ResolvedServer);
+}
+
+async function loadKey(config: ResolvedConfig, options: RuntimeCheckOptions): Promise<{ key: ParsedKey; source: LoadedKey['source'] }> {
+  if (options.privateKey !== undefined) return { key: parsePrivateKey(options.privateKey, 'the given private key'), source: 'inline' };
+  if (options.identityFile !== undefined) return keyFromFile(options.identityFile);
+  const client = options.aws?.secretsManager ?? (await import('../aws/clients.js')).createAwsClients(config).secretsManager;
+  return keyFromSecret(client, config.secrets.sshKeyArn, config.secrets.sshKeyJsonField);
+}
+
+async function collectHostKey(config: ResolvedConfig, server: ResolvedServer, now: () => number): Promise<ServerReport> {
+  const started = now();
+  const base = { name: server.name, host: server.host, port: server.port };
+  try {
+    const connection = await connect({
+      host: server.host,
+      port: server.port,
+      user: server.user,
+      hostKey: { mode: 'collect' },
+      connectTimeoutMs: config.ssh.connectTimeoutSeconds * 1000,
+      keepaliveMs: 0,
+      retries: config.ssh.connectRetries,
+      now,
+    });
+    connection.close();
+    const presented = connection.hostKey;
+    let matchesPinned: boolean | null = null;
+    if (server.hostPublicKey) {
+      try {
+        matchesPinned = parsePublicKeyLine(server.hostPublicKey).blob.equals(presented);
+      } catch {
+        matchesPinned = false;
+      }
+    }
+    const print = fingerprint(presented);
+    const versus = matchesPinned === null ? 'not pinned yet' : matchesPinned ? 'matches the pinned key' : 'DIFFERS from the pinned key';
+    const check: CheckResult = { name: 'host-key', ok: true, ms: elapsed(started, now), reason: `${print} (${versus})` };
+    return {
+      ...base,
+      ok: true,
+      checks: [check],
+      hostKey: { line: publicKeyLine(presented), fingerprint: print, matchesPinned },
+    };
+  } catch (error) {
+    const check: CheckResult = { name: 'host-key', ok: false, ms: elapsed(started, now), reason: (error as Error).message };
+    return { ...base, ok: false, checks: [check] };
+  }
+}
+
+async function defaultVariableReader(config: ResolvedConfig, options: RuntimeCheckOptions): Promise<VariableReader> {
+  const [{ createMwaaCli }, { mwaaVariableReader }] = await Promise.all([
+    import('../deployer/mwaa-cli.js'),
+    import('./mwaa-variables.js'),
+  ]);
+  const mwaa = options.aws?.mwaa ?? (await import('../aws/clients.js')).createAwsClients(config).mwaa;
+  return mwaaVariableReader(createMwaaCli(mwaa, config.mwaa.environmentName, config.mwaa.webserverScheme));
+}
+
+/** Reads every needed Variable once (a few at a time), then adds a `variables` check per server. */
+async function compareAllVariables(
+  config: ResolvedConfig,
+  reports: ServerReport[],
+  values: ReadonlyMap<string, Record<string, VersionValue>>,
+  reader: VariableReader,
+  now: () => number,
+  events: (event: CheckEvent) => void,
+): Promise<void> {
+  const wanted = reports.flatMap((report) =>
+    values.has(report.name) ? config.versionFile.variables.map((m) => variableKey(config, report.name, m.variable)) : [],
+  );
+  const keys = [...new Set(wanted)];
+  events({ type: 'variables-started', count: keys.length });
+  const started = now();
+  const airflow = new Map<string, string | undefined>();
+  const failures = new Map<string, string>();
+  await mapWithConcurrency(keys, VARIABLE_CONCURRENCY, async (key) => {
+    try {
+      airflow.set(key, await reader.get(key));
+    } catch (error) {
+      failures.set(key, (error as Error).message);
+    }
+  });
+  const ms = elapsed(started, now);
+
+  for (const report of reports) {
+    const fileValues = values.get(report.name);
+    let check: CheckResult;
+    if (!fileValues) {
+      check = { name: 'variables', ok: false, ms: 0, reason: 'skipped: no valid version file to compare with' };
+    } else {
+      const mappings = config.versionFile.variables.map((m) => ({
+        fileKey: m.key,
+        key: variableKey(config, report.name, m.variable),
+        fileValue: fileValues[m.key] as VersionValue,
+      }));
+      const failed = mappings.map((m) => failures.get(m.key)).find((reason) => reason !== undefined);
+      if (failed) {
+        check = { name: 'variables', ok: false, ms, reason: `cannot read Airflow Variables: ${failed}` };
+      } else {
+        const rows = compareValues(mappings, airflow);
+        report.variables = rows;
+        check = { name: 'variables', ok: rows.every((row) => row.equal), ms, reason: summarizeComparisons(rows) };
+      }
+    }
+    report.checks.push(check);
+    report.ok = serverOk(report.checks);
+  }
+}

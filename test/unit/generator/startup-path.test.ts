@@ -1,0 +1,42 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+interface Metafile {
+  outputs: Record<string, { imports: Array<{ path: string; kind: string; external?: boolean }>; inputs: Record<string, unknown>; entryPoint?: string }>;
+}
+
+/** Every input module reachable from an output file through static imports (what loads at start). */
+function staticClosure(meta: Metafile, start: string): Set<string> {
+  const seen = new Set<string>();
+  const inputs = new Set<string>();
+  const visit = (output: string) => {
+    if (seen.has(output)) return;
+    seen.add(output);
+    const node = meta.outputs[output];
+    if (!node) {
+      inputs.add(output); // an external module
+      return;
+    }
+    for (const input of Object.keys(node.inputs)) inputs.add(input);
+    for (const imported of node.imports) if (imported.kind === 'import-statement') visit(imported.path);
+  };
+  visit(start);
+  return inputs;
+}
+
+describe('the bundled CLI', () => {
+  let meta: Metafile;
+  beforeAll(() => {
+    execFileSync(process.execPath, ['scripts/build.mjs']);
+    meta = JSON.parse(readFileSync('dist/meta.json', 'utf8')) as Metafile;
+  });
+
+  it('loads neither the AWS SDK nor ssh2 on the path of generate', () => {
+    const generateChunk = Object.entries(meta.outputs).find(([, o]) => Object.keys(o.inputs).includes('src/cli/commands/generate.ts'))?.[0];
+    expect(generateChunk).toBeDefined();
+    const loaded = [...staticClosure(meta, 'dist/cli.js'), ...staticClosure(meta, generateChunk!)];
+    expect(loaded.some((p) => p.includes('src/generator/generate.ts'))).toBe(true);
+    expect(loaded.filter((p) => /@aws-sdk|@smithy|ssh2/.test(p))).toEqual([]);
+  });
+});
