@@ -81,11 +81,16 @@ function tagNames(value: unknown): string[] {
   return value.map((t) => (typeof t === 'string' ? t : String((t as { name?: unknown })?.name ?? ''))).filter(Boolean);
 }
 
+/** Airflow's `-o json` prints some booleans as the strings "True"/"False". */
+export function cliBoolean(value: unknown): boolean {
+  return value === true || (typeof value === 'string' && value.toLowerCase() === 'true');
+}
+
 export async function readDagDetails(cli: CliRunner, dagId: string): Promise<DagDetails | undefined> {
   const out = await cli.run(['dags', 'details', dagId, '-o', 'json']);
   const row = asArray(parseJsonOutput(out.stdout))[0];
   if (!row || row.dag_id !== dagId) return undefined;
-  const details: DagDetails = { isPaused: row.is_paused === true, tags: tagNames(row.tags) };
+  const details: DagDetails = { isPaused: cliBoolean(row.is_paused), tags: tagNames(row.tags) };
   if (typeof row.fileloc === 'string') details.fileloc = row.fileloc;
   if (typeof row.last_parsed_time === 'string') details.lastParsedTime = row.last_parsed_time;
   return details;

@@ -9,7 +9,7 @@ import { apply, type ApplyResult } from './apply.js';
 import type { Clock } from './clock.js';
 import { triggerDag, unpauseDag, waitForDagReady, waitForRun, type CliRunner } from './dag-run.js';
 import type { DeployEvent, TaskState } from './events.js';
-import { acquireLock, type DeployLock } from './lock.js';
+import { acquireLock, localHolderAlive, type DeployLock } from './lock.js';
 import { plan, type DeployTarget, type Plan, type PlanSettings } from './plan.js';
 import type { MwaaPort, S3Port } from './ports.js';
 import { listRecordKeys, readRecord, rollbackTarget, rollbackTargets, writeRecord, type DeployRecord } from './records.js';
@@ -52,6 +52,8 @@ export interface DeployDeps {
   who: { user: string; host: string; pid: number; awsProfile?: string };
   /** Called with the lock once taken (and undefined once released), so the CLI can release it on signals. */
   onLock?: (lock: DeployLock | undefined) => void;
+  /** Asked once before anything is written; false aborts with nothing changed. */
+  confirm?: (plan: Plan) => Promise<boolean>;
 }
 
 export interface DeployResult {
@@ -130,6 +132,9 @@ export async function deploy(
   refuse(current);
 
   let dagWrittenAtMs: number | undefined;
+  if (current.changes > 0 && deps.confirm && !(await deps.confirm(current))) {
+    throw new UserError('Aborted: nothing was changed.');
+  }
   if (current.changes > 0) {
     const lock = await acquireLock(s3, {
       bucket: settings.bucket,
@@ -139,6 +144,7 @@ export async function deploy(
       host: deps.who.host,
       now: clock.now,
       ttlMs: options.lockTtlMs,
+      holderAlive: localHolderAlive(deps.who.host),
     });
     deps.onLock?.(lock);
     const lockEvent: DeployEvent = { type: 'lock-acquired', key: lock.key };
@@ -224,7 +230,9 @@ export async function deploy(
     emit,
   };
   if (options.dagMarker && !restored) readyOptions.marker = options.dagMarker;
-  else if (dagWrittenAtMs !== undefined) readyOptions.parsedAfterMs = dagWrittenAtMs;
+  // Without a marker, only time tells versions apart: a parse that happened a full DAG-sync
+  // window after the upload has seen the new file.
+  else if (dagWrittenAtMs !== undefined) readyOptions.parsedAfterMs = dagWrittenAtMs + options.dagSettleMs;
   const details = await waitForDagReady(deps.cli, readyOptions);
   if (details.isPaused) {
     await unpauseDag(deps.cli, settings.dagId);

@@ -2,7 +2,8 @@
  * The deploy lock: one object, created with `If-None-Match: *` so exactly one deploy wins. A
  * second deploy fails at once, naming the holder. A lock past its expiry (its holder died) is
  * taken over with `If-Match: <its ETag>`, so two deploys racing for a stale lock cannot both win.
- * Released by a conditional delete of exactly the object we wrote.
+ * A holder that is known dead (same host, pid gone: a deploy killed with SIGKILL) counts as
+ * expired. Released by a conditional delete of exactly the object we wrote.
  */
 import { UserError } from '../errors.js';
 import { PreconditionFailedError, type S3Port } from './ports.js';
@@ -41,6 +42,21 @@ export interface LockOptions {
   host: string;
   now: () => number;
   ttlMs: number;
+  /** False when the holder is known to be dead (e.g. its pid is gone on this host): take over at once. */
+  holderAlive?: (holder: LockHolder) => boolean | undefined;
+}
+
+/** For a holder on this host: is its process still there? Undefined for other hosts. */
+export function localHolderAlive(thisHost: string): (holder: LockHolder) => boolean | undefined {
+  return (holder) => {
+    if (holder.host !== thisHost || !Number.isInteger(holder.pid) || holder.pid <= 0) return undefined;
+    try {
+      process.kill(holder.pid, 0);
+      return true;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  };
 }
 
 export interface DeployLock {
@@ -86,7 +102,8 @@ export async function acquireLock(s3: S3Port, options: LockOptions): Promise<Dep
     const existing = await s3.getObject(bucket, key);
     if (!existing) continue;
     const holder = parseHolder(existing.body);
-    const expired = holder === undefined || Date.parse(holder.expiresAt) <= now;
+    const expired =
+      holder === undefined || Date.parse(holder.expiresAt) <= now || options.holderAlive?.(holder) === false;
     if (!expired || !existing.etag) throw new LockHeldError(bucket, key, holder);
     try {
       etag = (await put({ ifMatch: existing.etag })).etag ?? '';

@@ -235,3 +235,34 @@ export function run(
     if (options.input !== undefined) child.stdin?.end(options.input);
   });
 }
+
+/** Runs a program to completion with its output appended to `log`; rejects with the log's tail. */
+export function runLogged(
+  command: string,
+  args: string[],
+  options: { log: string; env?: NodeJS.ProcessEnv; cwd?: string },
+): Promise<void> {
+  mkdirSync(dirname(options.log), { recursive: true });
+  const fd = openSync(options.log, 'a');
+  return new Promise<void>((resolveRun, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', fd, fd], env: options.env ?? process.env, cwd: options.cwd });
+    child.on('error', (error) => {
+      closeSync(fd);
+      reject(new Error(`${command}: ${error.message}`));
+    });
+    child.on('exit', (code, sig) => {
+      closeSync(fd);
+      if (code === 0) {
+        resolveRun();
+        return;
+      }
+      let tail = '';
+      try {
+        tail = readFileSync(options.log, 'utf8').trimEnd().split('\n').slice(-15).join('\n');
+      } catch {
+        // No log to show.
+      }
+      reject(new Error(`${command} ${args.join(' ')} exited with ${sig ?? code} (log: ${options.log})\n${tail}`));
+    });
+  });
+}

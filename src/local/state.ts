@@ -43,6 +43,8 @@ export interface LocalStackState {
   git: { remoteUrl: string; branch: string };
   workspace: string;
   processes: StackProcess[];
+  /** Seconds between the control plane's S3 → dags/ syncs (MWAA: ~30 s; the local stack: 5). */
+  dagSyncIntervalSeconds?: number;
   /** Added fields (allowed by the contract): when `up` finished and the lock it installed. */
   startedAt?: string;
   lockFile?: string;
@@ -55,6 +57,8 @@ export interface LocalStackState {
     /** `sqlite:////abs/airflow.db` */
     sqlAlchemyConn: string;
     executor: string;
+    /** Line 3 only: port of `airflow api-server` (also serves the Execution API). */
+    apiPort?: number;
     /** Environment every Airflow process of the stack gets (no secrets: dummy AWS keys only). */
     env: Record<string, string>;
   };

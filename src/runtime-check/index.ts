@@ -15,7 +15,7 @@ import { fingerprint, parsePublicKeyLine, publicKeyLine } from './host-key.js';
 import { mapWithConcurrency } from './limit.js';
 import { serverOk, type CheckEvent, type CheckReport, type CheckResult, type ServerReport } from './report.js';
 import { checkServer, elapsed } from './server-check.js';
-import { connect } from './ssh.js';
+import { fetchHostKey } from './ssh.js';
 import { keyFromFile, keyFromSecret, parsePrivateKey, type LoadedKey } from './ssh-key.js';
 import { compareValues, summarizeComparisons, type VariableReader } from './variables.js';
 import type { VersionValue } from './version-file.js';
@@ -36,6 +36,8 @@ export interface RuntimeCheckOptions {
   identityFile?: string;
   /** Key text already in hand; wins over identityFile and Secrets Manager. */
   privateKey?: string;
+  /** Only reachable and whoami (no git, no version file, no Variables). */
+  quick?: boolean;
   /** First-time setup: collect each server's host key instead of checking it. */
   printHostKeys?: boolean;
   aws?: Partial<Pick<AwsClients, 'secretsManager' | 'mwaa'>>;
@@ -73,7 +75,7 @@ export async function runRuntimeCheck(
   const values = new Map<string, Record<string, VersionValue>>();
   const reports = await mapWithConcurrency(servers, concurrency, async (server) => {
     events({ type: 'server-started', server: server.name });
-    const outcome = await checkServer({ config, server, key, now }).catch(
+    const outcome = await checkServer({ config, server, key, now, quick: options.quick === true }).catch(
       (error: unknown): Awaited<ReturnType<typeof checkServer>> => ({
         checks: [{ name: 'reachable', ok: false, ms: 0, reason: `unexpected error: ${(error as Error).message}` }],
       }),
@@ -91,7 +93,7 @@ export async function runRuntimeCheck(
     return report;
   });
 
-  if (options.compareVariables) {
+  if (options.compareVariables && !options.quick) {
     const reader = options.variableReader ?? (await defaultVariableReader(config, options));
     await compareAllVariables(config, reports, values, reader, now, events);
   }
@@ -124,18 +126,14 @@ async function collectHostKey(config: ResolvedConfig, server: ResolvedServer, no
   const started = now();
   const base = { name: server.name, host: server.host, port: server.port };
   try {
-    const connection = await connect({
+    const presented = await fetchHostKey({
       host: server.host,
       port: server.port,
       user: server.user,
-      hostKey: { mode: 'collect' },
       connectTimeoutMs: config.ssh.connectTimeoutSeconds * 1000,
-      keepaliveMs: 0,
       retries: config.ssh.connectRetries,
       now,
     });
-    connection.close();
-    const presented = connection.hostKey;
     let matchesPinned: boolean | null = null;
     if (server.hostPublicKey) {
       try {

@@ -24,10 +24,13 @@ export interface ServerCheckContext {
   server: ResolvedServer;
   key: ParsedKey;
   now: () => number;
+  /** Only reachable and whoami: a fleet-wide connectivity probe (no git, no version file). */
+  quick?: boolean;
 }
 
 /** Checks that need a connection, in the order they run. */
 const REMOTE_CHECKS: CheckName[] = ['whoami', 'checkout', 'version-file'];
+const QUICK_CHECKS: CheckName[] = ['whoami'];
 
 export function checkoutPath(config: Pick<ResolvedConfig, 'git'>, server: ResolvedServer): string {
   return posix.join(server.workspacePath, config.git.checkoutDir);
@@ -57,7 +60,7 @@ export async function checkServer(context: ServerCheckContext): Promise<ServerCh
   const { config, server, now } = context;
   const checks: CheckResult[] = [];
   const skipRest = (why: string): ServerCheckOutcome => {
-    for (const name of REMOTE_CHECKS) checks.push({ name, ok: false, ms: 0, reason: `skipped: ${why}` });
+    for (const name of context.quick ? QUICK_CHECKS : REMOTE_CHECKS) checks.push({ name, ok: false, ms: 0, reason: `skipped: ${why}` });
     return { checks };
   };
 
@@ -67,7 +70,7 @@ export async function checkServer(context: ServerCheckContext): Promise<ServerCh
     return skipRest('no usable host key');
   }
 
-  let started = now();
+  const started = now();
   let connection: SshConnection;
   try {
     connection = await connect({
@@ -99,59 +102,101 @@ export async function checkServer(context: ServerCheckContext): Promise<ServerCh
   const outcome: ServerCheckOutcome = { checks };
   const commandTimeoutMs = config.ssh.commandTimeoutSeconds * 1000;
   try {
-    started = now();
-    checks.push({ name: 'whoami', ...(await whoami(connection, server.user, commandTimeoutMs)), ms: elapsed(started, now) });
-
-    started = now();
-    const checkout = await gitCheckout(connection, checkoutPath(config, server), config.git.branch, commandTimeoutMs);
-    checks.push({ name: 'checkout', ok: checkout.ok, reason: checkout.reason, ms: elapsed(started, now) });
-    if (checkout.git) outcome.git = checkout.git;
-
-    started = now();
-    const file = await versionFile(connection, config, server, commandTimeoutMs);
-    checks.push({ name: 'version-file', ok: file.ok, reason: file.reason, ms: elapsed(started, now) });
-    if (file.values) outcome.values = file.values;
+    if (context.quick) {
+      const begin = now();
+      const result = await run(connection, shellCommand(['whoami']), commandTimeoutMs);
+      const whoami = 'reason' in result ? { ok: false, reason: result.reason } : interpretWhoami(result, server.user);
+      checks.push({ name: 'whoami', ...whoami, ms: elapsed(begin, now) });
+      return outcome;
+    }
+    // The identity/git command and the SFTP read run side by side on the one connection: two
+    // channels at once instead of three round trips in a row.
+    const timed = async <T>(work: Promise<T>): Promise<{ value: T; ms: number }> => {
+      const begin = now();
+      const value = await work;
+      return { value, ms: elapsed(begin, now) };
+    };
+    const [identity, file] = await Promise.all([
+      timed(identityAndCheckout(connection, server.user, checkoutPath(config, server), config.git.branch, commandTimeoutMs)),
+      timed(versionFile(connection, config, server, commandTimeoutMs)),
+    ]);
+    checks.push({ name: 'whoami', ...identity.value.whoami, ms: identity.ms });
+    checks.push({ name: 'checkout', ...identity.value.checkout, ms: identity.ms });
+    if (identity.value.git) outcome.git = identity.value.git;
+    checks.push({ name: 'version-file', ok: file.value.ok, reason: file.value.reason, ms: file.ms });
+    if (file.value.values) outcome.values = file.value.values;
   } finally {
     connection.close();
   }
   return outcome;
 }
 
-async function whoami(connection: SshConnection, user: string, timeoutMs: number): Promise<{ ok: boolean; reason: string }> {
-  const result = await run(connection, shellCommand(['whoami']), timeoutMs);
-  if ('reason' in result) return { ok: false, reason: result.reason };
-  const actual = result.stdout.trim();
+/**
+ * `whoami`, then the checkout's branch and commit, in one remote command (one shell on the
+ * server instead of two): `git -C <path> rev-parse HEAD --abbrev-ref HEAD` prints the commit,
+ * then the branch (`--abbrev-ref` applies to the arguments after it). Every argument is quoted.
+ */
+export function identityCommand(path: string): string {
+  return `${shellCommand(['whoami'])} && ${shellCommand(['git', '-C', path, 'rev-parse', 'HEAD', '--abbrev-ref', 'HEAD'])}`;
+}
+
+interface IdentityOutcome {
+  whoami: { ok: boolean; reason: string };
+  checkout: { ok: boolean; reason: string };
+  git?: { branch: string; commit: string };
+}
+
+async function identityAndCheckout(
+  connection: SshConnection,
+  user: string,
+  path: string,
+  branch: string,
+  timeoutMs: number,
+): Promise<IdentityOutcome> {
+  const result = await run(connection, identityCommand(path), timeoutMs);
+  if ('reason' in result) {
+    return { whoami: { ok: false, reason: result.reason }, checkout: { ok: false, reason: `skipped: ${result.reason}` } };
+  }
+  return interpretIdentity(result, user, path, branch);
+}
+
+/** Reads the output of `whoami` (the first line of identityCommand's). Pure, for tests. */
+export function interpretWhoami(result: { code: number | null; stdout: string; stderr: string }, user: string): { ok: boolean; reason: string } {
+  const actual = result.stdout.split('\n')[0]?.trim() ?? '';
+  if (actual === '') return { ok: false, reason: `whoami failed: ${firstLine(result.stderr) || `exit code ${String(result.code)}`}` };
   if (actual === user) return { ok: true, reason: actual };
   return { ok: false, reason: `logged in as ${JSON.stringify(actual)}, expected ${JSON.stringify(user)}` };
 }
 
-async function gitCheckout(
-  connection: SshConnection,
+/** Reads the output of identityCommand. Pure, for tests. */
+export function interpretIdentity(
+  result: { code: number | null; stdout: string; stderr: string },
+  user: string,
   path: string,
   branch: string,
-  timeoutMs: number,
-): Promise<{ ok: boolean; reason: string; git?: { branch: string; commit: string } }> {
-  // Both in one channel: one shell on the server instead of two.
-  const command = `${shellCommand(['git', '-C', path, 'rev-parse', '--abbrev-ref', 'HEAD'])} && ${shellCommand([
-    'git',
-    '-C',
-    path,
-    'rev-parse',
-    'HEAD',
-  ])}`;
-  const result = await run(connection, command, timeoutMs);
-  if ('reason' in result) return { ok: false, reason: result.reason };
+): IdentityOutcome {
+  const lines = result.stdout.split('\n').map((line) => line.trim());
+  const whoami = interpretWhoami(result, user);
+  // `whoami && git ...`: no user name means git never ran.
+  if (lines[0] === '' || lines[0] === undefined) return { whoami, checkout: { ok: false, reason: 'skipped: whoami failed' } };
   if (result.code !== 0) {
     const detail = firstLine(result.stderr) || `exit code ${String(result.code)}`;
-    return { ok: false, reason: `no git checkout at ${path}: ${detail}` };
+    return { whoami, checkout: { ok: false, reason: `no git checkout at ${path}: ${detail}` } };
   }
-  const [current = '', commit = ''] = result.stdout.trim().split('\n').map((line) => line.trim());
-  if (!/^[0-9a-f]{40,64}$/.test(commit)) return { ok: false, reason: `unexpected git output at ${path}` };
+  const commit = lines[1] ?? '';
+  const current = lines[2] ?? '';
+  if (!/^[0-9a-f]{40,64}$/.test(commit) || current === '') {
+    return { whoami, checkout: { ok: false, reason: `unexpected git output at ${path}` } };
+  }
   const git = { branch: current, commit };
   const short = commit.slice(0, 12);
-  if (current === branch) return { ok: true, reason: `${path} on ${branch} at ${short}`, git };
+  if (current === branch) return { whoami, checkout: { ok: true, reason: `${path} on ${branch} at ${short}` }, git };
   const where = current === 'HEAD' ? 'a detached HEAD' : `branch ${JSON.stringify(current)}`;
-  return { ok: false, reason: `${path} is on ${where} at ${short}, expected branch ${JSON.stringify(branch)}`, git };
+  return {
+    whoami,
+    checkout: { ok: false, reason: `${path} is on ${where} at ${short}, expected branch ${JSON.stringify(branch)}` },
+    git,
+  };
 }
 
 async function versionFile(
@@ -165,22 +210,28 @@ async function versionFile(
   try {
     bytes = await connection.readFile(path, { maxBytes: config.versionFile.maxBytes, timeoutMs });
   } catch (error) {
-    if (error instanceof RemoteFileError || error instanceof CommandTimeoutError) {
-      return { ok: false, reason: error instanceof CommandTimeoutError ? `reading ${path}: ${error.message}` : error.message };
-    }
+    if (error instanceof CommandTimeoutError) return { ok: false, reason: `reading ${path}: ${error.message}` };
+    if (error instanceof RemoteFileError) return { ok: false, reason: error.message };
     return { ok: false, reason: `reading ${path} over SFTP failed: ${(error as Error).message}` };
   }
+  return validateVersionBytes(bytes, path, config.versionFile.variables);
+}
+
+/** UTF-8 decoding and validation of the file's bytes. Pure, for tests. */
+export function validateVersionBytes(
+  bytes: Uint8Array,
+  path: string,
+  mappings: ResolvedConfig['versionFile']['variables'],
+): { ok: boolean; reason: string; values?: Record<string, VersionValue> } {
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
     return { ok: false, reason: `${path} is not UTF-8 text` };
   }
-  const parsed = parseVersionFile(text, config.versionFile.variables);
+  const parsed = parseVersionFile(text, mappings);
   if (!parsed.ok) return { ok: false, reason: `${path}: ${parsed.reason}` };
-  const shown = config.versionFile.variables
-    .map((mapping) => `${mapping.key}=${JSON.stringify(parsed.values[mapping.key])}`)
-    .join(' ');
+  const shown = mappings.map((mapping) => `${mapping.key}=${JSON.stringify(parsed.values[mapping.key])}`).join(' ');
   return { ok: true, reason: shown, values: parsed.values };
 }
 

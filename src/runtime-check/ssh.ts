@@ -4,7 +4,16 @@
  * "accept" means no connection), the handshake has a deadline, and every command has a timeout.
  */
 import ssh2 from 'ssh2';
-import type { Algorithms, ClientChannel, ConnectConfig, ParsedKey, PublicKeyAuthMethod, ServerHostKeyAlgorithm, SFTPWrapper } from 'ssh2';
+import type {
+  Algorithms,
+  ClientChannel,
+  ConnectConfig,
+  ParsedKey,
+  PublicKeyAuthMethod,
+  ServerHostKeyAlgorithm,
+  SFTPWrapper,
+  Stats,
+} from 'ssh2';
 import { fingerprint, hostKeyAlgorithmsFor, PREFERRED_HOST_KEY_ALGORITHMS, type PublicKey } from './host-key.js';
 
 const { Client } = ssh2;
@@ -83,6 +92,7 @@ export class RemoteFileError extends Error {
 }
 
 /** SFTP status codes (draft-ietf-secsh-filexfer-02). */
+const SFTP_EOF = 1;
 const SFTP_NO_SUCH_FILE = 2;
 const SFTP_PERMISSION_DENIED = 3;
 const READ_CHUNK = 32 * 1024;
@@ -156,26 +166,46 @@ export class SshConnection {
 
   private async readFileUnbounded(path: string, maxBytes: number): Promise<Buffer> {
     const sftp = await this.sftp();
-    const stats = await new Promise<import('ssh2').Stats>((resolve, reject) =>
+    // stat and open go out together (one round trip, not two); nothing is read before the size
+    // is known to be within the limit.
+    const statting = new Promise<Stats>((resolve, reject) =>
       sftp.stat(path, (error, result) => (error ? reject(sftpError(error, path)) : resolve(result))),
     );
-    if (!stats.isFile()) throw new RemoteFileError(`${path} is not a regular file`, 'not-a-file');
-    if (stats.size > maxBytes) {
-      throw new RemoteFileError(`${path} is ${stats.size} bytes, over the limit of ${maxBytes}`, 'too-large');
-    }
-    const handle = await new Promise<Buffer>((resolve, reject) =>
+    const opening = new Promise<Buffer>((resolve, reject) =>
       sftp.open(path, 'r', (error, result) => (error ? reject(sftpError(error, path)) : resolve(result))),
     );
+    const [stat, open] = await Promise.allSettled([statting, opening]);
+    const release = () => {
+      if (open.status === 'fulfilled') sftp.close(open.value, () => undefined);
+    };
+    if (stat.status === 'rejected') {
+      release();
+      throw stat.reason;
+    }
+    const stats = stat.value;
+    if (!stats.isFile()) {
+      release();
+      throw new RemoteFileError(`${path} is not a regular file`, 'not-a-file');
+    }
+    if (stats.size > maxBytes) {
+      release();
+      throw new RemoteFileError(`${path} is ${stats.size} bytes, over the limit of ${maxBytes}`, 'too-large');
+    }
+    if (open.status === 'rejected') throw open.reason;
+    const handle = open.value;
     try {
       const chunks: Buffer[] = [];
       let total = 0;
-      while (total <= maxBytes) {
+      // Read up to the size stat reported (never past maxBytes + 1, so a file that grows
+      // meanwhile cannot make us read more than the limit).
+      while (total < stats.size || total === 0) {
         const want = Math.min(READ_CHUNK, maxBytes + 1 - total);
+        if (want <= 0) break;
         const buffer = Buffer.alloc(want);
         const read = await new Promise<number>((resolve, reject) =>
           sftp.read(handle, buffer, 0, want, total, (error, bytesRead) => {
-            // ssh2 reports end of file as an error with code EOF (1) on some servers.
-            if (error && (error as { code?: unknown }).code !== 1) reject(sftpError(error, path));
+            // End of file arrives as status EOF (1) from some servers.
+            if (error && (error as { code?: unknown }).code !== SFTP_EOF) reject(sftpError(error, path));
             else resolve(error ? 0 : bytesRead);
           }),
         );
@@ -188,6 +218,7 @@ export class SshConnection {
       }
       return Buffer.concat(chunks, total);
     } finally {
+      // Not awaited: the connection closes right after, and the answer carries nothing we need.
       sftp.close(handle, () => undefined);
     }
   }
@@ -202,6 +233,13 @@ export class SshConnection {
   close(): void {
     this.client.end();
   }
+}
+
+/** The host key a server presents, without authenticating (first-time setup). */
+export async function fetchHostKey(options: Omit<ConnectOptions, 'hostKey' | 'privateKey' | 'keepaliveMs'>): Promise<Buffer> {
+  const connection = await connect({ ...options, hostKey: { mode: 'collect' }, keepaliveMs: 0 });
+  connection.close();
+  return connection.hostKey;
 }
 
 /** Connects and authenticates, retrying dropped connections until the deadline. */
@@ -270,6 +308,15 @@ function connectOnce(options: ConnectOptions, timeoutMs: number): Promise<SshCon
         );
         return;
       }
+      if (policy.mode === 'pinned' && error.level === 'handshake' && /host key/i.test(error.message)) {
+        fail(
+          new SshConnectError(
+            `${options.host}:${options.port} offers no ${policy.key.type} host key, the type the config pins (${error.message})`,
+            'host-key',
+          ),
+        );
+        return;
+      }
       fail(classify(error, where, timeoutMs, options.privateKey));
     });
     client.on('close', () => {
@@ -299,6 +346,8 @@ function connectOnce(options: ConnectOptions, timeoutMs: number): Promise<SshCon
     };
     try {
       client.connect(config);
+      // Requests and answers are small: send each at once rather than waiting on Nagle.
+      client.setNoDelay(true);
     } catch (error) {
       fail(new SshConnectError(`${where}: ${(error as Error).message}`, 'network'));
     }

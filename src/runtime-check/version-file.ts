@@ -24,6 +24,8 @@ export function parseVersionFile(text: string, mappings: readonly VariableMappin
     doc = parseDocument(text, {
       schema: 'core',
       customTags: [],
+      // Otherwise the yaml package still honours YAML 1.1 tags such as !!binary and !!set.
+      resolveKnownTags: false,
       version: '1.2',
       uniqueKeys: true,
       strict: true,

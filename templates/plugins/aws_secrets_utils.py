@@ -31,8 +31,8 @@ __all__ = [
 log = logging.getLogger("aws_secrets_utils")
 
 _ARN_RE = re.compile(
-    r"^arn:aws(?:-[a-z]+)*:secretsmanager:(?P<region>[a-z]{2,4}(?:-[a-z]+)+-\d{1,2}):\d{12}"
-    r":secret:[A-Za-z0-9/_+=.@-]{1,512}$"
+    r"arn:aws(?:-[a-z]+)*:secretsmanager:(?P<region>[a-z]{2,4}(?:-[a-z]+)+-\d{1,2}):\d{12}"
+    r":secret:[A-Za-z0-9/_+=.@-]{1,512}"
 )
 _RETRYABLE_CODES = frozenset(
     {"ThrottlingException", "Throttling", "TooManyRequestsException", "InternalServiceError", "InternalFailure"}
@@ -60,12 +60,45 @@ class SecretsError(Exception):
 
 def is_secrets_manager_arn(value: object) -> bool:
     """True for a Secrets Manager secret ARN (full, with the random suffix, or partial)."""
-    return isinstance(value, str) and _ARN_RE.match(value) is not None
+    return isinstance(value, str) and _ARN_RE.fullmatch(value) is not None
 
 
 def region_from_arn(arn: str) -> str | None:
-    match = _ARN_RE.match(arn) if isinstance(arn, str) else None
+    match = _ARN_RE.fullmatch(arn) if isinstance(arn, str) else None
     return match.group("region") if match else None
+
+
+# --------------------------------------------------------------------------- botocore log hygiene
+
+
+class _RedactSecretValues(logging.Filter):
+    """botocore logs whole request and response bodies at DEBUG (loggers botocore.endpoint and
+    botocore.parsers); for Secrets Manager those bodies hold secret values. With Airflow's log
+    level at DEBUG they would land in the task log, so such records are redacted."""
+
+    _MARKERS = ("SecretString", "SecretBinary")
+    _REDACTED = "[body redacted by aws_secrets_utils: it carried a Secrets Manager secret value]"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            text = record.getMessage()
+        except Exception:  # a malformed record is not ours to judge
+            return True
+        if any(marker in text for marker in self._MARKERS):
+            record.msg = self._REDACTED
+            record.args = None
+        return True
+
+
+def _protect_botocore_logs() -> None:
+    for name in ("botocore.endpoint", "botocore.parsers"):
+        logger = logging.getLogger(name)
+        if not any(type(f).__name__ == _RedactSecretValues.__name__ for f in logger.filters):
+            logger.addFilter(_RedactSecretValues())
+
+
+# Cheap (no botocore import) and must also cover clients the caller creates, so done at import.
+_protect_botocore_logs()
 
 
 # --------------------------------------------------------------------------- clients & cache

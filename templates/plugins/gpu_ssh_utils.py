@@ -394,7 +394,7 @@ class _PinnedKeyMissingPolicy(paramiko.MissingHostKeyPolicy):
     def __init__(self, host: str, port: int, expected: paramiko.PKey):
         self._host, self._port, self._expected = host, port, expected
 
-    def missing_host_key(self, client, hostname, key):  # noqa: ARG002 - paramiko's signature
+    def missing_host_key(self, client, hostname, key):
         raise HostKeyMismatch(
             f"Host key for {hostname} is not the pinned one: server presented {key.get_name()} "
             f"{_fingerprint_blob(key.asbytes())}, expected {self._expected.get_name()} "
@@ -409,7 +409,7 @@ class _PinnedKeyMissingPolicy(paramiko.MissingHostKeyPolicy):
 class _AcceptUnknownPolicy(paramiko.MissingHostKeyPolicy):
     """Accept an unpinned host key for this connection only, loudly."""
 
-    def missing_host_key(self, client, hostname, key):  # noqa: ARG002
+    def missing_host_key(self, client, hostname, key):
         log.warning(
             "Accepting UNVERIFIED host key %s %s for %s (no pinned host key configured). "
             "Pin it in servers[].hostPublicKey to make the connection secure.",
@@ -643,9 +643,15 @@ class GpuSSHClient:
             ssh.close()
             text = str(exc)
             lowered = text.lower()
+            if text == "No existing session":
+                # paramiko's start_client() gives up silently at `timeout`; the next call then
+                # finds no session: the server accepted TCP but never completed the handshake.
+                raise _RetryableConnectError(
+                    f"no SSH banner/handshake from {target} within {self.connect_timeout:g}s"
+                ) from None
             # paramiko reports a server that accepts TCP but never speaks (or drops us during the
             # handshake) as a banner/negotiation failure: transient, worth another attempt.
-            if any(w in lowered for w in ("banner", "timed out", "timeout", "reset", "eof")):
+            if any(w in lowered for w in ("banner", "timed out", "timeout", "reset", "eof", "negotiation failed")):
                 raise _RetryableConnectError(f"SSH handshake with {target} failed: {text}") from None
             raise SSHConnectError(
                 f"SSH connection to {target} failed: {text}",
@@ -667,7 +673,7 @@ class GpuSSHClient:
             if self._sftp is not None:
                 try:
                     self._sftp.close()
-                except Exception:  # noqa: S110 - closing a dead channel must not mask the caller's error
+                except Exception:  # closing a dead channel must not mask the caller's error
                     pass
                 self._sftp = None
             if self._ssh is not None:
@@ -732,6 +738,12 @@ class GpuSSHClient:
         deadline = started + limit_seconds
         out, err = bytearray(), bytearray()
         seen = {"out": 0, "err": 0}
+        # The remote shell first reports its PID (= process group, as sshd runs each session in a
+        # new session) on stderr; it is stripped from the output and used to kill the command on
+        # timeout. sshd ignores the SSH "signal" request for root logins, so it is not enough.
+        pid_line = bytearray()
+        pid: int | None = None
+        pid_done = False
 
         def take(kind: str, buf: bytearray, data: bytes) -> None:
             seen[kind] += len(data)
@@ -739,7 +751,33 @@ class GpuSSHClient:
             if room > 0:
                 buf.extend(data[:room])
 
-        channel.exec_command(command)
+        def take_err(data: bytes) -> None:
+            nonlocal pid, pid_done
+            if pid_done:
+                take("err", err, data)
+                return
+            pid_line.extend(data)
+            newline = pid_line.find(b"\n")
+            if newline == -1 and len(pid_line) < 32:
+                return
+            pid_done = True
+            first = bytes(pid_line[:newline]) if newline != -1 else b""
+            if first.isdigit():
+                pid = int(first)
+                take("err", err, bytes(pid_line[newline + 1 :]))
+            else:
+                take("err", err, bytes(pid_line))
+
+        try:
+            channel.exec_command(f"echo $$ >&2; {command}")
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            raise SSHConnectError(
+                f"{self.host}:{self.port} refused to execute the command: {exc}",
+                host=self.host,
+                port=self.port,
+                attempts=0,
+                retryable=False,
+            ) from None
         channel.shutdown_write()  # no stdin: commands that read it see EOF instead of hanging
         channel.setblocking(False)
         while True:
@@ -748,14 +786,14 @@ class GpuSSHClient:
                 take("out", out, channel.recv(_READ_CHUNK))
                 progressed = True
             while channel.recv_stderr_ready():
-                take("err", err, channel.recv_stderr(_READ_CHUNK))
+                take_err(channel.recv_stderr(_READ_CHUNK))
                 progressed = True
             finished = channel.closed or (channel.eof_received and channel.exit_status_ready())
             if finished and not channel.recv_ready() and not channel.recv_stderr_ready():
                 break
             remaining = deadline - self._clock()
             if remaining <= 0:
-                self._kill(channel)
+                self._kill(channel, pid)
                 self.metrics.stdout_bytes += seen["out"]
                 self.metrics.stderr_bytes += seen["err"]
                 raise CommandTimeout(command, limit_seconds, self.host)
@@ -765,6 +803,8 @@ class GpuSSHClient:
                     channel.status_event.wait(min(remaining, 0.1))
                 else:
                     select.select([channel], [], [], min(remaining, 1.0))
+        if not pid_done:
+            take("err", err, bytes(pid_line))
         exit_code = channel.recv_exit_status() if channel.exit_status_ready() else -1
         self.metrics.stdout_bytes += seen["out"]
         self.metrics.stderr_bytes += seen["err"]
@@ -780,10 +820,9 @@ class GpuSSHClient:
             stderr_bytes=bytes(err),
         )
 
-    @staticmethod
-    def _kill(channel: paramiko.Channel) -> None:
-        """Ask sshd to SIGKILL the command's process group (RFC 4254 6.9), then drop the channel."""
-        try:
+    def _kill(self, channel: paramiko.Channel, pid: int | None) -> None:
+        """Stop a timed-out command: SSH signal request, kill of its process group, channel close."""
+        try:  # RFC 4254 6.9; honoured by OpenSSH for non-root sessions
             m = Message()
             m.add_byte(cMSG_CHANNEL_REQUEST)
             m.add_int(channel.remote_chanid)
@@ -791,9 +830,20 @@ class GpuSSHClient:
             m.add_boolean(False)
             m.add_string("KILL")
             channel.transport._send_user_message(m)
-        except Exception as exc:  # best effort: closing the channel below still frees us
-            log.debug("could not send KILL to the remote command: %s", type(exc).__name__)
+        except Exception as exc:  # best effort: the steps below still apply
+            log.debug("could not send the SSH KILL signal request: %s", type(exc).__name__)
         channel.close()
+        if pid is None or pid <= 1:
+            return
+        try:
+            killer = channel.transport.open_session(timeout=self.connect_timeout)
+            try:
+                killer.exec_command(f"kill -9 -{pid} 2>/dev/null || kill -9 {pid} 2>/dev/null")
+                killer.status_event.wait(min(self.connect_timeout, 10))
+            finally:
+                killer.close()
+        except Exception as exc:  # a dead connection also ends the command's session
+            log.warning("could not kill remote process group %d: %s", pid, type(exc).__name__)
 
     # -- SFTP
 
@@ -925,7 +975,7 @@ def cached_client(
         port,
         username,
         key_fingerprint(pkey),
-        (host_public_key or "").split()[:2].__repr__(),
+        " ".join((host_public_key or "").split()[:2]),
         tuple(sorted((k, repr(v)) for k, v in client_kwargs.items())),
     )
     now = clock()

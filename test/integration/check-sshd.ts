@@ -1,7 +1,8 @@
 /**
  * A throwaway OpenSSH server for the runtime check's tests and bench: its own host key, client
  * key, authorized_keys and pid file in a temp dir, listening on many loopback addresses
- * (127.0.0.1 .. 127.0.0.N, one port) so that one process stands in for many GPU servers.
+ * (127.0.0.1 .. 127.0.0.N, one port) so that a few processes stand in for many GPU servers.
+ * OpenSSH listens on at most 16 sockets per process, so every 16 addresses get their own sshd.
  * Keys are generated per run; nothing is committed.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -22,6 +23,11 @@ export interface TestSshd {
   knownHostsPath: string;
   log: string;
   configPath: string;
+  /**
+   * CPU the sshd processes and every connection they served (reaped children) have used, in ms:
+   * the server side's cost, for the bench.
+   */
+  serverCpuMs(): number;
   stop(): Promise<void>;
   /** Stops the server but keeps the directory (for "sshd stopped" cases). */
   kill(): Promise<void>;
@@ -33,7 +39,15 @@ export interface SshdOptions {
   extraConfig?: string[];
   /** Use this client key (public half is authorized) instead of generating one. */
   clientKeyPath?: string;
+  /**
+   * `internal` (default): sshd's built-in SFTP server. `external`: /usr/lib/openssh/sftp-server,
+   * which sshd starts through the user's shell; where that shell sources a heavy ~/.bashrc (root's
+   * runs `pyenv init` on this machine), every SFTP session pays for it.
+   */
+  sftp?: 'internal' | 'external';
 }
+
+const LISTEN_SOCKETS_PER_SSHD = 16;
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -67,6 +81,8 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
   const hosts = Array.from({ length: count }, (_, i) => `127.0.0.${i + 1}`);
   const log = join(dir, 'sshd.log');
   const configPath = join(dir, 'sshd_config');
+  const groups: string[][] = [];
+  for (let i = 0; i < hosts.length; i += LISTEN_SOCKETS_PER_SSHD) groups.push(hosts.slice(i, i + LISTEN_SOCKETS_PER_SSHD));
   const sftpServer = ['/usr/lib/openssh/sftp-server', '/usr/libexec/openssh/sftp-server'].find((p) => {
     try {
       readFileSync(p);
@@ -75,12 +91,11 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
       return false;
     }
   });
+  // Shared settings; each process adds its ListenAddress lines and pid file on the command line.
   writeFileSync(
     configPath,
     [
-      ...hosts.map((host) => `ListenAddress ${host}:${port}`),
       `HostKey ${hostKey}`,
-      `PidFile ${join(dir, 'sshd.pid')}`,
       `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
       'PubkeyAuthentication yes',
       'PasswordAuthentication no',
@@ -93,7 +108,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
       'MaxStartups 200:30:300',
       'MaxSessions 20',
       'LogLevel ERROR',
-      `Subsystem sftp ${sftpServer ?? 'internal-sftp'}`,
+      `Subsystem sftp ${options.sftp === 'external' && sftpServer ? sftpServer : 'internal-sftp'}`,
       ...(options.extraConfig ?? []),
       '',
     ].join('\n'),
@@ -101,16 +116,29 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
   writeFileSync(join(dir, 'known_hosts'), hosts.map((host) => `[${host}]:${port} ${hostPublicKey}`).join('\n') + '\n');
   mkdirSync('/run/sshd', { recursive: true });
 
-  let child: ChildProcess | undefined = spawn('/usr/sbin/sshd', ['-D', '-f', configPath, '-E', log], { stdio: 'ignore' });
-  const exited = new Promise<void>((resolve) => child?.once('exit', () => resolve()));
-  await waitForBanner(hosts[hosts.length - 1] as string, port, 10_000, log);
-
+  const children = groups.map((group, index) => {
+    const args = ['-D', '-f', configPath, '-E', log, '-o', `PidFile=${join(dir, `sshd-${index}.pid`)}`];
+    for (const host of group) args.push('-o', `ListenAddress=${host}:${port}`);
+    const child: ChildProcess = spawn('/usr/sbin/sshd', args, { stdio: 'ignore' });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    return { child, exited, running: true };
+  });
   const kill = async () => {
-    if (!child) return;
-    child.kill('SIGTERM');
-    await exited;
-    child = undefined;
+    await Promise.all(
+      children.map(async (entry) => {
+        if (!entry.running) return;
+        entry.child.kill('SIGTERM');
+        await entry.exited;
+        entry.running = false;
+      }),
+    );
   };
+  try {
+    await Promise.all(groups.map((group) => waitForBanner(group[group.length - 1] as string, port, 10_000, log)));
+  } catch (error) {
+    await kill();
+    throw error;
+  }
   return {
     dir,
     port,
@@ -121,12 +149,26 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
     knownHostsPath: join(dir, 'known_hosts'),
     log,
     configPath,
+    serverCpuMs: () => children.reduce((sum, entry) => sum + (entry.child.pid ? processTreeCpuMs(entry.child.pid) : 0), 0),
     kill,
     async stop() {
       await kill();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** utime + stime + cutime + cstime of a process, from /proc (clock ticks of 10 ms on Linux). */
+function processTreeCpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14-17 of stat(5); after the ")" the list starts at field 3.
+    const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0);
+    return ticks * 10;
+  } catch {
+    return 0;
+  }
 }
 
 async function waitForBanner(host: string, port: number, timeoutMs: number, log: string): Promise<void> {

@@ -12,6 +12,7 @@ interface CheckArgs {
   'identity-file': string | undefined;
   json: boolean;
   'print-host-keys': boolean;
+  quick: boolean;
 }
 
 const command: CommandModule<object, CheckArgs> = {
@@ -35,11 +36,20 @@ const command: CommandModule<object, CheckArgs> = {
         default: false,
         describe: 'First-time setup: print each server\'s host key and fingerprint for the config; checks nothing else',
       })
-      .conflicts('print-host-keys', 'compare-variables')
+      .option('quick', {
+        type: 'boolean',
+        default: false,
+        describe: 'Only reachability and whoami (no git, no version file): a fast fleet-wide probe',
+      })
       .strictOptions(),
   handler: async (args) => {
     if (!Number.isInteger(args.concurrency) || args.concurrency < 1 || args.concurrency > 1024) {
       throw new UserError(`--concurrency must be an integer from 1 to 1024, got ${String(args.concurrency)}.`, ExitCode.usage);
+    }
+    // Checked here rather than with yargs' conflicts(), which counts boolean defaults as given.
+    const modes = (['print-host-keys', 'quick', 'compare-variables'] as const).filter((name) => args[name]);
+    if (modes.length > 1) {
+      throw new UserError(`--${modes.join(' and --')} cannot be combined.`, ExitCode.usage);
     }
     const config = await loadConfig({ configPath: args.config, env: args.env });
     const progress = !args.json && process.stderr.isTTY;
@@ -59,6 +69,7 @@ const command: CommandModule<object, CheckArgs> = {
         compareVariables: args['compare-variables'],
         identityFile: args['identity-file'],
         printHostKeys: args['print-host-keys'],
+        quick: args.quick,
       },
       onEvent,
     );

@@ -3,6 +3,8 @@
  * argv as split from the request (no shell). MWAA limits CLI concurrency; here at most
  * `concurrency` commands run at once (each costs an Airflow import, ~2-4 s of CPU) and the rest wait.
  */
+import type { CliForkServer } from './cli-fork-server.js';
+import { NotForkedError } from './cli-fork-server.js';
 import { runProgram } from './exec.js';
 
 export interface CliOutput {
@@ -22,11 +24,20 @@ export class CliRunner {
     private readonly cwd: string,
     private readonly timeoutMs = 300_000,
     private readonly concurrency = 2,
+    /** Used when ready; otherwise (or if it cannot take the request) `airflow` is spawned. */
+    private readonly forkServer?: Pick<CliForkServer, 'ready' | 'run'>,
   ) {}
 
   async run(argv: readonly string[]): Promise<CliOutput> {
     await this.acquire();
     try {
+      if (this.forkServer?.ready) {
+        try {
+          return await this.forkServer.run(argv, this.cwd, this.timeoutMs);
+        } catch (error) {
+          if (!(error instanceof NotForkedError)) throw error;
+        }
+      }
       const result = await runProgram(this.airflowBin, argv, {
         env: this.env(),
         cwd: this.cwd,

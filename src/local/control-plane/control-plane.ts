@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { writeJsonAtomic, type LocalStackState } from '../state.js';
+import { CliForkServer } from './cli-fork-server.js';
 import { CliRunner } from './cli-runner.js';
 import { EnvironmentController, type ControllerEvent } from './controller.js';
 import { DagSync, type SyncResult } from './dag-sync.js';
@@ -14,6 +15,7 @@ import { bucketArn, environmentArn, type EnvironmentRecord } from './environment
 import { PluginsInstaller } from './plugins.js';
 import { AirflowSupervisor, airflowEnv, processSpecs, type RunningProcess, type SupervisorEvent } from './processes.js';
 import { checkRequirements } from './requirements.js';
+import { waitForAirflow } from './readiness.js';
 import { createS3Store } from './s3.js';
 import { createControlPlaneServer, type Operation } from './server.js';
 import { TokenStore } from './tokens.js';
@@ -52,7 +54,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const cpDir = join(state.root, 'control-plane');
   const infoPath = join(state.root, CONTROL_PLANE_FILE);
   mkdirSync(cpDir, { recursive: true });
-  mkdirSync(join(state.airflowHome, 'dags'), { recursive: true });
+  const dagsFolder = state.airflow?.dagsFolder ?? join(state.airflowHome, 'dags');
+  mkdirSync(dagsFolder, { recursive: true });
 
   const port = options.port ?? portOf(state.endpoints.mwaa);
   const syncSeconds = options.syncIntervalSeconds ?? state.dagSyncIntervalSeconds ?? 30;
@@ -76,6 +79,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const record = EnvironmentController.loadRecord(persistPath, fresh, now());
   const env = (): NodeJS.ProcessEnv =>
     airflowEnv({
+      line: state.airflowLine,
       baseEnv: process.env,
       venvBin: state.venvBin,
       airflowHome: state.airflowHome,
@@ -85,6 +89,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       configurationOptions: controller.snapshot().airflowConfigurationOptions,
     });
 
+  const airflowReady = (): Promise<void> => waitForAirflow({ line: state.airflowLine, env, airflowHome: state.airflowHome });
   const store = createS3Store({ endpoint: state.endpoints.s3, region: state.region, bucket: state.bucket });
   let processes: RunningProcess[] = [];
   let ready = false;
@@ -113,17 +118,36 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     store,
     plugins: new PluginsInstaller({ airflowHome: state.airflowHome, python, env }),
     checkRequirements: (body) => checkRequirements(body, python, env()),
-    restartAirflow: () => supervisor.restart(),
+    restartAirflow: async () => {
+      // Plugins and configuration are read at import time: the CLI's Airflow must restart too.
+      void forkServer.restart();
+      await supervisor.restart();
+      await airflowReady();
+    },
     now,
     persistPath,
     onEvent: (event: ControllerEvent) => log({ ...event }),
   });
   const tokens = new TokenStore((options.tokenTtlSeconds ?? 60) * 1000, now);
-  const cli = new CliRunner(airflowBin, env, state.airflowHome);
+  const forkServer = new CliForkServer({
+    python,
+    env,
+    logPath: join(state.root, 'logs', 'cli-fork-server.log'),
+    tmpRoot: cpDir,
+    onEvent: log,
+  });
+  const cli = new CliRunner(airflowBin, env, state.airflowHome, 300_000, 2, forkServer);
 
-  const sync = new DagSync(store, join(state.airflowHome, 'dags'), () => controller.snapshot().dagS3Path);
-  const syncStats = { cycles: 0, intervalSeconds: syncSeconds, lastSyncAt: null as string | null, lastDurationMs: 0,
-    lastError: null as string | null, filesWritten: 0, filesDeleted: 0 };
+  const sync = new DagSync(store, dagsFolder, () => controller.snapshot().dagS3Path);
+  const syncStats = {
+    cycles: 0,
+    intervalSeconds: syncSeconds,
+    lastSyncAt: null as string | null,
+    lastDurationMs: 0,
+    lastError: null as string | null,
+    filesWritten: 0,
+    filesDeleted: 0,
+  };
   const runSync = async (): Promise<void> => {
     const started = now();
     try {
@@ -172,8 +196,16 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
 
   supervisor.start();
   processes = supervisor.processes();
+  // In the background: until it is ready, CLI commands spawn `airflow`.
+  void forkServer.start();
   const restored = controller.snapshot();
-  controller.setStatus(restored.lastUpdate?.status === 'FAILED' ? 'UPDATE_FAILED' : 'AVAILABLE');
+  try {
+    await airflowReady();
+    controller.setStatus(restored.lastUpdate?.status === 'FAILED' ? 'UPDATE_FAILED' : 'AVAILABLE');
+  } catch (error) {
+    log({ type: 'airflow-not-ready', error: error instanceof Error ? error.message : String(error) });
+    controller.setStatus('UNAVAILABLE');
+  }
   ready = true;
   writeInfo();
   log({ type: 'ready', port: actualPort, processes });
@@ -186,6 +218,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       server.close();
       server.closeAllConnections();
       await controller.idle();
+      await forkServer.stop();
       await supervisor.stop();
       rmSync(infoPath, { force: true });
       log({ type: 'stopped' });

@@ -9,6 +9,7 @@ import { dirname } from 'node:path';
 import { validateUpdate, type EnvironmentRecord, type UpdateRequest } from './environment.js';
 import { ServiceError } from './errors.js';
 import { PluginsRejectedError, type PluginsInstaller, type StagedPlugins } from './plugins.js';
+import { AirflowNotReadyError } from './readiness.js';
 import { RequirementsRejectedError } from './requirements.js';
 import { ObjectMissingError, type ObjectStore } from './s3.js';
 import type { Clock } from './tokens.js';
@@ -178,7 +179,7 @@ export class EnvironmentController {
 }
 
 function describeFailure(error: unknown): { errorCode: string; errorMessage: string } {
-  if (error instanceof PluginsRejectedError || error instanceof RequirementsRejectedError) {
+  if (error instanceof PluginsRejectedError || error instanceof RequirementsRejectedError || error instanceof AirflowNotReadyError) {
     return { errorCode: error.errorCode, errorMessage: error.message };
   }
   if (error instanceof ObjectMissingError) return { errorCode: 'S3_OBJECT_NOT_FOUND', errorMessage: error.message };

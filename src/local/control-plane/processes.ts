@@ -1,6 +1,6 @@
 /**
  * Starts and owns the Airflow processes of the environment (scheduler; on Airflow 3 also the
- * api-server, dag-processor and triggerer). Each runs in its own process group with its output
+ * api-server and dag-processor). Each runs in its own process group with its output
  * in a log file; restarts are whole-set (plugins are loaded at start-up); an unexpected exit is
  * restarted a bounded number of times.
  */
@@ -47,14 +47,17 @@ interface Slot {
   exited?: Promise<void>;
 }
 
-/** The processes each Airflow line needs so that a triggered run executes. */
+/**
+ * The processes each Airflow line needs so that a triggered run executes. Airflow 3 tasks talk to
+ * the api-server's execution API; no triggerer: nothing the project runs defers, and on a 2-core
+ * machine every idle Airflow process costs CPU.
+ */
 export function processSpecs(line: '2' | '3'): ProcessSpec[] {
   if (line === '2') return [{ name: 'airflow-scheduler', args: ['scheduler'] }];
   return [
     { name: 'airflow-api-server', args: ['api-server'] },
     { name: 'airflow-scheduler', args: ['scheduler'] },
     { name: 'airflow-dag-processor', args: ['dag-processor'] },
-    { name: 'airflow-triggerer', args: ['triggerer'] },
   ];
 }
 
@@ -202,6 +205,7 @@ function killPid(pid: number): void {
 }
 
 export interface AirflowEnvInput {
+  line: '2' | '3';
   baseEnv: NodeJS.ProcessEnv;
   venvBin: string;
   airflowHome: string;
@@ -218,10 +222,10 @@ export function airflowEnv(input: AirflowEnvInput): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...input.baseEnv };
   // The control plane's own Airflow settings must not leak in from the shell that started it.
   for (const key of Object.keys(env)) if (key.startsWith('AIRFLOW__')) delete env[key];
-  Object.assign(env, {
-    // New DAG files must be seen within seconds, not Airflow's default 5 minutes.
-    AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL: '5',
-  });
+  // New DAG files must be seen within seconds, not after Airflow's default 5 minutes (the
+  // provisioning's own settings, below, win).
+  const listInterval = input.line === '2' ? 'AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL' : 'AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL';
+  env[listInterval] = '5';
   Object.assign(env, input.stackEnv ?? {});
   for (const [key, value] of Object.entries(input.configurationOptions)) {
     const [section, name] = key.split('.', 2);

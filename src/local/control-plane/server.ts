@@ -67,7 +67,10 @@ export function createControlPlaneServer(deps: ServerDeps): { server: Server; co
           return await handleCli(req, res, deps, (d) => (detail = d));
         }
         if (path === '/_local/health' && method === 'GET') {
-          return sendJson(res, 200, { ok: true, status: deps.controller.snapshot().status });
+          // 503 until Airflow is started and can run tasks (status leaves CREATING).
+          const status = deps.controller.snapshot().status;
+          const ok = status !== 'CREATING' && status !== 'UNAVAILABLE';
+          return sendJson(res, ok ? 200 : 503, { ok, status });
         }
         if (path === '/_local/stats' && method === 'GET') {
           return sendJson(res, 200, { requests: counts, ...deps.extraStats() });

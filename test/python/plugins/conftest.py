@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from plugin_testlib import _SENSITIVE, free_port, keygen, register_sensitive, wait_for_port
+from plugin_testlib import find_leaks, free_port, keygen, register_sensitive, wait_for_port
 
 REPO = Path(__file__).resolve().parents[3]
 PLUGINS_DIR = REPO / "templates" / "plugins"
@@ -49,6 +49,7 @@ class SSHTarget:
     sshd_log: Path
     source: str  # "local-stack" or "own-sshd"
     extra_keys: dict[str, str] = field(default_factory=dict)  # authorised extra client keys by name
+    host_keys: dict[str, str] = field(default_factory=dict)  # all host public keys by type (own sshd)
 
     def log_text(self) -> str:
         return self.sshd_log.read_text(errors="replace") if self.sshd_log.exists() else ""
@@ -87,6 +88,9 @@ def _start_sshd(base: Path) -> tuple[subprocess.Popen, SSHTarget]:
     user = getpass.getuser()
     host_key = base / "host_ed25519"
     keygen(host_key, "ed25519")
+    # Real servers offer several host key types; the client must negotiate the pinned one.
+    keygen(base / "host_ecdsa", "ecdsa", bits=256)
+    keygen(base / "host_rsa", "rsa", bits=3072)
     client_key = base / "client_ed25519"
     client_text = keygen(client_key, "ed25519")
     extra = {
@@ -104,6 +108,8 @@ def _start_sshd(base: Path) -> tuple[subprocess.Popen, SSHTarget]:
                 f"Port {port}",
                 "ListenAddress 127.0.0.1",
                 f"HostKey {host_key}",
+                f"HostKey {base / 'host_ecdsa'}",
+                f"HostKey {base / 'host_rsa'}",
                 f"PidFile {base / 'sshd.pid'}",
                 f"AuthorizedKeysFile {authorized}",
                 "StrictModes no",
@@ -135,6 +141,7 @@ def _start_sshd(base: Path) -> tuple[subprocess.Popen, SSHTarget]:
         sshd_log=log_path,
         source="own-sshd",
         extra_keys=extra,
+        host_keys={n: (base / f"host_{n}.pub").read_text().strip() for n in ("ed25519", "ecdsa", "rsa")},
     )
     return proc, target
 
@@ -310,12 +317,6 @@ def sensitive():
 def _no_key_material_in_logs(caplog) -> Iterator[None]:
     caplog.set_level(logging.DEBUG)
     yield
-    offenders = []
-    for when in ("setup", "call", "teardown"):
-        for record in caplog.get_records(when):
-            text = record.getMessage()
-            if record.exc_info:
-                text += logging.Formatter().formatException(record.exc_info)
-            if "PRIVATE KEY-----" in text or any(s in text for s in _SENSITIVE):
-                offenders.append(f"{record.name}:{record.levelname} ({record.pathname}:{record.lineno})")
+    records = [r for when in ("setup", "call", "teardown") for r in caplog.get_records(when)]
+    offenders = find_leaks(records)
     assert not offenders, "key material or a secret value reached the logs:\n" + "\n".join(offenders)

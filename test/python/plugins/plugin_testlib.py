@@ -3,6 +3,7 @@ clash with other test directories' helpers under pytest's default import mode)."
 
 from __future__ import annotations
 
+import logging
 import shutil
 import socket
 import subprocess
@@ -66,3 +67,15 @@ def wait_for_port(port: int, proc: subprocess.Popen | None, log_path: Path | Non
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+def find_leaks(records: list[logging.LogRecord]) -> list[str]:
+    """Records (named by logger and source line, never by content) that carry key material or a registered secret."""
+    offenders = []
+    for record in records:
+        text = record.getMessage()
+        if record.exc_info:
+            text += logging.Formatter().formatException(record.exc_info)
+        if "PRIVATE KEY-----" in text or any(s in text for s in _SENSITIVE):
+            offenders.append(f"{record.name}:{record.levelname} ({record.pathname}:{record.lineno})")
+    return offenders

@@ -25,6 +25,7 @@ async function waitFor(check: () => boolean, ms = 5000): Promise<void> {
 describe('airflowEnv', () => {
   it('sets AIRFLOW_HOME, the moto endpoint and dummy credentials, and maps configuration options', () => {
     const env = airflowEnv({
+      line: '2',
       baseEnv: { PATH: '/usr/bin', AIRFLOW__CORE__EXECUTOR: 'leaked', AWS_PROFILE: 'prod', HOME: '/root' },
       venvBin: '/v/bin',
       airflowHome: '/h',
@@ -47,6 +48,12 @@ describe('airflowEnv', () => {
     });
     expect(env.AIRFLOW__CORE__EXECUTOR).toBeUndefined();
     expect(env.AWS_PROFILE).toBeUndefined();
+  });
+
+  it('shortens the DAG folder listing interval under the name each line reads', () => {
+    const base = { baseEnv: {}, venvBin: '/v', airflowHome: '/h', s3Endpoint: 'http://x', region: 'r', configurationOptions: {} };
+    expect(airflowEnv({ ...base, line: '2' }).AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL).toBe('5');
+    expect(airflowEnv({ ...base, line: '3' }).AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL).toBe('5');
   });
 
   it('lists the processes each Airflow line needs', () => {

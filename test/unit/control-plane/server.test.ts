@@ -298,6 +298,15 @@ describe('CLI token and /aws_mwaa/cli', () => {
     await expect(client.send(new CreateCliTokenCommand({ Name: 'other' }))).rejects.toBeInstanceOf(ResourceNotFoundException);
   });
 
+  it('health answers 503 until the environment leaves CREATING', async () => {
+    controller.setStatus('CREATING');
+    expect((await fetch(`http://127.0.0.1:${port}/_local/health`)).status).toBe(503);
+    controller.setStatus('AVAILABLE');
+    const res = await fetch(`http://127.0.0.1:${port}/_local/health`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ ok: true, status: 'AVAILABLE' });
+  });
+
   it('counts requests per operation on /_local/stats', async () => {
     await client.send(new GetEnvironmentCommand({ Name: NAME }));
     await client.send(new CreateCliTokenCommand({ Name: NAME }));

@@ -1,0 +1,145 @@
+import type { Argv, CommandModule } from 'yargs';
+import { existsSync, readFileSync } from 'node:fs';
+import { ExitCode, UserError } from '../../errors.js';
+import { down } from '../../local/down.js';
+import { layoutFor } from '../../local/layout.js';
+import { descendants } from '../../local/processes.js';
+import type { StackEvent } from '../../local/progress.js';
+import { stackRoot, type AirflowLine } from '../../local/state.js';
+import { stackStatus, type StackStatus } from '../../local/status.js';
+import { up } from '../../local/up.js';
+
+/** Progress lines on stderr: `[  12.3s] venv airflow-2.10.3: installed ... (95.1s)`. */
+function progressPrinter(startedAt: number): (event: StackEvent) => void {
+  const tty = Boolean(process.stderr.isTTY);
+  const stamp = () => `[${((Date.now() - startedAt) / 1000).toFixed(1).padStart(6)}s]`;
+  return (event) => {
+    if (event.kind === 'step-start') {
+      // On a terminal show the running step; it is overwritten by its result line.
+      if (tty) process.stderr.write(`${stamp()} ${event.step} ...`);
+    } else if (event.kind === 'step-done') {
+      const took = `${(event.elapsedMs / 1000).toFixed(1)}s`;
+      const line = `${stamp()} ${event.step}: ${event.detail} (${event.cached ? `reused, ${took}` : took})`;
+      process.stderr.write(tty ? `\r\x1b[K${line}\n` : `${line}\n`);
+    } else {
+      process.stderr.write(`${stamp()} ${event.message}\n`);
+    }
+  };
+}
+
+function formatStatus(status: StackStatus): string {
+  const lines: string[] = [];
+  const state = status.state;
+  if (!state) {
+    lines.push(`Local stack at ${status.root}: not up (no state.json). Run: npm run local -- up`);
+  } else {
+    lines.push(`Local stack at ${state.root}: ${status.up ? 'up' : 'DEGRADED (some processes are down; run up again)'}`);
+    lines.push(`  Airflow     ${state.airflowVersion} (line ${state.airflowLine}, Python ${state.pythonVersion})`);
+    lines.push(`  MWAA        ${state.endpoints.mwaa}  environment ${state.environmentName}`);
+    lines.push(`  S3 + SM     ${state.endpoints.s3}  bucket ${state.bucket}`);
+    lines.push(`  secret      ${state.secretArn}`);
+    lines.push(`  ssh         ${state.ssh.user}@${state.ssh.host}:${state.ssh.port}  key ${state.ssh.clientKeyPath}`);
+    lines.push(`  git         ${state.git.remoteUrl} (${state.git.branch})`);
+    lines.push(`  AIRFLOW_HOME ${state.airflowHome}`);
+  }
+  if (status.processes.length > 0) {
+    lines.push('', '  PROCESS                 PID      STATE  RSS MiB  LOG');
+    for (const p of status.processes) {
+      const rss = p.rssKiB === null ? '-' : (p.rssKiB / 1024).toFixed(0);
+      lines.push(`  ${p.name.padEnd(22)}  ${String(p.pid).padEnd(7)}  ${(p.up ? 'up' : 'DOWN').padEnd(5)}  ${rss.padStart(7)}  ${p.log}`);
+    }
+    lines.push(`  total RSS incl. children: ${(status.totalRssKiB / 1024).toFixed(0)} MiB`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function tail(path: string, lines: number): string {
+  if (!existsSync(path)) return '(no log yet)\n';
+  const text = readFileSync(path, 'utf8').trimEnd().split('\n');
+  return `${text.slice(-lines).join('\n')}\n`;
+}
+
+interface LocalArgs {
+  action: 'up' | 'status' | 'down' | 'logs';
+  airflow: string;
+  json: boolean;
+  wipe: boolean;
+  'wipe-venvs': boolean;
+  name: string[] | undefined;
+  lines: number;
+  paths: boolean;
+}
+
+const command: CommandModule<object, LocalArgs> = {
+  command: 'local <action>',
+  describe: 'Run a local MWAA-compatible stack (Airflow, S3, Secrets Manager, SSH) without Docker or AWS',
+  builder: (yargs: Argv) =>
+    yargs
+      .positional('action', {
+        choices: ['up', 'status', 'down', 'logs'] as const,
+        describe: 'up: provision and start (idempotent); status; down: stop; logs: log files',
+        demandOption: true,
+      })
+      .option('airflow', { type: 'string', choices: ['2', '3'], default: '2', describe: 'up: Airflow line (2 = 2.10.3, 3 = 3.3.1)' })
+      .option('json', { type: 'boolean', default: false, describe: 'status: print JSON' })
+      .option('wipe', { type: 'boolean', default: false, describe: 'down: also delete the stack data (keeps venvs)' })
+      .option('wipe-venvs', { type: 'boolean', default: false, describe: 'down --wipe: delete the venvs too' })
+      .option('name', { type: 'string', array: true, describe: 'logs: only these processes (e.g. moto, airflow-scheduler)' })
+      .option('lines', { type: 'number', default: 20, describe: 'logs: lines of each log to print' })
+      .option('paths', { type: 'boolean', default: false, describe: 'logs: print only the log paths' })
+      .epilog('The stack lives in $MWAA_LOCAL_HOME or ./.local-stack. See src/local/README.md.')
+      .strictOptions() as unknown as Argv<LocalArgs>,
+  handler: async (args) => {
+    // The AWS SDK warns on every run that Node 20 support ends in 2027; that is not the user's problem here.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+    const root = stackRoot();
+    const startedAt = Date.now();
+    const progress = progressPrinter(startedAt);
+    if (args.action === 'up') {
+      const result = await up({ root, line: args.airflow as AirflowLine, progress, now: Date.now });
+      const s = result.state;
+      process.stderr.write(
+        `[${((Date.now() - startedAt) / 1000).toFixed(1).padStart(6)}s] local stack up: Airflow ${s.airflowVersion}, ` +
+          `MWAA ${s.endpoints.mwaa}, S3 ${s.endpoints.s3}, ssh ${s.ssh.user}@${s.ssh.host}:${s.ssh.port}` +
+          `${result.started.length === 0 ? ' (everything was already running)' : ''}\n`,
+      );
+      process.stdout.write(`${s.root}/state.json\n`);
+      return;
+    }
+    if (args.action === 'down') {
+      if (args['wipe-venvs'] && !args.wipe) throw new UserError('--wipe-venvs goes with --wipe.', ExitCode.usage);
+      const result = await down({ root, wipe: args.wipe, wipeVenvs: args['wipe-venvs'], progress, now: Date.now });
+      const alive = result.stopped.filter((p) => p.outcome !== 'not-running').length;
+      process.stderr.write(`local stack down: ${alive} process(es) stopped${args.wipe ? `, ${root} wiped` : ''}\n`);
+      return;
+    }
+    const status = stackStatus(root, descendants);
+    if (args.action === 'status') {
+      if (args.json) {
+        const { state, ...rest } = status;
+        process.stdout.write(`${JSON.stringify({ ...(state ?? {}), ...rest, processes: status.processes }, null, 2)}\n`);
+      } else {
+        process.stdout.write(formatStatus(status));
+      }
+      process.exitCode = status.up ? ExitCode.ok : ExitCode.failure;
+      return;
+    }
+    // logs
+    const logs = status.processes.map((p) => ({ name: p.name, path: p.log }));
+    if (status.state) {
+      const layout = layoutFor(root, status.state.airflowVersion);
+      logs.push(
+        { name: 'pip', path: `${layout.logsDir}/pip-${status.state.airflowVersion}.log` },
+        { name: 'airflow-db-migrate', path: `${layout.logsDir}/airflow-db-migrate-${status.state.airflowVersion}.log` },
+      );
+    }
+    const wanted = args.name && args.name.length > 0 ? logs.filter((l) => args.name!.includes(l.name)) : logs;
+    if (wanted.length === 0) throw new UserError(`No such log. Known: ${logs.map((l) => l.name).join(', ') || '(stack not up)'}`);
+    for (const log of wanted) {
+      if (args.paths) process.stdout.write(`${log.name}\t${log.path}\n`);
+      else process.stdout.write(`==> ${log.name}: ${log.path} <==\n${tail(log.path, args.lines)}\n`);
+    }
+  },
+};
+
+export default command;

@@ -1,0 +1,77 @@
+/**
+ * When a freshly (re)started Airflow can run tasks. On Airflow 3 task processes call the
+ * api-server's execution API, which takes ~30 s to come up on a small machine: until its health
+ * endpoint answers, a triggered task would fail. Airflow 2's scheduler runs tasks itself.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** Reads `[section] key = value` from airflow.cfg (no interpolation needed for host/port). */
+export function readAirflowCfg(text: string, section: string, key: string): string | undefined {
+  let current = '';
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line.startsWith('#') || line.startsWith(';') || line === '') continue;
+    const header = /^\[(.+)\]$/.exec(line);
+    if (header) {
+      current = header[1]!.trim();
+      continue;
+    }
+    const eq = line.indexOf('=');
+    if (current === section && eq > 0 && line.slice(0, eq).trim() === key) return line.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+/** The api-server's base URL as the Airflow processes see it: env overrides, then airflow.cfg. */
+export function apiServerBaseUrl(env: NodeJS.ProcessEnv, airflowHome: string): string {
+  let cfg = '';
+  try {
+    cfg = readFileSync(join(airflowHome, 'airflow.cfg'), 'utf8');
+  } catch {
+    // No airflow.cfg: Airflow's defaults apply.
+  }
+  const port = env.AIRFLOW__API__PORT ?? readAirflowCfg(cfg, 'api', 'port') ?? '8080';
+  let host = env.AIRFLOW__API__HOST ?? readAirflowCfg(cfg, 'api', 'host') ?? '0.0.0.0';
+  if (host === '' || host === '0.0.0.0' || host === '::') host = '127.0.0.1';
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+export class AirflowNotReadyError extends Error {
+  readonly errorCode = 'AIRFLOW_NOT_READY';
+
+  constructor(message: string) {
+    super(message);
+    this.name = 'AirflowNotReadyError';
+  }
+}
+
+export interface ReadinessOptions {
+  line: '2' | '3';
+  env: () => NodeJS.ProcessEnv;
+  airflowHome: string;
+  timeoutMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+  fetchImpl?: typeof fetch;
+}
+
+/** Resolves once Airflow can run tasks; throws after the timeout. */
+export async function waitForAirflow(options: ReadinessOptions): Promise<void> {
+  if (options.line === '2') return;
+  const url = `${apiServerBaseUrl(options.env(), options.airflowHome)}/api/v2/monitor/health`;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const fetchImpl = options.fetchImpl ?? fetch;
+  const deadline = Date.now() + (options.timeoutMs ?? 180_000);
+  let last = 'no answer';
+  for (;;) {
+    try {
+      const res = await fetchImpl(url, { signal: AbortSignal.timeout(5000) });
+      if (res.ok) return;
+      last = `HTTP ${res.status}`;
+    } catch (error) {
+      last = error instanceof Error ? error.message : String(error);
+    }
+    if (Date.now() > deadline) throw new AirflowNotReadyError(`Airflow api-server at ${url} not healthy after ${(options.timeoutMs ?? 180_000) / 1000} s (${last})`);
+    await sleep(1000);
+  }
+}

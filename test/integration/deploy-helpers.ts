@@ -1,0 +1,184 @@
+/**
+ * Helpers for the deploy integration tests: run the real CLI against the local stack, count S3
+ * writes at moto (its request recorder) and MWAA calls at the control plane (/_local/stats),
+ * and write config variants to temp files.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { readStateIfPresent, stackRoot, type LocalStackState } from '../../src/local/state.js';
+
+export const repoRoot = resolve(import.meta.dirname, '../..');
+
+export function requireLocalStack(): LocalStackState {
+  const state = readStateIfPresent(stackRoot(process.env, repoRoot));
+  if (!state) throw new Error(`No local stack (${stackRoot(process.env, repoRoot)}/state.json missing). Run: npm run local -- up`);
+  return state;
+}
+
+/** config/config.yaml with `environments.local` patched; returns the temp file's path. */
+export function configVariant(patch: Record<string, unknown> = {}): string {
+  const doc = parseDocument(readFileSync(join(repoRoot, 'config/config.yaml'), 'utf8'));
+  for (const [path, value] of Object.entries(patch)) doc.setIn(['environments', 'local', ...path.split('.')], value);
+  const dir = mkdtempSync(join(tmpdir(), 'deploy-it-'));
+  const file = join(dir, 'config.yaml');
+  writeFileSync(file, doc.toString());
+  return file;
+}
+
+export interface CliRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** The built CLI when present (what users run), else the TypeScript sources through tsx. */
+export function cliCommand(): string[] {
+  const built = join(repoRoot, 'dist/cli.js');
+  return existsSync(built) ? [built] : [join(repoRoot, 'node_modules/tsx/dist/cli.mjs'), join(repoRoot, 'src/cli/main.ts')];
+}
+
+export function startDeploy(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const started = performance.now();
+  const child = spawn(process.execPath, [...cliCommand(), 'deploy', ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<CliRun>((resolveRun) =>
+    child.on('close', (code, signal) => resolveRun({ code, signal, stdout, stderr, ms: performance.now() - started })),
+  );
+  return { child, done, output: () => ({ stdout, stderr }) };
+}
+
+export function runDeploy(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+  return startDeploy(args, env).done;
+}
+
+interface RecordedRequest {
+  method: string;
+  url: string;
+}
+
+/** Moto's request recorder: every request moto serves between start() and stop(). */
+export class MotoRecorder {
+  constructor(private readonly endpoint: string) {}
+
+  async start(): Promise<void> {
+    await fetch(`${this.endpoint}/moto-api/recorder/reset-recording`, { method: 'POST' });
+    await fetch(`${this.endpoint}/moto-api/recorder/start-recording`, { method: 'POST' });
+  }
+
+  async stop(): Promise<RecordedRequest[]> {
+    await fetch(`${this.endpoint}/moto-api/recorder/stop-recording`, { method: 'POST' });
+    const text = await (await fetch(`${this.endpoint}/moto-api/recorder/download-recording`)).text();
+    return text
+      .split('\n')
+      .filter((line) => line.trim())
+      .map((line) => {
+        const entry = JSON.parse(line) as RecordedRequest;
+        return { method: entry.method, url: entry.url };
+      });
+  }
+}
+
+/** S3 writes to one bucket as "METHOD key", in order. */
+export function s3Writes(requests: RecordedRequest[], bucket: string): string[] {
+  return s3Requests(requests, bucket).filter((r) => /^(PUT|POST|DELETE) /.test(r));
+}
+
+export function s3Requests(requests: RecordedRequest[], bucket: string): string[] {
+  const out: string[] = [];
+  for (const request of requests) {
+    const url = new URL(request.url);
+    const parts = url.pathname.split('/');
+    if (parts[1] !== bucket) continue;
+    const key = decodeURIComponent(parts.slice(2).join('/'));
+    out.push(`${request.method} ${key}${url.search}`);
+  }
+  return out;
+}
+
+export interface ControlPlaneStats {
+  requests: { GetEnvironment: number; UpdateEnvironment: number; CreateCliToken: number; Cli: number; Other: number };
+}
+
+export async function controlPlaneStats(state: LocalStackState): Promise<ControlPlaneStats> {
+  const res = await fetch(`${state.endpoints.mwaa}/_local/stats`);
+  if (res.status !== 200) throw new Error(`GET /_local/stats answered ${res.status}`);
+  return (await res.json()) as ControlPlaneStats;
+}
+
+export function statsDelta(before: ControlPlaneStats, after: ControlPlaneStats): ControlPlaneStats['requests'] {
+  const out = {} as Record<string, number>;
+  for (const [k, v] of Object.entries(after.requests)) out[k] = v - ((before.requests as unknown as Record<string, number>)[k] ?? 0);
+  return out as unknown as ControlPlaneStats['requests'];
+}
+
+// ---- Driving the deployer library in-process (same wiring as the CLI) -------------------------
+
+import { hostname, userInfo } from 'node:os';
+import { createAwsClients } from '../../src/aws/clients.js';
+import { loadConfig } from '../../src/config/load.js';
+import { systemClock } from '../../src/deployer/clock.js';
+import { deploy, type DeployOptions, type DeployResult } from '../../src/deployer/deploy.js';
+import type { DeployEvent } from '../../src/deployer/events.js';
+import { defaultDeployOptions, deployDeps, deploySettings, deployTargets } from '../../src/deployer/from-config.js';
+import type { DeployTarget } from '../../src/deployer/plan.js';
+import { generateEnvironment } from '../../src/generator/generate.js';
+import { PLUGIN_MODULES } from '../../src/generator/render-plugins.js';
+import { readTemplateFile } from '../../src/generator/templates.js';
+import { deterministicZip } from '../../src/generator/zip.js';
+import { sha256Hex } from '../../src/generator/stable-json.js';
+import pkg from '../../package.json' with { type: 'json' };
+
+/** plugins.zip with one extra top-level module: a real plugins change (or a broken one). */
+export async function pluginsVariant(extraModule: { name: string; source: string }): Promise<Buffer> {
+  return deterministicZip([
+    ...PLUGIN_MODULES.map((name) => ({ name, bytes: readTemplateFile(`plugins/${name}`) })),
+    { name: extraModule.name, bytes: Buffer.from(extraModule.source) },
+  ]);
+}
+
+export function withPlugins(targets: DeployTarget[], bytes: Buffer): DeployTarget[] {
+  return targets.map((t) =>
+    t.kind === 'plugins' ? { ...t, sha256: sha256Hex(bytes), size: bytes.length, source: { type: 'bytes', bytes } } : t,
+  );
+}
+
+export interface LibDeployInput {
+  configPath: string;
+  plugins?: Buffer;
+  options?: Partial<DeployOptions>;
+  emit?: (event: DeployEvent) => void;
+  /** Adjust the settings (e.g. a wrong Airflow version, to see the refusal). */
+  settings?: Partial<ReturnType<typeof deploySettings>>;
+}
+
+export async function libDeploy(input: LibDeployInput): Promise<DeployResult> {
+  return (await prepareLibDeploy(input))();
+}
+
+/** Loads, generates and wires everything, and returns the deploy itself to start later. */
+export async function prepareLibDeploy(input: LibDeployInput): Promise<() => Promise<DeployResult>> {
+  const config = await loadConfig({ configPath: input.configPath, env: 'local', cwd: repoRoot });
+  const generated = await generateEnvironment(config, pkg.version);
+  let targets = deployTargets(generated);
+  if (input.plugins) targets = withPlugins(targets, input.plugins);
+  const clients = createAwsClients(config);
+  const deps = deployDeps(config, clients, systemClock, input.emit ?? (() => {}), {
+    user: userInfo().username,
+    host: hostname(),
+    pid: process.pid,
+  });
+  const options = { ...defaultDeployOptions(config, generated, 600_000), trigger: false, ...input.options };
+  return () => deploy({ ...deploySettings(config, generated, pkg.version), ...input.settings }, targets, options, deps);
+}

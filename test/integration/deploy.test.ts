@@ -1,0 +1,363 @@
+/**
+ * `deploy` against the running local stack: moto S3 (versioned bucket), the MWAA control plane
+ * and a real Airflow. Writes are counted at the servers (moto's request recorder, the control
+ * plane's /_local/stats), not only in our code. Each run uses its own plugins/requirements keys,
+ * DAG description and deployments prefix, so it starts from a clean slate; the last test puts
+ * the environment back on the standard config's artifacts.
+ */
+import { GetEnvironmentCommand, MWAAClient } from '@aws-sdk/client-mwaa';
+import { GetObjectCommand, HeadObjectCommand, PutBucketVersioningCommand, S3Client } from '@aws-sdk/client-s3';
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EnvironmentUpdateFailedError } from '../../src/deployer/wait-environment.js';
+import { LockHeldError } from '../../src/deployer/lock.js';
+import { createMwaaCli, type CliTokenApi, cliTokenApi } from '../../src/deployer/mwaa-cli.js';
+import type { DeployEvent } from '../../src/deployer/events.js';
+import {
+  MotoRecorder,
+  configVariant,
+  controlPlaneStats,
+  libDeploy,
+  pluginsVariant,
+  prepareLibDeploy,
+  repoRoot,
+  requireLocalStack,
+  runDeploy,
+  s3Requests,
+  s3Writes,
+  statsDelta,
+} from './deploy-helpers.js';
+
+const stack = requireLocalStack();
+const run = randomBytes(3).toString('hex');
+const prefix = `it-${run}`;
+const creds = { accessKeyId: 'test', secretAccessKey: 'test' };
+const s3 = new S3Client({ endpoint: stack.endpoints.s3, region: stack.region, forcePathStyle: true, credentials: creds });
+const mwaa = new MWAAClient({ endpoint: stack.endpoints.mwaa, region: stack.region, disableHostPrefix: true, credentials: creds });
+const recorder = new MotoRecorder(stack.endpoints.s3);
+const bucket = stack.bucket;
+const deploymentsPrefix = `deployments-${prefix}`;
+const DAG_KEY = 'dags/gpu_server_cicd_dag.py';
+
+/** This run's config: own keys and prefix; `description` makes the DAG (and config) bytes unique. */
+function config(description: string, extra: Record<string, unknown> = {}): string {
+  return configVariant({
+    'mwaa.pluginsKey': `${prefix}/plugins.zip`,
+    'mwaa.requirementsKey': `${prefix}/requirements.txt`,
+    'mwaa.deploymentsPrefix': deploymentsPrefix,
+    'dag.description': `deploy integration test ${run}: ${description}`,
+    ...extra,
+  });
+}
+
+async function environment() {
+  return (await mwaa.send(new GetEnvironmentCommand({ Name: stack.environmentName }))).Environment!;
+}
+
+async function objectSha(key: string): Promise<string | undefined> {
+  try {
+    return (await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).Metadata?.sha256;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Count what one step does at the servers. */
+async function measured<T>(step: () => Promise<T>) {
+  const before = await controlPlaneStats(stack);
+  await recorder.start();
+  let requests: Awaited<ReturnType<MotoRecorder['stop']>> = [];
+  let value: T;
+  try {
+    value = await step();
+  } finally {
+    requests = await recorder.stop();
+  }
+  const mwaaCalls = statsDelta(before, await controlPlaneStats(stack));
+  return { value, writes: s3Writes(requests, bucket), requests: s3Requests(requests, bucket), mwaaCalls };
+}
+
+function json(stdout: string) {
+  return JSON.parse(stdout) as {
+    changes: number;
+    writes: number;
+    updatedEnvironment: boolean;
+    objects: { kind: string; key: string; versionId: string }[] | undefined;
+    runState: string | null;
+    smoke: { ok: boolean } | null;
+    exitCode: number;
+  };
+}
+
+const base = config('base');
+
+beforeAll(async () => {
+  const res = await fetch(`${stack.endpoints.mwaa}/_local/health`);
+  if (res.status !== 200) throw new Error(`control plane not healthy at ${stack.endpoints.mwaa}`);
+});
+
+afterAll(async () => {
+  // Put the environment back on the standard config's artifacts for the suites that follow.
+  const restore = await runDeploy(['--env', 'local', '--yes', '--no-trigger']);
+  if (restore.code !== 0) throw new Error(`restoring the standard deploy failed:\n${restore.stderr}`);
+});
+
+describe('deploy against the local stack', () => {
+  it('first deploy uploads everything, pins plugins+requirements, waits, triggers; --wait reports success; Variables set', async () => {
+    const { value: out, writes, mwaaCalls } = await measured(() =>
+      runDeploy(['--env', 'local', '--config', base, '--yes', '--wait', '--json', '--timeout', '8m']),
+    );
+    expect(out.code, out.stderr).toBe(0);
+    const result = json(out.stdout);
+    expect(result.runState).toBe('success');
+    expect(result.smoke?.ok).toBe(true);
+    expect(writes.map((w) => w.replace(/records\/.*$/, 'records/<record>'))).toEqual([
+      `PUT ${deploymentsPrefix}/lock.json`,
+      `PUT ${prefix}/requirements.txt`,
+      `PUT ${prefix}/plugins.zip`,
+      `PUT ${DAG_KEY}`,
+      'PUT config/local/config.yaml',
+      `PUT ${deploymentsPrefix}/records/<record>`,
+      `DELETE ${deploymentsPrefix}/lock.json`,
+    ]);
+    expect(mwaaCalls.UpdateEnvironment).toBe(1);
+    const env = await environment();
+    const versions = Object.fromEntries(result.objects!.map((o) => [o.key, o.versionId]));
+    expect(env.PluginsS3Path).toBe(`${prefix}/plugins.zip`);
+    expect(env.PluginsS3ObjectVersion).toBe(versions[`${prefix}/plugins.zip`]);
+    expect(env.RequirementsS3ObjectVersion).toBe(versions[`${prefix}/requirements.txt`]);
+    expect(env.Status).toBe('AVAILABLE');
+
+    // The Variables hold the version file of the branch, read independently of the deployer.
+    const versionYaml = parseYaml(
+      execFileSync('git', ['--git-dir', stack.git.remoteUrl, 'show', `${stack.git.branch}:www/version.yaml`], { encoding: 'utf8' }),
+    ) as Record<string, unknown>;
+    const cli = createMwaaCli(mwaa, stack.environmentName, 'http');
+    for (const key of ['a', 'b', 'c', 'd']) {
+      const got = await cli.run(['variables', 'get', key]);
+      expect(got.stdout.trim(), `Variable ${key}: ${got.stderr}`).toBe(String(versionYaml[key]));
+    }
+  });
+
+  it('a second deploy with nothing changed makes zero S3 writes and no UpdateEnvironment', async () => {
+    const { value: out, writes, requests, mwaaCalls } = await measured(() =>
+      runDeploy(['--env', 'local', '--config', base, '--yes', '--no-trigger', '--json']),
+    );
+    expect(out.code, out.stderr).toBe(0);
+    expect(json(out.stdout).changes).toBe(0);
+    expect(writes).toEqual([]);
+    expect(mwaaCalls.UpdateEnvironment).toBe(0);
+    expect(requests.every((r) => r.startsWith('HEAD ') || r.startsWith('GET ?versioning'))).toBe(true);
+    const plan = await runDeploy(['--env', 'local', '--config', base, '--plan', '--detailed-exitcode']);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toMatch(/No changes/);
+  });
+
+  it('a DAG-only change makes one DAG upload and no UpdateEnvironment', async () => {
+    const changed = config('dag-only change', { 'dag.retries': 2 });
+    const plan = await runDeploy(['--env', 'local', '--config', changed, '--plan', '--detailed-exitcode', '--json']);
+    expect(plan.code, plan.stderr).toBe(3);
+    const { value: out, writes, mwaaCalls } = await measured(() =>
+      runDeploy(['--env', 'local', '--config', changed, '--yes', '--no-trigger', '--json']),
+    );
+    expect(out.code, out.stderr).toBe(0);
+    expect(writes.filter((w) => w.startsWith('PUT dags/'))).toEqual([`PUT ${DAG_KEY}`]);
+    expect(writes.filter((w) => w.startsWith(`PUT ${prefix}/`))).toEqual([]);
+    expect(mwaaCalls.UpdateEnvironment).toBe(0);
+    // Back to the base DAG for the tests that follow.
+    expect((await runDeploy(['--env', 'local', '--config', base, '--yes', '--no-trigger'])).code).toBe(0);
+  });
+
+  it('a plugins change pins the new version and the DAG goes up only after AVAILABLE', async () => {
+    const plugins = await pluginsVariant({ name: 'deploy_it_marker.py', source: `MARK = "${run}-a"\n` });
+    const events: DeployEvent[] = [];
+    const log: string[] = [];
+    const emit = (e: DeployEvent) => {
+      events.push(e);
+      if (e.type === 'write-started') log.push(`write ${e.key}`);
+      if (e.type === 'update-started') log.push('update');
+      if (e.type === 'environment-status') log.push(`env ${e.status}`);
+    };
+    const { value: result, requests, mwaaCalls } = await measured(() =>
+      libDeploy({ configPath: config('plugins change'), plugins, emit }),
+    );
+    expect(mwaaCalls.UpdateEnvironment).toBe(1);
+    const pluginsVersion = result.applied!.objects.find((o) => o.kind === 'plugins')!.versionId;
+    expect((await environment()).PluginsS3ObjectVersion).toBe(pluginsVersion);
+    // Our view: the DAG write starts after the last status poll, which saw AVAILABLE.
+    const dagWrite = log.indexOf(`write ${DAG_KEY}`);
+    expect(log.slice(0, dagWrite).filter((l) => l.startsWith('env ')).at(-1)).toBe('env AVAILABLE');
+    expect(log.indexOf('update')).toBeLessThan(dagWrite);
+    // Moto's view: the control plane fetched the pinned version before our DAG PUT arrived.
+    const fetched = requests.findIndex((r) => r.startsWith(`GET ${prefix}/plugins.zip?`) && r.includes(`versionId=${pluginsVersion}`));
+    const dagPut = requests.indexOf(`PUT ${DAG_KEY}`);
+    expect(fetched).toBeGreaterThanOrEqual(0);
+    expect(fetched).toBeLessThan(dagPut);
+  });
+
+  it('a plugins.zip that breaks imports: UPDATE_FAILED with the error, DAG not uploaded, lock released', async () => {
+    const broken = await pluginsVariant({ name: 'deploy_it_broken.py', source: 'raise ImportError("deploy test: broken on purpose")\n' });
+    const dagBefore = await objectSha(DAG_KEY);
+    const error = await libDeploy({ configPath: config('broken plugins'), plugins: broken }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EnvironmentUpdateFailedError);
+    expect((error as Error).message).toMatch(/UPDATE_FAILED.*PLUGINS_IMPORT_FAILED/s);
+    expect((error as Error).message).toMatch(/broken on purpose/);
+    expect(await objectSha(DAG_KEY)).toBe(dagBefore);
+    expect(await objectSha(`${deploymentsPrefix}/lock.json`)).toBeUndefined();
+    const env = await environment();
+    expect(env.Status).toBe('UPDATE_FAILED');
+    // UPDATE_FAILED is usable (MWAA rolled back): the next deploy goes through; its plugins are
+    // the pinned ones, so it only uploads the DAG and config.
+    const good = await pluginsVariant({ name: 'deploy_it_marker.py', source: `MARK = "${run}-a"\n` });
+    const next = await libDeploy({ configPath: config('after broken'), plugins: good });
+    expect(next.applied?.updatedEnvironment).toBe(false);
+    expect(await objectSha(DAG_KEY)).toBe(next.applied!.objects.find((o) => o.kind === 'dag')!.sha256);
+  });
+
+  describe('refusals', () => {
+    it('Airflow version mismatch', async () => {
+      await expect(libDeploy({ configPath: base, settings: { airflowVersion: '2.9.2' } })).rejects.toThrow(
+        new RegExp(`runs Airflow ${stack.airflowVersion.replace(/\./g, '\\.')} but the config targets 2\\.9\\.2`),
+      );
+    });
+
+    it('bucket versioning not Enabled names the command that enables it', async () => {
+      await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Suspended' } }));
+      try {
+        const out = await runDeploy(['--env', 'local', '--config', base, '--yes', '--no-trigger']);
+        expect(out.code).toBe(1);
+        expect(out.stderr).toContain(`aws s3api put-bucket-versioning --bucket ${bucket} --versioning-configuration Status=Enabled`);
+      } finally {
+        await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+      }
+    });
+
+    it('environment not AVAILABLE, unless told to wait for it', async () => {
+      // Everything prepared first, so the environment is read right after the update starts.
+      const busy = await prepareLibDeploy({ configPath: config('busy') });
+      const busyButWaiting = await prepareLibDeploy({ configPath: config('busy'), options: { waitForAvailable: true } });
+      const env = await environment();
+      // Re-pin the current plugins: a real update, briefly UPDATING.
+      const { UpdateEnvironmentCommand } = await import('@aws-sdk/client-mwaa');
+      await mwaa.send(
+        new UpdateEnvironmentCommand({
+          Name: stack.environmentName,
+          PluginsS3Path: env.PluginsS3Path,
+          PluginsS3ObjectVersion: env.PluginsS3ObjectVersion,
+        }),
+      );
+      await expect(busy()).rejects.toThrow(/is UPDATING, not AVAILABLE/);
+      await mwaa.send(
+        new UpdateEnvironmentCommand({
+          Name: stack.environmentName,
+          PluginsS3Path: env.PluginsS3Path,
+          PluginsS3ObjectVersion: env.PluginsS3ObjectVersion,
+        }),
+      );
+      await busyButWaiting();
+      expect((await environment()).Status).toBe('AVAILABLE');
+    });
+  });
+
+  it('an expired CLI token (403) is replaced by a new one', async () => {
+    const real = cliTokenApi(mwaa);
+    let issued = 0;
+    const counting: CliTokenApi = {
+      async createCliToken(name) {
+        issued += 1;
+        return real.createCliToken(name);
+      },
+    };
+    const cli = createMwaaCli(counting, stack.environmentName, 'http', { tokenReuseMs: 10 * 60_000 });
+    await cli.run(['version']);
+    await new Promise((r) => setTimeout(r, 61_000));
+    const out = await cli.run(['version']);
+    expect(out.stdout).toMatch(/\d+\.\d+\.\d+/);
+    expect(issued).toBe(2);
+    expect(cli.stats.retriesAfterAuthFailure).toBe(1);
+  }, 120_000);
+
+  it('concurrent deploys: exactly one proceeds, the other names the holder', async () => {
+    const changed = config('concurrent');
+    const results = await Promise.allSettled([libDeploy({ configPath: changed }), libDeploy({ configPath: changed })]);
+    const won = results.filter((r) => r.status === 'fulfilled');
+    const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(won).toHaveLength(1);
+    expect(lost).toHaveLength(1);
+    expect(lost[0]!.reason).toBeInstanceOf(LockHeldError);
+    expect(String(lost[0]!.reason.message)).toMatch(/held by \S+ \(pid \d+ on /);
+  });
+
+  it('a deploy killed with SIGKILL mid-upload converges when run again, with no extra update', async () => {
+    const changedConfig = config('sigkill');
+    const source = `MARK = "${run}-sigkill"\n`;
+    const before = await controlPlaneStats(stack);
+    const child = spawn(
+      process.execPath,
+      [join(repoRoot, 'node_modules/tsx/dist/cli.mjs'), join(repoRoot, 'test/integration/deploy-child.ts'), changedConfig, source],
+      { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let killedAt = '';
+    await new Promise<void>((resolveKill, reject) => {
+      let buffer = '';
+      child.stdout.on('data', (d: Buffer) => {
+        buffer += d.toString();
+        for (const line of buffer.split('\n').slice(0, -1)) {
+          const event = JSON.parse(line) as { type: string; key?: string };
+          if (event.type === 'write-started' && event.key === `${prefix}/plugins.zip` && !killedAt) {
+            killedAt = line;
+            child.kill('SIGKILL');
+          }
+        }
+        buffer = buffer.slice(buffer.lastIndexOf('\n') + 1);
+      });
+      child.on('close', (_code, signal) => (signal === 'SIGKILL' ? resolveKill() : reject(new Error(`child ended without SIGKILL (${signal})`))));
+    });
+    expect(killedAt).not.toBe('');
+    // The dead deploy's lock is still there; the rerun takes it over (its pid is gone).
+    await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: `${deploymentsPrefix}/lock.json` }));
+    const { value: out, writes } = await measured(
+      () =>
+        new Promise<{ code: number | null; stdout: string }>((resolveRun) => {
+          const again = spawn(
+            process.execPath,
+            [join(repoRoot, 'node_modules/tsx/dist/cli.mjs'), join(repoRoot, 'test/integration/deploy-child.ts'), changedConfig, source],
+            { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] },
+          );
+          let stdout = '';
+          again.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+          again.on('close', (code) => resolveRun({ code, stdout }));
+        }),
+    );
+    expect(out.code, out.stdout).toBe(0);
+    expect(out.stdout).toMatch(/"type":"lock-acquired".*"takenOverFrom"/);
+    expect(writes.filter((w) => w === `PUT ${prefix}/plugins.zip`).length).toBeLessThanOrEqual(1);
+    const after = await controlPlaneStats(stack);
+    expect(statsDelta(before, after).UpdateEnvironment).toBe(1);
+    const again = await libDeploy({ configPath: changedConfig, plugins: await pluginsVariant({ name: 'deploy_it_marker.py', source }) });
+    expect(again.plan.changes).toBe(0);
+  });
+
+  it('rollback restores the previous plugins version', async () => {
+    const pluginsA = await pluginsVariant({ name: 'deploy_it_marker.py', source: `MARK = "${run}-rollback-a"\n` });
+    const pluginsB = await pluginsVariant({ name: 'deploy_it_marker.py', source: `MARK = "${run}-rollback-b"\n` });
+    const cfg = config('rollback');
+    const first = await libDeploy({ configPath: cfg, plugins: pluginsA });
+    const versionA = first.applied!.objects.find((o) => o.kind === 'plugins')!.versionId!;
+    await libDeploy({ configPath: cfg, plugins: pluginsB });
+    const { value: rolled, writes, mwaaCalls } = await measured(() =>
+      runDeploy(['--env', 'local', '--config', cfg, '--rollback', '--yes', '--no-trigger', '--json']),
+    );
+    expect(rolled.code, rolled.stderr).toBe(0);
+    expect(writes).toContain(`PUT ${prefix}/plugins.zip`); // CopyObject is a PUT with x-amz-copy-source
+    expect(mwaaCalls.UpdateEnvironment).toBe(1);
+    const env = await environment();
+    const current = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: `${prefix}/plugins.zip`, VersionId: env.PluginsS3ObjectVersion }));
+    expect(Buffer.from(await current.Body!.transformToByteArray()).equals(pluginsA)).toBe(true);
+    expect(env.PluginsS3ObjectVersion).not.toBe(versionA); // a copy made current, then pinned
+    expect(json(rolled.stdout).objects?.find((o) => o.kind === 'plugins')?.versionId).toBe(env.PluginsS3ObjectVersion);
+  });
+});

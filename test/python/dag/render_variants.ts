@@ -1,0 +1,70 @@
+/**
+ * Renders DAG variants for the Python DAG tests, through the real config loader (so every variant
+ * is validated like a user's config) and the real renderDag.
+ *
+ * stdin: {"outDir": "...", "variants": [{"name": "main", "env": "local"} | {"name": "x", "overrides": {...}}]}
+ * A variant with `env` loads that environment of config/config.yaml (the local stack fills it in);
+ * one with `overrides` deep-merges them over a config built from the running stack's state.json.
+ * stdout: {"<name>": {"path": "<outDir>/<name>.py", "dagId": "..."}}
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { deepMerge, loadConfig } from '../../../src/config/load.js';
+import { renderDag } from '../../../src/generator/render-dag.js';
+import { readStateIfPresent, stackRoot } from '../../../src/local/state.js';
+
+interface Variant {
+  name: string;
+  env?: string;
+  overrides?: Record<string, unknown>;
+}
+
+const repo = resolve(new URL('../../..', import.meta.url).pathname);
+const spec = JSON.parse(readFileSync(0, 'utf8')) as { outDir: string; variants: Variant[] };
+const state = readStateIfPresent(stackRoot(process.env, repo));
+if (!state) throw new Error(`the local stack is not up (no state.json under ${stackRoot(process.env, repo)})`);
+
+const base = {
+  localStack: false,
+  airflow: { version: state.airflowVersion },
+  mwaa: { environmentName: state.environmentName, region: state.region, bucket: state.bucket, webserverScheme: 'http' },
+  aws: { endpoints: { s3: state.endpoints.s3, secretsManager: state.endpoints.secretsManager } },
+  dag: { retries: 0 },
+  ssh: { user: state.ssh.user, connectRetries: 1, connectTimeoutSeconds: 5 },
+  secrets: { sshKeyArn: state.secretArn },
+  servers: [
+    {
+      name: 'local-gpu',
+      host: state.ssh.host,
+      port: state.ssh.port,
+      workspacePath: state.workspace,
+      hostPublicKey: state.ssh.hostPublicKey,
+    },
+  ],
+  git: { repoUrl: state.git.remoteUrl, branch: state.git.branch },
+};
+
+const meta = { toolVersion: '0.0.0-test', configHash: '0'.repeat(64) };
+const work = mkdtempSync(join(tmpdir(), 'dag-variants-'));
+const out: Record<string, { path: string; dagId: string }> = {};
+try {
+  mkdirSync(spec.outDir, { recursive: true });
+  for (const variant of spec.variants) {
+    let config;
+    if (variant.env) {
+      config = await loadConfig({ env: variant.env, cwd: repo });
+    } else {
+      const configPath = join(work, `${variant.name}.yaml`);
+      const environment = deepMerge(base, variant.overrides ?? {});
+      writeFileSync(configPath, JSON.stringify({ environments: { t: environment } }));
+      config = await loadConfig({ env: 't', configPath, cwd: repo });
+    }
+    const path = join(spec.outDir, `${variant.name}.py`);
+    writeFileSync(path, renderDag(config, meta));
+    out[variant.name] = { path, dagId: config.dag.id };
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+process.stdout.write(JSON.stringify(out));

@@ -1,0 +1,123 @@
+"""The generated DAG file as Airflow's parser sees it: imports, structure, parameters, lint."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import AIRFLOW_LINE, REPO
+
+TASK_ORDER = [
+    "validate_inputs",
+    "retrieve_ssh_key",
+    "test_ssh_connection",
+    "clone_and_checkout_repo",
+    "read_version_yaml",
+    "update_airflow_variables",
+    "cleanup_temp_files",
+]
+
+
+def test_every_variant_imports_without_errors(dagbag, dag_files):
+    assert dagbag.import_errors == {}
+    expected = {info["dagId"] for name, info in dag_files.items() if not name.startswith("_")}
+    assert expected <= set(dagbag.dag_ids)
+
+
+def test_tasks_run_in_the_documented_order_with_cleanup_as_teardown(dagbag):
+    dag = dagbag.get_dag("gpu_server_cicd_workflow")
+    assert [t.task_id for t in dag.topological_sort()] == TASK_ORDER
+    for upstream, downstream in zip(TASK_ORDER, TASK_ORDER[1:], strict=False):
+        assert upstream in dag.get_task(downstream).upstream_task_ids, (upstream, downstream)
+    cleanup = dag.get_task("cleanup_temp_files")
+    assert cleanup.is_teardown
+    assert {t.task_id for t in dag.tasks if t.is_setup} == {"validate_inputs", "retrieve_ssh_key"}
+    assert str(cleanup.trigger_rule) in ("all_done_setup_success", "TriggerRule.ALL_DONE_SETUP_SUCCESS")
+
+
+def test_per_server_tasks_are_mapped_and_bounded(dagbag):
+    dag = dagbag.get_dag("t_multi")
+    for task_id in TASK_ORDER[2:6]:
+        task = dag.get_task(task_id)
+        assert task.max_active_tis_per_dagrun == 2, task_id
+        assert task.get_closest_mapped_task_group() is not None, task_id
+
+
+def test_params_carry_json_schema_for_every_input(dagbag, stack):
+    dag = dagbag.get_dag("gpu_server_cicd_workflow")
+    params = dag.params
+    server = params.get_param("gpu_server_ip").schema
+    assert server["enum"] == ["local-gpu", stack["ssh"]["host"]]
+    assert params["gpu_server_ip"] == stack["ssh"]["host"]
+    assert params["workspace_path"] == stack["workspace"]
+    assert params.get_param("workspace_path").schema["pattern"].startswith("^")
+    assert params["secrets_arn"] == stack["secretArn"]
+    assert "secretsmanager" in params.get_param("secrets_arn").schema["pattern"]
+    multi = dagbag.get_dag("t_multi").params
+    assert multi.get_param("gpu_server_ip").schema["enum"][:4] == ["all", "gpu-01", "gpu-02", "gpu-03"]
+    assert multi["gpu_server_ip"] == "all"
+
+
+def _top_level_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            names.add((node.module or "").split(".")[0])
+    return names
+
+
+def test_top_level_stays_cheap(dag_files):
+    """Parsing must not import boto3/paramiko/yaml, touch the network or read Variables."""
+    path = Path(dag_files["main"]["path"])
+    assert _top_level_imports(path) <= {"__future__", "json", "logging", "math", "re", "time", "datetime", "airflow"}
+    probe = f"""
+import builtins, socket
+import airflow.models
+{"from airflow.models import Variable" if AIRFLOW_LINE == "2" else "from airflow.sdk import Variable"}
+heavy = {{"boto3", "botocore", "paramiko", "yaml", "gpu_ssh_utils", "aws_secrets_utils"}}
+real_import = builtins.__import__
+def guarded_import(name, globals=None, *args, **kwargs):
+    if (globals or {{}}).get("__name__") == "generated_dag" and name.split(".")[0] in heavy:
+        raise AssertionError("the DAG file imports " + name + " while being parsed")
+    return real_import(name, globals, *args, **kwargs)
+builtins.__import__ = guarded_import
+def no_network(*args, **kwargs):
+    raise AssertionError("network access while parsing the DAG file")
+socket.socket.connect = no_network
+socket.create_connection = no_network
+def no_variables(*args, **kwargs):
+    raise AssertionError("Variable access while parsing the DAG file")
+Variable.get = no_variables
+Variable.set = no_variables
+import importlib.util
+spec = importlib.util.spec_from_file_location("generated_dag", {str(path)!r})
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+print("parsed", len(module.SERVERS))
+"""
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "parsed 1" in done.stdout
+
+
+@pytest.mark.parametrize("variant", ["main", "multi"])
+def test_generated_file_passes_ruff_and_py_compile(dag_files, variant):
+    path = dag_files[variant]["path"]
+    ruff = Path(sys.executable).with_name("ruff")
+    if not ruff.exists():
+        pytest.fail(f"ruff is not installed next to {sys.executable}")
+    lint = subprocess.run(
+        [str(ruff), "check", "--no-cache", "--config", str(REPO / "pyproject.toml"), path],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    compiled = subprocess.run([sys.executable, "-m", "py_compile", path], capture_output=True, text=True, check=False)
+    assert compiled.returncode == 0, compiled.stderr

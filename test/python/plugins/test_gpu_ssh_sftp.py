@@ -1,0 +1,104 @@
+"""SFTP upload/download/read_text against the real sshd's sftp subsystem."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from gpu_ssh_utils import RemoteFileError, RemoteFileNotFound, RemoteFileTooLarge
+
+
+def remote_mode(client, path: str) -> str:
+    return client.run(["stat", "-c", "%a", path]).stdout.strip()
+
+
+def test_round_trip_binary(ssh_client, remote_tmp):
+    data = os.urandom(300_000)
+    path = f"{remote_tmp}/blob.bin"
+    assert ssh_client.upload(data, path) == len(data)
+    assert ssh_client.download(path, max_bytes=len(data)) == data
+    # The server sees the same bytes (checked with a tool other than SFTP).
+    import hashlib
+
+    assert ssh_client.run(["sha256sum", path]).stdout.split()[0] == hashlib.sha256(data).hexdigest()
+    assert ssh_client.metrics.uploaded_bytes == len(data)
+    assert ssh_client.metrics.downloaded_bytes == len(data)
+
+
+def test_upload_mode_overwrite_and_no_temp_files_left(ssh_client, remote_tmp):
+    path = f"{remote_tmp}/key.txt"
+    ssh_client.upload(b"first version, longer", path)
+    assert remote_mode(ssh_client, path) == "600"
+    ssh_client.upload(b"second", path, mode=0o640)
+    assert remote_mode(ssh_client, path) == "640"
+    assert ssh_client.download(path) == b"second"
+    assert ssh_client.run(["ls", "-A", remote_tmp]).stdout == "key.txt\n"
+
+
+def test_upload_into_missing_directory(ssh_client, remote_tmp):
+    with pytest.raises(RemoteFileNotFound):
+        ssh_client.upload(b"x", f"{remote_tmp}/no/such/dir/f")
+
+
+def test_download_refuses_a_large_file_before_reading_it(ssh_client, remote_tmp):
+    path = f"{remote_tmp}/big"
+    ssh_client.run(["truncate", "-s", "50M", path])  # 50 MiB sparse file: reading it would be slow
+    before = ssh_client.metrics.downloaded_bytes
+    with pytest.raises(RemoteFileTooLarge) as info:
+        ssh_client.download(path, max_bytes=1_048_576)
+    assert (info.value.size, info.value.max_bytes) == (50 * 1024 * 1024, 1_048_576)
+    assert ssh_client.metrics.downloaded_bytes == before
+    assert "refusing" in str(info.value)
+
+
+def test_download_limit_is_inclusive(ssh_client, remote_tmp):
+    path = f"{remote_tmp}/exact"
+    ssh_client.upload(b"a" * 5000, path)
+    assert len(ssh_client.download(path, max_bytes=5000)) == 5000
+    with pytest.raises(RemoteFileTooLarge):
+        ssh_client.download(path, max_bytes=4999)
+
+
+def test_read_is_bounded_even_when_stat_reports_no_size(ssh_client):
+    # /dev/zero stats as size 0 yet never ends: the bounded read must still stop.
+    with pytest.raises(RemoteFileTooLarge):
+        ssh_client.download("/dev/zero", max_bytes=65536)
+
+
+def test_read_text(ssh_client, remote_tmp):
+    path = f"{remote_tmp}/version.yaml"
+    text = "a: 1\nb: 'two'\nc: ünïcødé\n"
+    ssh_client.upload(text.encode(), path)
+    assert ssh_client.read_text(path, max_bytes=1000) == text
+
+
+def test_read_text_rejects_invalid_utf8(ssh_client, remote_tmp):
+    path = f"{remote_tmp}/latin1"
+    ssh_client.upload("café".encode("latin-1"), path)
+    with pytest.raises(RemoteFileError, match="not valid utf-8"):
+        ssh_client.read_text(path)
+
+
+def test_missing_file(ssh_client, remote_tmp):
+    with pytest.raises(RemoteFileNotFound) as info:
+        ssh_client.download(f"{remote_tmp}/nope")
+    assert isinstance(info.value, FileNotFoundError)
+    assert str(info.value) == f"Remote path {remote_tmp}/nope does not exist on {ssh_client.host}."
+
+
+def test_directory_is_not_a_file(ssh_client, remote_tmp):
+    with pytest.raises(RemoteFileError, match="is a directory"):
+        ssh_client.download(remote_tmp)
+
+
+def test_exists_and_remove(ssh_client, remote_tmp):
+    path = f"{remote_tmp}/tmpkey"
+    assert not ssh_client.exists(path)
+    ssh_client.upload(b"k", path)
+    assert ssh_client.exists(path)
+    assert ssh_client.remove(path) is True
+    assert not ssh_client.exists(path)
+    assert ssh_client.remove(path) is False
+    with pytest.raises(RemoteFileNotFound):
+        ssh_client.remove(path, missing_ok=False)

@@ -1,0 +1,98 @@
+/**
+ * Helpers for integration tests that run against the local stack (`npm run local -- up`).
+ * Tests fail (never skip) with a clear message when the stack is not up.
+ */
+import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { recordedAlive } from '../../src/local/liveness.js';
+import { readStateIfPresent, stackRoot, type LocalStackState } from '../../src/local/state.js';
+
+export const repoRoot = resolve(import.meta.dirname, '../..');
+
+export const DUMMY_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
+
+/** The running stack's state; throws (so the test fails) when the stack is not up. */
+export function requireStack(env: NodeJS.ProcessEnv = process.env): LocalStackState {
+  const root = stackRoot(env, repoRoot);
+  const state = readStateIfPresent(root);
+  if (!state) {
+    throw new Error(`The local stack is not up (${join(root, 'state.json')} missing). Run: npm run local -- up`);
+  }
+  const down = state.processes.filter((p) => !recordedAlive(p)).map((p) => `${p.name} (pid ${p.pid})`);
+  if (down.length > 0) {
+    throw new Error(`The local stack at ${root} is degraded: ${down.join(', ')} not running. Run: npm run local -- up`);
+  }
+  return state;
+}
+
+export function stackS3(state: LocalStackState): S3Client {
+  return new S3Client({ endpoint: state.endpoints.s3, region: state.region, forcePathStyle: true, credentials: DUMMY_CREDENTIALS });
+}
+
+export function stackSecrets(state: LocalStackState): SecretsManagerClient {
+  return new SecretsManagerClient({ endpoint: state.endpoints.secretsManager, region: state.region, credentials: DUMMY_CREDENTIALS });
+}
+
+/** The SSH private key as the DAG gets it: from Secrets Manager by ARN. */
+export async function stackSshKey(state: LocalStackState): Promise<string> {
+  const client = stackSecrets(state);
+  try {
+    const secret = await client.send(new GetSecretValueCommand({ SecretId: state.secretArn }));
+    if (!secret.SecretString) throw new Error(`secret ${state.secretArn} has no SecretString`);
+    return secret.SecretString;
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Environment for AWS CLIs/SDKs (awscli, boto3) pointed at the stack's moto. */
+export function stackAwsEnv(state: LocalStackState): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    AWS_ENDPOINT_URL: state.endpoints.s3,
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    AWS_DEFAULT_REGION: state.region,
+  };
+}
+
+/** Environment of the stack's Airflow processes (its AIRFLOW_HOME, moto endpoint, venv first on PATH). */
+export function stackAirflowEnv(state: LocalStackState): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('AIRFLOW__')) env[key] = value;
+  return { ...env, ...(state.airflow?.env ?? {}), AIRFLOW_HOME: state.airflowHome, PATH: `${state.venvBin}:${process.env.PATH ?? ''}` };
+}
+
+/** Runs an `airflow` command of the stack; returns stdout (which may start with Airflow log lines). */
+export function stackAirflow(state: LocalStackState, args: string[]): string {
+  return execFileSync(join(state.venvBin, 'airflow'), args, { encoding: 'utf8', env: stackAirflowEnv(state), stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Runs the stack venv's python with the stack's Airflow environment; returns stdout. */
+export function stackPython(state: LocalStackState, args: string[]): string {
+  return execFileSync(join(state.venvBin, 'python'), args, { encoding: 'utf8', env: stackAirflowEnv(state), stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Runs the built CLI (`node dist/cli.js ...`) synchronously. */
+export function runLocalCli(args: string[], env: NodeJS.ProcessEnv = process.env): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [join(repoRoot, 'dist', 'cli.js'), ...args], {
+    cwd: repoRoot,
+    env,
+    encoding: 'utf8',
+    timeout: 900_000,
+  });
+}
+
+/** The raw key blob of "ssh-ed25519 AAAA..." (what ssh2's hostVerifier receives). */
+export function publicKeyBlob(line: string): Buffer {
+  const [, base64] = line.trim().split(/\s+/);
+  if (!base64) throw new Error(`not a public key line: ${line}`);
+  return Buffer.from(base64, 'base64');
+}
+
+export function readJson<T>(path: string): T {
+  return JSON.parse(readFileSync(path, 'utf8')) as T;
+}

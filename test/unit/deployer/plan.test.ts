@@ -1,0 +1,155 @@
+import { describe, expect, it } from 'vitest';
+import { plan, type RemoteState } from '../../../src/deployer/plan.js';
+import type { EnvironmentState, ObjectHead } from '../../../src/deployer/ports.js';
+import { SETTINGS, targets } from './helpers.js';
+import { sha256 } from './fakes.js';
+
+const ENV: EnvironmentState = { name: 'env-x', status: 'AVAILABLE', airflowVersion: '2.10.3', bucket: 'airflow-test', dagS3Path: 'dags' };
+
+function head(text: string, versionId: string): ObjectHead {
+  return { sha256: sha256(text), versionId };
+}
+
+/** Remote state where everything from targets() (v1) is deployed and pinned. */
+function deployedState(): RemoteState {
+  return {
+    environment: {
+      ...ENV,
+      pluginsS3Path: 'plugins.zip',
+      pluginsS3ObjectVersion: 'p1',
+      requirementsS3Path: 'requirements.txt',
+      requirementsS3ObjectVersion: 'r1',
+    },
+    versioning: 'Enabled',
+    current: {
+      'dags/gpu_server_cicd_dag.py': head('dag v1', 'd1'),
+      'plugins.zip': head('plugins v1', 'p1'),
+      'requirements.txt': head('reqs v1', 'r1'),
+      'config/local/config.yaml': head('config v1', 'c1'),
+    },
+    pinned: { plugins: head('plugins v1', 'p1'), requirements: head('reqs v1', 'r1') },
+  };
+}
+
+const summary = (p: ReturnType<typeof plan>) =>
+  p.actions.map((a) => (a.type === 'update-environment' ? 'update' : `${a.type} ${a.target.key}`));
+
+describe('plan', () => {
+  it('first deploy: uploads plugins and requirements, pins them, then the DAG and config', () => {
+    const p = plan(SETTINGS, targets(), { environment: ENV, versioning: 'Enabled', current: {}, pinned: {} });
+    expect(summary(p)).toEqual([
+      'upload requirements.txt',
+      'upload plugins.zip',
+      'update',
+      'upload dags/gpu_server_cicd_dag.py',
+      'upload config/local/config.yaml',
+    ]);
+    const update = p.actions[2];
+    expect(update).toMatchObject({
+      type: 'update-environment',
+      plugins: { key: 'plugins.zip', fromWrite: true },
+      requirements: { key: 'requirements.txt', fromWrite: true },
+    });
+    expect(p.changes).toBe(5);
+    expect(p.refusals).toEqual([]);
+  });
+
+  it('nothing changed: every action is a skip and changes is 0', () => {
+    const p = plan(SETTINGS, targets(), deployedState());
+    expect(p.actions.every((a) => a.type === 'skip')).toBe(true);
+    expect(p.changes).toBe(0);
+  });
+
+  it('DAG-only change: one upload, no environment update', () => {
+    const p = plan(SETTINGS, targets({ dag: 'dag v2' }), deployedState());
+    expect(p.actions.filter((a) => a.type !== 'skip').map((a) => a.type)).toEqual(['upload']);
+    expect(p.changes).toBe(1);
+  });
+
+  it('plugins change: upload, update pinning only plugins, before the DAG', () => {
+    const p = plan(SETTINGS, targets({ plugins: 'plugins v2', dag: 'dag v2' }), deployedState());
+    expect(summary(p)).toEqual([
+      'skip requirements.txt',
+      'upload plugins.zip',
+      'update',
+      'upload dags/gpu_server_cicd_dag.py',
+      'skip config/local/config.yaml',
+    ]);
+    const update = p.actions.find((a) => a.type === 'update-environment')!;
+    expect(update).toMatchObject({ plugins: { fromWrite: true } });
+    expect('requirements' in update && update.requirements).toBeFalsy();
+  });
+
+  it('an upload that was never pinned (interrupted deploy) is pinned without writing it again', () => {
+    const remote = deployedState();
+    remote.current['plugins.zip'] = head('plugins v2', 'p2');
+    const p = plan(SETTINGS, targets({ plugins: 'plugins v2' }), remote);
+    expect(summary(p)).toContain('skip plugins.zip');
+    expect(p.actions.find((a) => a.type === 'update-environment')).toMatchObject({
+      plugins: { key: 'plugins.zip', versionId: 'p2' },
+    });
+    expect(p.changes).toBe(1);
+  });
+
+  it('the pinned version counts, not the latest one: same content pinned means no update', () => {
+    const remote = deployedState();
+    remote.current['plugins.zip'] = head('something else uploaded by hand', 'p9');
+    const p = plan(SETTINGS, targets(), remote);
+    expect(p.changes).toBe(0);
+  });
+
+  it('objects without our sha256 metadata are re-uploaded', () => {
+    const remote = deployedState();
+    remote.current['dags/gpu_server_cicd_dag.py'] = { versionId: 'x' };
+    const p = plan(SETTINGS, targets(), remote);
+    expect(summary(p)).toContain('upload dags/gpu_server_cicd_dag.py');
+  });
+
+  it('rollback targets become copies of the old version', () => {
+    const t = targets({ plugins: 'plugins v1' }).map((x) =>
+      x.kind === 'plugins' ? { ...x, source: { type: 'version' as const, versionId: 'p1' } } : x,
+    );
+    const remote = deployedState();
+    remote.current['plugins.zip'] = head('plugins v2', 'p2');
+    remote.environment.pluginsS3ObjectVersion = 'p2';
+    remote.pinned.plugins = head('plugins v2', 'p2');
+    const p = plan(SETTINGS, t, remote);
+    expect(p.actions.find((a) => a.type === 'copy' && a.target.key === 'plugins.zip')).toMatchObject({
+      type: 'copy',
+      sourceVersionId: 'p1',
+    });
+  });
+
+  describe('refusals', () => {
+    it.each([
+      [{ versioning: 'Suspended' }, 'versioning', /put-bucket-versioning --bucket airflow-test --versioning-configuration Status=Enabled/],
+      [{ versioning: undefined }, 'versioning', /never enabled/],
+      [{ env: { airflowVersion: '2.9.2' } }, 'airflow-version', /runs Airflow 2\.9\.2 but the config targets 2\.10\.3/],
+      [{ env: { status: 'UPDATING' } }, 'status', /UPDATING, not AVAILABLE.*--wait-for-available/],
+      [{ env: { bucket: 'airflow-other' } }, 'bucket', /airflow-other/],
+      [{ env: { dagS3Path: 'other-dags/' } }, 'dag-path', /other-dags/],
+    ] as const)('%j → %s', (change, code, message) => {
+      const remote = deployedState();
+      if ('versioning' in change) remote.versioning = change.versioning;
+      if ('env' in change) Object.assign(remote.environment, change.env);
+      const p = plan(SETTINGS, targets(), remote);
+      expect(p.refusals.map((r) => r.code)).toEqual([code]);
+      expect(p.refusals[0]!.message).toMatch(message);
+    });
+
+    it('UPDATE_FAILED is usable (MWAA rolled back) with a warning carrying the error', () => {
+      const remote = deployedState();
+      remote.environment.status = 'UPDATE_FAILED';
+      remote.environment.lastUpdate = { status: 'FAILED', errorCode: 'X', errorMessage: 'plugins broke' };
+      const p = plan(SETTINGS, targets(), remote);
+      expect(p.refusals).toEqual([]);
+      expect(p.warnings[0]).toMatch(/UPDATE_FAILED.*plugins broke/);
+    });
+
+    it('a trailing slash on DagS3Path is the same prefix', () => {
+      const remote = deployedState();
+      remote.environment.dagS3Path = 'dags/';
+      expect(plan(SETTINGS, targets(), remote).refusals).toEqual([]);
+    });
+  });
+});

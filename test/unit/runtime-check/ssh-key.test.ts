@@ -1,0 +1,121 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { keyFromFile, keyFromSecret, parsePrivateKey } from '../../../src/runtime-check/ssh-key.js';
+import { UserError } from '../../../src/errors.js';
+import { useTmpDir } from '../../support/tmp.js';
+
+const tmp = useTmpDir('ssh-key-test-');
+const arn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:gpu-server-ssh-key-AbCdEf';
+
+function newKey(dir: string, passphrase = ''): { path: string; text: string } {
+  const path = join(dir, 'id_ed25519');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', passphrase, '-C', 'test', '-f', path]);
+  return { path, text: readFileSync(path, 'utf8') };
+}
+
+/** The body of the key, which must never appear in a message. */
+function keyBody(text: string): string {
+  return text.split('\n')[2] as string;
+}
+
+function secretsClient(answer: () => unknown) {
+  const sent: unknown[] = [];
+  return {
+    sent,
+    client: {
+      send: async (command: unknown) => {
+        sent.push(command);
+        return answer();
+      },
+    } as never,
+  };
+}
+
+describe('parsePrivateKey', () => {
+  it('accepts an OpenSSH key, with CRLF line ends, or pasted as one line with literal \\n', () => {
+    const { text } = newKey(tmp());
+    expect(parsePrivateKey(text, 'k').type).toBe('ssh-ed25519');
+    expect(parsePrivateKey(text.replace(/\n/g, '\r\n'), 'k').type).toBe('ssh-ed25519');
+    expect(parsePrivateKey(text.trim().replace(/\n/g, '\\n'), 'k').type).toBe('ssh-ed25519');
+  });
+
+  it('refuses empty text, public keys, garbage and passphrase-protected keys without echoing them', () => {
+    const dir = tmp();
+    const { path } = newKey(dir);
+    const pub = readFileSync(`${path}.pub`, 'utf8');
+    const cases: Array<[string, RegExp]> = [
+      ['', /is empty/],
+      [pub, /holds a public key|does not hold a usable SSH private key/],
+      ['-----BEGIN OPENSSH PRIVATE KEY-----\nnot really\n-----END OPENSSH PRIVATE KEY-----', /does not hold a usable/],
+    ];
+    for (const [input, message] of cases) {
+      expect(() => parsePrivateKey(input, 'the secret X')).toThrow(message);
+    }
+    const encrypted = newKey(tmp(), 'secret-passphrase').text;
+    let caught: unknown;
+    try {
+      parsePrivateKey(encrypted, 'the secret X');
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(UserError);
+    expect((caught as Error).message).toMatch(/passphrase-protected/);
+    expect((caught as Error).message).not.toContain(keyBody(encrypted));
+  });
+});
+
+describe('keyFromSecret', () => {
+  it('reads the raw key by ARN', async () => {
+    const { text } = newKey(tmp());
+    const { client, sent } = secretsClient(() => ({ SecretString: text }));
+    const loaded = await keyFromSecret(client, arn, null);
+    expect(loaded.source).toBe('secrets-manager');
+    expect(loaded.key.type).toBe('ssh-ed25519');
+    expect((sent[0] as GetSecretValueCommand).input).toEqual({ SecretId: arn });
+  });
+
+  it('reads a JSON field when configured, and SecretBinary', async () => {
+    const { text } = newKey(tmp());
+    const json = secretsClient(() => ({ SecretString: JSON.stringify({ private_key: text }) }));
+    expect((await keyFromSecret(json.client, arn, 'private_key')).key.type).toBe('ssh-ed25519');
+    const binary = secretsClient(() => ({ SecretBinary: new TextEncoder().encode(text) }));
+    expect((await keyFromSecret(binary.client, arn, null)).key.type).toBe('ssh-ed25519');
+  });
+
+  it('explains JSON problems without the secret value', async () => {
+    const { text } = newKey(tmp());
+    const missing = secretsClient(() => ({ SecretString: JSON.stringify({ other: text }) }));
+    await expect(keyFromSecret(missing.client, arn, 'private_key')).rejects.toThrow(`The secret ${arn} has no string field "private_key".`);
+    const notJson = secretsClient(() => ({ SecretString: text }));
+    const error = (await keyFromSecret(notJson.client, arn, 'private_key').catch((e: unknown) => e)) as Error;
+    expect(error.message).toBe(`The secret ${arn} is not JSON, but secrets.sshKeyJsonField is "private_key".`);
+  });
+
+  it('names the AWS error without its message (which can echo inputs)', async () => {
+    const failing = {
+      send: async () => {
+        throw Object.assign(new Error('User: arn:aws:iam::1:user/x is not authorized ... value=SECRET'), { name: 'AccessDeniedException' });
+      },
+    } as never;
+    const error = (await keyFromSecret(failing, arn, null).catch((e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(UserError);
+    expect(error.message).toBe(`Cannot read the SSH key secret ${arn}: AccessDeniedException. Check the ARN, the region and your AWS credentials.`);
+  });
+});
+
+describe('keyFromFile', () => {
+  it('reads an identity file', async () => {
+    const { path } = newKey(tmp());
+    expect((await keyFromFile(path)).source).toBe('identity-file');
+  });
+
+  it('is a usage error (exit 2) when the file is missing', async () => {
+    const error = (await keyFromFile('/nonexistent/id_ed25519').catch((e: unknown) => e)) as UserError;
+    expect(error).toBeInstanceOf(UserError);
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toBe('Cannot read the identity file /nonexistent/id_ed25519 (ENOENT).');
+  });
+});

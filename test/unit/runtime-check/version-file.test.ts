@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest';
+import { validateVersionBytes } from '../../../src/runtime-check/server-check.js';
+import { MAX_ALIAS_COUNT, parseVersionFile, type VariableMapping } from '../../../src/runtime-check/version-file.js';
+
+const scalars: VariableMapping[] = ['a', 'b', 'c', 'd'].map((key) => ({ key, variable: key, type: 'scalar' }));
+const typed: VariableMapping[] = [
+  { key: 'version', variable: 'version', type: 'string' },
+  { key: 'build', variable: 'build', type: 'integer' },
+  { key: 'ratio', variable: 'ratio', type: 'number' },
+  { key: 'enabled', variable: 'enabled', type: 'boolean' },
+];
+
+function reason(text: string, mappings: VariableMapping[] = scalars): string {
+  const result = parseVersionFile(text, mappings);
+  if (result.ok) throw new Error(`expected a failure for ${JSON.stringify(text)}`);
+  return result.reason;
+}
+
+describe('parseVersionFile', () => {
+  it('accepts a mapping with the configured keys and returns their values', () => {
+    const result = parseVersionFile('a: "1.2.3"\nb: 42\nc: true\nd: etl\nextra: ignored\n', scalars);
+    expect(result).toEqual({ ok: true, values: { a: '1.2.3', b: 42, c: true, d: 'etl' } });
+  });
+
+  it('checks each configured type', () => {
+    expect(parseVersionFile('version: "2.0"\nbuild: 17\nratio: 0.5\nenabled: false\n', typed)).toEqual({
+      ok: true,
+      values: { version: '2.0', build: 17, ratio: 0.5, enabled: false },
+    });
+    const wrong = reason('version: 2.0\nbuild: 1.5\nratio: "x"\nenabled: "yes"\n', typed);
+    expect(wrong).toContain('"version" should be a string, found number 2');
+    expect(wrong).toContain('"build" should be an integer, found number 1.5');
+    expect(wrong).toContain('"ratio" should be a number, found string "x"');
+    expect(wrong).toContain('"enabled" should be a boolean, found string "yes"');
+  });
+
+  it('uses the YAML 1.2 core schema: yes/no are strings, dates are strings', () => {
+    expect(parseVersionFile('a: yes\nb: 2026-11-26\nc: 0x10\nd: .inf\n', scalars)).toMatchObject({ ok: false });
+    expect(parseVersionFile('a: yes\nb: 2026-11-26\nc: 0x10\nd: x\n', scalars)).toEqual({
+      ok: true,
+      values: { a: 'yes', b: '2026-11-26', c: 16, d: 'x' },
+    });
+  });
+
+  it('refuses scalar values that are not scalars', () => {
+    expect(reason('a: [1, 2]\nb: {x: 1}\nc: null\nd:\n')).toBe(
+      '"a" should be a scalar, found a list; "b" should be a scalar, found a mapping; ' +
+        '"c" should be a scalar, found an empty value; "d" should be a scalar, found an empty value',
+    );
+  });
+
+  it('names every missing key', () => {
+    expect(reason('a: 1\nc: 3\n')).toBe('missing key "b"; missing key "d"');
+  });
+
+  it.each([
+    ['a list', '- a\n- b\n', 'found a list'],
+    ['a scalar', 'just text\n', 'found string "just text"'],
+    ['an empty file', '', 'found an empty value'],
+    ['a comment only', '# nothing\n', 'found an empty value'],
+  ])('refuses %s at the top level', (_name, text, expected) => {
+    expect(reason(text)).toContain(`expected a mapping of keys to values, ${expected}`);
+  });
+
+  it.each([
+    ['a Python object tag', 'a: !!python/object:os.system ls\nb: 1\nc: 1\nd: 1\n'],
+    ['a Python apply tag', "a: !!python/object/apply:os.system ['id']\nb: 1\nc: 1\nd: 1\n"],
+    ['a local tag', 'a: !custom x\nb: 1\nc: 1\nd: 1\n'],
+    ['a YAML 1.1 binary tag', 'a: !!binary aGVsbG8=\nb: 1\nc: 1\nd: 1\n'],
+    ['a YAML 1.1 set tag', 'a: !!set {x}\nb: 1\nc: 1\nd: 1\n'],
+    ['a YAML 1.1 timestamp tag', 'a: !!timestamp 2026-11-26\nb: 1\nc: 1\nd: 1\n'],
+  ])('refuses %s', (_name, text) => {
+    expect(reason(text)).toMatch(/^invalid YAML: Unresolved tag/);
+  });
+
+  it('refuses a YAML bomb fast', () => {
+    const bomb = [
+      'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
+      'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]',
+      'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]',
+      'd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]',
+      'e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]',
+      'f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]',
+      'g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]',
+      'h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]',
+      'i: [*h,*h,*h,*h,*h,*h,*h,*h,*h]',
+    ].join('\n');
+    const started = performance.now();
+    expect(reason(bomb)).toMatch(/^invalid YAML: Excessive alias count/);
+    expect(performance.now() - started).toBeLessThan(500);
+  });
+
+  it(`allows a few aliases (up to ${MAX_ALIAS_COUNT})`, () => {
+    expect(parseVersionFile('base: &v "1.0"\na: *v\nb: *v\nc: 3\nd: 4\n', scalars)).toMatchObject({ ok: true, values: { a: '1.0' } });
+  });
+
+  it.each([
+    ['duplicate keys', 'a: 1\na: 2\nb: 1\nc: 1\nd: 1\n', /Map keys must be unique/],
+    ['several documents', 'a: 1\nb: 1\nc: 1\nd: 1\n---\na: 2\n', /multiple documents/],
+    ['broken syntax', 'a: [1, 2\nb: 1\n', /invalid YAML/],
+    ['tabs for indentation', 'a:\n\tb: 1\n', /invalid YAML/],
+  ])('refuses %s', (_name, text, expected) => {
+    expect(reason(text)).toMatch(expected);
+  });
+
+  it('does not let keys like __proto__ pollute anything', () => {
+    const result = parseVersionFile('__proto__: {polluted: 1}\na: 1\nb: 1\nc: 1\nd: 1\n', scalars);
+    expect(result.ok).toBe(true);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe('validateVersionBytes', () => {
+  it('refuses bytes that are not UTF-8', () => {
+    const result = validateVersionBytes(Buffer.from([0x61, 0x3a, 0x20, 0xff, 0xfe, 0x0a]), 'www/version.yaml', scalars);
+    expect(result).toEqual({ ok: false, reason: 'www/version.yaml is not UTF-8 text' });
+  });
+
+  it('prefixes problems with the path and summarizes values on success', () => {
+    expect(validateVersionBytes(Buffer.from('a: 1\n'), '/w/www/version.yaml', scalars).reason).toBe(
+      '/w/www/version.yaml: missing key "b"; missing key "c"; missing key "d"',
+    );
+    expect(validateVersionBytes(Buffer.from('a: "x"\nb: 2\nc: false\nd: 1.5\n'), 'p', scalars)).toEqual({
+      ok: true,
+      reason: 'a="x" b=2 c=false d=1.5',
+      values: { a: 'x', b: 2, c: false, d: 1.5 },
+    });
+  });
+});
