@@ -16,7 +16,7 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { readConfigFile, resolveConfig } from '../src/config/load.js';
@@ -137,6 +137,7 @@ async function main(): Promise<void> {
     // Warm-up: JIT and lazy module loading are start-up costs, not per-target costs.
     await ours(sshd, configs.get(args.targets[0] as number) as ResolvedConfig, 1);
 
+    const loadBefore = loadavg()[0] ?? 0;
     const rows = [];
     for (const count of args.targets) {
       const concurrency = Math.min(args.concurrency, count);
@@ -159,6 +160,8 @@ async function main(): Promise<void> {
         oursWallMs: Math.round(median(ourSamples.map((s) => s.wallMs))),
         psshWallMs: Math.round(median(psshSamples.map((s) => s.wallMs))),
         wallRatio: 0,
+        pairedRatio: 0,
+        quickPairedRatio: 0,
         oursCpuMsPerTarget: Math.round(median(ourSamples.map((s) => s.cpuMs / count)) * 10) / 10,
         psshCpuMsPerTarget: Math.round(median(psshSamples.map((s) => s.cpuMs / count)) * 10) / 10,
         oursServerCpuMsPerTarget: Math.round(median(ourSamples.map((s) => s.serverCpuMs / count))),
@@ -166,6 +169,11 @@ async function main(): Promise<void> {
       };
       row.wallRatio = Math.round((row.oursWallMs / row.psshWallMs) * 100) / 100;
       row.quickWallRatio = Math.round((row.quickWallMs / row.psshWallMs) * 100) / 100;
+      // Each repetition's runs are back to back, so their ratio is the least affected by load drift.
+      const paired = (samples: Sample[]) =>
+        Math.round(median(samples.map((s, i) => s.wallMs / (psshSamples[i] as Sample).wallMs)) * 100) / 100;
+      row.pairedRatio = paired(ourSamples);
+      row.quickPairedRatio = paired(quickSamples);
       rows.push(row);
       if (!args.json) {
         process.stderr.write(
@@ -179,14 +187,19 @@ async function main(): Promise<void> {
       process.stdout.write(`${JSON.stringify({ bench: 'check', repeat: args.repeat, sftp: args.sftp, rows }, null, 2)}\n`);
       return;
     }
+    process.stdout.write(
+      `${cpus().length} cores; 1-min load average ${loadBefore.toFixed(1)} before, ${(loadavg()[0] ?? 0).toFixed(1)} after ` +
+        '(other work on the machine shares the CPU with sshd and both clients)\n\n',
+    );
     const table = (title: string, header: string[], lines: string[][]) => {
       const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
       const fmt = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  ');
       process.stdout.write(`${title}\n${fmt(header)}\n${lines.map(fmt).join('\n')}\n\n`);
     };
-    const header = ['targets', 'conc', 'ours wall', 'pssh wall', 'ours/pssh', 'ours CPU/target', 'sshd CPU/target'];
+    const header = ['targets', 'conc', 'ours wall', 'pssh wall', 'ours/pssh', 'paired ratio', 'ours CPU/target', 'sshd CPU/target'];
     table(
-      `ours --quick (connect + whoami: the same work as pssh) vs parallel-ssh whoami; median of ${args.repeat}, in-process`,
+      `ours --quick (connect + whoami: the same work as pssh) vs parallel-ssh whoami; medians of ${args.repeat}, in-process ` +
+        '(ours/pssh: ratio of the medians; paired: median of each repetition\'s ratio)',
       header,
       rows.map((r) => [
         String(r.targets),
@@ -194,6 +207,7 @@ async function main(): Promise<void> {
         `${r.quickWallMs} ms`,
         `${r.psshWallMs} ms`,
         `${r.quickWallRatio.toFixed(2)}x`,
+        `${r.quickPairedRatio.toFixed(2)}x`,
         `${r.quickCpuMsPerTarget} ms`,
         `${r.quickServerCpuMsPerTarget} ms`,
       ]),
@@ -207,6 +221,7 @@ async function main(): Promise<void> {
         `${r.oursWallMs} ms`,
         `${r.psshWallMs} ms`,
         `${r.wallRatio.toFixed(2)}x`,
+        `${r.pairedRatio.toFixed(2)}x`,
         `${r.oursCpuMsPerTarget} ms`,
         `${r.oursServerCpuMsPerTarget} ms`,
       ]),

@@ -5,8 +5,10 @@
  *   - DAG-only change: `deploy --no-trigger` after a config change that touches only the DAG
  *   - aws s3 sync of freshly generated artifacts (unchanged content, new mtimes), and after the
  *     same DAG-only change
- * S3 requests are counted at moto (its request recorder), MWAA calls at the control plane
- * (/_local/stats); wall times are medians of interleaved runs of whole processes.
+ * S3 requests are counted at moto (its request recorder; each client's own requests, told apart
+ * by User-Agent from the control plane's DAG sync), writes are every S3 write moto saw, MWAA calls
+ * are counted at the control plane (/_local/stats); wall times are medians of interleaved runs of
+ * whole processes.
  *
  *   npx tsx bench/deploy.ts [--repeat 5] [--json]
  */
@@ -54,7 +56,10 @@ interface Measure {
   updates: number;
 }
 
-async function measure(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Measure> {
+/** The client's own S3 requests are told apart from the control plane's DAG sync by User-Agent. */
+const DEPLOY_UA = 'app/deploy-bench';
+
+async function measure(command: string, args: string[], env: NodeJS.ProcessEnv, client: string): Promise<Measure> {
   const before = await controlPlaneStats(stack);
   await recorder.start();
   const started = performance.now();
@@ -65,7 +70,7 @@ async function measure(command: string, args: string[], env: NodeJS.ProcessEnv =
   const mwaa = statsDelta(before, await controlPlaneStats(stack));
   return {
     ms,
-    requests: s3Requests(recorded, stack.bucket).length + mwaa.GetEnvironment + mwaa.UpdateEnvironment + mwaa.CreateCliToken + mwaa.Cli,
+    requests: s3Requests(recorded, stack.bucket, client).length + mwaa.GetEnvironment + mwaa.UpdateEnvironment + mwaa.CreateCliToken + mwaa.Cli,
     writes: s3Writes(recorded, stack.bucket).length,
     updates: mwaa.UpdateEnvironment,
   };
@@ -87,22 +92,24 @@ const awsEnv = {
   AWS_DEFAULT_REGION: stack.region,
 };
 
+const deployEnv = { AWS_SDK_UA_APP_ID: 'deploy-bench' };
+
 const configA = variant('A');
 const configB = variant('B');
 const outDir = mkdtempSync(join(tmpdir(), 'deploy-bench-'));
 
 // Set-up (not timed): the environment runs config A, and the sync target holds A.
-await measure(process.execPath, deployArgs(configA));
-await measure('aws', await syncArgs(configA, outDir), awsEnv);
+await measure(process.execPath, deployArgs(configA), deployEnv, DEPLOY_UA);
+await measure('aws', await syncArgs(configA, outDir), awsEnv, 'aws-cli');
 
 const samples: Record<string, Measure[]> = { noop: [], dagOnly: [], syncNoop: [], syncDagOnly: [] };
 let current = configA;
 for (let round = 0; round < repeat; round += 1) {
-  samples.noop!.push(await measure(process.execPath, deployArgs(current)));
-  samples.syncNoop!.push(await measure('aws', await syncArgs(current, outDir), awsEnv));
+  samples.noop!.push(await measure(process.execPath, deployArgs(current), deployEnv, DEPLOY_UA));
+  samples.syncNoop!.push(await measure('aws', await syncArgs(current, outDir), awsEnv, 'aws-cli'));
   const next = current === configA ? configB : configA;
-  samples.dagOnly!.push(await measure(process.execPath, deployArgs(next)));
-  samples.syncDagOnly!.push(await measure('aws', await syncArgs(next, outDir), awsEnv));
+  samples.dagOnly!.push(await measure(process.execPath, deployArgs(next), deployEnv, DEPLOY_UA));
+  samples.syncDagOnly!.push(await measure('aws', await syncArgs(next, outDir), awsEnv, 'aws-cli'));
   current = next;
 }
 

@@ -1,12 +1,15 @@
 // Bundles the CLI and the local control plane with esbuild. Bundling matters for start-up time:
 // `generate` should load only what it needs, so each command is a separate chunk loaded on demand.
 import { build } from 'esbuild';
-import { rmSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const outdir = join(root, 'dist');
+const finalDir = join(root, 'dist');
+// Build beside dist/ and swap it in, so that a CLI running during a rebuild never sees a half
+// written or missing dist/.
+const outdir = join(root, `.dist-build-${process.pid}`);
 rmSync(outdir, { recursive: true, force: true });
 
 const result = await build({
@@ -33,4 +36,12 @@ const result = await build({
   metafile: true,
 });
 // The module graph, for the test that keeps the AWS SDK and ssh2 off the path of `generate`.
-writeFileSync(join(outdir, 'meta.json'), JSON.stringify(result.metafile));
+writeFileSync(join(outdir, 'meta.json'), JSON.stringify(result.metafile).replaceAll(`${outdir.slice(root.length + 1)}/`, 'dist/'));
+const retired = join(root, `.dist-old-${process.pid}`);
+try {
+  renameSync(finalDir, retired);
+} catch (error) {
+  if (error.code !== 'ENOENT') throw error;
+}
+renameSync(outdir, finalDir);
+rmSync(retired, { recursive: true, force: true });

@@ -7,6 +7,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readControlPlaneInfo } from './control-plane-client.js';
 import { recordedAlive } from './liveness.js';
+import { clearPending, readPending } from './pending.js';
 import { step, type ProgressListener } from './progress.js';
 import { stopPid } from './processes.js';
 import { readStateIfPresent, statePath, type StackProcess } from './state.js';
@@ -38,7 +39,7 @@ export function recordedProcesses(root: string): StackProcess[] {
   const cp = readControlPlaneInfo(join(root, 'control-plane.json'));
   // The control plane rewrites its file whenever it restarts Airflow: its list is the live one.
   const fromState = (state?.processes ?? []).filter((p) => !(cp && p.name.startsWith('airflow-')));
-  const all = [...fromState, ...(cp?.processes ?? [])];
+  const all = [...fromState, ...(cp?.processes ?? []), ...readPending(root)];
   if (cp && !all.some((p) => p.pid === cp.pid)) all.push({ name: 'control-plane', pid: cp.pid, log: join(root, 'logs', 'control-plane.log') });
   const seen = new Set<number>();
   return all.filter((p) => (seen.has(p.pid) ? false : (seen.add(p.pid), true)));
@@ -62,6 +63,7 @@ export async function down(options: DownOptions): Promise<DownResult> {
     });
   }
   rmSync(statePath(root), { force: true });
+  clearPending(root);
   rmSync(join(root, 'control-plane.json'), { force: true });
 
   const wiped: string[] = [];

@@ -10,7 +10,7 @@ import { UserError } from '../errors.js';
 export type AirflowLine = '2' | '3';
 
 export interface StackProcess {
-  /** moto, sshd, control-plane, or an Airflow process the control plane reports. */
+  /** moto, sshd, control-plane; or (in `status` output and control-plane.json) an `airflow-*` process. */
   name: string;
   pid: number;
   log: string;
@@ -42,6 +42,10 @@ export interface LocalStackState {
   };
   git: { remoteUrl: string; branch: string };
   workspace: string;
+  /**
+   * What `up` started: moto, sshd, control-plane. The Airflow processes belong to the control plane,
+   * which restarts them on updates: their live PIDs are in `<root>/control-plane.json`.
+   */
   processes: StackProcess[];
   /** Seconds between the control plane's S3 → dags/ syncs (MWAA: ~30 s; the local stack: 5). */
   dagSyncIntervalSeconds?: number;

@@ -14,9 +14,7 @@ import { ensureBucket, ensureSecret, motoAnswers, s3Client, secretsClient } from
 import {
   controlPlaneHealthy,
   mwaaAnswers,
-  readControlPlaneInfo,
   startControlPlane,
-  type ControlPlaneInfo,
 } from './control-plane-client.js';
 import { ensureBareRepo } from './git-fixture.js';
 import {
@@ -35,6 +33,7 @@ import {
   venvsDirFrom,
   type StackLayout,
 } from './layout.js';
+import { recordedProcesses } from './down.js';
 import { recordedAlive } from './liveness.js';
 import { step, type ProgressListener } from './progress.js';
 import { freePort, spawnDetached, stopPid, waitFor } from './processes.js';
@@ -46,6 +45,7 @@ import {
   testSshdConfig,
   writeSshdConfig,
 } from './sshd.js';
+import { clearPending, readPending, recordPending } from './pending.js';
 import { readStateIfPresent, statePath, writeState, type AirflowLine, type LocalStackState, type StackProcess } from './state.js';
 import { findPython, ensureVenv } from './venv.js';
 
@@ -78,7 +78,7 @@ export async function up(options: UpOptions): Promise<UpResult> {
   const previous = readStateIfPresent(root);
 
   if (previous && previous.airflowLine !== line) {
-    const running = previous.processes.filter((p) => recordedAlive(p));
+    const running = recordedProcesses(root).filter((p) => recordedAlive(p));
     if (running.length > 0) {
       throw new UserError(
         `The local stack at ${root} runs Airflow ${previous.airflowVersion} (line ${previous.airflowLine}). ` +
@@ -86,6 +86,12 @@ export async function up(options: UpOptions): Promise<UpResult> {
       );
     }
   }
+  // Leftovers of an `up` that failed half-way: not in state.json, so nothing would reuse them.
+  const recorded = new Set((previous?.processes ?? []).map((p) => p.pid));
+  for (const orphan of readPending(root)) {
+    if (!recorded.has(orphan.pid) && recordedAlive(orphan)) await stopPid(orphan.pid, 5_000);
+  }
+  clearPending(root);
   const sameLine = previous && previous.airflowLine === line ? previous : undefined;
   preflight(repo);
   mkdirSync(layout.logsDir, { recursive: true });
@@ -112,7 +118,12 @@ export async function up(options: UpOptions): Promise<UpResult> {
 
   const ssh = await step(progress, now, 'sshd', async () => {
     const files = sshFiles(layout.sshDir);
-    mkdirSync('/run/sshd', { recursive: true });
+    try {
+      // sshd's privilege-separation directory; only root can create it, and only root needs it.
+      mkdirSync('/run/sshd', { recursive: true });
+    } catch {
+      // Not root: sshd runs unprivileged for the same user and does not need it.
+    }
     mkdirSync(files.dir, { recursive: true, mode: 0o700 });
     const hostPublicKey = await ensureKeyPair(files.hostKey, 'local-stack-host');
     const clientPublicKey = await ensureKeyPair(files.clientKey, 'local-stack-client');
@@ -126,6 +137,7 @@ export async function up(options: UpOptions): Promise<UpResult> {
     writeSshdConfig(files, port, user, clientPublicKey);
     await testSshdConfig(files);
     const pid = spawnDetached({ command: SSHD_BINARY, args: ['-D', '-f', files.config, '-E', files.log], log: join(layout.logsDir, 'sshd.out') });
+    recordPending(root, { name: 'sshd', pid, log: files.log });
     await waitFor('sshd', () => sshBannerSeen(port), 15_000, { alive: () => recordedAlive({ name: 'sshd', pid, log: '' }), hint: `See ${files.log}` });
     started.push('sshd');
     return { cached: false, detail: `started on 127.0.0.1:${port}`, port, pid, hostPublicKey, files, user };
@@ -150,6 +162,7 @@ export async function up(options: UpOptions): Promise<UpResult> {
       args: ['-H', '127.0.0.1', '-p', String(port)],
       log: layout.motoLog,
     });
+    recordPending(root, { name: 'moto', pid, log: layout.motoLog });
     await waitFor('moto_server', () => motoAnswers(url, REGION), 30_000, {
       alive: () => recordedAlive({ name: 'moto', pid, log: '' }),
       hint: `See ${layout.motoLog}`,
@@ -177,6 +190,18 @@ export async function up(options: UpOptions): Promise<UpResult> {
   const cpAlive = Boolean(oldCp && recordedAlive(oldCp));
   // A control plane that outlived a restarted moto would talk to a dead endpoint: restart it too.
   const cpReusable = cpAlive && reused.includes('moto') && sameLine !== undefined;
+  // Stop a control plane that cannot be kept before picking ports, so its port can be taken again.
+  if (oldCp && cpAlive && !cpReusable) {
+    progress({ kind: 'note', message: 'stopping the control plane (moto was restarted)' });
+    await stopPid(oldCp.pid, 40_000);
+  }
+  if (!cpReusable) {
+    // Airflow processes of a control plane that died without stopping them (e.g. SIGKILL) would
+    // hold the api-server port and the SQLite DB next to the ones the new control plane starts.
+    for (const orphan of recordedProcesses(root).filter((p) => p.name.startsWith('airflow-'))) {
+      if (recordedAlive(orphan)) await stopPid(orphan.pid, 20_000);
+    }
+  }
   const mwaaPort = cpReusable ? portOf(sameLine!.endpoints.mwaa) : await portOrFree(sameLine ? portOf(sameLine.endpoints.mwaa) : undefined);
   const baseProcesses: StackProcess[] = [
     { name: 'moto', pid: moto.pid, log: layout.motoLog },
@@ -223,7 +248,6 @@ export async function up(options: UpOptions): Promise<UpResult> {
       reused.push('control-plane');
       return { cached: true, detail: `running at ${state.endpoints.mwaa}`, pid: oldCp.pid, startedAt: undefined as Date | undefined };
     }
-    if (oldCp && cpAlive) await stopPid(oldCp.pid, 40_000);
     const startedAt = new Date(Date.now() - 1_000);
     const pid = startControlPlane({
       script: controlPlaneScript(repo),
@@ -252,14 +276,10 @@ export async function up(options: UpOptions): Promise<UpResult> {
     return { detail: 's3, secretsmanager, mwaa, ssh answer' };
   });
 
-  state.processes = [...state.processes.filter((p) => !p.name.startsWith('airflow-')), ...airflowProcesses(layout)];
-  writeState(root, state);
+  // Airflow's processes are not recorded here: the control plane restarts them on updates and
+  // keeps their live PIDs in control-plane.json (`status` and `down` read both files).
+  clearPending(root);
   return { state, reused, started };
-}
-
-function airflowProcesses(layout: StackLayout): StackProcess[] {
-  const info: ControlPlaneInfo | undefined = readControlPlaneInfo(layout.controlPlaneInfo);
-  return info?.processes ?? [];
 }
 
 async function waitForAirflow(layout: StackLayout, line: AirflowLine, since: Date, apiPort: number | undefined, timeoutMs: number): Promise<void> {

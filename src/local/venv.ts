@@ -4,7 +4,8 @@
  * with the same lock and Python costs nothing.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { run, runLogged } from './processes.js';
@@ -20,21 +21,36 @@ export interface PythonInfo {
 
 /** `$MWAA_LOCAL_PYTHON` or `python3.11` from PATH; must be CPython 3.11 (what the locks were made for). */
 export async function findPython(env: NodeJS.ProcessEnv, wanted: string): Promise<PythonInfo> {
-  const executable = env.MWAA_LOCAL_PYTHON || `python${wanted}`;
-  let version: string;
+  const candidates = env.MWAA_LOCAL_PYTHON ? [env.MWAA_LOCAL_PYTHON] : [`python${wanted}`, ...pyenvPythons(env, wanted)];
+  const tried: string[] = [];
+  for (const executable of candidates) {
+    try {
+      // The venv module must work too (Debian splits it into python3.x-venv).
+      const { stdout } = await run(executable, ['-c', 'import platform, venv, ensurepip; print(platform.python_version())']);
+      const version = stdout.trim();
+      if (version.startsWith(`${wanted}.`)) return { executable, version };
+      tried.push(`${executable} (Python ${version})`);
+    } catch {
+      tried.push(`${executable} (not usable)`);
+    }
+  }
+  throw new UserError(
+    `No Python ${wanted} with venv found (tried: ${tried.join(', ')}). Install it (e.g. pyenv install ${wanted}) ` +
+      `or point MWAA_LOCAL_PYTHON at a python${wanted} executable.`,
+  );
+}
+
+/** pyenv installs that are not on PATH (e.g. a CI shell without pyenv's shims), newest first. */
+function pyenvPythons(env: NodeJS.ProcessEnv, wanted: string): string[] {
+  const versionsDir = join(env.PYENV_ROOT || join(env.HOME || homedir(), '.pyenv'), 'versions');
   try {
-    const { stdout } = await run(executable, ['-c', 'import platform; print(platform.python_version())']);
-    version = stdout.trim();
+    return readdirSync(versionsDir)
+      .filter((name) => name.startsWith(`${wanted}.`) && /^\d+\.\d+\.\d+$/.test(name))
+      .sort((a, b) => Number(b.split('.')[2]) - Number(a.split('.')[2]))
+      .map((name) => join(versionsDir, name, 'bin', `python${wanted}`));
   } catch {
-    throw new UserError(
-      `No Python ${wanted} found (tried "${executable}"). Install it (e.g. pyenv install ${wanted}) ` +
-        'or point MWAA_LOCAL_PYTHON at a python3.11 executable.',
-    );
+    return [];
   }
-  if (!version.startsWith(`${wanted}.`)) {
-    throw new UserError(`"${executable}" is Python ${version}; the local stack needs Python ${wanted}. Set MWAA_LOCAL_PYTHON.`);
-  }
-  return { executable, version };
 }
 
 export function lockHash(lockFile: string, python: PythonInfo): string {

@@ -163,7 +163,7 @@ async function identityAndCheckout(
 /** Reads the output of `whoami` (the first line of identityCommand's). Pure, for tests. */
 export function interpretWhoami(result: { code: number | null; stdout: string; stderr: string }, user: string): { ok: boolean; reason: string } {
   const actual = result.stdout.split('\n')[0]?.trim() ?? '';
-  if (actual === '') return { ok: false, reason: `whoami failed: ${firstLine(result.stderr) || `exit code ${String(result.code)}`}` };
+  if (actual === '') return { ok: false, reason: `whoami failed: ${firstLine(result.stderr) || exitText(result.code)}` };
   if (actual === user) return { ok: true, reason: actual };
   return { ok: false, reason: `logged in as ${JSON.stringify(actual)}, expected ${JSON.stringify(user)}` };
 }
@@ -180,7 +180,7 @@ export function interpretIdentity(
   // `whoami && git ...`: no user name means git never ran.
   if (lines[0] === '' || lines[0] === undefined) return { whoami, checkout: { ok: false, reason: 'skipped: whoami failed' } };
   if (result.code !== 0) {
-    const detail = firstLine(result.stderr) || `exit code ${String(result.code)}`;
+    const detail = firstLine(result.stderr) || exitText(result.code);
     return { whoami, checkout: { ok: false, reason: `no git checkout at ${path}: ${detail}` } };
   }
   const commit = lines[1] ?? '';
@@ -244,6 +244,10 @@ async function run(connection: SshConnection, command: string, timeoutMs: number
     if (error instanceof CommandTimeoutError) return { reason: `command timed out: ${error.message}` };
     return { reason: `command failed to start: ${(error as Error).message}` };
   }
+}
+
+function exitText(code: number | null): string {
+  return code === null ? 'no exit status (the connection dropped or the command was killed)' : `exit code ${code}`;
 }
 
 function firstLine(text: string): string {

@@ -124,35 +124,44 @@ export class SshConnection {
         }
         reject(new CommandTimeoutError(options.timeoutMs));
       }, options.timeoutMs);
-      this.client.exec(command, (error, stream) => {
-        if (error) {
-          settled = true;
-          clearTimeout(timer);
-          reject(error);
-          return;
-        }
-        if (settled) {
-          stream.close();
-          return;
-        }
-        channel = stream;
-        const out = new CappedBuffer(cap);
-        const err = new CappedBuffer(cap);
-        let code: number | null = null;
-        let signal: string | null = null;
-        stream.on('data', (chunk: Buffer) => out.push(chunk));
-        stream.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-        stream.on('exit', (exitCode: number | null, exitSignal?: string) => {
-          code = exitCode ?? null;
-          signal = exitSignal ?? null;
+      const failed = (error: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        reject(error);
+      };
+      // ssh2 throws at once when the connection is already gone.
+      try {
+        this.client.exec(command, (error, stream) => {
+          if (error) {
+            failed(error);
+            return;
+          }
+          if (settled) {
+            stream.close();
+            return;
+          }
+          channel = stream;
+          const out = new CappedBuffer(cap);
+          const err = new CappedBuffer(cap);
+          let code: number | null = null;
+          let signal: string | null = null;
+          stream.on('data', (chunk: Buffer) => out.push(chunk));
+          stream.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+          stream.on('exit', (exitCode: number | null, exitSignal?: string) => {
+            code = exitCode ?? null;
+            signal = exitSignal ?? null;
+          });
+          stream.on('close', () => {
+            if (settled) return;
+            settled = true;
+            clearTimeout(timer);
+            resolve({ code, signal, stdout: out.text(), stderr: err.text(), truncated: out.truncated || err.truncated });
+          });
         });
-        stream.on('close', () => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          resolve({ code, signal, stdout: out.text(), stderr: err.text(), truncated: out.truncated || err.truncated });
-        });
-      });
+      } catch (error) {
+        failed(error as Error);
+      }
     });
   }
 

@@ -419,6 +419,29 @@ class _AcceptUnknownPolicy(paramiko.MissingHostKeyPolicy):
         )
 
 
+def _pinned_type_transport_factory(pinned: paramiko.PKey) -> Callable[..., paramiko.Transport]:
+    """A Transport that negotiates only the pinned key's host key algorithms.
+
+    A server usually has several host keys. paramiko puts the pinned type first, but for RSA some
+    versions (3.x) put the SHA-1 "ssh-rsa" first, which OpenSSH >= 8.8 refuses, and negotiation
+    then lands on another type: a false mismatch. Offering only the pinned type's algorithms
+    avoids that, and there is no point negotiating a key type that could never match anyway.
+    """
+    name = pinned.get_name()
+    wanted = ("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa") if name == "ssh-rsa" else (name,)
+
+    def factory(sock: Any, **kwargs: Any) -> paramiko.Transport:
+        transport = paramiko.Transport(sock, **kwargs)
+        options = transport.get_security_options()
+        available = set(options.key_types)
+        chosen = [t for t in wanted if t in available]
+        if chosen:
+            options.key_types = chosen
+        return transport
+
+    return factory
+
+
 # --------------------------------------------------------------------------- the client
 
 
@@ -588,7 +611,9 @@ class GpuSSHClient:
             raise _RetryableConnectError(f"TCP connect to {target} failed: {exc.strerror or exc}") from None
 
         ssh = paramiko.SSHClient()
+        connect_extra: dict[str, Any] = {}
         if self._host_key is not None:
+            connect_extra["transport_factory"] = _pinned_type_transport_factory(self._host_key)
             name = self.host if self.port == 22 else f"[{self.host}]:{self.port}"
             ssh.get_host_keys().add(name, self._host_key.get_name(), self._host_key)
             ssh.set_missing_host_key_policy(_PinnedKeyMissingPolicy(self.host, self.port, self._host_key))
@@ -607,6 +632,7 @@ class GpuSSHClient:
                 channel_timeout=self.connect_timeout,
                 allow_agent=False,
                 look_for_keys=False,
+                **connect_extra,
             )
         except paramiko.BadHostKeyException as exc:
             ssh.close()
@@ -643,6 +669,16 @@ class GpuSSHClient:
             ssh.close()
             text = str(exc)
             lowered = text.lower()
+            if "no acceptable host key" in lowered and self._host_key is not None:
+                raise HostKeyMismatch(
+                    f"{target} offers no host key of the pinned type {self._host_key.get_name()} "
+                    f"({_fingerprint_blob(self._host_key.asbytes())}). Pin one of the server's own host keys "
+                    "(verified out of band) in servers[].hostPublicKey.",
+                    host=self.host,
+                    port=self.port,
+                    attempts=1,
+                    retryable=False,
+                ) from None
             if text == "No existing session":
                 # paramiko's start_client() gives up silently at `timeout`; the next call then
                 # finds no session: the server accepted TCP but never completed the handshake.

@@ -74,7 +74,7 @@ function writeVariantConfig(path: string, servers: Array<{ name: string; workspa
   const lines = [
     'environments:',
     `  ${ENV}:`,
-    `    mwaa: { environmentName: ${state.environmentName}, region: ${state.region}, bucket: ${state.bucket}, webserverScheme: http }`,
+    `    mwaa: { environmentName: ${state.environmentName}, region: ${state.region}, bucket: airflow-check-it, webserverScheme: http }`,
     `    aws: { endpoints: { s3: "${state.endpoints.s3}", secretsManager: "${state.endpoints.secretsManager}", mwaa: "${state.endpoints.mwaa}" } }`,
     `    secrets: { sshKeyArn: "${state.secretArn}" }`,
     `    ssh: { user: ${state.ssh.user}, connectTimeoutSeconds: 10, connectRetries: 2, commandTimeoutSeconds: 30 }`,
@@ -103,6 +103,12 @@ function server(report: CheckReport, name: string): ServerReport {
 
 function check(report: CheckReport, serverName: string, name: string) {
   return server(report, serverName).checks.find((c) => c.name === name);
+}
+
+/** The --json report, or a failure that shows what the CLI said instead. */
+function jsonReport<T>(run: { code: number | null; stdout: string; stderr: string }): T {
+  if (!run.stdout.trim().startsWith('{')) throw new Error(`check printed no report (exit ${String(run.code)}):\n${run.stderr}`);
+  return JSON.parse(run.stdout) as T;
 }
 
 /** No line of the private key's body may appear anywhere in what the CLI prints. */
@@ -139,7 +145,10 @@ describe('check --env local (the stack as the config describes it)', () => {
     const checkout = join(state.workspace, 'cicd-test');
     if (!existsSync(join(checkout, '.git'))) cloneInto(state.workspace);
     const run = await runCli(['check', '--env', 'local', '--json']);
-    const report = JSON.parse(run.stdout) as { ok: boolean; servers: Array<{ name: string; host: string; ok: boolean; checks: Array<{ name: string; ok: boolean; ms: number; reason: string }> }> };
+    const report = jsonReport<{
+      ok: boolean;
+      servers: Array<{ name: string; host: string; ok: boolean; checks: Array<{ name: string; ok: boolean; ms: number; reason: string }> }>;
+    }>(run);
     expect(report.servers.map((s) => s.checks.filter((c) => !c.ok))).toEqual([[]]);
     expect(report.ok).toBe(true);
     expect(run.code).toBe(0);
@@ -221,7 +230,7 @@ describe('check variants against the stack sshd', () => {
     keygen(stranger);
     const run = await runCli(['check', '--env', ENV, '--config', configPath, '--server', 'good', '--identity-file', stranger, '--json']);
     expect(run.code).toBe(1);
-    const json = JSON.parse(run.stdout) as { servers: Array<{ checks: Array<{ name: string; ok: boolean; reason: string }> }> };
+    const json = jsonReport<{ servers: Array<{ checks: Array<{ name: string; ok: boolean; reason: string }> }> }>(run);
     expect(json.servers[0]?.checks[0]?.reason).toMatch(
       new RegExp(`^${state.ssh.user}@127\\.0\\.0\\.1:\\d+: the server rejected our key \\(key SHA256:\\S+\\); is its public key in authorized_keys\\?$`),
     );
@@ -244,6 +253,7 @@ describe('check --compare-variables through the MWAA CLI token', () => {
   const keys = ['a', 'b', 'c', 'd'].map((k) => `good__rc_check_${k}`);
 
   afterAll(async () => {
+    if (!config) return;
     const cli = createMwaaCli(createAwsClients(config).mwaa, config.mwaa.environmentName, 'http');
     for (const key of keys) await cli.run(['variables', 'delete', key]).catch(() => undefined);
   });

@@ -8,14 +8,14 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
-import { readStateIfPresent, stackRoot, type LocalStackState } from '../../src/local/state.js';
+import type { LocalStackState } from '../../src/local/state.js';
+import { requireStack } from '../support/stack.js';
 
 export const repoRoot = resolve(import.meta.dirname, '../..');
 
+/** The running stack (fails, never skips, when it is not up or degraded). */
 export function requireLocalStack(): LocalStackState {
-  const state = readStateIfPresent(stackRoot(process.env, repoRoot));
-  if (!state) throw new Error(`No local stack (${stackRoot(process.env, repoRoot)}/state.json missing). Run: npm run local -- up`);
-  return state;
+  return requireStack();
 }
 
 /** config/config.yaml with `environments.local` patched; returns the temp file's path. */
@@ -39,7 +39,8 @@ export interface CliRun {
 /** The built CLI when present (what users run), else the TypeScript sources through tsx. */
 export function cliCommand(): string[] {
   const built = join(repoRoot, 'dist/cli.js');
-  return existsSync(built) ? [built] : [join(repoRoot, 'node_modules/tsx/dist/cli.mjs'), join(repoRoot, 'src/cli/main.ts')];
+  // `node --import tsx`, not the tsx launcher: signals must reach the deploy process itself.
+  return existsSync(built) ? [built] : ['--import', 'tsx', join(repoRoot, 'src/cli/main.ts')];
 }
 
 export function startDeploy(args: string[], env: NodeJS.ProcessEnv = {}) {
@@ -66,6 +67,7 @@ export function runDeploy(args: string[], env: NodeJS.ProcessEnv = {}): Promise<
 interface RecordedRequest {
   method: string;
   url: string;
+  userAgent: string;
 }
 
 /** Moto's request recorder: every request moto serves between start() and stop(). */
@@ -84,8 +86,9 @@ export class MotoRecorder {
       .split('\n')
       .filter((line) => line.trim())
       .map((line) => {
-        const entry = JSON.parse(line) as RecordedRequest;
-        return { method: entry.method, url: entry.url };
+        const entry = JSON.parse(line) as { method: string; url: string; headers?: Record<string, string> };
+        const headers = Object.fromEntries(Object.entries(entry.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+        return { method: entry.method, url: entry.url, userAgent: headers['user-agent'] ?? '' };
       });
   }
 }
@@ -95,14 +98,19 @@ export function s3Writes(requests: RecordedRequest[], bucket: string): string[] 
   return s3Requests(requests, bucket).filter((r) => /^(PUT|POST|DELETE) /.test(r));
 }
 
-export function s3Requests(requests: RecordedRequest[], bucket: string): string[] {
+/** `client`: keep only requests whose User-Agent contains it (e.g. `app/<AWS_SDK_UA_APP_ID>`, `aws-cli`). */
+export function s3Requests(requests: RecordedRequest[], bucket: string, client?: string): string[] {
   const out: string[] = [];
   for (const request of requests) {
+    if (client && !request.userAgent.includes(client)) continue;
     const url = new URL(request.url);
     const parts = url.pathname.split('/');
     if (parts[1] !== bucket) continue;
     const key = decodeURIComponent(parts.slice(2).join('/'));
-    out.push(`${request.method} ${key}${url.search}`);
+    // The JS SDK tags requests with `x-id=<Operation>`; it says nothing about what is written.
+    url.searchParams.delete('x-id');
+    const query = url.searchParams.toString();
+    out.push(`${request.method} ${key}${query ? `?${query}` : ''}`);
   }
   return out;
 }

@@ -17,6 +17,7 @@ import {
 import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { recordedProcesses } from '../../src/local/down.js';
 import { descendants, isAlive } from '../../src/local/processes.js';
 import type { LocalStackState } from '../../src/local/state.js';
 import type { StackStatus } from '../../src/local/status.js';
@@ -159,6 +160,9 @@ describe('Airflow of the stack', () => {
 describe('idempotent up', () => {
   it('a second up on the running stack installs nothing, restarts nothing and is fast', () => {
     const before = requireStack();
+    const livePids = () => Object.fromEntries(recordedProcesses(before.root).map((p) => [p.name, p.pid]));
+    const liveBefore = livePids();
+    expect(Object.keys(liveBefore)).toContain('airflow-scheduler');
     const started = Date.now();
     const result = runLocalCli(['local', 'up', '--airflow', before.airflowLine]);
     const seconds = (Date.now() - started) / 1000;
@@ -168,6 +172,7 @@ describe('idempotent up', () => {
     const after = requireStack();
     const pids = (s: LocalStackState) => Object.fromEntries(s.processes.map((p) => [p.name, p.pid]));
     expect(pids(after)).toEqual(pids(before));
+    expect(livePids()).toEqual(liveBefore);
     expect(after.endpoints).toEqual(before.endpoints);
     expect(after.secretArn).toBe(before.secretArn);
     expect(after.ssh).toEqual(before.ssh);

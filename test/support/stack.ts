@@ -7,8 +7,12 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { recordedProcesses } from '../../src/local/down.js';
 import { recordedAlive } from '../../src/local/liveness.js';
 import { readStateIfPresent, stackRoot, type LocalStackState } from '../../src/local/state.js';
+
+// The AWS SDK warns that Node 20 support ends in 2027 on every client; that is noise in test output.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 export const repoRoot = resolve(import.meta.dirname, '../..');
 
@@ -21,7 +25,10 @@ export function requireStack(env: NodeJS.ProcessEnv = process.env): LocalStackSt
   if (!state) {
     throw new Error(`The local stack is not up (${join(root, 'state.json')} missing). Run: npm run local -- up`);
   }
-  const down = state.processes.filter((p) => !recordedAlive(p)).map((p) => `${p.name} (pid ${p.pid})`);
+  // state.json lists what `up` started; control-plane.json the live Airflow processes.
+  const down = recordedProcesses(root)
+    .filter((p) => !recordedAlive(p))
+    .map((p) => `${p.name} (pid ${p.pid})`);
   if (down.length > 0) {
     throw new Error(`The local stack at ${root} is degraded: ${down.join(', ')} not running. Run: npm run local -- up`);
   }

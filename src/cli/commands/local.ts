@@ -5,7 +5,7 @@ import { down } from '../../local/down.js';
 import { layoutFor } from '../../local/layout.js';
 import { descendants } from '../../local/processes.js';
 import type { StackEvent } from '../../local/progress.js';
-import { stackRoot, type AirflowLine } from '../../local/state.js';
+import { readStateIfPresent, stackRoot, type AirflowLine } from '../../local/state.js';
 import { stackStatus, type StackStatus } from '../../local/status.js';
 import { up } from '../../local/up.js';
 
@@ -61,7 +61,7 @@ function tail(path: string, lines: number): string {
 
 interface LocalArgs {
   action: 'up' | 'status' | 'down' | 'logs';
-  airflow: string;
+  airflow: string | undefined;
   json: boolean;
   wipe: boolean;
   'wipe-venvs': boolean;
@@ -80,7 +80,11 @@ const command: CommandModule<object, LocalArgs> = {
         describe: 'up: provision and start (idempotent); status; down: stop; logs: log files',
         demandOption: true,
       })
-      .option('airflow', { type: 'string', choices: ['2', '3'], default: '2', describe: 'up: Airflow line (2 = 2.10.3, 3 = 3.3.1)' })
+      .option('airflow', {
+        type: 'string',
+        choices: ['2', '3'],
+        describe: 'up: Airflow line (2 = 2.10.3, 3 = 3.3.1); default: the line of the stack that is up, else 2',
+      })
       .option('json', { type: 'boolean', default: false, describe: 'status: print JSON' })
       .option('wipe', { type: 'boolean', default: false, describe: 'down: also delete the stack data (keeps venvs)' })
       .option('wipe-venvs', { type: 'boolean', default: false, describe: 'down --wipe: delete the venvs too' })
@@ -96,7 +100,8 @@ const command: CommandModule<object, LocalArgs> = {
     const startedAt = Date.now();
     const progress = progressPrinter(startedAt);
     if (args.action === 'up') {
-      const result = await up({ root, line: args.airflow as AirflowLine, progress, now: Date.now });
+      const line = (args.airflow ?? readStateIfPresent(root)?.airflowLine ?? '2') as AirflowLine;
+      const result = await up({ root, line, progress, now: Date.now });
       const s = result.state;
       process.stderr.write(
         `[${((Date.now() - startedAt) / 1000).toFixed(1).padStart(6)}s] local stack up: Airflow ${s.airflowVersion}, ` +

@@ -1,10 +1,10 @@
 /**
  * Runs one Airflow CLI command for the `/aws_mwaa/cli` endpoint: the real `airflow` of the venv,
- * argv as split from the request (no shell). MWAA limits CLI concurrency; here at most
- * `concurrency` commands run at once (each costs an Airflow import, ~2-4 s of CPU) and the rest wait.
+ * argv as split from the request (no shell), in a child of the fork server when it is ready, else
+ * as a new process. MWAA limits CLI concurrency; here at most `concurrency` commands run at once
+ * and the rest wait.
  */
-import type { CliForkServer } from './cli-fork-server.js';
-import { NotForkedError } from './cli-fork-server.js';
+import { NotForkedError, type CliForkServer } from './cli-fork-server.js';
 import { runProgram } from './exec.js';
 
 export interface CliOutput {

@@ -118,10 +118,10 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     store,
     plugins: new PluginsInstaller({ airflowHome: state.airflowHome, python, env }),
     checkRequirements: (body) => checkRequirements(body, python, env()),
-    restartAirflow: async () => {
+    restartAirflow: async (changed) => {
       // Plugins and configuration are read at import time: the CLI's Airflow must restart too.
       void forkServer.restart();
-      await supervisor.restart();
+      await supervisor.restart((spec) => changed.configuration || spec.loadsPlugins);
       await airflowReady();
     },
     now,

@@ -24,7 +24,7 @@ export interface ControllerDeps {
   plugins: Pick<PluginsInstaller, 'stage' | 'activate' | 'discard'>;
   checkRequirements: (body: Buffer) => Promise<unknown>;
   /** Restarts the Airflow processes (they load plugins and configuration at start-up). */
-  restartAirflow: () => Promise<void>;
+  restartAirflow: (changed: { plugins: boolean; configuration: boolean }) => Promise<void>;
   now: Clock;
   persistPath: string;
   onEvent: (event: ControllerEvent) => void;
@@ -155,7 +155,7 @@ export class EnvironmentController {
       // Requirements that the venv already satisfies change nothing at runtime; plugins and
       // configuration are read at process start, so those need a restart.
       const restart = activated || optionsChanged;
-      if (restart) await this.deps.restartAirflow();
+      if (restart) await this.deps.restartAirflow({ plugins: activated, configuration: optionsChanged });
       record.status = 'AVAILABLE';
       record.lastUpdate = { ...record.lastUpdate!, status: 'SUCCESS' };
       this.persist();

@@ -67,10 +67,9 @@ export function createControlPlaneServer(deps: ServerDeps): { server: Server; co
           return await handleCli(req, res, deps, (d) => (detail = d));
         }
         if (path === '/_local/health' && method === 'GET') {
-          // 503 until Airflow is started and can run tasks (status leaves CREATING).
+          // 200 as soon as the API answers; `ready` says whether Airflow can run tasks yet.
           const status = deps.controller.snapshot().status;
-          const ok = status !== 'CREATING' && status !== 'UNAVAILABLE';
-          return sendJson(res, ok ? 200 : 503, { ok, status });
+          return sendJson(res, 200, { ok: true, ready: status !== 'CREATING' && status !== 'UNAVAILABLE', status });
         }
         if (path === '/_local/stats' && method === 'GET') {
           return sendJson(res, 200, { requests: counts, ...deps.extraStats() });

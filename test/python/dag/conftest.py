@@ -54,9 +54,22 @@ os.environ.update(
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
     }
 )
-if AIRFLOW_LINE == "2":
-    # Used only by dag.test(use_executor=True): every task in its own process and TMPDIR.
-    os.environ["AIRFLOW__CORE__EXECUTOR"] = "isolating_executor.IsolatingSequentialExecutor"
+# Used only by dag.test(use_executor=True): every task in its own process and TMPDIR.
+os.environ["AIRFLOW__CORE__EXECUTOR"] = "isolating_executor.IsolatingExecutor"
+if AIRFLOW_LINE == "3":
+    # Task processes of Airflow 3 talk to an api-server (started only by the test that needs it).
+    with socket.socket() as _s:
+        _s.bind(("127.0.0.1", 0))
+        _API_PORT = _s.getsockname()[1]
+    os.environ.update(
+        {
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(_API_PORT),
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{_API_PORT}/execution/",
+            "AIRFLOW__API_AUTH__JWT_SECRET": uuid.uuid4().hex,
+        }
+    )
 tempfile.tempdir = None
 sys.path.insert(0, str(HERE))
 
@@ -166,6 +179,29 @@ BRANCH_FILES = {
     "t-vf-missing-key": "a: 1\nb: 2\n",
 }
 
+# DAG variants rendered for the tests, each into dags/<name>/<name>.py.
+VARIANTS = ["main", "multi", "badhostkey", "down", "nobranch"] + [
+    branch.removeprefix("t-").replace("-", "_") for branch in BRANCH_FILES
+]
+if AIRFLOW_LINE == "3":
+    # Airflow 3's dag.test re-parses the DAG's whole bundle on every call: one bundle per variant
+    # keeps that to one file. dag.test(use_executor=True) names the bundle "dags-folder": it comes
+    # last, so that the variants' own bundles are the ones synced.
+    _LOCAL_BUNDLE = "airflow.dag_processing.bundles.local.LocalDagBundle"
+    os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
+        [
+            *(
+                {
+                    "name": f"dagtest-{name}",
+                    "classpath": _LOCAL_BUNDLE,
+                    "kwargs": {"path": str(_HOME / "dags" / name), "refresh_interval": 0},
+                }
+                for name in VARIANTS
+            ),
+            {"name": "dags-folder", "classpath": _LOCAL_BUNDLE, "kwargs": {"path": str(_HOME / "dags")}},
+        ]
+    )
+
 
 @pytest.fixture(scope="session")
 def test_repo(stack) -> Path:
@@ -241,6 +277,7 @@ def dag_files(stack, test_repo, wrong_host_key, airflow_db) -> dict:  # noqa: AR
             for branch in BRANCH_FILES
         ],
     ]
+    assert [v["name"] for v in variants] == VARIANTS
     spec = json.dumps({"outDir": str(_HOME / "dags"), "variants": variants})
     tsx = REPO / "node_modules" / ".bin" / "tsx"
     done = subprocess.run(
@@ -379,3 +416,45 @@ def workspace(stack) -> str:
     path = Path(stack["workspace"]) / f"dagtest-{uuid.uuid4().hex[:10]}"
     yield str(path)
     shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def execution_api(airflow_db):  # noqa: ARG001
+    """Airflow 3 only: a real api-server on this session's DB, for tasks run in other processes."""
+    if AIRFLOW_LINE == "2":
+        yield None
+        return
+    import time
+    import urllib.request
+
+    log = open(_HOME / "api-server.log", "w")  # noqa: SIM115 - closed below
+    server = subprocess.Popen(
+        [sys.executable, "-m", "airflow", "api-server"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=os.environ,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{os.environ['AIRFLOW__API__PORT']}/api/v2/monitor/health"
+    deadline = time.monotonic() + 180
+    try:
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"airflow api-server exited {server.returncode}; see {_HOME / 'api-server.log'}")
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - fixed loopback URL
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("airflow api-server did not become healthy within 180 s")
+            time.sleep(1)
+        yield url
+    finally:
+        os.killpg(server.pid, 15)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, 9)
+        log.close()

@@ -5,7 +5,7 @@
  * stdin: {"outDir": "...", "variants": [{"name": "main", "env": "local"} | {"name": "x", "overrides": {...}}]}
  * A variant with `env` loads that environment of config/config.yaml (the local stack fills it in);
  * one with `overrides` deep-merges them over a config built from the running stack's state.json.
- * stdout: {"<name>": {"path": "<outDir>/<name>.py", "dagId": "..."}}
+ * stdout: {"<name>": {"path": "<outDir>/<name>/<name>.py", "dagId": "..."}}
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,7 +28,8 @@ if (!state) throw new Error(`the local stack is not up (no state.json under ${st
 const base = {
   localStack: false,
   airflow: { version: state.airflowVersion },
-  mwaa: { environmentName: state.environmentName, region: state.region, bucket: state.bucket, webserverScheme: 'http' },
+  // The bucket plays no part in the DAG.
+  mwaa: { environmentName: state.environmentName, region: state.region, bucket: 'airflow-dagtest', webserverScheme: 'http' },
   aws: { endpoints: { s3: state.endpoints.s3, secretsManager: state.endpoints.secretsManager } },
   dag: { retries: 0 },
   ssh: { user: state.ssh.user, connectRetries: 1, connectTimeoutSeconds: 5 },
@@ -60,7 +61,8 @@ try {
       writeFileSync(configPath, JSON.stringify({ environments: { t: environment } }));
       config = await loadConfig({ env: 't', configPath, cwd: repo });
     }
-    const path = join(spec.outDir, `${variant.name}.py`);
+    mkdirSync(join(spec.outDir, variant.name), { recursive: true });
+    const path = join(spec.outDir, variant.name, `${variant.name}.py`);
     writeFileSync(path, renderDag(config, meta));
     out[variant.name] = { path, dagId: config.dag.id };
   }

@@ -110,7 +110,7 @@ FAILURES = [
         "gpu_server_cicd_workflow",
         {"secrets_arn": DENIED_ARN},
         "retrieve_ssh_key",
-        ["Could not read the SSH key secret", "AccessDenied"],
+        ["Could not read the SSH key secret", "Access denied", "secretsmanager:GetSecretValue"],
     ),
     ("branch-missing", "t_nobranch", {}, "clone_and_checkout_repo", ["Branch 't-no-such-branch' does not exist"]),
     ("version-file-missing", "t_vf_missing", {}, "read_version_yaml", ["www/version.yaml", "does not exist"]),

@@ -31,11 +31,28 @@ def pem(tmp_path) -> str:
 
 
 @pytest.fixture
-def new_secret(sm_client, sensitive):
+def new_name(sm_client):
+    """Unique secret names, force-deleted afterwards (the local stack's moto is shared)."""
+    names: list[str] = []
+
+    def make(prefix: str = "secret") -> str:
+        names.append(unique(prefix))
+        return names[-1]
+
+    yield make
+    for name in names:
+        try:
+            sm_client.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
+        except sm_client.exceptions.ResourceNotFoundException:
+            pass
+
+
+@pytest.fixture
+def new_secret(sm_client, sensitive, new_name):
     """Create a secret in moto; returns its ARN. The value is registered as sensitive."""
 
     def make(value: str | bytes, name: str | None = None) -> str:
-        name = name or unique("secret")
+        name = name or new_name()
         if isinstance(value, str):
             sensitive(value)
             response = sm_client.create_secret(Name=name, SecretString=value)
@@ -92,8 +109,8 @@ class TestSecretForms:
         arn = new_secret(json.dumps({"k": pem}).encode())
         assert get_secret(arn, json_field="k", client=sm_client) == pem
 
-    def test_by_name(self, sm_client, new_secret):
-        name = unique("byname")
+    def test_by_name(self, sm_client, new_secret, new_name):
+        name = new_name("byname")
         new_secret("value-by-name-123", name=name)
         assert get_secret(name, client=sm_client) == "value-by-name-123"
 
@@ -274,8 +291,8 @@ class TestCache:
 
 
 class TestCreateOrUpdate:
-    def test_create_then_update(self, sm_client, sensitive):
-        name = unique("cou")
+    def test_create_then_update(self, sm_client, sensitive, new_name):
+        name = new_name("cou")
         sensitive("first-value-123")
         sensitive("second-value-456")
         arn = create_or_update_secret(name, "first-value-123", description="d1", client=sm_client)
@@ -286,14 +303,14 @@ class TestCreateOrUpdate:
         assert get_secret(name, client=sm_client) == "second-value-456"
         assert sm_client.describe_secret(SecretId=arn)["Description"] == "d2"
 
-    def test_binary_value(self, sm_client):
-        name = unique("bin")
+    def test_binary_value(self, sm_client, new_name):
+        name = new_name("bin")
         create_or_update_secret(name, b"binary-value", client=sm_client)
         assert sm_client.get_secret_value(SecretId=name)["SecretBinary"] == b"binary-value"
 
-    def test_empty_value_is_refused(self, sm_client):
+    def test_empty_value_is_refused(self, sm_client, new_name):
         with pytest.raises(SecretsError) as info:
-            create_or_update_secret(unique("empty"), "", client=sm_client)
+            create_or_update_secret(new_name("empty"), "", client=sm_client)
         assert info.value.code == "EmptySecret"
 
     def test_update_of_deleted_secret_says_restore(self):
@@ -312,9 +329,9 @@ class TestCreateOrUpdate:
         assert info.value.code == "InvalidRequestException" and "PutSecretValue" in str(info.value)
         assert "restore" in str(info.value) and "v-two-2" not in str(info.value)
 
-    def test_botocore_debug_bodies_are_redacted(self, sm_client, caplog, sensitive):
+    def test_botocore_debug_bodies_are_redacted(self, sm_client, caplog, sensitive, new_name):
         sensitive("redact-me-value-999")
-        name = unique("redact")
+        name = new_name("redact")
         create_or_update_secret(name, "redact-me-value-999", client=sm_client)
         assert get_secret(name, client=sm_client, ttl_seconds=0) == "redact-me-value-999"
         redacted = [r for r in caplog.records if "redacted by aws_secrets_utils" in r.getMessage()]

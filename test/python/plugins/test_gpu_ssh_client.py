@@ -198,6 +198,15 @@ class TestHostKeys:
         with make_client(own_sshd, host_public_key=own_sshd.host_keys[kind]) as client:
             assert client.run(["true"]).exit_code == 0
 
+    def test_server_without_the_pinned_key_type_is_a_mismatch(self, own_sshd, tmp_path):
+        keygen(tmp_path / "p384_host", "ecdsa", bits=384)  # own sshd has nistp256, not nistp384
+        other = (tmp_path / "p384_host.pub").read_text().strip()
+        sleeps: list[float] = []
+        client = make_client(own_sshd, host_public_key=other, retries=2, sleep=sleeps.append)
+        with pytest.raises(HostKeyMismatch, match="offers no host key of the pinned type ecdsa-sha2-nistp384"):
+            client.connect()
+        assert sleeps == []
+
     def test_pinned_key_of_another_type_is_a_mismatch(self, own_sshd, tmp_path):
         keygen(tmp_path / "ecdsa_host", "ecdsa", bits=256)
         other = (tmp_path / "ecdsa_host.pub").read_text().strip()

@@ -81,7 +81,7 @@ describe('AirflowSupervisor', () => {
     let last: RunningProcess[] = [];
     supervisor = new AirflowSupervisor({
       airflowBin: fake,
-      specs: [{ name: 'airflow-scheduler', args: ['scheduler'] }],
+      specs: [{ name: 'airflow-scheduler', args: ['scheduler'], loadsPlugins: true }],
       logsDir: join(dir, 'logs'),
       env: () => ({ PATH: process.env.PATH }),
       onEvent: () => undefined,
@@ -107,6 +107,31 @@ describe('AirflowSupervisor', () => {
     expect(readFileSync(join(dir, 'logs', 'airflow-scheduler.log'), 'utf8')).toContain('scheduler');
   });
 
+  it('restarts only the processes selected', async () => {
+    const fake = join(dir, 'airflow');
+    writeFileSync(fake, `#!/bin/sh\nexec sleep 300\n`);
+    chmodSync(fake, 0o755);
+    let last: RunningProcess[] = [];
+    supervisor = new AirflowSupervisor({
+      airflowBin: fake,
+      specs: [
+        { name: 'airflow-api-server', args: ['api-server'], loadsPlugins: false },
+        { name: 'airflow-scheduler', args: ['scheduler'], loadsPlugins: true },
+      ],
+      logsDir: join(dir, 'logs'),
+      env: () => ({ PATH: process.env.PATH }),
+      onEvent: () => undefined,
+      onChange: (list) => (last = list),
+    });
+    supervisor.start();
+    const before = Object.fromEntries(last.map((p) => [p.name, p.pid]));
+    await supervisor.restart((spec) => spec.loadsPlugins);
+    const after = Object.fromEntries(last.map((p) => [p.name, p.pid]));
+    expect(after['airflow-api-server']).toBe(before['airflow-api-server']);
+    expect(after['airflow-scheduler']).not.toBe(before['airflow-scheduler']);
+    expect(alive(before['airflow-scheduler']!)).toBe(false);
+  });
+
   it('restarts a process that exits unexpectedly', async () => {
     const fake = join(dir, 'airflow');
     writeFileSync(fake, `#!/bin/sh\nexec sleep 300\n`);
@@ -114,7 +139,7 @@ describe('AirflowSupervisor', () => {
     let last: RunningProcess[] = [];
     supervisor = new AirflowSupervisor({
       airflowBin: fake,
-      specs: [{ name: 'airflow-scheduler', args: ['scheduler'] }],
+      specs: [{ name: 'airflow-scheduler', args: ['scheduler'], loadsPlugins: true }],
       logsDir: join(dir, 'logs'),
       env: () => ({ PATH: process.env.PATH }),
       onEvent: () => undefined,

@@ -77,7 +77,7 @@ beforeEach(async () => {
         throw new RequirementsRejectedError('missing is not installed');
       }
     },
-    restartAirflow: async () => void calls.push('restart'),
+    restartAirflow: async (changed) => void calls.push(`restart:${JSON.stringify(changed)}`),
     now: () => now,
     persistPath: join(dir, 'environment.json'),
     onEvent: () => undefined,
@@ -170,7 +170,7 @@ describe('MWAA REST-JSON operations through the real SDK', () => {
     release();
     const after = await statusAfterUpdate();
     expect(after.status).toBe('AVAILABLE');
-    expect(calls).toEqual(['stage:zip-1', 'requirements:boto3', 'activate:r1', 'restart']);
+    expect(calls).toEqual(['stage:zip-1', 'requirements:boto3', 'activate:r1', 'restart:{"plugins":true,"configuration":false}']);
     const { Environment } = await client.send(new GetEnvironmentCommand({ Name: NAME }));
     expect(Environment).toMatchObject({
       PluginsS3Path: 'plugins.zip',
@@ -178,6 +178,18 @@ describe('MWAA REST-JSON operations through the real SDK', () => {
       RequirementsS3ObjectVersion: requirements,
       LastUpdate: { Status: 'SUCCESS' },
     });
+  });
+
+  it('restarts for configuration changes but not for requirements the venv already satisfies', async () => {
+    const requirements = store.put('requirements.txt', 'boto3');
+    await client.send(
+      new UpdateEnvironmentCommand({ Name: NAME, RequirementsS3Path: 'requirements.txt', RequirementsS3ObjectVersion: requirements }),
+    );
+    expect((await statusAfterUpdate()).status).toBe('AVAILABLE');
+    expect(calls).toEqual(['requirements:boto3']);
+    await client.send(new UpdateEnvironmentCommand({ Name: NAME, AirflowConfigurationOptions: { 'core.parallelism': '4' } }));
+    expect((await statusAfterUpdate()).airflowConfigurationOptions).toEqual({ 'core.parallelism': '4' });
+    expect(calls.slice(1)).toEqual(['restart:{"plugins":false,"configuration":true}']);
   });
 
   it('fetches exactly the pinned version, not the latest', async () => {
@@ -298,13 +310,14 @@ describe('CLI token and /aws_mwaa/cli', () => {
     await expect(client.send(new CreateCliTokenCommand({ Name: 'other' }))).rejects.toBeInstanceOf(ResourceNotFoundException);
   });
 
-  it('health answers 503 until the environment leaves CREATING', async () => {
+  it('health answers at once and reports ready when the environment leaves CREATING', async () => {
     controller.setStatus('CREATING');
-    expect((await fetch(`http://127.0.0.1:${port}/_local/health`)).status).toBe(503);
+    const creating = await fetch(`http://127.0.0.1:${port}/_local/health`);
+    expect(creating.status).toBe(200);
+    expect(await creating.json()).toEqual({ ok: true, ready: false, status: 'CREATING' });
     controller.setStatus('AVAILABLE');
     const res = await fetch(`http://127.0.0.1:${port}/_local/health`);
-    expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ ok: true, status: 'AVAILABLE' });
+    expect(await res.json()).toEqual({ ok: true, ready: true, status: 'AVAILABLE' });
   });
 
   it('counts requests per operation on /_local/stats', async () => {

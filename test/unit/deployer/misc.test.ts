@@ -93,3 +93,17 @@ describe('parseConf', () => {
   });
   it.each(['novalue', '1bad=x', '=x'])('rejects %j', (pair) => expect(() => parseConf({}, [pair])).toThrow(/--conf expects key=value/));
 });
+
+describe('formatEvent', () => {
+  it('status polls are live lines with elapsed time; results are plain lines', async () => {
+    const { formatEvent } = await import('../../../src/deployer/format.js');
+    expect(formatEvent({ type: 'environment-status', status: 'UPDATING', elapsedMs: 125_000 })).toEqual({
+      text: 'environment UPDATING (2m05s)',
+      live: true,
+    });
+    expect(formatEvent({ type: 'run-finished', runId: 'r', state: 'failed', elapsedMs: 1000, tasks: [{ taskId: 'a', state: 'failed' }] })?.text).toBe(
+      'run r failed after 1s\n  a  failed',
+    );
+    expect(formatEvent({ type: 'lock-acquired', key: 'k', takenOverFrom: 'bob (pid 1 on h)' })?.text).toMatch(/over from expired holder bob/);
+  });
+});

@@ -9,8 +9,8 @@ import { readDirectoryFiles } from '../../../src/generator/writer.js';
 import { useTmpDir } from '../../support/tmp.js';
 
 const repo = resolve('.');
-const tsx = join(repo, 'node_modules/.bin/tsx');
-const cliSource = join(repo, 'src/cli/main.ts');
+// The bundled CLI, as `npm run generate` runs it (built by the global setup).
+const cli = join(repo, 'dist/cli.js');
 const tmp = useTmpDir();
 
 async function generated(env: string) {
@@ -19,7 +19,7 @@ async function generated(env: string) {
 
 function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; umask?: string } = {}) {
   const command = `umask ${options.umask ?? '022'} && exec "$0" "$@"`;
-  return spawnSync('sh', ['-c', command, tsx, cliSource, ...args], {
+  return spawnSync('sh', ['-c', command, process.execPath, cli, ...args], {
     cwd: options.cwd ?? repo,
     env: { ...process.env, MWAA_LOCAL_HOME: join(tmp(), 'no-stack'), ...options.env },
     encoding: 'utf8',

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 
@@ -25,10 +24,10 @@ function staticClosure(meta: Metafile, start: string): Set<string> {
   return inputs;
 }
 
+// dist/ is built by the project's global setup (test/support/build-once.ts).
 describe('the bundled CLI', () => {
   let meta: Metafile;
   beforeAll(() => {
-    execFileSync(process.execPath, ['scripts/build.mjs']);
     meta = JSON.parse(readFileSync('dist/meta.json', 'utf8')) as Metafile;
   });
 

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { identityCommand, interpretIdentity } from '../../../src/runtime-check/server-check.js';
+import { identityCommand, interpretIdentity, interpretWhoami } from '../../../src/runtime-check/server-check.js';
 
 const sha = 'f'.repeat(40);
 const dir = mkdtempSync(join(tmpdir(), "identity test 'quoted' "));
@@ -68,5 +68,15 @@ describe('interpretIdentity', () => {
       ok: false,
       reason: 'unexpected git output at /w/r',
     });
+  });
+});
+
+describe('interpretWhoami', () => {
+  it.each([
+    [{ code: 0, stdout: 'ubuntu\n', stderr: '' }, { ok: true, reason: 'ubuntu' }],
+    [{ code: 0, stdout: 'root\n', stderr: '' }, { ok: false, reason: 'logged in as "root", expected "ubuntu"' }],
+    [{ code: 1, stdout: '', stderr: '' }, { ok: false, reason: 'whoami failed: exit code 1' }],
+  ])('%j -> %j', (result, expected) => {
+    expect(interpretWhoami(result, 'ubuntu')).toEqual(expected);
   });
 });

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveEnvironment } from '../../../src/config/resolved.js';
@@ -61,6 +62,29 @@ describe('runRuntimeCheck', () => {
     expect(server?.checks[0]?.reason).toBe('ubuntu@127.0.0.1:1: connection refused (is sshd running and listening on that port?)');
     expect(server?.checks[1]?.reason).toBe('skipped: not connected');
     expect(events.map((e) => e.type)).toEqual(['key-loaded', 'server-started', 'server-finished']);
+  });
+
+  it('gives up on a server that accepts TCP but never speaks SSH, within the connect timeout', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      const cfg = config({
+        ssh: { connectTimeoutSeconds: 1, connectRetries: 3 },
+        servers: [{ name: 'gpu-01', host: '127.0.0.1', port, hostPublicKey: HOST_KEY }],
+      });
+      const started = performance.now();
+      const report = await runRuntimeCheck(cfg, { privateKey: privateKey() });
+      const took = performance.now() - started;
+      expect(report.servers[0]?.checks[0]?.reason).toBe(`ubuntu@127.0.0.1:${port}: no SSH handshake within 1.0 s`);
+      // A timeout is not retried: the deadline is the whole budget.
+      expect(took).toBeGreaterThan(900);
+      expect(took).toBeLessThan(3000);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
   });
 
   it('fails closed when a server has no pinned key and the policy is strict', async () => {

@@ -1,0 +1,118 @@
+/**
+ * The SSH layer of the runtime check against a real OpenSSH server of this test's own: one
+ * connection reused for commands and SFTP, command timeouts, output caps, host key policies.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveEnvironment } from '../../src/config/resolved.js';
+import { environmentSchema } from '../../src/config/schema.js';
+import { fingerprint, parsePublicKeyLine } from '../../src/runtime-check/host-key.js';
+import { runRuntimeCheck } from '../../src/runtime-check/index.js';
+import { parsePrivateKey } from '../../src/runtime-check/ssh-key.js';
+import { CommandTimeoutError, connect, RemoteFileError, type SshConnection } from '../../src/runtime-check/ssh.js';
+import { makeCheckout, startSshd, type TestSshd } from './check-sshd.js';
+
+let sshd: TestSshd;
+let dir: string;
+let connection: SshConnection;
+
+beforeAll(async () => {
+  sshd = await startSshd({ addresses: 1 });
+  dir = mkdtempSync(join(tmpdir(), 'check-ssh-'));
+  connection = await connect({
+    host: '127.0.0.1',
+    port: sshd.port,
+    user: sshd.user,
+    privateKey: parsePrivateKey(readFileSync(sshd.clientKeyPath, 'utf8'), 'test key'),
+    hostKey: { mode: 'pinned', key: parsePublicKeyLine(sshd.hostPublicKey) },
+    connectTimeoutMs: 30_000,
+    keepaliveMs: 5_000,
+    retries: 2,
+    now: () => performance.now(),
+  });
+});
+
+afterAll(async () => {
+  connection?.close();
+  await sshd?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('SshConnection', () => {
+  it('reports the verified host key and runs commands with exit codes and stderr', async () => {
+    expect(fingerprint(connection.hostKey)).toBe(fingerprint(parsePublicKeyLine(sshd.hostPublicKey).blob));
+    const result = await connection.exec("printf out; printf err >&2; exit 3", { timeoutMs: 30_000 });
+    expect(result).toMatchObject({ code: 3, stdout: 'out', stderr: 'err', truncated: false });
+  });
+
+  it('runs several commands and an SFTP read at once over the one connection', async () => {
+    const file = join(dir, 'f.txt');
+    writeFileSync(file, 'hello\n');
+    const results = await Promise.all([
+      connection.exec('echo one', { timeoutMs: 30_000 }),
+      connection.exec('echo two', { timeoutMs: 30_000 }),
+      connection.readFile(file, { maxBytes: 100, timeoutMs: 30_000 }),
+    ]);
+    expect(results[0].stdout).toBe('one\n');
+    expect(results[1].stdout).toBe('two\n');
+    expect(results[2].toString()).toBe('hello\n');
+  });
+
+  it('times a hanging command out, and the connection stays usable', async () => {
+    const started = performance.now();
+    // The marker names the process so that it can be found and ended afterwards.
+    const marker = `check-ssh-hang-${process.pid}`;
+    await expect(connection.exec(`exec -a ${marker} sleep 30`, { timeoutMs: 800 })).rejects.toBeInstanceOf(CommandTimeoutError);
+    expect(performance.now() - started).toBeLessThan(5_000);
+    // The server is asked to KILL the command (OpenSSH honours that only under privilege
+    // separation for the session, so the process may outlive the channel: end it here).
+    await connection.exec(`pkill -f '^${marker}' || true`, { timeoutMs: 30_000 });
+    expect((await connection.exec('echo still-here', { timeoutMs: 30_000 })).stdout).toBe('still-here\n');
+  });
+
+  it('caps the output it keeps', async () => {
+    const result = await connection.exec('head -c 200000 /dev/zero', { timeoutMs: 30_000, maxOutputBytes: 1000 });
+    expect(result.stdout.length).toBe(1000);
+    expect(result.truncated).toBe(true);
+  });
+
+  it('reads files over SFTP up to the limit and refuses larger ones before reading', async () => {
+    const exact = join(dir, 'exact.yaml');
+    writeFileSync(exact, 'x'.repeat(64));
+    expect((await connection.readFile(exact, { maxBytes: 64, timeoutMs: 30_000 })).length).toBe(64);
+    const big = join(dir, 'big.yaml');
+    writeFileSync(big, 'x'.repeat(65));
+    const error = await connection.readFile(big, { maxBytes: 64, timeoutMs: 30_000 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RemoteFileError);
+    expect((error as RemoteFileError).kind).toBe('too-large');
+    expect((error as Error).message).toBe(`${big} is 65 bytes, over the limit of 64`);
+    const missing = await connection.readFile(join(dir, 'nope'), { maxBytes: 64, timeoutMs: 30_000 }).catch((e: unknown) => e);
+    expect((missing as RemoteFileError).kind).toBe('missing');
+    const directory = await connection.readFile(dir, { maxBytes: 64, timeoutMs: 30_000 }).catch((e: unknown) => e);
+    expect((directory as RemoteFileError).kind).toBe('not-a-file');
+  });
+});
+
+describe('host key policy accept-new', () => {
+  it('accepts an unpinned server with a warning naming its fingerprint', async () => {
+    const workspace = join(dir, 'ws');
+    makeCheckout(workspace, 'cicd-test', 'cicd_01_etl', 'a: 1\nb: 2\nc: 3\nd: 4\n');
+    const config = resolveEnvironment(
+      'accept',
+      environmentSchema.parse({
+        mwaa: { environmentName: 'accept', region: 'us-east-1', bucket: 'airflow-accept' },
+        secrets: { sshKeyArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:gpu-server-ssh-key-AbCdEf' },
+        git: { repoUrl: '/srv/git/cicd-test.git' },
+        ssh: { user: sshd.user, hostKeyPolicy: 'accept-new' },
+        servers: [{ name: 'gpu-01', host: '127.0.0.1', port: sshd.port, workspacePath: workspace, hostPublicKey: null }],
+      }),
+    );
+    const report = await runRuntimeCheck(config, { identityFile: sshd.clientKeyPath });
+    expect(report.ok).toBe(true);
+    expect(report.servers[0]?.checks[0]?.reason).toBe(
+      `SSH as ${sshd.user}; WARNING: host key not pinned, accepted ${fingerprint(parsePublicKeyLine(sshd.hostPublicKey).blob)} (pin it in the config)`,
+    );
+  });
+});
