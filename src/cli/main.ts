@@ -33,6 +33,10 @@ const commands: Record<string, LazyCommand> = {
   },
 };
 
+// The AWS SDK warns on every client about Node 20's support window; this tool declares its engine
+// in package.json, so the warning would only repeat on every command.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 async function main(argv: string[]): Promise<void> {
   const cli = yargs(argv)
     .scriptName('mwaa-gpu-cicd')

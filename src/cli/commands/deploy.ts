@@ -197,7 +197,7 @@ const command: CommandModule<object, DeployArgs> = {
 
     let exitCode: number = ExitCode.ok;
     if (args.plan) {
-      if (args.json) process.stdout.write(`${JSON.stringify(resultJson(result).valueOf(), null, 2)}\n`);
+      if (args.json) process.stdout.write(`${JSON.stringify(resultJson(result), null, 2)}\n`);
       if (args['detailed-exitcode'] && result.plan.changes > 0) exitCode = ExitCode.changesPending;
       if (exitCode !== ExitCode.ok) process.exitCode = exitCode;
       return;

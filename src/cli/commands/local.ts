@@ -94,8 +94,6 @@ const command: CommandModule<object, LocalArgs> = {
       .epilog('The stack lives in $MWAA_LOCAL_HOME or ./.local-stack. See src/local/README.md.')
       .strictOptions() as unknown as Argv<LocalArgs>,
   handler: async (args) => {
-    // The AWS SDK warns on every run that Node 20 support ends in 2027; that is not the user's problem here.
-    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     const root = stackRoot();
     const startedAt = Date.now();
     const progress = progressPrinter(startedAt);

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from conftest import key_fragments, run_dag
@@ -17,8 +18,10 @@ def test_full_run_with_every_task_in_its_own_process(
     assert run.state == "success", (run.tis, run.log[-3000:])
     assert all(state == "success" for state in run.tis.values()), run.tis
     assert run.result("clone_and_checkout_repo")["mode"] == "clone"
-    # The executor started one process per task instance (7: 3 unmapped + 4 for the one server).
-    assert run.log.count("Executing command in its own process") == 7, run.log[-3000:]
+    # The executor started one process per task instance (7: 3 unmapped + 4 for the one server),
+    # each with a TMPDIR of its own.
+    tmpdirs = set(re.findall(r"Executing command in its own process \(TMPDIR=([^)]+)\)", run.log))
+    assert len(tmpdirs) == 7, run.log[-3000:]
     # Each task process wrote its own log file.
     logs = sorted(Path(airflow_home, "logs").rglob("*.log"))
     task_logs = [p for p in logs if f"run_id={run.run_id}" in str(p)]
