@@ -90,7 +90,7 @@ logging.disable(logging.WARNING)
 # Every Airflow process loads the plugins folder (paramiko, boto3 via plugins.zip) whatever it parses.
 plugins_manager.ensure_plugins_loaded()
 t1 = time.perf_counter()
-bag = DagBag(dag_folder=sys.argv[1], include_examples=False)
+bag = DagBag(dag_folder=sys.argv[1])
 t2 = time.perf_counter()
 if bag.import_errors or not bag.dags:
     raise SystemExit(f"parse failed: {bag.import_errors}")
@@ -106,7 +106,7 @@ plugins_manager.ensure_plugins_loaded()
 files, rounds = sys.argv[1:3], int(sys.argv[3])
 def parse(path):
     t = time.perf_counter()
-    bag = DagBag(dag_folder=path, include_examples=False)
+    bag = DagBag(dag_folder=path)
     elapsed = time.perf_counter() - t
     if bag.import_errors or not bag.dags:
         raise SystemExit(f"parse failed: {bag.import_errors}")
@@ -169,7 +169,7 @@ def connect(self, address):
 socket.socket.connect = connect
 logging.disable(logging.WARNING)
 from airflow.models.dagbag import DagBag
-dag = DagBag(include_examples=False).get_dag("${config.dag.id}")
+dag = DagBag().get_dag("${config.dag.id}")
 started = time.perf_counter()
 run = dag.test(run_conf={"gpu_server_ip": host, "workspace_path": workspace, "secrets_arn": arn})
 seconds = time.perf_counter() - started

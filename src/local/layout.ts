@@ -18,7 +18,8 @@ export const PYTHON_VERSION = '3.11';
 
 export const ENVIRONMENT_NAME = 'local-gpu-cicd';
 export const REGION = 'us-east-1';
-export const BUCKET = 'local-gpu-cicd-bucket';
+// MWAA requires source bucket names that start with "airflow-"; the config schema checks it.
+export const BUCKET = 'airflow-local-gpu-cicd';
 export const SECRET_NAME = 'gpu-server-ssh-key';
 export const GIT_BRANCH = 'cicd_01_etl';
 export const DAG_SYNC_INTERVAL_SECONDS = 5;

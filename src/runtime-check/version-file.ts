@@ -1,6 +1,6 @@
 /**
  * Validation of the version file read from a GPU server. The file comes from a machine we only
- * partly trust, so parsing is defensive: the core schema only (an unknown tag such as
+ * partly trust, so parsing is defensive: plain YAML 1.1 scalars only (an unknown tag such as
  * `!!python/object` is an error, not a string), no duplicate keys, one document, and alias
  * expansion bounded so that a "billion laughs" file fails fast instead of eating memory.
  */
@@ -22,11 +22,13 @@ export function parseVersionFile(text: string, mappings: readonly VariableMappin
   let doc;
   try {
     doc = parseDocument(text, {
-      schema: 'core',
+      // YAML 1.1 scalars, as PyYAML's safe_load in the DAG reads them (`yes` is true, `0o7`
+      // is a string, `010` is 8): the check must see the same values the DAG published.
+      schema: 'yaml-1.1',
       customTags: [],
       // Otherwise the yaml package still honours YAML 1.1 tags such as !!binary and !!set.
       resolveKnownTags: false,
-      version: '1.2',
+      version: '1.1',
       uniqueKeys: true,
       strict: true,
       prettyErrors: false,
@@ -89,6 +91,10 @@ function article(type: ValueType): string {
 function describe(value: unknown): string {
   if (value === null || value === undefined) return 'an empty value';
   if (Array.isArray(value)) return 'a list';
+  // YAML 1.1's typed values (PyYAML's safe_load reads them too), which no Variable can hold as is.
+  if (value instanceof Date) return 'a timestamp';
+  if (value instanceof Uint8Array) return 'binary data';
+  if (value instanceof Set) return 'a set';
   if (typeof value === 'object') return 'a mapping';
   if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
   return `${typeof value} ${truncate(JSON.stringify(value), 40)}`;

@@ -34,11 +34,11 @@ describe('parseVersionFile', () => {
     expect(wrong).toContain('"enabled" should be a boolean, found string "yes"');
   });
 
-  it('uses the YAML 1.2 core schema: yes/no are strings, dates are strings', () => {
-    expect(parseVersionFile('a: yes\nb: 2026-11-26\nc: 0x10\nd: .inf\n', scalars)).toMatchObject({ ok: false });
-    expect(parseVersionFile('a: yes\nb: 2026-11-26\nc: 0x10\nd: x\n', scalars)).toEqual({
+  it('reads YAML 1.1 scalars as PyYAML does in the DAG: yes is true, 010 is octal', () => {
+    expect(parseVersionFile('a: yes\nb: 010\nc: 0x10\nd: .inf\n', scalars)).toMatchObject({ ok: false });
+    expect(parseVersionFile('a: yes\nb: 010\nc: 0x10\nd: 1_000\n', scalars)).toEqual({
       ok: true,
-      values: { a: 'yes', b: '2026-11-26', c: 16, d: 'x' },
+      values: { a: true, b: 8, c: 16, d: 1000 },
     });
   });
 
@@ -66,11 +66,16 @@ describe('parseVersionFile', () => {
     ['a Python object tag', 'a: !!python/object:os.system ls\nb: 1\nc: 1\nd: 1\n'],
     ['a Python apply tag', "a: !!python/object/apply:os.system ['id']\nb: 1\nc: 1\nd: 1\n"],
     ['a local tag', 'a: !custom x\nb: 1\nc: 1\nd: 1\n'],
-    ['a YAML 1.1 binary tag', 'a: !!binary aGVsbG8=\nb: 1\nc: 1\nd: 1\n'],
-    ['a YAML 1.1 set tag', 'a: !!set {x}\nb: 1\nc: 1\nd: 1\n'],
-    ['a YAML 1.1 timestamp tag', 'a: !!timestamp 2026-11-26\nb: 1\nc: 1\nd: 1\n'],
   ])('refuses %s', (_name, text) => {
     expect(reason(text)).toMatch(/^invalid YAML: Unresolved tag/);
+  });
+
+  it.each([
+    ['binary data', 'a: !!binary aGVsbG8=\nb: 1\nc: 1\nd: 1\n', 'binary data'],
+    ['a set', 'a: !!set {x}\nb: 1\nc: 1\nd: 1\n', 'a set'],
+    ['a timestamp', 'a: 2026-11-26\nb: 1\nc: 1\nd: 1\n', 'a timestamp'],
+  ])('refuses YAML 1.1 %s where a scalar belongs', (_name, text, found) => {
+    expect(reason(text)).toBe(`"a" should be a scalar, found ${found}`);
   });
 
   it('refuses a YAML bomb fast', () => {
