@@ -44,7 +44,7 @@ export async function generateEnvironment(config: ResolvedConfig, toolVersion: s
       path: 'requirements.txt',
       kind: 'requirements',
       s3Key: requirementsKey,
-      bytes: Buffer.from(renderRequirements(config, meta)),
+      bytes: Buffer.from(renderRequirements(config)),
     },
     {
       path: 'config/config.yaml',

@@ -1,5 +1,4 @@
 import type { ResolvedConfig } from '../config/resolved.js';
-import { shortHash, type GeneratorMeta } from './artifact.js';
 import { compileTemplate } from './templates.js';
 
 /**
@@ -9,10 +8,9 @@ import { compileTemplate } from './templates.js';
  */
 export const PLUGIN_REQUIREMENTS = ['paramiko'] as const;
 
-export function renderRequirements(config: ResolvedConfig, meta: GeneratorMeta): string {
+/** Depends on nothing but the target versions and the package list (see the header it writes). */
+export function renderRequirements(config: ResolvedConfig): string {
   return compileTemplate('requirements/requirements.txt.hbs')({
-    toolVersion: meta.toolVersion,
-    configHashShort: shortHash(meta.configHash),
     airflowVersion: config.airflow.version,
     pythonVersion: config.airflow.pythonVersion,
     requirements: [...PLUGIN_REQUIREMENTS].sort(),

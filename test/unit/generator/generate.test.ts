@@ -162,3 +162,17 @@ describe('npm run generate (the CLI)', () => {
     expect(JSON.parse(result.stdout)).toMatchObject({ environment: 'dev', formatVersion: 1 });
   });
 });
+
+describe('what a DAG-only change touches', () => {
+  it('changes the DAG and config but neither plugins.zip nor requirements.txt', async () => {
+    const file = await readConfigFile();
+    const dev = resolveConfig(file, 'dev');
+    const before = await generateEnvironment(dev, '0.0.0-test');
+    const after = await generateEnvironment({ ...dev, dag: { ...dev.dag, retries: dev.dag.retries + 1 } }, '0.0.0-test');
+    const sha = (g: typeof before, path: string) => g.manifest.artifacts.find((a) => a.path === path)!.sha256;
+    expect(sha(after, 'plugins.zip')).toBe(sha(before, 'plugins.zip'));
+    expect(sha(after, 'requirements.txt')).toBe(sha(before, 'requirements.txt'));
+    expect(sha(after, 'dags/gpu_server_cicd_dag.py')).not.toBe(sha(before, 'dags/gpu_server_cicd_dag.py'));
+    expect(sha(after, 'config/config.yaml')).not.toBe(sha(before, 'config/config.yaml'));
+  });
+});
