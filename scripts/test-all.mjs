@@ -55,8 +55,9 @@ function vitestRun(name, project, files, env = {}) {
   countVitest(out);
 }
 
+const stackRoot = process.env.MWAA_LOCAL_HOME || join(root, '.local-stack');
 function stackState() {
-  return JSON.parse(readFileSync(join(process.env.MWAA_LOCAL_HOME ?? join(root, '.local-stack'), 'state.json'), 'utf8'));
+  return JSON.parse(readFileSync(join(stackRoot, 'state.json'), 'utf8'));
 }
 
 function pytestRun(name, paths, env = {}) {
@@ -74,7 +75,9 @@ try {
     const env = { MWAA_TEST_AIRFLOW_LINE: line };
     if (!run(`local up (Airflow ${line})`, node, [cli, 'local', 'up', '--airflow', line], { env })) break;
     run(`ruff (Airflow ${line})`, join(stackState().venvBin, 'ruff'), ['check', 'templates', 'test/python']);
-    pytestRun(`pytest-airflow-${line}`, line === '2' ? ['test/python'] : ['test/python/dag'], env);
+    // One pytest session per suite: each folder has its own conftest.
+    if (line === '2') pytestRun('pytest-plugins', ['test/python/plugins'], env);
+    pytestRun(`pytest-dag-airflow-${line}`, ['test/python/dag'], env);
     // The full integration suite runs on the default line; the stack's own tests run on both.
     vitestRun(`integration-airflow-${line}`, 'integration', line === '2' ? [] : ['test/integration/local-stack', 'test/integration/control-plane'], env);
     run(`local down (Airflow ${line})`, node, [cli, 'local', 'down']);
@@ -82,7 +85,7 @@ try {
 } catch (error) {
   process.stdout.write(`${error.message}\n`);
 } finally {
-  if (existsSync(join(root, '.local-stack', 'state.json'))) spawnSync(node, [cli, 'local', 'down'], { cwd: root, stdio: 'inherit' });
+  if (existsSync(join(stackRoot, 'state.json'))) spawnSync(node, [cli, 'local', 'down'], { cwd: root, stdio: 'inherit' });
 }
 
 const minutes = ((Date.now() - started) / 60000).toFixed(1);

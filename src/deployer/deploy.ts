@@ -11,7 +11,7 @@ import { triggerDag, unpauseDag, waitForDagReady, waitForRun, type CliRunner } f
 import type { DeployEvent, TaskState } from './events.js';
 import { acquireLock, localHolderAlive, type DeployLock } from './lock.js';
 import { plan, type DeployTarget, type Plan, type PlanSettings } from './plan.js';
-import type { MwaaPort, S3Port } from './ports.js';
+import type { EnvironmentState, MwaaPort, S3Port } from './ports.js';
 import { listRecordKeys, readRecord, rollbackTarget, rollbackTargets, writeRecord, type DeployRecord } from './records.js';
 import { readRemoteState } from './remote-state.js';
 import { waitForAvailable } from './wait-environment.js';
@@ -104,8 +104,10 @@ export async function deploy(
     restored = { key: rb.restoredKey, record: rb.restored };
   }
 
+  let lastEnvironment: EnvironmentState | undefined;
   const planNow = async (): Promise<Plan> => {
     const remote = await readRemoteState(s3, mwaa, settings.bucket, settings.environmentName, targets);
+    lastEnvironment = remote.environment;
     emit({ type: 'remote-state', status: remote.environment.status, airflowVersion: remote.environment.airflowVersion });
     return plan(settings, targets, remote);
   };
@@ -182,7 +184,8 @@ export async function deploy(
             ),
         });
         result.applied = applied;
-        const env = applied.environment ?? (await mwaa.getEnvironment(settings.environmentName));
+        // Without an update the pins are those read under the lock a moment ago.
+        const env = applied.environment ?? lastEnvironment ?? (await mwaa.getEnvironment(settings.environmentName));
         const record: DeployRecord = {
           formatVersion: 1,
           kind: restored ? 'rollback' : 'deploy',

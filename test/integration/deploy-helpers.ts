@@ -82,14 +82,17 @@ export class MotoRecorder {
   async stop(): Promise<RecordedRequest[]> {
     await fetch(`${this.endpoint}/moto-api/recorder/stop-recording`, { method: 'POST' });
     const text = await (await fetch(`${this.endpoint}/moto-api/recorder/download-recording`)).text();
-    return text
+    // Moto serves requests on several threads and appends one JSON line per request without
+    // locking, so two entries can land on one line: split them where one ends and one begins.
+    const entries = text
       .split('\n')
-      .filter((line) => line.trim())
-      .map((line) => {
-        const entry = JSON.parse(line) as { method: string; url: string; headers?: Record<string, string> };
-        const headers = Object.fromEntries(Object.entries(entry.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
-        return { method: entry.method, url: entry.url, userAgent: headers['user-agent'] ?? '' };
-      });
+      .flatMap((line) => line.split(/(?<=\})(?=\{"headers")/))
+      .filter((chunk) => chunk.trim());
+    return entries.map((chunk) => {
+      const entry = JSON.parse(chunk) as { method: string; url: string; headers?: Record<string, string> };
+      const headers = Object.fromEntries(Object.entries(entry.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+      return { method: entry.method, url: entry.url, userAgent: headers['user-agent'] ?? '' };
+    });
   }
 }
 

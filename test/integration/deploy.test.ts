@@ -27,6 +27,7 @@ import {
   requireLocalStack,
   runDeploy,
   s3Requests,
+  startDeploy,
   s3Writes,
   statsDelta,
 } from './deploy-helpers.js';
@@ -167,6 +168,8 @@ describe('deploy against the local stack', () => {
   });
 
   it('a DAG-only change makes one DAG upload and no UpdateEnvironment', async () => {
+    // Self-contained: start from the base deploy (a no-op after the tests above).
+    expect((await runDeploy(['--env', 'local', '--config', base, '--yes', '--no-trigger'])).code).toBe(0);
     const changed = config('dag-only change', { 'dag.retries': 2 });
     const plan = await runDeploy(['--env', 'local', '--config', changed, '--plan', '--detailed-exitcode', '--json']);
     expect(plan.code, plan.stderr).toBe(3);
@@ -209,6 +212,9 @@ describe('deploy against the local stack', () => {
   });
 
   it('a plugins.zip that breaks imports: UPDATE_FAILED with the error, DAG not uploaded, lock released', async () => {
+    const good = await pluginsVariant({ name: 'deploy_it_marker.py', source: `MARK = "${run}-a"\n` });
+    // Self-contained: the good plugins pinned first (a no-op after the plugins-change test).
+    await libDeploy({ configPath: config('plugins change'), plugins: good });
     const broken = await pluginsVariant({ name: 'deploy_it_broken.py', source: 'raise ImportError("deploy test: broken on purpose")\n' });
     const dagBefore = await objectSha(DAG_KEY);
     const error = await libDeploy({ configPath: config('broken plugins'), plugins: broken }).catch((e: unknown) => e);
@@ -216,12 +222,11 @@ describe('deploy against the local stack', () => {
     expect((error as Error).message).toMatch(/UPDATE_FAILED.*PLUGINS_IMPORT_FAILED/s);
     expect((error as Error).message).toMatch(/broken on purpose/);
     expect(await objectSha(DAG_KEY)).toBe(dagBefore);
-    expect(await objectSha(`${deploymentsPrefix}/lock.json`)).toBeUndefined();
+    await expect(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: `${deploymentsPrefix}/lock.json` }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
     const env = await environment();
     expect(env.Status).toBe('UPDATE_FAILED');
     // UPDATE_FAILED is usable (MWAA rolled back): the next deploy goes through; its plugins are
     // the pinned ones, so it only uploads the DAG and config.
-    const good = await pluginsVariant({ name: 'deploy_it_marker.py', source: `MARK = "${run}-a"\n` });
     const next = await libDeploy({ configPath: config('after broken'), plugins: good });
     expect(next.applied?.updatedEnvironment).toBe(false);
     expect(await objectSha(DAG_KEY)).toBe(next.applied!.objects.find((o) => o.kind === 'dag')!.sha256);
@@ -350,6 +355,34 @@ describe('deploy against the local stack', () => {
     expect(statsDelta(before, after).UpdateEnvironment).toBe(1);
     const again = await libDeploy({ configPath: changedConfig, plugins: await pluginsVariant({ name: 'deploy_it_marker.py', source }) });
     expect(again.plan.changes).toBe(0);
+  });
+
+  it('SIGTERM during the environment update releases the lock and exits 143; a rerun converges', async () => {
+    const cfg = config('sigterm');
+    await libDeploy({ configPath: cfg, plugins: await pluginsVariant({ name: 'deploy_it_marker.py', source: `MARK = "${run}-term-a"\n` }) });
+    await libDeploy({ configPath: cfg, plugins: await pluginsVariant({ name: 'deploy_it_marker.py', source: `MARK = "${run}-term-b"\n` }) });
+    // A rollback through the CLI: copy + UpdateEnvironment + wait, with the lock held throughout.
+    const started = startDeploy(['--env', 'local', '--config', cfg, '--rollback', '--yes', '--no-trigger']);
+    await new Promise<void>((resolveSeen, reject) => {
+      const timer = setInterval(() => {
+        if (started.output().stderr.includes('UpdateEnvironment ')) {
+          clearInterval(timer);
+          started.child.kill('SIGTERM');
+          resolveSeen();
+        }
+      }, 20);
+      started.done.then(() => {
+        clearInterval(timer);
+        reject(new Error(`deploy ended before the update started:\n${started.output().stderr}`));
+      }, reject);
+    });
+    const out = await started.done;
+    expect(out.code, out.stderr).toBe(143);
+    expect(out.stderr).toMatch(/SIGTERM: releasing the deploy lock/);
+    await expect(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: `${deploymentsPrefix}/lock.json` }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
+    await untilAvailable();
+    const again = await runDeploy(['--env', 'local', '--config', cfg, '--rollback', '--yes', '--no-trigger', '--json']);
+    expect(again.code, again.stderr).toBe(0);
   });
 
   it('rollback restores the previous plugins version', async () => {

@@ -103,7 +103,7 @@ describe('renderDag', () => {
     const constants = pythonConstants(renderDag(c, meta));
     expect(constants.DAG_DESCRIPTION).toBe(hostile('description'));
     expect(constants.DAG_OWNER).toBe(hostile('owner'));
-    expect(constants.DAG_TAGS).toEqual([hostile('tag')]);
+    expect(constants.DAG_TAGS).toEqual([hostile('tag'), 'config-ffffffffffff']);
     expect(constants.GIT_BRANCH).toBe(hostile('branch'));
     expect(constants.GIT_REPO_URL).toBe(hostile('repo'));
     expect(constants.VERSION_FILE).toBe(hostile('path'));

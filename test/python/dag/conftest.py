@@ -180,7 +180,7 @@ BRANCH_FILES = {
 }
 
 # DAG variants rendered for the tests, each into dags/<name>/<name>.py.
-VARIANTS = ["main", "multi", "badhostkey", "down", "nobranch"] + [
+VARIANTS = ["main", "multi", "badhostkey", "down", "nobranch", "acceptnew"] + [
     branch.removeprefix("t-").replace("-", "_") for branch in BRANCH_FILES
 ]
 if AIRFLOW_LINE == "3":
@@ -272,6 +272,7 @@ def dag_files(stack, test_repo, wrong_host_key, airflow_db) -> dict:  # noqa: AR
         variant("badhostkey", servers=[{**server, "hostPublicKey": wrong_host_key}]),
         variant("down", servers=[{**server, "port": dead_port}]),
         variant("nobranch", git={"repoUrl": str(test_repo), "branch": "t-no-such-branch"}),
+        variant("acceptnew", ssh={"hostKeyPolicy": "accept-new"}, servers=[{**server, "hostPublicKey": None}]),
         *[
             variant(branch.removeprefix("t-").replace("-", "_"), git={**on_copy["git"], "branch": branch})
             for branch in BRANCH_FILES

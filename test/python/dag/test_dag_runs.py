@@ -329,3 +329,12 @@ def test_pytag_canary_never_created():
     from conftest import CANARY
 
     assert not CANARY.exists()
+
+
+def test_unpinned_host_is_accepted_only_when_the_config_says_accept_new(dagbag, stack, workspace):
+    strict = load_dag_module(dagbag.get_dag("gpu_server_cicd_workflow").fileloc)
+    assert strict.SSH_ALLOW_UNKNOWN_HOST is False
+    dag = dagbag.get_dag("t_acceptnew")
+    run = run_dag(dag, {**dag.params, "workspace_path": workspace})
+    assert run.state == "success", run.tis
+    assert "has no pinned host key: accepting the key it presents" in run.log

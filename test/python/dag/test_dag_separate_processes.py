@@ -12,6 +12,10 @@ from conftest import key_fragments, run_dag
 def test_full_run_with_every_task_in_its_own_process(
     dagbag, stack, workspace, airflow_home, session_tmp, private_key_text, execution_api
 ):
+    from airflow.models import Variable
+
+    for key in "abcd":
+        Variable.set(key, "before-the-isolated-run")
     dag = dagbag.get_dag("gpu_server_cicd_workflow")
     conf = {"gpu_server_ip": stack["ssh"]["host"], "workspace_path": workspace, "secrets_arn": stack["secretArn"]}
     run = run_dag(dag, conf, use_executor=True)
@@ -33,7 +37,9 @@ def test_full_run_with_every_task_in_its_own_process(
     mapped = [p for p in task_logs if "map_index=0" in str(p)]
     assert len(mapped) == 4, task_logs
     text = "\n".join(p.read_text(errors="replace") for p in task_logs)
-    assert "METRIC git" in text and "Variable a:" in text
+    assert "METRIC git" in text
+    assert "Variable a: 'before-the-isolated-run' ->" in text
+    assert Variable.get("a") != "before-the-isolated-run"
     for fragment in key_fragments(private_key_text):
         assert fragment not in text
     leftovers = session_tmp / "leftovers.log"
