@@ -6,7 +6,7 @@
  */
 import { CreateCliTokenCommand, type MWAAClient } from '@aws-sdk/client-mwaa';
 import { UserError } from '../errors.js';
-import { cliBody } from './shell-quote.js';
+import { shellJoin } from '../shell/quote.js';
 
 /** The one MWAA call the CLI client needs. */
 export interface CliTokenApi {
@@ -107,7 +107,7 @@ export function createMwaaCli(
   return {
     stats,
     async run(argv) {
-      const body = cliBody(argv);
+      const body = shellJoin(argv);
       let response = await post(body, false);
       if (response.status === 401 || response.status === 403) {
         await response.body?.cancel();

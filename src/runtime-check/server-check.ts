@@ -7,7 +7,7 @@ import { posix } from 'node:path';
 import type { ParsedKey } from 'ssh2';
 import type { ResolvedConfig, ResolvedServer } from '../config/resolved.js';
 import { fingerprint, parsePublicKeyLine } from './host-key.js';
-import { shellCommand } from './quote.js';
+import { shellJoin } from '../shell/quote.js';
 import type { CheckName, CheckResult } from './report.js';
 import { CommandTimeoutError, connect, RemoteFileError, type HostKeyPolicy, type SshConnection } from './ssh.js';
 import { parseVersionFile, type VersionValue } from './version-file.js';
@@ -104,7 +104,7 @@ export async function checkServer(context: ServerCheckContext): Promise<ServerCh
   try {
     if (context.quick) {
       const begin = now();
-      const result = await run(connection, shellCommand(['whoami']), commandTimeoutMs);
+      const result = await run(connection, shellJoin(['whoami']), commandTimeoutMs);
       const whoami = 'reason' in result ? { ok: false, reason: result.reason } : interpretWhoami(result, server.user);
       checks.push({ name: 'whoami', ...whoami, ms: elapsed(begin, now) });
       return outcome;
@@ -137,7 +137,7 @@ export async function checkServer(context: ServerCheckContext): Promise<ServerCh
  * then the branch (`--abbrev-ref` applies to the arguments after it). Every argument is quoted.
  */
 export function identityCommand(path: string): string {
-  return `${shellCommand(['whoami'])} && ${shellCommand(['git', '-C', path, 'rev-parse', 'HEAD', '--abbrev-ref', 'HEAD'])}`;
+  return `${shellJoin(['whoami'])} && ${shellJoin(['git', '-C', path, 'rev-parse', 'HEAD', '--abbrev-ref', 'HEAD'])}`;
 }
 
 interface IdentityOutcome {

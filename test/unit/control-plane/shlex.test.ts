@@ -35,22 +35,4 @@ describe('shlexSplit', () => {
     expect(() => shlexSplit(input)).toThrow(message);
   });
 });
-
-describe('round trip with the deployer quoting', () => {
-  it('splits what cliBody quoted back into the same argv', async () => {
-    const { cliBody } = await import('../../../src/deployer/shell-quote.js');
-    const argv = [
-      'dags',
-      'trigger',
-      'gpu_server_cicd_workflow',
-      '-c',
-      `{"gpu_server_ip": "10.0.0.1", "note": "it's \\"quoted\\" $HOME \`x\` ; rm -rf /"}`,
-      '',
-      'tab\there',
-      'new\nline',
-      "'",
-      '\\',
-    ];
-    expect(shlexSplit(cliBody(argv))).toEqual(argv);
-  });
-});
+// The round trip with the quoting that clients use is tested in test/unit/shell/quote.test.ts.
