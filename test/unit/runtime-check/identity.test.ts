@@ -18,7 +18,7 @@ describe('identityCommand', () => {
     const commit = execFileSync('git', ['-C', repo, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
 
     const command = identityCommand(repo);
-    expect(command).toBe(`whoami && git -C '${repo}' rev-parse HEAD --abbrev-ref HEAD`);
+    expect(command).toBe(`whoami && git -C '${repo.replaceAll("'", `'"'"'`)}' rev-parse HEAD --abbrev-ref HEAD`);
     const stdout = execFileSync('/bin/sh', ['-c', command], { encoding: 'utf8', cwd: dir });
     const user = execFileSync('whoami', { encoding: 'utf8' }).trim();
     expect(stdout).toBe(`${user}\n${commit}\ncicd_01_etl\n`);
