@@ -13,7 +13,9 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EnvironmentUpdateFailedError } from '../../src/deployer/wait-environment.js';
-import { LockHeldError } from '../../src/deployer/lock.js';
+import { acquireLock, LockHeldError } from '../../src/deployer/lock.js';
+import { s3Port } from '../../src/deployer/aws-ports.js';
+import { hostname } from 'node:os';
 import { createMwaaCli, type CliTokenApi, cliTokenApi } from '../../src/deployer/mwaa-cli.js';
 import type { DeployEvent } from '../../src/deployer/events.js';
 import {
@@ -39,6 +41,7 @@ const creds = { accessKeyId: 'test', secretAccessKey: 'test' };
 const s3 = new S3Client({ endpoint: stack.endpoints.s3, region: stack.region, forcePathStyle: true, credentials: creds });
 const mwaa = new MWAAClient({ endpoint: stack.endpoints.mwaa, region: stack.region, disableHostPrefix: true, credentials: creds });
 const recorder = new MotoRecorder(stack.endpoints.s3);
+const lockPort = s3Port(s3);
 const bucket = stack.bucket;
 const deploymentsPrefix = `deployments-${prefix}`;
 const DAG_KEY = 'dags/gpu_server_cicd_dag.py';
@@ -296,15 +299,36 @@ describe('deploy against the local stack', () => {
     expect(cli.stats.retriesAfterAuthFailure).toBe(1);
   }, 120_000);
 
-  it('concurrent deploys: exactly one proceeds, the other names the holder', async () => {
+  it('a deploy fails fast naming the holder while another holds the lock', async () => {
+    const changed = config('lock held');
+    const held = await acquireLock(lockPort, {
+      bucket,
+      key: `${deploymentsPrefix}/lock.json`,
+      holder: 'other-operator',
+      pid: process.pid,
+      host: hostname(),
+      now: Date.now,
+      ttlMs: 600_000,
+    });
+    try {
+      const started = Date.now();
+      const error = await libDeploy({ configPath: changed }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(LockHeldError);
+      expect(String((error as Error).message)).toMatch(/held by other-operator \(pid \d+ on /);
+      expect(Date.now() - started).toBeLessThan(30_000);
+    } finally {
+      await held.release();
+    }
+  });
+
+  it('concurrent deploys: exactly one applies the change; the other is refused or finds nothing left to do', async () => {
     const changed = config('concurrent');
     const results = await Promise.allSettled([libDeploy({ configPath: changed }), libDeploy({ configPath: changed })]);
-    const won = results.filter((r) => r.status === 'fulfilled');
-    const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-    expect(won).toHaveLength(1);
-    expect(lost).toHaveLength(1);
-    expect(lost[0]!.reason).toBeInstanceOf(LockHeldError);
-    expect(String(lost[0]!.reason.message)).toMatch(/held by \S+ \(pid \d+ on /);
+    const uploads = results.map((r) => (r.status === 'fulfilled' ? (r.value.applied?.writes ?? 0) : 0));
+    expect(uploads.filter((n) => n > 0)).toHaveLength(1);
+    for (const result of results) {
+      if (result.status === 'rejected') expect(result.reason).toBeInstanceOf(LockHeldError);
+    }
   });
 
   it('a deploy killed with SIGKILL mid-upload converges when run again, with no extra update', async () => {
