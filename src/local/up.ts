@@ -161,6 +161,9 @@ export async function up(options: UpOptions): Promise<UpResult> {
       command: join(layout.venvBin, 'moto_server'),
       args: ['-H', '127.0.0.1', '-p', String(port)],
       log: layout.motoLog,
+      // moto's request recorder (the tests count S3 writes with it) writes into its working
+      // directory unless told otherwise: keep it inside the stack.
+      env: { ...process.env, MOTO_RECORDER_FILEPATH: join(root, 'moto_recording') },
     });
     recordPending(root, { name: 'moto', pid, log: layout.motoLog });
     await waitFor('moto_server', () => motoAnswers(url, REGION), 30_000, {
