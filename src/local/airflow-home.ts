@@ -24,8 +24,10 @@ export interface AirflowHomeInfo {
   dagsFolder: string;
   pluginsFolder: string;
   logsFolder: string;
+  /** `sqlite:////abs/airflow.db` */
   sqlAlchemyConn: string;
   executor: string;
+  /** Line 3 only: port of `airflow api-server` (also serves the Execution API). */
   apiPort?: number;
 }
 

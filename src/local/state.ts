@@ -6,6 +6,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
+import type { AirflowHomeInfo } from './airflow-home.js';
 
 export type AirflowLine = '2' | '3';
 
@@ -54,15 +55,7 @@ export interface LocalStackState {
   lockFile?: string;
   lockSha256?: string;
   /** Airflow's own settings the control plane and tests need. */
-  airflow?: {
-    dagsFolder: string;
-    pluginsFolder: string;
-    logsFolder: string;
-    /** `sqlite:////abs/airflow.db` */
-    sqlAlchemyConn: string;
-    executor: string;
-    /** Line 3 only: port of `airflow api-server` (also serves the Execution API). */
-    apiPort?: number;
+  airflow?: AirflowHomeInfo & {
     /** Environment every Airflow process of the stack gets (no secrets: dummy AWS keys only). */
     env: Record<string, string>;
   };
