@@ -1,6 +1,3 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { UserError } from '../errors.js';
 import type { Artifact, ArtifactKind } from './artifact.js';
 import { sha256Hex, stableStringify } from './stable-json.js';
 
@@ -48,20 +45,4 @@ export function buildManifest(
 
 export function serializeManifest(manifest: Manifest): Buffer {
   return Buffer.from(`${stableStringify(manifest, 2)}\n`);
-}
-
-/** Reads dist-artifacts/<env>/manifest.json, or says how to create it. */
-export async function readManifest(envDir: string): Promise<Manifest> {
-  const path = join(envDir, MANIFEST_FILE);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    throw new UserError(`No ${path}. Run: npm run generate -- --env <env>`);
-  }
-  const manifest = JSON.parse(text) as Manifest;
-  if (manifest.formatVersion !== MANIFEST_FORMAT_VERSION) {
-    throw new UserError(`${path} has format version ${manifest.formatVersion}; regenerate it with npm run generate.`);
-  }
-  return manifest;
 }
