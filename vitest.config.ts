@@ -6,7 +6,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['test/unit/**/*.test.ts'],
+          include: ['test/unit/**/*.test.ts', 'local-stack/test/unit/**/*.test.ts'],
           globalSetup: ['test/support/build-once.ts'],
           testTimeout: 30_000,
         },
@@ -14,7 +14,7 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts'],
+          include: ['test/integration/**/*.test.ts', 'local-stack/test/integration/**/*.test.ts'],
           globalSetup: ['test/support/build-once.ts'],
           // One shared stack: files run one after another.
           fileParallelism: false,

@@ -20,7 +20,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadConfig } from '../src/config/load.js';
 import { renderDag } from '../src/generator/render-dag.js';
-import { readStateIfPresent, stackRoot } from '../src/local/state.js';
+import { readStateIfPresent, stackRoot } from '../local-stack/src/state.js';
+import { runningStackOverlay } from '../local-stack/src/config-overlay.js';
 import { median, printTable } from './support.js';
 
 const repo = resolve(new URL('..', import.meta.url).pathname);
@@ -39,7 +40,7 @@ if (!state) {
   process.exit(1);
 }
 const python = join(state.venvBin, 'python');
-const config = await loadConfig({ env: 'local', cwd: repo });
+const config = await loadConfig({ env: 'local', cwd: repo, localStackOverlay: () => runningStackOverlay(process.env, repo) });
 const line = config.airflow.line;
 
 const work = mkdtempSync(join(tmpdir(), 'bench-dag-parse-'));

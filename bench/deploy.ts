@@ -32,6 +32,7 @@ import {
 } from '../test/integration/deploy-helpers.js';
 import pkg from '../package.json' with { type: 'json' };
 import { median, printTable } from './support.js';
+import { runningStackOverlay } from '../local-stack/src/config-overlay.js';
 
 const repeat = Number(process.argv[process.argv.indexOf('--repeat') + 1]) || 5;
 const asJson = process.argv.includes('--json');
@@ -80,7 +81,7 @@ const deployArgs = (config: string) => [...cliCommand(), 'deploy', '--env', 'loc
 
 async function syncArgs(config: string, outDir: string): Promise<string[]> {
   // Freshly generated: the same bytes as before, new mtimes (what a CI checkout + generate gives).
-  const resolved = await loadConfig({ configPath: config, env: 'local', cwd: repoRoot });
+  const resolved = await loadConfig({ configPath: config, env: 'local', cwd: repoRoot, localStackOverlay: () => runningStackOverlay(process.env, repoRoot) });
   const dir = await writeEnvironment(outDir, await generateEnvironment(resolved, pkg.version));
   return ['s3', 'sync', dir, `s3://${stack.bucket}/${prefix}-sync/`, '--exclude', 'manifest.json', '--exclude', 'iam/*', '--only-show-errors'];
 }

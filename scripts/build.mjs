@@ -16,7 +16,7 @@ const result = await build({
   absWorkingDir: root,
   entryPoints: {
     cli: 'src/cli/main.ts',
-    'control-plane': 'src/local/control-plane/main.ts',
+    'control-plane': 'local-stack/src/control-plane/main.ts',
   },
   outdir,
   bundle: true,

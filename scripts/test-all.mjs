@@ -80,7 +80,7 @@ try {
     if (line === '2') pytestRun('pytest-plugins', ['test/python/plugins'], env);
     pytestRun(`pytest-dag-airflow-${line}`, ['test/python/dag'], env);
     // The full integration suite runs on the default line; the stack's own tests run on both.
-    vitestRun(`integration-airflow-${line}`, 'integration', line === '2' ? [] : ['test/integration/local-stack', 'test/integration/control-plane'], env);
+    vitestRun(`integration-airflow-${line}`, 'integration', line === '2' ? [] : ['local-stack/test/integration'], env);
     run(`local down (Airflow ${line})`, node, [cli, 'local', 'down']);
   }
 } catch (error) {

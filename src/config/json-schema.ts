@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { environmentSchema } from './schema.js';
-import { sortKeys } from '../generator/stable-json.js';
+import { sortKeys } from '../util/stable-json.js';
 
 function withoutRequired(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(withoutRequired);

@@ -7,8 +7,6 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { z } from 'zod';
 import { ConfigError, UserError, type ConfigIssue } from '../errors.js';
-import { readStateIfPresent, stackRoot } from '../local/state.js';
-import { localStackOverlay } from './local-overlay.js';
 import { resolveEnvironment, type ResolvedConfig } from './resolved.js';
 import { configFileSchema, environmentSchema } from './schema.js';
 import { parseYamlSource, type PathSegment, type YamlSource } from './yaml-source.js';
@@ -18,8 +16,12 @@ export const DEFAULT_CONFIG_PATH = 'config/config.yaml';
 export interface LoadOptions {
   configPath?: string;
   cwd?: string;
-  /** Environment variables (for MWAA_LOCAL_HOME); process.env by default. */
-  processEnv?: NodeJS.ProcessEnv;
+  /**
+   * The values an environment with `localStack: true` takes from a running local stack, or
+   * undefined when none is up. The caller supplies it (the CLI reads the stack's state file), so
+   * this module depends on no stack.
+   */
+  localStackOverlay?: () => Record<string, unknown> | undefined;
 }
 
 export interface ConfigFile {
@@ -71,16 +73,15 @@ export function resolveConfig(file: ConfigFile, env: string, options: LoadOption
   let merged = deepMerge(file.defaults, override) as Record<string, unknown>;
   let overlay: Record<string, unknown> = {};
   if (merged.localStack === true) {
-    const root = stackRoot(options.processEnv ?? process.env, options.cwd ?? process.cwd());
-    const state = readStateIfPresent(root);
-    if (!state) {
+    const stackValues = options.localStackOverlay?.();
+    if (!stackValues) {
       throw new UserError(
         `Environment "${env}" takes its servers, secret and endpoints from the local stack, which is not up. ` +
           'Run: npm run local -- up',
         2,
       );
     }
-    overlay = localStackOverlay(state);
+    overlay = stackValues;
     merged = deepMerge(merged, overlay) as Record<string, unknown>;
   }
   const parsed = environmentSchema.safeParse(merged);

@@ -1,4 +1,4 @@
-/** Adapts the SDK clients from src/aws/clients.ts to the deployer's narrow ports. */
+/** Adapts the SDK clients from src/mwaa/clients.ts to the deployer's narrow ports. */
 import {
   GetEnvironmentCommand,
   UpdateEnvironmentCommand,

@@ -6,7 +6,7 @@
 import { UserError } from '../errors.js';
 import type { Clock } from './clock.js';
 import type { DeployEvent, TaskState } from './events.js';
-import type { CliResult } from './mwaa-cli.js';
+import type { CliResult } from '../mwaa/cli-client.js';
 
 export interface CliRunner {
   run(argv: readonly string[]): Promise<CliResult>;

@@ -3,7 +3,7 @@
  * targets, default options and the real ports. Shared by the CLI and the integration tests, so
  * both drive the same code.
  */
-import type { AwsClients } from '../aws/clients.js';
+import type { AwsClients } from '../mwaa/clients.js';
 import type { ResolvedConfig } from '../config/resolved.js';
 import { shortHash } from '../generator/artifact.js';
 import type { GeneratedEnvironment } from '../generator/generate.js';
@@ -11,7 +11,7 @@ import { mwaaPort, s3Port } from './aws-ports.js';
 import type { Clock } from './clock.js';
 import { targetsFromArtifacts, type DeployDeps, type DeployOptions, type DeploySettings } from './deploy.js';
 import type { DeployEvent } from './events.js';
-import { createMwaaCli } from './mwaa-cli.js';
+import { createMwaaCli } from '../mwaa/cli-client.js';
 import type { DeployTarget } from './plan.js';
 
 export function deploySettings(config: ResolvedConfig, generated: GeneratedEnvironment, toolVersion: string): DeploySettings {

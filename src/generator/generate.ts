@@ -11,7 +11,7 @@ import { renderDag } from './render-dag.js';
 import { renderIamPolicies } from './render-iam.js';
 import { renderPluginsZip } from './render-plugins.js';
 import { renderRequirements } from './render-requirements.js';
-import { sha256Hex, stableStringify } from './stable-json.js';
+import { sha256Hex, stableStringify } from '../util/stable-json.js';
 import { readDirectoryFiles, writeDirectoryAtomically, type OutputFile } from './writer.js';
 
 export const DAG_FILE_NAME = 'gpu_server_cicd_dag.py';

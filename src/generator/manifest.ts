@@ -1,5 +1,5 @@
 import type { Artifact, ArtifactKind } from './artifact.js';
-import { sha256Hex, stableStringify } from './stable-json.js';
+import { sha256Hex, stableStringify } from '../util/stable-json.js';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const MANIFEST_FORMAT_VERSION = 1;

@@ -1,7 +1,7 @@
 import { stringify } from 'yaml';
 import type { ResolvedConfig } from '../config/resolved.js';
 import { shortHash, type GeneratorMeta } from './artifact.js';
-import { sortKeys } from './stable-json.js';
+import { sortKeys } from '../util/stable-json.js';
 
 /** The environment's resolved config, as deployed: what the artifacts were generated from. */
 export function renderResolvedConfig(config: ResolvedConfig, meta: GeneratorMeta): string {

@@ -8,7 +8,7 @@
  * Pure: config in, `{path, bytes}` out, keys sorted, so the same config gives the same bytes.
  */
 import type { ResolvedConfig } from '../config/resolved.js';
-import { stableStringify } from './stable-json.js';
+import { stableStringify } from '../util/stable-json.js';
 
 export interface PolicyFile {
   path: string;

@@ -7,12 +7,12 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { ParsedKey } from 'ssh2';
-import type { AwsClients } from '../aws/clients.js';
+import type { AwsClients } from '../mwaa/clients.js';
 import type { ResolvedConfig, ResolvedServer } from '../config/resolved.js';
 import { variableKey } from '../config/variables.js';
 import { ExitCode, UserError } from '../errors.js';
 import { fingerprint, parsePublicKeyLine, publicKeyLine } from './host-key.js';
-import { mapWithConcurrency } from './limit.js';
+import { mapWithConcurrency } from '../util/concurrency.js';
 import { serverOk, type CheckEvent, type CheckReport, type CheckResult, type ServerReport } from './report.js';
 import { checkServer, elapsed } from './server-check.js';
 import { fetchHostKey } from './ssh.js';
@@ -118,7 +118,7 @@ function selectServers(config: ResolvedConfig, names: string[] | undefined): Res
 async function loadKey(config: ResolvedConfig, options: RuntimeCheckOptions): Promise<{ key: ParsedKey; source: LoadedKey['source'] }> {
   if (options.privateKey !== undefined) return { key: parsePrivateKey(options.privateKey, 'the given private key'), source: 'inline' };
   if (options.identityFile !== undefined) return keyFromFile(options.identityFile);
-  const client = options.aws?.secretsManager ?? (await import('../aws/clients.js')).createAwsClients(config).secretsManager;
+  const client = options.aws?.secretsManager ?? (await import('../mwaa/clients.js')).createAwsClients(config).secretsManager;
   return keyFromSecret(client, config.secrets.sshKeyArn, config.secrets.sshKeyJsonField);
 }
 
@@ -159,10 +159,10 @@ async function collectHostKey(config: ResolvedConfig, server: ResolvedServer, no
 
 async function defaultVariableReader(config: ResolvedConfig, options: RuntimeCheckOptions): Promise<VariableReader> {
   const [{ createMwaaCli }, { mwaaVariableReader }] = await Promise.all([
-    import('../deployer/mwaa-cli.js'),
+    import('../mwaa/cli-client.js'),
     import('./mwaa-variables.js'),
   ]);
-  const mwaa = options.aws?.mwaa ?? (await import('../aws/clients.js')).createAwsClients(config).mwaa;
+  const mwaa = options.aws?.mwaa ?? (await import('../mwaa/clients.js')).createAwsClients(config).mwaa;
   return mwaaVariableReader(createMwaaCli(mwaa, config.mwaa.environmentName, config.mwaa.webserverScheme));
 }
 

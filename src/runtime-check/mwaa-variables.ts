@@ -3,7 +3,7 @@
  * CLI client. `variables get` prints the value and a newline; a missing Variable prints
  * "Variable <key> does not exist" on stderr and nothing on stdout.
  */
-import type { MwaaCli } from '../deployer/mwaa-cli.js';
+import type { MwaaCli } from '../mwaa/cli-client.js';
 import type { VariableReader } from './variables.js';
 
 export function mwaaVariableReader(cli: Pick<MwaaCli, 'run'>): VariableReader {

@@ -7,7 +7,7 @@ import { posix } from 'node:path';
 import type { ParsedKey } from 'ssh2';
 import type { ResolvedConfig, ResolvedServer } from '../config/resolved.js';
 import { fingerprint, parsePublicKeyLine } from './host-key.js';
-import { shellJoin } from '../shell/quote.js';
+import { shellJoin } from '../util/shell-quote.js';
 import type { CheckName, CheckResult } from './report.js';
 import { CommandTimeoutError, connect, RemoteFileError, type HostKeyPolicy, type SshConnection } from './ssh.js';
 import { parseVersionFile, type VersionValue } from './version-file.js';

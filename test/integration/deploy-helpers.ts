@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
-import type { LocalStackState } from '../../src/local/state.js';
+import type { LocalStackState } from '../../local-stack/src/state.js';
 import { requireStack } from '../support/stack.js';
 
 export const repoRoot = resolve(import.meta.dirname, '../..');
@@ -137,7 +137,7 @@ export function statsDelta(before: ControlPlaneStats, after: ControlPlaneStats):
 // ---- Driving the deployer library in-process (same wiring as the CLI) -------------------------
 
 import { hostname, userInfo } from 'node:os';
-import { createAwsClients } from '../../src/aws/clients.js';
+import { createAwsClients } from '../../src/mwaa/clients.js';
 import { loadConfig } from '../../src/config/load.js';
 import { systemClock } from '../../src/deployer/clock.js';
 import { deploy, type DeployOptions, type DeployResult } from '../../src/deployer/deploy.js';
@@ -148,8 +148,9 @@ import { generateEnvironment } from '../../src/generator/generate.js';
 import { PLUGIN_MODULES } from '../../src/generator/render-plugins.js';
 import { readTemplateFile } from '../../src/generator/templates.js';
 import { deterministicZip } from '../../src/generator/zip.js';
-import { sha256Hex } from '../../src/generator/stable-json.js';
+import { sha256Hex } from '../../src/util/stable-json.js';
 import pkg from '../../package.json' with { type: 'json' };
+import { runningStackOverlay } from '../../local-stack/src/config-overlay.js';
 
 /** plugins.zip with one extra top-level module: a real plugins change (or a broken one). */
 export async function pluginsVariant(extraModule: { name: string; source: string }): Promise<Buffer> {
@@ -180,7 +181,7 @@ export async function libDeploy(input: LibDeployInput): Promise<DeployResult> {
 
 /** Loads, generates and wires everything, and returns the deploy itself to start later. */
 export async function prepareLibDeploy(input: LibDeployInput): Promise<() => Promise<DeployResult>> {
-  const config = await loadConfig({ configPath: input.configPath, env: 'local', cwd: repoRoot });
+  const config = await loadConfig({ configPath: input.configPath, env: 'local', cwd: repoRoot, localStackOverlay: () => runningStackOverlay(process.env, repoRoot) });
   const generated = await generateEnvironment(config, pkg.version);
   let targets = deployTargets(generated);
   if (input.plugins) targets = withPlugins(targets, input.plugins);

@@ -16,7 +16,7 @@ import { EnvironmentUpdateFailedError } from '../../src/deployer/wait-environmen
 import { acquireLock, LockHeldError } from '../../src/deployer/lock.js';
 import { s3Port } from '../../src/deployer/aws-ports.js';
 import { hostname } from 'node:os';
-import { createMwaaCli, type CliTokenApi, cliTokenApi } from '../../src/deployer/mwaa-cli.js';
+import { createMwaaCli, type CliTokenApi, cliTokenApi } from '../../src/mwaa/cli-client.js';
 import type { DeployEvent } from '../../src/deployer/events.js';
 import {
   MotoRecorder,

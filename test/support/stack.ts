@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { recordedProcesses } from '../../src/local/down.js';
-import { recordedAlive } from '../../src/local/liveness.js';
-import { readStateIfPresent, stackRoot, type LocalStackState } from '../../src/local/state.js';
+import { recordedProcesses } from '../../local-stack/src/down.js';
+import { recordedAlive } from '../../local-stack/src/liveness.js';
+import { readStateIfPresent, stackRoot, type LocalStackState } from '../../local-stack/src/state.js';
 
 // The AWS SDK warns that Node 20 support ends in 2027 on every client; that is noise in test output.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

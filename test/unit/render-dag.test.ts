@@ -12,7 +12,7 @@ const meta = { toolVersion: '0.1.0', configHash: 'f'.repeat(64) };
 const tmp = useTmpDir();
 
 async function config(env: string, change: (c: ResolvedConfig) => void = () => {}): Promise<ResolvedConfig> {
-  const resolved = resolveConfig(await readConfigFile(), env, { processEnv: { MWAA_LOCAL_HOME: '/nonexistent' } });
+  const resolved = resolveConfig(await readConfigFile(), env);
   change(resolved);
   return resolved;
 }

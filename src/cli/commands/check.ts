@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
-import { loadConfig, DEFAULT_CONFIG_PATH } from '../../config/load.js';
+import { DEFAULT_CONFIG_PATH } from '../../config/load.js';
+import { loadCliConfig } from '../load-config.js';
 import { ExitCode, UserError } from '../../errors.js';
 import { DEFAULT_CONCURRENCY, formatReport, reportJson, runRuntimeCheck, type CheckEvent } from '../../runtime-check/index.js';
 
@@ -51,7 +52,7 @@ const command: CommandModule<object, CheckArgs> = {
     if (modes.length > 1) {
       throw new UserError(`--${modes.join(' and --')} cannot be combined.`, ExitCode.usage);
     }
-    const config = await loadConfig({ configPath: args.config, env: args.env });
+    const config = await loadCliConfig(args.config, args.env);
     const progress = !args.json && process.stderr.isTTY;
     const onEvent = (event: CheckEvent) => {
       if (!progress) return;

@@ -1,9 +1,10 @@
 import { hostname, userInfo } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 import type { CommandModule } from 'yargs';
-import { DEFAULT_CONFIG_PATH, loadConfig } from '../../config/load.js';
+import { DEFAULT_CONFIG_PATH } from '../../config/load.js';
+import { loadCliConfig } from '../load-config.js';
 import { ExitCode, UserError } from '../../errors.js';
-import { createAwsClients } from '../../aws/clients.js';
+import { createAwsClients } from '../../mwaa/clients.js';
 import { DEFAULT_OUT_DIR, generateEnvironment, writeEnvironment } from '../../generator/generate.js';
 import { parseDuration, systemClock } from '../../deployer/clock.js';
 import { explainAwsError } from '../../deployer/aws-errors.js';
@@ -127,7 +128,7 @@ const command: CommandModule<object, DeployArgs> = {
     } catch (error) {
       throw new UserError(`--timeout: ${(error as Error).message}`, ExitCode.usage);
     }
-    const config = await loadConfig({ configPath: args.config, env: args.env });
+    const config = await loadCliConfig(args.config, args.env);
     const conf = parseConf(config.dag.triggerConf, args.conf);
     const generated = await generateEnvironment(config, pkg.version);
     if (!args.plan) await writeEnvironment(args.out, generated);

@@ -1,8 +1,8 @@
 import type { CommandModule } from 'yargs';
-import { environmentNames, readConfigFile, resolveConfig, usesLocalStack, DEFAULT_CONFIG_PATH } from '../../config/load.js';
+import { environmentNames, readConfigFile, usesLocalStack, DEFAULT_CONFIG_PATH } from '../../config/load.js';
+import { localStackIsUp, resolveCliConfig } from '../load-config.js';
 import { ExitCode, UserError } from '../../errors.js';
 import { DEFAULT_OUT_DIR, generateEnvironment, staleFiles, writeEnvironment } from '../../generator/generate.js';
-import { readStateIfPresent, stackRoot } from '../../local/state.js';
 import pkg from '../../../package.json' with { type: 'json' };
 
 interface GenerateArgs {
@@ -31,7 +31,7 @@ const command: CommandModule<object, GenerateArgs> = {
     const notes: string[] = [];
     if (args.all) {
       // The local environment resolves from the running stack; without one it cannot be rendered.
-      const stackUp = readStateIfPresent(stackRoot()) !== undefined;
+      const stackUp = localStackIsUp();
       envs = environmentNames(file).filter((env) => {
         const skip = !stackUp && usesLocalStack(file, env);
         if (skip) notes.push(`${env}: skipped, the local stack is not up (npm run local -- up)`);
@@ -39,7 +39,7 @@ const command: CommandModule<object, GenerateArgs> = {
       });
     }
     // Resolve every environment before writing any, so one bad environment writes nothing.
-    const configs = envs.map((env) => resolveConfig(file, env));
+    const configs = envs.map((env) => resolveCliConfig(file, env));
     const generated = await Promise.all(configs.map((config) => generateEnvironment(config, pkg.version)));
 
     if (args.check) {

@@ -1,13 +1,13 @@
 import type { Argv, CommandModule } from 'yargs';
 import { existsSync, readFileSync } from 'node:fs';
 import { ExitCode, UserError } from '../../errors.js';
-import { down } from '../../local/down.js';
-import { layoutFor } from '../../local/layout.js';
-import { descendants } from '../../local/processes.js';
-import type { StackEvent } from '../../local/progress.js';
-import { readStateIfPresent, stackRoot, type AirflowLine } from '../../local/state.js';
-import { stackStatus, type StackStatus } from '../../local/status.js';
-import { up } from '../../local/up.js';
+import { down } from '../../../local-stack/src/down.js';
+import { layoutFor } from '../../../local-stack/src/layout.js';
+import { descendants } from '../../../local-stack/src/processes.js';
+import type { StackEvent } from '../../../local-stack/src/progress.js';
+import { readStateIfPresent, stackRoot, type AirflowLine } from '../../../local-stack/src/state.js';
+import { stackStatus, type StackStatus } from '../../../local-stack/src/status.js';
+import { up } from '../../../local-stack/src/up.js';
 
 /** Progress lines on stderr: `[  12.3s] venv airflow-2.10.3: installed ... (95.1s)`. */
 function progressPrinter(startedAt: number): (event: StackEvent) => void {
@@ -91,7 +91,7 @@ const command: CommandModule<object, LocalArgs> = {
       .option('name', { type: 'string', array: true, describe: 'logs: only these processes (e.g. moto, airflow-scheduler)' })
       .option('lines', { type: 'number', default: 20, describe: 'logs: lines of each log to print' })
       .option('paths', { type: 'boolean', default: false, describe: 'logs: print only the log paths' })
-      .epilog('The stack lives in $MWAA_LOCAL_HOME or ./.local-stack. See src/local/README.md.')
+      .epilog('The stack lives in $MWAA_LOCAL_HOME or ./.local-stack. See local-stack/README.md.')
       .strictOptions() as unknown as Argv<LocalArgs>,
   handler: async (args) => {
     const root = stackRoot();

@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { deepMerge, loadConfig } from '../../../src/config/load.js';
 import { renderDag } from '../../../src/generator/render-dag.js';
-import { readStateIfPresent, stackRoot } from '../../../src/local/state.js';
+import { readStateIfPresent, stackRoot } from '../../../local-stack/src/state.js';
+import { runningStackOverlay } from '../../../local-stack/src/config-overlay.js';
 
 interface Variant {
   name: string;
@@ -54,7 +55,7 @@ try {
   for (const variant of spec.variants) {
     let config;
     if (variant.env) {
-      config = await loadConfig({ env: variant.env, cwd: repo });
+      config = await loadConfig({ env: variant.env, cwd: repo, localStackOverlay: () => runningStackOverlay(process.env, repo) });
     } else {
       const configPath = join(work, `${variant.name}.yaml`);
       const environment = deepMerge(base, variant.overrides ?? {});

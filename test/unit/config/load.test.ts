@@ -19,7 +19,7 @@ function writeConfig(text: string): string {
 async function issuesOf(text: string, env = 'dev'): Promise<ConfigError> {
   const configPath = writeConfig(text);
   try {
-    await loadConfig({ configPath, env, processEnv: { MWAA_LOCAL_HOME: join(tmp(), 'no-stack') } });
+    await loadConfig({ configPath, env });
   } catch (error) {
     if (error instanceof ConfigError) return error;
     throw error;
@@ -54,7 +54,7 @@ describe('the shipped config', () => {
     expect(prod.dag.retries).toBe(2);
     expect(prod.dag.tags).toEqual(['cicd', 'gpu']);
     expect(prod.servers).toHaveLength(2);
-    expect(() => resolveConfig(file, 'local', { processEnv: { MWAA_LOCAL_HOME: join(tmp(), 'none') } })).toThrow(
+    expect(() => resolveConfig(file, 'local', { localStackOverlay: () => undefined })).toThrow(
       /local stack, which is not up.*npm run local -- up/,
     );
     expect(() => resolveConfig(file, 'nope')).toThrow(/No environment "nope".*dev, local, prod/);

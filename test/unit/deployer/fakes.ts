@@ -1,6 +1,6 @@
 /** In-memory S3 (versioned, conditional writes), MWAA, CLI endpoint and clock for deployer unit tests. */
 import { createHash } from 'node:crypto';
-import type { CliResult } from '../../../src/deployer/mwaa-cli.js';
+import type { CliResult } from '../../../src/mwaa/cli-client.js';
 import {
   PreconditionFailedError,
   type EnvironmentState,

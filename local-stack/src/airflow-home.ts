@@ -1,0 +1,173 @@
+/**
+ * AIRFLOW_HOME of the stack: a small airflow.cfg with the settings that matter for local tests
+ * (Airflow fills in every other default), and a migrated SQLite metadata DB. Everything lives in
+ * the file, so any `airflow` command run with only AIRFLOW_HOME set sees the same configuration.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AirflowLine } from './state.js';
+import { freePort, runLogged } from './processes.js';
+import { writeJsonAtomic } from './state.js';
+
+/** Secrets and ports chosen once per AIRFLOW_HOME and kept, so restarts see the same values. */
+export interface AirflowSettings {
+  fernetKey: string;
+  secretKey: string;
+  jwtSecret: string;
+  apiPort: number;
+  workerLogServerPort: number;
+  triggerLogServerPort: number;
+}
+
+export interface AirflowHomeInfo {
+  dagsFolder: string;
+  pluginsFolder: string;
+  logsFolder: string;
+  /** `sqlite:////abs/airflow.db` */
+  sqlAlchemyConn: string;
+  executor: string;
+  /** Line 3 only: port of `airflow api-server` (also serves the Execution API). */
+  apiPort?: number;
+}
+
+const SETTINGS_FILE = 'stack-settings.json';
+const MIGRATED_MARKER = '.mwaa-local-migrated';
+
+export async function loadOrCreateSettings(airflowHome: string): Promise<AirflowSettings> {
+  const path = join(airflowHome, SETTINGS_FILE);
+  if (existsSync(path)) return JSON.parse(readFileSync(path, 'utf8')) as AirflowSettings;
+  const settings: AirflowSettings = {
+    // Fernet keys are 32 random bytes, url-safe base64.
+    fernetKey: randomBytes(32).toString('base64url') + '=',
+    secretKey: randomBytes(16).toString('base64'),
+    jwtSecret: randomBytes(24).toString('base64'),
+    apiPort: await freePort(),
+    workerLogServerPort: await freePort(),
+    triggerLogServerPort: await freePort(),
+  };
+  writeJsonAtomic(path, settings);
+  return settings;
+}
+
+export function homeInfo(airflowHome: string, line: AirflowLine, settings: AirflowSettings): AirflowHomeInfo {
+  return {
+    dagsFolder: join(airflowHome, 'dags'),
+    pluginsFolder: join(airflowHome, 'plugins'),
+    logsFolder: join(airflowHome, 'logs'),
+    sqlAlchemyConn: `sqlite:///${join(airflowHome, 'airflow.db')}`,
+    executor: line === '2' ? 'SequentialExecutor' : 'LocalExecutor',
+    ...(line === '3' ? { apiPort: settings.apiPort } : {}),
+  };
+}
+
+/** The airflow.cfg text for one line. Pure: same inputs, same bytes. */
+export function renderAirflowCfg(line: AirflowLine, info: AirflowHomeInfo, settings: AirflowSettings): string {
+  const sections: Record<string, Record<string, string | number | boolean>> = {
+    core: {
+      dags_folder: info.dagsFolder,
+      plugins_folder: info.pluginsFolder,
+      executor: info.executor,
+      load_examples: false,
+      // MWAA pauses new DAGs; locally a deployed DAG must run when triggered without an unpause step.
+      dags_are_paused_at_creation: false,
+      fernet_key: settings.fernetKey,
+      default_timezone: 'utc',
+      dagbag_import_timeout: 30,
+      // LocalExecutor (line 3) pre-forks this many workers; 4 allows a few servers in parallel.
+      parallelism: 4,
+      ...(line === '3'
+        ? {
+            execution_api_server_url: `http://127.0.0.1:${settings.apiPort}/execution/`,
+            simple_auth_manager_all_admins: true,
+          }
+        : {}),
+    },
+    database: {
+      sql_alchemy_conn: info.sqlAlchemyConn,
+      load_default_connections: false,
+    },
+    logging: {
+      base_log_folder: info.logsFolder,
+      // Fixed per stack instead of 8793/8794, so several stacks (and other Airflows) can coexist.
+      worker_log_server_port: settings.workerLogServerPort,
+      trigger_log_server_port: settings.triggerLogServerPort,
+    },
+    scheduler: {
+      scheduler_heartbeat_sec: 2,
+      ...(line === '2'
+        ? { dag_dir_list_interval: 5, min_file_process_interval: 5, parsing_processes: 1 }
+        : {}),
+    },
+    webserver: { secret_key: settings.secretKey },
+    ...(line === '3'
+      ? {
+          api: { host: '127.0.0.1', port: settings.apiPort, workers: 1, secret_key: settings.secretKey },
+          api_auth: { jwt_secret: settings.jwtSecret },
+          dag_processor: { refresh_interval: 5, min_file_process_interval: 5, parsing_processes: 1 },
+        }
+      : {}),
+  };
+  const lines = ['# Written by `npm run local -- up` (local-stack/src/airflow-home.ts); rewritten on every up.'];
+  for (const [section, values] of Object.entries(sections)) {
+    lines.push('', `[${section}]`);
+    for (const [key, value] of Object.entries(values)) {
+      lines.push(`${key} = ${typeof value === 'boolean' ? (value ? 'True' : 'False') : String(value)}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Writes airflow.cfg and the folders; migrates the DB unless this lock already migrated it. */
+export async function prepareAirflowHome(options: {
+  airflowHome: string;
+  line: AirflowLine;
+  venvBin: string;
+  lockHash: string;
+  log: string;
+}): Promise<{ info: AirflowHomeInfo; settings: AirflowSettings; migrated: boolean }> {
+  const { airflowHome } = options;
+  mkdirSync(airflowHome, { recursive: true });
+  const settings = await loadOrCreateSettings(airflowHome);
+  const info = homeInfo(airflowHome, options.line, settings);
+  for (const dir of [info.dagsFolder, info.pluginsFolder, info.logsFolder]) mkdirSync(dir, { recursive: true });
+  const cfgPath = join(airflowHome, 'airflow.cfg');
+  const cfg = renderAirflowCfg(options.line, info, settings);
+  if (!existsSync(cfgPath) || readFileSync(cfgPath, 'utf8') !== cfg) writeFileSync(cfgPath, cfg);
+
+  const marker = join(airflowHome, MIGRATED_MARKER);
+  const dbFile = join(airflowHome, 'airflow.db');
+  if (existsSync(dbFile) && existsSync(marker) && readFileSync(marker, 'utf8').trim() === options.lockHash) {
+    return { info, settings, migrated: false };
+  }
+  await runLogged(join(options.venvBin, 'airflow'), ['db', 'migrate'], {
+    log: options.log,
+    env: airflowCliEnv(airflowHome, options.venvBin),
+  });
+  writeFileSync(marker, `${options.lockHash}\n`);
+  return { info, settings, migrated: true };
+}
+
+/** Environment for an `airflow` command of this stack: its home, its venv first on PATH. */
+export function airflowCliEnv(airflowHome: string, venvBin: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('AIRFLOW__')) env[key] = value;
+  env.AIRFLOW_HOME = airflowHome;
+  env.PATH = `${venvBin}:${process.env.PATH ?? '/usr/bin:/bin'}`;
+  env.PYTHONUNBUFFERED = '1';
+  return env;
+}
+
+/** What every Airflow process of the stack gets on top of its normal env (goes to state.airflow.env). */
+export function stackAirflowEnv(airflowHome: string, motoUrl: string, region: string): Record<string, string> {
+  return {
+    AIRFLOW_HOME: airflowHome,
+    AWS_ENDPOINT_URL: motoUrl,
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    AWS_DEFAULT_REGION: region,
+    AWS_REGION: region,
+    NO_PROXY: '127.0.0.1,localhost',
+    PYTHONUNBUFFERED: '1',
+  };
+}

@@ -1,0 +1,57 @@
+/**
+ * Starting the MWAA control plane (local-stack/src/control-plane, bundled to dist/control-plane.js) and
+ * reading what it reports about itself in `<root>/control-plane.json`.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { UserError } from '../../src/errors.js';
+import { spawnDetached } from './processes.js';
+import type { StackProcess } from './state.js';
+
+export interface ControlPlaneInfo {
+  formatVersion: 1;
+  pid: number;
+  port: number;
+  url: string;
+  ready: boolean;
+  startedAt: string;
+  processes: StackProcess[];
+}
+
+export function readControlPlaneInfo(path: string): ControlPlaneInfo | undefined {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as ControlPlaneInfo;
+  } catch {
+    return undefined;
+  }
+}
+
+export function startControlPlane(options: {
+  script: string;
+  statePath: string;
+  log: string;
+  syncIntervalSeconds: number;
+}): number {
+  if (!existsSync(options.script)) {
+    throw new UserError(`${options.script} is missing: the control plane is not built. Run: npm run build`);
+  }
+  return spawnDetached({
+    command: process.execPath,
+    args: [options.script, '--state', options.statePath, '--sync-interval', String(options.syncIntervalSeconds)],
+    log: options.log,
+  });
+}
+
+export async function controlPlaneHealthy(url: string): Promise<boolean> {
+  const response = await fetch(`${url}/_local/health`, { signal: AbortSignal.timeout(3_000) });
+  await response.body?.cancel();
+  return response.status === 200;
+}
+
+/** MWAA GetEnvironment answers 200 for the stack's environment. */
+export async function mwaaAnswers(url: string, environmentName: string): Promise<boolean> {
+  const response = await fetch(`${url}/environments/${encodeURIComponent(environmentName)}`, {
+    signal: AbortSignal.timeout(3_000),
+  });
+  await response.body?.cancel();
+  return response.status === 200;
+}

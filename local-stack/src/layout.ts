@@ -1,0 +1,97 @@
+/**
+ * Where everything of the local stack lives under its root, and which Airflow version each line
+ * runs. One module so that `up`, `down`, `status` and the tests agree on every path.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AirflowLine } from './state.js';
+
+/** The Airflow versions the stack runs, one per line (MWAA versions with a tested lock). */
+export const AIRFLOW_VERSIONS: Record<AirflowLine, string> = {
+  '2': '2.10.3',
+  '3': '3.3.1',
+};
+
+/** The stack's Python: what the locks were resolved and tested with. */
+export const PYTHON_VERSION = '3.11';
+
+export const ENVIRONMENT_NAME = 'local-gpu-cicd';
+export const REGION = 'us-east-1';
+// MWAA requires source bucket names that start with "airflow-"; the config schema checks it.
+export const BUCKET = 'airflow-local-gpu-cicd';
+export const SECRET_NAME = 'gpu-server-ssh-key';
+export const GIT_BRANCH = 'cicd_01_etl';
+export const DAG_SYNC_INTERVAL_SECONDS = 5;
+
+export interface StackLayout {
+  root: string;
+  venvDir: string;
+  venvBin: string;
+  airflowHome: string;
+  logsDir: string;
+  sshDir: string;
+  gitDir: string;
+  bareRepo: string;
+  workspace: string;
+  motoLog: string;
+  controlPlaneLog: string;
+  /** Written by the control plane: its PID, port and the Airflow processes it runs. */
+  controlPlaneInfo: string;
+}
+
+/**
+ * `venvsDir` defaults to `<root>/venvs`; `$MWAA_LOCAL_VENVS` lets a throw-away stack (tests) share
+ * the venvs of the main one instead of spending minutes on installs.
+ */
+export function layoutFor(root: string, airflowVersion: string, venvsDir: string = join(root, 'venvs')): StackLayout {
+  const venvDir = join(venvsDir, `airflow-${airflowVersion}`);
+  const logsDir = join(root, 'logs');
+  return {
+    root,
+    venvDir,
+    venvBin: join(venvDir, 'bin'),
+    airflowHome: join(root, `airflow-${airflowVersion}`),
+    logsDir,
+    sshDir: join(root, 'ssh'),
+    gitDir: join(root, 'git'),
+    bareRepo: join(root, 'git', 'cicd-test.git'),
+    workspace: join(root, 'workspace'),
+    motoLog: join(logsDir, 'moto.log'),
+    controlPlaneLog: join(logsDir, 'control-plane.log'),
+    controlPlaneInfo: join(root, 'control-plane.json'),
+  };
+}
+
+/**
+ * The repository this code runs from (holds package.json, the locks and dist/). Found by walking
+ * up from this module, so it works from src/ (tsx) and from the esbuild bundle in dist/.
+ */
+export function venvsDirFrom(env: NodeJS.ProcessEnv, root: string): string {
+  return env.MWAA_LOCAL_VENVS ? resolve(env.MWAA_LOCAL_VENVS) : join(root, 'venvs');
+}
+
+export function repoRoot(from: string = fileURLToPath(import.meta.url)): string {
+  let dir = dirname(from);
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'mwaa-gpu-cicd') return dir;
+      } catch {
+        // Not ours; keep walking.
+      }
+    }
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`cannot find the mwaa-gpu-cicd repository above ${from}`);
+    dir = parent;
+  }
+}
+
+export function lockPath(repo: string, airflowVersion: string): string {
+  return join(repo, 'local-stack', 'locks', `airflow-${airflowVersion}.txt`);
+}
+
+export function controlPlaneScript(repo: string): string {
+  return join(repo, 'dist', 'control-plane.js');
+}

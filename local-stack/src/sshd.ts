@@ -1,0 +1,109 @@
+/**
+ * The stand-in GPU server: OpenSSH sshd on 127.0.0.1 with its own config, host key and
+ * authorized_keys, run as the OS user of the stack. Keys are generated here (never committed).
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { run } from './processes.js';
+
+export const SSHD_BINARY = '/usr/sbin/sshd';
+
+export interface SshFiles {
+  dir: string;
+  hostKey: string;
+  clientKey: string;
+  authorizedKeys: string;
+  config: string;
+  log: string;
+  pidFile: string;
+}
+
+export function sshFiles(dir: string): SshFiles {
+  return {
+    dir,
+    hostKey: join(dir, 'host_ed25519'),
+    clientKey: join(dir, 'client_ed25519'),
+    authorizedKeys: join(dir, 'authorized_keys'),
+    config: join(dir, 'sshd_config'),
+    log: join(dir, 'sshd.log'),
+    pidFile: join(dir, 'sshd.pid'),
+  };
+}
+
+/** An ed25519 key pair made by ssh-keygen, unless one is already there. Returns the public key line. */
+export async function ensureKeyPair(path: string, comment: string): Promise<string> {
+  if (!existsSync(path) || !existsSync(`${path}.pub`)) {
+    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', path], { input: 'y\n' });
+  }
+  chmodSync(path, 0o600);
+  return publicKeyLine(readFileSync(`${path}.pub`, 'utf8'));
+}
+
+/** "ssh-ed25519 AAAA..." without the comment. */
+export function publicKeyLine(pubFile: string): string {
+  const [type, key] = pubFile.trim().split(/\s+/);
+  if (!type || !key) throw new Error('malformed public key file');
+  return `${type} ${key}`;
+}
+
+/** sshd_config for the stack. Pure. */
+export function renderSshdConfig(files: SshFiles, port: number, user: string): string {
+  return [
+    '# Written by `npm run local -- up` (local-stack/src/sshd.ts).',
+    'ListenAddress 127.0.0.1',
+    `Port ${port}`,
+    `HostKey ${files.hostKey}`,
+    `PidFile ${files.pidFile}`,
+    `AuthorizedKeysFile ${files.authorizedKeys}`,
+    `AllowUsers ${user}`,
+    'PubkeyAuthentication yes',
+    'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no',
+    'PermitRootLogin prohibit-password',
+    'UsePAM no',
+    // Keys live under the repo's .local-stack, whose parents' modes we do not control.
+    'StrictModes no',
+    'LogLevel VERBOSE',
+    // Tests open many connections at once (several servers, retries, concurrency checks).
+    'MaxStartups 200:30:400',
+    'MaxSessions 100',
+    'MaxAuthTries 6',
+    'LoginGraceTime 30',
+    'ClientAliveInterval 30',
+    'X11Forwarding no',
+    'PrintMotd no',
+    'AcceptEnv LANG LC_*',
+    'Subsystem sftp internal-sftp',
+    '',
+  ].join('\n');
+}
+
+export function writeSshdConfig(files: SshFiles, port: number, user: string, clientPublicKey: string): void {
+  mkdirSync(files.dir, { recursive: true });
+  writeFileSync(files.authorizedKeys, `${clientPublicKey} local-stack-client\n`, { mode: 0o600 });
+  writeFileSync(files.config, renderSshdConfig(files, port, user), { mode: 0o644 });
+}
+
+/** `sshd -t`: fails fast with sshd's own message when the config is wrong. */
+export async function testSshdConfig(files: SshFiles): Promise<void> {
+  await run(SSHD_BINARY, ['-t', '-f', files.config]);
+}
+
+/** True once something on the port greets with an SSH banner. */
+export function sshBannerSeen(port: number, timeoutMs = 2_000): Promise<boolean> {
+  return new Promise((resolveProbe) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    let data = '';
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolveProbe(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.on('data', (chunk) => {
+      data += chunk.toString('latin1');
+      if (data.includes('\n')) done(data.startsWith('SSH-2.0-'));
+    });
+    socket.on('error', () => done(false));
+  });
+}

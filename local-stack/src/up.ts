@@ -1,0 +1,349 @@
+/**
+ * `local up`: provisions and starts the local MWAA-compatible stack, idempotently. What is already
+ * installed is reused (venv by lock hash, migrated DB, keys, git repo); what already runs keeps
+ * running with the same PIDs and ports; only missing pieces are started.
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import { UserError } from '../../src/errors.js';
+import { prepareAirflowHome, stackAirflowEnv } from './airflow-home.js';
+import { apiServerHealthy, staleJobs } from './airflow-health.js';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { ensureBucket, ensureSecret, motoAnswers, s3Client, secretsClient } from './aws.js';
+import {
+  controlPlaneHealthy,
+  mwaaAnswers,
+  startControlPlane,
+} from './control-plane-client.js';
+import { ensureBareRepo } from './git-fixture.js';
+import {
+  AIRFLOW_VERSIONS,
+  BUCKET,
+  DAG_SYNC_INTERVAL_SECONDS,
+  ENVIRONMENT_NAME,
+  GIT_BRANCH,
+  PYTHON_VERSION,
+  REGION,
+  SECRET_NAME,
+  controlPlaneScript,
+  layoutFor,
+  lockPath,
+  repoRoot,
+  venvsDirFrom,
+  type StackLayout,
+} from './layout.js';
+import { recordedProcesses } from './down.js';
+import { recordedAlive } from './liveness.js';
+import { step, type ProgressListener } from './progress.js';
+import { freePort, spawnDetached, stopPid, waitFor } from './processes.js';
+import {
+  ensureKeyPair,
+  sshBannerSeen,
+  sshFiles,
+  SSHD_BINARY,
+  testSshdConfig,
+  writeSshdConfig,
+} from './sshd.js';
+import { clearPending, readPending, recordPending } from './pending.js';
+import { readStateIfPresent, statePath, writeState, type AirflowLine, type LocalStackState, type StackProcess } from './state.js';
+import { findPython, ensureVenv } from './venv.js';
+
+export interface UpOptions {
+  root: string;
+  line: AirflowLine;
+  progress: ProgressListener;
+  /** Monotonic-enough clock in ms for step timings. */
+  now: () => number;
+  env?: NodeJS.ProcessEnv;
+  /** Repository holding the locks and dist/; found from this module when omitted. */
+  repo?: string;
+  /** How long to wait for Airflow to heartbeat after the control plane starts it. */
+  airflowTimeoutMs?: number;
+}
+
+export interface UpResult {
+  state: LocalStackState;
+  /** Names of processes that were already running and kept. */
+  reused: string[];
+  started: string[];
+}
+
+export async function up(options: UpOptions): Promise<UpResult> {
+  const { root, line, progress, now } = options;
+  const env = options.env ?? process.env;
+  const version = AIRFLOW_VERSIONS[line];
+  const repo = options.repo ?? repoRoot();
+  const layout = layoutFor(root, version, venvsDirFrom(env, root));
+  const previous = readStateIfPresent(root);
+
+  if (previous && previous.airflowLine !== line) {
+    const running = recordedProcesses(root).filter((p) => recordedAlive(p));
+    if (running.length > 0) {
+      throw new UserError(
+        `The local stack at ${root} runs Airflow ${previous.airflowVersion} (line ${previous.airflowLine}). ` +
+          `Stop it first: npm run local -- down, then: npm run local -- up --airflow ${line}`,
+      );
+    }
+  }
+  // Leftovers of an `up` that failed half-way: not in state.json, so nothing would reuse them.
+  const recorded = new Set((previous?.processes ?? []).map((p) => p.pid));
+  for (const orphan of readPending(root)) {
+    if (!recorded.has(orphan.pid) && recordedAlive(orphan)) await stopPid(orphan.pid, 5_000);
+  }
+  clearPending(root);
+  const sameLine = previous && previous.airflowLine === line ? previous : undefined;
+  preflight(repo);
+  mkdirSync(layout.logsDir, { recursive: true });
+  const reused: string[] = [];
+  const started: string[] = [];
+
+  const python = await findPython(env, PYTHON_VERSION);
+  const lockFile = lockPath(repo, version);
+  const venv = await step(progress, now, `venv airflow-${version}`, async () => {
+    const result = await ensureVenv({ python, venvDir: layout.venvDir, lockFile, log: join(layout.logsDir, `pip-${version}.log`) });
+    return { ...result, detail: result.cached ? 'up to date (lock unchanged)' : `installed from ${lockFile}` };
+  });
+
+  const home = await step(progress, now, 'airflow home', async () => {
+    const result = await prepareAirflowHome({
+      airflowHome: layout.airflowHome,
+      line,
+      venvBin: layout.venvBin,
+      lockHash: venv.hash,
+      log: join(layout.logsDir, `airflow-db-migrate-${version}.log`),
+    });
+    return { ...result, cached: !result.migrated, detail: result.migrated ? 'airflow.cfg written, db migrated' : 'db already migrated' };
+  });
+
+  const ssh = await step(progress, now, 'sshd', async () => {
+    const files = sshFiles(layout.sshDir);
+    try {
+      // sshd's privilege-separation directory; only root can create it, and only root needs it.
+      mkdirSync('/run/sshd', { recursive: true });
+    } catch {
+      // Not root: sshd runs unprivileged for the same user and does not need it.
+    }
+    mkdirSync(files.dir, { recursive: true, mode: 0o700 });
+    const hostPublicKey = await ensureKeyPair(files.hostKey, 'local-stack-host');
+    const clientPublicKey = await ensureKeyPair(files.clientKey, 'local-stack-client');
+    const user = userInfo().username;
+    const old = sameLine?.processes.find((p) => p.name === 'sshd');
+    if (old && sameLine && recordedAlive(old) && (await sshBannerSeen(sameLine.ssh.port))) {
+      reused.push('sshd');
+      return { cached: true, detail: `running on 127.0.0.1:${sameLine.ssh.port}`, port: sameLine.ssh.port, pid: old.pid, hostPublicKey, files, user };
+    }
+    const port = await portOrFree(sameLine?.ssh.port);
+    writeSshdConfig(files, port, user, clientPublicKey);
+    await testSshdConfig(files);
+    const pid = spawnDetached({ command: SSHD_BINARY, args: ['-D', '-f', files.config, '-E', files.log], log: join(layout.logsDir, 'sshd.out') });
+    recordPending(root, { name: 'sshd', pid, log: files.log });
+    await waitFor('sshd', () => sshBannerSeen(port), 15_000, { alive: () => recordedAlive({ name: 'sshd', pid, log: '' }), hint: `See ${files.log}` });
+    started.push('sshd');
+    return { cached: false, detail: `started on 127.0.0.1:${port}`, port, pid, hostPublicKey, files, user };
+  });
+
+  await step(progress, now, 'git repo', async () => {
+    const result = await ensureBareRepo(layout.bareRepo, GIT_BRANCH);
+    mkdirSync(layout.workspace, { recursive: true });
+    return { cached: !result.created, detail: result.created ? `created ${layout.bareRepo} (${GIT_BRANCH})` : 'present' };
+  });
+
+  const moto = await step(progress, now, 'moto', async () => {
+    const old = sameLine?.processes.find((p) => p.name === 'moto');
+    if (old && sameLine && recordedAlive(old) && (await motoAnswers(sameLine.endpoints.s3, REGION).catch(() => false))) {
+      reused.push('moto');
+      return { cached: true, detail: `running at ${sameLine.endpoints.s3}`, url: sameLine.endpoints.s3, pid: old.pid };
+    }
+    const port = await portOrFree(sameLine ? portOf(sameLine.endpoints.s3) : undefined);
+    const url = `http://127.0.0.1:${port}`;
+    const pid = spawnDetached({
+      command: join(layout.venvBin, 'moto_server'),
+      args: ['-H', '127.0.0.1', '-p', String(port)],
+      log: layout.motoLog,
+      // moto's request recorder (the tests count S3 writes with it) writes into its working
+      // directory unless told otherwise: keep it inside the stack.
+      env: { ...process.env, MOTO_RECORDER_FILEPATH: join(root, 'moto_recording') },
+    });
+    recordPending(root, { name: 'moto', pid, log: layout.motoLog });
+    await waitFor('moto_server', () => motoAnswers(url, REGION), 30_000, {
+      alive: () => recordedAlive({ name: 'moto', pid, log: '' }),
+      hint: `See ${layout.motoLog}`,
+    });
+    started.push('moto');
+    return { cached: false, detail: `started at ${url}`, url, pid };
+  });
+
+  const aws = await step(progress, now, 'bucket + secret', async () => {
+    const s3 = s3Client(moto.url, REGION);
+    const sm = secretsClient(moto.url, REGION);
+    try {
+      const bucket = await ensureBucket(s3, BUCKET);
+      const secret = await ensureSecret(sm, SECRET_NAME, readFileSync(ssh.files.clientKey, 'utf8'));
+      const created = bucket.created || secret.created;
+      return { cached: !created, detail: `s3://${BUCKET} (versioning Enabled), secret ${SECRET_NAME}`, arn: secret.arn };
+    } finally {
+      s3.destroy();
+      sm.destroy();
+    }
+  });
+
+  // The state must exist before the control plane starts: it reads its settings from it.
+  const oldCp = sameLine?.processes.find((p) => p.name === 'control-plane');
+  const cpAlive = Boolean(oldCp && recordedAlive(oldCp));
+  // A control plane that outlived a restarted moto would talk to a dead endpoint: restart it too.
+  const cpReusable = cpAlive && reused.includes('moto') && sameLine !== undefined;
+  // Stop a control plane that cannot be kept before picking ports, so its port can be taken again.
+  if (oldCp && cpAlive && !cpReusable) {
+    progress({ kind: 'note', message: 'stopping the control plane (moto was restarted)' });
+    await stopPid(oldCp.pid, 40_000);
+  }
+  if (!cpReusable) {
+    // Airflow processes of a control plane that died without stopping them (e.g. SIGKILL) would
+    // hold the api-server port and the SQLite DB next to the ones the new control plane starts.
+    for (const orphan of recordedProcesses(root).filter((p) => p.name.startsWith('airflow-'))) {
+      if (recordedAlive(orphan)) await stopPid(orphan.pid, 20_000);
+    }
+  }
+  const mwaaPort = cpReusable ? portOf(sameLine!.endpoints.mwaa) : await portOrFree(sameLine ? portOf(sameLine.endpoints.mwaa) : undefined);
+  const baseProcesses: StackProcess[] = [
+    { name: 'moto', pid: moto.pid, log: layout.motoLog },
+    { name: 'sshd', pid: ssh.pid, log: ssh.files.log },
+  ];
+  const state: LocalStackState = {
+    formatVersion: 1,
+    root,
+    airflowLine: line,
+    airflowVersion: version,
+    pythonVersion: PYTHON_VERSION,
+    venvBin: layout.venvBin,
+    airflowHome: layout.airflowHome,
+    environmentName: ENVIRONMENT_NAME,
+    region: REGION,
+    bucket: BUCKET,
+    secretArn: aws.arn,
+    endpoints: { s3: moto.url, secretsManager: moto.url, mwaa: `http://127.0.0.1:${mwaaPort}` },
+    ssh: {
+      host: '127.0.0.1',
+      port: ssh.port,
+      user: ssh.user,
+      hostPublicKey: ssh.hostPublicKey,
+      clientKeyPath: ssh.files.clientKey,
+      sshdLog: ssh.files.log,
+      sshdConfig: ssh.files.config,
+    },
+    git: { remoteUrl: layout.bareRepo, branch: GIT_BRANCH },
+    workspace: layout.workspace,
+    processes: cpReusable && oldCp ? [...baseProcesses, oldCp] : baseProcesses,
+    dagSyncIntervalSeconds: DAG_SYNC_INTERVAL_SECONDS,
+    startedAt: sameLine?.startedAt ?? new Date().toISOString(),
+    lockFile,
+    lockSha256: venv.hash,
+    airflow: {
+      ...home.info,
+      env: stackAirflowEnv(layout.airflowHome, moto.url, REGION),
+    },
+  };
+  writeState(root, state);
+
+  const cp = await step(progress, now, 'control plane', async () => {
+    if (cpReusable && oldCp) {
+      reused.push('control-plane');
+      return { cached: true, detail: `running at ${state.endpoints.mwaa}`, pid: oldCp.pid, startedAt: undefined as Date | undefined };
+    }
+    const startedAt = new Date(Date.now() - 1_000);
+    const pid = startControlPlane({
+      script: controlPlaneScript(repo),
+      statePath: statePath(root),
+      log: layout.controlPlaneLog,
+      syncIntervalSeconds: DAG_SYNC_INTERVAL_SECONDS,
+    });
+    state.processes = [...baseProcesses, { name: 'control-plane', pid, log: layout.controlPlaneLog }];
+    writeState(root, state);
+    await waitFor('control plane', () => controlPlaneHealthy(state.endpoints.mwaa), 120_000, {
+      alive: () => recordedAlive({ name: 'control-plane', pid, log: '' }),
+      hint: `See ${layout.controlPlaneLog}`,
+    });
+    started.push('control-plane');
+    return { cached: false, detail: `started at ${state.endpoints.mwaa}`, pid, startedAt };
+  });
+
+  await step(progress, now, `airflow ${version}`, async () => {
+    const since = cp.startedAt ?? new Date(Date.now() - 60_000);
+    await waitForAirflow(layout, line, since, home.info.apiPort, options.airflowTimeoutMs ?? 240_000);
+    return { cached: cp.startedAt === undefined, detail: line === '2' ? 'scheduler heartbeating' : 'api-server, scheduler, dag-processor healthy' };
+  });
+
+  await step(progress, now, 'endpoints', async () => {
+    await checkEndpoints(state);
+    return { detail: 's3, secretsmanager, mwaa, ssh answer' };
+  });
+
+  // Airflow's processes are not recorded here: the control plane restarts them on updates and
+  // keeps their live PIDs in control-plane.json (`status` and `down` read both files).
+  clearPending(root);
+  return { state, reused, started };
+}
+
+async function waitForAirflow(layout: StackLayout, line: AirflowLine, since: Date, apiPort: number | undefined, timeoutMs: number): Promise<void> {
+  let missing: string[] = [];
+  await waitFor(
+    `Airflow ${line === '2' ? 'scheduler' : 'processes'}`,
+    async () => {
+      if (line === '3' && apiPort !== undefined && !(await apiServerHealthy(apiPort).catch(() => false))) {
+        missing = ['api-server'];
+        return false;
+      }
+      missing = await staleJobs({ venvBin: layout.venvBin, airflowHome: layout.airflowHome, line, since });
+      return missing.length === 0;
+    },
+    timeoutMs,
+    { intervalMs: 1_000, hint: `Waiting for: ${missing.join(', ') || 'first check'}. See ${layout.logsDir}/airflow-*.log` },
+  );
+}
+
+/** Every endpoint the project uses answers. */
+export async function checkEndpoints(state: LocalStackState): Promise<void> {
+  if (!(await motoAnswers(state.endpoints.s3, state.region))) throw new Error('moto S3 does not answer');
+  const sm = secretsClient(state.endpoints.secretsManager, state.region);
+  try {
+    await sm.send(new GetSecretValueCommand({ SecretId: state.secretArn }));
+  } finally {
+    sm.destroy();
+  }
+  if (!(await mwaaAnswers(state.endpoints.mwaa, state.environmentName))) throw new Error('the MWAA control plane does not answer GetEnvironment');
+  if (!(await sshBannerSeen(state.ssh.port))) throw new Error('sshd does not answer');
+}
+
+function preflight(repo: string): void {
+  const missing: string[] = [];
+  if (!existsSync(SSHD_BINARY)) missing.push(`${SSHD_BINARY} (apt-get install openssh-server)`);
+  for (const tool of ['ssh-keygen', 'git']) {
+    if (!onPath(tool)) missing.push(`${tool} (apt-get install ${tool === 'git' ? 'git' : 'openssh-client'})`);
+  }
+  if (!existsSync(controlPlaneScript(repo))) missing.push(`${controlPlaneScript(repo)} (run: npm run build)`);
+  if (missing.length > 0) throw new UserError(`The local stack needs:\n  ${missing.join('\n  ')}`);
+}
+
+function onPath(tool: string): boolean {
+  return (process.env.PATH ?? '').split(':').some((dir) => dir && existsSync(join(dir, tool)));
+}
+
+function portOf(url: string): number {
+  return Number(new URL(url).port);
+}
+
+/** The previous port when it is still free (stable URLs across restarts), else a fresh one. */
+async function portOrFree(previous: number | undefined): Promise<number> {
+  if (previous && (await portIsFree(previous))) return previous;
+  return freePort();
+}
+
+async function portIsFree(port: number): Promise<boolean> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolveFree) => {
+    const server = createServer();
+    server.once('error', () => resolveFree(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolveFree(true)));
+  });
+}

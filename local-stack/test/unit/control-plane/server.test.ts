@@ -1,0 +1,331 @@
+/**
+ * The HTTP surface driven by the real @aws-sdk/client-mwaa (endpoint override +
+ * disableHostPrefix), with the environment's effects (S3, plugins, Airflow) replaced by fakes.
+ */
+import {
+  CreateCliTokenCommand,
+  GetEnvironmentCommand,
+  MWAAClient,
+  ResourceNotFoundException,
+  UpdateEnvironmentCommand,
+  ValidationException,
+} from '@aws-sdk/client-mwaa';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { CliOutput } from '../../../src/control-plane/cli-runner.js';
+import { EnvironmentController } from '../../../src/control-plane/controller.js';
+import type { EnvironmentRecord } from '../../../src/control-plane/environment.js';
+import { PluginsRejectedError, type StagedPlugins } from '../../../src/control-plane/plugins.js';
+import { createControlPlaneServer } from '../../../src/control-plane/server.js';
+import { TokenStore } from '../../../src/control-plane/tokens.js';
+import { FakeStore } from './fake-store.js';
+
+const NAME = 'local-env';
+let dir: string;
+let now: number;
+let store: FakeStore;
+let calls: string[];
+let stageResult: (zip: Buffer) => Promise<StagedPlugins>;
+let cliCalls: string[][];
+let cliOutput: CliOutput;
+let controller: EnvironmentController;
+let close: () => Promise<void>;
+let port: number;
+let client: MWAAClient;
+let counts: Record<string, number>;
+
+function freshRecord(): EnvironmentRecord {
+  return {
+    name: NAME,
+    arn: `arn:aws:airflow:us-east-1:123456789012:environment/${NAME}`,
+    status: 'AVAILABLE',
+    airflowVersion: '2.10.3',
+    sourceBucketArn: 'arn:aws:s3:::bucket',
+    dagS3Path: 'dags',
+    airflowConfigurationOptions: {},
+    webserverUrl: '127.0.0.1:0',
+    createdAtMs: 1_700_000_000_000,
+    inertSettings: {},
+  };
+}
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'cp-server-'));
+  now = 1_700_000_000_000;
+  store = new FakeStore();
+  calls = [];
+  cliCalls = [];
+  cliOutput = { stdout: Buffer.from('out\n'), stderr: Buffer.from('err\n'), exitCode: 0, timedOut: false };
+  stageResult = async (zip) => ({ releaseId: 'r1', dir: '/nowhere', modules: [zip.toString()] });
+  controller = new EnvironmentController(freshRecord(), {
+    store,
+    plugins: {
+      stage: async (zip) => {
+        calls.push(`stage:${zip.toString()}`);
+        return stageResult(zip);
+      },
+      activate: async (staged) => void calls.push(`activate:${staged.releaseId}`),
+      discard: async (staged) => void calls.push(`discard:${staged.releaseId}`),
+    },
+    checkRequirements: async (body) => {
+      calls.push(`requirements:${body.toString()}`);
+      if (body.toString().includes('missing')) {
+        const { RequirementsRejectedError } = await import('../../../src/control-plane/requirements.js');
+        throw new RequirementsRejectedError('missing is not installed');
+      }
+    },
+    restartAirflow: async (changed) => void calls.push(`restart:${JSON.stringify(changed)}`),
+    now: () => now,
+    persistPath: join(dir, 'environment.json'),
+    onEvent: () => undefined,
+  });
+  const tokens = new TokenStore(60_000, () => now);
+  const built = createControlPlaneServer({
+    controller,
+    tokens,
+    runCli: async (argv) => {
+      cliCalls.push(argv);
+      return cliOutput;
+    },
+    webServerHostname: () => `127.0.0.1:${port}`,
+    extraStats: () => ({}),
+    onEvent: () => undefined,
+  });
+  counts = built.counts;
+  await new Promise<void>((resolveListen) => built.server.listen(0, '127.0.0.1', resolveListen));
+  port = (built.server.address() as AddressInfo).port;
+  close = () => new Promise((resolveClose) => built.server.close(() => resolveClose()));
+  client = new MWAAClient({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: 'us-east-1',
+    disableHostPrefix: true,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
+});
+
+afterEach(async () => {
+  client.destroy();
+  await close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function statusAfterUpdate(): Promise<EnvironmentRecord> {
+  await controller.idle();
+  return controller.snapshot();
+}
+
+async function postCli(token: string, body: string): Promise<Response> {
+  return fetch(`http://127.0.0.1:${port}/aws_mwaa/cli`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'text/plain' },
+    body,
+  });
+}
+
+describe('MWAA REST-JSON operations through the real SDK', () => {
+  it('GetEnvironment returns the environment with dates decoded', async () => {
+    const { Environment } = await client.send(new GetEnvironmentCommand({ Name: NAME }));
+    expect(Environment).toMatchObject({
+      Name: NAME,
+      Status: 'AVAILABLE',
+      AirflowVersion: '2.10.3',
+      SourceBucketArn: 'arn:aws:s3:::bucket',
+      DagS3Path: 'dags',
+    });
+    expect(Environment?.CreatedAt).toEqual(new Date(1_700_000_000_000));
+  });
+
+  it('unknown environments raise ResourceNotFoundException (404)', async () => {
+    const error = await client.send(new GetEnvironmentCommand({ Name: 'nope' })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ResourceNotFoundException);
+    expect((error as ResourceNotFoundException).$metadata.httpStatusCode).toBe(404);
+    expect((error as Error).message).toContain('nope');
+  });
+
+  it('UpdateEnvironment pins new versions, restarts Airflow and ends AVAILABLE', async () => {
+    const plugins = store.put('plugins.zip', 'zip-1');
+    const requirements = store.put('requirements.txt', 'boto3');
+    let release!: () => void;
+    const gate = new Promise<void>((resolveGate) => (release = resolveGate));
+    stageResult = async () => {
+      await gate;
+      return { releaseId: 'r1', dir: '/nowhere', modules: [] };
+    };
+    const out = await client.send(
+      new UpdateEnvironmentCommand({
+        Name: NAME,
+        PluginsS3Path: 'plugins.zip',
+        PluginsS3ObjectVersion: plugins,
+        RequirementsS3Path: 'requirements.txt',
+        RequirementsS3ObjectVersion: requirements,
+      }),
+    );
+    expect(out.Arn).toContain(NAME);
+    const during = await client.send(new GetEnvironmentCommand({ Name: NAME }));
+    expect(during.Environment?.Status).toBe('UPDATING');
+    expect(during.Environment?.LastUpdate?.Status).toBe('PENDING');
+    release();
+    const after = await statusAfterUpdate();
+    expect(after.status).toBe('AVAILABLE');
+    expect(calls).toEqual(['stage:zip-1', 'requirements:boto3', 'activate:r1', 'restart:{"plugins":true,"configuration":false}']);
+    const { Environment } = await client.send(new GetEnvironmentCommand({ Name: NAME }));
+    expect(Environment).toMatchObject({
+      PluginsS3Path: 'plugins.zip',
+      PluginsS3ObjectVersion: plugins,
+      RequirementsS3ObjectVersion: requirements,
+      LastUpdate: { Status: 'SUCCESS' },
+    });
+  });
+
+  it('restarts for configuration changes but not for requirements the venv already satisfies', async () => {
+    const requirements = store.put('requirements.txt', 'boto3');
+    await client.send(
+      new UpdateEnvironmentCommand({ Name: NAME, RequirementsS3Path: 'requirements.txt', RequirementsS3ObjectVersion: requirements }),
+    );
+    expect((await statusAfterUpdate()).status).toBe('AVAILABLE');
+    expect(calls).toEqual(['requirements:boto3']);
+    await client.send(new UpdateEnvironmentCommand({ Name: NAME, AirflowConfigurationOptions: { 'core.parallelism': '4' } }));
+    expect((await statusAfterUpdate()).airflowConfigurationOptions).toEqual({ 'core.parallelism': '4' });
+    expect(calls.slice(1)).toEqual(['restart:{"plugins":false,"configuration":true}']);
+  });
+
+  it('fetches exactly the pinned version, not the latest', async () => {
+    const first = store.put('plugins.zip', 'zip-old');
+    store.put('plugins.zip', 'zip-new');
+    await client.send(new UpdateEnvironmentCommand({ Name: NAME, PluginsS3Path: 'plugins.zip', PluginsS3ObjectVersion: first }));
+    await statusAfterUpdate();
+    expect(calls[0]).toBe('stage:zip-old');
+  });
+
+  it('a plugins.zip that fails its import check ends UPDATE_FAILED and keeps the old plugins', async () => {
+    const good = store.put('plugins.zip', 'good');
+    await client.send(new UpdateEnvironmentCommand({ Name: NAME, PluginsS3Path: 'plugins.zip', PluginsS3ObjectVersion: good }));
+    await statusAfterUpdate();
+    calls = [];
+    stageResult = async () => {
+      throw new PluginsRejectedError('PLUGINS_IMPORT_FAILED', 'plugins.zip does not import: broken: ModuleNotFoundError');
+    };
+    const bad = store.put('plugins.zip', 'bad');
+    await client.send(new UpdateEnvironmentCommand({ Name: NAME, PluginsS3Path: 'plugins.zip', PluginsS3ObjectVersion: bad }));
+    await statusAfterUpdate();
+    expect(calls).toEqual(['stage:bad']);
+    const { Environment } = await client.send(new GetEnvironmentCommand({ Name: NAME }));
+    expect(Environment?.Status).toBe('UPDATE_FAILED');
+    expect(Environment?.PluginsS3ObjectVersion).toBe(good);
+    expect(Environment?.LastUpdate?.Status).toBe('FAILED');
+    expect(Environment?.LastUpdate?.Error).toEqual({
+      ErrorCode: 'PLUGINS_IMPORT_FAILED',
+      ErrorMessage: 'plugins.zip does not import: broken: ModuleNotFoundError',
+    });
+  });
+
+  it('unsatisfied requirements fail the update and discard the staged plugins', async () => {
+    const plugins = store.put('plugins.zip', 'zip');
+    const requirements = store.put('requirements.txt', 'missing==1');
+    await client.send(
+      new UpdateEnvironmentCommand({
+        Name: NAME,
+        PluginsS3Path: 'plugins.zip',
+        PluginsS3ObjectVersion: plugins,
+        RequirementsS3Path: 'requirements.txt',
+        RequirementsS3ObjectVersion: requirements,
+      }),
+    );
+    const after = await statusAfterUpdate();
+    expect(after.status).toBe('UPDATE_FAILED');
+    expect(after.lastUpdate?.error?.errorCode).toBe('REQUIREMENTS_NOT_SATISFIED');
+    expect(calls).toEqual(['stage:zip', 'requirements:missing==1', 'discard:r1']);
+    expect(after.pluginsS3ObjectVersion).toBeUndefined();
+  });
+
+  it('rejects a version that does not exist with ValidationException (400) and stays AVAILABLE', async () => {
+    store.put('plugins.zip', 'zip');
+    const error = await client
+      .send(new UpdateEnvironmentCommand({ Name: NAME, PluginsS3Path: 'plugins.zip', PluginsS3ObjectVersion: 'nope' }))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ValidationException);
+    expect((error as ValidationException).$metadata.httpStatusCode).toBe(400);
+    expect(controller.snapshot().status).toBe('AVAILABLE');
+  });
+
+  it('rejects a second update while one runs', async () => {
+    const v = store.put('plugins.zip', 'zip');
+    let release!: () => void;
+    stageResult = () => new Promise((resolveStage) => (release = () => resolveStage({ releaseId: 'r1', dir: '/x', modules: [] })));
+    await client.send(new UpdateEnvironmentCommand({ Name: NAME, PluginsS3Path: 'plugins.zip', PluginsS3ObjectVersion: v }));
+    const error = await client
+      .send(new UpdateEnvironmentCommand({ Name: NAME, PluginsS3Path: 'plugins.zip', PluginsS3ObjectVersion: v }))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ValidationException);
+    await new Promise((r) => setTimeout(r, 10));
+    release();
+    expect((await statusAfterUpdate()).status).toBe('AVAILABLE');
+    expect(counts.UpdateEnvironment).toBe(2);
+  });
+});
+
+describe('CLI token and /aws_mwaa/cli', () => {
+  it('runs a supported command with argv split like shlex and answers base64 stdout/stderr', async () => {
+    const { CliToken, WebServerHostname } = await client.send(new CreateCliTokenCommand({ Name: NAME }));
+    expect(WebServerHostname).toBe(`127.0.0.1:${port}`);
+    const res = await postCli(CliToken!, `dags trigger my_dag -c '{"k": "v w"}'`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { stdout: string; stderr: string };
+    expect(Buffer.from(body.stdout, 'base64').toString()).toBe('out\n');
+    expect(Buffer.from(body.stderr, 'base64').toString()).toBe('err\n');
+    expect(cliCalls).toEqual([['dags', 'trigger', 'my_dag', '-c', '{"k": "v w"}']]);
+  });
+
+  it('answers 200 even when the command exits non-zero (the caller reads stderr)', async () => {
+    cliOutput = { stdout: Buffer.alloc(0), stderr: Buffer.from('Variable x does not exist'), exitCode: 1, timedOut: false };
+    const { CliToken } = await client.send(new CreateCliTokenCommand({ Name: NAME }));
+    const res = await postCli(CliToken!, 'variables get x');
+    expect(res.status).toBe(200);
+  });
+
+  it('unsupported commands answer 500 without running anything', async () => {
+    const { CliToken } = await client.send(new CreateCliTokenCommand({ Name: NAME }));
+    for (const command of ['db reset -y', 'scheduler', 'users create -u x', 'tasks run d t 2024-01-01']) {
+      expect((await postCli(CliToken!, command)).status).toBe(500);
+    }
+    expect(cliCalls).toEqual([]);
+  });
+
+  it('tampered, missing and expired tokens answer 403', async () => {
+    const { CliToken } = await client.send(new CreateCliTokenCommand({ Name: NAME }));
+    expect((await postCli(`${CliToken}x`, 'version')).status).toBe(403);
+    const noAuth = await fetch(`http://127.0.0.1:${port}/aws_mwaa/cli`, { method: 'POST', body: 'version' });
+    expect(noAuth.status).toBe(403);
+    now += 59_000;
+    expect((await postCli(CliToken!, 'version')).status).toBe(200);
+    now += 1_000;
+    expect((await postCli(CliToken!, 'version')).status).toBe(403);
+    expect(cliCalls).toEqual([['version']]);
+  });
+
+  it('CreateCliToken for an unknown environment is a ResourceNotFoundException', async () => {
+    await expect(client.send(new CreateCliTokenCommand({ Name: 'other' }))).rejects.toBeInstanceOf(ResourceNotFoundException);
+  });
+
+  it('health answers at once and reports ready when the environment leaves CREATING', async () => {
+    controller.setStatus('CREATING');
+    const creating = await fetch(`http://127.0.0.1:${port}/_local/health`);
+    expect(creating.status).toBe(200);
+    expect(await creating.json()).toEqual({ ok: true, ready: false, status: 'CREATING' });
+    controller.setStatus('AVAILABLE');
+    const res = await fetch(`http://127.0.0.1:${port}/_local/health`);
+    expect(await res.json()).toEqual({ ok: true, ready: true, status: 'AVAILABLE' });
+  });
+
+  it('counts requests per operation on /_local/stats', async () => {
+    await client.send(new GetEnvironmentCommand({ Name: NAME }));
+    await client.send(new CreateCliTokenCommand({ Name: NAME }));
+    const stats = (await (await fetch(`http://127.0.0.1:${port}/_local/stats`)).json()) as {
+      requests: Record<string, number>;
+    };
+    expect(stats.requests).toMatchObject({ GetEnvironment: 1, CreateCliToken: 1, UpdateEnvironment: 0, Cli: 0 });
+  });
+});

@@ -1,0 +1,141 @@
+/**
+ * The MWAA CLI endpoint client: CreateCliToken, then `POST <scheme>://<WebServerHostname>/aws_mwaa/cli`
+ * with the token as Bearer and the command (without `airflow`) as a text/plain body; the answer
+ * carries base64 stdout/stderr. A token lives 60 s, so one is reused only while comfortably young
+ * and a 401/403 answer fetches a fresh one and retries once.
+ */
+import { CreateCliTokenCommand, type MWAAClient } from '@aws-sdk/client-mwaa';
+import { UserError } from '../errors.js';
+import { shellJoin } from '../util/shell-quote.js';
+
+/** The one MWAA call the CLI client needs. */
+export interface CliTokenApi {
+  createCliToken(environmentName: string): Promise<{ token: string; hostname: string }>;
+}
+
+export interface CliResult {
+  stdout: string;
+  stderr: string;
+  /** Set only when the endpoint reports one (the local stack does; MWAA does not). */
+  exitCode?: number;
+}
+
+export interface MwaaCli {
+  /** Runs one Airflow CLI command, argv without `airflow`, e.g. `['variables', 'get', 'a']`. */
+  run(argv: readonly string[]): Promise<CliResult>;
+  /** Counters for benchmarks and tests. */
+  readonly stats: { tokens: number; requests: number; retriesAfterAuthFailure: number };
+}
+
+export interface MwaaCliOptions {
+  fetch?: typeof fetch;
+  /** Milliseconds since the epoch; injected so token reuse is testable. */
+  now?: () => number;
+  /** Reuse a token for at most this long (default 45 s, well inside MWAA's 60 s). */
+  tokenReuseMs?: number;
+  /** Per-request timeout (default 120 s: each command imports Airflow on the web server). */
+  requestTimeoutMs?: number;
+}
+
+/** The endpoint refused or failed a request (HTTP status other than 200). */
+export class MwaaCliError extends UserError {
+  constructor(
+    readonly status: number,
+    readonly command: string,
+    readonly responseText: string,
+  ) {
+    super(
+      `MWAA CLI endpoint answered HTTP ${status} to \`${command}\`` +
+        (status === 500 ? ' (MWAA answers 500 to commands it does not support)' : '') +
+        (responseText ? `: ${responseText.slice(0, 500)}` : ''),
+    );
+    this.name = 'MwaaCliError';
+  }
+}
+
+/** Adapts an SDK MWAAClient (or anything with its `send`) to CliTokenApi. */
+export function cliTokenApi(client: Pick<MWAAClient, 'send'>): CliTokenApi {
+  return {
+    async createCliToken(environmentName) {
+      const out = await client.send(new CreateCliTokenCommand({ Name: environmentName }));
+      if (!out.CliToken || !out.WebServerHostname) {
+        throw new UserError(`CreateCliToken for ${environmentName} returned no token or web server hostname.`);
+      }
+      return { token: out.CliToken, hostname: out.WebServerHostname };
+    },
+  };
+}
+
+function isTokenApi(value: CliTokenApi | Pick<MWAAClient, 'send'>): value is CliTokenApi {
+  return typeof (value as CliTokenApi).createCliToken === 'function';
+}
+
+export function createMwaaCli(
+  mwaa: CliTokenApi | Pick<MWAAClient, 'send'>,
+  environmentName: string,
+  scheme: 'https' | 'http',
+  options: MwaaCliOptions = {},
+): MwaaCli {
+  const api = isTokenApi(mwaa) ? mwaa : cliTokenApi(mwaa);
+  const doFetch = options.fetch ?? fetch;
+  const now = options.now ?? Date.now;
+  const reuseMs = options.tokenReuseMs ?? 45_000;
+  const timeoutMs = options.requestTimeoutMs ?? 120_000;
+  const stats = { tokens: 0, requests: 0, retriesAfterAuthFailure: 0 };
+  let cached: { token: string; hostname: string; at: number } | undefined;
+
+  async function token(fresh: boolean): Promise<{ token: string; hostname: string }> {
+    if (!fresh && cached && now() - cached.at < reuseMs) return cached;
+    const at = now();
+    const issued = await api.createCliToken(environmentName);
+    stats.tokens += 1;
+    cached = { ...issued, at };
+    return cached;
+  }
+
+  async function post(body: string, fresh: boolean): Promise<Response> {
+    const { token: bearer, hostname } = await token(fresh);
+    stats.requests += 1;
+    return doFetch(`${scheme}://${hostname}/aws_mwaa/cli`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${bearer}`, 'Content-Type': 'text/plain' },
+      body,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  }
+
+  return {
+    stats,
+    async run(argv) {
+      const body = shellJoin(argv);
+      let response = await post(body, false);
+      if (response.status === 401 || response.status === 403) {
+        await response.body?.cancel();
+        stats.retriesAfterAuthFailure += 1;
+        response = await post(body, true);
+      }
+      const text = await response.text();
+      if (response.status !== 200) throw new MwaaCliError(response.status, body, text);
+      return decodeCliResponse(body, text);
+    },
+  };
+}
+
+export function decodeCliResponse(command: string, text: string): CliResult {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new MwaaCliError(200, command, `not JSON: ${text.slice(0, 200)}`);
+  }
+  const record = parsed as { stdout?: unknown; stderr?: unknown; exitCode?: unknown };
+  if (typeof record.stdout !== 'string' || typeof record.stderr !== 'string') {
+    throw new MwaaCliError(200, command, `missing stdout/stderr: ${text.slice(0, 200)}`);
+  }
+  const result: CliResult = {
+    stdout: Buffer.from(record.stdout, 'base64').toString('utf8'),
+    stderr: Buffer.from(record.stderr, 'base64').toString('utf8'),
+  };
+  if (typeof record.exitCode === 'number') result.exitCode = record.exitCode;
+  return result;
+}
