@@ -8,7 +8,8 @@ import { dirname, join, resolve } from 'node:path';
 import { UserError } from '../../src/errors.js';
 import type { AirflowHomeInfo } from './airflow-home.js';
 
-export type AirflowLine = '2' | '3';
+export type { AirflowLine } from '../../src/mwaa/versions.js';
+import type { AirflowLine } from '../../src/mwaa/versions.js';
 
 export interface StackProcess {
   /** moto, sshd, control-plane; or (in `status` output and control-plane.json) an `airflow-*` process. */

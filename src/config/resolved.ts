@@ -2,9 +2,8 @@
  * The config every other module works with: one environment, every default applied, and the
  * values MWAA derives (Python version, Airflow line) made explicit.
  */
-import { MWAA_AIRFLOW_VERSIONS, type EnvironmentConfig } from './schema.js';
-
-export type AirflowLine = '2' | '3';
+import { airflowLine, MWAA_AIRFLOW_VERSIONS, type AirflowLine, type PythonVersion } from '../mwaa/versions.js';
+import type { EnvironmentConfig } from './schema.js';
 
 export interface ResolvedServer {
   name: string;
@@ -17,7 +16,7 @@ export interface ResolvedServer {
 
 export interface ResolvedConfig extends Omit<EnvironmentConfig, 'airflow' | 'servers'> {
   envName: string;
-  airflow: { version: EnvironmentConfig['airflow']['version']; pythonVersion: '3.11' | '3.12'; line: AirflowLine };
+  airflow: { version: EnvironmentConfig['airflow']['version']; pythonVersion: PythonVersion; line: AirflowLine };
   servers: ResolvedServer[];
 }
 
@@ -29,7 +28,7 @@ export function resolveEnvironment(envName: string, env: EnvironmentConfig): Res
     airflow: {
       version: airflow.version,
       pythonVersion: airflow.pythonVersion ?? MWAA_AIRFLOW_VERSIONS[airflow.version],
-      line: airflow.version.startsWith('3.') ? '3' : '2',
+      line: airflowLine(airflow.version),
     },
     servers: servers.map((server) => ({
       name: server.name,

@@ -17,19 +17,7 @@ import {
   isSafeRelativePath,
   isSchedule,
 } from './validators.js';
-
-/** Airflow versions MWAA runs, with the Python version MWAA pairs each with. */
-export const MWAA_AIRFLOW_VERSIONS = {
-  '2.9.2': '3.11',
-  '2.10.1': '3.11',
-  '2.10.3': '3.11',
-  '2.11.0': '3.12',
-  '3.0.6': '3.12',
-  '3.2.1': '3.12',
-  '3.3.1': '3.12',
-} as const;
-export type AirflowVersion = keyof typeof MWAA_AIRFLOW_VERSIONS;
-const airflowVersions = Object.keys(MWAA_AIRFLOW_VERSIONS) as [AirflowVersion, ...AirflowVersion[]];
+import { AIRFLOW_VERSIONS, PYTHON_VERSIONS } from '../mwaa/versions.js';
 
 const checked = (test: (value: string) => boolean, expected: string) =>
   z.string().refine(test, { message: `expected ${expected}` });
@@ -73,9 +61,9 @@ export const dagSchema = z
 
 export const airflowSchema = z
   .strictObject({
-    version: z.enum(airflowVersions).default('2.10.3').describe('The Airflow version of the MWAA environment.'),
+    version: z.enum(AIRFLOW_VERSIONS).default('2.10.3').describe('The Airflow version of the MWAA environment.'),
     pythonVersion: z
-      .enum(['3.11', '3.12'])
+      .enum(PYTHON_VERSIONS)
       .optional()
       .describe('Python version; derived from the Airflow version as MWAA pairs them when omitted.'),
   })

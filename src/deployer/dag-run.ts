@@ -7,6 +7,7 @@ import { UserError } from '../errors.js';
 import type { Clock } from './clock.js';
 import type { DeployEvent, TaskState } from './events.js';
 import type { CliResult } from '../mwaa/cli-client.js';
+import type { AirflowLine } from '../mwaa/versions.js';
 
 export interface CliRunner {
   run(argv: readonly string[]): Promise<CliResult>;
@@ -158,7 +159,7 @@ export async function triggerDag(cli: CliRunner, dagId: string, conf: Record<str
   );
 }
 
-export async function runState(cli: CliRunner, dagId: string, runId: string, airflowLine: '2' | '3'): Promise<string | undefined> {
+export async function runState(cli: CliRunner, dagId: string, runId: string, airflowLine: AirflowLine): Promise<string | undefined> {
   const argv = airflowLine === '2' ? ['dags', 'list-runs', '-d', dagId, '-o', 'json'] : ['dags', 'list-runs', dagId, '-o', 'json'];
   const out = await cli.run(argv);
   const row = asArray(parseJsonOutput(out.stdout)).find((r) => r.run_id === runId);
@@ -179,7 +180,7 @@ export const TERMINAL_RUN_STATES = new Set(['success', 'failed']);
 export interface RunWaitOptions {
   dagId: string;
   runId: string;
-  airflowLine: '2' | '3';
+  airflowLine: AirflowLine;
   clock: Clock;
   timeoutMs: number;
   pollMs: number;

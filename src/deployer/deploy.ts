@@ -15,12 +15,13 @@ import type { EnvironmentState, MwaaPort, S3Port } from './ports.js';
 import { listRecordKeys, readRecord, rollbackTarget, rollbackTargets, writeRecord, type DeployRecord } from './records.js';
 import { readRemoteState } from './remote-state.js';
 import { waitForAvailable } from './wait-environment.js';
+import type { AirflowLine } from '../mwaa/versions.js';
 
 export interface DeploySettings extends PlanSettings {
   envName: string;
   deploymentsPrefix: string;
   dagId: string;
-  airflowLine: '2' | '3';
+  airflowLine: AirflowLine;
   configHash?: string;
   toolVersion?: string;
   manifest?: unknown;

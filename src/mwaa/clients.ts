@@ -6,9 +6,13 @@
 import { MWAAClient } from '@aws-sdk/client-mwaa';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { ResolvedConfig } from '../config/resolved.js';
 
-type AwsSettings = Pick<ResolvedConfig, 'mwaa' | 'aws' | 'localStack'>;
+/** What the clients need from an environment's config (a ResolvedConfig satisfies it). */
+export interface AwsSettings {
+  mwaa: { region: string };
+  aws: { endpoints: { s3?: string | undefined; secretsManager?: string | undefined; mwaa?: string | undefined } };
+  localStack: boolean;
+}
 
 /** The local stack checks no signatures; real environments use the default credential chain. */
 const LOCAL_STACK_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };

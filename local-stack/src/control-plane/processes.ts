@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { killGroup } from './exec.js';
+import type { AirflowLine } from '../../../src/mwaa/versions.js';
 
 export interface ProcessSpec {
   name: string;
@@ -55,7 +56,7 @@ interface Slot {
  * the api-server's execution API; no triggerer: nothing the project runs defers, and on a 2-core
  * machine every idle Airflow process costs CPU.
  */
-export function processSpecs(line: '2' | '3'): ProcessSpec[] {
+export function processSpecs(line: AirflowLine): ProcessSpec[] {
   if (line === '2') return [{ name: 'airflow-scheduler', args: ['scheduler'], loadsPlugins: true }];
   return [
     // The api-server imports no DAG or plugin code of ours; restarting it costs ~30 s.
@@ -214,7 +215,7 @@ function killPid(pid: number): void {
 }
 
 export interface AirflowEnvInput {
-  line: '2' | '3';
+  line: AirflowLine;
   baseEnv: NodeJS.ProcessEnv;
   venvBin: string;
   airflowHome: string;

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { AirflowLine } from '../../../src/mwaa/versions.js';
 
 /** Reads `[section] key = value` from airflow.cfg (no interpolation needed for host/port). */
 export function readAirflowCfg(text: string, section: string, key: string): string | undefined {
@@ -47,7 +48,7 @@ export class AirflowNotReadyError extends Error {
 }
 
 export interface ReadinessOptions {
-  line: '2' | '3';
+  line: AirflowLine;
   env: () => NodeJS.ProcessEnv;
   airflowHome: string;
   timeoutMs?: number;
