@@ -5,16 +5,11 @@
  * a DAG never runs against plugins it does not know.
  */
 import { UserError } from '../errors.js';
-import type { Action, DeployTarget, Pin } from './plan.js';
+import { ARTIFACT_KINDS, PINNED_KINDS } from '../artifacts/kinds.js';
+import type { Action, DeployTarget, PlannedPin } from './plan.js';
 import type { EnvironmentState, EnvironmentUpdate, MwaaPort, S3Port } from './ports.js';
 import type { DeployEvent } from './events.js';
 
-const CONTENT_TYPES: Record<DeployTarget['kind'], string> = {
-  dag: 'text/x-python',
-  plugins: 'application/zip',
-  requirements: 'text/plain',
-  config: 'application/yaml',
-};
 
 export interface ApplyDeps {
   s3: S3Port;
@@ -53,7 +48,7 @@ async function write(action: Extract<Action, { type: 'upload' | 'copy' }>, deps:
       bucket: deps.bucket,
       key: target.key,
       body: target.source.bytes,
-      contentType: CONTENT_TYPES[target.kind],
+      contentType: ARTIFACT_KINDS[target.kind].contentType,
       metadata: { sha256: target.sha256 },
     });
     versionId = out.versionId;
@@ -64,7 +59,7 @@ async function write(action: Extract<Action, { type: 'upload' | 'copy' }>, deps:
   return versionId;
 }
 
-function resolvePin(pin: Pin, written: Map<string, string | undefined>): string {
+function resolvePin(pin: PlannedPin, written: Map<string, string | undefined>): string {
   if ('versionId' in pin) return pin.versionId;
   const versionId = written.get(pin.key);
   if (!versionId) {
@@ -84,13 +79,9 @@ export async function apply(actions: readonly Action[], deps: ApplyDeps): Promis
   for (const action of actions) {
     if (action.type === 'update-environment') {
       const update: EnvironmentUpdate = {};
-      if (action.plugins) {
-        update.pluginsS3Path = action.plugins.key;
-        update.pluginsS3ObjectVersion = resolvePin(action.plugins, written);
-      }
-      if (action.requirements) {
-        update.requirementsS3Path = action.requirements.key;
-        update.requirementsS3ObjectVersion = resolvePin(action.requirements, written);
+      for (const kind of PINNED_KINDS) {
+        const pin = action.pins[kind];
+        if (pin) update[kind] = { path: pin.key, version: resolvePin(pin, written) };
       }
       const requestedAtMs = deps.now();
       deps.emit({ type: 'update-started', update });

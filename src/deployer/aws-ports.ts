@@ -15,6 +15,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { environmentFieldsForPins, pinsFromEnvironment } from '../artifacts/kinds.js';
 import { UserError } from '../errors.js';
 import { PreconditionFailedError, type EnvironmentState, type MwaaPort, type S3Port } from './ports.js';
 
@@ -163,10 +164,7 @@ export function mwaaPort(client: MWAAClient): MwaaPort {
         airflowVersion: env.AirflowVersion,
         bucket: bucketFromArn(env.SourceBucketArn),
         dagS3Path: env.DagS3Path,
-        pluginsS3Path: env.PluginsS3Path,
-        pluginsS3ObjectVersion: env.PluginsS3ObjectVersion,
-        requirementsS3Path: env.RequirementsS3Path,
-        requirementsS3ObjectVersion: env.RequirementsS3ObjectVersion,
+        pins: pinsFromEnvironment(env as Record<string, unknown>),
       };
       if (env.LastUpdate) {
         state.lastUpdate = {
@@ -179,11 +177,7 @@ export function mwaaPort(client: MWAAClient): MwaaPort {
       return state;
     },
     async updateEnvironment(name, update) {
-      const input: UpdateEnvironmentCommandInput = { Name: name };
-      if (update.pluginsS3Path !== undefined) input.PluginsS3Path = update.pluginsS3Path;
-      if (update.pluginsS3ObjectVersion !== undefined) input.PluginsS3ObjectVersion = update.pluginsS3ObjectVersion;
-      if (update.requirementsS3Path !== undefined) input.RequirementsS3Path = update.requirementsS3Path;
-      if (update.requirementsS3ObjectVersion !== undefined) input.RequirementsS3ObjectVersion = update.requirementsS3ObjectVersion;
+      const input = { Name: name, ...environmentFieldsForPins(update) } as UpdateEnvironmentCommandInput;
       await client.send(new UpdateEnvironmentCommand(input));
     },
   };

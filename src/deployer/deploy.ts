@@ -4,6 +4,7 @@
  * to be parsed, trigger it through the CLI token and optionally follow the run. Every step talks
  * to S3/MWAA through narrow ports and reports progress as events; nothing here prints.
  */
+import { isUploaded, PINNED_KINDS, type ArtifactKind } from '../artifacts/kinds.js';
 import { UserError } from '../errors.js';
 import { apply, type ApplyResult } from './apply.js';
 import type { Clock } from './clock.js';
@@ -203,11 +204,9 @@ export async function deploy(
         if (manifestSource.configHash) record.configHash = manifestSource.configHash;
         if (manifestSource.toolVersion) record.toolVersion = manifestSource.toolVersion;
         if (manifestSource.manifest) record.manifest = manifestSource.manifest;
-        if (env.pluginsS3Path && env.pluginsS3ObjectVersion) {
-          record.pins.plugins = { path: env.pluginsS3Path, version: env.pluginsS3ObjectVersion };
-        }
-        if (env.requirementsS3Path && env.requirementsS3ObjectVersion) {
-          record.pins.requirements = { path: env.requirementsS3Path, version: env.requirementsS3ObjectVersion };
+        for (const kind of PINNED_KINDS) {
+          const pin = env.pins[kind];
+          if (pin?.version) record.pins[kind] = { path: pin.path, version: pin.version };
         }
         if (restored) record.restored = restored.key;
         result.recordKey = await writeRecord(s3, settings.bucket, settings.deploymentsPrefix, record);
@@ -262,17 +261,18 @@ export async function deploy(
 
 /** Generated artifacts (from src/generator) → deploy targets; IAM documents are not uploaded. */
 export function targetsFromArtifacts(
-  artifacts: readonly { path: string; kind: string; s3Key: string | null; bytes: Uint8Array }[],
+  artifacts: readonly { path: string; kind: ArtifactKind; s3Key: string | null; bytes: Uint8Array }[],
   manifest: { artifacts: readonly { path: string; sha256: string; size: number }[] },
 ): DeployTarget[] {
   const byPath = new Map(manifest.artifacts.map((a) => [a.path, a]));
   const targets: DeployTarget[] = [];
   for (const artifact of artifacts) {
-    if (artifact.s3Key === null || !['dag', 'plugins', 'requirements', 'config'].includes(artifact.kind)) continue;
+    const kind = artifact.kind;
+    if (artifact.s3Key === null || !isUploaded(kind)) continue;
     const entry = byPath.get(artifact.path);
     if (!entry) throw new Error(`manifest has no entry for ${artifact.path}`);
     targets.push({
-      kind: artifact.kind as DeployTarget['kind'],
+      kind,
       path: artifact.path,
       key: artifact.s3Key,
       sha256: entry.sha256,

@@ -1,4 +1,5 @@
 /** Text and JSON views of plans, events and results; pure, the CLI prints them. */
+import { environmentFieldsForPins, PINNED_KINDS } from '../artifacts/kinds.js';
 import { formatElapsed } from './clock.js';
 import type { DeployResult } from './deploy.js';
 import type { DeployEvent, TaskState } from './events.js';
@@ -21,9 +22,10 @@ function describeAction(action: Action): [string, string, string] {
             : 'unchanged',
       ];
     case 'update-environment': {
-      const pins = [action.requirements, action.plugins]
-        .filter((p) => p !== undefined)
-        .map((p) => `${p.key}@${'versionId' in p ? p.versionId : '<new version>'}`);
+      const pins = PINNED_KINDS.flatMap((kind) => {
+        const p = action.pins[kind];
+        return p ? [`${p.key}@${'versionId' in p ? p.versionId : '<new version>'}`] : [];
+      });
       return ['update-env', pins.join(', '), 'UpdateEnvironment, then wait for AVAILABLE'];
     }
   }
@@ -49,9 +51,11 @@ export function planJson(plan: Plan): object {
     changes: plan.changes,
     actions: plan.actions.map((action) => {
       if (action.type === 'update-environment') {
-        const pin = (p: typeof action.plugins) =>
-          p === undefined ? undefined : { key: p.key, versionId: 'versionId' in p ? p.versionId : null };
-        return { type: action.type, plugins: pin(action.plugins), requirements: pin(action.requirements), reasons: action.reasons };
+        const pins = PINNED_KINDS.flatMap((kind) => {
+          const p = action.pins[kind];
+          return p ? [[kind, { key: p.key, versionId: 'versionId' in p ? p.versionId : null }] as const] : [];
+        });
+        return { type: action.type, ...Object.fromEntries(pins), reasons: action.reasons };
       }
       const base = { type: action.type, kind: action.target.kind, key: action.target.key, sha256: action.target.sha256 };
       if (action.type === 'skip') return { ...base, reason: action.reason, versionId: action.versionId ?? null };
@@ -90,7 +94,7 @@ export function formatEvent(event: DeployEvent): { text: string; live?: boolean 
     case 'write-finished':
       return { text: `${event.method === 'upload' ? 'uploaded' : 'restored'} ${event.key} → version ${event.versionId ?? '(none)'}` };
     case 'update-started': {
-      const pins = Object.entries(event.update)
+      const pins = Object.entries(environmentFieldsForPins(event.update))
         .filter(([k]) => k.endsWith('ObjectVersion'))
         .map(([k, v]) => `${k}=${v}`);
       return { text: `UpdateEnvironment ${pins.join(' ')}` };

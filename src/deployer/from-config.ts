@@ -5,7 +5,7 @@
  */
 import type { AwsClients } from '../mwaa/clients.js';
 import type { ResolvedConfig } from '../config/resolved.js';
-import { shortHash } from '../generator/artifact.js';
+import { configTag } from '../generator/artifact.js';
 import type { GeneratedEnvironment } from '../generator/generate.js';
 import { mwaaPort, s3Port } from './aws-ports.js';
 import type { Clock } from './clock.js';
@@ -36,7 +36,7 @@ export function deployTargets(generated: GeneratedEnvironment): DeployTarget[] {
 
 /** The DAG tag only this config's DAG carries, when the generated DAG declares one. */
 export function dagMarker(generated: GeneratedEnvironment): string | undefined {
-  const marker = `config-${shortHash(generated.manifest.configHash)}`;
+  const marker = configTag(generated.manifest.configHash);
   const dag = generated.artifacts.find((a) => a.kind === 'dag');
   return dag && dag.bytes.includes(marker) ? marker : undefined;
 }

@@ -6,13 +6,12 @@
  * place when the environment pins a version with the same sha256; a DAG/config object when the
  * current object's sha256 (object metadata) matches.
  */
+import { ALL_KINDS, ARTIFACT_KINDS, PINNED_KINDS, type PinnedKind, type UploadedKind } from '../artifacts/kinds.js';
 import type { EnvironmentState, ObjectHead } from './ports.js';
-
-export type TargetKind = 'dag' | 'plugins' | 'requirements' | 'config';
 
 /** One object the deploy should leave in the bucket. */
 export interface DeployTarget {
-  kind: TargetKind;
+  kind: UploadedKind;
   /** Manifest path (dist-artifacts/<env>/...), for display. */
   path: string;
   key: string;
@@ -28,7 +27,7 @@ export interface RemoteState {
   /** HEAD of the current object under each target key (undefined: none). */
   current: Record<string, ObjectHead | undefined>;
   /** HEAD of the version the environment pins, when it pins one under the target's key. */
-  pinned: Partial<Record<'plugins' | 'requirements', ObjectHead | undefined>>;
+  pinned: Partial<Record<PinnedKind, ObjectHead | undefined>>;
 }
 
 export interface PlanSettings {
@@ -39,13 +38,13 @@ export interface PlanSettings {
 }
 
 /** Where UpdateEnvironment should point: a known version, or the one the write in this plan creates. */
-export type Pin = { key: string; versionId: string } | { key: string; fromWrite: true };
+export type PlannedPin = { key: string; versionId: string } | { key: string; fromWrite: true };
 
 export type Action =
   | { type: 'upload'; target: DeployTarget; reason: 'new' | 'changed' }
   | { type: 'copy'; target: DeployTarget; sourceVersionId: string; reason: 'new' | 'changed' }
   | { type: 'skip'; target: DeployTarget; reason: 'unchanged' | 'pinned' | 'uploaded-not-pinned'; versionId?: string }
-  | { type: 'update-environment'; plugins?: Pin; requirements?: Pin; reasons: string[] };
+  | { type: 'update-environment'; pins: Partial<Record<PinnedKind, PlannedPin>>; reasons: string[] };
 
 export interface Refusal {
   code: 'versioning' | 'airflow-version' | 'bucket' | 'dag-path' | 'status';
@@ -60,7 +59,8 @@ export interface Plan {
   warnings: string[];
 }
 
-const PINNED_KINDS = ['requirements', 'plugins'] as const;
+/** Kinds read from the bucket as they are: written after the pinned kinds are live. */
+const SYNCED_KINDS = ALL_KINDS.filter((kind) => ARTIFACT_KINDS[kind].delivery === 'synced');
 const USABLE_STATUSES = new Set(['AVAILABLE', 'UPDATE_FAILED']);
 
 export function versioningCommand(bucket: string): string {
@@ -115,12 +115,6 @@ export function checkRemote(settings: PlanSettings, remote: RemoteState): { refu
   return { refusals, warnings };
 }
 
-function pinnedPath(env: EnvironmentState, kind: 'plugins' | 'requirements'): { path?: string; version?: string } {
-  return kind === 'plugins'
-    ? { path: env.pluginsS3Path, version: env.pluginsS3ObjectVersion }
-    : { path: env.requirementsS3Path, version: env.requirementsS3ObjectVersion };
-}
-
 function writeAction(target: DeployTarget, current: ObjectHead | undefined): Action {
   const reason = current ? 'changed' : 'new';
   return target.source.type === 'bytes'
@@ -132,32 +126,32 @@ export function plan(settings: PlanSettings, targets: readonly DeployTarget[], r
   const { refusals, warnings } = checkRemote(settings, remote);
   const env = remote.environment;
   const actions: Action[] = [];
-  const update: Extract<Action, { type: 'update-environment' }> = { type: 'update-environment', reasons: [] };
+  const update: Extract<Action, { type: 'update-environment' }> = { type: 'update-environment', pins: {}, reasons: [] };
 
   for (const kind of PINNED_KINDS) {
     const target = targets.find((t) => t.kind === kind);
     if (!target) continue;
     const current = remote.current[target.key];
-    const pinned = pinnedPath(env, kind);
-    const pinnedHead = pinned.path === target.key ? remote.pinned[kind] : undefined;
-    if (pinnedHead?.sha256 === target.sha256 && pinned.version !== undefined) {
+    const pinned = env.pins[kind];
+    const pinnedHead = pinned?.path === target.key ? remote.pinned[kind] : undefined;
+    if (pinnedHead?.sha256 === target.sha256 && pinned?.version !== undefined) {
       actions.push({ type: 'skip', target, reason: 'pinned', versionId: pinned.version });
       continue;
     }
     if (current?.sha256 === target.sha256 && current.versionId !== undefined) {
       // Uploaded earlier (e.g. by a deploy that was interrupted) but never pinned: pin, don't write.
       actions.push({ type: 'skip', target, reason: 'uploaded-not-pinned', versionId: current.versionId });
-      update[kind] = { key: target.key, versionId: current.versionId };
+      update.pins[kind] = { key: target.key, versionId: current.versionId };
       update.reasons.push(`${target.key}: pin already uploaded version ${current.versionId}`);
       continue;
     }
     actions.push(writeAction(target, current));
-    update[kind] = { key: target.key, fromWrite: true };
+    update.pins[kind] = { key: target.key, fromWrite: true };
     update.reasons.push(`${target.key}: ${current ? 'changed' : 'new'}`);
   }
-  if (update.plugins || update.requirements) actions.push(update);
+  if (Object.keys(update.pins).length > 0) actions.push(update);
 
-  for (const kind of ['dag', 'config'] as const) {
+  for (const kind of SYNCED_KINDS) {
     for (const target of targets.filter((t) => t.kind === kind)) {
       const current = remote.current[target.key];
       if (current?.sha256 === target.sha256) {

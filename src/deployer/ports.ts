@@ -3,6 +3,7 @@
  * plan/apply/lock are unit-tested against small in-memory fakes. src/deployer/aws-ports.ts adapts
  * the SDK clients to these.
  */
+import type { Pins } from '../artifacts/kinds.js';
 
 export interface ObjectHead {
   versionId?: string;
@@ -53,19 +54,13 @@ export interface EnvironmentState {
   /** From SourceBucketArn. */
   bucket?: string;
   dagS3Path?: string;
-  pluginsS3Path?: string;
-  pluginsS3ObjectVersion?: string;
-  requirementsS3Path?: string;
-  requirementsS3ObjectVersion?: string;
+  /** What the environment pins, per pinned artifact kind (src/artifacts/kinds.ts). */
+  pins: Pins;
   lastUpdate?: { status?: string; errorCode?: string; errorMessage?: string; createdAt?: string };
 }
 
-export interface EnvironmentUpdate {
-  pluginsS3Path?: string;
-  pluginsS3ObjectVersion?: string;
-  requirementsS3Path?: string;
-  requirementsS3ObjectVersion?: string;
-}
+/** UpdateEnvironment input: the new pin of each pinned kind that changes. */
+export type EnvironmentUpdate = Pins;
 
 export interface MwaaPort {
   getEnvironment(name: string): Promise<EnvironmentState>;

@@ -4,6 +4,7 @@
  * when. Keys start with the ISO time, so listing order is deploy order. Rollback reads them.
  */
 import { createHash } from 'node:crypto';
+import type { PinnedKind } from '../artifacts/kinds.js';
 import { UserError } from '../errors.js';
 import type { DeployedObject } from './apply.js';
 import type { DeployTarget } from './plan.js';
@@ -20,7 +21,7 @@ export interface DeployRecord {
   toolVersion?: string;
   manifest?: unknown;
   objects: DeployedObject[];
-  pins: { plugins?: { path: string; version: string }; requirements?: { path: string; version: string } };
+  pins: Partial<Record<PinnedKind, { path: string; version: string }>>;
   /** For a rollback: the record whose versions it restored. */
   restored?: string;
 }

@@ -1,4 +1,5 @@
 /** Reads what the plan compares against: the environment, bucket versioning, and one HEAD per object. */
+import { PINNED_KINDS } from '../artifacts/kinds.js';
 import type { DeployTarget, RemoteState } from './plan.js';
 import type { MwaaPort, ObjectHead, S3Port } from './ports.js';
 
@@ -16,12 +17,9 @@ export async function readRemoteState(
   ]);
   const current: Record<string, ObjectHead | undefined> = Object.fromEntries(heads);
   const pinned: RemoteState['pinned'] = {};
-  const pins = [
-    ['plugins', environment.pluginsS3Path, environment.pluginsS3ObjectVersion],
-    ['requirements', environment.requirementsS3Path, environment.requirementsS3ObjectVersion],
-  ] as const;
   await Promise.all(
-    pins.map(async ([kind, path, version]) => {
+    PINNED_KINDS.map(async (kind) => {
+      const { path, version } = environment.pins[kind] ?? {};
       if (!path || !version || !targets.some((t) => t.kind === kind && t.key === path)) return;
       const head = current[path];
       // The usual case: the pinned version is the current one, already fetched.

@@ -4,6 +4,7 @@
  * a transitional status seen, or a successful LastUpdate that started after the request, or the
  * requested versions pinned and a grace period passed.
  */
+import { PINNED_KINDS } from '../artifacts/kinds.js';
 import { UserError } from '../errors.js';
 import type { Clock } from './clock.js';
 import type { EnvironmentState, EnvironmentUpdate, MwaaPort } from './ports.js';
@@ -38,11 +39,7 @@ export interface UpdateEvidence {
 }
 
 function pinsApplied(state: EnvironmentState, update: EnvironmentUpdate): boolean {
-  return (
-    (update.pluginsS3ObjectVersion === undefined || state.pluginsS3ObjectVersion === update.pluginsS3ObjectVersion) &&
-    (update.requirementsS3ObjectVersion === undefined ||
-      state.requirementsS3ObjectVersion === update.requirementsS3ObjectVersion)
-  );
+  return PINNED_KINDS.every((kind) => update[kind]?.version === undefined || state.pins[kind]?.version === update[kind]?.version);
 }
 
 /**

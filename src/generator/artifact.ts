@@ -1,5 +1,5 @@
 /** One generated file: where it goes under dist-artifacts/<env>/ and in the bucket, and its bytes. */
-export type ArtifactKind = 'dag' | 'plugins' | 'requirements' | 'config' | 'iam';
+import type { ArtifactKind } from '../artifacts/kinds.js';
 
 export interface Artifact {
   /** Relative path under dist-artifacts/<env>/, with forward slashes. */
@@ -18,4 +18,12 @@ export interface GeneratorMeta {
 /** The first 12 hex digits: enough to tell configs apart in a header line. */
 export function shortHash(hash: string): string {
   return hash.slice(0, 12);
+}
+
+/**
+ * The DAG tag only the DAG generated from this config carries: visible in the UI and the REST API,
+ * it tells a deploy when the scheduler has parsed the file it just uploaded.
+ */
+export function configTag(configHash: string): string {
+  return `config-${shortHash(configHash)}`;
 }

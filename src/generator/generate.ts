@@ -3,6 +3,7 @@
  * config gives the same bytes on every run and machine.
  */
 import { join } from 'node:path';
+import { ALL_KINDS, ARTIFACT_KINDS, type ArtifactKind } from '../artifacts/kinds.js';
 import type { ResolvedConfig } from '../config/resolved.js';
 import type { Artifact, GeneratorMeta } from './artifact.js';
 import { buildManifest, MANIFEST_FILE, serializeManifest, type Manifest } from './manifest.js';
@@ -13,8 +14,8 @@ import { renderPluginsZip } from './render-plugins.js';
 import { renderRequirements } from './render-requirements.js';
 import { sha256Hex, stableStringify } from '../util/stable-json.js';
 import { readDirectoryFiles, writeDirectoryAtomically, type OutputFile } from './writer.js';
+import { byPath } from '../util/order.js';
 
-export const DAG_FILE_NAME = 'gpu_server_cicd_dag.py';
 export const DEFAULT_OUT_DIR = 'dist-artifacts';
 
 export interface GeneratedEnvironment {
@@ -29,37 +30,34 @@ export function configHash(config: ResolvedConfig): string {
   return sha256Hex(stableStringify(config));
 }
 
+/** Each kind's renderer: one file's bytes, or several files (named by the renderer, not uploaded). */
+const RENDERERS: Record<ArtifactKind, (config: ResolvedConfig, meta: GeneratorMeta) => Promise<Buffer | OutputFile[]>> = {
+  requirements: async (config) => Buffer.from(renderRequirements(config)),
+  plugins: () => renderPluginsZip(),
+  dag: async (config, meta) => Buffer.from(renderDag(config, meta)),
+  config: async (config, meta) => Buffer.from(renderResolvedConfig(config, meta)),
+  iam: async (config) => renderIamPolicies(config),
+};
+
 export async function generateEnvironment(config: ResolvedConfig, toolVersion: string): Promise<GeneratedEnvironment> {
   const meta: GeneratorMeta = { toolVersion, configHash: configHash(config) };
-  const { dagsPrefix, pluginsKey, requirementsKey } = config.mwaa;
-  const artifacts: Artifact[] = [
-    {
-      path: `dags/${DAG_FILE_NAME}`,
-      kind: 'dag',
-      s3Key: `${dagsPrefix}/${DAG_FILE_NAME}`,
-      bytes: Buffer.from(renderDag(config, meta)),
-    },
-    { path: 'plugins.zip', kind: 'plugins', s3Key: pluginsKey, bytes: await renderPluginsZip() },
-    {
-      path: 'requirements.txt',
-      kind: 'requirements',
-      s3Key: requirementsKey,
-      bytes: Buffer.from(renderRequirements(config)),
-    },
-    {
-      path: 'config/config.yaml',
-      kind: 'config',
-      s3Key: `config/${config.envName}/config.yaml`,
-      bytes: Buffer.from(renderResolvedConfig(config, meta)),
-    },
-    ...renderIamPolicies(config).map((policy) => ({ ...policy, kind: 'iam' as const, s3Key: null })),
-  ];
+  const artifacts: Artifact[] = [];
+  for (const kind of ALL_KINDS) {
+    const spec = ARTIFACT_KINDS[kind];
+    const rendered = await RENDERERS[kind](config, meta);
+    if (Buffer.isBuffer(rendered)) {
+      if (spec.distPath === null) throw new Error(`artifact kind ${kind} renders one file but has no distPath`);
+      artifacts.push({ path: spec.distPath, kind, s3Key: spec.s3Key(config), bytes: rendered });
+    } else {
+      for (const file of rendered) artifacts.push({ ...file, kind, s3Key: null });
+    }
+  }
   const manifest = buildManifest(
     { toolVersion, environment: config.envName, configHash: meta.configHash, airflowVersion: config.airflow.version },
     artifacts,
   );
   const files = [...artifacts.map(({ path, bytes }) => ({ path, bytes })), { path: MANIFEST_FILE, bytes: serializeManifest(manifest) }];
-  files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  files.sort(byPath);
   return { config, artifacts, manifest, files };
 }
 

@@ -1,5 +1,7 @@
-import type { Artifact, ArtifactKind } from './artifact.js';
+import type { ArtifactKind } from '../artifacts/kinds.js';
+import type { Artifact } from './artifact.js';
 import { sha256Hex, stableStringify } from '../util/stable-json.js';
+import { byPath } from '../util/order.js';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const MANIFEST_FORMAT_VERSION = 1;
@@ -39,7 +41,7 @@ export function buildManifest(
         size: artifact.bytes.length,
         sha256: sha256Hex(artifact.bytes),
       }))
-      .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
+      .sort(byPath),
   };
 }
 

@@ -1,3 +1,4 @@
+import { compareCodeUnits } from '../util/order.js';
 /**
  * Config values reach generated Python only through this function. It emits a Python literal for
  * a JSON-like value, so a branch or path holding quotes, backslashes or newlines stays data and can
@@ -16,7 +17,7 @@ export function pythonLiteral(value: unknown): string {
   if (typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>)
       .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .sort(([a], [b]) => compareCodeUnits(a, b))
       .map(([k, v]) => `${JSON.stringify(k)}: ${pythonLiteral(v)}`);
     return `{${entries.join(', ')}}`;
   }

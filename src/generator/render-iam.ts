@@ -8,6 +8,7 @@
  * Pure: config in, `{path, bytes}` out, keys sorted, so the same config gives the same bytes.
  */
 import type { ResolvedConfig } from '../config/resolved.js';
+import { ARTIFACT_KINDS, UPLOADED_KINDS } from '../artifacts/kinds.js';
 import { stableStringify } from '../util/stable-json.js';
 
 export interface PolicyFile {
@@ -32,17 +33,12 @@ function secretArnParts(arn: string): { partition: string; account: string } {
 }
 
 export function deployRolePolicy(config: IamConfig): object {
-  const { bucket, dagsPrefix, pluginsKey, requirementsKey, deploymentsPrefix, environmentName, region } = config.mwaa;
+  const { bucket, deploymentsPrefix, environmentName, region } = config.mwaa;
   const { partition, account } = secretArnParts(config.secrets.sshKeyArn);
   const bucketArn = `arn:${partition}:s3:::${bucket}`;
   const environmentArn = `arn:${partition}:airflow:${region}:${account}:environment/${environmentName}`;
-  const objectKeys = [
-    `${dagsPrefix}/*`,
-    pluginsKey,
-    requirementsKey,
-    `config/${config.envName}/*`,
-    `${deploymentsPrefix}/*`,
-  ].sort();
+  // Exactly the objects deploy writes (one row each in the artifact table), plus its records and lock.
+  const objectKeys = [...UPLOADED_KINDS.map((kind) => ARTIFACT_KINDS[kind].s3Key(config) as string), `${deploymentsPrefix}/*`].sort();
   const statements: Statement[] = [
     {
       Sid: 'BucketVersioningAndRecordListing',

@@ -5,6 +5,7 @@
  */
 import { ZipArchive } from 'archiver';
 import { PassThrough } from 'node:stream';
+import { compareCodeUnits } from '../util/order.js';
 
 export interface ZipEntry {
   name: string;
@@ -16,7 +17,7 @@ const FIXED_DATE = (): Date => new Date(Date.UTC(1980, 0, 1, 0, 0, 0));
 const FILE_MODE = 0o644;
 
 export async function deterministicZip(entries: ZipEntry[]): Promise<Buffer> {
-  const sorted = [...entries].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const sorted = [...entries].sort((a, b) => compareCodeUnits(a.name, b.name));
   // Stored, not deflated: deflate output may vary with the zlib build (Node version, CPU-specific
   // fast paths), and two helper modules gain little from compression.
   const archive = new ZipArchive({ store: true });

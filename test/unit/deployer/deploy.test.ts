@@ -83,7 +83,7 @@ describe('deploy', () => {
     const pinnedPlugins = w.s3.objects.get('plugins.zip')![0]!.versionId;
     const pinnedReqs = w.s3.objects.get('requirements.txt')![0]!.versionId;
     expect(w.mwaa.updates).toEqual([
-      { pluginsS3Path: 'plugins.zip', pluginsS3ObjectVersion: pinnedPlugins, requirementsS3Path: 'requirements.txt', requirementsS3ObjectVersion: pinnedReqs },
+      { plugins: { path: 'plugins.zip', version: pinnedPlugins }, requirements: { path: 'requirements.txt', version: pinnedReqs } },
     ]);
     expect(result.applied).toMatchObject({ writes: 4, updatedEnvironment: true });
     const record = JSON.parse(w.s3.text(result.recordKey!)!);
@@ -157,7 +157,7 @@ describe('deploy', () => {
     w.log.length = 0;
     await w.run(targets({ plugins: 'plugins v2' }));
     expect(w.log.filter((l) => !l.includes('deployments/'))).toEqual(['env UPDATING', 'env AVAILABLE']);
-    expect(w.mwaa.updates.at(-1)!.pluginsS3ObjectVersion).toBe(w.s3.objects.get('plugins.zip')!.at(-1)!.versionId);
+    expect(w.mwaa.updates.at(-1)!.plugins?.version).toBe(w.s3.objects.get('plugins.zip')!.at(-1)!.versionId);
   });
 
   it('rollback copies the previous record’s plugins version back and pins the copy', async () => {
@@ -170,7 +170,7 @@ describe('deploy', () => {
     expect(w.s3.text('plugins.zip')).toBe('plugins v1');
     expect(w.s3.calls).toContain(`copy plugins.zip@${v1}`);
     const copied = w.s3.objects.get('plugins.zip')!.at(-1)!.versionId;
-    expect(w.mwaa.state.pluginsS3ObjectVersion).toBe(copied);
+    expect(w.mwaa.state.pins.plugins?.version).toBe(copied);
     expect(result.rollbackOf).toMatch(/^deployments\/records\//);
     expect(JSON.parse(w.s3.text(result.recordKey!)!)).toMatchObject({ kind: 'rollback', restored: result.rollbackOf });
   });

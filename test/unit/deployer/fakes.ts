@@ -138,6 +138,7 @@ export class FakeMwaa implements MwaaPort {
       airflowVersion: '2.10.3',
       bucket: 'airflow-test',
       dagS3Path: 'dags',
+      pins: {},
       ...overrides,
     };
   }
@@ -158,7 +159,7 @@ export class FakeMwaa implements MwaaPort {
         } else {
           this.state = {
             ...this.state,
-            ...this.pending,
+            pins: { ...this.state.pins, ...this.pending },
             status: 'AVAILABLE',
             lastUpdate: { ...this.state.lastUpdate, status: 'SUCCESS' },
           };

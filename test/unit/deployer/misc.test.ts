@@ -59,7 +59,7 @@ describe('waitForRun', () => {
 
 describe('plan views', () => {
   it('JSON carries a changes count and the table says what happens', () => {
-    const p = plan(SETTINGS, targets(), { environment: { name: 'env-x', status: 'AVAILABLE', airflowVersion: '2.10.3' }, versioning: 'Enabled', current: {}, pinned: {} });
+    const p = plan(SETTINGS, targets(), { environment: { name: 'env-x', status: 'AVAILABLE', airflowVersion: '2.10.3', pins: {} }, versioning: 'Enabled', current: {}, pinned: {} });
     expect(planJson(p)).toMatchObject({ changes: 5, refusals: [] });
     const text = formatPlan(p, 'env-x');
     expect(text).toMatch(/update-env\s+requirements\.txt@<new version>, plugins\.zip@<new version>/);

@@ -4,7 +4,7 @@ import type { EnvironmentState, ObjectHead } from '../../../src/deployer/ports.j
 import { SETTINGS, targets } from './helpers.js';
 import { sha256 } from './fakes.js';
 
-const ENV: EnvironmentState = { name: 'env-x', status: 'AVAILABLE', airflowVersion: '2.10.3', bucket: 'airflow-test', dagS3Path: 'dags' };
+const ENV: EnvironmentState = { name: 'env-x', status: 'AVAILABLE', airflowVersion: '2.10.3', bucket: 'airflow-test', dagS3Path: 'dags', pins: {} };
 
 function head(text: string, versionId: string): ObjectHead {
   return { sha256: sha256(text), versionId };
@@ -15,10 +15,7 @@ function deployedState(): RemoteState {
   return {
     environment: {
       ...ENV,
-      pluginsS3Path: 'plugins.zip',
-      pluginsS3ObjectVersion: 'p1',
-      requirementsS3Path: 'requirements.txt',
-      requirementsS3ObjectVersion: 'r1',
+      pins: { plugins: { path: 'plugins.zip', version: 'p1' }, requirements: { path: 'requirements.txt', version: 'r1' } },
     },
     versioning: 'Enabled',
     current: {
@@ -47,8 +44,10 @@ describe('plan', () => {
     const update = p.actions[2];
     expect(update).toMatchObject({
       type: 'update-environment',
-      plugins: { key: 'plugins.zip', fromWrite: true },
-      requirements: { key: 'requirements.txt', fromWrite: true },
+      pins: {
+        plugins: { key: 'plugins.zip', fromWrite: true },
+        requirements: { key: 'requirements.txt', fromWrite: true },
+      },
     });
     expect(p.changes).toBe(5);
     expect(p.refusals).toEqual([]);
@@ -76,8 +75,8 @@ describe('plan', () => {
       'skip config/local/config.yaml',
     ]);
     const update = p.actions.find((a) => a.type === 'update-environment')!;
-    expect(update).toMatchObject({ plugins: { fromWrite: true } });
-    expect('requirements' in update && update.requirements).toBeFalsy();
+    expect(update).toMatchObject({ pins: { plugins: { fromWrite: true } } });
+    expect(update.type === 'update-environment' && update.pins.requirements).toBeFalsy();
   });
 
   it('an upload that was never pinned (interrupted deploy) is pinned without writing it again', () => {
@@ -86,7 +85,7 @@ describe('plan', () => {
     const p = plan(SETTINGS, targets({ plugins: 'plugins v2' }), remote);
     expect(summary(p)).toContain('skip plugins.zip');
     expect(p.actions.find((a) => a.type === 'update-environment')).toMatchObject({
-      plugins: { key: 'plugins.zip', versionId: 'p2' },
+      pins: { plugins: { key: 'plugins.zip', versionId: 'p2' } },
     });
     expect(p.changes).toBe(1);
   });
@@ -111,7 +110,7 @@ describe('plan', () => {
     );
     const remote = deployedState();
     remote.current['plugins.zip'] = head('plugins v2', 'p2');
-    remote.environment.pluginsS3ObjectVersion = 'p2';
+    remote.environment.pins.plugins = { path: 'plugins.zip', version: 'p2' };
     remote.pinned.plugins = head('plugins v2', 'p2');
     const p = plan(SETTINGS, t, remote);
     expect(p.actions.find((a) => a.type === 'copy' && a.target.key === 'plugins.zip')).toMatchObject({

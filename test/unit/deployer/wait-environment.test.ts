@@ -8,16 +8,16 @@ describe('waitForAvailable', () => {
     const mwaa = new FakeMwaa(clock);
     mwaa.updateSteps = 3;
     const requestedAtMs = clock.now();
-    await mwaa.updateEnvironment('env-x', { pluginsS3ObjectVersion: 'p2', pluginsS3Path: 'plugins.zip' });
+    await mwaa.updateEnvironment('env-x', { plugins: { path: 'plugins.zip', version: 'p2' } });
     const seen: [string, number][] = [];
     const state = await waitForAvailable(
       mwaa,
       'env-x',
       { clock, timeoutMs: 600_000, pollMs: 10_000, onStatus: (s, e) => seen.push([s, e]) },
-      { requestedAtMs, update: { pluginsS3ObjectVersion: 'p2' } },
+      { requestedAtMs, update: { plugins: { path: 'plugins.zip', version: 'p2' } } },
     );
     expect(state.status).toBe('AVAILABLE');
-    expect(state.pluginsS3ObjectVersion).toBe('p2');
+    expect(state.pins.plugins?.version).toBe('p2');
     expect(seen).toEqual([
       ['UPDATING', 0],
       ['UPDATING', 10_000],
@@ -31,8 +31,8 @@ describe('waitForAvailable', () => {
     const mwaa = new FakeMwaa(clock);
     mwaa.failNextUpdate = 'No module named gpu_ssh_utils_broken';
     const requestedAtMs = clock.now();
-    await mwaa.updateEnvironment('env-x', { pluginsS3ObjectVersion: 'p2' });
-    const error = await waitForAvailable(mwaa, 'env-x', { clock, timeoutMs: 600_000, pollMs: 1000 }, { requestedAtMs, update: { pluginsS3ObjectVersion: 'p2' } }).catch(
+    await mwaa.updateEnvironment('env-x', { plugins: { path: 'plugins.zip', version: 'p2' } });
+    const error = await waitForAvailable(mwaa, 'env-x', { clock, timeoutMs: 600_000, pollMs: 1000 }, { requestedAtMs, update: { plugins: { path: 'plugins.zip', version: 'p2' } } }).catch(
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(EnvironmentUpdateFailedError);
@@ -48,11 +48,11 @@ describe('waitForAvailable', () => {
     const original = mwaa.getEnvironment.bind(mwaa);
     mwaa.getEnvironment = async () => {
       calls += 1;
-      if (calls === 3) await mwaa.updateEnvironment('env-x', { pluginsS3ObjectVersion: 'p2' });
+      if (calls === 3) await mwaa.updateEnvironment('env-x', { plugins: { path: 'plugins.zip', version: 'p2' } });
       return original();
     };
-    const state = await waitForAvailable(mwaa, 'env-x', { clock, timeoutMs: 600_000, pollMs: 1000 }, { requestedAtMs: clock.now(), update: { pluginsS3ObjectVersion: 'p2' } });
-    expect(state.pluginsS3ObjectVersion).toBe('p2');
+    const state = await waitForAvailable(mwaa, 'env-x', { clock, timeoutMs: 600_000, pollMs: 1000 }, { requestedAtMs: clock.now(), update: { plugins: { path: 'plugins.zip', version: 'p2' } } });
+    expect(state.pins.plugins?.version).toBe('p2');
     expect(mwaa.statusLog.slice(0, 3)).toEqual(['AVAILABLE', 'AVAILABLE', 'UPDATING']);
   });
 

@@ -35,8 +35,8 @@ describe('renderIamPolicies', () => {
     const doc = JSON.parse(renderIamPolicies(config)[0]!.bytes.toString());
     const byId = Object.fromEntries(doc.Statement.map((s: { Sid: string }) => [s.Sid, s]));
     expect(byId.DeployedObjects.Resource).toEqual([
-      'arn:aws:s3:::airflow-gpu-cicd-prod/config/prod/*',
-      'arn:aws:s3:::airflow-gpu-cicd-prod/dags/*',
+      'arn:aws:s3:::airflow-gpu-cicd-prod/config/prod/config.yaml',
+      'arn:aws:s3:::airflow-gpu-cicd-prod/dags/gpu_server_cicd_dag.py',
       'arn:aws:s3:::airflow-gpu-cicd-prod/deployments/*',
       'arn:aws:s3:::airflow-gpu-cicd-prod/plugins.zip',
       'arn:aws:s3:::airflow-gpu-cicd-prod/requirements.txt',
