@@ -13,6 +13,15 @@ export default defineConfig({
       },
       {
         test: {
+          // Tests that need host programs (python3, git, sshd) but no running stack.
+          name: 'system',
+          include: ['test/system/**/*.test.ts', 'local-stack/test/system/**/*.test.ts'],
+          globalSetup: ['test/support/build-once.ts'],
+          testTimeout: 60_000,
+        },
+      },
+      {
+        test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts', 'local-stack/test/integration/**/*.test.ts'],
           globalSetup: ['test/support/build-once.ts'],

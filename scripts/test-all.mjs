@@ -72,6 +72,7 @@ try {
   if (!run('build', 'npm', ['run', 'build'])) throw new Error('build failed');
   run('typecheck', 'npx', ['tsc', '--noEmit']);
   vitestRun('unit', 'unit', []);
+  vitestRun('system', 'system', []);
   for (const line of ['2', '3']) {
     const env = { MWAA_TEST_AIRFLOW_LINE: line };
     if (!run(`local up (Airflow ${line})`, node, [cli, 'local', 'up', '--airflow', line], { env })) break;

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import type { AirflowLine } from './state.js';
-import { run } from './processes.js';
+import { run } from '../../src/util/processes.js';
 
 const HEARTBEAT_PROBE = `
 import datetime, sqlite3, sys

@@ -9,7 +9,7 @@ import { readControlPlaneInfo } from './control-plane-client.js';
 import { recordedAlive } from './liveness.js';
 import { clearPending, readPending } from './pending.js';
 import { step, type ProgressListener } from './progress.js';
-import { stopPid } from './processes.js';
+import { stopPid } from '../../src/util/processes.js';
 import { readStateIfPresent, statePath, type StackProcess } from './state.js';
 
 export interface DownOptions {

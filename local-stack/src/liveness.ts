@@ -2,7 +2,7 @@
  * Is a recorded process still ours? A PID alone is not enough after a reboot or a long pause (PIDs
  * get reused), so the command line must also match what that process was started as.
  */
-import { commandLine, isAlive } from './processes.js';
+import { commandLine, isAlive } from '../../src/util/processes.js';
 import type { StackProcess } from './state.js';
 
 /** A substring of the command line each kind of recorded process has. */

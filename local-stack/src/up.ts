@@ -36,7 +36,7 @@ import {
 import { recordedProcesses } from './down.js';
 import { recordedAlive } from './liveness.js';
 import { step, type ProgressListener } from './progress.js';
-import { freePort, spawnDetached, stopPid, waitFor } from './processes.js';
+import { freePort, spawnDetached, stopPid, waitFor } from '../../src/util/processes.js';
 import {
   ensureKeyPair,
   sshBannerSeen,

@@ -6,9 +6,9 @@
  * of times.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { killGroup } from './exec.js';
+import { descendants, killGroup } from '../../../src/util/processes.js';
 import type { AirflowLine } from '../../../src/mwaa/versions.js';
 
 export interface ProcessSpec {
@@ -154,7 +154,7 @@ export class AirflowSupervisor {
     const running = slots.filter((slot) => slot.child && slot.child.exitCode === null && slot.child.signalCode === null);
     // Airflow 2's DAG processor manager moves itself into a new process group, so the group
     // alone does not reach it: remember every descendant before asking the leader to stop.
-    const descendants = new Map(running.map((slot) => [slot, listDescendants(slot.child!.pid!)]));
+    const trees = new Map(running.map((slot) => [slot, descendants(slot.child!.pid!)]));
     for (const slot of running) {
       slot.stopping = true;
       killGroup(slot.child!.pid, 'SIGTERM');
@@ -166,44 +166,11 @@ export class AirflowSupervisor {
         clearTimeout(timer);
         // Task processes and helpers must not outlive their parent.
         killGroup(slot.child!.pid, 'SIGKILL');
-        for (const pid of descendants.get(slot) ?? []) killPid(pid);
+        for (const pid of trees.get(slot) ?? []) killPid(pid);
       }),
     );
     for (const slot of slots) slot.child = undefined;
   }
-}
-
-/** PIDs of all descendants of `root` (Linux /proc), children before grandchildren. */
-export function listDescendants(root: number): number[] {
-  const children = new Map<number, number[]>();
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return [];
-  }
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // Field 4 (ppid) follows the parenthesised command name, which may itself contain spaces.
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      const list = children.get(ppid) ?? [];
-      list.push(Number(entry));
-      children.set(ppid, list);
-    } catch {
-      // The process exited while we looked.
-    }
-  }
-  const out: number[] = [];
-  const queue = [root];
-  while (queue.length > 0) {
-    for (const child of children.get(queue.shift()!) ?? []) {
-      out.push(child);
-      queue.push(child);
-    }
-  }
-  return out;
 }
 
 function killPid(pid: number): void {

@@ -6,7 +6,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runProgram } from './exec.js';
+import { runProgram } from '../../../src/util/processes.js';
 import { CHECK_REQUIREMENTS } from './python-scripts.js';
 
 export class RequirementsRejectedError extends Error {

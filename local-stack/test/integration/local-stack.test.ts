@@ -18,7 +18,7 @@ import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { recordedProcesses } from '../../src/down.js';
-import { descendants, isAlive } from '../../src/processes.js';
+import { descendants, isAlive } from '../../../src/util/processes.js';
 import type { LocalStackState } from '../../src/state.js';
 import type { StackStatus } from '../../src/status.js';
 import { publicKeyBlob, requireStack, runLocalCli, stackPython, stackS3, stackSshKey } from '../../../test/support/stack.js';

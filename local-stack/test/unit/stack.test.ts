@@ -1,15 +1,11 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
 import { homeInfo, renderAirflowCfg, type AirflowSettings } from '../../src/airflow-home.js';
-import { ensureBareRepo } from '../../src/git-fixture.js';
 import { layoutFor, lockPath, repoRoot, AIRFLOW_VERSIONS } from '../../src/layout.js';
 import { recordedProcesses } from '../../src/down.js';
 import { recordedAlive } from '../../src/liveness.js';
 import { recordPending } from '../../src/pending.js';
-import { descendants, isAlive, spawnDetached, stopPid } from '../../src/processes.js';
 import { renderSshdConfig, sshFiles } from '../../src/sshd.js';
 import { readState, readStateIfPresent, stackRoot, writeState, type LocalStackState } from '../../src/state.js';
 import { venvIsCurrent } from '../../src/venv.js';
@@ -93,46 +89,9 @@ describe('sshd_config', () => {
     expect(text).toMatch(/^MaxStartups \d+/m);
     expect(text).toMatch(/^MaxSessions \d+/m);
   });
-
-  it('is accepted by the real sshd -t', () => {
-    const dir = tmp();
-    const files = sshFiles(dir);
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', files.hostKey]);
-    writeFileSync(files.authorizedKeys, '');
-    writeFileSync(files.config, renderSshdConfig(files, 2222, 'root'));
-    mkdirSync('/run/sshd', { recursive: true });
-    execFileSync('/usr/sbin/sshd', ['-t', '-f', files.config]);
-  });
 });
 
-describe('process control', () => {
-  it('stops a detached process with SIGTERM', async () => {
-    const dir = tmp();
-    const pid = spawnDetached({ command: 'sleep', args: ['60'], log: join(dir, 'sleep.log') });
-    expect(isAlive(pid)).toBe(true);
-    expect((await stopPid(pid, 5_000)).outcome).toBe('terminated');
-    expect(isAlive(pid)).toBe(false);
-  });
-
-  it('SIGKILLs a process (and its children) that ignores SIGTERM', async () => {
-    const dir = tmp();
-    const pid = spawnDetached({
-      command: 'bash',
-      args: ['-c', 'trap "" TERM; sleep 60 & wait'],
-      log: join(dir, 'stubborn.log'),
-    });
-    await new Promise((r) => setTimeout(r, 300));
-    const children = descendants(pid);
-    expect(children.length).toBeGreaterThan(0);
-    const result = await stopPid(pid, 500);
-    expect(result.outcome).toBe('killed');
-    expect([pid, ...children].filter(isAlive)).toEqual([]);
-  });
-
-  it('reports a PID that is already gone as not running', async () => {
-    expect((await stopPid(2 ** 22 + 12345, 100)).outcome).toBe('not-running');
-  });
-
+describe('recorded liveness', () => {
   it('does not take a reused PID for a stack process', () => {
     // This test runner is alive, but its command line is not moto's.
     expect(recordedAlive({ name: 'moto', pid: process.pid, log: '' })).toBe(false);
@@ -194,19 +153,6 @@ describe('layout and locks', () => {
     writeFileSync(join(dir, '.mwaa-local-lock.sha256'), 'abc\n');
     expect(venvIsCurrent(dir, 'abc')).toBe(true);
     expect(venvIsCurrent(dir, 'def')).toBe(false);
-  });
-});
-
-describe('git fixture', () => {
-  it('creates a bare repo with www/version.yaml on cicd_01_etl and a README on main, once', async () => {
-    const bare = join(tmp(), 'git', 'cicd-test.git');
-    expect((await ensureBareRepo(bare, 'cicd_01_etl')).created).toBe(true);
-    expect((await ensureBareRepo(bare, 'cicd_01_etl')).created).toBe(false);
-    const yaml = execFileSync('git', ['--git-dir', bare, 'show', 'cicd_01_etl:www/version.yaml'], { encoding: 'utf8' });
-    expect(parse(yaml)).toEqual({ a: '1.4.2', b: 7, c: true, d: 'etl-nightly' });
-    const readme = execFileSync('git', ['--git-dir', bare, 'show', 'main:README.md'], { encoding: 'utf8' });
-    expect(readme).toContain('cicd-test');
-    expect(() => execFileSync('git', ['--git-dir', bare, 'show', 'main:www/version.yaml'], { stdio: 'ignore' })).toThrow();
   });
 });
 

@@ -3,16 +3,8 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AirflowSupervisor, airflowEnv, listDescendants, processSpecs, type RunningProcess } from '../../../src/control-plane/processes.js';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { AirflowSupervisor, airflowEnv, processSpecs, type RunningProcess } from '../../../src/control-plane/processes.js';
+import { descendants, isAlive } from '../../../../src/util/processes.js';
 
 async function waitFor(check: () => boolean, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
@@ -98,10 +90,10 @@ describe('AirflowSupervisor', () => {
       }
     });
     const escaped = Number(readFileSync(join(dir, `escaped-${first}`), 'utf8'));
-    expect(listDescendants(first)).toContain(escaped);
+    expect(descendants(first)).toContain(escaped);
     await supervisor.restart();
-    expect(alive(first)).toBe(false);
-    await waitFor(() => !alive(escaped));
+    expect(isAlive(first)).toBe(false);
+    await waitFor(() => !isAlive(escaped));
     expect(last).toHaveLength(1);
     expect(last[0]!.pid).not.toBe(first);
     expect(readFileSync(join(dir, 'logs', 'airflow-scheduler.log'), 'utf8')).toContain('scheduler');
@@ -129,7 +121,7 @@ describe('AirflowSupervisor', () => {
     const after = Object.fromEntries(last.map((p) => [p.name, p.pid]));
     expect(after['airflow-api-server']).toBe(before['airflow-api-server']);
     expect(after['airflow-scheduler']).not.toBe(before['airflow-scheduler']);
-    expect(alive(before['airflow-scheduler']!)).toBe(false);
+    expect(isAlive(before['airflow-scheduler']!)).toBe(false);
   });
 
   it('restarts a process that exits unexpectedly', async () => {
@@ -149,16 +141,5 @@ describe('AirflowSupervisor', () => {
     const first = last[0]!.pid;
     process.kill(first, 'SIGKILL');
     await waitFor(() => last.length === 1 && last[0]!.pid !== first, 8000);
-  });
-});
-
-describe('listDescendants', () => {
-  it('finds grandchildren', async () => {
-    const child = spawn('sh', ['-c', 'sleep 30 & wait'], { stdio: 'ignore' });
-    await waitFor(() => listDescendants(child.pid!).length > 0);
-    expect(listDescendants(process.pid)).toContain(child.pid);
-    const grandchildren = listDescendants(child.pid!);
-    child.kill('SIGKILL');
-    for (const pid of grandchildren) process.kill(pid, 'SIGKILL');
   });
 });

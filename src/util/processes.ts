@@ -1,9 +1,9 @@
 /**
- * Process plumbing for the local stack: detached children whose PIDs go into state.json, liveness
- * checks, and stopping by recorded PID only (never by name: other stacks or users may run the same
- * programs on this machine).
+ * Process plumbing: running a program to completion (never through a shell), detached children,
+ * liveness, the /proc process tree, and stopping by PID only (never by name: other users may run
+ * the same programs on this machine). Linux only where it reads /proc.
  */
-import { spawn, execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname } from 'node:path';
@@ -201,39 +201,104 @@ export async function waitFor(
   throw new Error(`${what}: not ready after ${timeoutMs} ms${cause}.${options.hint ? ` ${options.hint}` : ''}`);
 }
 
-export interface RunResult {
-  stdout: string;
-  stderr: string;
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Kill the program (and its process group) after this long; 0 or absent: no limit. */
+  timeoutMs?: number;
+  /** Written to the program's stdin, which is closed afterwards. */
+  input?: string;
+  /** Output beyond this many bytes per stream is dropped (the program keeps running). */
+  maxOutputBytes?: number;
 }
 
-/** Runs a program to completion; rejects with its stderr on a non-zero exit. */
-export function run(
-  command: string,
-  args: string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; input?: string } = {},
-): Promise<RunResult> {
+export interface ProgramResult {
+  /** Exit code; null when killed by a signal (for example on timeout). */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  timedOut: boolean;
+  stdout: Buffer;
+  stderr: Buffer;
+}
+
+/**
+ * Runs a program without a shell and collects its output, whatever its exit status. With a timeout
+ * it runs in its own process group, so the timeout kills it and whatever it spawned.
+ */
+export function runProgram(file: string, args: readonly string[], options: RunOptions = {}): Promise<ProgramResult> {
+  const limit = options.maxOutputBytes ?? 64 * 1024 * 1024;
   return new Promise((resolveRun, reject) => {
-    const child = execFile(
-      command,
-      args,
-      {
-        env: options.env ?? process.env,
-        cwd: options.cwd,
-        timeout: options.timeoutMs ?? 0,
-        maxBuffer: 64 * 1024 * 1024,
-        encoding: 'utf8',
-      },
-      (error, stdout, stderr) => {
-        if (error) {
-          const tail = `${stderr}`.trim().split('\n').slice(-20).join('\n');
-          reject(new Error(`${command} ${args.join(' ')} failed: ${error.message}\n${tail}`));
-          return;
-        }
-        resolveRun({ stdout, stderr });
-      },
-    );
+    const child = spawn(file, args, {
+      env: options.env ?? process.env,
+      cwd: options.cwd,
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      // Its own process group when it may have to be killed, so the kill reaches what it spawned.
+      detached: Boolean(options.timeoutMs),
+    });
+    const out = collector(limit);
+    const err = collector(limit);
+    child.stdout?.on('data', out.push);
+    child.stderr?.on('data', err.push);
     if (options.input !== undefined) child.stdin?.end(options.input);
+    let timedOut = false;
+    const timer =
+      options.timeoutMs && options.timeoutMs > 0
+        ? setTimeout(() => {
+            timedOut = true;
+            killGroup(child.pid, 'SIGKILL');
+          }, options.timeoutMs)
+        : undefined;
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolveRun({ code, signal, timedOut, stdout: out.value(), stderr: err.value() });
+    });
   });
+}
+
+/** Runs a program to completion; rejects with its stderr's tail unless it exits 0. */
+export async function run(command: string, args: string[], options: RunOptions = {}): Promise<{ stdout: string; stderr: string }> {
+  let result: ProgramResult;
+  try {
+    result = await runProgram(command, args, options);
+  } catch (error) {
+    throw new Error(`${command} ${args.join(' ')} failed: ${(error as Error).message}`);
+  }
+  const stdout = result.stdout.toString('utf8');
+  const stderr = result.stderr.toString('utf8');
+  if (result.code !== 0) {
+    const why = result.timedOut ? `timed out after ${options.timeoutMs} ms` : `exited with ${result.signal ?? result.code}`;
+    const tail = stderr.trim().split('\n').slice(-20).join('\n');
+    throw new Error(`${command} ${args.join(' ')} ${why}\n${tail}`);
+  }
+  return { stdout, stderr };
+}
+
+/** Signals a whole process group; a group that is already gone is not an error. */
+export function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, signal);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
+}
+
+function collector(limit: number): { push: (chunk: Buffer) => void; value: () => Buffer } {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  return {
+    push: (chunk: Buffer) => {
+      if (size >= limit) return;
+      const part = chunk.subarray(0, limit - size);
+      chunks.push(part);
+      size += part.length;
+    },
+    value: () => Buffer.concat(chunks),
+  };
 }
 
 /** Runs a program to completion with its output appended to `log`; rejects with the log's tail. */
