@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AirflowLine } from './state.js';
-import { freePort, runLogged } from '../../src/util/processes.js';
+import { runLogged } from '../../src/util/processes.js';
+import { freePort } from '../../src/util/net.js';
 import { writeJsonAtomic } from './state.js';
 
 /** Secrets and ports chosen once per AIRFLOW_HOME and kept, so restarts see the same values. */

@@ -10,7 +10,7 @@ import {
   ListBucketsCommand,
   PutBucketVersioningCommand,
   PutPublicAccessBlockCommand,
-  S3Client,
+  type S3Client,
 } from '@aws-sdk/client-s3';
 import {
   CreateSecretCommand,
@@ -18,17 +18,16 @@ import {
   GetSecretValueCommand,
   PutSecretValueCommand,
   ResourceNotFoundException,
-  SecretsManagerClient,
+  type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-
-export const DUMMY_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
+import { createS3Client, createSecretsManagerClient } from '../../src/mwaa/clients.js';
 
 export function s3Client(endpoint: string, region: string): S3Client {
-  return new S3Client({ endpoint, region, forcePathStyle: true, credentials: DUMMY_CREDENTIALS, maxAttempts: 2 });
+  return createS3Client({ endpoint, region, localStack: true, maxAttempts: 2 });
 }
 
 export function secretsClient(endpoint: string, region: string): SecretsManagerClient {
-  return new SecretsManagerClient({ endpoint, region, credentials: DUMMY_CREDENTIALS, maxAttempts: 2 });
+  return createSecretsManagerClient({ endpoint, region, localStack: true, maxAttempts: 2 });
 }
 
 export async function motoAnswers(endpoint: string, region: string): Promise<boolean> {

@@ -36,7 +36,8 @@ import {
 import { recordedProcesses } from './down.js';
 import { recordedAlive } from './liveness.js';
 import { step, type ProgressListener } from './progress.js';
-import { freePort, spawnDetached, stopPid, waitFor } from '../../src/util/processes.js';
+import { spawnDetached, stopPid, waitFor } from '../../src/util/processes.js';
+import { freePort, portIsFree, portOf } from '../../src/util/net.js';
 import {
   ensureKeyPair,
   sshBannerSeen,
@@ -329,21 +330,9 @@ function onPath(tool: string): boolean {
   return (process.env.PATH ?? '').split(':').some((dir) => dir && existsSync(join(dir, tool)));
 }
 
-function portOf(url: string): number {
-  return Number(new URL(url).port);
-}
-
 /** The previous port when it is still free (stable URLs across restarts), else a fresh one. */
 async function portOrFree(previous: number | undefined): Promise<number> {
   if (previous && (await portIsFree(previous))) return previous;
   return freePort();
 }
 
-async function portIsFree(port: number): Promise<boolean> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolveFree) => {
-    const server = createServer();
-    server.once('error', () => resolveFree(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolveFree(true)));
-  });
-}

@@ -15,11 +15,49 @@ export interface AwsSettings {
 }
 
 /** The local stack checks no signatures; real environments use the default credential chain. */
-const LOCAL_STACK_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
+export const LOCAL_STACK_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
 
 /** Pass these when an endpoint is overridden by config or the standard environment variables. */
 function endpointFor(explicit: string | undefined, serviceEnvVar: string, env: NodeJS.ProcessEnv): string | undefined {
   return explicit ?? env[serviceEnvVar] ?? env.AWS_ENDPOINT_URL;
+}
+
+/** Where one client talks to: the region, an endpoint override, and whether it is the local stack. */
+export interface ClientTarget {
+  region: string;
+  endpoint?: string | undefined;
+  localStack?: boolean;
+  /** SDK retry attempts (default: the SDK's). */
+  maxAttempts?: number;
+}
+
+function common(target: ClientTarget) {
+  return {
+    region: target.region,
+    ...(target.localStack ? { credentials: LOCAL_STACK_CREDENTIALS } : {}),
+    ...(target.maxAttempts ? { maxAttempts: target.maxAttempts } : {}),
+  };
+}
+
+export function createS3Client(target: ClientTarget): S3Client {
+  return new S3Client({
+    ...common(target),
+    // Path-style addressing: an overridden endpoint (moto, MinIO) has no per-bucket DNS names; and
+    // checksums only where S3 requires them, which every S3-compatible server supports.
+    ...(target.endpoint
+      ? { endpoint: target.endpoint, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }
+      : {}),
+  });
+}
+
+export function createSecretsManagerClient(target: ClientTarget): SecretsManagerClient {
+  return new SecretsManagerClient({ ...common(target), ...(target.endpoint ? { endpoint: target.endpoint } : {}) });
+}
+
+export function createMwaaClient(target: ClientTarget): MWAAClient {
+  // CreateCliToken carries an `env.` host prefix and the others `api.`; an overridden endpoint
+  // is one host, so the prefixes must go.
+  return new MWAAClient({ ...common(target), ...(target.endpoint ? { endpoint: target.endpoint, disableHostPrefix: true } : {}) });
 }
 
 export interface AwsClients {
@@ -29,17 +67,13 @@ export interface AwsClients {
 }
 
 export function createAwsClients(config: AwsSettings, env: NodeJS.ProcessEnv = process.env): AwsClients {
-  const region = config.mwaa.region;
-  const common = config.localStack ? { region, credentials: LOCAL_STACK_CREDENTIALS } : { region };
-  const s3Endpoint = endpointFor(config.aws.endpoints.s3, 'AWS_ENDPOINT_URL_S3', env);
-  const smEndpoint = endpointFor(config.aws.endpoints.secretsManager, 'AWS_ENDPOINT_URL_SECRETS_MANAGER', env);
-  const mwaaEndpoint = endpointFor(config.aws.endpoints.mwaa, 'AWS_ENDPOINT_URL_MWAA', env);
+  const base = { region: config.mwaa.region, localStack: config.localStack };
   return {
-    // Path-style addressing: an overridden endpoint (moto, MinIO) has no per-bucket DNS names.
-    s3: new S3Client({ ...common, ...(s3Endpoint ? { endpoint: s3Endpoint, forcePathStyle: true } : {}) }),
-    secretsManager: new SecretsManagerClient({ ...common, ...(smEndpoint ? { endpoint: smEndpoint } : {}) }),
-    // CreateCliToken carries an `env.` host prefix and the others `api.`; an overridden endpoint
-    // is one host, so the prefixes must go.
-    mwaa: new MWAAClient({ ...common, ...(mwaaEndpoint ? { endpoint: mwaaEndpoint, disableHostPrefix: true } : {}) }),
+    s3: createS3Client({ ...base, endpoint: endpointFor(config.aws.endpoints.s3, 'AWS_ENDPOINT_URL_S3', env) }),
+    secretsManager: createSecretsManagerClient({
+      ...base,
+      endpoint: endpointFor(config.aws.endpoints.secretsManager, 'AWS_ENDPOINT_URL_SECRETS_MANAGER', env),
+    }),
+    mwaa: createMwaaClient({ ...base, endpoint: endpointFor(config.aws.endpoints.mwaa, 'AWS_ENDPOINT_URL_MWAA', env) }),
   };
 }

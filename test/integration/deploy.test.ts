@@ -5,8 +5,8 @@
  * DAG description and deployments prefix, so it starts from a clean slate; the last test puts
  * the environment back on the standard config's artifacts.
  */
-import { GetEnvironmentCommand, MWAAClient } from '@aws-sdk/client-mwaa';
-import { GetObjectCommand, HeadObjectCommand, PutBucketVersioningCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetEnvironmentCommand } from '@aws-sdk/client-mwaa';
+import { GetObjectCommand, HeadObjectCommand, PutBucketVersioningCommand } from '@aws-sdk/client-s3';
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -33,13 +33,13 @@ import {
   s3Writes,
   statsDelta,
 } from './deploy-helpers.js';
+import { stackMwaa, stackS3 } from '../support/stack.js';
 
 const stack = requireLocalStack();
 const run = randomBytes(3).toString('hex');
 const prefix = `it-${run}`;
-const creds = { accessKeyId: 'test', secretAccessKey: 'test' };
-const s3 = new S3Client({ endpoint: stack.endpoints.s3, region: stack.region, forcePathStyle: true, credentials: creds });
-const mwaa = new MWAAClient({ endpoint: stack.endpoints.mwaa, region: stack.region, disableHostPrefix: true, credentials: creds });
+const s3 = stackS3(stack);
+const mwaa = stackMwaa(stack);
 const recorder = new MotoRecorder(stack.endpoints.s3);
 const lockPort = s3Port(s3);
 const bucket = stack.bucket;

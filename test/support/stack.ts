@@ -5,8 +5,10 @@
 import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { S3Client } from '@aws-sdk/client-s3';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { createMwaaClient, createS3Client, createSecretsManagerClient } from '../../src/mwaa/clients.js';
+import type { MWAAClient } from '@aws-sdk/client-mwaa';
 import { recordedProcesses } from '../../local-stack/src/down.js';
 import { recordedAlive } from '../../local-stack/src/liveness.js';
 import { readStateIfPresent, stackRoot, type LocalStackState } from '../../local-stack/src/state.js';
@@ -15,8 +17,6 @@ import { readStateIfPresent, stackRoot, type LocalStackState } from '../../local
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 export const repoRoot = resolve(import.meta.dirname, '../..');
-
-export const DUMMY_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
 
 /** The running stack's state; throws (so the test fails) when the stack is not up. */
 export function requireStack(env: NodeJS.ProcessEnv = process.env): LocalStackState {
@@ -36,11 +36,15 @@ export function requireStack(env: NodeJS.ProcessEnv = process.env): LocalStackSt
 }
 
 export function stackS3(state: LocalStackState): S3Client {
-  return new S3Client({ endpoint: state.endpoints.s3, region: state.region, forcePathStyle: true, credentials: DUMMY_CREDENTIALS });
+  return createS3Client({ endpoint: state.endpoints.s3, region: state.region, localStack: true });
+}
+
+export function stackMwaa(state: LocalStackState): MWAAClient {
+  return createMwaaClient({ endpoint: state.endpoints.mwaa, region: state.region, localStack: true });
 }
 
 export function stackSecrets(state: LocalStackState): SecretsManagerClient {
-  return new SecretsManagerClient({ endpoint: state.endpoints.secretsManager, region: state.region, credentials: DUMMY_CREDENTIALS });
+  return createSecretsManagerClient({ endpoint: state.endpoints.secretsManager, region: state.region, localStack: true });
 }
 
 /** The SSH private key as the DAG gets it: from Secrets Manager by ARN. */

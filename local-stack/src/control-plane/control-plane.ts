@@ -19,6 +19,7 @@ import { waitForAirflow } from './readiness.js';
 import { createS3Store } from './s3.js';
 import { createControlPlaneServer, type Operation } from './server.js';
 import { TokenStore } from './tokens.js';
+import { portOf } from '../../../src/util/net.js';
 
 export interface ControlPlaneOptions {
   statePath: string;
@@ -226,10 +227,3 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   };
 }
 
-function portOf(url: string | undefined): number {
-  if (!url) throw new Error('state.json has no endpoints.mwaa and no --port was given');
-  const parsed = new URL(url);
-  const port = Number(parsed.port);
-  if (!Number.isInteger(port) || port <= 0) throw new Error(`endpoints.mwaa ${url} has no port`);
-  return port;
-}

@@ -6,9 +6,10 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
-  S3Client,
+  type S3Client,
   type ListObjectsV2CommandOutput,
 } from '@aws-sdk/client-s3';
+import { createS3Client } from '../../../src/mwaa/clients.js';
 
 export interface S3ObjectSummary {
   key: string;
@@ -42,15 +43,7 @@ export interface S3StoreOptions {
 }
 
 export function createS3Store(options: S3StoreOptions): ObjectStore {
-  const client = new S3Client({
-    endpoint: options.endpoint,
-    region: options.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    // Checksums only where S3 requires them: moto need not support every newer algorithm.
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  const client = createS3Client({ endpoint: options.endpoint, region: options.region, localStack: true });
   const Bucket = options.bucket;
   return {
     async list(prefix) {

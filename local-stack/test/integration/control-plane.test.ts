@@ -8,11 +8,10 @@
 import {
   CreateCliTokenCommand,
   GetEnvironmentCommand,
-  MWAAClient,
   UpdateEnvironmentCommand,
   type Environment,
 } from '@aws-sdk/client-mwaa';
-import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -20,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readStateIfPresent, stackRoot, type LocalStackState } from '../../src/state.js';
+import { stackMwaa, stackS3 } from '../../../test/support/stack.js';
 
 const root = stackRoot();
 const state = readStateIfPresent(root);
@@ -27,9 +27,8 @@ if (!state) throw new Error(`No local stack at ${root} (state.json missing). Run
 const stack: LocalStackState = state;
 
 const suffix = randomBytes(3).toString('hex');
-const creds = { accessKeyId: 'test', secretAccessKey: 'test' };
-const mwaa = new MWAAClient({ endpoint: stack.endpoints.mwaa, region: stack.region, disableHostPrefix: true, credentials: creds });
-const s3 = new S3Client({ endpoint: stack.endpoints.s3, region: stack.region, forcePathStyle: true, credentials: creds });
+const mwaa = stackMwaa(stack);
+const s3 = stackS3(stack);
 const name = stack.environmentName;
 const work = mkdtempSync(join(tmpdir(), 'cp-it-'));
 const numbers: Record<string, number> = {};

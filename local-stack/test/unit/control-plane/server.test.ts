@@ -22,6 +22,7 @@ import { PluginsRejectedError, type StagedPlugins } from '../../../src/control-p
 import { createControlPlaneServer } from '../../../src/control-plane/server.js';
 import { TokenStore } from '../../../src/control-plane/tokens.js';
 import { FakeStore } from './fake-store.js';
+import { createMwaaClient } from '../../../../src/mwaa/clients.js';
 
 const NAME = 'local-env';
 let dir: string;
@@ -98,12 +99,7 @@ beforeEach(async () => {
   await new Promise<void>((resolveListen) => built.server.listen(0, '127.0.0.1', resolveListen));
   port = (built.server.address() as AddressInfo).port;
   close = () => new Promise((resolveClose) => built.server.close(() => resolveClose()));
-  client = new MWAAClient({
-    endpoint: `http://127.0.0.1:${port}`,
-    region: 'us-east-1',
-    disableHostPrefix: true,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-  });
+  client = createMwaaClient({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', localStack: true });
 });
 
 afterEach(async () => {
