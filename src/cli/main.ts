@@ -5,6 +5,7 @@
  */
 import yargs, { type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { ExitCode } from '../errors.js';
 import { reportAndExit } from './report-error.js';
 import pkg from '../../package.json' with { type: 'json' };
 
@@ -50,7 +51,7 @@ async function main(argv: string[]): Promise<void> {
       if (error) throw error;
       process.stderr.write(`${instance.help() ?? ''}`);
       process.stderr.write(`\n${message}\n`);
-      process.exit(2);
+      process.exit(ExitCode.usage);
     });
 
   const requested = argv.find((arg) => !arg.startsWith('-'));

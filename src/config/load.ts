@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { z } from 'zod';
-import { ConfigError, UserError, type ConfigIssue } from '../errors.js';
+import { ConfigError, ExitCode, UserError, type ConfigIssue } from '../errors.js';
 import { resolveEnvironment, type ResolvedConfig } from './resolved.js';
 import { configFileSchema, environmentSchema } from './schema.js';
 import { parseYamlSource, type PathSegment, type YamlSource } from './yaml-source.js';
@@ -68,7 +68,7 @@ export function resolveConfig(file: ConfigFile, env: string, options: LoadOption
   const override = file.environments[env];
   if (!override) {
     const known = environmentNames(file).join(', ');
-    throw new UserError(`No environment "${env}" in ${file.source.file}. Known environments: ${known}.`, 2);
+    throw new UserError(`No environment "${env}" in ${file.source.file}. Known environments: ${known}.`, ExitCode.usage);
   }
   let merged = deepMerge(file.defaults, override) as Record<string, unknown>;
   let overlay: Record<string, unknown> = {};

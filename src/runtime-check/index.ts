@@ -25,6 +25,8 @@ export type { VariableComparison, VariableReader } from './variables.js';
 export { formatReport, reportJson } from './format.js';
 
 export const DEFAULT_CONCURRENCY = 16;
+/** More SSH handshakes at once only queue in the kernel and the servers' MaxStartups. */
+export const MAX_CONCURRENCY = 1024;
 /** Variable reads each start an Airflow CLI process on the web server: keep them few at once. */
 const VARIABLE_CONCURRENCY = 4;
 
@@ -55,8 +57,8 @@ export async function runRuntimeCheck(
   const started = now();
   const servers = selectServers(config, options.servers);
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
-  if (!Number.isInteger(concurrency) || concurrency < 1) {
-    throw new UserError(`--concurrency must be a positive integer, got ${String(concurrency)}.`, ExitCode.usage);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > MAX_CONCURRENCY) {
+    throw new UserError(`--concurrency must be an integer from 1 to ${MAX_CONCURRENCY}, got ${String(concurrency)}.`, ExitCode.usage);
   }
 
   if (options.printHostKeys) {

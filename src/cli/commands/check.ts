@@ -44,9 +44,6 @@ const command: CommandModule<object, CheckArgs> = {
       })
       .strictOptions(),
   handler: async (args) => {
-    if (!Number.isInteger(args.concurrency) || args.concurrency < 1 || args.concurrency > 1024) {
-      throw new UserError(`--concurrency must be an integer from 1 to 1024, got ${String(args.concurrency)}.`, ExitCode.usage);
-    }
     // Checked here rather than with yargs' conflicts(), which counts boolean defaults as given.
     const modes = (['print-host-keys', 'quick', 'compare-variables'] as const).filter((name) => args[name]);
     if (modes.length > 1) {
