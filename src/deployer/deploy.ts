@@ -6,6 +6,7 @@
  */
 import { isUploaded, PINNED_KINDS, type ArtifactKind } from '../artifacts/kinds.js';
 import { UserError } from '../errors.js';
+import type { ProcessIdentity } from '../util/processes.js';
 import { apply, type ApplyResult } from './apply.js';
 import type { Clock } from './clock.js';
 import { triggerDag, unpauseDag, waitForDagReady, waitForRun, type CliRunner } from './dag-run.js';
@@ -51,7 +52,7 @@ export interface DeployDeps {
   cli: CliRunner;
   clock: Clock;
   emit: (event: DeployEvent) => void;
-  who: { user: string; host: string; pid: number; awsProfile?: string };
+  who: { user: string; host: string; pid: number; identity?: ProcessIdentity; awsProfile?: string };
   /** Called with the lock once taken (and undefined once released), so the CLI can release it on signals. */
   onLock?: (lock: DeployLock | undefined) => void;
   /** Asked once before anything is written; false aborts with nothing changed. */
@@ -148,7 +149,8 @@ export async function deploy(
       host: deps.who.host,
       now: clock.now,
       ttlMs: options.lockTtlMs,
-      holderAlive: localHolderAlive(deps.who.host),
+      ...(deps.who.identity ? { identity: deps.who.identity } : {}),
+      holderAlive: localHolderAlive(deps.who.host, deps.who.identity ?? {}),
     });
     deps.onLock?.(lock);
     const lockEvent: DeployEvent = { type: 'lock-acquired', key: lock.key };

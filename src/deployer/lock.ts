@@ -6,12 +6,16 @@
  * expired. Released by a conditional delete of exactly the object we wrote.
  */
 import { UserError } from '../errors.js';
+import { isAlive, type ProcessIdentity } from '../util/processes.js';
 import { PreconditionFailedError, type S3Port } from './ports.js';
 
 export interface LockHolder {
   holder: string;
   pid: number;
   host: string;
+  /** Where `pid` means something (boot and PID namespace); see ProcessIdentity. */
+  bootId?: string;
+  pidNamespace?: string;
   acquiredAt: string;
   expiresAt: string;
 }
@@ -40,22 +44,24 @@ export interface LockOptions {
   holder: string;
   pid: number;
   host: string;
+  identity?: ProcessIdentity;
   now: () => number;
   ttlMs: number;
   /** False when the holder is known to be dead (e.g. its pid is gone on this host): take over at once. */
   holderAlive?: (holder: LockHolder) => boolean | undefined;
 }
 
-/** For a holder on this host: is its process still there? Undefined for other hosts. */
-export function localHolderAlive(thisHost: string): (holder: LockHolder) => boolean | undefined {
+/**
+ * For a holder whose PID means the same here (same host name, boot and PID namespace): is its
+ * process still there? Undefined when we cannot tell (another host, a container sharing our host
+ * name, an older lock without the identity): such a lock is judged by its expiry only.
+ */
+export function localHolderAlive(thisHost: string, here: ProcessIdentity): (holder: LockHolder) => boolean | undefined {
   return (holder) => {
     if (holder.host !== thisHost || !Number.isInteger(holder.pid) || holder.pid <= 0) return undefined;
-    try {
-      process.kill(holder.pid, 0);
-      return true;
-    } catch (error) {
-      return (error as NodeJS.ErrnoException).code === 'EPERM';
-    }
+    const samePidSpace =
+      here.bootId !== undefined && here.pidNamespace !== undefined && holder.bootId === here.bootId && holder.pidNamespace === here.pidNamespace;
+    return samePidSpace ? isAlive(holder.pid) : undefined;
   };
 }
 
@@ -82,6 +88,7 @@ export async function acquireLock(s3: S3Port, options: LockOptions): Promise<Dep
     holder: options.holder,
     pid: options.pid,
     host: options.host,
+    ...options.identity,
     acquiredAt: new Date(now).toISOString(),
     expiresAt: new Date(now + options.ttlMs).toISOString(),
   };

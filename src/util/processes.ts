@@ -4,7 +4,7 @@
  * the same programs on this machine). Linux only where it reads /proc.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, readdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -315,4 +315,29 @@ export function runLogged(
       reject(new Error(`${command} ${args.join(' ')} exited with ${sig ?? code} (log: ${options.log})\n${tail}`));
     });
   });
+}
+
+/**
+ * What makes a PID meaningful: the kernel boot and the PID namespace it was read in. Containers
+ * share host names but not PID namespaces, and PIDs restart at every boot, so a PID recorded
+ * elsewhere says nothing here unless both match. Fields are absent where /proc does not tell.
+ */
+export interface ProcessIdentity {
+  bootId?: string;
+  pidNamespace?: string;
+}
+
+export function processIdentity(): ProcessIdentity {
+  const identity: ProcessIdentity = {};
+  try {
+    identity.bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    // Not Linux, or /proc is not mounted.
+  }
+  try {
+    identity.pidNamespace = readlinkSync('/proc/self/ns/pid');
+  } catch {
+    // Same.
+  }
+  return identity;
 }

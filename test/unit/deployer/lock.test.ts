@@ -55,20 +55,33 @@ describe('deploy lock', () => {
   });
 });
 
+const HERE = { bootId: 'boot-1', pidNamespace: 'pid:[4026531836]' };
+
 describe('dead holders', () => {
   it('a lock whose holder process is gone on this host is taken over before expiry', async () => {
     const clock = new FakeClock();
     const s3 = new FakeS3();
-    await acquireLock(s3, { ...options(clock, 'killed', 2 ** 22 + 12345), host: 'this-host' });
-    const lock = await acquireLock(s3, { ...options(clock, 'next'), host: 'this-host', holderAlive: localHolderAlive('this-host') });
+    await acquireLock(s3, { ...options(clock, 'killed', 2 ** 22 + 12345), host: 'this-host', identity: HERE });
+    expect(JSON.parse(s3.text(KEY)!)).toMatchObject(HERE);
+    const lock = await acquireLock(s3, { ...options(clock, 'next'), host: 'this-host', holderAlive: localHolderAlive('this-host', HERE) });
     expect(lock.takenOverFrom?.holder).toBe('killed');
+  });
+
+  it('a holder in another PID namespace or boot with our host name (a container) keeps its lock until expiry', async () => {
+    for (const elsewhere of [{ ...HERE, pidNamespace: 'pid:[4026532999]' }, { ...HERE, bootId: 'boot-2' }, {}]) {
+      const clock = new FakeClock();
+      const s3 = new FakeS3();
+      await acquireLock(s3, { ...options(clock, 'container', 2 ** 22 + 12345), host: 'this-host', identity: elsewhere });
+      const attempt = acquireLock(s3, { ...options(clock, 'next'), host: 'this-host', holderAlive: localHolderAlive('this-host', HERE) });
+      await expect(attempt).rejects.toBeInstanceOf(LockHeldError);
+    }
   });
 
   it('a live holder on this host keeps its lock; other hosts are judged by expiry only', async () => {
     const clock = new FakeClock();
     const s3 = new FakeS3();
-    await acquireLock(s3, { ...options(clock, 'me', process.pid), host: 'this-host' });
-    await expect(acquireLock(s3, { ...options(clock, 'x'), holderAlive: localHolderAlive('this-host') })).rejects.toBeInstanceOf(LockHeldError);
-    expect(localHolderAlive('this-host')({ holder: 'y', pid: 2 ** 22 + 1, host: 'other', acquiredAt: '', expiresAt: '' })).toBeUndefined();
+    await acquireLock(s3, { ...options(clock, 'me', process.pid), host: 'this-host', identity: HERE });
+    await expect(acquireLock(s3, { ...options(clock, 'x'), holderAlive: localHolderAlive('this-host', HERE) })).rejects.toBeInstanceOf(LockHeldError);
+    expect(localHolderAlive('this-host', HERE)({ holder: 'y', pid: 2 ** 22 + 1, host: 'other', acquiredAt: '', expiresAt: '' })).toBeUndefined();
   });
 });

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { descendants, isAlive, run, runProgram, spawnDetached, stopPid } from '../../../src/util/processes.js';
+import { descendants, isAlive, processIdentity, run, runProgram, spawnDetached, stopPid } from '../../../src/util/processes.js';
 import { useTmpDir } from '../../support/tmp.js';
 
 const tmp = useTmpDir('util-processes-');
@@ -64,5 +64,13 @@ describe('process control', () => {
     const grandchildren = descendants(child.pid!);
     child.kill('SIGKILL');
     for (const pid of grandchildren) process.kill(pid, 'SIGKILL');
+  });
+});
+
+describe('processIdentity', () => {
+  it('names this boot and PID namespace as /proc does', () => {
+    const identity = processIdentity();
+    expect(identity.bootId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(identity.pidNamespace).toMatch(/^pid:\[\d+\]$/);
   });
 });

@@ -1,0 +1,147 @@
+/**
+ * The whole `deploy` as a user runs it: generate the artifacts, plan against the environment,
+ * apply (with the lock released however the process is stopped), trigger, follow the run and,
+ * when it succeeded, smoke-check the GPU servers. The CLI only parses arguments and renders the
+ * events and the result; a program can run the same workflow.
+ */
+import type { ResolvedConfig } from '../config/resolved.js';
+import { ExitCode, UserError } from '../errors.js';
+import { generateEnvironment, writeEnvironment } from '../generator/generate.js';
+import { createAwsClients, type AwsClients } from '../mwaa/clients.js';
+import type { CheckReport } from '../runtime-check/index.js';
+import { processIdentity } from '../util/processes.js';
+import { explainAwsError } from './aws-errors.js';
+import { systemClock, type Clock } from './clock.js';
+import { deploy, type DeployDeps, type DeployResult } from './deploy.js';
+import type { DeployEvent } from './events.js';
+import { defaultDeployOptions, deployDeps, deploySettings, deployTargets } from './from-config.js';
+import type { DeployLock } from './lock.js';
+import type { Plan } from './plan.js';
+
+export interface DeployRequest {
+  config: ResolvedConfig;
+  toolVersion: string;
+  /** Where the generated artifacts are written too (not with planOnly). */
+  outDir: string;
+  planOnly: boolean;
+  rollback: boolean;
+  trigger: boolean;
+  waitForRun: boolean;
+  waitForAvailable: boolean;
+  /** After a successful run, check the servers (the runtime check with Variables). */
+  smoke: boolean;
+  timeoutMs: number;
+  conf: Record<string, string>;
+  /** Apply without asking. */
+  yes: boolean;
+}
+
+export type WorkflowEvent = DeployEvent | { type: 'smoke-started' } | { type: 'interrupted'; signal: NodeJS.Signals };
+
+export interface WorkflowHooks {
+  emit: (event: WorkflowEvent) => void;
+  /** Asks the user a yes/no question; undefined when nobody can answer (no terminal). */
+  ask?: (question: string) => Promise<boolean>;
+  who: DeployDeps['who'];
+  clients?: AwsClients;
+  clock?: Clock;
+}
+
+export interface WorkflowResult {
+  result: DeployResult;
+  smoke?: CheckReport;
+  exitCode: number;
+}
+
+/** Who deploys, as deploy records and the lock name them. */
+export function currentDeployer(user: string, host: string): DeployDeps['who'] {
+  const who: DeployDeps['who'] = { user, host, pid: process.pid, identity: processIdentity() };
+  if (process.env.AWS_PROFILE) who.awsProfile = process.env.AWS_PROFILE;
+  return who;
+}
+
+/** Asks before changing anything: --yes answers for the user; without a terminal it is a usage error. */
+export function confirmer(request: Pick<DeployRequest, 'yes' | 'config'>, ask: WorkflowHooks['ask']): (plan: Plan) => Promise<boolean> {
+  return async (plan) => {
+    if (request.yes) return true;
+    if (!ask) {
+      throw new UserError(
+        `${plan.changes} change(s) pending and no terminal to confirm them: re-run with --yes to apply (or --plan to only look).`,
+        ExitCode.usage,
+      );
+    }
+    return ask(`Apply ${plan.changes} change(s) to ${request.config.mwaa.environmentName}?`);
+  };
+}
+
+/**
+ * Runs `body` with SIGINT/SIGTERM handlers that release the deploy lock, if one is held, and then
+ * let the signal end the process as it would have (exit status 130/143).
+ */
+async function releasingLockOnSignal<T>(
+  emit: WorkflowHooks['emit'],
+  body: (onLock: (lock: DeployLock | undefined) => void) => Promise<T>,
+): Promise<T> {
+  let held: DeployLock | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    emit({ type: 'interrupted', signal });
+    void (held ? held.release() : Promise.resolve())
+      .catch(() => undefined)
+      .finally(() => {
+        remove();
+        process.kill(process.pid, signal);
+      });
+  };
+  const remove = () => {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    return await body((lock) => {
+      held = lock;
+    });
+  } finally {
+    remove();
+  }
+}
+
+export async function runDeployWorkflow(request: DeployRequest, hooks: WorkflowHooks): Promise<WorkflowResult> {
+  const { config } = request;
+  const generated = await generateEnvironment(config, request.toolVersion);
+  if (!request.planOnly) await writeEnvironment(request.outDir, generated);
+  const clients = hooks.clients ?? createAwsClients(config);
+  const options = {
+    ...defaultDeployOptions(config, generated, request.timeoutMs),
+    planOnly: request.planOnly,
+    rollback: request.rollback,
+    trigger: request.trigger,
+    waitForRun: request.waitForRun,
+    waitForAvailable: request.waitForAvailable,
+    conf: request.conf,
+  };
+  let result: DeployResult;
+  try {
+    result = await releasingLockOnSignal(hooks.emit, (onLock) =>
+      deploy(deploySettings(config, generated, request.toolVersion), deployTargets(generated), options, {
+        ...deployDeps(config, clients, hooks.clock ?? systemClock, hooks.emit, hooks.who),
+        onLock,
+        confirm: confirmer(request, hooks.ask),
+      }),
+    );
+  } catch (error) {
+    throw explainAwsError(error, { envName: config.envName, localStack: config.localStack });
+  }
+
+  if (request.planOnly) return { result, exitCode: ExitCode.ok };
+  const outcome: WorkflowResult = { result, exitCode: ExitCode.ok };
+  if (result.runState !== undefined && result.runState !== 'success') outcome.exitCode = ExitCode.failure;
+  if (result.runState === 'success' && request.smoke) {
+    hooks.emit({ type: 'smoke-started' });
+    const { runRuntimeCheck } = await import('../runtime-check/index.js');
+    outcome.smoke = await runRuntimeCheck(config, { compareVariables: true, aws: clients });
+    if (!outcome.smoke.ok) outcome.exitCode = ExitCode.failure;
+  }
+  return outcome;
+}
