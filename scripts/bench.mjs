@@ -18,6 +18,8 @@ const step = (command, args) => {
   const result = spawnSync(command, args, { cwd: root, stdio: 'inherit' });
   if (result.status !== 0) process.exit(result.status ?? 1);
 };
+// The peers some benchmarks compare with (awscli, pssh) and the stack's programs.
+if (needsStack) step(process.execPath, [join(root, 'scripts/prerequisites.mjs'), '--bench']);
 step('npm', ['run', '--silent', 'build']);
 if (needsStack) step(process.execPath, ['dist/cli.js', 'local', 'up']);
 let failed = 0;

@@ -7,6 +7,10 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
+
+// System programs first (sshd, git, Python with venv): installed when we may, else one command to run.
+const prerequisites = spawnSync(process.execPath, [join(root, 'scripts/prerequisites.mjs')], { cwd: root, stdio: 'inherit' });
+if (prerequisites.status !== 0) process.exit(prerequisites.status ?? 1);
 const reports = join(root, '.test-reports');
 rmSync(reports, { recursive: true, force: true });
 mkdirSync(reports, { recursive: true });
