@@ -10,6 +10,8 @@ export const ExitCode = {
   usage: 2,
   /** `deploy --plan --detailed-exitcode`: changes are pending. */
   changesPending: 3,
+  /** The reader of our output went away (128 + SIGPIPE), as for any Unix tool in a pipe. */
+  brokenPipe: 141,
 } as const;
 
 /** A problem the user can fix; the message says how. */

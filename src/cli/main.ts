@@ -64,4 +64,13 @@ async function main(argv: string[]): Promise<void> {
   await cli.parseAsync();
 }
 
+// A reader that went away (`generate | head -2`) ends the program quietly with the status a
+// SIGPIPE'd Unix tool has (128 + 13); Node ignores SIGPIPE and would report EPIPE as a crash.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(ExitCode.brokenPipe);
+    throw error;
+  });
+}
+
 main(hideBin(process.argv)).catch(reportAndExit);

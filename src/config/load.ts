@@ -3,13 +3,13 @@
  * the local stack's values overlaid where the environment asks for them, then one validation that
  * reports every problem with the path and line:column it came from.
  */
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { z } from 'zod';
 import { ConfigError, ExitCode, UserError, type ConfigIssue } from '../errors.js';
 import { resolveEnvironment, type ResolvedConfig } from './resolved.js';
 import { configFileSchema, environmentSchema } from './schema.js';
-import { parseYamlSource, type PathSegment, type YamlSource } from './yaml-source.js';
+import { FileTooLargeError, readBounded } from '../util/bounded-read.js';
+import { MAX_CONFIG_BYTES, parseYamlSource, type PathSegment, type YamlSource } from './yaml-source.js';
 
 export const DEFAULT_CONFIG_PATH = 'config/config.yaml';
 
@@ -37,14 +37,16 @@ export async function readConfigFile(options: LoadOptions = {}): Promise<ConfigF
   const shown = options.configPath ?? DEFAULT_CONFIG_PATH;
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = (await readBounded(path, MAX_CONFIG_BYTES)).toString('utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new UserError(
-      code === 'ENOENT'
-        ? `No config file at ${shown}. Copy the example from the README or pass --config <file>.`
-        : `Cannot read ${shown}: ${(error as Error).message}`,
-      2,
+      error instanceof FileTooLargeError
+        ? `${shown} is larger than ${MAX_CONFIG_BYTES} bytes; a config file is a few kilobytes. Is --config the right file?`
+        : code === 'ENOENT'
+          ? `No config file at ${shown}. Copy the example from the README or pass --config <file>.`
+          : `Cannot read ${shown}: ${(error as Error).message}`,
+      ExitCode.usage,
     );
   }
   const { source, issues } = parseYamlSource(shown, text);

@@ -3,17 +3,61 @@
  * directory, which then replaces the old one by rename. A failed run leaves the previous
  * artifacts untouched, and files that a run no longer generates disappear.
  */
-import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, relative, sep } from 'node:path';
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { UserError } from '../errors.js';
 
 export interface OutputFile {
   path: string;
   bytes: Buffer;
 }
 
-export async function writeDirectoryAtomically(targetDir: string, files: OutputFile[]): Promise<void> {
+/** The file operations the writer uses; a test can make one fail at a chosen moment. */
+export interface WriterFs {
+  rename: (from: string, to: string) => Promise<void>;
+}
+
+const realFs: WriterFs = { rename };
+
+/**
+ * Creates `dir` and its missing parents one level at a time. (Node's recursive mkdir loops
+ * without end under /proc and reports a file in the way as EEXIST.) Errors name the directory.
+ */
+export async function ensureDirectory(dir: string): Promise<void> {
+  const missing: string[] = [];
+  let current = resolve(dir);
+  for (;;) {
+    let info;
+    try {
+      info = await stat(current);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new UserError(`Cannot write to ${dir}: ${current} is not accessible (${code}).`);
+      missing.unshift(current);
+      const parent = dirname(current);
+      if (parent === current) break;
+      current = parent;
+      continue;
+    }
+    if (!info.isDirectory()) {
+      throw new UserError(`Cannot write to ${dir}: ${current} exists and is not a directory. Choose another output directory.`);
+    }
+    break;
+  }
+  for (const path of missing) {
+    try {
+      await mkdir(path);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') continue;
+      throw new UserError(`Cannot create ${path} for ${dir} (${code ?? (error as Error).message}). Choose a writable output directory.`);
+    }
+  }
+}
+
+export async function writeDirectoryAtomically(targetDir: string, files: OutputFile[], fs: WriterFs = realFs): Promise<void> {
   const parent = dirname(targetDir);
-  await mkdir(parent, { recursive: true });
+  await ensureDirectory(parent);
   const base = targetDir.slice(parent.length + 1);
   const staging = join(parent, `.${base}.tmp-${process.pid}`);
   const retired = join(parent, `.${base}.old-${process.pid}`);
@@ -26,12 +70,18 @@ export async function writeDirectoryAtomically(targetDir: string, files: OutputF
     }
     let hadPrevious = true;
     try {
-      await rename(targetDir, retired);
+      await fs.rename(targetDir, retired);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       hadPrevious = false;
     }
-    await rename(staging, targetDir);
+    try {
+      await fs.rename(staging, targetDir);
+    } catch (error) {
+      // Put the previous artifacts back: a failed write never leaves the directory missing.
+      if (hadPrevious) await fs.rename(retired, targetDir);
+      throw error;
+    }
     if (hadPrevious) await rm(retired, { recursive: true, force: true });
   } catch (error) {
     await rm(staging, { recursive: true, force: true });

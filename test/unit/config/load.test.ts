@@ -238,3 +238,13 @@ describe('the JSON Schema file', () => {
     expect(shipped.split('\n')[0]).toBe('# yaml-language-server: $schema=./config.schema.json');
   });
 });
+
+describe('reading the file', () => {
+  it('refuses an endless file (/dev/zero) after reading at most the size limit', async () => {
+    const before = process.memoryUsage().arrayBuffers;
+    const error = await readConfigFile({ configPath: '/dev/zero' }).catch((e: unknown) => e);
+    expect((error as Error).message).toBe('/dev/zero is larger than 1048576 bytes; a config file is a few kilobytes. Is --config the right file?');
+    expect(error).toMatchObject({ exitCode: 2 });
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 * 1024 * 1024);
+  });
+});

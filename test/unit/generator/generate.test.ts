@@ -143,6 +143,15 @@ describe('npm run generate (the CLI)', () => {
     expect(runCli(['generate', '--env', 'dev', '--out', out, '--check']).status).toBe(0);
   });
 
+  it('ends quietly when the reader of its output goes away (generate | head -1)', () => {
+    const result = spawnSync('sh', ['-c', '"$0" "$1" generate --env dev --out "$2" | head -1', process.execPath, cli, tmp()], {
+      cwd: repo,
+      encoding: 'utf8',
+    });
+    expect(result.stderr).toBe('');
+    expect(result.stdout.split('\n')).toHaveLength(2);
+  });
+
   it('--json prints the manifest', () => {
     const result = runCli(['generate', '--env', 'dev', '--out', join(tmp(), 'out'), '--json']);
     expect(result.status, result.stderr).toBe(0);
