@@ -3,12 +3,19 @@
  * loader knows nothing of the stack: the CLI hands it `runningStackOverlay` as its overlay source,
  * and the values are merged over the file's before validation, so they are checked like the rest.
  */
+import { LOCAL_ACCOUNT_ID } from './layout.js';
 import { readStateIfPresent, stackRoot, type LocalStackState } from './state.js';
 
 export function localStackOverlay(state: LocalStackState): Record<string, unknown> {
   return {
     airflow: { version: state.airflowVersion },
-    mwaa: { environmentName: state.environmentName, region: state.region, bucket: state.bucket, webserverScheme: 'http' },
+    mwaa: {
+      environmentName: state.environmentName,
+      region: state.region,
+      accountId: LOCAL_ACCOUNT_ID,
+      bucket: state.bucket,
+      webserverScheme: 'http',
+    },
     aws: {
       endpoints: { s3: state.endpoints.s3, secretsManager: state.endpoints.secretsManager, mwaa: state.endpoints.mwaa },
     },

@@ -17,6 +17,8 @@ export const AIRFLOW_VERSIONS: Record<AirflowLine, string> = {
 export const PYTHON_VERSION = '3.11';
 
 export const ENVIRONMENT_NAME = 'local-gpu-cicd';
+/** The account the control plane's ARNs name (the AWS documentation's example account). */
+export const LOCAL_ACCOUNT_ID = '123456789012';
 export const REGION = 'us-east-1';
 // MWAA requires source bucket names that start with "airflow-"; the config schema checks it.
 export const BUCKET = 'airflow-local-gpu-cicd';

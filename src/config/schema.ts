@@ -76,6 +76,21 @@ export const mwaaSchema = z
       .regex(/^[A-Za-z][0-9A-Za-z_-]{0,79}$/, { message: 'expected an MWAA environment name: a letter, then up to 79 letters, digits, "_" or "-"' })
       .describe('The MWAA environment name.'),
     region: z.string().regex(AWS_REGION, { message: 'expected an AWS region such as us-east-1' }).describe('AWS region.'),
+    accountId: z
+      .string()
+      .regex(/^\d{12}$/, { message: 'expected the 12-digit AWS account ID of the environment, quoted: "123456789012"' })
+      .nullable()
+      .default(null)
+      .describe(
+        'The AWS account that owns the environment, for the environment ARN in the generated IAM policies. null: any account ' +
+          '(IAM grants only on the caller\'s own account here: MWAA environments have no resource policies).',
+      ),
+    kmsKeyArn: z
+      .string()
+      .regex(/^arn:aws(-cn|-us-gov)?:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]{1,128}$/, { message: 'expected a KMS key ARN: arn:aws:kms:<region>:<account>:key/<id>' })
+      .nullable()
+      .default(null)
+      .describe('The KMS key of an SSE-KMS bucket; the generated policies then allow it for S3 in the region. null: SSE-S3.'),
     bucket: problemChecked(bucketProblem).describe('The MWAA source bucket (name, not ARN); versioning must be enabled.'),
     dagsPrefix: checked(isSafeRelativePath, 'a relative S3 prefix such as "dags"').default('dags').describe('DagS3Path.'),
     pluginsKey: checked(isSafeRelativePath, 'a relative S3 key').default('plugins.zip').describe('PluginsS3Path.'),

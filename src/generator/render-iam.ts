@@ -9,6 +9,7 @@
  */
 import type { ResolvedConfig } from '../config/resolved.js';
 import { ARTIFACT_KINDS, UPLOADED_KINDS } from '../artifacts/kinds.js';
+import { bucketArn, environmentArn, secretPolicyResource } from '../mwaa/arns.js';
 import { stableStringify } from '../util/stable-json.js';
 
 export interface PolicyFile {
@@ -26,17 +27,10 @@ interface Statement {
   Condition?: Record<string, Record<string, string[]>>;
 }
 
-/** `arn:aws:secretsmanager:<region>:<account>:secret:<name>` → its partition and account. */
-function secretArnParts(arn: string): { partition: string; account: string } {
-  const [, partition = 'aws', , , account = '*'] = arn.split(':');
-  return { partition, account };
-}
-
 export function deployRolePolicy(config: IamConfig): object {
-  const { bucket, deploymentsPrefix, environmentName, region } = config.mwaa;
-  const { partition, account } = secretArnParts(config.secrets.sshKeyArn);
-  const bucketArn = `arn:${partition}:s3:::${bucket}`;
-  const environmentArn = `arn:${partition}:airflow:${region}:${account}:environment/${environmentName}`;
+  const { bucket, deploymentsPrefix, environmentName, region, accountId } = config.mwaa;
+  const bucketResource = bucketArn(region, bucket);
+  const secret = secretPolicyResource(config.secrets.sshKeyArn);
   // Exactly the objects deploy writes (one row each in the artifact table), plus its records and lock.
   const objectKeys = [...UPLOADED_KINDS.map((kind) => ARTIFACT_KINDS[kind].s3Key(config) as string), `${deploymentsPrefix}/*`].sort();
   const statements: Statement[] = [
@@ -44,34 +38,38 @@ export function deployRolePolicy(config: IamConfig): object {
       Sid: 'BucketVersioningAndRecordListing',
       Effect: 'Allow',
       Action: ['s3:GetBucketVersioning', 's3:ListBucket'],
-      Resource: [bucketArn],
+      Resource: [bucketResource],
     },
     {
       Sid: 'DeployedObjects',
       Effect: 'Allow',
       // GetObjectVersion and the copy source of a rollback; PutObject for uploads and records.
       Action: ['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject'],
-      Resource: objectKeys.map((key) => `${bucketArn}/${key}`),
+      Resource: objectKeys.map((key) => `${bucketResource}/${key}`),
     },
     {
       Sid: 'DeployLockRelease',
       Effect: 'Allow',
       Action: ['s3:DeleteObject'],
-      Resource: [`${bucketArn}/${deploymentsPrefix}/lock.json`],
+      Resource: [`${bucketResource}/${deploymentsPrefix}/lock.json`],
     },
     {
       Sid: 'MwaaEnvironment',
       Effect: 'Allow',
       Action: ['airflow:CreateCliToken', 'airflow:GetEnvironment', 'airflow:UpdateEnvironment'],
-      Resource: [environmentArn],
+      Resource: [environmentArn(region, accountId ?? '*', environmentName)],
     },
     {
       Sid: 'RuntimeCheckReadsSshKey',
       Effect: 'Allow',
       Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
-      Resource: [config.secrets.sshKeyArn],
+      Resource: [secret],
     },
   ];
+  if (config.mwaa.kmsKeyArn) {
+    // An SSE-KMS bucket: uploads need a data key, reads (HEAD, the copy of a rollback) decryption.
+    statements.push(bucketKeyStatement(config.mwaa.kmsKeyArn, region, ['kms:Decrypt', 'kms:GenerateDataKey']));
+  }
   return { Statement: statements, Version: '2012-10-17' };
 }
 
@@ -82,10 +80,23 @@ export function executionRoleSecretsPolicy(config: IamConfig): object {
         Sid: 'ReadGpuServerSshKey',
         Effect: 'Allow',
         Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
-        Resource: [config.secrets.sshKeyArn],
+        Resource: [secretPolicyResource(config.secrets.sshKeyArn)],
       },
+      // MWAA reads the DAG, plugins and requirements from an SSE-KMS bucket with the execution role.
+      ...(config.mwaa.kmsKeyArn ? [bucketKeyStatement(config.mwaa.kmsKeyArn, config.mwaa.region, ['kms:Decrypt'])] : []),
     ],
     Version: '2012-10-17',
+  };
+}
+
+/** Use of the bucket's KMS key, only through S3 in the environment's region. */
+function bucketKeyStatement(keyArn: string, region: string, actions: string[]): Statement {
+  return {
+    Sid: 'BucketKmsKey',
+    Effect: 'Allow',
+    Action: actions,
+    Resource: [keyArn],
+    Condition: { StringEquals: { 'kms:ViaService': [`s3.${region}.amazonaws.com`] } },
   };
 }
 

@@ -11,7 +11,9 @@ import { CliForkServer } from './cli-fork-server.js';
 import { CliRunner } from './cli-runner.js';
 import { EnvironmentController, type ControllerEvent } from './controller.js';
 import { DagSync, type SyncResult } from './dag-sync.js';
-import { bucketArn, environmentArn, type EnvironmentRecord } from './environment.js';
+import { bucketArn, environmentArn } from '../../../src/mwaa/arns.js';
+import { LOCAL_ACCOUNT_ID } from '../layout.js';
+import type { EnvironmentRecord } from './environment.js';
 import { PluginsInstaller } from './plugins.js';
 import { AirflowSupervisor, airflowEnv, processSpecs, type RunningProcess, type SupervisorEvent } from './processes.js';
 import { checkRequirements } from './requirements.js';
@@ -66,10 +68,10 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
 
   const fresh: EnvironmentRecord = {
     name: state.environmentName,
-    arn: environmentArn(state.region, state.environmentName),
+    arn: environmentArn(state.region, LOCAL_ACCOUNT_ID, state.environmentName),
     status: 'CREATING',
     airflowVersion: state.airflowVersion,
-    sourceBucketArn: bucketArn(state.bucket),
+    sourceBucketArn: bucketArn(state.region, state.bucket),
     dagS3Path: 'dags',
     airflowConfigurationOptions: {},
     webserverUrl: hostname,

@@ -38,14 +38,6 @@ export interface EnvironmentRecord {
   inertSettings: Record<string, unknown>;
 }
 
-export function environmentArn(region: string, name: string): string {
-  return `arn:aws:airflow:${region}:123456789012:environment/${name}`;
-}
-
-export function bucketArn(bucket: string): string {
-  return `arn:aws:s3:::${bucket}`;
-}
-
 /** GetEnvironment's `Environment` member, timestamps as epoch seconds (REST-JSON default). */
 export function toApiEnvironment(env: EnvironmentRecord): Record<string, unknown> {
   const out: Record<string, unknown> = {
