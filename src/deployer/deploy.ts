@@ -7,14 +7,27 @@
 import { isUploaded, PINNED_KINDS, type ArtifactKind } from '../artifacts/kinds.js';
 import { UserError } from '../errors.js';
 import type { ProcessIdentity } from '../util/processes.js';
-import { apply, type ApplyResult } from './apply.js';
+import { apply, type ApplyResult, type DeployedObject } from './apply.js';
 import type { Clock } from './clock.js';
 import { triggerDag, unpauseDag, waitForDagReady, waitForRun, type CliRunner } from './dag-run.js';
 import type { DeployEvent, TaskState } from './events.js';
 import { acquireLock, localHolderAlive, type DeployLock } from './lock.js';
-import { plan, type DeployTarget, type Plan, type PlanSettings } from './plan.js';
+import { plan, type DeployTarget, type Plan, type PlanSettings, type RemoteState } from './plan.js';
 import type { EnvironmentState, MwaaPort, S3Port } from './ports.js';
-import { listRecordKeys, readRecord, rollbackTarget, rollbackTargets, writeRecord, type DeployRecord } from './records.js';
+import {
+  liveFingerprint,
+  listRecordKeys,
+  newestRecord,
+  newRecord,
+  objectsInPlace,
+  readRecord,
+  recordFingerprint,
+  rollbackTarget,
+  rollbackTargets,
+  writeRecord,
+  type DeployRecord,
+  type KeyedRecord,
+} from './records.js';
 import { readRemoteState } from './remote-state.js';
 import { waitForAvailable } from './wait-environment.js';
 import type { AirflowLine } from '../mwaa/versions.js';
@@ -71,20 +84,29 @@ export interface DeployResult {
 
 const DAG_FILE_SEPARATOR = '/';
 
-async function rollbackPlanTargets(
-  deps: DeployDeps,
-  settings: DeploySettings,
-): Promise<{ targets: DeployTarget[]; restoredKey: string; restored: DeployRecord }> {
+/** This environment's deploy records, oldest first. */
+async function environmentRecords(deps: DeployDeps, settings: DeploySettings): Promise<KeyedRecord[]> {
   const keys = await listRecordKeys(deps.s3, settings.bucket, settings.deploymentsPrefix);
   const records = await Promise.all(keys.map(async (key) => ({ key, record: await readRecord(deps.s3, settings.bucket, key) })));
-  const target = rollbackTarget(records.filter((r) => r.record.environment === settings.envName));
+  return records.filter((r) => r.record.environment === settings.envName);
+}
+
+async function rollbackPlanTargets(deps: DeployDeps, settings: DeploySettings): Promise<{ targets: DeployTarget[]; restored: KeyedRecord }> {
+  const records = await environmentRecords(deps, settings);
+  const latest = records.at(-1);
+  // What runs now, read from the bucket and the environment: it may be newer than any record.
+  const keys = latest ? rollbackTargets(latest.record, latest.key) : [];
+  const live = latest
+    ? liveFingerprint(keys, await readRemoteState(deps.s3, deps.mwaa, settings.bucket, settings.environmentName, keys))
+    : undefined;
+  const target = live === undefined ? undefined : rollbackTarget(records, live);
   if (!target) {
     throw new UserError(
       `Nothing to roll back to: s3://${settings.bucket}/${settings.deploymentsPrefix}/records/ holds no earlier deploy ` +
-        `of ${settings.envName} that differs from the current one.`,
+        `of ${settings.envName} that differs from what runs now.`,
     );
   }
-  return { targets: rollbackTargets(target.record, target.key), restoredKey: target.key, restored: target.record };
+  return { targets: rollbackTargets(target.record, target.key), restored: target };
 }
 
 function refuse(p: Plan): void {
@@ -100,19 +122,14 @@ export async function deploy(
 ): Promise<DeployResult> {
   const { s3, mwaa, clock, emit } = deps;
   let targets = [...generatedTargets];
-  let restored: { key: string; record: DeployRecord } | undefined;
-  if (options.rollback) {
-    const rb = await rollbackPlanTargets(deps, settings);
-    targets = rb.targets;
-    restored = { key: rb.restoredKey, record: rb.restored };
-  }
+  let restored: KeyedRecord | undefined;
+  if (options.rollback) ({ targets, restored } = await rollbackPlanTargets(deps, settings));
 
-  let lastEnvironment: EnvironmentState | undefined;
+  let lastRemote: RemoteState | undefined;
   const planNow = async (): Promise<Plan> => {
-    const remote = await readRemoteState(s3, mwaa, settings.bucket, settings.environmentName, targets);
-    lastEnvironment = remote.environment;
-    emit({ type: 'remote-state', status: remote.environment.status, airflowVersion: remote.environment.airflowVersion });
-    return plan(settings, targets, remote);
+    lastRemote = await readRemoteState(s3, mwaa, settings.bucket, settings.environmentName, targets);
+    emit({ type: 'remote-state', status: lastRemote.environment.status, airflowVersion: lastRemote.environment.airflowVersion });
+    return plan(settings, targets, lastRemote);
   };
 
   let current = await planNow();
@@ -136,11 +153,12 @@ export async function deploy(
   }
   refuse(current);
 
-  let dagWrittenAtMs: number | undefined;
-  if (current.changes > 0 && deps.confirm && !(await deps.confirm(current))) {
-    throw new UserError('Aborted: nothing was changed.');
-  }
-  if (current.changes > 0) {
+  const writeRecordOf = async (kind: DeployRecord['kind'], objects: DeployedObject[], environment: EnvironmentState) => {
+    const record = newRecord(kind, settings, deps.who, clock.now(), objects, environment, restored);
+    result.recordKey = await writeRecord(s3, settings.bucket, settings.deploymentsPrefix, record);
+    emit({ type: 'record-written', key: result.recordKey });
+  };
+  const underLock = async (work: () => Promise<void>): Promise<void> => {
     const lock = await acquireLock(s3, {
       bucket: settings.bucket,
       key: `${settings.deploymentsPrefix}/lock.json`,
@@ -157,68 +175,66 @@ export async function deploy(
     if (lock.takenOverFrom) lockEvent.takenOverFrom = `${lock.takenOverFrom.holder} (pid ${lock.takenOverFrom.pid} on ${lock.takenOverFrom.host})`;
     emit(lockEvent);
     try {
-      // Another deploy may have finished while we planned: plan again under the lock.
-      current = await planNow();
-      refuse(current);
-      result.plan = current;
-      if (current.changes > 0) {
-        const applied = await apply(current.actions, {
-          s3,
-          mwaa,
-          bucket: settings.bucket,
-          environmentName: settings.environmentName,
-          now: clock.now,
-          emit: (event) => {
-            if (event.type === 'write-finished' && targets.some((t) => t.key === event.key && t.kind === 'dag')) {
-              dagWrittenAtMs = clock.now();
-            }
-            emit(event);
-          },
-          waitForUpdate: (update, requestedAtMs) =>
-            waitForAvailable(
-              mwaa,
-              settings.environmentName,
-              {
-                clock,
-                timeoutMs: options.timeoutMs,
-                pollMs: options.poll.environmentMs,
-                onStatus: (status, elapsedMs) => emit({ type: 'environment-status', status, elapsedMs }),
-              },
-              { requestedAtMs, update },
-            ),
-        });
-        result.applied = applied;
-        // Without an update the pins are those read under the lock a moment ago.
-        const env = applied.environment ?? lastEnvironment ?? (await mwaa.getEnvironment(settings.environmentName));
-        const record: DeployRecord = {
-          formatVersion: 1,
-          kind: restored ? 'rollback' : 'deploy',
-          environment: settings.envName,
-          environmentName: settings.environmentName,
-          at: new Date(clock.now()).toISOString(),
-          who: deps.who.awsProfile
-            ? { user: deps.who.user, host: deps.who.host, awsProfile: deps.who.awsProfile }
-            : { user: deps.who.user, host: deps.who.host },
-          objects: applied.objects,
-          pins: {},
-        };
-        const manifestSource = restored?.record ?? settings;
-        if (manifestSource.configHash) record.configHash = manifestSource.configHash;
-        if (manifestSource.toolVersion) record.toolVersion = manifestSource.toolVersion;
-        if (manifestSource.manifest) record.manifest = manifestSource.manifest;
-        for (const kind of PINNED_KINDS) {
-          const pin = env.pins[kind];
-          if (pin?.version) record.pins[kind] = { path: pin.path, version: pin.version };
-        }
-        if (restored) record.restored = restored.key;
-        result.recordKey = await writeRecord(s3, settings.bucket, settings.deploymentsPrefix, record);
-        if (restored) result.rollbackOf = restored.key;
-        emit({ type: 'record-written', key: result.recordKey });
-      }
+      await work();
     } finally {
       await lock.release();
       deps.onLock?.(undefined);
       emit({ type: 'lock-released', key: lock.key });
+    }
+  };
+
+  let dagWrittenAtMs: number | undefined;
+  if (current.changes > 0 && deps.confirm && !(await deps.confirm(current))) {
+    throw new UserError('Aborted: nothing was changed.');
+  }
+  if (current.changes > 0) {
+    await underLock(async () => {
+      // Another deploy may have finished while we planned: plan again under the lock.
+      current = await planNow();
+      refuse(current);
+      result.plan = current;
+      if (current.changes === 0) return;
+      const applied = await apply(current.actions, {
+        s3,
+        mwaa,
+        bucket: settings.bucket,
+        environmentName: settings.environmentName,
+        now: clock.now,
+        emit: (event) => {
+          if (event.type === 'write-finished' && targets.some((t) => t.key === event.key && t.kind === 'dag')) {
+            dagWrittenAtMs = clock.now();
+          }
+          emit(event);
+        },
+        waitForUpdate: (update, requestedAtMs) =>
+          waitForAvailable(
+            mwaa,
+            settings.environmentName,
+            {
+              clock,
+              timeoutMs: options.timeoutMs,
+              pollMs: options.poll.environmentMs,
+              onStatus: (status, elapsedMs) => emit({ type: 'environment-status', status, elapsedMs }),
+            },
+            { requestedAtMs, update },
+          ),
+      });
+      result.applied = applied;
+      // Without an update the pins are those read under the lock a moment ago.
+      const environment = applied.environment ?? lastRemote?.environment ?? (await mwaa.getEnvironment(settings.environmentName));
+      await writeRecordOf(restored ? 'rollback' : 'deploy', applied.objects, environment);
+      if (restored) result.rollbackOf = restored.key;
+    });
+  } else if (lastRemote && !restored) {
+    // Nothing to change, but the newest record must still describe what runs: a deploy killed
+    // after its writes left none, and a rollback would otherwise skip back past what is live.
+    const newest = await newestRecord(deps.s3, settings.bucket, settings.deploymentsPrefix, settings.envName);
+    if (newest === undefined || recordFingerprint(newest.record.objects) !== liveFingerprint(targets, lastRemote)) {
+      await underLock(async () => {
+        current = await planNow();
+        if (current.changes > 0 || !lastRemote) return;
+        await writeRecordOf('reconcile', objectsInPlace(current), lastRemote.environment);
+      });
     }
   }
 

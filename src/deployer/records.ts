@@ -1,18 +1,20 @@
 /**
- * Deploy records: after each deploy that changed something, one JSON object under
- * `<deploymentsPrefix>/records/` says what was deployed (manifest, object versions), by whom and
- * when. Keys start with the ISO time, so listing order is deploy order. Rollback reads them.
+ * Deploy records: one JSON object under `<deploymentsPrefix>/records/` per change of what runs
+ * (manifest, object versions, who, when). Keys start with the ISO time, so listing order is deploy
+ * order. The newest record always describes what is live: a deploy writes one after applying, and
+ * a deploy that finds nothing to change but a live state no record describes (a deploy killed
+ * after its writes) writes a `reconcile` record. Rollback walks back through them.
  */
 import { createHash } from 'node:crypto';
-import type { PinnedKind } from '../artifacts/kinds.js';
+import { isPinned, PINNED_KINDS, type PinnedKind } from '../artifacts/kinds.js';
 import { UserError } from '../errors.js';
 import type { DeployedObject } from './apply.js';
-import type { DeployTarget } from './plan.js';
-import type { S3Port } from './ports.js';
+import type { DeployTarget, Plan, RemoteState } from './plan.js';
+import type { EnvironmentState, S3Port } from './ports.js';
 
 export interface DeployRecord {
   formatVersion: 1;
-  kind: 'deploy' | 'rollback';
+  kind: 'deploy' | 'rollback' | 'reconcile';
   environment: string;
   environmentName: string;
   at: string;
@@ -58,27 +60,118 @@ export async function readRecord(s3: S3Port, bucket: string, key: string): Promi
   return JSON.parse(Buffer.from(object.body).toString('utf8')) as DeployRecord;
 }
 
-function fingerprint(record: DeployRecord): string {
-  return record.objects
+export interface KeyedRecord {
+  key: string;
+  record: DeployRecord;
+}
+
+/** The newest record of one environment, reading back from the newest key until one is found. */
+export async function newestRecord(s3: S3Port, bucket: string, deploymentsPrefix: string, envName: string): Promise<KeyedRecord | undefined> {
+  const keys = await listRecordKeys(s3, bucket, deploymentsPrefix);
+  for (let i = keys.length - 1; i >= 0; i -= 1) {
+    const record = await readRecord(s3, bucket, keys[i]!);
+    if (record.environment === envName) return { key: keys[i]!, record };
+  }
+  return undefined;
+}
+
+/** What a set of objects amounts to: each key with its content hash. */
+export function recordFingerprint(objects: readonly { key: string; sha256: string }[]): string {
+  return objects
     .map((o) => `${o.key}=${o.sha256}`)
     .sort()
     .join('\n');
 }
 
 /**
- * The record to roll back to: the newest one, older than the latest, that deployed something
- * different from the latest. Records oldest first. Undefined when there is none.
+ * The same for what runs now: pinned kinds by the version the environment pins, the others by
+ * the current object. An object without our hash (written by someone else) counts as unknown.
  */
-export function rollbackTarget(records: readonly { key: string; record: DeployRecord }[]):
-  | { key: string; record: DeployRecord }
-  | undefined {
-  const latest = records.at(-1);
-  if (!latest) return undefined;
-  const current = fingerprint(latest.record);
-  for (let i = records.length - 2; i >= 0; i -= 1) {
-    if (fingerprint(records[i]!.record) !== current) return records[i];
+export function liveFingerprint(targets: readonly DeployTarget[], remote: RemoteState): string {
+  return recordFingerprint(
+    targets.map((target) => {
+      const pinnedHere = isPinned(target.kind) && remote.environment.pins[target.kind]?.path === target.key;
+      const head = isPinned(target.kind) ? (pinnedHere ? remote.pinned[target.kind] : undefined) : remote.current[target.key];
+      return { key: target.key, sha256: head?.sha256 ?? 'unknown' };
+    }),
+  );
+}
+
+/**
+ * Where each record stands in the history that rollbacks walk: a rollback stands where the record
+ * it restored stood, so a second rollback goes further back instead of undoing the first.
+ */
+function historyPosition(records: readonly KeyedRecord[], index: number, seen = new Set<number>()): number {
+  const { record } = records[index]!;
+  if (record.kind !== 'rollback' || record.restored === undefined || seen.has(index)) return index;
+  const restored = records.findIndex((r) => r.key === record.restored);
+  if (restored < 0 || restored >= index) return index;
+  seen.add(index);
+  return historyPosition(records, restored, seen);
+}
+
+/**
+ * The record to roll back to, given what runs now (`live`): the newest record before the live
+ * state's place in history that deployed something different. Records oldest first. When the
+ * newest record does not describe what runs (a deploy that never recorded), that is the place
+ * after all records.
+ */
+export function rollbackTarget(records: readonly KeyedRecord[], live: string): KeyedRecord | undefined {
+  const latest = records.length - 1;
+  const from = latest >= 0 && recordFingerprint(records[latest]!.record.objects) === live ? historyPosition(records, latest) : records.length;
+  for (let i = from - 1; i >= 0; i -= 1) {
+    if (recordFingerprint(records[i]!.record.objects) !== live) return records[i];
   }
   return undefined;
+}
+
+/** The objects of a plan that changes nothing: every target in place, with its version. */
+export function objectsInPlace(plan: Plan): DeployedObject[] {
+  return plan.actions.flatMap((action) =>
+    action.type === 'skip'
+      ? [{ kind: action.target.kind, path: action.target.path, key: action.target.key, sha256: action.target.sha256, size: action.target.size, versionId: action.versionId }]
+      : [],
+  );
+}
+
+export interface RecordSource {
+  envName: string;
+  environmentName: string;
+  configHash?: string;
+  toolVersion?: string;
+  manifest?: unknown;
+}
+
+/** A record of what runs after this deploy; a rollback keeps the restored record's manifest. */
+export function newRecord(
+  kind: DeployRecord['kind'],
+  source: RecordSource,
+  who: { user: string; host: string; awsProfile?: string },
+  nowMs: number,
+  objects: DeployedObject[],
+  environment: EnvironmentState,
+  restored?: KeyedRecord,
+): DeployRecord {
+  const record: DeployRecord = {
+    formatVersion: 1,
+    kind,
+    environment: source.envName,
+    environmentName: source.environmentName,
+    at: new Date(nowMs).toISOString(),
+    who: who.awsProfile ? { user: who.user, host: who.host, awsProfile: who.awsProfile } : { user: who.user, host: who.host },
+    objects,
+    pins: {},
+  };
+  const described = restored?.record ?? source;
+  if (described.configHash) record.configHash = described.configHash;
+  if (described.toolVersion) record.toolVersion = described.toolVersion;
+  if (described.manifest) record.manifest = described.manifest;
+  for (const kind of PINNED_KINDS) {
+    const pin = environment.pins[kind];
+    if (pin?.version) record.pins[kind] = { path: pin.path, version: pin.version };
+  }
+  if (restored && kind === 'rollback') record.restored = restored.key;
+  return record;
 }
 
 /** A record's objects as deploy targets that copy the recorded versions back. */

@@ -175,6 +175,61 @@ describe('deploy', () => {
     expect(JSON.parse(w.s3.text(result.recordKey!)!)).toMatchObject({ kind: 'rollback', restored: result.rollbackOf });
   });
 
+  it('a deploy killed before writing its record leaves a reconcile record on the rerun; rollback then goes back one', async () => {
+    const w = world();
+    await w.run(targets({ dag: 'dag v1' }));
+    w.clock.ms += 1000;
+    await w.run(targets({ dag: 'dag v2' }));
+    w.clock.ms += 1000;
+    w.s3.beforeWrite = (key) => {
+      if (key.startsWith('deployments/records/')) throw new Error('killed');
+    };
+    await expect(w.run(targets({ dag: 'dag v3' }))).rejects.toThrow('killed');
+    w.s3.beforeWrite = undefined;
+    w.clock.ms += 1000;
+    const rerun = await w.run(targets({ dag: 'dag v3' }));
+    expect(rerun.plan.changes).toBe(0);
+    expect(JSON.parse(w.s3.text(rerun.recordKey!)!)).toMatchObject({ kind: 'reconcile' });
+    w.clock.ms += 1000;
+    await w.run(targets({ dag: 'dag v3' }), { rollback: true });
+    expect(w.s3.text('dags/gpu_server_cicd_dag.py')).toBe('dag v2');
+  });
+
+  it('a rollback with an unrecorded live state goes back to the newest record', async () => {
+    const w = world();
+    await w.run(targets({ dag: 'dag v1' }));
+    w.clock.ms += 1000;
+    w.s3.beforeWrite = (key) => {
+      if (key.startsWith('deployments/records/')) throw new Error('killed');
+    };
+    await expect(w.run(targets({ dag: 'dag v2' }))).rejects.toThrow('killed');
+    w.s3.beforeWrite = undefined;
+    w.clock.ms += 1000;
+    await w.run(targets({ dag: 'dag v2' }), { rollback: true });
+    expect(w.s3.text('dags/gpu_server_cicd_dag.py')).toBe('dag v1');
+  });
+
+  it('successive rollbacks walk back through history instead of toggling', async () => {
+    const w = world();
+    for (const version of ['v1', 'v2', 'v3']) {
+      await w.run(targets({ dag: `dag ${version}` }));
+      w.clock.ms += 1000;
+    }
+    await w.run(targets({ dag: 'dag v3' }), { rollback: true });
+    expect(w.s3.text('dags/gpu_server_cicd_dag.py')).toBe('dag v2');
+    w.clock.ms += 1000;
+    await w.run(targets({ dag: 'dag v3' }), { rollback: true });
+    expect(w.s3.text('dags/gpu_server_cicd_dag.py')).toBe('dag v1');
+    w.clock.ms += 1000;
+    await expect(w.run(targets({ dag: 'dag v3' }), { rollback: true })).rejects.toThrow(/Nothing to roll back to/);
+    // A new deploy after rollbacks: rolling it back returns to the state it replaced.
+    w.clock.ms += 1000;
+    await w.run(targets({ dag: 'dag v4' }));
+    w.clock.ms += 1000;
+    await w.run(targets({ dag: 'dag v4' }), { rollback: true });
+    expect(w.s3.text('dags/gpu_server_cicd_dag.py')).toBe('dag v1');
+  });
+
   it('rollback with a single record says there is nothing to roll back to', async () => {
     const w = world();
     await w.run();

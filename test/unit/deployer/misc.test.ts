@@ -3,7 +3,7 @@ import { formatElapsed, parseDuration } from '../../../src/deployer/clock.js';
 import { parseJsonOutput, waitForRun } from '../../../src/deployer/dag-run.js';
 import { formatPlan, planJson } from '../../../src/deployer/format.js';
 import { plan } from '../../../src/deployer/plan.js';
-import { rollbackTarget, type DeployRecord } from '../../../src/deployer/records.js';
+import { recordFingerprint, rollbackTarget, type DeployRecord } from '../../../src/deployer/records.js';
 import { parseConf } from '../../../src/cli/commands/deploy.js';
 import { FakeCli, FakeClock } from './fakes.js';
 import { SETTINGS, targets } from './helpers.js';
@@ -78,12 +78,13 @@ describe('rollbackTarget', () => {
     objects: [{ kind: 'plugins', path: 'plugins.zip', key: 'plugins.zip', sha256: sha, size: 1, versionId: `v-${sha}` }],
     pins: {},
   });
-  it('picks the newest earlier record that differs from the latest', () => {
+  const live = (sha: string) => recordFingerprint(rec(sha).objects);
+  it('picks the newest earlier record that differs from what runs', () => {
     const records = [rec('a'), rec('b'), rec('c'), rec('c')].map((record, i) => ({ key: `k${i}`, record }));
-    expect(rollbackTarget(records)?.key).toBe('k1');
+    expect(rollbackTarget(records, live('c'))?.key).toBe('k1');
   });
   it('none when all are the same', () => {
-    expect(rollbackTarget([rec('a'), rec('a')].map((record, i) => ({ key: `k${i}`, record })))).toBeUndefined();
+    expect(rollbackTarget([rec('a'), rec('a')].map((record, i) => ({ key: `k${i}`, record })), live('a'))).toBeUndefined();
   });
 });
 
