@@ -50,6 +50,23 @@ function countJunit(file) {
   }
 }
 
+/** After `local down` nothing the stack started may remain (counted as one test). */
+function noStrayProcesses(label) {
+  const status = spawnSync(process.execPath, [join(root, 'dist/cli.js'), 'local', 'status', '--json'], { cwd: root, encoding: 'utf8' });
+  let strays;
+  try {
+    strays = JSON.parse(status.stdout).strays;
+  } catch {
+    strays = undefined;
+  }
+  if (Array.isArray(strays) && strays.length === 0) {
+    totals.passed += 1;
+    return;
+  }
+  totals.failed += 1;
+  failedSteps.push(`stray processes after local down (${label}): ${JSON.stringify(strays ?? status.stdout.slice(0, 300))}`);
+}
+
 const node = process.execPath;
 const cli = join(root, 'dist/cli.js');
 const vitest = join(root, 'node_modules/vitest/vitest.mjs');
@@ -87,6 +104,7 @@ try {
     // The full integration suite runs on the default line; the stack's own tests run on both.
     vitestRun(`integration-airflow-${line}`, 'integration', line === '2' ? [] : ['local-stack/test/integration'], env);
     run(`local down (Airflow ${line})`, node, [cli, 'local', 'down']);
+    noStrayProcesses(`Airflow ${line}`);
   }
 } catch (error) {
   process.stdout.write(`${error.message}\n`);

@@ -10,6 +10,7 @@ import { recordedAlive } from './liveness.js';
 import { clearPending, readPending } from './pending.js';
 import { step, type ProgressListener } from './progress.js';
 import { stopPid } from '../../src/util/processes.js';
+import { strayProcesses } from './strays.js';
 import { readStateIfPresent, statePath, type StackProcess } from './state.js';
 
 export interface DownOptions {
@@ -60,6 +61,14 @@ export async function down(options: DownOptions): Promise<DownResult> {
       const result = await stopPid(proc.pid, grace);
       stopped.push({ ...proc, outcome: result.outcome });
       return { detail: `pid ${proc.pid} ${result.outcome}` };
+    });
+  }
+  // What outlived its recorded parent (its pid is in no record): found by its AIRFLOW_HOME.
+  const strays = strayProcesses(root);
+  if (strays.length > 0) {
+    await step(progress, now, 'stop stray processes', async () => {
+      for (const stray of strays) await stopPid(stray.pid, 5_000);
+      return { detail: strays.map((s) => `pid ${s.pid} (${s.command.slice(0, 60)})`).join(', ') };
     });
   }
   rmSync(statePath(root), { force: true });

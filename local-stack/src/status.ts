@@ -3,6 +3,7 @@ import { recordedProcesses } from './down.js';
 import { recordedAlive } from './liveness.js';
 import { rssKiB } from '../../src/util/processes.js';
 import { readStateIfPresent, type LocalStackState, type StackProcess } from './state.js';
+import { strayProcesses, type StrayProcess } from './strays.js';
 
 export interface ProcessStatus extends StackProcess {
   up: boolean;
@@ -17,6 +18,8 @@ export interface StackStatus {
   processes: ProcessStatus[];
   /** RSS of the recorded processes and all their descendants (Airflow forks workers). */
   totalRssKiB: number;
+  /** Stack processes that no record and no recorded process's tree accounts for. */
+  strays: StrayProcess[];
 }
 
 export function stackStatus(root: string, descendantsOf: (pid: number) => number[]): StackStatus {
@@ -40,5 +43,6 @@ export function stackStatus(root: string, descendantsOf: (pid: number) => number
     state,
     processes,
     totalRssKiB: total,
+    strays: strayProcesses(root, counted),
   };
 }

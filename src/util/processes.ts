@@ -341,3 +341,25 @@ export function processIdentity(): ProcessIdentity {
   }
   return identity;
 }
+
+/**
+ * PIDs (other than this process) whose environment has `name` set to a value that `matches`.
+ * Reads /proc/<pid>/environ, so it sees only processes this user may inspect.
+ */
+export function processesWithEnv(name: string, matches: (value: string) => boolean): number[] {
+  const prefix = `${name}=`;
+  const found: number[] = [];
+  for (const entry of readdirProc()) {
+    const pid = Number(entry);
+    if (pid === process.pid) continue;
+    let environ: string;
+    try {
+      environ = readFileSync(`/proc/${entry}/environ`, 'latin1');
+    } catch {
+      continue;
+    }
+    const variable = environ.split('\0').find((line) => line.startsWith(prefix));
+    if (variable !== undefined && matches(variable.slice(prefix.length)) && isAlive(pid)) found.push(pid);
+  }
+  return found.sort((a, b) => a - b);
+}

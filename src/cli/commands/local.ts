@@ -50,6 +50,10 @@ function formatStatus(status: StackStatus): string {
     }
     lines.push(`  total RSS incl. children: ${(status.totalRssKiB / 1024).toFixed(0)} MiB`);
   }
+  if (status.strays.length > 0) {
+    lines.push('', `  STRAY processes under ${status.root} (no record accounts for them; \`local down\` stops them):`);
+    for (const stray of status.strays) lines.push(`  ${String(stray.pid).padEnd(7)}  ${stray.command.slice(0, 100)}`);
+  }
   return `${lines.join('\n')}\n`;
 }
 
