@@ -10,6 +10,9 @@ export const ExitCode = {
   usage: 2,
   /** `deploy --plan --detailed-exitcode`: changes are pending. */
   changesPending: 3,
+  /** Stopped by SIGINT (Ctrl-C) or SIGTERM, after releasing what it held (128 + the signal). */
+  interrupted: 130,
+  terminated: 143,
   /** The reader of our output went away (128 + SIGPIPE), as for any Unix tool in a pipe. */
   brokenPipe: 141,
 } as const;

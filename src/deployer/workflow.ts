@@ -43,6 +43,11 @@ export interface WorkflowHooks {
   /** Asks the user a yes/no question; undefined when nobody can answer (no terminal). */
   ask?: (question: string) => Promise<boolean>;
   who: DeployDeps['who'];
+  /**
+   * Ends the process after SIGINT/SIGTERM, once the deploy lock is released (the CLI exits 130 or
+   * 143). Without it the signal is raised again with the default action.
+   */
+  exitOnSignal?: (signal: NodeJS.Signals) => void;
   clients?: AwsClients;
   clock?: Clock;
 }
@@ -76,12 +81,13 @@ export function confirmer(request: Pick<DeployRequest, 'yes' | 'config'>, ask: W
 
 /**
  * Runs `body` with SIGINT/SIGTERM handlers that release the deploy lock, if one is held, and then
- * let the signal end the process as it would have (exit status 130/143).
+ * end the process as the signal asks.
  */
 async function releasingLockOnSignal<T>(
-  emit: WorkflowHooks['emit'],
+  hooks: Pick<WorkflowHooks, 'emit' | 'exitOnSignal'>,
   body: (onLock: (lock: DeployLock | undefined) => void) => Promise<T>,
 ): Promise<T> {
+  const { emit } = hooks;
   let held: DeployLock | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     emit({ type: 'interrupted', signal });
@@ -89,7 +95,8 @@ async function releasingLockOnSignal<T>(
       .catch(() => undefined)
       .finally(() => {
         remove();
-        process.kill(process.pid, signal);
+        if (hooks.exitOnSignal) hooks.exitOnSignal(signal);
+        else process.kill(process.pid, signal);
       });
   };
   const remove = () => {
@@ -123,7 +130,7 @@ export async function runDeployWorkflow(request: DeployRequest, hooks: WorkflowH
   };
   let result: DeployResult;
   try {
-    result = await releasingLockOnSignal(hooks.emit, (onLock) =>
+    result = await releasingLockOnSignal(hooks, (onLock) =>
       deploy(deploySettings(config, generated, request.toolVersion), deployTargets(generated), options, {
         ...deployDeps(config, clients, hooks.clock ?? systemClock, hooks.emit, hooks.who),
         onLock,

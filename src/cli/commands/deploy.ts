@@ -120,7 +120,12 @@ const command: CommandModule<object, DeployArgs> = {
           conf: parseConf(config.dag.triggerConf, args.conf),
           yes: args.yes,
         },
-        { emit, ask: process.stdin.isTTY ? askOnTerminal : undefined, who: currentDeployer(userInfo().username, hostname()) },
+        {
+          emit,
+          ask: process.stdin.isTTY ? askOnTerminal : undefined,
+          who: currentDeployer(userInfo().username, hostname()),
+          exitOnSignal: (signal) => process.exit(signal === 'SIGINT' ? ExitCode.interrupted : ExitCode.terminated),
+        },
       );
     } finally {
       progress.done();
