@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import type { ResolvedConfig } from '../config/resolved.js';
+import { DAG_FILE_NAME, dagS3Key } from '../config/validators.js';
 import type { Artifact, GeneratorMeta } from './artifact.js';
 import { buildManifest, MANIFEST_FILE, serializeManifest, type Manifest } from './manifest.js';
 import { renderResolvedConfig } from './render-config.js';
@@ -14,7 +15,7 @@ import { renderRequirements } from './render-requirements.js';
 import { sha256Hex, stableStringify } from '../util/stable-json.js';
 import { readDirectoryFiles, writeDirectoryAtomically, type OutputFile } from './writer.js';
 
-export const DAG_FILE_NAME = 'gpu_server_cicd_dag.py';
+export { DAG_FILE_NAME };
 export const DEFAULT_OUT_DIR = 'dist-artifacts';
 
 export interface GeneratedEnvironment {
@@ -36,7 +37,7 @@ export async function generateEnvironment(config: ResolvedConfig, toolVersion: s
     {
       path: `dags/${DAG_FILE_NAME}`,
       kind: 'dag',
-      s3Key: `${dagsPrefix}/${DAG_FILE_NAME}`,
+      s3Key: dagS3Key(dagsPrefix),
       bytes: Buffer.from(renderDag(config, meta)),
     },
     { path: 'plugins.zip', kind: 'plugins', s3Key: pluginsKey, bytes: await renderPluginsZip() },
