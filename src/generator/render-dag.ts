@@ -4,12 +4,21 @@
  * Config values reach the Python source only through the template's `{{py}}` helper.
  */
 import type { ResolvedConfig } from '../config/resolved.js';
+import { SAFE_ABSOLUTE_PATH_PATTERN, VERSION_FILE_LIMITS } from '../config/validators.js';
 import { variableKey } from '../config/variables.js';
 import { UserError } from '../errors.js';
 import { shortHash, type GeneratorMeta } from './artifact.js';
-import { compileTemplate } from './templates.js';
+import { compileTemplate, readTemplateFile } from './templates.js';
 
 export const DAG_TEMPLATE = 'dag/gpu_server_cicd_dag.py.hbs';
+/**
+ * The DAG's config-independent code, a plain Python module (linted and unit-tested as it is).
+ * Its part below INLINE_MARKER replaces the template's LIB_PLACEHOLDER line, so the generated DAG
+ * stays one self-contained file and plugins.zip never changes with it.
+ */
+export const DAG_LIB = 'dag/gpu_cicd_dag_lib.py';
+export const INLINE_MARKER = '# --- INLINE: the generated DAG holds everything below this line.';
+const LIB_PLACEHOLDER = '# <<gpu_cicd_dag_lib>>';
 /** The gpu_server_ip value that selects every configured server. */
 export const ALL_SERVERS = 'all';
 
@@ -21,7 +30,17 @@ export function renderDag(config: ResolvedConfig, meta: GeneratorMeta): string {
   // The config hash as a tag: visible in the UI and in `dags details`, it tells a deploy when the
   // scheduler has parsed the file it just uploaded.
   context.dag = { ...context.dag, tags: [...context.dag.tags, configTag(meta)] };
-  return header(meta) + compiled(context);
+  const parts = compiled(context).split(`${LIB_PLACEHOLDER}\n`);
+  if (parts.length !== 2) throw new Error(`${DAG_TEMPLATE} must hold the line "${LIB_PLACEHOLDER}" exactly once`);
+  return header(meta) + parts[0] + dagLibBody() + parts[1];
+}
+
+/** The part of the DAG library that goes into the DAG file, with a line that says where it is from. */
+export function dagLibBody(): string {
+  const source = readTemplateFile(DAG_LIB).toString('utf8');
+  const parts = source.split(`\n${INLINE_MARKER}\n`);
+  if (parts.length !== 2) throw new Error(`templates/${DAG_LIB} must hold the line "${INLINE_MARKER}" exactly once`);
+  return `# --------------------------------------------------------------------------- from templates/${DAG_LIB}\n${parts[1]}`;
 }
 
 /** The header goes into a comment line, where no literal can protect it: allow only plain tokens. */
@@ -58,7 +77,8 @@ export function dagContext(config: ResolvedConfig) {
     secrets: config.secrets,
     git: config.git,
     versionFile: config.versionFile,
-    allowUnknownHost: config.ssh.hostKeyPolicy === 'accept-new',
+    // Rules the DAG applies at run time, defined once in TypeScript for the config and the DAG.
+    rules: { workspacePath: SAFE_ABSOLUTE_PATH_PATTERN, versionFileLimits: VERSION_FILE_LIMITS },
     servers: config.servers.map((server) => ({
       ...server,
       variables: config.versionFile.variables.map((mapping) => ({
