@@ -169,7 +169,10 @@ export const serverSchema = z
       .regex(SSH_PUBLIC_KEY, { message: 'expected an OpenSSH public key line such as "ssh-ed25519 AAAA..."' })
       .nullable()
       .default(null)
-      .describe('Pinned host key (as in known_hosts, without the host). Get it with `ssh-keyscan -t ed25519 <host>`.'),
+      .describe(
+        'Pinned host key (as in known_hosts, without the host); generate and check refuse a server without one. ' +
+          'Get it with `npm run check -- --env <env> --print-host-keys` (or `ssh-keyscan -t ed25519 <host>`) and verify it out of band.',
+      ),
   })
   .describe('A GPU server.');
 
@@ -249,12 +252,6 @@ export const environmentSchema = z
       if (first !== undefined) {
         issue(['servers', index, 'name'], `duplicate server name "${server.name}" (also servers[${first}]); names must be unique`);
       } else seen.set(server.name, index);
-      if (server.hostPublicKey === null) {
-        issue(
-          ['servers', index, 'hostPublicKey'],
-          `required: pin it with the output of \`ssh-keyscan -t ed25519 ${server.host}\` (without the host name), verified out of band`,
-        );
-      }
     });
     // gpu_server_ip takes a server name or a host: one value must never mean two servers.
     env.servers.forEach((server, index) => {

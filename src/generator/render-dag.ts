@@ -66,6 +66,15 @@ export function dagContext(config: ResolvedConfig) {
       2,
     );
   }
+  const unpinned = config.servers.filter((server) => !server.hostPublicKey).map((server) => server.name);
+  if (unpinned.length > 0) {
+    throw new UserError(
+      `No host key is pinned for server ${unpinned.join(', ')}: the DAG connects only to pinned servers. ` +
+        `Print the keys with \`npm run check -- --env ${config.envName} --print-host-keys\`, verify them out of band, ` +
+        'and set servers[].hostPublicKey.',
+      2,
+    );
+  }
   const names = config.servers.map((server) => server.name);
   const hosts = [...new Set(config.servers.map((server) => server.host))].filter((host) => !names.includes(host));
   const workspaces = new Set(config.servers.map((server) => server.workspacePath));

@@ -150,6 +150,14 @@ describe('renderDag', () => {
     expect(source).not.toContain('secretsmanager:[a-z]');
   });
 
+  it('refuses a server without a pinned host key, saying how to get it', async () => {
+    const c = await config('prod', (c) => {
+      c.servers[1]!.hostPublicKey = null;
+    });
+    expect(() => renderDag(c, meta)).toThrow(UserError);
+    expect(() => renderDag(c, meta)).toThrow(/server gpu-prod-02: .*--print-host-keys/);
+  });
+
   it('refuses a server named "all" next to others (it would shadow the select-all choice)', async () => {
     const c = await config('prod', (c) => {
       c.servers[1]!.name = 'all';

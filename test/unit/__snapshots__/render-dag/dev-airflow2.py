@@ -232,7 +232,7 @@ def read_version_document(text: str, limits: dict) -> dict:
                 return super().compose_node(parent, index)
             event = self.peek_event()
             if getattr(event, "tag", None) is not None:
-                raise VersionFileError(f"the tag {shown(event.tag, 40)} is not allowed (write plain values)")
+                raise VersionFileError(f"the tag {shown(event.tag, 100)} is not allowed (write plain values)")
             if self.depth >= limits["maxDepth"]:
                 raise VersionFileError(f"nested more than {limits['maxDepth']} levels deep")
             outer = self.open_anchors
