@@ -96,6 +96,7 @@ export function dagContext(config: ResolvedConfig) {
         variable: variableKey(config, server.name, mapping.variable),
       })),
     })),
+    allServers: ALL_SERVERS,
     // Names first, then hosts that are not also a name; "all" only when there is a choice.
     serverChoices: [...(several ? [ALL_SERVERS] : []), ...names, ...hosts],
     defaultServer: several || !only ? ALL_SERVERS : only.host,

@@ -74,8 +74,8 @@ SERVERS = [
     },
 ]
 
-# gpu_server_ip selects the servers of a run: a server name, a host (every server on it), or
-# ALL_SERVERS when there are several. Nothing outside this list is ever contacted.
+# gpu_server_ip selects the servers of a run: a server name (that server only), a host (every
+# server on it), or ALL_SERVERS when there are several. Nothing outside this list is ever contacted.
 ALL_SERVERS = "all"
 SERVER_CHOICES = ["gpu-dev-01", "10.20.1.15"]  # noqa: E501
 DEFAULT_SERVER = "10.20.1.15"  # noqa: E501

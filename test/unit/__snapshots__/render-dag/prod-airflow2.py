@@ -89,8 +89,8 @@ SERVERS = [
     },
 ]
 
-# gpu_server_ip selects the servers of a run: a server name, a host (every server on it), or
-# ALL_SERVERS when there are several. Nothing outside this list is ever contacted.
+# gpu_server_ip selects the servers of a run: a server name (that server only), a host (every
+# server on it), or ALL_SERVERS when there are several. Nothing outside this list is ever contacted.
 ALL_SERVERS = "all"
 SERVER_CHOICES = ["all", "gpu-prod-01", "gpu-prod-02", "10.30.1.21", "10.30.1.22"]  # noqa: E501
 DEFAULT_SERVER = "all"  # noqa: E501
