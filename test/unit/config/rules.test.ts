@@ -44,6 +44,9 @@ describe('config rules that keep the DAG and the deploy working', () => {
       expect.stringMatching(/^dag\.schedule: minute field "99": 99 is out of range 0-59/),
     ]);
     expect(problems({ dag: { schedule: '0 2 * * mon-fri' } })).toEqual([]);
+    expect(problems({ dag: { schedule: '@continuous', maxActiveRuns: 2 } })).toEqual([
+      'dag.maxActiveRuns: must be 1 with schedule @continuous (Airflow refuses more), got 2',
+    ]);
   });
 
   it('refuses one S3 object for two artifacts', () => {
