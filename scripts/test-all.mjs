@@ -98,6 +98,7 @@ try {
     const env = { MWAA_TEST_AIRFLOW_LINE: line };
     if (!run(`local up (Airflow ${line})`, node, [cli, 'local', 'up', '--airflow', line], { env })) break;
     run(`ruff (Airflow ${line})`, join(stackState().venvBin, 'ruff'), ['check', 'templates', 'test/python']);
+    run(`ruff format (Airflow ${line})`, join(stackState().venvBin, 'ruff'), ['format', '--check', 'templates', 'test/python']);
     // One pytest session per suite: each folder has its own conftest.
     if (line === '2') pytestRun('pytest-plugins', ['test/python/plugins'], env);
     pytestRun(`pytest-dag-airflow-${line}`, ['test/python/dag'], env);

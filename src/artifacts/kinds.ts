@@ -27,6 +27,8 @@ interface KindSpec {
   distPath: string | null;
   /** Object key in the MWAA bucket (null: not uploaded). */
   s3Key: (settings: KeySettings) => string | null;
+  /** The config field that chooses the object key, when one does. */
+  keyField?: string;
   /** For pinned kinds: GetEnvironment/UpdateEnvironment's fields for the S3 path and object version. */
   environmentFields?: { path: string; version: string };
   /** What the kind is, for plans and messages. */
@@ -42,6 +44,7 @@ export const ARTIFACT_KINDS = {
     contentType: 'text/plain',
     distPath: 'requirements.txt',
     s3Key: (s) => s.mwaa.requirementsKey,
+    keyField: 'mwaa.requirementsKey',
     environmentFields: { path: 'RequirementsS3Path', version: 'RequirementsS3ObjectVersion' },
     label: 'requirements.txt',
   },
@@ -50,6 +53,7 @@ export const ARTIFACT_KINDS = {
     contentType: 'application/zip',
     distPath: 'plugins.zip',
     s3Key: (s) => s.mwaa.pluginsKey,
+    keyField: 'mwaa.pluginsKey',
     environmentFields: { path: 'PluginsS3Path', version: 'PluginsS3ObjectVersion' },
     label: 'plugins.zip',
   },
@@ -58,6 +62,7 @@ export const ARTIFACT_KINDS = {
     contentType: 'text/x-python',
     distPath: `dags/${DAG_FILE_NAME}`,
     s3Key: (s) => `${s.mwaa.dagsPrefix}/${DAG_FILE_NAME}`,
+    keyField: 'mwaa.dagsPrefix',
     label: 'DAG file',
   },
   config: {
@@ -97,6 +102,16 @@ export function isPinned(kind: ArtifactKind): kind is PinnedKind {
 
 export function isUploaded(kind: ArtifactKind): kind is UploadedKind {
   return ARTIFACT_KINDS[kind].delivery !== 'local';
+}
+
+/** The object keys the config chooses, each with the field that chooses it (for a check that they differ). */
+export function keyedByConfig(mwaa: KeySettings['mwaa']): Array<[field: string, key: string]> {
+  const keyed: Array<[string, string]> = [];
+  for (const kind of ALL_KINDS) {
+    const spec: KindSpec = ARTIFACT_KINDS[kind];
+    if (spec.keyField) keyed.push([spec.keyField, spec.s3Key({ envName: '', mwaa }) as string]);
+  }
+  return keyed;
 }
 
 /** A pinned kind's S3 path and object version, as GetEnvironment reports and UpdateEnvironment takes them. */

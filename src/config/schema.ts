@@ -11,13 +11,16 @@ import {
   SSH_PUBLIC_KEY,
   bucketProblem,
   gitBranchProblem,
-  isGitRemote,
+  gitRemoteProblem,
   isHostname,
   isSafeAbsolutePath,
   isSafeRelativePath,
-  isSchedule,
+  MAX_AIRFLOW_VARIABLE_KEY,
+  scheduleProblem,
 } from './validators.js';
+import { variableKey } from './variables.js';
 import { AIRFLOW_VERSIONS, PYTHON_VERSIONS } from '../mwaa/versions.js';
+import { keyedByConfig } from '../artifacts/kinds.js';
 
 const checked = (test: (value: string) => boolean, expected: string) =>
   z.string().refine(test, { message: `expected ${expected}` });
@@ -41,7 +44,7 @@ export const dagSchema = z
       .describe('DAG description shown in the Airflow UI.'),
     owner: z.string().min(1).max(100).default('mlops').describe('The owner shown in the Airflow UI.'),
     schedule: z
-      .union([checked(isSchedule, 'a 5-field cron expression or an Airflow preset such as @daily'), z.null()])
+      .union([problemChecked(scheduleProblem), z.null()])
       .default(null)
       .describe('Cron expression or preset; null means the DAG runs only when triggered.'),
     tags: z.array(z.string().min(1).max(100)).default(['cicd', 'gpu']).describe('DAG tags.'),
@@ -134,9 +137,13 @@ export const sshSchema = z
     keepaliveSeconds: z.number().int().min(0).max(3600).default(30).describe('SSH keepalive interval; 0 turns it off.'),
     connectRetries: z.number().int().min(0).max(10).default(3).describe('Retries on refused or reset connections.'),
     hostKeyPolicy: z
-      .enum(['strict', 'accept-new'])
+      .enum(['strict'], {
+        message:
+          'expected "strict" (every server needs its pinned servers[].hostPublicKey; "accept-new" is no longer ' +
+          'supported): print the keys with `npm run check -- --env <env> --print-host-keys`, verify them, and pin them',
+      })
       .default('strict')
-      .describe('strict: verify each server against its pinned hostPublicKey. accept-new: trust an unpinned key (warns).'),
+      .describe('strict: verify each server against its pinned hostPublicKey (the only policy).'),
   })
   .describe('SSH settings shared by all servers.');
 
@@ -177,14 +184,17 @@ export const serverSchema = z
       .regex(SSH_PUBLIC_KEY, { message: 'expected an OpenSSH public key line such as "ssh-ed25519 AAAA..."' })
       .nullable()
       .default(null)
-      .describe('Pinned host key (as in known_hosts, without the host). Get it with `ssh-keyscan -t ed25519 <host>`.'),
+      .describe(
+        'Pinned host key (as in known_hosts, without the host); generate and check refuse a server without one. ' +
+          'Get it with `npm run check -- --env <env> --print-host-keys` (or `ssh-keyscan -t ed25519 <host>`) and verify it out of band.',
+      ),
   })
   .describe('A GPU server.');
 
 export const gitSchema = z
   .strictObject({
-    repoUrl: checked(isGitRemote, 'a git remote: https://, ssh://, file://, user@host:path or an absolute path').describe(
-      'Repository cloned on each GPU server.',
+    repoUrl: problemChecked(gitRemoteProblem).describe(
+      'Repository cloned on each GPU server (no credentials in the URL: use a deploy key or a credential helper on the server).',
     ),
     branch: problemChecked(gitBranchProblem).default('cicd_01_etl').describe('Branch to check out.'),
     checkoutDir: z
@@ -250,34 +260,63 @@ export const environmentSchema = z
     versionFile: versionFileSchema.default(versionFileSchema.parse({})),
   })
   .superRefine((env, ctx) => {
+    const issue = (path: Array<string | number>, message: string) => ctx.addIssue({ code: 'custom', path, message });
     const seen = new Map<string, number>();
     env.servers.forEach((server, index) => {
       const first = seen.get(server.name);
       if (first !== undefined) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['servers', index, 'name'],
-          message: `duplicate server name "${server.name}" (also servers[${first}]); names must be unique`,
-        });
+        issue(['servers', index, 'name'], `duplicate server name "${server.name}" (also servers[${first}]); names must be unique`);
       } else seen.set(server.name, index);
-      if (server.hostPublicKey === null && env.ssh.hostKeyPolicy === 'strict') {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['servers', index, 'hostPublicKey'],
-          message: `required while ssh.hostKeyPolicy is strict; pin it with the output of \`ssh-keyscan -t ed25519 ${server.host}\` (without the host name)`,
-        });
+    });
+    // gpu_server_ip takes a server name or a host: one value must never mean two servers.
+    env.servers.forEach((server, index) => {
+      const named = env.servers.findIndex((other, otherIndex) => otherIndex !== index && other.name === server.host);
+      if (named >= 0) {
+        issue(
+          ['servers', index, 'host'],
+          `"${server.host}" is also the name of servers[${named}], so the DAG's gpu_server_ip "${server.host}" would ` +
+            `select both servers[${named}] (${env.servers[named]?.name}) and servers[${index}] (${server.name}); rename one of them`,
+        );
       }
     });
     const variables = new Set<string>();
     env.versionFile.variables.forEach((mapping, index) => {
       if (variables.has(mapping.variable)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['versionFile', 'variables', index, 'variable'],
-          message: `duplicate Airflow Variable "${mapping.variable}"`,
-        });
+        issue(['versionFile', 'variables', index, 'variable'], `duplicate Airflow Variable "${mapping.variable}"`);
       }
       variables.add(mapping.variable);
+    });
+    // Every (server, variable) pair must write its own Airflow Variable, within Airflow's key limit.
+    const written = new Map<string, string>();
+    env.servers.forEach((server, serverIndex) => {
+      env.versionFile.variables.forEach((mapping, index) => {
+        const key = variableKey(env, server.name, mapping.variable);
+        const field = `servers[${serverIndex}].name "${server.name}" with versionFile.variables[${index}].variable "${mapping.variable}"`;
+        if (key.length > MAX_AIRFLOW_VARIABLE_KEY) {
+          issue(
+            ['versionFile', 'variables', index, 'variable'],
+            `${field} makes the Airflow Variable key "${key.slice(0, 40)}..." of ${key.length} characters; Airflow allows ${MAX_AIRFLOW_VARIABLE_KEY}`,
+          );
+        }
+        const other = written.get(key);
+        if (other !== undefined && !other.startsWith(`servers[${serverIndex}]`)) {
+          issue(
+            ['versionFile', 'variables', index, 'variable'],
+            `${field} and ${other} both write the Airflow Variable "${key}"; rename a server or a variable`,
+          );
+        } else if (other === undefined) written.set(key, field);
+      });
+    });
+    if (env.dag.schedule === '@continuous' && env.dag.maxActiveRuns !== 1) {
+      issue(['dag', 'maxActiveRuns'], `must be 1 with schedule @continuous (Airflow refuses more), got ${env.dag.maxActiveRuns}`);
+    }
+    // deploy uploads one object per artifact: one key for two of them would overwrite one with the other.
+    const objects = keyedByConfig(env.mwaa);
+    objects.forEach(([field, key], index) => {
+      const clash = objects.slice(0, index).find(([, earlier]) => earlier === key);
+      if (clash) {
+        issue(field.split('.'), `${field} names the S3 object "${key}", which ${clash[0]} already names; every artifact needs its own key`);
+      }
     });
   })
   .describe('One deployment environment.');

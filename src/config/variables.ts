@@ -1,4 +1,3 @@
-import type { ResolvedConfig } from './resolved.js';
 
 /**
  * The Airflow Variable key that receives `variable` from one server's version file. With one
@@ -6,6 +5,6 @@ import type { ResolvedConfig } from './resolved.js';
  * (`gpu-01__a`) so that servers never overwrite each other. The DAG and the runtime check both
  * take keys from here.
  */
-export function variableKey(config: Pick<ResolvedConfig, 'servers'>, serverName: string, variable: string): string {
+export function variableKey(config: { servers: readonly unknown[] }, serverName: string, variable: string): string {
   return config.servers.length > 1 ? `${serverName}__${variable}` : variable;
 }

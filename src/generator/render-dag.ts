@@ -4,12 +4,21 @@
  * Config values reach the Python source only through the template's `{{py}}` helper.
  */
 import type { ResolvedConfig } from '../config/resolved.js';
+import { SAFE_ABSOLUTE_PATH_PATTERN, VERSION_FILE_LIMITS } from '../config/validators.js';
 import { variableKey } from '../config/variables.js';
 import { UserError } from '../errors.js';
 import { configTag, shortHash, type GeneratorMeta } from './artifact.js';
-import { compileTemplate } from './templates.js';
+import { compileTemplate, readTemplateFile } from './templates.js';
 
 export const DAG_TEMPLATE = 'dag/gpu_server_cicd_dag.py.hbs';
+/**
+ * The DAG's config-independent code, a plain Python module (linted and unit-tested as it is).
+ * Its part below INLINE_MARKER replaces the template's LIB_PLACEHOLDER line, so the generated DAG
+ * stays one self-contained file and plugins.zip never changes with it.
+ */
+export const DAG_LIB = 'dag/gpu_cicd_dag_lib.py';
+export const INLINE_MARKER = '# --- INLINE: the generated DAG holds everything below this line.';
+const LIB_PLACEHOLDER = '# <<gpu_cicd_dag_lib>>';
 /** The gpu_server_ip value that selects every configured server. */
 export const ALL_SERVERS = 'all';
 
@@ -19,7 +28,17 @@ export function renderDag(config: ResolvedConfig, meta: GeneratorMeta): string {
   compiled ??= compileTemplate(DAG_TEMPLATE);
   const context = dagContext(config);
   context.dag = { ...context.dag, tags: [...context.dag.tags, configTag(meta.configHash)] };
-  return header(meta) + compiled(context);
+  const parts = compiled(context).split(`${LIB_PLACEHOLDER}\n`);
+  if (parts.length !== 2) throw new Error(`${DAG_TEMPLATE} must hold the line "${LIB_PLACEHOLDER}" exactly once`);
+  return header(meta) + parts[0] + dagLibBody() + parts[1];
+}
+
+/** The part of the DAG library that goes into the DAG file, with a line that says where it is from. */
+export function dagLibBody(): string {
+  const source = readTemplateFile(DAG_LIB).toString('utf8');
+  const parts = source.split(`\n${INLINE_MARKER}\n`);
+  if (parts.length !== 2) throw new Error(`templates/${DAG_LIB} must hold the line "${INLINE_MARKER}" exactly once`);
+  return `# --------------------------------------------------------------------------- from templates/${DAG_LIB}\n${parts[1]}`;
 }
 
 /** The header goes into a comment line, where no literal can protect it: allow only plain tokens. */
@@ -41,6 +60,15 @@ export function dagContext(config: ResolvedConfig) {
       2,
     );
   }
+  const unpinned = config.servers.filter((server) => !server.hostPublicKey).map((server) => server.name);
+  if (unpinned.length > 0) {
+    throw new UserError(
+      `No host key is pinned for server ${unpinned.join(', ')}: the DAG connects only to pinned servers. ` +
+        `Print the keys with \`npm run check -- --env ${config.envName} --print-host-keys\`, verify them out of band, ` +
+        'and set servers[].hostPublicKey.',
+      2,
+    );
+  }
   const names = config.servers.map((server) => server.name);
   const hosts = [...new Set(config.servers.map((server) => server.host))].filter((host) => !names.includes(host));
   const workspaces = new Set(config.servers.map((server) => server.workspacePath));
@@ -52,7 +80,8 @@ export function dagContext(config: ResolvedConfig) {
     secrets: config.secrets,
     git: config.git,
     versionFile: config.versionFile,
-    allowUnknownHost: config.ssh.hostKeyPolicy === 'accept-new',
+    // Rules the DAG applies at run time, defined once in TypeScript for the config and the DAG.
+    rules: { workspacePath: SAFE_ABSOLUTE_PATH_PATTERN, versionFileLimits: VERSION_FILE_LIMITS },
     servers: config.servers.map((server) => ({
       ...server,
       variables: config.versionFile.variables.map((mapping) => ({
@@ -61,6 +90,7 @@ export function dagContext(config: ResolvedConfig) {
         variable: variableKey(config, server.name, mapping.variable),
       })),
     })),
+    allServers: ALL_SERVERS,
     // Names first, then hosts that are not also a name; "all" only when there is a choice.
     serverChoices: [...(several ? [ALL_SERVERS] : []), ...names, ...hosts],
     defaultServer: several || !only ? ALL_SERVERS : only.host,

@@ -146,10 +146,12 @@ async function collectHostKey(config: ResolvedConfig, server: ResolvedServer, no
     }
     const print = fingerprint(presented);
     const versus = matchesPinned === null ? 'not pinned yet' : matchesPinned ? 'matches the pinned key' : 'DIFFERS from the pinned key';
-    const check: CheckResult = { name: 'host-key', ok: true, ms: elapsed(started, now), reason: `${print} (${versus})` };
+    // A key that differs from the pinned one is the finding this mode exists for: it fails.
+    const ok = matchesPinned !== false;
+    const check: CheckResult = { name: 'host-key', ok, ms: elapsed(started, now), reason: `${print} (${versus})` };
     return {
       ...base,
-      ok: true,
+      ok,
       checks: [check],
       hostKey: { line: publicKeyLine(presented), fingerprint: print, matchesPinned },
     };

@@ -10,7 +10,7 @@ import { fingerprint, parsePublicKeyLine } from './host-key.js';
 import { shellJoin } from '../util/shell-quote.js';
 import type { CheckName, CheckResult } from './report.js';
 import { CommandTimeoutError, connect, RemoteFileError, type HostKeyPolicy, type SshConnection } from './ssh.js';
-import { parseVersionFile, type VersionValue } from './version-file.js';
+import { parseVersionFile, variableText, type VersionValue } from './version-file.js';
 
 export interface ServerCheckOutcome {
   checks: CheckResult[];
@@ -40,7 +40,7 @@ export function versionFilePath(config: Pick<ResolvedConfig, 'git' | 'versionFil
   return posix.join(checkoutPath(config, server), config.versionFile.path);
 }
 
-/** The host key rule for a server: its pinned key, accept-new when allowed, otherwise refuse. */
+/** The host key rule for a server: its pinned key; without one the server is refused. */
 export function hostKeyPolicyFor(
   config: Pick<ResolvedConfig, 'ssh'>,
   server: ResolvedServer,
@@ -52,7 +52,6 @@ export function hostKeyPolicyFor(
       return { problem: `the pinned hostPublicKey is not usable: ${(error as Error).message}` };
     }
   }
-  if (config.ssh.hostKeyPolicy === 'accept-new') return { policy: { mode: 'accept' } };
   return { problem: 'no pinned hostPublicKey; get it with: npm run check -- --env <env> --print-host-keys' };
 }
 
@@ -93,10 +92,7 @@ export async function checkServer(context: ServerCheckContext): Promise<ServerCh
     name: 'reachable',
     ok: true,
     ms: elapsed(started, now),
-    reason:
-      hostKey.policy.mode === 'pinned'
-        ? `SSH as ${server.user}, host key ${print} matches the pinned key`
-        : `SSH as ${server.user}; WARNING: host key not pinned, accepted ${print} (pin it in the config)`,
+    reason: `SSH as ${server.user}, host key ${print} matches the pinned key`,
   });
 
   const outcome: ServerCheckOutcome = { checks };
@@ -231,7 +227,12 @@ export function validateVersionBytes(
   }
   const parsed = parseVersionFile(text, mappings);
   if (!parsed.ok) return { ok: false, reason: `${path}: ${parsed.reason}` };
-  const shown = mappings.map((mapping) => `${mapping.key}=${JSON.stringify(parsed.values[mapping.key])}`).join(' ');
+  const shown = mappings
+    .map((mapping) => {
+      const value = parsed.values[mapping.key] as VersionValue;
+      return `${mapping.key}=${typeof value === 'string' ? JSON.stringify(value) : variableText(value)}`;
+    })
+    .join(' ');
   return { ok: true, reason: shown, values: parsed.values };
 }
 

@@ -3,6 +3,7 @@
  * Host keys are verified against the pinned key (fail closed: no pinned key and no explicit
  * "accept" means no connection), the handshake has a deadline, and every command has a timeout.
  */
+import type { Socket } from 'node:net';
 import ssh2 from 'ssh2';
 import type {
   Algorithms,
@@ -32,8 +33,6 @@ const ALGORITHMS: Required<Omit<Algorithms, 'serverHostKey'>> = {
 /** How the server's host key is judged. */
 export type HostKeyPolicy =
   | { mode: 'pinned'; key: PublicKey }
-  /** Accept whatever the server presents (accept-new with no pinned key). */
-  | { mode: 'accept' }
   /** Only learn the key: the handshake stops right after the server presents it. */
   | { mode: 'collect' };
 
@@ -96,6 +95,8 @@ const SFTP_EOF = 1;
 const SFTP_NO_SUCH_FILE = 2;
 const SFTP_PERMISSION_DENIED = 3;
 const READ_CHUNK = 32 * 1024;
+/** How long close() lets the disconnect message leave before it destroys the socket. */
+const CLOSE_GRACE_MS = 500;
 
 export class SshConnection {
   private sftpSession: Promise<SFTPWrapper> | undefined;
@@ -239,8 +240,18 @@ export class SshConnection {
     return this.sftpSession;
   }
 
+  /**
+   * Ends the connection: end() sends SSH_MSG_DISCONNECT and half-closes the socket, which a server
+   * that stopped answering never closes from its side, so the socket would keep the process
+   * alive. (ssh2's destroy() does nothing once end() has run.) The socket is destroyed after a
+   * short grace for the goodbye to leave.
+   */
   close(): void {
+    const socket = (this.client as unknown as { _sock?: Socket })._sock;
     this.client.end();
+    if (!socket || socket.destroyed) return;
+    const timer = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
+    socket.once('close', () => clearTimeout(timer));
   }
 }
 
@@ -293,7 +304,6 @@ function connectOnce(options: ConnectOptions, timeoutMs: number): Promise<SshCon
         }
         return false;
       }
-      if (policy.mode === 'accept') return true;
       const ok = presented.equals(policy.key.blob);
       if (!ok) hostKeyRejected = true;
       return ok;

@@ -1,9 +1,11 @@
 /**
  * Comparing the version file with the Airflow Variables the DAG wrote from it. Airflow stores
- * every Variable as a string, so a file value matches when the Variable holds its string form
- * (Python's `str()` form included, since the DAG writes values from Python: `True`, `1.5`).
+ * every Variable as a string; the DAG writes each value's Variable text (variableText: integers
+ * with every digit, floats as String(n), booleans as true/false), so a value matches only when
+ * the Variable holds exactly that text. No number goes through a float: 12345678901234567 and
+ * 12345678901234568 differ.
  */
-import type { VersionValue } from './version-file.js';
+import { variableText, type VersionValue } from './version-file.js';
 
 /** Reads one Airflow Variable; undefined when it does not exist. */
 export interface VariableReader {
@@ -21,18 +23,12 @@ export interface VariableComparison {
 }
 
 export function sameValue(fileValue: VersionValue, airflowValue: string): boolean {
-  if (typeof fileValue === 'string') return airflowValue === fileValue;
-  if (typeof fileValue === 'boolean') {
-    return airflowValue === String(fileValue) || airflowValue === (fileValue ? 'True' : 'False');
-  }
-  if (airflowValue === String(fileValue)) return true;
-  const trimmed = airflowValue.trim();
-  return trimmed !== '' && Number(trimmed) === fileValue;
+  return airflowValue === variableText(fileValue);
 }
 
-/** The text a file value is shown as. */
+/** The text a file value is shown as: the Variable text the DAG writes for it. */
 export function displayValue(value: VersionValue): string {
-  return typeof value === 'string' ? value : String(value);
+  return variableText(value);
 }
 
 export function compareValues(

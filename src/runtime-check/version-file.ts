@@ -1,56 +1,194 @@
 /**
- * Validation of the version file read from a GPU server. The file comes from a machine we only
- * partly trust, so parsing is defensive: plain YAML 1.1 scalars only (an unknown tag such as
- * `!!python/object` is an error, not a string), no duplicate keys, one document, and alias
- * expansion bounded so that a "billion laughs" file fails fast instead of eating memory.
+ * The version file read from a GPU server, read exactly as the DAG reads it (templates/dag/
+ * gpu_cicd_dag_lib.py read_version_document): one rule, documented in the README ("Variable
+ * values") and held to by test/fixtures/version-yaml-corpus.json on both sides.
+ *
+ * The rule: one YAML document whose top level is a mapping; no tags, no merge keys, no duplicate
+ * keys, only string keys, no plain "=", no tabs, lone CRs, NEL/LS/PS or inner byte order marks,
+ * and VERSION_FILE_LIMITS on aliases, nesting and number length. Timestamps and base-60 numbers (1:30) stay text. Every other
+ * plain scalar resolves as PyYAML's SafeLoader resolves it (YAML 1.1: `yes` is true, `010` is 8,
+ * `1e3` is text): the DAG writes the Variables from those values. Integers are exact (bigint),
+ * floats are numbers; the yaml package only parses the structure here, its schemas resolve nothing.
  */
-import { parseDocument } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, parseDocument, Scalar, type Node } from 'yaml';
+import { VERSION_FILE_LIMITS } from '../config/validators.js';
 import type { ResolvedConfig } from '../config/resolved.js';
 
 export type VariableMapping = ResolvedConfig['versionFile']['variables'][number];
 export type ValueType = VariableMapping['type'];
-export type VersionValue = string | number | boolean;
+/** A scalar a Variable can hold: integers as bigint (exact), floats as number. */
+export type VersionValue = string | boolean | bigint | number;
+export type YamlValue = VersionValue | null | YamlValue[] | { [key: string]: YamlValue };
 
-/** Aliases a version file may expand; a handful is plenty for four scalars. */
-export const MAX_ALIAS_COUNT = 10;
+/** Aliases a version file may use; a handful is plenty for four scalars. */
+export const MAX_ALIAS_COUNT = VERSION_FILE_LIMITS.maxAliases;
 
 export type VersionFileResult =
   | { ok: true; values: Record<string, VersionValue> }
   | { ok: false; reason: string };
 
-export function parseVersionFile(text: string, mappings: readonly VariableMapping[]): VersionFileResult {
+export type VersionDocumentResult = { ok: true; document: Record<string, YamlValue> } | { ok: false; reason: string };
+
+class Refused extends Error {}
+
+// PyYAML 6's implicit resolvers (yaml/resolver.py), without the base-60 forms, which stay text.
+const BOOL = /^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$/;
+const TRUE = /^(?:yes|true|on)$/i;
+const NULL = /^(?:~|null|Null|NULL|)$/;
+const FLOAT =
+  /^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/;
+const INT = /^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$/;
+/** Plain scalars PyYAML gives tags it cannot construct (merge, value, yaml): refused. */
+const UNCONSTRUCTABLE = new Set(['<<', '=', '!', '&', '*']);
+/** What PyYAML's reader refuses (yaml/reader.py NON_PRINTABLE). */
+// eslint-disable-next-line no-control-regex
+const NOT_PRINTABLE = /[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]/u;
+
+/** The value of a plain scalar, as PyYAML's SafeLoader constructs it. */
+export function resolvePlain(text: string, limits = VERSION_FILE_LIMITS): VersionValue | null {
+  if (UNCONSTRUCTABLE.has(text)) throw new Refused(`the plain value ${JSON.stringify(text)} is not allowed (quote it)`);
+  if (BOOL.test(text)) return TRUE.test(text);
+  if (NULL.test(text)) return null;
+  const isFloat = FLOAT.test(text);
+  if (!isFloat && !INT.test(text)) return text;
+  if (text.length > limits.maxNumberChars) throw new Refused(`a number longer than ${limits.maxNumberChars} characters`);
+  let value = text.replace(/_/g, '');
+  const sign = value.startsWith('-') ? -1 : 1;
+  if (value.startsWith('-') || value.startsWith('+')) value = value.slice(1);
+  if (isFloat) {
+    value = value.toLowerCase();
+    if (value === '.inf') return sign * Infinity;
+    if (value === '.nan') return NaN;
+    return sign * Number(value);
+  }
+  let magnitude: bigint;
+  if (value === '0') magnitude = 0n;
+  else if (value.startsWith('0b') || value.startsWith('0x')) {
+    // PyYAML's int('', 2) fails on "0b_" with a ValueError: refused on both sides.
+    if (value.length === 2) throw new Refused(`${JSON.stringify(text)} is not a number`);
+    magnitude = BigInt(value);
+  } else if (value.startsWith('0')) magnitude = BigInt(`0o${value.slice(1)}`);
+  else magnitude = BigInt(value);
+  return sign < 0 ? -magnitude : magnitude;
+}
+
+/** Parses a version file under the shared rule; the reason names what is refused. */
+export function readVersionDocument(text: string, limits = VERSION_FILE_LIMITS): VersionDocumentResult {
+  const bad = NOT_PRINTABLE.exec(text);
+  if (bad) {
+    const code = bad[0].codePointAt(0) ?? 0;
+    return { ok: false, reason: `unacceptable character #x${code.toString(16).padStart(4, '0')}` };
+  }
+  // Characters on which YAML readers disagree (PyYAML's line breaks of YAML 1.1 only, its refusal
+  // of most tabs, a lone CR as a line break, a byte order mark past the start): refused outright.
+  if (/[\x85\u2028\u2029]/.test(text)) return { ok: false, reason: 'contains a line break of YAML 1.1 only (NEL, LS or PS)' };
+  if (text.includes('\t')) return { ok: false, reason: 'contains a tab (indent with spaces; write "\\t" inside double quotes)' };
+  if (/\r(?!\n)/.test(text)) return { ok: false, reason: 'contains a carriage return that does not end a CRLF line' };
+  if (text.indexOf('\ufeff', 1) >= 0) return { ok: false, reason: 'contains a byte order mark after the start' };
   let doc;
   try {
     doc = parseDocument(text, {
-      // YAML 1.1 scalars, as PyYAML's safe_load in the DAG reads them (`yes` is true, `0o7`
-      // is a string, `010` is 8): the check must see the same values the DAG published.
-      schema: 'yaml-1.1',
-      customTags: [],
-      // Otherwise the yaml package still honours YAML 1.1 tags such as !!binary and !!set.
-      resolveKnownTags: false,
       version: '1.1',
-      uniqueKeys: true,
+      // Structure only: every scalar stays text here and is resolved by resolvePlain.
+      schema: 'failsafe',
+      customTags: [],
+      resolveKnownTags: false,
+      merge: false,
+      uniqueKeys: false,
       strict: true,
       prettyErrors: false,
     });
   } catch (error) {
     return { ok: false, reason: `not parseable YAML: ${firstLine(error)}` };
   }
-  // Unresolved tags are only warnings to the yaml package (it falls back to a string); here any
-  // warning is a refusal: the file must mean the same to every YAML reader.
   const problem = doc.errors[0] ?? doc.warnings[0];
+  if (problem?.code === 'TAG_RESOLVE_FAILED') {
+    return { ok: false, reason: `the tag ${firstLine(problem).replace(/^Unresolved tag: /, '')} is not allowed (write plain values)` };
+  }
   if (problem) return { ok: false, reason: `invalid YAML: ${firstLine(problem)}` };
-
-  let value: unknown;
+  let value: YamlValue;
   try {
-    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    value = new Composer(limits).node(doc.contents, 1);
   } catch (error) {
-    return { ok: false, reason: `invalid YAML: ${firstLine(error)}` };
+    if (error instanceof Refused || error instanceof RangeError) return { ok: false, reason: firstLine(error) };
+    throw error;
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     return { ok: false, reason: `expected a mapping of keys to values, found ${describe(value)}` };
   }
-  const map = value as Record<string, unknown>;
+  return { ok: true, document: value };
+}
+
+/** Walks the parsed nodes in document order as PyYAML's composer does, applying the limits. */
+class Composer {
+  private aliases = 0;
+  private readonly open = new Set<string>();
+  private readonly anchors = new Map<string, YamlValue>();
+
+  constructor(private readonly limits: typeof VERSION_FILE_LIMITS) {}
+
+  node(node: unknown, depth: number): YamlValue {
+    if (isAlias(node)) {
+      this.aliases += 1;
+      if (this.aliases > this.limits.maxAliases) throw new Refused(`more than ${this.limits.maxAliases} aliases`);
+      if (this.open.has(node.source)) throw new Refused('an alias inside its own anchored value (a cycle)');
+      if (!this.anchors.has(node.source)) throw new Refused(`found undefined alias ${JSON.stringify(node.source)}`);
+      return this.anchors.get(node.source) as YamlValue;
+    }
+    if (node === null || node === undefined) return depth > this.limits.maxDepth ? this.tooDeep() : null;
+    const anchored = node as Node;
+    if (anchored.tag !== undefined) throw new Refused(`the tag ${anchored.tag} is not allowed (write plain values)`);
+    if (depth > this.limits.maxDepth) return this.tooDeep();
+    const anchor = anchored.anchor;
+    if (anchor !== undefined) {
+      if (this.anchors.has(anchor) || this.open.has(anchor)) throw new Refused(`found duplicate anchor ${JSON.stringify(anchor)}`);
+      this.open.add(anchor);
+    }
+    const value = this.compose(anchored, depth);
+    if (anchor !== undefined) {
+      this.open.delete(anchor);
+      this.anchors.set(anchor, value);
+    }
+    return value;
+  }
+
+  private compose(node: Node, depth: number): YamlValue {
+    if (isScalar(node)) return this.scalar(node);
+    if (isSeq(node)) {
+      // A `key: value` pair inside a flow sequence is a one-pair mapping, as PyYAML reads it.
+      return node.items.map((item) => (isPair(item) ? this.mapping([item], depth + 1) : this.node(item, depth + 1)));
+    }
+    if (isMap(node)) return this.mapping(node.items, depth);
+    throw new Refused('an unsupported YAML node');
+  }
+
+  private scalar(node: Scalar): YamlValue {
+    const text = String(node.value);
+    return node.type === Scalar.PLAIN ? resolvePlain(text, this.limits) : text;
+  }
+
+  private mapping(items: ReadonlyArray<{ key: unknown; value: unknown }>, depth: number): { [key: string]: YamlValue } {
+    // A null prototype: a "__proto__" key is data, not the object's prototype.
+    const result = Object.create(null) as { [key: string]: YamlValue };
+    for (const item of items) {
+      if (isAlias(item.key)) throw new Refused('an alias as a mapping key is not allowed');
+      const key = this.node(item.key, depth + 1);
+      if (typeof key !== 'string') throw new Refused(`the key ${describe(key)} is not a string (quote it)`);
+      if (Object.prototype.hasOwnProperty.call(result, key)) throw new Refused(`duplicate key ${JSON.stringify(key)}`);
+      result[key] = this.node(item.value, depth + 1);
+    }
+    return result;
+  }
+
+  private tooDeep(): never {
+    throw new Refused(`nested more than ${this.limits.maxDepth} levels deep`);
+  }
+}
+
+export function parseVersionFile(text: string, mappings: readonly VariableMapping[]): VersionFileResult {
+  const read = readVersionDocument(text);
+  if (!read.ok) return read;
+  const map = read.document;
   const problems: string[] = [];
   const values: Record<string, VersionValue> = {};
   for (const mapping of mappings) {
@@ -70,18 +208,29 @@ export function parseVersionFile(text: string, mappings: readonly VariableMappin
 }
 
 export function hasType(value: unknown, type: ValueType): value is VersionValue {
+  const isNumber = typeof value === 'bigint' || (typeof value === 'number' && Number.isFinite(value));
   switch (type) {
     case 'string':
       return typeof value === 'string';
     case 'number':
-      return typeof value === 'number' && Number.isFinite(value);
+      return isNumber;
     case 'integer':
-      return typeof value === 'number' && Number.isSafeInteger(value);
+      return typeof value === 'bigint';
     case 'boolean':
       return typeof value === 'boolean';
     case 'scalar':
-      return typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value));
+      return typeof value === 'string' || typeof value === 'boolean' || isNumber;
   }
+}
+
+/**
+ * The Airflow Variable text the DAG writes for a value (gpu_cicd_dag_lib variable_text): strings
+ * as they are, booleans as true/false, integers with every digit, floats as String(n).
+ */
+export function variableText(value: VersionValue): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  return String(value);
 }
 
 function article(type: ValueType): string {
@@ -91,12 +240,9 @@ function article(type: ValueType): string {
 function describe(value: unknown): string {
   if (value === null || value === undefined) return 'an empty value';
   if (Array.isArray(value)) return 'a list';
-  // YAML 1.1's typed values (PyYAML's safe_load reads them too), which no Variable can hold as is.
-  if (value instanceof Date) return 'a timestamp';
-  if (value instanceof Uint8Array) return 'binary data';
-  if (value instanceof Set) return 'a set';
   if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+  if (typeof value === 'bigint') return `integer ${truncate(value.toString(), 40)}`;
+  if (typeof value === 'number') return Number.isFinite(value) ? `float ${String(value)}` : String(value);
   return `${typeof value} ${truncate(JSON.stringify(value), 40)}`;
 }
 

@@ -297,9 +297,10 @@ def _extract(secret_id: str, response: dict[str, Any], json_field: str | None) -
             secret_id=secret_id,
         )
     if json_field not in document:
-        fields = ", ".join(sorted(map(str, document))[:20]) or "none"
+        # The other fields' names are not shown: they describe a secret the reader may not own.
         raise SecretsError(
-            f"Secret {secret_id} has no JSON field {json_field!r} (fields present: {fields}).",
+            f"Secret {secret_id} has no JSON field {json_field!r} ({len(document)} fields); "
+            "check secrets.sshKeyJsonField.",
             code="MissingJsonField",
             secret_id=secret_id,
         )

@@ -46,6 +46,7 @@ __all__ = [
     "KeyLoadError",
     "RemoteFileError",
     "RemoteFileNotFound",
+    "RemoteFileTimeout",
     "RemoteFileTooLarge",
     "SSHConnectError",
     "SSHMetrics",
@@ -131,6 +132,10 @@ class RemoteFileNotFound(RemoteFileError, FileNotFoundError):
 
     def __str__(self) -> str:  # FileNotFoundError would otherwise render its errno form
         return self.args[0]
+
+
+class RemoteFileTimeout(RemoteFileError):
+    """The server did not answer an SFTP request within the command timeout (it may be hung)."""
 
 
 class RemoteFileTooLarge(RemoteFileError):
@@ -888,19 +893,67 @@ class GpuSSHClient:
         if self._sftp is None or not self.is_connected:
             transport = self._transport()
             try:
-                self._sftp = paramiko.SFTPClient.from_transport(transport)
+                self._sftp = self._start_sftp(transport)
+            except TimeoutError:
+                raise RemoteFileTimeout(
+                    f"SFTP on {self.host}:{self.port} did not start: no answer within "
+                    f"{self.command_timeout:g}s (ssh.commandTimeoutSeconds) or {self.connect_timeout:g}s to open a "
+                    "channel; the server may be hung.",
+                    "",
+                ) from None
             except (paramiko.SSHException, EOFError, OSError) as exc:
                 raise RemoteFileError(
                     f"Could not start SFTP on {self.host}:{self.port} (is the sftp subsystem enabled?): {exc}",
                     "",
                 ) from None
-            if self._sftp is None:
-                raise RemoteFileError(f"Could not start SFTP on {self.host}:{self.port}", "")
         return self._sftp
+
+    def _start_sftp(self, transport: paramiko.Transport) -> paramiko.SFTPClient:
+        """An SFTP session whose every request waits at most command_timeout: a server that stops
+        answering must fail the read, not block the task until its execution_timeout."""
+        try:
+            channel = transport.open_session(timeout=self.connect_timeout)
+        except paramiko.SSHException as exc:
+            if "Timeout" in str(exc):  # paramiko's "Timeout opening channel."
+                raise TimeoutError(str(exc)) from None
+            raise
+        # Every read and write of the session, version exchange included, raises TimeoutError
+        # after this long.
+        channel.settimeout(self.command_timeout)
+        # Channel.invoke_subsystem() waits for the answer without a timeout: the same request,
+        # with one (RFC 4254 6.5).
+        m = Message()
+        m.add_byte(cMSG_CHANNEL_REQUEST)
+        m.add_int(channel.remote_chanid)
+        m.add_string("subsystem")
+        m.add_boolean(True)
+        m.add_string("sftp")
+        channel._event_pending()
+        transport._send_user_message(m)
+        if not channel.event.wait(self.command_timeout):
+            channel.close()
+            raise TimeoutError("no answer to the sftp subsystem request")
+        if not channel.event_ready:
+            channel.close()
+            raise paramiko.SSHException("the server refused the sftp subsystem")
+        return paramiko.SFTPClient(channel)
 
     def _sftp_error(self, exc: OSError, action: str, remote_path: str) -> RemoteFileError:
         import errno
 
+        if isinstance(exc, TimeoutError):
+            # The session is in an unknown state (half an answer may follow): start a new one next time.
+            sftp, self._sftp = self._sftp, None
+            if sftp is not None:
+                try:
+                    sftp.close()
+                except Exception:  # closing a dead channel must not mask the timeout
+                    pass
+            return RemoteFileTimeout(
+                f"Could not {action} {remote_path} on {self.host}: no answer within {self.command_timeout:g}s "
+                "(ssh.commandTimeoutSeconds); the server may be hung.",
+                remote_path,
+            )
         if isinstance(exc, FileNotFoundError) or exc.errno == errno.ENOENT:
             return RemoteFileNotFound(f"Remote path {remote_path} does not exist on {self.host}.", remote_path)
         if isinstance(exc, PermissionError) or exc.errno == errno.EACCES:

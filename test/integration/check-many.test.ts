@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readConfigFile, resolveConfig } from '../../src/config/load.js';
 import { runRuntimeCheck } from '../../src/runtime-check/index.js';
 import { runCli } from './check-cli.js';
-import { makeCheckout, startSshd, type TestSshd } from './check-sshd.js';
+import { keygen, makeCheckout, startSshd, type TestSshd } from './check-sshd.js';
 
 const TARGETS = 64;
 let sshd: TestSshd;
@@ -83,6 +83,20 @@ describe(`check against ${TARGETS} servers`, () => {
     expect(run.stdout).toContain(`- name: gpu-01\n  hostPublicKey: ${sshd.hostPublicKey}\n`);
     expect(run.stdout).toContain(`- name: gpu-02\n  hostPublicKey: ${sshd.hostPublicKey}\n`);
     expect(run.stdout).toMatch(/# gpu-01 \(127\.0\.0\.1:\d+\) SHA256:[A-Za-z0-9+/]{43}, matches the config/);
+  });
+
+  it('--print-host-keys fails when a server presents another key than the pinned one', async () => {
+    const keyPath = join(dir, 'other_host_key');
+    keygen(keyPath, 'other');
+    const other = readFileSync(`${keyPath}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
+    const changedPath = join(dir, 'changed.yaml');
+    // gpu-01 pins a key the server does not have; gpu-02 keeps the right one.
+    writeFileSync(changedPath, readFileSync(configPath, 'utf8').replace(`name: gpu-01, host: "127.0.0.1", port: ${sshd.port}, workspacePath: "${join(dir, 'good')}", hostPublicKey: "${sshd.hostPublicKey}"`, `name: gpu-01, host: "127.0.0.1", port: ${sshd.port}, workspacePath: "${join(dir, 'good')}", hostPublicKey: "${other}"`));
+    expect(readFileSync(changedPath, 'utf8')).toContain(other);
+    const run = await runCli(['check', '--env', 'many', '--config', changedPath, '--print-host-keys', '--server', 'gpu-01', '--server', 'gpu-02']);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/# gpu-01 \(127\.0\.0\.1:\d+\) SHA256:[A-Za-z0-9+/]{43}, DIFFERS/i);
+    expect(run.stdout).toMatch(/# gpu-02 \(127\.0\.0\.2:\d+\) SHA256:[A-Za-z0-9+/]{43}, matches the config/);
   });
 
   it('keeps at most --concurrency servers in flight, and --quick checks only reachability and whoami', async () => {

@@ -95,24 +95,25 @@ describe('SshConnection', () => {
   });
 });
 
-describe('host key policy accept-new', () => {
-  it('accepts an unpinned server with a warning naming its fingerprint', async () => {
+describe('a server without a pinned host key', () => {
+  it('is never connected to: the check has no accept-new policy', async () => {
     const workspace = join(dir, 'ws');
     makeCheckout(workspace, 'cicd-test', 'cicd_01_etl', 'a: 1\nb: 2\nc: 3\nd: 4\n');
     const config = resolveEnvironment(
-      'accept',
+      'unpinned',
       environmentSchema.parse({
-        mwaa: { environmentName: 'accept', region: 'us-east-1', bucket: 'airflow-accept' },
+        mwaa: { environmentName: 'unpinned', region: 'us-east-1', bucket: 'airflow-unpinned' },
         secrets: { sshKeyArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:gpu-server-ssh-key-AbCdEf' },
         git: { repoUrl: '/srv/git/cicd-test.git' },
-        ssh: { user: sshd.user, hostKeyPolicy: 'accept-new' },
-        servers: [{ name: 'gpu-01', host: '127.0.0.1', port: sshd.port, workspacePath: workspace, hostPublicKey: null }],
+        ssh: { user: sshd.user },
+        servers: [{ name: 'gpu-01', host: '127.0.0.1', port: sshd.port, workspacePath: workspace, hostPublicKey: sshd.hostPublicKey }],
       }),
     );
+    // The schema requires a pinned key; a config object built some other way still gets no connection.
+    config.servers[0]!.hostPublicKey = null;
     const report = await runRuntimeCheck(config, { identityFile: sshd.clientKeyPath });
-    expect(report.ok).toBe(true);
-    expect(report.servers[0]?.checks[0]?.reason).toBe(
-      `SSH as ${sshd.user}; WARNING: host key not pinned, accepted ${fingerprint(parsePublicKeyLine(sshd.hostPublicKey).blob)} (pin it in the config)`,
-    );
+    expect(report.ok).toBe(false);
+    expect(report.servers[0]?.checks[0]?.reason).toMatch(/^no pinned hostPublicKey/);
+    expect(report.servers[0]?.checks.slice(1).every((c) => !c.ok && c.reason.startsWith('skipped'))).toBe(true);
   });
 });

@@ -5,7 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { readConfigFile, resolveConfig } from '../../src/config/load.js';
 import type { ResolvedConfig } from '../../src/config/resolved.js';
 import { UserError } from '../../src/errors.js';
-import { renderDag } from '../../src/generator/render-dag.js';
+import { DAG_LIB, DAG_TEMPLATE, INLINE_MARKER, dagLibBody, renderDag } from '../../src/generator/render-dag.js';
+import { readTemplateFile } from '../../src/generator/templates.js';
+import { SAFE_ABSOLUTE_PATH_PATTERN, VERSION_FILE_LIMITS } from '../../src/config/validators.js';
 import { useTmpDir } from '../support/tmp.js';
 
 const meta = { toolVersion: '0.1.0', configHash: 'f'.repeat(64) };
@@ -121,6 +123,39 @@ describe('renderDag', () => {
     const c = await config('dev');
     expect(() => renderDag(c, { ...meta, toolVersion: '1.0\nimport os' })).toThrow(/tool version/);
     expect(() => renderDag(c, { ...meta, configHash: 'abc\n' })).toThrow(/hexadecimal/);
+  });
+
+  it('inlines the DAG library once, whose imports the template already has', async () => {
+    const source = renderDag(await config('prod'), meta);
+    const body = dagLibBody();
+    expect(source.split(body)).toHaveLength(2);
+    expect(source).not.toContain(INLINE_MARKER);
+    expect(source).not.toContain('<<gpu_cicd_dag_lib>>');
+    const library = readTemplateFile(DAG_LIB).toString('utf8');
+    const template = readTemplateFile(DAG_TEMPLATE).toString('utf8');
+    const imports = library
+      .split(INLINE_MARKER)[0]!
+      .split('\n')
+      .filter((line) => /^(import|from) /.test(line));
+    expect(imports.length).toBeGreaterThan(3);
+    for (const line of imports) expect(template.split('\n'), line).toContain(line);
+    expect(body).not.toMatch(/^(import|from) /m);
+  });
+
+  it('gives the DAG the rules the config is validated with', async () => {
+    const constants = pythonConstants(renderDag(await config('prod'), meta));
+    expect(constants.WORKSPACE_PATTERN).toBe(SAFE_ABSOLUTE_PATH_PATTERN);
+    expect(constants.VERSION_FILE_LIMITS).toEqual(VERSION_FILE_LIMITS);
+    const source = renderDag(await config('prod'), meta);
+    expect(source).not.toContain('secretsmanager:[a-z]');
+  });
+
+  it('refuses a server without a pinned host key, saying how to get it', async () => {
+    const c = await config('prod', (c) => {
+      c.servers[1]!.hostPublicKey = null;
+    });
+    expect(() => renderDag(c, meta)).toThrow(UserError);
+    expect(() => renderDag(c, meta)).toThrow(/server gpu-prod-02: .*--print-host-keys/);
   });
 
   it('refuses a server named "all" next to others (it would shadow the select-all choice)', async () => {

@@ -167,6 +167,10 @@ def _git(*args: str, cwd: Path | None = None) -> str:
     return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
 
 
+MISSING_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:dagtest-no-such-secret-AbCdEf"
+# Another region gets its own boto3 client, pointed at an access-denied endpoint by the test.
+DENIED_ARN = "arn:aws:secretsmanager:eu-west-3:123456789012:secret:gpu-server-ssh-key-AbCdEf"
+
 # A file that must never exist: every injection attempt of the tests tries to create it.
 CANARY = _TMP.parent / f"dagtest-canary-{uuid.uuid4().hex}"
 
@@ -177,10 +181,17 @@ BRANCH_FILES = {
     "t-vf-big": "a: 1\nb: 2\nc: 3\nd: '" + "x" * 70_000 + "'\n",
     "t-vf-pytag": f'a: !!python/object/apply:os.system ["touch {CANARY}"]\nb: 2\nc: 3\nd: 4\n',
     "t-vf-missing-key": "a: 1\nb: 2\n",
+    # Nested aliases: PyYAML shares the references, a repr() of it is 9**6 items long.
+    "t-vf-bomb": "a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+    "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n",
+    # Deep enough that composing it recursively exhausts Python's stack.
+    "t-vf-deep": "a: " + "[" * 5000 + "]" * 5000 + "\nb: 2\nc: 3\nd: 4\n",
 }
 
+RETRIED_BRANCHES = {"t-vf-bomb", "t-vf-deep"}
+
 # DAG variants rendered for the tests, each into dags/<name>/<name>.py.
-VARIANTS = ["main", "multi", "badhostkey", "down", "nobranch", "acceptnew"] + [
+VARIANTS = ["main", "multi", "badhostkey", "down", "nobranch", "missingsecret", "deniedsecret"] + [
     branch.removeprefix("t-").replace("-", "_") for branch in BRANCH_FILES
 ]
 if AIRFLOW_LINE == "3":
@@ -272,9 +283,16 @@ def dag_files(stack, test_repo, wrong_host_key, airflow_db) -> dict:  # noqa: AR
         variant("badhostkey", servers=[{**server, "hostPublicKey": wrong_host_key}]),
         variant("down", servers=[{**server, "port": dead_port}]),
         variant("nobranch", git={"repoUrl": str(test_repo), "branch": "t-no-such-branch"}),
-        variant("acceptnew", ssh={"hostKeyPolicy": "accept-new"}, servers=[{**server, "hostPublicKey": None}]),
+        # Runs may only use the configured secret: these configure one that is missing or denied.
+        variant("missingsecret", secrets={"sshKeyArn": MISSING_ARN}),
+        variant("deniedsecret", secrets={"sshKeyArn": DENIED_ARN}),
         *[
-            variant(branch.removeprefix("t-").replace("-", "_"), git={**on_copy["git"], "branch": branch})
+            variant(
+                branch.removeprefix("t-").replace("-", "_"),
+                git={**on_copy["git"], "branch": branch},
+                # A bad file must fail at once: with retries allowed, a retry would show.
+                dag={"retries": 1, "retryDelaySeconds": 1} if branch in RETRIED_BRANCHES else {},
+            )
             for branch in BRANCH_FILES
         ],
     ]
@@ -403,9 +421,16 @@ def run_dag(dag, conf: dict | None = None, **kwargs) -> Run:
         (ti.task_id, ti.map_index): str(ti.state.value if hasattr(ti.state, "value") else ti.state)
         for ti in dag_run.get_task_instances()
     }
+    tries = {(ti.task_id, ti.map_index): ti.try_number for ti in dag_run.get_task_instances()}
     state = dag_run.state.value if hasattr(dag_run.state, "value") else str(dag_run.state)
     run = Run(
-        dag.dag_id, dag_run.run_id, state, tis, xcom_rows(dag.dag_id, dag_run.run_id), "\n".join(LOG_LINES[start:])
+        dag.dag_id,
+        dag_run.run_id,
+        state,
+        tis,
+        xcom_rows(dag.dag_id, dag_run.run_id),
+        "\n".join(LOG_LINES[start:]),
+        {"tries": tries},
     )
     RUNS.append(run)
     return run

@@ -55,7 +55,7 @@ def test_params_carry_json_schema_for_every_input(dagbag, stack):
     assert params["workspace_path"] == stack["workspace"]
     assert params.get_param("workspace_path").schema["pattern"].startswith("^")
     assert params["secrets_arn"] == stack["secretArn"]
-    assert "secretsmanager" in params.get_param("secrets_arn").schema["pattern"]
+    assert params.get_param("secrets_arn").schema["enum"] == [stack["secretArn"]]
     multi = dagbag.get_dag("t_multi").params
     assert multi.get_param("gpu_server_ip").schema["enum"][:4] == ["all", "gpu-01", "gpu-02", "gpu-03"]
     assert multi["gpu_server_ip"] == "all"
@@ -75,7 +75,17 @@ def _top_level_imports(path: Path) -> set[str]:
 def test_top_level_stays_cheap(dag_files):
     """Parsing must not import boto3/paramiko/yaml, touch the network or read Variables."""
     path = Path(dag_files["main"]["path"])
-    assert _top_level_imports(path) <= {"__future__", "json", "logging", "math", "re", "time", "datetime", "airflow"}
+    assert _top_level_imports(path) <= {
+        "__future__",
+        "collections",
+        "json",
+        "logging",
+        "math",
+        "re",
+        "time",
+        "datetime",
+        "airflow",
+    }
     probe = f"""
 import builtins, socket
 import airflow.models
@@ -119,56 +129,33 @@ def test_generated_file_passes_ruff_and_py_compile(dag_files, variant):
         check=False,
     )
     assert lint.returncode == 0, lint.stdout + lint.stderr
+    formatted = subprocess.run(
+        [str(ruff), "format", "--check", "--no-cache", "--config", str(REPO / "pyproject.toml"), path],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert formatted.returncode == 0, formatted.stdout + formatted.stderr
     compiled = subprocess.run([sys.executable, "-m", "py_compile", path], capture_output=True, text=True, check=False)
     assert compiled.returncode == 0, compiled.stderr
 
 
-def _dag_module(path: str):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(f"dagfile_{abs(hash(path))}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_variable_values_are_written_as_javascript_would(dag_files):
-    """The runtime check (TypeScript) compares Variables with String(value): same text here."""
+def test_the_dag_file_holds_the_library_and_the_config_rules(dag_files):
+    """One self-contained file: the library's code inlined, the shared rules as literals."""
     import json
 
-    module = _dag_module(dag_files["main"]["path"])
-    numbers = [0, 7, -3, 2**40, 1.5, 1.0, -2.0, 0.1, 1 / 3, 2.5e-6, 1e-7, 1e16, 1e21, 1.5e300, -4.2e-9, -0.0]
-    script = "const v = JSON.parse(process.argv[1]); process.stdout.write(JSON.stringify(v.map(String)));"
-    js = json.loads(
-        subprocess.run(["node", "-e", script, json.dumps(numbers)], capture_output=True, text=True, check=True).stdout
-    )
-    assert [module.variable_text(n) for n in numbers] == js
-    assert module.variable_text(True) == "true" and module.variable_text(False) == "false"
-    assert module.variable_text("1.0.0") == "1.0.0"
-
-
-def test_version_values_are_type_checked_with_every_problem_named(dag_files):
-    module = _dag_module(dag_files["main"]["path"])
-    mappings = [
-        {"key": "a", "type": "string"},
-        {"key": "b", "type": "integer"},
-        {"key": "c", "type": "boolean"},
-        {"key": "d", "type": "number"},
-        {"key": "e", "type": "scalar"},
-    ]
-    good = {"a": "x", "b": 2, "c": False, "d": 1.5, "e": "y", "extra": [1]}
-    assert module.check_version_values(good, mappings) == {"a": "x", "b": 2, "c": False, "d": 1.5, "e": "y"}
-    with pytest.raises(ValueError) as problem:
-        module.check_version_values({"a": 1, "b": 2.5, "c": "yes", "d": float("nan"), "e": {"x": 1}}, mappings)
-    for fragment in (
-        '"a" should be a string',
-        '"b" should be an integer',
-        '"c" should be a boolean',
-        '"d" should be a number',
-        '"e" should be a scalar',
-    ):
-        assert fragment in str(problem.value)
-    with pytest.raises(ValueError, match="expected a mapping of keys to values, found a list"):
-        module.check_version_values([1, 2], mappings)
-    with pytest.raises(ValueError, match="found an empty file"):
-        module.check_version_values(None, mappings)
+    source = Path(dag_files["main"]["path"]).read_text()
+    library = (REPO / "templates" / "dag" / "gpu_cicd_dag_lib.py").read_text()
+    body = library.split("# --- INLINE: the generated DAG holds everything below this line.\n")[1]
+    assert body in source
+    corpus = json.loads((REPO / "test" / "fixtures" / "version-yaml-corpus.json").read_text())
+    tree = ast.parse(source)
+    constants = {
+        node.targets[0].id: ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.targets[0], ast.Name)
+        and node.targets[0].id in ("VERSION_FILE_LIMITS", "WORKSPACE_PATTERN")
+    }
+    assert constants["VERSION_FILE_LIMITS"] == corpus["limits"]
+    assert constants["WORKSPACE_PATTERN"].startswith("^")

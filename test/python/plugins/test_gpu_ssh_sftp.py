@@ -102,3 +102,69 @@ def test_exists_and_remove(ssh_client, remote_tmp):
     assert ssh_client.remove(path) is False
     with pytest.raises(RemoteFileNotFound):
         ssh_client.remove(path, missing_ok=False)
+
+
+# --------------------------------------------------------------------------- a server that stops answering
+
+
+def _frozen_read(ssh_target, *, open_sftp_first: bool):
+    """Connects, freezes the sshd process serving this connection (SIGSTOP), then reads a file:
+    returns (seconds, error) of the read, which runs in a thread so that a hang cannot hang the test."""
+    import signal
+    import threading
+    import time
+
+    from gpu_ssh_utils import GpuSSHClient
+
+    client = GpuSSHClient(
+        ssh_target.host,
+        ssh_target.port,
+        ssh_target.user,
+        ssh_target.client_key_text,
+        ssh_target.host_public_key,
+        connect_timeout=2,
+        command_timeout=2,
+        retries=0,
+    )
+    client.connect()
+    path = client.run(["mktemp", "/tmp/gpu-ssh-utils-frozen.XXXXXXXX"]).stdout.strip()
+    client.run(["sh", "-c", 'echo "a: 1" > "$1"', "sh", path])
+    if open_sftp_first:
+        assert client.read_text(path) == "a: 1\n"
+    # The shell's parent is the sshd process that serves this connection's channels.
+    session = int(client.run("echo $PPID").stdout.strip())
+    os.kill(session, signal.SIGSTOP)
+    outcome: dict = {}
+
+    def read() -> None:
+        started = time.monotonic()
+        try:
+            client.read_text(path)
+        except Exception as exc:  # the outcome is asserted by the caller
+            outcome["error"] = exc
+        outcome["seconds"] = time.monotonic() - started
+
+    reader = threading.Thread(target=read, daemon=True)
+    try:
+        reader.start()
+        reader.join(30)
+        hung = reader.is_alive()
+    finally:
+        # Ends the frozen process and so the connection: a blocked read returns, close() cannot hang.
+        os.kill(session, signal.SIGKILL)
+        reader.join(10)
+        client.close()
+        os.unlink(path) if os.path.exists(path) else None
+    assert not hung, "the SFTP read blocked on the frozen server"
+    return outcome["seconds"], outcome.get("error")
+
+
+@pytest.mark.parametrize("open_sftp_first", [False, True], ids=["sftp-started-after-freeze", "sftp-open-before"])
+def test_sftp_reads_time_out_against_a_frozen_server(ssh_target, open_sftp_first):
+    from gpu_ssh_utils import RemoteFileTimeout
+
+    seconds, error = _frozen_read(ssh_target, open_sftp_first=open_sftp_first)
+    assert isinstance(error, RemoteFileTimeout), repr(error)
+    assert "no answer within 2s" in str(error)
+    # One command timeout, plus one more at most for closing the file handle that timed out.
+    assert seconds < 2 * 2 + 2, seconds

@@ -145,11 +145,11 @@ const invalidCases: Array<{ name: string; text: string; path: string; line: numb
     message: /Airflow Variable key/,
   },
   {
-    name: 'unpinned host key under strict policy',
-    text: base.replace(/\n\s+hostPublicKey: .*/, ''),
-    path: 'environments.dev.servers[0].hostPublicKey',
-    line: 8,
-    message: /ssh-keyscan/,
+    name: 'the removed accept-new host key policy',
+    text: base.replace('defaults:', 'defaults:\n  ssh: { hostKeyPolicy: accept-new }'),
+    path: 'defaults.ssh.hostKeyPolicy',
+    line: 2,
+    message: /--print-host-keys/,
   },
   {
     name: 'DAG id with a space',

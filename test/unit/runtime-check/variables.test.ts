@@ -7,17 +7,22 @@ describe('sameValue', () => {
     ['1.2.3', '1.2.3', true],
     ['1.2.3', '1.2.3 ', false],
     ['abc', 'ABC', false],
-    [42, '42', true],
-    [42, '42.0', true],
+    [42n, '42', true],
+    [42n, '42.0', false],
     [1.5, '1.5', true],
-    [42, '43', false],
-    [42, '', false],
-    [true, 'True', true],
+    [1, '1', true],
+    [42n, '43', false],
+    [42n, '', false],
     [true, 'true', true],
-    [false, 'False', true],
-    [true, 'False', false],
+    [false, 'false', true],
+    [true, 'True', false],
     [true, '1', false],
-  ] as const)('file %j vs Airflow %j -> %s', (file, airflow, expected) => {
+    // Exact: a float conversion would call these equal.
+    [12345678901234567n, '12345678901234567', true],
+    [12345678901234567n, '12345678901234568', false],
+    [12345678901234567n, '12345678901234567.0', false],
+    [1e21, '1e+21', true],
+  ] as const)('file %s vs Airflow %j -> %s', (file, airflow, expected) => {
     expect(sameValue(file, airflow)).toBe(expected);
   });
 });
@@ -25,7 +30,7 @@ describe('sameValue', () => {
 describe('compareValues / summarizeComparisons', () => {
   const mappings = [
     { fileKey: 'a', key: 'gpu-01__a', fileValue: '1.0' },
-    { fileKey: 'b', key: 'gpu-01__b', fileValue: 2 },
+    { fileKey: 'b', key: 'gpu-01__b', fileValue: 2n },
     { fileKey: 'c', key: 'gpu-01__c', fileValue: true },
   ];
 

@@ -19,17 +19,17 @@ function reason(text: string, mappings: VariableMapping[] = scalars): string {
 describe('parseVersionFile', () => {
   it('accepts a mapping with the configured keys and returns their values', () => {
     const result = parseVersionFile('a: "1.2.3"\nb: 42\nc: true\nd: etl\nextra: ignored\n', scalars);
-    expect(result).toEqual({ ok: true, values: { a: '1.2.3', b: 42, c: true, d: 'etl' } });
+    expect(result).toEqual({ ok: true, values: { a: '1.2.3', b: 42n, c: true, d: 'etl' } });
   });
 
   it('checks each configured type', () => {
     expect(parseVersionFile('version: "2.0"\nbuild: 17\nratio: 0.5\nenabled: false\n', typed)).toEqual({
       ok: true,
-      values: { version: '2.0', build: 17, ratio: 0.5, enabled: false },
+      values: { version: '2.0', build: 17n, ratio: 0.5, enabled: false },
     });
     const wrong = reason('version: 2.0\nbuild: 1.5\nratio: "x"\nenabled: "yes"\n', typed);
-    expect(wrong).toContain('"version" should be a string, found number 2');
-    expect(wrong).toContain('"build" should be an integer, found number 1.5');
+    expect(wrong).toContain('"version" should be a string, found float 2');
+    expect(wrong).toContain('"build" should be an integer, found float 1.5');
     expect(wrong).toContain('"ratio" should be a number, found string "x"');
     expect(wrong).toContain('"enabled" should be a boolean, found string "yes"');
   });
@@ -38,7 +38,7 @@ describe('parseVersionFile', () => {
     expect(parseVersionFile('a: yes\nb: 010\nc: 0x10\nd: .inf\n', scalars)).toMatchObject({ ok: false });
     expect(parseVersionFile('a: yes\nb: 010\nc: 0x10\nd: 1_000\n', scalars)).toEqual({
       ok: true,
-      values: { a: true, b: 8, c: 16, d: 1000 },
+      values: { a: true, b: 8n, c: 16n, d: 1000n },
     });
   });
 
@@ -66,16 +66,17 @@ describe('parseVersionFile', () => {
     ['a Python object tag', 'a: !!python/object:os.system ls\nb: 1\nc: 1\nd: 1\n'],
     ['a Python apply tag', "a: !!python/object/apply:os.system ['id']\nb: 1\nc: 1\nd: 1\n"],
     ['a local tag', 'a: !custom x\nb: 1\nc: 1\nd: 1\n'],
+    ['binary data', 'a: !!binary aGVsbG8=\nb: 1\nc: 1\nd: 1\n'],
+    ['a set', 'a: !!set {x}\nb: 1\nc: 1\nd: 1\n'],
   ])('refuses %s', (_name, text) => {
-    expect(reason(text)).toMatch(/^invalid YAML: Unresolved tag/);
+    expect(reason(text)).toMatch(/^the tag \S+ is not allowed \(write plain values\)$/);
   });
 
-  it.each([
-    ['binary data', 'a: !!binary aGVsbG8=\nb: 1\nc: 1\nd: 1\n', 'binary data'],
-    ['a set', 'a: !!set {x}\nb: 1\nc: 1\nd: 1\n', 'a set'],
-    ['a timestamp', 'a: 2026-11-26\nb: 1\nc: 1\nd: 1\n', 'a timestamp'],
-  ])('refuses YAML 1.1 %s where a scalar belongs', (_name, text, found) => {
-    expect(reason(text)).toBe(`"a" should be a scalar, found ${found}`);
+  it('reads a timestamp as text, as YAML 1.2 does (no Variable holds a date)', () => {
+    expect(parseVersionFile('a: 2026-11-26\nb: 1:30\nc: 1\nd: 1\n', scalars)).toEqual({
+      ok: true,
+      values: { a: '2026-11-26', b: '1:30', c: 1n, d: 1n },
+    });
   });
 
   it('refuses a YAML bomb fast', () => {
@@ -91,7 +92,7 @@ describe('parseVersionFile', () => {
       'i: [*h,*h,*h,*h,*h,*h,*h,*h,*h]',
     ].join('\n');
     const started = performance.now();
-    expect(reason(bomb)).toMatch(/^invalid YAML: Excessive alias count/);
+    expect(reason(bomb)).toBe(`more than ${MAX_ALIAS_COUNT} aliases`);
     expect(performance.now() - started).toBeLessThan(500);
   });
 
@@ -100,10 +101,10 @@ describe('parseVersionFile', () => {
   });
 
   it.each([
-    ['duplicate keys', 'a: 1\na: 2\nb: 1\nc: 1\nd: 1\n', /Map keys must be unique/],
+    ['duplicate keys', 'a: 1\na: 2\nb: 1\nc: 1\nd: 1\n', /^duplicate key "a"/],
     ['several documents', 'a: 1\nb: 1\nc: 1\nd: 1\n---\na: 2\n', /multiple documents/],
     ['broken syntax', 'a: [1, 2\nb: 1\n', /invalid YAML/],
-    ['tabs for indentation', 'a:\n\tb: 1\n', /invalid YAML/],
+    ['tabs for indentation', 'a:\n\tb: 1\n', /contains a tab/],
   ])('refuses %s', (_name, text, expected) => {
     expect(reason(text)).toMatch(expected);
   });
@@ -128,7 +129,7 @@ describe('validateVersionBytes', () => {
     expect(validateVersionBytes(Buffer.from('a: "x"\nb: 2\nc: false\nd: 1.5\n'), 'p', scalars)).toEqual({
       ok: true,
       reason: 'a="x" b=2 c=false d=1.5',
-      values: { a: 'x', b: 2, c: false, d: 1.5 },
+      values: { a: 'x', b: 2n, c: false, d: 1.5 },
     });
   });
 });

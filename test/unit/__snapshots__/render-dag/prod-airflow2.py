@@ -19,12 +19,11 @@ import logging
 import math
 import re
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from airflow.decorators import dag, task, task_group
 from airflow.models.param import Param
-
-log = logging.getLogger("airflow.task.gpu_server_cicd")
 
 # --------------------------------------------------------------------------- configuration
 # Every value below comes from the project config as a Python literal.
@@ -44,8 +43,6 @@ SSH_CONNECT_TIMEOUT_SECONDS = 10
 SSH_COMMAND_TIMEOUT_SECONDS = 600
 SSH_KEEPALIVE_SECONDS = 30
 SSH_CONNECT_RETRIES = 3
-# "accept-new" trusts a server without a pinned host key (with a warning); "strict" never does.
-SSH_ALLOW_UNKNOWN_HOST = False
 
 SSH_KEY_ARN = "arn:aws:secretsmanager:us-east-1:444455556666:secret:gpu-server-ssh-key-Xy34Zw"  # noqa: E501
 SECRET_JSON_FIELD = None  # noqa: E501
@@ -92,67 +89,98 @@ SERVERS = [
     },
 ]
 
-# gpu_server_ip selects the servers of a run: a server name, a host (every server on it), or
-# ALL_SERVERS when there are several. Nothing outside this list is ever contacted.
+# gpu_server_ip selects the servers of a run: a server name (that server only), a host (every
+# server on it), or ALL_SERVERS when there are several. Nothing outside this list is ever contacted.
 ALL_SERVERS = "all"
 SERVER_CHOICES = ["all", "gpu-prod-01", "gpu-prod-02", "10.30.1.21", "10.30.1.22"]  # noqa: E501
 DEFAULT_SERVER = "all"  # noqa: E501
 # An empty workspace_path means: each server's configured workspace.
 DEFAULT_WORKSPACE = "/home/ubuntu/workspace"  # noqa: E501
 
-# --------------------------------------------------------------------------- input validation
+# The rules of a run's parameters, shared with the config's validation (src/config/validators.ts).
+WORKSPACE_PATTERN = "^(?=.{1,1024}$)(?:/|(?:/(?!\\.\\.?(?:/|$))[A-Za-z0-9._-]+)+/?)$"  # noqa: E501
+# Version file reader limits, shared with the runtime check (src/runtime-check/version-file.ts).
+VERSION_FILE_LIMITS = {"maxAliases": 10, "maxDepth": 32, "maxNumberChars": 100}  # noqa: E501
+# Everything an SSH task needs to connect, for connect() below.
+SSH_OPTIONS = {
+    "json_field": SECRET_JSON_FIELD,
+    "ttl_seconds": SECRET_CACHE_TTL_SECONDS,
+    "connect_timeout": SSH_CONNECT_TIMEOUT_SECONDS,
+    "command_timeout": SSH_COMMAND_TIMEOUT_SECONDS,
+    "keepalive_seconds": SSH_KEEPALIVE_SECONDS,
+    "retries": SSH_CONNECT_RETRIES,
+}
 
-WORKSPACE_SCHEMA_PATTERN = r"^$|^/[A-Za-z0-9._/-]{0,1023}$"
-KEY_ARN_SCHEMA_PATTERN = (
-    r"^arn:aws(-cn|-us-gov)?:secretsmanager:[a-z]{2}(-gov)?-[a-z]+-[0-9]:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$"
-)
-_WORKSPACE_RE = re.compile(r"/[A-Za-z0-9._/-]{0,1023}")
-_KEY_ARN_RE = re.compile(KEY_ARN_SCHEMA_PATTERN)
+# --------------------------------------------------------------------------- from templates/dag/gpu_cicd_dag_lib.py
+
+log = logging.getLogger("airflow.task.gpu_server_cicd")
 
 
 class InputError(ValueError):
     """A run parameter was rejected; the message names the parameter and what is allowed."""
 
 
-def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+class VersionFileError(ValueError):
+    """The version file is refused: not YAML, or outside the subset both readers agree on."""
 
 
-def check_inputs(params: dict) -> list[dict]:
+def shown(value: object, limit: int = 80) -> str:
+    """A bounded repr: values from a version file may share references (YAML aliases) or nest
+    deeply, so a plain repr() could take seconds and gigabytes."""
+    import reprlib
+
+    shortener = reprlib.Repr()
+    shortener.maxlevel = 3
+    shortener.maxdict = shortener.maxlist = shortener.maxtuple = shortener.maxset = 4
+    shortener.maxstring = shortener.maxother = limit
+    text = shortener.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# --------------------------------------------------------------------------- run parameters
+
+
+def select_targets(
+    params: dict,
+    *,
+    servers: list[dict],
+    server_choices: list[str],
+    all_servers: str,
+    secret_arns: list[str],
+    workspace_pattern: str,
+    checkout_dir: str,
+) -> list[dict]:
     """Validates the run parameters (again: a schema cannot express all of this, and a run can be
-    created without schema validation) and returns the servers of this run, each with the key's ARN."""
+    created without schema validation) and returns the servers of this run, each with the key's ARN.
+
+    gpu_server_ip is a server name, a host (every server on it) or all_servers; a name wins over a
+    host, so one value never selects two different servers.
+    """
     selected = params.get("gpu_server_ip")
     workspace = params.get("workspace_path")
     secret_arn = params.get("secrets_arn")
-    if not isinstance(selected, str) or selected not in SERVER_CHOICES:
+    if not isinstance(selected, str) or selected not in server_choices:
         raise InputError(
-            f"gpu_server_ip: {_shown(selected)} is not a configured GPU server. "
-            f"Allowed: {', '.join(SERVER_CHOICES)} (add servers in the project config)."
+            f"gpu_server_ip: {shown(selected)} is not a configured GPU server. "
+            f"Allowed: {', '.join(server_choices)} (add servers in the project config)."
         )
     if workspace is None:
         workspace = ""
-    if not isinstance(workspace, str) or (
-        workspace != ""
-        and (
-            not _WORKSPACE_RE.fullmatch(workspace)
-            or any(part in (".", "..") for part in workspace.split("/"))
-            or "//" in workspace
-        )
-    ):
+    if not isinstance(workspace, str) or (workspace != "" and not re.fullmatch(workspace_pattern, workspace)):
         raise InputError(
-            f"workspace_path: {_shown(workspace)} is not allowed. Use an absolute path of letters, digits, "
-            '".", "_", "-" and "/" without "." or ".." components, or "" for each server\'s configured workspace.'
+            f"workspace_path: {shown(workspace)} is not allowed. Use an absolute path of letters, digits, "
+            '".", "_", "-" and "/" without "." or ".." components or "//", or "" for each server\'s '
+            "configured workspace."
         )
-    if not isinstance(secret_arn, str) or not _KEY_ARN_RE.fullmatch(secret_arn):
+    if not isinstance(secret_arn, str) or secret_arn not in secret_arns:
         raise InputError(
-            f"secrets_arn: {_shown(secret_arn)} is not a Secrets Manager secret ARN "
-            "(arn:aws:secretsmanager:<region>:<account>:secret:<name>)."
+            f"secrets_arn: {shown(secret_arn)} is not the configured SSH key secret. "
+            f"Allowed: {', '.join(secret_arns)} (secrets.sshKeyArn in the project config)."
         )
+    by_name = [server for server in servers if server["name"] == selected]
+    chosen = by_name or [server for server in servers if selected in (all_servers, server["host"])]
     targets = []
-    for server in SERVERS:
-        if selected not in (ALL_SERVERS, server["name"], server["host"]):
-            continue
+    for server in chosen:
         base = (workspace or server["workspace_path"]).rstrip("/") or "/"
         targets.append(
             {
@@ -162,7 +190,7 @@ def check_inputs(params: dict) -> list[dict]:
                 "user": server["user"],
                 "host_public_key": server["host_public_key"],
                 "workspace_path": base,
-                "checkout_path": f"{base.rstrip('/')}/{GIT_CHECKOUT_DIR}",
+                "checkout_path": f"{base.rstrip('/')}/{checkout_dir}",
                 "variables": server["variables"],
                 "secrets_arn": secret_arn,
             }
@@ -170,102 +198,158 @@ def check_inputs(params: dict) -> list[dict]:
     return targets
 
 
-# --------------------------------------------------------------------------- helpers used by tasks
+# --------------------------------------------------------------------------- the version file
+
+_YAML_TAG = "tag:yaml.org,2002:"
 
 
-def _failure(message: str) -> Exception:
-    """An error that fails the task without retries: retrying cannot fix a wrong input, key or file."""
-    from airflow.exceptions import AirflowFailException
+def read_version_document(text: str, limits: dict) -> dict:
+    """Parses a version file under the one rule the DAG and the runtime check share (README,
+    "Variable values"): one YAML document whose top level is a mapping; no tags, no merge keys,
+    no duplicate keys, only string keys; at most limits["maxAliases"] aliases, limits["maxDepth"]
+    levels of nesting and limits["maxNumberChars"] characters per number; no plain "=", no tabs,
+    lone CRs, NEL/LS/PS line breaks or byte order marks past the start. Timestamps and base-60
+    numbers (1:30) stay text; everything else resolves as PyYAML's SafeLoader does. Raises
+    VersionFileError with the reason."""
+    import yaml
+    from yaml.events import AliasEvent, MappingEndEvent
+    from yaml.nodes import MappingNode, ScalarNode
 
-    return AirflowFailException(message)
+    # Characters on which YAML readers disagree (PyYAML's line breaks of YAML 1.1 only, its refusal
+    # of most tabs, a lone CR as a line break, a byte order mark past the start): refused outright.
+    for character, name in (
+        ("\x85", "the line break NEL"),
+        ("\u2028", "the line break LINE SEPARATOR"),
+        ("\u2029", "the line break PARAGRAPH SEPARATOR"),
+        ("\t", 'a tab (indent with spaces; write "\\t" inside double quotes)'),
+    ):
+        if character in text:
+            raise VersionFileError(f"contains {name}")
+    if "\r" in text.replace("\r\n", ""):
+        raise VersionFileError("contains a carriage return that does not end a CRLF line")
+    if "\ufeff" in text[1:]:
+        raise VersionFileError("contains a byte order mark after the start")
 
+    class StrictLoader(yaml.SafeLoader):
+        aliases = 0
+        depth = 0
+        # Anchors whose node is still being composed: an alias to one would make a cycle.
+        open_anchors: frozenset = frozenset()
 
-def _metric(name: str, **values: object) -> None:
-    log.info("METRIC %s %s", name, json.dumps(values, sort_keys=True, default=str))
+        def compose_node(self, parent, index):
+            if self.check_event(AliasEvent):
+                self.aliases += 1
+                if self.aliases > limits["maxAliases"]:
+                    raise VersionFileError(f"more than {limits['maxAliases']} aliases")
+                if self.peek_event().anchor in self.open_anchors:
+                    raise VersionFileError("an alias inside its own anchored value (a cycle)")
+                return super().compose_node(parent, index)
+            event = self.peek_event()
+            if getattr(event, "tag", None) is not None:
+                raise VersionFileError(f"the tag {shown(event.tag, 100)} is not allowed (write plain values)")
+            if self.depth >= limits["maxDepth"]:
+                raise VersionFileError(f"nested more than {limits['maxDepth']} levels deep")
+            outer = self.open_anchors
+            self.depth += 1
+            if event.anchor is not None:
+                self.open_anchors = outer | {event.anchor}
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
+                self.open_anchors = outer
 
+        def compose_scalar_node(self, anchor):
+            node = super().compose_scalar_node(anchor)
+            if node.style is None:  # plain: the implicit resolvers gave it its type
+                kind = node.tag.removeprefix(_YAML_TAG)
+                if kind == "timestamp" or (kind in ("int", "float") and ":" in node.value):
+                    # YAML 1.1 forms that YAML 1.2 dropped and no Variable holds: they stay text.
+                    node.tag = _YAML_TAG + "str"
+                elif kind in ("merge", "value", "yaml"):
+                    raise VersionFileError(f"the plain value {shown(node.value, 20)} is not allowed (quote it)")
+                elif kind in ("int", "float") and len(node.value) > limits["maxNumberChars"]:
+                    raise VersionFileError(f"a number longer than {limits['maxNumberChars']} characters")
+            return node
 
-def _private_key(secret_arn: str) -> str:
-    """The key text, in memory only (short-lived in-process cache in aws_secrets_utils)."""
-    import aws_secrets_utils
+        def compose_mapping_node(self, anchor):
+            start = self.get_event()
+            tag = self.resolve(MappingNode, None, start.implicit)
+            node = MappingNode(tag, [], start.start_mark, None, flow_style=start.flow_style)
+            if anchor is not None:
+                self.anchors[anchor] = node
+            seen = set()
+            while not self.check_event(MappingEndEvent):
+                if self.check_event(AliasEvent):
+                    raise VersionFileError("an alias as a mapping key is not allowed")
+                key = self.compose_node(node, None)
+                if not isinstance(key, ScalarNode) or key.tag != _YAML_TAG + "str":
+                    raise VersionFileError(
+                        f"the key {shown(getattr(key, 'value', key), 40)} is not a string (quote it)"
+                    )
+                if key.value in seen:
+                    raise VersionFileError(f"duplicate key {shown(key.value, 60)}")
+                seen.add(key.value)
+                node.value.append((key, self.compose_node(node, key)))
+            node.end_mark = self.get_event().end_mark
+            return node
 
+    loader = None
     try:
-        return aws_secrets_utils.get_secret(
-            secret_arn, json_field=SECRET_JSON_FIELD, ttl_seconds=SECRET_CACHE_TTL_SECONDS
-        )
-    except aws_secrets_utils.SecretsError as exc:
-        if exc.retryable:
-            raise RuntimeError(f"Could not read the SSH key secret: {exc}") from None
-        raise _failure(f"Could not read the SSH key secret {secret_arn}: {exc}") from None
+        loader = StrictLoader(text)
+        document = loader.get_single_data()
+    except VersionFileError:
+        raise
+    except yaml.YAMLError as exc:
+        raise VersionFileError(str(exc).splitlines()[0][:300]) from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        # PyYAML's constructors raise plain ValueError (e.g. "0b_"), not YAMLError.
+        raise VersionFileError(f"unreadable value ({type(exc).__name__})") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+    if not isinstance(document, dict):
+        found = "an empty file" if document is None else f"a {type(document).__name__}"
+        raise VersionFileError(f"expected a mapping of keys to values, found {found}")
+    return document
 
 
-def _connect(target: dict, expected_fingerprint: str | None):
-    """One SSH connection for the whole task (every command of the task reuses it)."""
-    import gpu_ssh_utils
-
-    secret_arn = target["secrets_arn"]
-    key_text = _private_key(secret_arn)
-    try:
-        pkey = gpu_ssh_utils.load_private_key(key_text)
-    except gpu_ssh_utils.KeyLoadError as exc:
-        raise _failure(f"The SSH key in {secret_arn} is not usable: {exc}") from None
-    del key_text
-    fingerprint = gpu_ssh_utils.key_fingerprint(pkey)
-    if expected_fingerprint and fingerprint != expected_fingerprint:
-        log.warning(
-            "The SSH key changed during this run (now %s, retrieve_ssh_key saw %s); using the current key.",
-            fingerprint,
-            expected_fingerprint,
-        )
-    host_key = target["host_public_key"]
-    if host_key is None and not SSH_ALLOW_UNKNOWN_HOST:
-        raise _failure(f"No host key is pinned for server {target['name']}; set servers[].hostPublicKey in the config.")
-    if host_key is None:
-        log.warning(
-            "Server %s has no pinned host key: accepting the key it presents (ssh.hostKeyPolicy accept-new).",
-            target["name"],
-        )
-    client = gpu_ssh_utils.GpuSSHClient(
-        target["host"],
-        target["port"],
-        target["user"],
-        pkey,
-        host_key,
-        allow_unknown_host=SSH_ALLOW_UNKNOWN_HOST,
-        connect_timeout=SSH_CONNECT_TIMEOUT_SECONDS,
-        command_timeout=SSH_COMMAND_TIMEOUT_SECONDS,
-        keepalive_seconds=SSH_KEEPALIVE_SECONDS,
-        retries=SSH_CONNECT_RETRIES,
-    )
-    try:
-        client.connect()
-    except gpu_ssh_utils.SSHConnectError as exc:
-        where = f"{target['user']}@{target['host']}:{target['port']} (server {target['name']})"
-        if isinstance(exc, gpu_ssh_utils.HostKeyMismatch | gpu_ssh_utils.AuthenticationFailed):
-            raise _failure(f"SSH to {where} refused: {exc}") from None
-        raise RuntimeError(f"SSH to {where} failed: {exc}") from None
-    return client
+def check_version_values(document: dict, variables: list[dict]) -> dict:
+    """The configured keys of a parsed version file, type-checked; ValueError lists every problem."""
+    if not isinstance(document, dict):
+        found = "an empty file" if document is None else f"a {type(document).__name__}"
+        raise ValueError(f"expected a mapping of keys to values, found {found}")
+    problems = []
+    values = {}
+    for mapping in variables:
+        key, expected = mapping["key"], mapping["type"]
+        if key not in document:
+            problems.append(f'missing key "{key}"')
+            continue
+        value = document[key]
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        if is_number and isinstance(value, float) and not math.isfinite(value):
+            is_number = False
+        ok = {
+            "string": isinstance(value, str),
+            "number": is_number,
+            "integer": is_number and isinstance(value, int),
+            "boolean": isinstance(value, bool),
+            "scalar": isinstance(value, str | bool) or is_number,
+        }[expected]
+        if not ok:
+            article = "an" if expected == "integer" else "a"
+            problems.append(f'"{key}" should be {article} {expected}, found {shown(value)}')
+            continue
+        values[key] = value
+    if problems:
+        raise ValueError("; ".join(problems))
+    return values
 
 
-def _remote_error(target: dict, what: str, exc: Exception) -> str:
-    import gpu_ssh_utils
-
-    if isinstance(exc, gpu_ssh_utils.CommandFailed):
-        detail = (exc.stderr_tail or "").strip()[-600:]
-        return f"{what} failed on server {target['name']} (exit {exc.exit_code}): {detail}"
-    return f"{what} failed on server {target['name']}: {exc}"
-
-
-def _git(ssh, checkout: str | None, *args: str, check: bool = True):
-    """Runs git non-interactively; every argument is quoted by gpu_ssh_utils."""
-    argv = ["env", "GIT_TERMINAL_PROMPT=0", "LC_ALL=C", "git", "-c", "protocol.ext.allow=never"]
-    if checkout is not None:
-        argv += ["-C", checkout]
-    return ssh.run([*argv, *args], check=check)
-
-
-def _js_number(value: int | float) -> str:
+def js_number(value: int | float) -> str:
     """A number as JavaScript's String(n) writes it (both use the shortest round-trip digits), so
-    the runtime check, written in TypeScript, compares equal strings."""
+    the runtime check, written in TypeScript, compares equal strings. Integers keep every digit."""
     if isinstance(value, int):
         return str(value)
     if value == 0:
@@ -296,41 +380,109 @@ def variable_text(value: str | int | float | bool) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
-        return _js_number(value)
+        return js_number(value)
     return value
 
 
-def check_version_values(document: object, variables: list[dict]) -> dict:
-    """The configured keys of a parsed version file, type-checked; ValueError lists every problem."""
-    if not isinstance(document, dict):
-        found = "an empty file" if document is None else f"a {type(document).__name__}"
-        raise ValueError(f"expected a mapping of keys to values, found {found}")
-    problems = []
-    values = {}
-    for mapping in variables:
-        key, expected = mapping["key"], mapping["type"]
-        if key not in document:
-            problems.append(f'missing key "{key}"')
-            continue
-        value = document[key]
-        is_number = isinstance(value, int | float) and not isinstance(value, bool)
-        if is_number and isinstance(value, float) and not math.isfinite(value):
-            is_number = False
-        ok = {
-            "string": isinstance(value, str),
-            "number": is_number,
-            "integer": is_number and isinstance(value, int),
-            "boolean": isinstance(value, bool),
-            "scalar": isinstance(value, str | bool) or is_number,
-        }[expected]
-        if not ok:
-            article = "an" if expected == "integer" else "a"
-            problems.append(f'"{key}" should be {article} {expected}, found {_shown(value)}')
-            continue
-        values[key] = value
-    if problems:
-        raise ValueError("; ".join(problems))
-    return values
+# --------------------------------------------------------------------------- SSH, secrets, git
+
+
+def metric(name: str, **values: object) -> None:
+    log.info("METRIC %s %s", name, json.dumps(values, sort_keys=True, default=str))
+
+
+def private_key(secret_arn: str, *, json_field: str | None, ttl_seconds: int, fail: Callable[[str], Exception]) -> str:
+    """The key text, in memory only (short-lived in-process cache in aws_secrets_utils)."""
+    import aws_secrets_utils
+
+    try:
+        return aws_secrets_utils.get_secret(secret_arn, json_field=json_field, ttl_seconds=ttl_seconds)
+    except aws_secrets_utils.SecretsError as exc:
+        if exc.retryable:
+            raise RuntimeError(f"Could not read the SSH key secret: {exc}") from None
+        raise fail(f"Could not read the SSH key secret {secret_arn}: {exc}") from None
+
+
+def connect(target: dict, expected_fingerprint: str | None, ssh: dict, fail: Callable[[str], Exception]):
+    """One SSH connection for the whole task (every command of the task reuses it). ssh holds the
+    key secret's json_field and ttl_seconds and GpuSSHClient's timeouts and retries."""
+    import gpu_ssh_utils
+
+    secret_arn = target["secrets_arn"]
+    key_text = private_key(secret_arn, json_field=ssh["json_field"], ttl_seconds=ssh["ttl_seconds"], fail=fail)
+    try:
+        pkey = gpu_ssh_utils.load_private_key(key_text)
+    except gpu_ssh_utils.KeyLoadError as exc:
+        raise fail(f"The SSH key in {secret_arn} is not usable: {exc}") from None
+    del key_text
+    fingerprint = gpu_ssh_utils.key_fingerprint(pkey)
+    if expected_fingerprint and fingerprint != expected_fingerprint:
+        log.warning(
+            "The SSH key changed during this run (now %s, retrieve_ssh_key saw %s); using the current key.",
+            fingerprint,
+            expected_fingerprint,
+        )
+    if not target["host_public_key"]:
+        raise fail(f"No host key is pinned for server {target['name']}; set servers[].hostPublicKey in the config.")
+    client = gpu_ssh_utils.GpuSSHClient(
+        target["host"],
+        target["port"],
+        target["user"],
+        pkey,
+        target["host_public_key"],
+        connect_timeout=ssh["connect_timeout"],
+        command_timeout=ssh["command_timeout"],
+        keepalive_seconds=ssh["keepalive_seconds"],
+        retries=ssh["retries"],
+    )
+    try:
+        client.connect()
+    except gpu_ssh_utils.SSHConnectError as exc:
+        where = f"{target['user']}@{target['host']}:{target['port']} (server {target['name']})"
+        if isinstance(exc, gpu_ssh_utils.HostKeyMismatch | gpu_ssh_utils.AuthenticationFailed):
+            raise fail(f"SSH to {where} refused: {exc}") from None
+        raise RuntimeError(f"SSH to {where} failed: {exc}") from None
+    return client
+
+
+def remote_error(target: dict, what: str, exc: Exception) -> str:
+    import gpu_ssh_utils
+
+    if isinstance(exc, gpu_ssh_utils.CommandFailed):
+        detail = (exc.stderr_tail or "").strip()[-600:]
+        return f"{what} failed on server {target['name']} (exit {exc.exit_code}): {detail}"
+    return f"{what} failed on server {target['name']}: {exc}"
+
+
+def git(ssh, checkout: str | None, *args: str, check: bool = True):
+    """Runs git non-interactively; every argument is quoted by gpu_ssh_utils."""
+    argv = ["env", "GIT_TERMINAL_PROMPT=0", "LC_ALL=C", "git", "-c", "protocol.ext.allow=never"]
+    if checkout is not None:
+        argv += ["-C", checkout]
+    return ssh.run([*argv, *args], check=check)
+
+
+# --------------------------------------------------------------------------- bound to this config
+
+
+def check_inputs(params: dict) -> list[dict]:
+    """The servers of this run (see select_targets), or InputError naming the parameter."""
+    return select_targets(
+        params,
+        servers=SERVERS,
+        server_choices=SERVER_CHOICES,
+        all_servers=ALL_SERVERS,
+        secret_arns=[SSH_KEY_ARN],
+        workspace_pattern=WORKSPACE_PATTERN,
+        checkout_dir=GIT_CHECKOUT_DIR,
+    )
+
+
+def _failure(message: str) -> Exception:
+    """An error that fails the task without retries: retrying cannot fix a wrong input, key or file."""
+    from airflow.exceptions import AirflowFailException
+
+    return AirflowFailException(message)
 
 
 # --------------------------------------------------------------------------- the DAG
@@ -363,14 +515,14 @@ def check_version_values(document: object, variables: list[dict]) -> dict:
         "workspace_path": Param(
             DEFAULT_WORKSPACE,
             type="string",
-            pattern=WORKSPACE_SCHEMA_PATTERN,
+            pattern="^$|" + WORKSPACE_PATTERN,
             description='Absolute workspace on the server; "" uses each server\'s configured workspace.',
         ),
         "secrets_arn": Param(
             SSH_KEY_ARN,
             type="string",
-            pattern=KEY_ARN_SCHEMA_PATTERN,
-            description="Secrets Manager ARN of the SSH private key.",
+            enum=[SSH_KEY_ARN],
+            description="Secrets Manager ARN of the SSH private key (only the configured secret).",
         ),
     },
 )
@@ -391,7 +543,9 @@ def gpu_server_cicd_workflow():
 
         started = time.monotonic()
         secrets_arn = targets[0]["secrets_arn"]
-        key_text = _private_key(secrets_arn)
+        key_text = private_key(
+            secrets_arn, json_field=SECRET_JSON_FIELD, ttl_seconds=SECRET_CACHE_TTL_SECONDS, fail=_failure
+        )
         try:
             pkey = gpu_ssh_utils.load_private_key(key_text)
         except gpu_ssh_utils.KeyLoadError as exc:
@@ -411,15 +565,15 @@ def gpu_server_cicd_workflow():
     def test_ssh_connection(target: dict, key_info: dict) -> dict:
         import gpu_ssh_utils
 
-        with _connect(target, key_info["fingerprint"]) as ssh:
+        with connect(target, key_info["fingerprint"], SSH_OPTIONS, _failure) as ssh:
             try:
                 whoami = ssh.run(["whoami"]).stdout.strip()
             except gpu_ssh_utils.GpuSSHError as exc:
-                raise RuntimeError(_remote_error(target, "whoami", exc)) from None
+                raise RuntimeError(remote_error(target, "whoami", exc)) from None
             if whoami != target["user"]:
-                raise _failure(f"whoami on server {target['name']} says {_shown(whoami)}, expected {target['user']!r}.")
+                raise _failure(f"whoami on server {target['name']} says {shown(whoami)}, expected {target['user']!r}.")
             metrics = ssh.metrics.to_dict()
-        _metric("ssh_connect", server=target["name"], seconds=metrics["connect_seconds"])
+        metric("ssh_connect", server=target["name"], seconds=metrics["connect_seconds"])
         return {"server": target["name"], "whoami": whoami, "ssh": metrics}
 
     @task(max_active_tis_per_dagrun=SERVER_CONCURRENCY)
@@ -429,7 +583,7 @@ def gpu_server_cicd_workflow():
         checkout = target["checkout_path"]
         where = f"server {target['name']}"
         remote_ref = f"refs/remotes/{GIT_REMOTE}/{GIT_BRANCH}"
-        with _connect(target, key_info["fingerprint"]) as ssh:
+        with connect(target, key_info["fingerprint"], SSH_OPTIONS, _failure) as ssh:
             started = time.monotonic()
             step = "preparing the workspace"
             try:
@@ -444,43 +598,45 @@ def gpu_server_cicd_workflow():
                 mode = ssh.run(probe).stdout.strip()
                 if mode == "clone":
                     step = "git clone"
-                    _git(ssh, None, "clone", "--no-checkout", "--origin", GIT_REMOTE, "--", GIT_REPO_URL, checkout)
+                    git(ssh, None, "clone", "--no-checkout", "--origin", GIT_REMOTE, "--", GIT_REPO_URL, checkout)
                 # Fetching from the configured URL (not the checkout's remote) follows a changed repoUrl.
                 step = f"git fetch of branch {GIT_BRANCH}"
                 refspec = f"+refs/heads/{GIT_BRANCH}:{remote_ref}"
-                fetch = _git(ssh, checkout, "fetch", "--prune", "--", GIT_REPO_URL, refspec, check=False)
+                fetch = git(ssh, checkout, "fetch", "--prune", "--", GIT_REPO_URL, refspec, check=False)
                 if fetch.exit_code != 0:
                     detail = fetch.stderr.strip()[-600:]
                     if "couldn't find remote ref" in fetch.stderr:
                         raise _failure(f"Branch {GIT_BRANCH!r} does not exist in {GIT_REPO_URL} ({where}).")
                     raise RuntimeError(f"git fetch failed on {where} (exit {fetch.exit_code}): {detail}")
                 step = f"git checkout of branch {GIT_BRANCH}"
-                _git(ssh, checkout, "checkout", "-q", "-B", GIT_BRANCH, remote_ref)
+                git(ssh, checkout, "checkout", "-q", "-B", GIT_BRANCH, remote_ref)
                 step = "verifying the checkout"
-                branch = _git(ssh, checkout, "rev-parse", "--abbrev-ref", "HEAD").stdout.strip()
-                shas = _git(ssh, checkout, "rev-parse", "HEAD", remote_ref).stdout.split()
+                branch = git(ssh, checkout, "rev-parse", "--abbrev-ref", "HEAD").stdout.strip()
+                shas = git(ssh, checkout, "rev-parse", "HEAD", remote_ref).stdout.split()
                 commit, expected = (shas + ["?", "?"])[:2]
             except gpu_ssh_utils.GpuSSHError as exc:
-                raise RuntimeError(_remote_error(target, step, exc)) from None
+                raise RuntimeError(remote_error(target, step, exc)) from None
             git_seconds = round(time.monotonic() - started, 3)
             metrics = ssh.metrics.to_dict()
         if branch != GIT_BRANCH or commit != expected:
-            raise _failure(
-                f"Checkout on {where} is on {branch!r} at {commit}, expected {GIT_BRANCH!r} at {expected}."
-            )
-        _metric("git", server=target["name"], mode=mode, seconds=git_seconds, commit=commit)
-        return {"server": target["name"], "mode": mode, "branch": branch, "commit": commit,
-                "git_seconds": git_seconds, "ssh": metrics}
+            raise _failure(f"Checkout on {where} is on {branch!r} at {commit}, expected {GIT_BRANCH!r} at {expected}.")
+        metric("git", server=target["name"], mode=mode, seconds=git_seconds, commit=commit)
+        return {
+            "server": target["name"],
+            "mode": mode,
+            "branch": branch,
+            "commit": commit,
+            "git_seconds": git_seconds,
+            "ssh": metrics,
+        }
 
     @task(max_active_tis_per_dagrun=SERVER_CONCURRENCY)
     def read_version_yaml(target: dict, key_info: dict, checkout: dict) -> dict:
-        import yaml
-
         import gpu_ssh_utils
 
         path = f"{target['checkout_path']}/{VERSION_FILE}"
         where = f"{VERSION_FILE} on server {target['name']} (commit {checkout['commit']})"
-        with _connect(target, key_info["fingerprint"]) as ssh:
+        with connect(target, key_info["fingerprint"], SSH_OPTIONS, _failure) as ssh:
             try:
                 text = ssh.read_text(path, max_bytes=VERSION_FILE_MAX_BYTES)
             except gpu_ssh_utils.RemoteFileNotFound:
@@ -488,15 +644,15 @@ def gpu_server_cicd_workflow():
             except gpu_ssh_utils.RemoteFileTooLarge as exc:
                 limit = f"the limit of {VERSION_FILE_MAX_BYTES} bytes (versionFile.maxBytes)"
                 raise _failure(f"{where} is {exc.size} bytes, over {limit}.") from None
+            except gpu_ssh_utils.RemoteFileTimeout as exc:  # a hung server may recover: retried
+                raise RuntimeError(f"{where} cannot be read: {exc}") from None
             except gpu_ssh_utils.RemoteFileError as exc:
                 raise _failure(f"{where} cannot be read: {exc}") from None
             metrics = ssh.metrics.to_dict()
         try:
-            document = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            problem = str(exc).splitlines()[0][:300]
-            rule = "only plain YAML is accepted; Python tags are refused"
-            raise _failure(f"{where} is not valid YAML ({rule}): {problem}") from None
+            document = read_version_document(text, VERSION_FILE_LIMITS)
+        except VersionFileError as exc:
+            raise _failure(f"{where} is refused: {exc} (see the README, Variable values).") from None
         try:
             values = check_version_values(document, target["variables"])
         except ValueError as exc:
@@ -530,7 +686,7 @@ def gpu_server_cicd_workflow():
             "variables_updated": updated,
             "variables_total": len(target["variables"]),
         }
-        _metric("variables", **summary)
+        metric("variables", **summary)
         return summary
 
     @task
@@ -557,8 +713,11 @@ def gpu_server_cicd_workflow():
             else:
                 leftover.unlink(missing_ok=True)
             removed.append(leftover.name)
-        result = {"cached_connections_closed": closed, "secret_cache_cleared": secrets_utils is not None,
-                  "temp_entries_removed": removed}
+        result = {
+            "cached_connections_closed": closed,
+            "secret_cache_cleared": secrets_utils is not None,
+            "temp_entries_removed": removed,
+        }
         log.info("Cleanup: %s", json.dumps(result, sort_keys=True))
         return result
 

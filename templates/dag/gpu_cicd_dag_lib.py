@@ -1,0 +1,370 @@
+"""The config-independent logic of the generated DAG: run-parameter checks, the version file's
+reader and type checks, Variable text, SSH and git helpers.
+
+A plain module so that ruff checks it and pytest imports it as it is. The generator
+(src/generator/render-dag.ts) copies everything below the INLINE marker into the generated DAG
+file, so the DAG stays one self-contained file and plugins.zip does not change with this code.
+The imports above the marker must be a subset of the DAG template's own (a unit test checks).
+
+Config-dependent values come in as parameters; nothing here reads the config or Airflow. Heavy
+modules (yaml, gpu_ssh_utils, aws_secrets_utils) are imported inside the functions that use them,
+so that parsing the DAG file stays cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from collections.abc import Callable
+
+# --- INLINE: the generated DAG holds everything below this line.
+
+log = logging.getLogger("airflow.task.gpu_server_cicd")
+
+
+class InputError(ValueError):
+    """A run parameter was rejected; the message names the parameter and what is allowed."""
+
+
+class VersionFileError(ValueError):
+    """The version file is refused: not YAML, or outside the subset both readers agree on."""
+
+
+def shown(value: object, limit: int = 80) -> str:
+    """A bounded repr: values from a version file may share references (YAML aliases) or nest
+    deeply, so a plain repr() could take seconds and gigabytes."""
+    import reprlib
+
+    shortener = reprlib.Repr()
+    shortener.maxlevel = 3
+    shortener.maxdict = shortener.maxlist = shortener.maxtuple = shortener.maxset = 4
+    shortener.maxstring = shortener.maxother = limit
+    text = shortener.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# --------------------------------------------------------------------------- run parameters
+
+
+def select_targets(
+    params: dict,
+    *,
+    servers: list[dict],
+    server_choices: list[str],
+    all_servers: str,
+    secret_arns: list[str],
+    workspace_pattern: str,
+    checkout_dir: str,
+) -> list[dict]:
+    """Validates the run parameters (again: a schema cannot express all of this, and a run can be
+    created without schema validation) and returns the servers of this run, each with the key's ARN.
+
+    gpu_server_ip is a server name, a host (every server on it) or all_servers; a name wins over a
+    host, so one value never selects two different servers.
+    """
+    selected = params.get("gpu_server_ip")
+    workspace = params.get("workspace_path")
+    secret_arn = params.get("secrets_arn")
+    if not isinstance(selected, str) or selected not in server_choices:
+        raise InputError(
+            f"gpu_server_ip: {shown(selected)} is not a configured GPU server. "
+            f"Allowed: {', '.join(server_choices)} (add servers in the project config)."
+        )
+    if workspace is None:
+        workspace = ""
+    if not isinstance(workspace, str) or (workspace != "" and not re.fullmatch(workspace_pattern, workspace)):
+        raise InputError(
+            f"workspace_path: {shown(workspace)} is not allowed. Use an absolute path of letters, digits, "
+            '".", "_", "-" and "/" without "." or ".." components or "//", or "" for each server\'s '
+            "configured workspace."
+        )
+    if not isinstance(secret_arn, str) or secret_arn not in secret_arns:
+        raise InputError(
+            f"secrets_arn: {shown(secret_arn)} is not the configured SSH key secret. "
+            f"Allowed: {', '.join(secret_arns)} (secrets.sshKeyArn in the project config)."
+        )
+    by_name = [server for server in servers if server["name"] == selected]
+    chosen = by_name or [server for server in servers if selected in (all_servers, server["host"])]
+    targets = []
+    for server in chosen:
+        base = (workspace or server["workspace_path"]).rstrip("/") or "/"
+        targets.append(
+            {
+                "name": server["name"],
+                "host": server["host"],
+                "port": server["port"],
+                "user": server["user"],
+                "host_public_key": server["host_public_key"],
+                "workspace_path": base,
+                "checkout_path": f"{base.rstrip('/')}/{checkout_dir}",
+                "variables": server["variables"],
+                "secrets_arn": secret_arn,
+            }
+        )
+    return targets
+
+
+# --------------------------------------------------------------------------- the version file
+
+_YAML_TAG = "tag:yaml.org,2002:"
+
+
+def read_version_document(text: str, limits: dict) -> dict:
+    """Parses a version file under the one rule the DAG and the runtime check share (README,
+    "Variable values"): one YAML document whose top level is a mapping; no tags, no merge keys,
+    no duplicate keys, only string keys; at most limits["maxAliases"] aliases, limits["maxDepth"]
+    levels of nesting and limits["maxNumberChars"] characters per number; no plain "=", no tabs,
+    lone CRs, NEL/LS/PS line breaks or byte order marks past the start. Timestamps and base-60
+    numbers (1:30) stay text; everything else resolves as PyYAML's SafeLoader does. Raises
+    VersionFileError with the reason."""
+    import yaml
+    from yaml.events import AliasEvent, MappingEndEvent
+    from yaml.nodes import MappingNode, ScalarNode
+
+    # Characters on which YAML readers disagree (PyYAML's line breaks of YAML 1.1 only, its refusal
+    # of most tabs, a lone CR as a line break, a byte order mark past the start): refused outright.
+    for character, name in (
+        ("\x85", "the line break NEL"),
+        ("\u2028", "the line break LINE SEPARATOR"),
+        ("\u2029", "the line break PARAGRAPH SEPARATOR"),
+        ("\t", 'a tab (indent with spaces; write "\\t" inside double quotes)'),
+    ):
+        if character in text:
+            raise VersionFileError(f"contains {name}")
+    if "\r" in text.replace("\r\n", ""):
+        raise VersionFileError("contains a carriage return that does not end a CRLF line")
+    if "\ufeff" in text[1:]:
+        raise VersionFileError("contains a byte order mark after the start")
+
+    class StrictLoader(yaml.SafeLoader):
+        aliases = 0
+        depth = 0
+        # Anchors whose node is still being composed: an alias to one would make a cycle.
+        open_anchors: frozenset = frozenset()
+
+        def compose_node(self, parent, index):
+            if self.check_event(AliasEvent):
+                self.aliases += 1
+                if self.aliases > limits["maxAliases"]:
+                    raise VersionFileError(f"more than {limits['maxAliases']} aliases")
+                if self.peek_event().anchor in self.open_anchors:
+                    raise VersionFileError("an alias inside its own anchored value (a cycle)")
+                return super().compose_node(parent, index)
+            event = self.peek_event()
+            if getattr(event, "tag", None) is not None:
+                raise VersionFileError(f"the tag {shown(event.tag, 100)} is not allowed (write plain values)")
+            if self.depth >= limits["maxDepth"]:
+                raise VersionFileError(f"nested more than {limits['maxDepth']} levels deep")
+            outer = self.open_anchors
+            self.depth += 1
+            if event.anchor is not None:
+                self.open_anchors = outer | {event.anchor}
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
+                self.open_anchors = outer
+
+        def compose_scalar_node(self, anchor):
+            node = super().compose_scalar_node(anchor)
+            if node.style is None:  # plain: the implicit resolvers gave it its type
+                kind = node.tag.removeprefix(_YAML_TAG)
+                if kind == "timestamp" or (kind in ("int", "float") and ":" in node.value):
+                    # YAML 1.1 forms that YAML 1.2 dropped and no Variable holds: they stay text.
+                    node.tag = _YAML_TAG + "str"
+                elif kind in ("merge", "value", "yaml"):
+                    raise VersionFileError(f"the plain value {shown(node.value, 20)} is not allowed (quote it)")
+                elif kind in ("int", "float") and len(node.value) > limits["maxNumberChars"]:
+                    raise VersionFileError(f"a number longer than {limits['maxNumberChars']} characters")
+            return node
+
+        def compose_mapping_node(self, anchor):
+            start = self.get_event()
+            tag = self.resolve(MappingNode, None, start.implicit)
+            node = MappingNode(tag, [], start.start_mark, None, flow_style=start.flow_style)
+            if anchor is not None:
+                self.anchors[anchor] = node
+            seen = set()
+            while not self.check_event(MappingEndEvent):
+                if self.check_event(AliasEvent):
+                    raise VersionFileError("an alias as a mapping key is not allowed")
+                key = self.compose_node(node, None)
+                if not isinstance(key, ScalarNode) or key.tag != _YAML_TAG + "str":
+                    raise VersionFileError(
+                        f"the key {shown(getattr(key, 'value', key), 40)} is not a string (quote it)"
+                    )
+                if key.value in seen:
+                    raise VersionFileError(f"duplicate key {shown(key.value, 60)}")
+                seen.add(key.value)
+                node.value.append((key, self.compose_node(node, key)))
+            node.end_mark = self.get_event().end_mark
+            return node
+
+    loader = None
+    try:
+        loader = StrictLoader(text)
+        document = loader.get_single_data()
+    except VersionFileError:
+        raise
+    except yaml.YAMLError as exc:
+        raise VersionFileError(str(exc).splitlines()[0][:300]) from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        # PyYAML's constructors raise plain ValueError (e.g. "0b_"), not YAMLError.
+        raise VersionFileError(f"unreadable value ({type(exc).__name__})") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+    if not isinstance(document, dict):
+        found = "an empty file" if document is None else f"a {type(document).__name__}"
+        raise VersionFileError(f"expected a mapping of keys to values, found {found}")
+    return document
+
+
+def check_version_values(document: dict, variables: list[dict]) -> dict:
+    """The configured keys of a parsed version file, type-checked; ValueError lists every problem."""
+    if not isinstance(document, dict):
+        found = "an empty file" if document is None else f"a {type(document).__name__}"
+        raise ValueError(f"expected a mapping of keys to values, found {found}")
+    problems = []
+    values = {}
+    for mapping in variables:
+        key, expected = mapping["key"], mapping["type"]
+        if key not in document:
+            problems.append(f'missing key "{key}"')
+            continue
+        value = document[key]
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        if is_number and isinstance(value, float) and not math.isfinite(value):
+            is_number = False
+        ok = {
+            "string": isinstance(value, str),
+            "number": is_number,
+            "integer": is_number and isinstance(value, int),
+            "boolean": isinstance(value, bool),
+            "scalar": isinstance(value, str | bool) or is_number,
+        }[expected]
+        if not ok:
+            article = "an" if expected == "integer" else "a"
+            problems.append(f'"{key}" should be {article} {expected}, found {shown(value)}')
+            continue
+        values[key] = value
+    if problems:
+        raise ValueError("; ".join(problems))
+    return values
+
+
+def js_number(value: int | float) -> str:
+    """A number as JavaScript's String(n) writes it (both use the shortest round-trip digits), so
+    the runtime check, written in TypeScript, compares equal strings. Integers keep every digit."""
+    if isinstance(value, int):
+        return str(value)
+    if value == 0:
+        return "0"
+    from decimal import Decimal
+
+    _, digit_tuple, exponent = Decimal(repr(abs(value))).as_tuple()
+    digits = "".join(str(d) for d in digit_tuple)
+    stripped = digits.rstrip("0") or "0"
+    exponent += len(digits) - len(stripped)
+    digits = stripped
+    k, n = len(digits), len(digits) + exponent
+    if k <= n <= 21:
+        text = digits + "0" * (n - k)
+    elif 0 < n <= 21:
+        text = f"{digits[:n]}.{digits[n:]}"
+    elif -6 < n <= 0:
+        text = "0." + "0" * -n + digits
+    else:
+        fraction = f".{digits[1:]}" if k > 1 else ""
+        text = f"{digits[0]}{fraction}e{'+' if n - 1 >= 0 else '-'}{abs(n - 1)}"
+    return f"-{text}" if value < 0 else text
+
+
+def variable_text(value: str | int | float | bool) -> str:
+    """The Airflow Variable value for a version-file scalar: strings as they are, booleans as
+    true/false, numbers as JavaScript writes them (the runtime check uses the same rule)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return js_number(value)
+    return value
+
+
+# --------------------------------------------------------------------------- SSH, secrets, git
+
+
+def metric(name: str, **values: object) -> None:
+    log.info("METRIC %s %s", name, json.dumps(values, sort_keys=True, default=str))
+
+
+def private_key(secret_arn: str, *, json_field: str | None, ttl_seconds: int, fail: Callable[[str], Exception]) -> str:
+    """The key text, in memory only (short-lived in-process cache in aws_secrets_utils)."""
+    import aws_secrets_utils
+
+    try:
+        return aws_secrets_utils.get_secret(secret_arn, json_field=json_field, ttl_seconds=ttl_seconds)
+    except aws_secrets_utils.SecretsError as exc:
+        if exc.retryable:
+            raise RuntimeError(f"Could not read the SSH key secret: {exc}") from None
+        raise fail(f"Could not read the SSH key secret {secret_arn}: {exc}") from None
+
+
+def connect(target: dict, expected_fingerprint: str | None, ssh: dict, fail: Callable[[str], Exception]):
+    """One SSH connection for the whole task (every command of the task reuses it). ssh holds the
+    key secret's json_field and ttl_seconds and GpuSSHClient's timeouts and retries."""
+    import gpu_ssh_utils
+
+    secret_arn = target["secrets_arn"]
+    key_text = private_key(secret_arn, json_field=ssh["json_field"], ttl_seconds=ssh["ttl_seconds"], fail=fail)
+    try:
+        pkey = gpu_ssh_utils.load_private_key(key_text)
+    except gpu_ssh_utils.KeyLoadError as exc:
+        raise fail(f"The SSH key in {secret_arn} is not usable: {exc}") from None
+    del key_text
+    fingerprint = gpu_ssh_utils.key_fingerprint(pkey)
+    if expected_fingerprint and fingerprint != expected_fingerprint:
+        log.warning(
+            "The SSH key changed during this run (now %s, retrieve_ssh_key saw %s); using the current key.",
+            fingerprint,
+            expected_fingerprint,
+        )
+    if not target["host_public_key"]:
+        raise fail(f"No host key is pinned for server {target['name']}; set servers[].hostPublicKey in the config.")
+    client = gpu_ssh_utils.GpuSSHClient(
+        target["host"],
+        target["port"],
+        target["user"],
+        pkey,
+        target["host_public_key"],
+        connect_timeout=ssh["connect_timeout"],
+        command_timeout=ssh["command_timeout"],
+        keepalive_seconds=ssh["keepalive_seconds"],
+        retries=ssh["retries"],
+    )
+    try:
+        client.connect()
+    except gpu_ssh_utils.SSHConnectError as exc:
+        where = f"{target['user']}@{target['host']}:{target['port']} (server {target['name']})"
+        if isinstance(exc, gpu_ssh_utils.HostKeyMismatch | gpu_ssh_utils.AuthenticationFailed):
+            raise fail(f"SSH to {where} refused: {exc}") from None
+        raise RuntimeError(f"SSH to {where} failed: {exc}") from None
+    return client
+
+
+def remote_error(target: dict, what: str, exc: Exception) -> str:
+    import gpu_ssh_utils
+
+    if isinstance(exc, gpu_ssh_utils.CommandFailed):
+        detail = (exc.stderr_tail or "").strip()[-600:]
+        return f"{what} failed on server {target['name']} (exit {exc.exit_code}): {detail}"
+    return f"{what} failed on server {target['name']}: {exc}"
+
+
+def git(ssh, checkout: str | None, *args: str, check: bool = True):
+    """Runs git non-interactively; every argument is quoted by gpu_ssh_utils."""
+    argv = ["env", "GIT_TERMINAL_PROMPT=0", "LC_ALL=C", "git", "-c", "protocol.ext.allow=never"]
+    if checkout is not None:
+        argv += ["-C", checkout]
+    return ssh.run([*argv, *args], check=check)

@@ -1,0 +1,183 @@
+"""The DAG's config-independent code (templates/dag/gpu_cicd_dag_lib.py), imported as it is: the
+version file reader against the corpus the runtime check also runs, its bounds, the run-parameter
+checks and the Variable text. The rendered DAG holds this same code (test_dag_file checks that)."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import time
+import tracemalloc
+
+import pytest
+from conftest import REPO
+
+sys.path.insert(0, str(REPO / "templates" / "dag"))
+import gpu_cicd_dag_lib as lib  # noqa: E402 - the module is found through the path set above
+
+CORPUS = json.loads((REPO / "test" / "fixtures" / "version-yaml-corpus.json").read_text())
+LIMITS = CORPUS["limits"]
+
+
+def typed(value):
+    """The corpus's typed JSON: integers and floats carry their exact text."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int):
+        return {"int": str(value)}
+    if isinstance(value, float):
+        if math.isnan(value):
+            return {"float": "nan"}
+        if math.isinf(value):
+            return {"float": "inf" if value > 0 else "-inf"}
+        return {"float": lib.variable_text(value)}
+    if isinstance(value, list):
+        return [typed(item) for item in value]
+    return {key: typed(item) for key, item in value.items()}
+
+
+@pytest.mark.parametrize("case", CORPUS["cases"], ids=[case["id"] for case in CORPUS["cases"]])
+def test_version_corpus_reads_as_the_runtime_check_reads_it(case):
+    if case["expect"] == "refused":
+        with pytest.raises(lib.VersionFileError):
+            lib.read_version_document(case["yaml"], LIMITS)
+    else:
+        assert typed(lib.read_version_document(case["yaml"], LIMITS)) == case["expect"]
+
+
+def test_the_corpus_covers_the_known_disagreements():
+    ids = {case["id"] for case in CORPUS["cases"]}
+    assert len(ids) == len(CORPUS["cases"]) >= 60
+    for needed in (
+        "y-n-are-strings",
+        "exp-without-dot",
+        "exp-without-sign",
+        "exp-fraction",
+        "big-int",
+        "duplicate-keys",
+        "equals-value",
+        "tag-float",
+        "alias-bomb",
+        "deep-5000",
+    ):
+        assert needed in ids
+
+
+# A 400-byte file whose aliases share references: a repr() of it would be 9**6 items long.
+BOMB = (
+    "a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+    "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"
+)
+
+
+def test_an_alias_bomb_is_refused_at_once_without_memory():
+    assert len(BOMB) <= 400
+    tracemalloc.start()
+    started = time.monotonic()
+    with pytest.raises(lib.VersionFileError, match="more than 10 aliases"):
+        lib.read_version_document(BOMB, LIMITS)
+    seconds = time.monotonic() - started
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert seconds < 1.0 and peak < 5_000_000, (seconds, peak)
+
+
+def test_deep_nesting_is_a_bad_file_not_a_recursion_error():
+    for text in ("[" * 5000 + "]" * 5000, "a: " + "{b: " * 3000 + "1" + "}" * 3000):
+        with pytest.raises(lib.VersionFileError, match="nested more than 32 levels deep"):
+            lib.read_version_document(text, LIMITS)
+
+
+def test_shown_is_bounded_for_shared_and_deep_values():
+    shared = ["x"] * 9
+    for _ in range(6):
+        shared = [shared] * 9
+    deep: list = []
+    for _ in range(5000):
+        deep = [deep]
+    started = time.monotonic()
+    for value in (shared, deep, "y" * 10_000, {str(i): i for i in range(10_000)}):
+        assert len(lib.shown(value)) <= 80
+    assert time.monotonic() - started < 0.5
+
+
+# --------------------------------------------------------------------------- run parameters
+
+SERVERS = [
+    {"name": "gpu-a", "host": "10.0.0.1", "port": 22, "user": "u", "workspace_path": "/w", "host_public_key": "k"},
+    {"name": "gpu-b", "host": "10.0.0.1", "port": 22, "user": "u", "workspace_path": "/w", "host_public_key": "k"},
+    {"name": "gpu-c", "host": "gpu-a", "port": 22, "user": "u", "workspace_path": "/w", "host_public_key": "k"},
+]
+ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:gpu-server-ssh-key-AbCdEf"
+WORKSPACE = r"^(?=.{1,1024}$)(?:/|(?:/(?!\.\.?(?:/|$))[A-Za-z0-9._-]+)+/?)$"
+
+
+def select(**params):
+    base = {"gpu_server_ip": "all", "workspace_path": "", "secrets_arn": ARN}
+    return lib.select_targets(
+        {**base, **params},
+        servers=[{**server, "variables": []} for server in SERVERS],
+        server_choices=["all", "gpu-a", "gpu-b", "gpu-c", "10.0.0.1"],
+        all_servers="all",
+        secret_arns=[ARN],
+        workspace_pattern=WORKSPACE,
+        checkout_dir="cicd-test",
+    )
+
+
+def test_a_server_name_selects_that_server_only_even_when_it_is_another_servers_host():
+    assert [t["name"] for t in select(gpu_server_ip="gpu-a")] == ["gpu-a"]
+    assert [t["name"] for t in select(gpu_server_ip="10.0.0.1")] == ["gpu-a", "gpu-b"]
+    assert [t["name"] for t in select(gpu_server_ip="all")] == ["gpu-a", "gpu-b", "gpu-c"]
+
+
+def test_only_the_configured_secret_and_clean_workspaces_are_accepted():
+    other = ARN.replace("gpu-server-ssh-key", "someone-elses-secret")
+    with pytest.raises(lib.InputError, match=r"^secrets_arn: .* is not the configured SSH key secret"):
+        select(secrets_arn=other)
+    for workspace in ("/home/ubuntu/./ws", "/home//ws", "/a/../b", "relative", "/a\n"):
+        with pytest.raises(lib.InputError, match=r"^workspace_path: "):
+            select(workspace_path=workspace)
+    assert select(workspace_path="/srv/ws/")[0]["checkout_path"] == "/srv/ws/cicd-test"
+
+
+# --------------------------------------------------------------------------- values
+
+
+def test_variable_values_are_written_as_javascript_would():
+    """The runtime check (TypeScript) compares Variables with String(value): same text here."""
+    numbers = [0, 7, -3, 2**40, 1.5, 1.0, -2.0, 0.1, 1 / 3, 2.5e-6, 1e-7, 1e16, 1e21, 1.5e300, -4.2e-9, -0.0]
+    script = "const v = JSON.parse(process.argv[1]); process.stdout.write(JSON.stringify(v.map(String)));"
+    js = json.loads(
+        subprocess.run(["node", "-e", script, json.dumps(numbers)], capture_output=True, text=True, check=True).stdout
+    )
+    assert [lib.variable_text(n) for n in numbers] == js
+    assert lib.variable_text(True) == "true" and lib.variable_text(False) == "false"
+    assert lib.variable_text("1.0.0") == "1.0.0"
+    assert lib.variable_text(12345678901234567890123) == "12345678901234567890123"
+
+
+def test_version_values_are_type_checked_with_every_problem_named():
+    mappings = [
+        {"key": "a", "type": "string"},
+        {"key": "b", "type": "integer"},
+        {"key": "c", "type": "boolean"},
+        {"key": "d", "type": "number"},
+        {"key": "e", "type": "scalar"},
+    ]
+    good = {"a": "x", "b": 2, "c": False, "d": 1.5, "e": "y", "extra": [1]}
+    assert lib.check_version_values(good, mappings) == {"a": "x", "b": 2, "c": False, "d": 1.5, "e": "y"}
+    with pytest.raises(ValueError) as problem:
+        lib.check_version_values({"a": 1, "b": 2.5, "c": "yes", "d": float("nan"), "e": {"x": 1}}, mappings)
+    for fragment in (
+        '"a" should be a string',
+        '"b" should be an integer',
+        '"c" should be a boolean',
+        '"d" should be a number',
+        '"e" should be a scalar',
+    ):
+        assert fragment in str(problem.value)
+    with pytest.raises(ValueError, match="expected a mapping of keys to values, found a list"):
+        lib.check_version_values([1, 2], mappings)
