@@ -2,12 +2,11 @@
  * Configs that the schema must refuse because they would make a broken DAG or deploy, and the
  * rules the config shares with the DAG (one definition, the same meaning in JavaScript and Python).
  */
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { deepMerge } from '../../../src/config/load.js';
 import { environmentSchema } from '../../../src/config/schema.js';
-import { SAFE_ABSOLUTE_PATH_PATTERN, isSafeAbsolutePath, scheduleProblem } from '../../../src/config/validators.js';
+import { scheduleProblem } from '../../../src/config/validators.js';
 
 const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPb1nLd3Y6u0m3dQ8n7p1mS3T6dXk2yq0GWqk3W2v9cE';
 const base = {
@@ -137,20 +136,5 @@ describe('schedule', () => {
     expect(corpus.cases.length).toBeGreaterThanOrEqual(60);
     const wrong = corpus.cases.filter((c) => (scheduleProblem(c.schedule) === undefined) !== c.valid);
     expect(wrong).toEqual([]);
-  });
-});
-
-describe('the workspace path rule', () => {
-  it('means the same in JavaScript and in Python (the DAG applies it with re.fullmatch)', () => {
-    const paths = [
-      '/', '/a', '/a/', '/a//b', '/a/./b', '/a/../b', '/.', '/..', '/...', '/a/.b', '/a/b.', '/a/b..c', 'a/b', '', '/a b',
-      '/a\n', '/a/b;c', '/ü', `/${'x'.repeat(1023)}`, `/${'x'.repeat(1024)}`, '//', '/a/.', '/a/..', '/-x', '/a/b/',
-    ];
-    const script = 'import json, re, sys\np, xs = json.load(sys.stdin)\nprint(json.dumps([re.fullmatch(p, x) is not None for x in xs]))';
-    const python = JSON.parse(
-      execFileSync('python3', ['-c', script], { input: JSON.stringify([SAFE_ABSOLUTE_PATH_PATTERN, paths]), encoding: 'utf8' }),
-    ) as boolean[];
-    expect(python).toEqual(paths.map(isSafeAbsolutePath));
-    expect(python.filter(Boolean).length).toBeGreaterThan(5);
   });
 });
