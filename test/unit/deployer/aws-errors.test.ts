@@ -13,7 +13,7 @@ describe('explainAwsError', () => {
     const e = Object.assign(new Error('fetch failed'), { cause: { code: 'ECONNREFUSED', message: 'connect ECONNREFUSED 127.0.0.1:1' } });
     const out = explainAwsError(e, { envName: 'local', localStack: true }) as Error;
     expect(out).toBeInstanceOf(UserError);
-    expect(out.message).toMatch(/ECONNREFUSED.*npm run local -- status/);
+    expect(out.message).toMatch(/ECONNREFUSED.*npx mwaa-gpu-cicd local status/);
   });
   it('access denied points at the generated policy', () => {
     const e = Object.assign(new Error('User is not authorized'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 403 } });
