@@ -1,6 +1,9 @@
-// Bundles the CLI and the local control plane with esbuild. Bundling matters for start-up time:
-// `generate` should load only what it needs, so each command is a separate chunk loaded on demand.
+// Bundles the CLI, the programmatic API and the local control plane with esbuild. Bundling
+// matters for start-up time: `generate` should load only what it needs, so each command is a
+// separate chunk loaded on demand. With --types (as `npm pack` and `npm install` run it), also the
+// API's declarations into dist/types/ with tsc.
 import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -16,6 +19,7 @@ const result = await build({
   absWorkingDir: root,
   entryPoints: {
     cli: 'src/cli/main.ts',
+    api: 'src/api.ts',
     'control-plane': 'local-stack/src/control-plane/main.ts',
   },
   outdir,
@@ -37,6 +41,10 @@ const result = await build({
 });
 // The module graph, for the test that keeps the AWS SDK and ssh2 off the path of `generate`.
 writeFileSync(join(outdir, 'meta.json'), JSON.stringify(result.metafile).replaceAll(`${outdir.slice(root.length + 1)}/`, 'dist/'));
+if (process.argv.includes('--types')) {
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.types.json'), '--outDir', join(outdir, 'types')], { stdio: 'inherit' });
+}
 const retired = join(root, `.dist-old-${process.pid}`);
 try {
   renameSync(finalDir, retired);

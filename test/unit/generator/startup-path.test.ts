@@ -38,4 +38,15 @@ describe('the bundled CLI', () => {
     expect(loaded.some((p) => p.includes('src/generator/generate.ts'))).toBe(true);
     expect(loaded.filter((p) => /@aws-sdk|@smithy|ssh2/.test(p))).toEqual([]);
   });
+
+  it('loads neither on the path of init and parse, nor when a program imports the API', () => {
+    for (const command of ['init', 'parse']) {
+      const chunk = Object.entries(meta.outputs).find(([, o]) => Object.keys(o.inputs).includes(`src/cli/commands/${command}.ts`))?.[0];
+      expect(chunk, command).toBeDefined();
+      expect([...staticClosure(meta, chunk!)].filter((p) => /@aws-sdk|@smithy|ssh2/.test(p)), command).toEqual([]);
+    }
+    const api = [...staticClosure(meta, 'dist/api.js')];
+    expect(api.some((p) => p.includes('src/generator/generate.ts'))).toBe(true);
+    expect(api.filter((p) => /@aws-sdk|@smithy|ssh2/.test(p))).toEqual([]);
+  });
 });
