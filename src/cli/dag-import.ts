@@ -35,15 +35,15 @@ export function airflowPython(airflowVersion: string, env: NodeJS.ProcessEnv = p
   return existsSync(python) ? python : undefined;
 }
 
-// Parses each folder given on the command line with DagBag and prints one JSON line per folder.
+// Parses each [dag folder, plugins folder, DAG id] of the JSON argument with DagBag and prints one
+// JSON line per folder.
 // The DAG folder and plugins folder of Airflow's own config point at an empty place, so nothing
 // else is parsed; the DAG's folder goes on sys.path like a plugins folder does on MWAA.
 const PARSE_SCRIPT = `
 import json, logging, sys
 logging.disable(logging.WARNING)
 from airflow.models import DagBag
-for spec in sys.argv[1:]:
-    dag_dir, plugins_dir, dag_id = spec.split("\\0")
+for dag_dir, plugins_dir, dag_id in json.loads(sys.argv[1]):
     sys.path.insert(0, plugins_dir)
     bag = DagBag(dag_folder=dag_dir)
     dag = bag.dags.get(dag_id)
@@ -73,7 +73,7 @@ export async function importDags(python: string, dags: readonly DagToImport[]): 
           writeFileSync(join(pluginsDir, member.name), member.bytes);
         }
       }
-      return `${dagDir}\0${pluginsDir}\0${dag.dagId}`;
+      return [dagDir, pluginsDir, dag.dagId];
     });
     const home = join(work, 'airflow-home');
     mkdirSync(join(home, 'empty'), { recursive: true });
@@ -89,7 +89,7 @@ export async function importDags(python: string, dags: readonly DagToImport[]): 
       AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT: '30',
       PYTHONDONTWRITEBYTECODE: '1',
     });
-    const { code, stdout, stderr } = await run(python, ['-c', PARSE_SCRIPT, ...specs], env);
+    const { code, stdout, stderr } = await run(python, ['-c', PARSE_SCRIPT, JSON.stringify(specs)], env);
     const lines = stdout.split('\n').filter((line) => line.startsWith('{'));
     if (code !== 0 || lines.length !== dags.length) {
       throw new Error(`Airflow (${python}) could not parse the DAGs (exit ${code}):\n${stderr.trim().split('\n').slice(-15).join('\n')}`);

@@ -247,7 +247,10 @@ describe('deploy against the local stack', () => {
       try {
         const out = await runDeploy(['--env', 'local', '--config', base, '--yes', '--no-trigger']);
         expect(out.code).toBe(1);
-        expect(out.stderr).toContain(`aws s3api put-bucket-versioning --bucket ${bucket} --versioning-configuration Status=Enabled`);
+        // The plan shows the refusal with its fix once; the error only says the deploy was refused.
+        expect(out.stdout).toContain(`REFUSED: Bucket ${bucket} has versioning Suspended`);
+        expect(out.stdout).toContain(`aws s3api put-bucket-versioning --bucket ${bucket} --versioning-configuration Status=Enabled`);
+        expect(out.stderr).toContain('Deploy refused (bucket versioning); nothing was changed.');
       } finally {
         await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
       }

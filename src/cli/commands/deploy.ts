@@ -14,7 +14,7 @@ import {
   resultJson,
   resultMarkdown,
 } from '../../deployer/format.js';
-import type { Plan } from '../../deployer/plan.js';
+import type { Plan, Refusal } from '../../deployer/plan.js';
 import { currentDeployer, runDeployWorkflow, type WorkflowEvent, type WorkflowResult } from '../../deployer/workflow.js';
 import { ExitCode, UserError } from '../../errors.js';
 import { DEFAULT_OUT_DIR } from '../../generator/generate.js';
@@ -222,6 +222,15 @@ const command: CommandModule<object, DeployArgs> = {
   },
 };
 
+/** What each kind of refusal is about, for the one-line error after a plan that shows them in full. */
+const REFUSAL_TOPICS: Record<Refusal['code'], string> = {
+  versioning: 'bucket versioning',
+  'airflow-version': 'Airflow version',
+  bucket: 'bucket',
+  'dag-path': 'DAG folder',
+  status: 'environment status',
+};
+
 /**
  * A refused plan that is already on screen (with its REFUSED lines) is not printed again: the
  * error says only that it was refused. A plan refused under the lock, never shown, keeps its
@@ -230,10 +239,10 @@ const command: CommandModule<object, DeployArgs> = {
 function refusalError(error: unknown, shown: Plan | undefined): UserError | undefined {
   if (!(error instanceof PlanRefusedError)) return undefined;
   const details = { refusals: error.plan.refusals, plan: planJson(error.plan) };
-  const n = error.plan.refusals.length;
+  const what = [...new Set(error.plan.refusals.map((r) => REFUSAL_TOPICS[r.code]))].join(', ');
   const message =
     shown === error.plan
-      ? `Deploy refused: ${n} problem${n === 1 ? '' : 's'} in the plan above; nothing was changed.`
+      ? `Deploy refused (${what}); nothing was changed. The REFUSED lines of the plan say what to do.`
       : `Deploy refused; nothing was changed:\n${error.message}`;
   return new UserError(message, ExitCode.failure, { details });
 }
