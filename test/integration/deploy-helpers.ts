@@ -148,6 +148,7 @@ import { generateEnvironment } from '../../src/generator/generate.js';
 import { PLUGIN_MODULES } from '../../src/generator/render-plugins.js';
 import { readTemplateFile } from '../../src/generator/templates.js';
 import { deterministicZip } from '../../src/generator/zip.js';
+import { processIdentity } from '../../src/util/processes.js';
 import { sha256Hex } from '../../src/util/stable-json.js';
 import pkg from '../../package.json' with { type: 'json' };
 import { runningStackOverlay } from '../../local-stack/src/config-overlay.js';
@@ -186,10 +187,13 @@ export async function prepareLibDeploy(input: LibDeployInput): Promise<() => Pro
   let targets = deployTargets(generated);
   if (input.plugins) targets = withPlugins(targets, input.plugins);
   const clients = createAwsClients(config);
+  // As the CLI names itself (currentDeployer): with its boot and PID namespace, a dead deploy's
+  // lock is recognised as dead and taken over.
   const deps = deployDeps(config, clients, systemClock, input.emit ?? (() => {}), {
     user: userInfo().username,
     host: hostname(),
     pid: process.pid,
+    identity: processIdentity(),
   });
   const options = { ...defaultDeployOptions(config, generated, 600_000), trigger: false, ...input.options };
   return () => deploy({ ...deploySettings(config, generated, pkg.version), ...input.settings }, targets, options, deps);
