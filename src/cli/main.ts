@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 /**
  * The CLI entry point. Each command lives in its own module, loaded only when that command runs,
- * so `generate` never pays for the AWS SDK or ssh2.
+ * so `generate` never pays for the AWS SDK or ssh2; a plain `generate` line does not even load
+ * yargs (quick-parse.ts).
  */
-import yargs, { type Argv, type CommandModule } from 'yargs';
-import { hideBin } from 'yargs/helpers';
+import type { Argv, CommandModule } from 'yargs';
 import { ExitCode, UserError } from '../errors.js';
 import { closestName, didYouMean } from '../util/did-you-mean.js';
 import { contextFromArgv, invocation } from './context.js';
 import { EXIT_CODES_EPILOG } from './help.js';
+import { GLOBAL_OPTIONS, quickParse } from './quick-parse.js';
 import { reportAndExit } from './report-error.js';
 import pkg from '../../package.json' with { type: 'json' };
 
@@ -102,13 +103,21 @@ async function main(argv: string[]): Promise<void> {
       ExitCode.usage,
     );
   }
+  if (requested === 'generate' && !completing) {
+    const generate = await import('./commands/generate.js');
+    const args = quickParse(argv, 'generate', generate.GENERATE_OPTIONS);
+    if (args) {
+      await generate.default.handler(args as Parameters<typeof generate.default.handler>[0]);
+      return;
+    }
+  }
+  const { default: yargs } = await import('yargs');
   const cli: Argv = yargs(argv)
     .scriptName('mwaa-gpu-cicd')
     .version(pkg.version)
     .strict()
     .demandCommand(1, 'Name a command; see --help.')
-    .option('quiet', { alias: 'q', type: 'boolean', describe: 'Print only results and errors (no progress)' })
-    .option('verbose', { alias: 'v', type: 'boolean', describe: 'Print more: every progress event, the causes of errors' })
+    .options(GLOBAL_OPTIONS)
     .conflicts('quiet', 'verbose')
     .example('$0 init', 'Write config/config.yaml for a new project')
     .example('$0 generate --env dev', 'Render dist-artifacts/dev/')
@@ -124,6 +133,14 @@ async function main(argv: string[]): Promise<void> {
       if (error) throw error;
       throw usageError(message, cli, requested);
     });
+
+  // yargs renders the whole help text before every command runs, to have it at hand for a later
+  // showHelp(); nothing here shows help after a command started, and the rendering (string widths
+  // of every line) costs more than parsing the config does.
+  const usage = (cli as unknown as { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } } })
+    .getInternalMethods?.()
+    .getUsageInstance?.();
+  if (usage?.cacheHelpMessage) usage.cacheHelpMessage = () => undefined;
 
   const chosen = requested ? commands[requested] : undefined;
   if (chosen) {
@@ -144,4 +161,4 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-main(hideBin(process.argv)).catch(reportAndExit);
+main(process.argv.slice(2)).catch(reportAndExit);

@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline/promises';
 import type { CommandModule } from 'yargs';
 import { DEFAULT_CONFIG_PATH } from '../../config/load.js';
 import { explainAwsError } from '../../deployer/aws-errors.js';
-import { PlanRefusedError } from '../../deployer/deploy.js';
+import type { PlanRefusedError } from '../../deployer/deploy.js';
 import {
   diffsMarkdown,
   formatDiffs,
@@ -15,7 +15,7 @@ import {
   resultMarkdown,
 } from '../../deployer/format.js';
 import type { Plan, Refusal } from '../../deployer/plan.js';
-import { currentDeployer, runDeployWorkflow, type WorkflowEvent, type WorkflowResult } from '../../deployer/workflow.js';
+import type { WorkflowEvent, WorkflowResult } from '../../deployer/workflow.js';
 import { ExitCode, UserError } from '../../errors.js';
 import { DEFAULT_OUT_DIR } from '../../generator/generate.js';
 import { formatReport, reportJson } from '../../runtime-check/format.js';
@@ -148,6 +148,11 @@ const command: CommandModule<object, DeployArgs> = {
     const timeoutMs = positiveDuration('timeout', args.timeout);
     useProfile(args.profile);
     const config = await loadCliConfig(args.config, args.env);
+    // The workflow brings the AWS SDK: loaded only once there is something to deploy (not for --help).
+    const [{ currentDeployer, runDeployWorkflow }, { PlanRefusedError }] = await Promise.all([
+      import('../../deployer/workflow.js'),
+      import('../../deployer/deploy.js'),
+    ]);
     const progress = context.quiet ? { print: () => undefined, done: () => undefined } : progressPrinter();
     const { out, err } = context;
     let shownPlan: Plan | undefined;
@@ -193,7 +198,7 @@ const command: CommandModule<object, DeployArgs> = {
         { emit, ask: process.stdin.isTTY ? askOnTerminal : undefined, who: currentDeployer(userInfo().username, hostname()) },
       );
     } catch (error) {
-      throw refusalError(error, shownPlan) ?? explainAwsError(error, { envName: config.envName, localStack: config.localStack, region: config.mwaa.region });
+      throw refusalError(error, shownPlan, PlanRefusedError) ?? explainAwsError(error, { envName: config.envName, localStack: config.localStack, region: config.mwaa.region });
     } finally {
       progress.done();
     }
@@ -236,8 +241,8 @@ const REFUSAL_TOPICS: Record<Refusal['code'], string> = {
  * error says only that it was refused. A plan refused under the lock, never shown, keeps its
  * message. With --json the error carries the plan.
  */
-function refusalError(error: unknown, shown: Plan | undefined): UserError | undefined {
-  if (!(error instanceof PlanRefusedError)) return undefined;
+function refusalError(error: unknown, shown: Plan | undefined, refused: typeof PlanRefusedError): UserError | undefined {
+  if (!(error instanceof refused)) return undefined;
   const details = { refusals: error.plan.refusals, plan: planJson(error.plan) };
   const what = [...new Set(error.plan.refusals.map((r) => REFUSAL_TOPICS[r.code]))].join(', ');
   const message =

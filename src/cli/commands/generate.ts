@@ -8,6 +8,7 @@ import { cliContext, commandLine } from '../context.js';
 import { givenOptions, refuseEmpty, refuseTogether } from '../flags.js';
 import { EXIT_CODES_EPILOG } from '../help.js';
 import { resolveCliFile } from '../load-config.js';
+import type { PlainOption } from '../quick-parse.js';
 import pkg from '../../../package.json' with { type: 'json' };
 
 interface GenerateArgs {
@@ -19,23 +20,28 @@ interface GenerateArgs {
   out: string;
 }
 
+/** The options, as yargs and the quick parser (quick-parse.ts) both read them. */
+export const GENERATE_OPTIONS = {
+  env: { type: 'string', default: 'dev', describe: 'Environment from config.yaml' },
+  all: { type: 'boolean', default: false, describe: 'Every environment (local only while the local stack is up)' },
+  check: {
+    type: 'boolean',
+    default: false,
+    describe:
+      'For CI: write nothing; validate and render every environment (or --env) in memory; exit 1 on any problem, or when ' +
+      '<out>/<env>/ exists and differs from what the config renders',
+  },
+  json: { type: 'boolean', default: false, describe: 'Print the manifest(s) as JSON' },
+  config: { type: 'string', default: DEFAULT_CONFIG_PATH, describe: 'Config file' },
+  out: { type: 'string', default: DEFAULT_OUT_DIR, describe: 'Output root' },
+} as const satisfies Record<string, PlainOption>;
+
 const command: CommandModule<object, GenerateArgs> = {
   command: 'generate',
   describe: 'Render the DAG, plugins.zip, requirements.txt, resolved config and manifest into <out>/<env>/',
   builder: (yargs) =>
     yargs
-      .option('env', { type: 'string', default: 'dev', describe: 'Environment from config.yaml' })
-      .option('all', { type: 'boolean', default: false, describe: 'Every environment (local only while the local stack is up)' })
-      .option('check', {
-        type: 'boolean',
-        default: false,
-        describe:
-          'For CI: write nothing; validate and render every environment (or --env) in memory; exit 1 on any problem, or when ' +
-          '<out>/<env>/ exists and differs from what the config renders',
-      })
-      .option('json', { type: 'boolean', default: false, describe: 'Print the manifest(s) as JSON' })
-      .option('config', { type: 'string', default: DEFAULT_CONFIG_PATH, describe: 'Config file' })
-      .option('out', { type: 'string', default: DEFAULT_OUT_DIR, describe: 'Output root' })
+      .options(GENERATE_OPTIONS)
       .example('$0 generate --env prod', 'Render dist-artifacts/prod/')
       .example('$0 generate --all --json', 'Every environment, manifests as JSON')
       .example('$0 generate --check', 'In CI: fail when any environment is invalid or its committed artifacts are stale')

@@ -116,9 +116,11 @@ const command: CommandModule<object, InitArgs> = {
       "  2. Pin each GPU server's SSH host key: run",
       `       ${commandLine('check', ['--env', env, '--print-host-keys', ...configArgs])}`,
       "     compare each fingerprint with the server's own, and paste the hostPublicKey lines into the config.",
-      `  3. ${commandLine('generate', ['--env', env, ...configArgs])}          renders dist-artifacts/${env}/`,
+      `  3. Render the DAG, plugins.zip and requirements.txt into dist-artifacts/${env}/:`,
+      `       ${commandLine('generate', ['--env', env, ...configArgs])}`,
       `  4. One-time AWS setup (bucket versioning, IAM from dist-artifacts/${env}/iam/): docs/MWAA_SETUP.md in the package.`,
-      `  5. ${commandLine('deploy', ['--env', env, '--plan', ...configArgs])}     shows what a deploy would change.`,
+      '  5. See what a deploy would change, as a diff:',
+      `       ${commandLine('deploy', ['--env', env, '--plan', '--diff', ...configArgs])}`,
       '',
       `No AWS account yet? ${commandLine('local', ['up'])}, then deploy and check with --env local.`,
     ];
