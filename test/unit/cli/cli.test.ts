@@ -239,6 +239,12 @@ describe('AWS access problems name what this run used', () => {
     expect(run.stderr).not.toContain('CredentialsProviderError');
   });
 
+  it('--verbose adds the cause the message was made from', () => {
+    const run = runCli(['check', '--env', 'dev', '--profile', 'nope', '--verbose'], { cwd: project(), env: isolated() });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/\ncause: UserError: Cannot read the SSH key secret .*: CredentialsProviderError/);
+  });
+
   it('no credentials at all says how to provide them', () => {
     const run = runCli(['deploy', '--env', 'dev', '--plan'], { cwd: project(), env: isolated() });
     expect(run.status).toBe(1);
