@@ -1,6 +1,9 @@
-// Bundles the CLI and the local control plane with esbuild. Bundling matters for start-up time:
-// `generate` should load only what it needs, so each command is a separate chunk loaded on demand.
+// Bundles the CLI, the programmatic API and the local control plane with esbuild. Bundling
+// matters for start-up time: `generate` should load only what it needs, so each command is a
+// separate chunk loaded on demand. With --types (as `npm pack` and `npm install` run it), also the
+// API's declarations into dist/types/ with tsc.
 import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -12,10 +15,38 @@ const finalDir = join(root, 'dist');
 const outdir = join(root, `.dist-build-${process.pid}`);
 rmSync(outdir, { recursive: true, force: true });
 
+// zod's namespace re-exports every one of its ~50 message locales (over 350 kB) though only the
+// English one is used: bundle that one alone, so every command starts faster.
+const zodEnglishOnly = {
+  name: 'zod-english-only',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[/\\]zod[/\\]v4[/\\](classic|core)$/.test(args.resolveDir) ? { path: join(args.resolveDir, '..', 'locales', 'index.js'), namespace: 'zod-locales' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'zod-locales' }, (args) => ({
+      contents: `export { default as en } from ${JSON.stringify(join(dirname(args.path), 'en.js'))};`,
+      resolveDir: dirname(args.path),
+    }));
+  },
+};
+
+// Handlebars' compiler loads the source-map library only to build its output through SourceNode,
+// and falls back to plain strings without it (as in browsers); we never ask for source maps.
+const handlebarsWithoutSourceMaps = {
+  name: 'handlebars-without-source-maps',
+  setup(b) {
+    b.onResolve({ filter: /^source-map$/ }, (args) =>
+      /[/\\]handlebars[/\\]/.test(args.importer) ? { path: 'source-map', namespace: 'no-source-map' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'no-source-map' }, () => ({ contents: 'module.exports = {};', loader: 'js' }));
+  },
+};
+
 const result = await build({
   absWorkingDir: root,
   entryPoints: {
     cli: 'src/cli/main.ts',
+    api: 'src/api.ts',
     'control-plane': 'local-stack/src/control-plane/main.ts',
   },
   outdir,
@@ -34,9 +65,14 @@ const result = await build({
   external: ['ssh2', 'cpu-features'],
   logLevel: 'warning',
   metafile: true,
+  plugins: [zodEnglishOnly, handlebarsWithoutSourceMaps],
 });
 // The module graph, for the test that keeps the AWS SDK and ssh2 off the path of `generate`.
 writeFileSync(join(outdir, 'meta.json'), JSON.stringify(result.metafile).replaceAll(`${outdir.slice(root.length + 1)}/`, 'dist/'));
+if (process.argv.includes('--types')) {
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.types.json'), '--outDir', join(outdir, 'types')], { stdio: 'inherit' });
+}
 const retired = join(root, `.dist-old-${process.pid}`);
 try {
   renameSync(finalDir, retired);

@@ -19,12 +19,17 @@ export const ExitCode = {
 
 /** A problem the user can fix; the message says how. */
 export class UserError extends Error {
+  /** Machine-readable facts about the problem (a refused plan, say), for `--json` output. */
+  readonly details: Record<string, unknown> | undefined;
+
   constructor(
     message: string,
     readonly exitCode: number = ExitCode.failure,
+    options: { details?: Record<string, unknown>; cause?: unknown } = {},
   ) {
-    super(message);
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'UserError';
+    this.details = options.details;
   }
 }
 

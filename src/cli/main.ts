@@ -1,11 +1,15 @@
 #!/usr/bin/env node
 /**
  * The CLI entry point. Each command lives in its own module, loaded only when that command runs,
- * so `generate` never pays for the AWS SDK or ssh2.
+ * so `generate` never pays for the AWS SDK or ssh2; a plain `generate` line does not even load
+ * yargs (quick-parse.ts).
  */
-import yargs, { type CommandModule } from 'yargs';
-import { hideBin } from 'yargs/helpers';
-import { ExitCode } from '../errors.js';
+import type { Argv, CommandModule } from 'yargs';
+import { ExitCode, UserError } from '../errors.js';
+import { closestName, didYouMean } from '../util/did-you-mean.js';
+import { contextFromArgv, invocation } from './context.js';
+import { EXIT_CODES_EPILOG } from './help.js';
+import { GLOBAL_OPTIONS, quickParse } from './quick-parse.js';
 import { reportAndExit } from './report-error.js';
 import pkg from '../../package.json' with { type: 'json' };
 
@@ -16,9 +20,17 @@ interface LazyCommand {
 }
 
 const commands: Record<string, LazyCommand> = {
+  init: {
+    describe: 'Start a project: write a commented config/config.yaml to fill in',
+    load: () => import('./commands/init.js'),
+  },
   generate: {
     describe: 'Render the DAG, plugins.zip, requirements.txt and manifest into dist-artifacts/<env>/',
     load: () => import('./commands/generate.js'),
+  },
+  parse: {
+    describe: 'Validate every environment and import the rendered DAG in a real Airflow DagBag',
+    load: () => import('./commands/parse.js'),
   },
   deploy: {
     describe: 'Upload what changed to the MWAA bucket, update the environment, trigger the DAG',
@@ -34,33 +46,109 @@ const commands: Record<string, LazyCommand> = {
   },
 };
 
+const COMPLETION_COMMAND = 'completion';
+/** What yargs' completion script passes: `--get-yargs-completions <program> <words...>`. */
+const COMPLETION_REQUEST = '--get-yargs-completions';
+
 // The AWS SDK warns on every client about Node 20's support window; this tool declares its engine
 // in package.json, so the warning would only repeat on every command.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
+/** The command word: the first argument that is not a flag (for completion, after the program name). */
+function requestedCommand(argv: string[]): string | undefined {
+  const words = argv[0] === COMPLETION_REQUEST ? argv.slice(2) : argv;
+  return words.find((arg) => !arg.startsWith('-'));
+}
+
+/** yargs' own usage messages, made to name the flag and the way to more help. */
+function usageError(message: string, cli: Argv, command: string | undefined): UserError {
+  const help = `See: ${invocation(command ?? '').trimEnd()} --help`;
+  const unknown = /^Unknown arguments?: (.+)$/.exec(message);
+  if (unknown) {
+    const options = (cli as unknown as { getOptions(): { key: Record<string, unknown> } }).getOptions();
+    const known = Object.keys(options.key).filter((k) => k.length > 1);
+    const lines = unknown[1]!.split(', ').map((name) => {
+      const flag = name.length === 1 ? `-${name}` : `--${name}`;
+      return `Unknown option ${flag}.${didYouMean(name, known, (n) => `--${n}`)}`;
+    });
+    return new UserError(`${lines.join('\n')}\n${help}`, ExitCode.usage);
+  }
+  const missing = /^Missing required arguments?: (.+)$/.exec(message);
+  if (missing) {
+    return new UserError(`${missing[1]!.split(', ').map((n) => `--${n}`).join(' and ')} is required.\n${help}`, ExitCode.usage);
+  }
+  const choice = /Argument: (\w+), Given: "([^"]*)", Choices: (.+)$/m.exec(message);
+  if (choice) {
+    const choices = choice[3]!.split(', ').map((c) => c.replace(/^"|"$/g, ''));
+    return new UserError(
+      `${choice[1]} must be one of ${choices.join(', ')}; got "${choice[2]}".${didYouMean(choice[2]!, choices)}\n${help}`,
+      ExitCode.usage,
+    );
+  }
+  if (/^Not enough non-option arguments/.test(message) && command === 'local') {
+    return new UserError(`local needs an action: up, status, down or logs.\n${help}`, ExitCode.usage);
+  }
+  return new UserError(`${message}\n${help}`, ExitCode.usage);
+}
+
 async function main(argv: string[]): Promise<void> {
-  const cli = yargs(argv)
+  contextFromArgv(argv);
+  const requested = requestedCommand(argv);
+  const completing = argv[0] === COMPLETION_REQUEST;
+  if (requested && !completing && !commands[requested] && requested !== COMPLETION_COMMAND) {
+    const near = closestName(requested, Object.keys(commands));
+    throw new UserError(
+      `Unknown command "${requested}".${near ? ` Did you mean "${near}"?` : ''} Commands: ${Object.keys(commands).join(', ')}, ${COMPLETION_COMMAND}.\n` +
+        `See: ${invocation('').trimEnd()} --help`,
+      ExitCode.usage,
+    );
+  }
+  if (requested === 'generate' && !completing) {
+    const generate = await import('./commands/generate.js');
+    const args = quickParse(argv, 'generate', generate.GENERATE_OPTIONS);
+    if (args) {
+      await generate.default.handler(args as Parameters<typeof generate.default.handler>[0]);
+      return;
+    }
+  }
+  const { default: yargs } = await import('yargs');
+  const cli: Argv = yargs(argv)
     .scriptName('mwaa-gpu-cicd')
     .version(pkg.version)
     .strict()
     .demandCommand(1, 'Name a command; see --help.')
-    .recommendCommands()
+    .options(GLOBAL_OPTIONS)
+    .conflicts('quiet', 'verbose')
+    .example('$0 init', 'Write config/config.yaml for a new project')
+    .example('$0 generate --env dev', 'Render dist-artifacts/dev/')
+    .example('$0 deploy --env prod --plan --diff', 'Show what a deploy would change, as a diff')
+    .example('$0 check --env prod', 'SSH to every GPU server and check its checkout and version file')
+    .epilog(EXIT_CODES_EPILOG)
     .wrap(Math.min(110, process.stdout.columns || 100))
     // Errors from handlers reach the catch below; yargs' own usage errors get exit code 2.
-    .fail((message, error, instance) => {
+    .fail((message, error) => {
+      if (error instanceof UserError) throw error;
+      // A coerce function's error (a flag value that is not a number, say) arrives wrapped.
+      if (error?.name === 'YError') throw new UserError(`${error.message}\nSee: ${invocation(requested ?? '').trimEnd()} --help`, ExitCode.usage);
       if (error) throw error;
-      process.stderr.write(`${instance.help() ?? ''}`);
-      process.stderr.write(`\n${message}\n`);
-      process.exit(ExitCode.usage);
+      throw usageError(message, cli, requested);
     });
 
-  const requested = argv.find((arg) => !arg.startsWith('-'));
+  // yargs renders the whole help text before every command runs, to have it at hand for a later
+  // showHelp(); nothing here shows help after a command started, and the rendering (string widths
+  // of every line) costs more than parsing the config does.
+  const usage = (cli as unknown as { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } } })
+    .getInternalMethods?.()
+    .getUsageInstance?.();
+  if (usage?.cacheHelpMessage) usage.cacheHelpMessage = () => undefined;
+
   const chosen = requested ? commands[requested] : undefined;
-  if (chosen && requested) {
+  if (chosen) {
     cli.command((await chosen.load()).default);
   } else {
     for (const [name, command] of Object.entries(commands)) cli.command(name, command.describe);
   }
+  cli.completion(COMPLETION_COMMAND, 'Print a shell completion script (bash, zsh): mwaa-gpu-cicd completion >> ~/.bashrc');
   await cli.parseAsync();
 }
 
@@ -73,4 +161,4 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-main(hideBin(process.argv)).catch(reportAndExit);
+main(process.argv.slice(2)).catch(reportAndExit);

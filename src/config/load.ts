@@ -6,6 +6,8 @@
 import { resolve } from 'node:path';
 import type { z } from 'zod';
 import { ConfigError, ExitCode, UserError, type ConfigIssue } from '../errors.js';
+import { didYouMean } from '../util/did-you-mean.js';
+import { issueMessage, knownKeysAt, unknownKeyMessage } from './messages.js';
 import { resolveEnvironment, type ResolvedConfig } from './resolved.js';
 import { configFileSchema, environmentSchema } from './schema.js';
 import { FileTooLargeError, readBounded } from '../util/bounded-read.js';
@@ -44,7 +46,7 @@ export async function readConfigFile(options: LoadOptions = {}): Promise<ConfigF
       error instanceof FileTooLargeError
         ? `${shown} is larger than ${MAX_CONFIG_BYTES} bytes; a config file is a few kilobytes. Is --config the right file?`
         : code === 'ENOENT'
-          ? `No config file at ${shown}. Copy the example from the README or pass --config <file>.`
+          ? `No config file at ${shown}. Create one with: npx mwaa-gpu-cicd init (or pass --config <file>).`
           : `Cannot read ${shown}: ${(error as Error).message}`,
       ExitCode.usage,
     );
@@ -52,7 +54,7 @@ export async function readConfigFile(options: LoadOptions = {}): Promise<ConfigF
   const { source, issues } = parseYamlSource(shown, text);
   if (!source) throw new ConfigError(shown, issues);
   const parsed = configFileSchema.safeParse(source.value ?? {});
-  if (!parsed.success) throw new ConfigError(shown, zodIssues(parsed.error, source, (p) => p));
+  if (!parsed.success) throw new ConfigError(shown, zodIssues(parsed.error, source, configFileSchema, (p) => p));
   return { path, source, defaults: parsed.data.defaults, environments: parsed.data.environments };
 }
 
@@ -67,11 +69,7 @@ export function usesLocalStack(file: ConfigFile, env: string): boolean {
 }
 
 export function resolveConfig(file: ConfigFile, env: string, options: LoadOptions = {}): ResolvedConfig {
-  const override = file.environments[env];
-  if (!override) {
-    const known = environmentNames(file).join(', ');
-    throw new UserError(`No environment "${env}" in ${file.source.file}. Known environments: ${known}.`, ExitCode.usage);
-  }
+  const override = requireEnvironment(file, env);
   let merged = deepMerge(file.defaults, override) as Record<string, unknown>;
   let overlay: Record<string, unknown> = {};
   if (merged.localStack === true) {
@@ -79,7 +77,7 @@ export function resolveConfig(file: ConfigFile, env: string, options: LoadOption
     if (!stackValues) {
       throw new UserError(
         `Environment "${env}" takes its servers, secret and endpoints from the local stack, which is not up. ` +
-          'Run: npm run local -- up',
+          'Start it: npx mwaa-gpu-cicd local up',
         2,
       );
     }
@@ -93,13 +91,72 @@ export function resolveConfig(file: ConfigFile, env: string, options: LoadOption
       if (hasPath(override, path) || !hasPath(file.defaults, path)) return ['environments', env, ...path];
       return ['defaults', ...path];
     };
-    throw new ConfigError(file.source.file, zodIssues(parsed.error, file.source, origin, merged));
+    throw new ConfigError(file.source.file, zodIssues(parsed.error, file.source, environmentSchema, origin, merged));
   }
   return resolveEnvironment(env, parsed.data);
 }
 
+/** The overrides of `env`, or a usage error naming the environments there are. */
+export function requireEnvironment(file: ConfigFile, env: string): Record<string, unknown> {
+  const override = file.environments[env];
+  if (override) return override;
+  const names = environmentNames(file);
+  if (env === '') {
+    throw new UserError(`--env needs an environment name: ${names.join(', ')}.`, ExitCode.usage);
+  }
+  throw new UserError(
+    `No environment "${env}" in ${file.source.file}.${didYouMean(env, names)} Known environments: ${names.join(', ')}.`,
+    ExitCode.usage,
+  );
+}
+
+export interface ResolvedFile {
+  /** Every environment that resolved, by name. */
+  configs: Map<string, ResolvedConfig>;
+  /** Environments that could not be resolved for a reason other than invalid values (no local stack). */
+  skipped: Array<{ env: string; reason: UserError }>;
+}
+
+/**
+ * Validates the whole file, as `terraform validate` does: every environment is resolved and every
+ * problem in any of them is reported at once (a problem in `defaults` once, not per environment).
+ * An environment that needs the local stack while it is down is skipped, not failed.
+ */
+export function resolveEveryEnvironment(file: ConfigFile, options: LoadOptions = {}): ResolvedFile {
+  const configs = new Map<string, ResolvedConfig>();
+  const skipped: ResolvedFile['skipped'] = [];
+  const issues = new Map<string, ConfigIssue>();
+  for (const env of environmentNames(file)) {
+    try {
+      configs.set(env, resolveConfig(file, env, options));
+    } catch (error) {
+      if (error instanceof ConfigError) {
+        for (const issue of error.issues) issues.set(`${issue.path}\0${issue.message}\0${issue.line ?? ''}`, issue);
+      } else if (error instanceof UserError) {
+        skipped.push({ env, reason: error });
+      } else {
+        throw error;
+      }
+    }
+  }
+  if (issues.size > 0) throw new ConfigError(file.source.file, sortIssues([...issues.values()]));
+  return { configs, skipped };
+}
+
+/**
+ * One environment, after validating the whole file: an unknown name is a usage error first; a
+ * problem anywhere in the file fails, even in another environment.
+ */
+export function resolveValidated(file: ConfigFile, env: string, options: LoadOptions = {}): ResolvedConfig {
+  requireEnvironment(file, env);
+  const { configs, skipped } = resolveEveryEnvironment(file, options);
+  const config = configs.get(env);
+  if (config) return config;
+  throw skipped.find((s) => s.env === env)?.reason ?? new UserError(`Environment "${env}" could not be resolved.`);
+}
+
 export async function loadConfig(options: LoadOptions & { env: string }): Promise<ResolvedConfig> {
-  return resolveConfig(await readConfigFile(options), options.env, options);
+  return resolveValidated(await readConfigFile(options), options.env, options);
 }
 
 /** Objects merge key by key; arrays, scalars and null replace. */
@@ -139,16 +196,11 @@ export function formatPath(path: PathSegment[]): string {
   }, '');
 }
 
-function describeFound(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  const text = JSON.stringify(value);
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
-}
-
-/** Flattens zod issues into ours: one per problem, with the file path and position. */
+/** Flattens zod issues into ours: one per problem, with the file path, position and a plain message. */
 function zodIssues(
   error: z.ZodError,
   source: YamlSource,
+  schema: unknown,
   origin: (path: PathSegment[]) => PathSegment[],
   data: unknown = source.value,
 ): ConfigIssue[] {
@@ -158,19 +210,27 @@ function zodIssues(
     const located = filePath[0] === '(local stack state)' ? undefined : source.locate(filePath);
     issues.push({ path: formatPath(filePath), message, ...located });
   };
+  const segments = (issue: z.core.$ZodIssue) => issue.path.filter((s): s is PathSegment => typeof s !== 'symbol');
+  // Unknown keys by the path of their mapping: a missing key beside one may be it, misspelt.
+  const unknownAt = new Map<string, string[]>();
   for (const issue of error.issues) {
-    const path = issue.path.filter((s): s is PathSegment => typeof s !== 'symbol');
+    if (issue.code === 'unrecognized_keys') unknownAt.set(formatPath(segments(issue)), issue.keys);
+  }
+  for (const issue of error.issues) {
+    const path = segments(issue);
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) add([...path, key], 'unknown key; remove it or check its spelling');
+      const known = knownKeysAt(schema, path);
+      for (const key of issue.keys) add([...path, key], unknownKeyMessage(key, known));
       continue;
     }
-    const found = valueAt(data, path);
-    const expected = issue.message.replace(/^Invalid input: /, '');
-    const message =
-      found === undefined && issue.code === 'invalid_type'
-        ? `required: ${expected.replace(/, received undefined$/, '')}`
-        : `${expected.replace(/, received \w+$/, '')}; found ${describeFound(found)}`;
-    add(path, message);
+    const filePath = origin(path);
+    const scalar = filePath[0] === '(local stack state)' ? undefined : source.scalarAt(filePath);
+    const unknownSiblings = unknownAt.get(formatPath(path.slice(0, -1)));
+    add(path, issueMessage(issue, { found: valueAt(data, path), scalar, ...(unknownSiblings && { unknownSiblings }) }));
   }
+  return sortIssues(issues);
+}
+
+function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
   return issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0) || a.path.localeCompare(b.path));
 }

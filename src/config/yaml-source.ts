@@ -2,7 +2,7 @@
  * Safe YAML reading with positions: core schema only (no custom tags), bounded aliases and size,
  * and a way back from a dotted path to the line:column it came from.
  */
-import { LineCounter, isMap, isSeq, parseDocument, type Document, type Node } from 'yaml';
+import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document, type Node, type YAMLError } from 'yaml';
 import type { ConfigIssue } from '../errors.js';
 
 export const MAX_CONFIG_BYTES = 1_048_576;
@@ -10,11 +10,32 @@ const MAX_ALIASES = 100;
 
 export type PathSegment = string | number;
 
+/** A scalar as written in the file: its text, and whether it was quoted. */
+export interface ScalarSource {
+  text: string;
+  quoted: boolean;
+}
+
 export interface YamlSource {
   file: string;
   value: unknown;
   /** Line and column of the deepest node that exists along `path`. */
   locate(path: PathSegment[]): { line: number; column: number } | undefined;
+  /** The scalar at exactly `path`, as written; undefined when there is none. */
+  scalarAt(path: PathSegment[]): ScalarSource | undefined;
+}
+
+/** What a few of the parser's messages mean for someone editing the file. */
+function explainYamlError(error: YAMLError): string {
+  const first = error.message.split('\n')[0] ?? error.message;
+  const closing = /end with a ([\]}])$/.exec(first);
+  if (closing) {
+    const [open, what] = closing[1] === ']' ? ['[', 'list'] : ['{', 'mapping'];
+    return `the ${open} ... ${closing[1]} ${what} that starts on this line is not closed with "${closing[1]}" (or its lines are not indented enough)`;
+  }
+  if (error.code === 'DUPLICATE_KEY') return 'this key appears twice in the same mapping; keep one';
+  if (error.code === 'TAB_AS_INDENT') return 'a tab is used for indentation; YAML allows only spaces';
+  return first;
 }
 
 export function parseYamlSource(file: string, text: string): { source?: YamlSource; issues: ConfigIssue[] } {
@@ -27,9 +48,16 @@ export function parseYamlSource(file: string, text: string): { source?: YamlSour
     const { line, col } = lineCounter.linePos(offset);
     return { line, column: col };
   };
-  const issues: ConfigIssue[] = [...doc.errors, ...doc.warnings].map((error) => ({
+  // The parser recovers badly from a structural error: one missing "]" gives a dozen errors on the
+  // lines after it. Report the first, plus duplicate keys (always real), and count the rest.
+  const errors = [...doc.errors, ...doc.warnings].sort((a, b) => a.pos[0] - b.pos[0]);
+  const shown = errors.filter((error, index) => index === 0 || error.code === 'DUPLICATE_KEY');
+  const hidden = errors.length - shown.length;
+  const issues: ConfigIssue[] = shown.map((error, index) => ({
     path: '',
-    message: `YAML: ${error.message.split('\n')[0]}`,
+    message:
+      `YAML: ${explainYamlError(error)}` +
+      (index === 0 && hidden > 0 ? ` (${hidden} more YAML error${hidden === 1 ? '' : 's'} after it, probably caused by it: fix this one first)` : ''),
     ...position(error.pos[0]),
   }));
   if (issues.length > 0) return { issues };
@@ -39,7 +67,19 @@ export function parseYamlSource(file: string, text: string): { source?: YamlSour
   } catch (error) {
     return { issues: [{ path: '', message: `YAML: ${(error as Error).message}` }] };
   }
-  return { issues, source: { file, value, locate: (path) => locateNode(doc, path, position) } };
+  return {
+    issues,
+    source: {
+      file,
+      value,
+      locate: (path) => locateNode(doc, path, position),
+      scalarAt: (path) => {
+        const node = doc.getIn(path, true);
+        if (!isScalar(node) || !node.range) return undefined;
+        return { text: text.slice(node.range[0], node.range[1]), quoted: node.type !== 'PLAIN' };
+      },
+    },
+  };
 }
 
 function locateNode(

@@ -102,13 +102,14 @@ export function s3Port(client: S3Client): S3Port {
         return bucketProblem(input.bucket, error);
       }
     },
-    async getObject(bucket, key) {
+    async getObject(bucket, key, versionId) {
       try {
-        const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
         const body = out.Body ? await out.Body.transformToByteArray() : new Uint8Array();
         return { body, etag: out.ETag, versionId: out.VersionId };
       } catch (error) {
         if (isNotFound(error)) return undefined;
+        if (status(error) === 400 && versionId) return undefined; // malformed/unknown version id
         return bucketProblem(bucket, error);
       }
     },

@@ -74,6 +74,8 @@ export interface DeployDeps {
 
 export interface DeployResult {
   plan: Plan;
+  /** What the plan was made from (the last read of the bucket and environment). */
+  remote?: RemoteState;
   applied?: ApplyResult;
   recordKey?: string;
   rollbackOf?: string;
@@ -109,9 +111,17 @@ async function rollbackPlanTargets(deps: DeployDeps, settings: DeploySettings): 
   return { targets: rollbackTargets(target.record, target.key), restored: target };
 }
 
+/** A plan with refusals: nothing was or will be changed until they are fixed. */
+export class PlanRefusedError extends UserError {
+  constructor(readonly plan: Plan) {
+    super(plan.refusals.map((r) => r.message).join('\n'), undefined, { details: { refusals: plan.refusals } });
+    this.name = 'PlanRefusedError';
+  }
+}
+
 function refuse(p: Plan): void {
   if (p.refusals.length === 0) return;
-  throw new UserError(p.refusals.map((r) => r.message).join('\n'));
+  throw new PlanRefusedError(p);
 }
 
 export async function deploy(
@@ -129,9 +139,11 @@ export async function deploy(
   const planNow = async (): Promise<Plan> => {
     lastRemote = await readRemoteState(s3, mwaa, settings.bucket, settings.environmentName, targets);
     emit({ type: 'remote-state', status: lastRemote.environment.status, airflowVersion: lastRemote.environment.airflowVersion });
+    result.remote = lastRemote;
     return plan(settings, targets, lastRemote);
   };
 
+  const result: DeployResult = { plan: { actions: [], changes: 0, refusals: [], warnings: [] } };
   let current = await planNow();
   const onlyStatus = current.refusals.length > 0 && current.refusals.every((r) => r.code === 'status');
   if (onlyStatus && options.waitForAvailable && !options.planOnly) {
@@ -145,10 +157,10 @@ export async function deploy(
   }
   for (const warning of current.warnings) emit({ type: 'warning', message: warning });
   emit({ type: 'planned', plan: current });
-  const result: DeployResult = { plan: current };
+  result.plan = current;
   if (options.planOnly) {
     // A plan is still worth showing for an environment that is busy; other refusals make it meaningless.
-    refuse({ ...current, refusals: current.refusals.filter((r) => r.code !== 'status') });
+    if (current.refusals.some((r) => r.code !== 'status')) refuse(current);
     return result;
   }
   refuse(current);

@@ -1,9 +1,12 @@
-/** Text and JSON views of plans, events and results; pure, the CLI prints them. */
+/** Text, Markdown and JSON views of plans, diffs, events and results; pure, the CLI prints them. */
 import { environmentFieldsForPins, PINNED_KINDS } from '../artifacts/kinds.js';
+import { plainStyle, type Style } from '../util/style.js';
 import { formatElapsed } from './clock.js';
 import type { DeployResult } from './deploy.js';
+import type { ArtifactDiff } from './diff.js';
 import type { DeployEvent, TaskState } from './events.js';
 import type { Action, Plan } from './plan.js';
+import type { CheckReport } from '../runtime-check/report.js';
 
 function describeAction(action: Action): [string, string, string] {
   switch (action.type) {
@@ -31,19 +34,133 @@ function describeAction(action: Action): [string, string, string] {
   }
 }
 
-export function formatPlan(plan: Plan, environmentName: string): string {
+/** The plan's last line: how many changes, none, or why none will be applied. */
+function planVerdict(plan: Plan): string {
+  const n = plan.changes;
+  const changes = `${n} change${n === 1 ? '' : 's'}`;
+  if (plan.refusals.length > 0) return `Refused: ${n > 0 ? `none of the ${changes} ` : 'nothing '}will be applied until the problems above are fixed.`;
+  return n === 0 ? 'No changes: the environment already runs exactly this.' : `${changes}.`;
+}
+
+export function formatPlan(plan: Plan, environmentName: string, style: Style = plainStyle): string {
   const rows = plan.actions.map(describeAction);
   const width = Math.max(...rows.map((r) => r[1].length), 6);
-  const lines = [`Plan for ${environmentName}:`];
-  for (const [verb, what, detail] of rows) lines.push(`  ${verb.padEnd(10)} ${what.padEnd(width)}  ${detail}`);
-  for (const refusal of plan.refusals) lines.push(`  REFUSED: ${refusal.message}`);
-  for (const warning of plan.warnings) lines.push(`  warning: ${warning}`);
-  lines.push(
-    plan.changes === 0
-      ? 'No changes: the environment already runs exactly this.'
-      : `${plan.changes} change${plan.changes === 1 ? '' : 's'}.`,
-  );
+  const paint: Record<string, (text: string) => string> = { upload: style.green, restore: style.yellow, 'update-env': style.cyan };
+  const lines = [`Plan for ${style.bold(environmentName)}:`];
+  for (const [verb, what, detail] of rows) {
+    const line = `  ${verb.padEnd(10)} ${what.padEnd(width)}  ${detail}`;
+    lines.push(verb === 'skip' ? style.dim(line) : `  ${(paint[verb] ?? ((t: string) => t))(verb.padEnd(10))} ${what.padEnd(width)}  ${detail}`);
+  }
+  for (const refusal of plan.refusals) lines.push(`  ${style.red('REFUSED:')} ${refusal.message}`);
+  for (const warning of plan.warnings) lines.push(`  ${style.yellow('warning:')} ${warning}`);
+  const verdict = planVerdict(plan);
+  lines.push(plan.refusals.length > 0 ? style.red(verdict) : plan.changes > 0 ? style.bold(verdict) : verdict);
   return `${lines.join('\n')}\n`;
+}
+
+/** A fence longer than any run of backticks in `text`, so the text cannot close it. */
+function fenceFor(text: string): string {
+  const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
+  return '`'.repeat(Math.max(3, longest + 1));
+}
+
+function markdownCell(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+function markdownCode(text: string): string {
+  const fence = text.includes('`') ? '``' : '`';
+  return `${fence}${text}${fence}`;
+}
+
+/** A plan as GitHub-flavoured Markdown, for $GITHUB_STEP_SUMMARY and pull request comments. */
+export function planMarkdown(plan: Plan, environmentName: string, envName: string): string {
+  const lines = [`### Deploy plan for ${markdownCode(environmentName)} (${markdownCell(envName)})`, ''];
+  lines.push('| action | object | detail |', '|---|---|---|');
+  for (const [verb, what, detail] of plan.actions.map(describeAction)) {
+    lines.push(`| ${verb} | ${what ? markdownCode(what) : ''} | ${markdownCell(detail)} |`);
+  }
+  lines.push('');
+  for (const refusal of plan.refusals) lines.push(`> **REFUSED:** ${markdownCell(refusal.message)}`, '');
+  for (const warning of plan.warnings) lines.push(`> **warning:** ${markdownCell(warning)}`, '');
+  lines.push(`**${planVerdict(plan)}**`);
+  return `${lines.join('\n')}\n`;
+}
+
+function memberLine(change: NonNullable<ArtifactDiff['members']>[number]): string {
+  switch (change.change) {
+    case 'added':
+      return `+ ${change.name} (${change.newSize} B)`;
+    case 'removed':
+      return `- ${change.name} (${change.oldSize} B)`;
+    case 'changed':
+      return `~ ${change.name} (${change.oldSize} B -> ${change.newSize} B)`;
+  }
+}
+
+function diffHeading(diff: ArtifactDiff): string {
+  if (diff.change === 'new') return `${diff.key}: new ${diff.label}, not in the bucket yet`;
+  const against = !diff.against
+    ? ''
+    : diff.against.pinned
+      ? `, against the pinned version ${diff.against.versionId ?? '?'}`
+      : `, against the current object${diff.against.versionId ? ` (version ${diff.against.versionId})` : ''}`;
+  return `${diff.key}: changed ${diff.label}${against}`;
+}
+
+function colourDiff(text: string, style: Style): string {
+  return text
+    .split('\n')
+    .map((line) => {
+      if (line.startsWith('+++') || line.startsWith('---')) return style.bold(line);
+      if (line.startsWith('@@')) return style.cyan(line);
+      if (line.startsWith('+')) return style.green(line);
+      if (line.startsWith('-')) return style.red(line);
+      return line;
+    })
+    .join('\n');
+}
+
+/** The content diffs of a plan as text: unified diffs, and plugins.zip's member list. */
+export function formatDiffs(diffs: readonly ArtifactDiff[], style: Style = plainStyle): string {
+  if (diffs.length === 0) return 'No content changes to show: the plan writes nothing.\n';
+  const out: string[] = [];
+  for (const diff of diffs) {
+    out.push(style.bold(`=== ${diffHeading(diff)}`));
+    if (diff.binary) out.push('(binary content differs)');
+    if (diff.members) {
+      out.push(diff.members.length === 0 ? '(same members, same contents)' : 'members:');
+      for (const change of diff.members) {
+        const line = `  ${memberLine(change)}`;
+        out.push(change.change === 'added' ? style.green(line) : change.change === 'removed' ? style.red(line) : style.yellow(line));
+      }
+      for (const change of diff.members) if (change.diff) out.push(colourDiff(change.diff.trimEnd(), style));
+    }
+    if (diff.diff !== undefined) out.push(diff.diff === '' ? '(no difference in content)' : colourDiff(diff.diff.trimEnd(), style));
+    out.push('');
+  }
+  return `${out.join('\n')}`;
+}
+
+/** Markdown diffs, each in a collapsed section; long ones are cut to keep a PR comment within GitHub's limits. */
+export function diffsMarkdown(diffs: readonly ArtifactDiff[], maxChars = 50_000): string {
+  if (diffs.length === 0) return '';
+  const out: string[] = ['#### Content changes', ''];
+  let budget = maxChars;
+  for (const diff of diffs) {
+    let body = '';
+    if (diff.binary) body = '(binary content differs)\n';
+    if (diff.members) {
+      body += `${diff.members.map(memberLine).join('\n') || '(same members, same contents)'}\n`;
+      for (const change of diff.members) if (change.diff) body += change.diff;
+    }
+    if (diff.diff) body += diff.diff;
+    if (body.length > budget) body = `${body.slice(0, Math.max(0, budget))}\n... (cut; run deploy --plan --diff to see all of it)\n`;
+    budget = Math.max(0, budget - body.length);
+    const fence = fenceFor(body);
+    out.push(`<details><summary>${markdownCell(diffHeading(diff)).replace(/</g, '&lt;')}</summary>`, '', `${fence}diff`, body.trimEnd(), fence, '', '</details>', '');
+  }
+  return `${out.join('\n')}`;
 }
 
 export function planJson(plan: Plan): object {
@@ -140,4 +257,23 @@ export function resultJson(result: DeployResult): object {
     runState: result.runState ?? null,
     tasks: result.tasks ?? null,
   };
+}
+
+/** What a deploy did, as Markdown (after the plan): writes, update, record, run and smoke check. */
+export function resultMarkdown(result: DeployResult, smoke?: CheckReport): string {
+  const lines = ['#### Result', ''];
+  const applied = result.applied;
+  lines.push(`- objects written: ${applied?.writes ?? 0}${applied?.updatedEnvironment ? '; environment updated (UpdateEnvironment)' : ''}`);
+  if (result.recordKey) lines.push(`- deploy record: ${markdownCode(result.recordKey)}`);
+  if (result.rollbackOf) lines.push(`- rolled back to: ${markdownCode(result.rollbackOf)}`);
+  if (result.runId) lines.push(`- run ${markdownCode(result.runId)}: **${result.runState ?? 'triggered'}**`);
+  if (smoke) {
+    const passed = smoke.servers.filter((s) => s.ok).length;
+    lines.push(`- runtime check: ${passed} of ${smoke.servers.length} servers passed${smoke.ok ? '' : ` (failed: ${smoke.servers.filter((s) => !s.ok).map((s) => s.name).join(', ')})`}`);
+  }
+  if (result.tasks && result.tasks.length > 0) {
+    lines.push('', '| task | state |', '|---|---|');
+    for (const t of result.tasks) lines.push(`| ${markdownCode(t.mapIndex ? `${t.taskId}[${t.mapIndex}]` : t.taskId)} | ${t.state} |`);
+  }
+  return `${lines.join('\n')}\n`;
 }

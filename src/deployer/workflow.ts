@@ -11,8 +11,10 @@ import { createAwsClients, type AwsClients } from '../mwaa/clients.js';
 import type { CheckReport } from '../runtime-check/index.js';
 import { processIdentity } from '../util/processes.js';
 import { explainAwsError } from './aws-errors.js';
+import { s3Port } from './aws-ports.js';
 import { systemClock, type Clock } from './clock.js';
 import { deploy, type DeployDeps, type DeployResult } from './deploy.js';
+import { planDiffs, type ArtifactDiff } from './diff.js';
 import type { DeployEvent } from './events.js';
 import { defaultDeployOptions, deployDeps, deploySettings, deployTargets } from './from-config.js';
 import type { DeployLock } from './lock.js';
@@ -24,6 +26,8 @@ export interface DeployRequest {
   /** Where the generated artifacts are written too (not with planOnly). */
   outDir: string;
   planOnly: boolean;
+  /** With planOnly: also read the deployed objects and diff them against the new ones. */
+  diff?: boolean;
   rollback: boolean;
   trigger: boolean;
   waitForRun: boolean;
@@ -54,6 +58,8 @@ export interface WorkflowHooks {
 
 export interface WorkflowResult {
   result: DeployResult;
+  /** With diff: the content change of each write in the plan. */
+  diffs?: ArtifactDiff[];
   smoke?: CheckReport;
   exitCode: number;
 }
@@ -138,16 +144,30 @@ export async function runDeployWorkflow(request: DeployRequest, hooks: WorkflowH
       }),
     );
   } catch (error) {
-    throw explainAwsError(error, { envName: config.envName, localStack: config.localStack });
+    throw explainAwsError(error, { envName: config.envName, localStack: config.localStack, region: config.mwaa.region });
   }
 
-  if (request.planOnly) return { result, exitCode: ExitCode.ok };
+  if (request.planOnly) {
+    const planned: WorkflowResult = { result, exitCode: ExitCode.ok };
+    if (request.diff && result.remote) {
+      try {
+        planned.diffs = await planDiffs(s3Port(clients.s3), config.mwaa.bucket, result.plan.actions, result.remote);
+      } catch (error) {
+        throw explainAwsError(error, { envName: config.envName, localStack: config.localStack, region: config.mwaa.region });
+      }
+    }
+    return planned;
+  }
   const outcome: WorkflowResult = { result, exitCode: ExitCode.ok };
   if (result.runState !== undefined && result.runState !== 'success') outcome.exitCode = ExitCode.failure;
   if (result.runState === 'success' && request.smoke) {
     hooks.emit({ type: 'smoke-started' });
     const { runRuntimeCheck } = await import('../runtime-check/index.js');
-    outcome.smoke = await runRuntimeCheck(config, { compareVariables: true, aws: clients });
+    try {
+      outcome.smoke = await runRuntimeCheck(config, { compareVariables: true, aws: clients });
+    } catch (error) {
+      throw explainAwsError(error, { envName: config.envName, localStack: config.localStack, region: config.mwaa.region });
+    }
     if (!outcome.smoke.ok) outcome.exitCode = ExitCode.failure;
   }
   return outcome;

@@ -4,23 +4,9 @@
  */
 import Handlebars from 'handlebars';
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../util/package-root.js';
 import { pythonLiteral } from './python-literal.js';
-
-/** The package root: two levels above both src/generator/ and the bundled dist/chunks/. */
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 4; i += 1) {
-    try {
-      readFileSync(join(dir, 'package.json'));
-      return dir;
-    } catch {
-      dir = dirname(dir);
-    }
-  }
-  throw new Error('cannot find the package root (package.json) above the generator');
-}
 
 export function templatePath(relative: string): string {
   return join(packageRoot(), 'templates', relative);

@@ -3,7 +3,8 @@
  * came from a server (file contents, git output) are stripped of control characters so that a
  * hostile file cannot rewrite the terminal.
  */
-import type { CheckReport, ServerReport } from './report.js';
+import { plainStyle, type Style } from '../util/style.js';
+import { checkDetail, checkStatus, type CheckReport, type CheckStatus, type ServerReport } from './report.js';
 
 export interface JsonReport {
   ok: boolean;
@@ -12,7 +13,8 @@ export interface JsonReport {
     host: string;
     port: number;
     ok: boolean;
-    checks: Array<{ name: string; ok: boolean; ms: number; reason: string }>;
+    /** `ok` is null for a skipped check: it did not run, so it neither passed nor failed. */
+    checks: Array<{ name: string; status: CheckStatus; ok: boolean | null; ms: number; reason: string }>;
     git?: { branch: string; commit: string };
     hostKey?: { line: string; fingerprint: string; matchesPinned: boolean | null };
     variables?: Array<{ key: string; fileKey: string; fileValue: string | null; airflowValue: string | null; equal: boolean }>;
@@ -28,7 +30,10 @@ export function reportJson(report: CheckReport): JsonReport {
       host: server.host,
       port: server.port,
       ok: server.ok,
-      checks: server.checks.map(({ name, ok, ms, reason }) => ({ name, ok, ms, reason })),
+      checks: server.checks.map((check) => {
+        const status = checkStatus(check);
+        return { name: check.name, status, ok: status === 'skip' ? null : check.ok, ms: check.ms, reason: checkDetail(check) };
+      }),
       ...(server.git ? { git: server.git } : {}),
       ...(server.hostKey ? { hostKey: server.hostKey } : {}),
       ...(server.variables ? { variables: server.variables } : {}),
@@ -37,20 +42,27 @@ export function reportJson(report: CheckReport): JsonReport {
   };
 }
 
-export function formatReport(report: CheckReport): string {
-  return report.mode === 'host-keys' ? formatHostKeys(report) : formatChecks(report);
+export function formatReport(report: CheckReport, style: Style = plainStyle): string {
+  return report.mode === 'host-keys' ? formatHostKeys(report, style) : formatChecks(report, style);
 }
 
-function formatChecks(report: CheckReport): string {
+const RESULT_WORDS: Record<CheckStatus, string> = { pass: 'ok', fail: 'FAIL', skip: 'skip' };
+
+function formatChecks(report: CheckReport, style: Style): string {
   const out: string[] = [];
+  const paint: Record<CheckStatus, (text: string) => string> = { pass: style.green, fail: style.red, skip: style.dim };
   for (const server of report.servers) {
-    out.push(`${server.ok ? 'PASS' : 'FAIL'}  ${server.name}  ${server.host}:${server.port}`);
+    out.push(`${server.ok ? style.green('PASS') : style.red('FAIL')}  ${style.bold(server.name)}  ${server.host}:${server.port}`);
     out.push(
       ...table(
         ['check', 'result', 'time', 'detail'],
-        server.checks.map((check) => [check.name, check.ok ? 'ok' : 'FAIL', formatMs(check.ms), clean(check.reason)]),
+        server.checks.map((check) => {
+          const status = checkStatus(check);
+          return [check.name, RESULT_WORDS[status], formatMs(check.ms), clean(checkDetail(check))];
+        }),
         '  ',
         [false, false, true, false],
+        (row, cells) => (row < 0 ? cells : cells.map((cell, i) => (i === 1 ? paint[checkStatus(server.checks[row]!)](cell) : cell))),
       ),
     );
     out.push('');
@@ -67,14 +79,18 @@ function formatChecks(report: CheckReport): string {
         row.equal ? 'match' : 'DIFFERS',
       ]),
     );
-    out.push(...table(['server', 'variable', 'file', 'airflow', ''], rows, '  '));
+    out.push(
+      ...table(['server', 'variable', 'file', 'airflow', ''], rows, '  ', [], (row, cells) =>
+        row < 0 ? cells : cells.map((cell, i) => (i === 4 ? (cell === 'match' ? style.green(cell) : style.red(cell)) : cell)),
+      ),
+    );
     out.push('');
   }
-  out.push(summary(report));
+  out.push(summary(report, style));
   return `${out.join('\n')}\n`;
 }
 
-function formatHostKeys(report: CheckReport): string {
+function formatHostKeys(report: CheckReport, style: Style): string {
   const out: string[] = [];
   for (const server of report.servers) {
     if (!server.hostKey) {
@@ -82,7 +98,11 @@ function formatHostKeys(report: CheckReport): string {
       continue;
     }
     const status =
-      server.hostKey.matchesPinned === null ? 'not pinned yet' : server.hostKey.matchesPinned ? 'matches the config' : 'DIFFERS from the config';
+      server.hostKey.matchesPinned === null
+        ? 'not pinned yet'
+        : server.hostKey.matchesPinned
+          ? style.green('matches the config')
+          : style.red('DIFFERS from the config');
     out.push(`# ${server.name} (${server.host}:${server.port}) ${server.hostKey.fingerprint}, ${status}`);
     out.push(`- name: ${server.name}`);
     out.push(`  hostPublicKey: ${server.hostKey.line}`);
@@ -96,16 +116,16 @@ function formatHostKeys(report: CheckReport): string {
   return `${out.join('\n')}\n`;
 }
 
-function summary(report: CheckReport): string {
+function summary(report: CheckReport, style: Style): string {
   const failed = report.servers.filter((server) => !server.ok);
   const total = report.servers.length;
   const head = `${total - failed.length} of ${total} servers passed in ${formatMs(report.durationMs)}`;
-  if (failed.length === 0) return `${head}.`;
+  if (failed.length === 0) return style.green(`${head}.`);
   const shown = failed
     .slice(0, 20)
-    .map((server) => `${server.name} (${server.checks.filter((c) => !c.ok && !c.reason.startsWith('skipped')).map((c) => c.name).join(', ')})`);
+    .map((server) => `${server.name} (${server.checks.filter((c) => checkStatus(c) === 'fail').map((c) => c.name).join(', ')})`);
   const more = failed.length > 20 ? `, and ${failed.length - 20} more` : '';
-  return `${head}; failed: ${shown.join(', ')}${more}.`;
+  return style.red(`${head}; failed: ${shown.join(', ')}${more}.`);
 }
 
 export function formatMs(ms: number): string {
@@ -124,20 +144,31 @@ function quoteCell(value: string): string {
   return JSON.stringify(shown);
 }
 
-function table(header: string[], rows: string[][], indent: string, rightAlign: boolean[] = []): string[] {
+/**
+ * Aligned columns. `paint` colours a row's cells after they are padded (row -1 is the header), so
+ * colour codes never upset the widths.
+ */
+function table(
+  header: string[],
+  rows: string[][],
+  indent: string,
+  rightAlign: boolean[] = [],
+  paint: (row: number, cells: string[]) => string[] = (_row, cells) => cells,
+): string[] {
   const widths = header.map((cell, i) => Math.max(cell.length, ...rows.map((row) => (row[i] ?? '').length)));
-  const render = (row: string[]) =>
+  const render = (row: string[], index: number) =>
     (
       indent +
-      row
-        .map((cell, i) => {
+      paint(
+        index,
+        row.map((cell, i) => {
           const last = i === row.length - 1;
           if (rightAlign[i]) return cell.padStart(widths[i] ?? 0);
           return last ? cell : cell.padEnd(widths[i] ?? 0);
-        })
-        .join('  ')
+        }),
+      ).join('  ')
     ).trimEnd();
-  return [render(header), ...rows.map(render)];
+  return [render(header, -1), ...rows.map((row, i) => render(row, i))];
 }
 
 export type { ServerReport };

@@ -38,6 +38,24 @@ export type CheckEvent =
   | { type: 'server-finished'; server: ServerReport }
   | { type: 'variables-started'; count: number };
 
+/**
+ * A check that did not run because an earlier one failed (no connection, no version file) is
+ * reported with a reason that starts with this; it is neither a pass nor a failure of its own.
+ */
+export const SKIPPED_PREFIX = 'skipped: ';
+
+export type CheckStatus = 'pass' | 'fail' | 'skip';
+
+export function checkStatus(check: Pick<CheckResult, 'ok' | 'reason'>): CheckStatus {
+  if (check.ok) return 'pass';
+  return check.reason.startsWith(SKIPPED_PREFIX) ? 'skip' : 'fail';
+}
+
+/** The reason of a check, without the skip marker (the status says it). */
+export function checkDetail(check: Pick<CheckResult, 'ok' | 'reason'>): string {
+  return checkStatus(check) === 'skip' ? check.reason.slice(SKIPPED_PREFIX.length) : check.reason;
+}
+
 export function serverOk(checks: readonly CheckResult[]): boolean {
   return checks.length > 0 && checks.every((check) => check.ok);
 }

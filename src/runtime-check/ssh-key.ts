@@ -24,7 +24,9 @@ export async function keyFromSecret(client: SecretsReader, arn: string, jsonFiel
   } catch (error) {
     // The SDK's message can echo request details; its error name is enough to act on.
     const name = (error as { name?: string }).name ?? 'Error';
-    throw new UserError(`Cannot read the SSH key secret ${arn}: ${name}. Check the ARN, the region and your AWS credentials.`);
+    throw new UserError(`Cannot read the SSH key secret ${arn}: ${name}. Check the ARN, the region and your AWS credentials.`, undefined, {
+      cause: error,
+    });
   }
   let text = response.SecretString ?? (response.SecretBinary ? Buffer.from(response.SecretBinary).toString('utf8') : '');
   if (jsonField !== null) {

@@ -247,7 +247,10 @@ describe('deploy against the local stack', () => {
       try {
         const out = await runDeploy(['--env', 'local', '--config', base, '--yes', '--no-trigger']);
         expect(out.code).toBe(1);
-        expect(out.stderr).toContain(`aws s3api put-bucket-versioning --bucket ${bucket} --versioning-configuration Status=Enabled`);
+        // The plan shows the refusal with its fix once; the error only says the deploy was refused.
+        expect(out.stdout).toContain(`REFUSED: Bucket ${bucket} has versioning Suspended`);
+        expect(out.stdout).toContain(`aws s3api put-bucket-versioning --bucket ${bucket} --versioning-configuration Status=Enabled`);
+        expect(out.stderr).toContain('Deploy refused (bucket versioning); nothing was changed.');
       } finally {
         await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
       }
@@ -401,6 +404,7 @@ describe('deploy against the local stack', () => {
       }, reject);
     });
     const out = await started.done;
+    // The deploy exits 143 (128 + SIGTERM) once the lock is released.
     expect(out.code, out.stderr).toBe(143);
     expect(out.stderr).toMatch(/SIGTERM: releasing the deploy lock/);
     await expect(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: `${deploymentsPrefix}/lock.json` }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });

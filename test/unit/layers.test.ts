@@ -19,7 +19,22 @@ const ALLOWED: Record<string, readonly string[]> = {
   'src/generator': ['src/util', 'src/errors.ts', 'src/mwaa', 'src/artifacts', 'src/config'],
   'src/runtime-check': ['src/util', 'src/errors.ts', 'src/mwaa', 'src/artifacts', 'src/config'],
   'src/deployer': ['src/util', 'src/errors.ts', 'src/mwaa', 'src/artifacts', 'src/config', 'src/generator', 'src/runtime-check'],
-  'src/cli': ['src/util', 'src/errors.ts', 'src/mwaa', 'src/artifacts', 'src/config', 'src/generator', 'src/runtime-check', 'src/deployer', 'local-stack/src', 'package.json'],
+  'src/init': ['src/util', 'src/errors.ts', 'src/mwaa', 'src/config'],
+  // The programmatic API: every library, never the CLI or the local stack.
+  'src/api.ts': ['src/util', 'src/errors.ts', 'src/mwaa', 'src/artifacts', 'src/config', 'src/generator', 'src/runtime-check', 'src/deployer', 'package.json'],
+  'src/cli': [
+    'src/util',
+    'src/errors.ts',
+    'src/mwaa',
+    'src/artifacts',
+    'src/config',
+    'src/generator',
+    'src/runtime-check',
+    'src/deployer',
+    'src/init',
+    'local-stack/src',
+    'package.json',
+  ],
   'local-stack/src': ['src/util', 'src/errors.ts', 'src/mwaa', 'src/artifacts'],
 };
 

@@ -1,8 +1,22 @@
 import type { CommandModule } from 'yargs';
 import { DEFAULT_CONFIG_PATH } from '../../config/load.js';
-import { loadCliConfig } from '../load-config.js';
+import { explainAwsError } from '../../deployer/aws-errors.js';
 import { ExitCode, UserError } from '../../errors.js';
-import { DEFAULT_CONCURRENCY, formatReport, reportJson, runRuntimeCheck, type CheckEvent } from '../../runtime-check/index.js';
+import {
+  DEFAULT_CONCURRENCY,
+  formatReport,
+  MAX_CONCURRENCY,
+  reportJson,
+  runRuntimeCheck,
+  type CheckEvent,
+  type CheckReport,
+} from '../../runtime-check/index.js';
+import { cliContext } from '../context.js';
+import { refuseEmpty, wholeNumber } from '../flags.js';
+import { EXIT_CODES_EPILOG } from '../help.js';
+import { loadCliConfig } from '../load-config.js';
+import { useProfile } from '../profile.js';
+import { progressPrinter } from '../progress.js';
 
 interface CheckArgs {
   env: string;
@@ -14,7 +28,11 @@ interface CheckArgs {
   json: boolean;
   'print-host-keys': boolean;
   quick: boolean;
+  profile: string | undefined;
 }
+
+/** How often a long check says how far it got. */
+const HEARTBEAT_MS = 15_000;
 
 const command: CommandModule<object, CheckArgs> = {
   command: 'check',
@@ -24,7 +42,12 @@ const command: CommandModule<object, CheckArgs> = {
       .option('env', { type: 'string', demandOption: true, describe: 'Environment from config.yaml' })
       .option('config', { type: 'string', default: DEFAULT_CONFIG_PATH, describe: 'Config file' })
       .option('server', { type: 'string', array: true, describe: 'Check only these servers (repeatable)' })
-      .option('concurrency', { type: 'number', default: DEFAULT_CONCURRENCY, describe: 'Servers checked at once' })
+      .option('concurrency', {
+        type: 'string',
+        default: String(DEFAULT_CONCURRENCY),
+        coerce: wholeNumber('concurrency', 1, MAX_CONCURRENCY),
+        describe: `Servers checked at once (1-${MAX_CONCURRENCY})`,
+      })
       .option('compare-variables', {
         type: 'boolean',
         default: false,
@@ -35,43 +58,92 @@ const command: CommandModule<object, CheckArgs> = {
       .option('print-host-keys', {
         type: 'boolean',
         default: false,
-        describe: 'First-time setup: print each server\'s host key and fingerprint for the config; checks nothing else',
+        describe: "First-time setup: print each server's host key and fingerprint for the config; checks nothing else",
       })
       .option('quick', {
         type: 'boolean',
         default: false,
         describe: 'Only reachability and whoami (no git, no version file): a fast fleet-wide probe',
       })
+      .option('profile', { type: 'string', describe: 'AWS profile for Secrets Manager and MWAA (sets AWS_PROFILE)' })
+      .example('$0 check --env prod', 'Every server: reachable, whoami, checkout, version file')
+      .example('$0 check --env prod --print-host-keys', 'First-time setup: the hostPublicKey lines to pin in the config')
+      .example('$0 check --env prod --compare-variables --json', 'Also compare with the Airflow Variables; JSON report')
+      .epilog(`A skipped check (after an earlier one failed) shows as "skip", not as a failure.\n\n${EXIT_CODES_EPILOG}`)
       .strictOptions(),
   handler: async (args) => {
+    const context = cliContext();
+    refuseEmpty(args, context.argv, ['env', 'config', 'server', 'identity-file', 'profile']);
     // Checked here rather than with yargs' conflicts(), which counts boolean defaults as given.
     const modes = (['print-host-keys', 'quick', 'compare-variables'] as const).filter((name) => args[name]);
     if (modes.length > 1) {
       throw new UserError(`--${modes.join(' and --')} cannot be combined.`, ExitCode.usage);
     }
+    useProfile(args.profile);
+    // A config without pinned host keys loads (generate refuses it), so --print-host-keys can make the first pin.
     const config = await loadCliConfig(args.config, args.env);
-    const progress = !args.json && process.stderr.isTTY;
+
+    // Progress on stderr: on a terminal always; in a pipe or CI log too, except with --json
+    // (whose reader wants stdout only) or --quiet.
+    const showProgress = !context.quiet && (!args.json || Boolean(process.stderr.isTTY));
+    const progress = progressPrinter();
+    const { err } = context;
+    let done = 0;
+    const total = args.server?.length ? new Set(args.server).size : config.servers.length;
+    const started = Date.now();
+    let announced = false;
     const onEvent = (event: CheckEvent) => {
-      if (!progress) return;
+      if (!showProgress) return;
+      if (event.type === 'server-started' && !announced) {
+        announced = true;
+        progress.print({ text: `checking ${total} server${total === 1 ? '' : 's'} (${Math.min(total, args.concurrency)} at a time)...` });
+      }
       if (event.type === 'server-finished') {
-        process.stderr.write(`${event.server.ok ? 'ok  ' : 'FAIL'} ${event.server.name}\n`);
+        done += 1;
+        const failed = event.server.checks.find((c) => !c.ok);
+        progress.print({
+          text: event.server.ok
+            ? `${err.green('ok  ')} ${event.server.name}`
+            : `${err.red('FAIL')} ${event.server.name}${failed ? `: ${failed.name}` : ''}`,
+        });
       } else if (event.type === 'variables-started') {
-        process.stderr.write(`reading ${event.count} Airflow Variables through the MWAA CLI...\n`);
+        progress.print({ text: `reading ${event.count} Airflow Variables through the MWAA CLI...` });
+      } else if (context.verbose && event.type === 'key-loaded') {
+        progress.print({ text: `SSH key from ${event.source}` });
+      } else if (context.verbose && event.type === 'server-started') {
+        progress.print({ text: `checking ${event.server}...` });
       }
     };
-    const report = await runRuntimeCheck(
-      config,
-      {
-        servers: args.server,
-        concurrency: args.concurrency,
-        compareVariables: args['compare-variables'],
-        identityFile: args['identity-file'],
-        printHostKeys: args['print-host-keys'],
-        quick: args.quick,
-      },
-      onEvent,
-    );
-    process.stdout.write(args.json ? `${JSON.stringify(reportJson(report), null, 2)}\n` : formatReport(report));
+    const heartbeat = showProgress
+      ? setInterval(() => progress.print({ text: `${done} of ${total} servers done (${Math.round((Date.now() - started) / 1000)}s)`, live: true }), HEARTBEAT_MS)
+      : undefined;
+    let report: CheckReport;
+    try {
+      report = await runRuntimeCheck(
+        config,
+        {
+          servers: args.server,
+          concurrency: args.concurrency,
+          compareVariables: args['compare-variables'],
+          identityFile: args['identity-file'],
+          printHostKeys: args['print-host-keys'],
+          quick: args.quick,
+        },
+        onEvent,
+      );
+    } catch (error) {
+      const context = { envName: config.envName, localStack: config.localStack, region: config.mwaa.region };
+      // Reading the key secret is the one AWS call that ends a check: say what was wrong with the access.
+      const explained = error instanceof UserError && error.cause !== undefined ? explainAwsError(error.cause, context) : undefined;
+      if (explained instanceof UserError) {
+        throw new UserError(`Cannot read the SSH key secret ${config.secrets.sshKeyArn}: ${explained.message}`, explained.exitCode, { cause: error });
+      }
+      throw explainAwsError(error, context);
+    } finally {
+      clearInterval(heartbeat);
+      progress.done();
+    }
+    process.stdout.write(args.json ? `${JSON.stringify(reportJson(report), null, 2)}\n` : formatReport(report, context.out));
     process.exitCode = report.ok ? ExitCode.ok : ExitCode.failure;
   },
 };

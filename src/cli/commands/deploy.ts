@@ -2,21 +2,40 @@ import { hostname, userInfo } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 import type { CommandModule } from 'yargs';
 import { DEFAULT_CONFIG_PATH } from '../../config/load.js';
-import { parseDuration } from '../../deployer/clock.js';
-import { formatEvent, formatPlan, resultJson } from '../../deployer/format.js';
-import { currentDeployer, runDeployWorkflow, type WorkflowEvent } from '../../deployer/workflow.js';
+import { explainAwsError } from '../../deployer/aws-errors.js';
+import type { PlanRefusedError } from '../../deployer/deploy.js';
+import {
+  diffsMarkdown,
+  formatDiffs,
+  formatEvent,
+  formatPlan,
+  planJson,
+  planMarkdown,
+  resultJson,
+  resultMarkdown,
+} from '../../deployer/format.js';
+import type { Plan, Refusal } from '../../deployer/plan.js';
+import type { WorkflowEvent, WorkflowResult } from '../../deployer/workflow.js';
 import { ExitCode, UserError } from '../../errors.js';
 import { DEFAULT_OUT_DIR } from '../../generator/generate.js';
 import { formatReport, reportJson } from '../../runtime-check/format.js';
+import { cliContext } from '../context.js';
+import { givenOptions, positiveDuration, refuseEmpty, refuseTogether } from '../flags.js';
+import { EXIT_CODES_EPILOG } from '../help.js';
 import { loadCliConfig } from '../load-config.js';
+import { useProfile } from '../profile.js';
 import { progressPrinter } from '../progress.js';
 import pkg from '../../../package.json' with { type: 'json' };
+
+const FORMATS = ['text', 'json', 'markdown'] as const;
+type Format = (typeof FORMATS)[number];
 
 interface DeployArgs {
   env: string;
   config: string;
   out: string;
   plan: boolean;
+  diff: boolean;
   'detailed-exitcode': boolean;
   yes: boolean;
   trigger: boolean;
@@ -26,7 +45,9 @@ interface DeployArgs {
   conf: string[] | undefined;
   rollback: boolean;
   json: boolean;
+  format: Format | undefined;
   smoke: boolean;
+  profile: string | undefined;
 }
 
 const CONF_KEY = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
@@ -44,6 +65,35 @@ export function parseConf(base: Record<string, string>, pairs: readonly string[]
   return conf;
 }
 
+/** Flags that contradict each other, with what to do instead. */
+const CONFLICTS: ReadonlyArray<readonly [string, string, string]> = [
+  ['plan', 'wait', '--plan triggers nothing, so there is no run to wait for'],
+  ['plan', 'yes', '--plan changes nothing, so there is nothing to confirm'],
+  ['plan', 'wait-for-available', '--plan shows a busy environment without waiting; drop --wait-for-available'],
+  ['plan', 'conf', '--plan triggers nothing, so a run conf has no use'],
+  ['json', 'format', '--json is --format json; give one of them'],
+];
+
+/** Validates the flags as given; returns the output format. */
+function checkFlags(args: DeployArgs, argv: readonly string[]): Format {
+  const given = givenOptions(argv, { y: 'yes' });
+  refuseEmpty(args, argv, ['env', 'config', 'out', 'timeout', 'conf', 'profile'], {
+    env: 'an environment name from the config file',
+    timeout: 'a duration such as 45m',
+    conf: 'key=value',
+  });
+  refuseTogether(given, CONFLICTS);
+  if (!args.plan) {
+    for (const flag of ['detailed-exitcode', 'diff'] as const) {
+      if (args[flag]) throw new UserError(`--${flag} goes with --plan.`, ExitCode.usage);
+    }
+  }
+  if (!args.trigger && args.wait) {
+    throw new UserError('--no-trigger and --wait cannot be used together: without a triggered run there is nothing to wait for.', ExitCode.usage);
+  }
+  return args.json ? 'json' : (args.format ?? 'text');
+}
+
 const command: CommandModule<object, DeployArgs> = {
   command: 'deploy',
   describe: 'Upload what changed to the MWAA bucket, pin new plugin/requirements versions, trigger the DAG',
@@ -53,6 +103,11 @@ const command: CommandModule<object, DeployArgs> = {
       .option('config', { type: 'string', default: DEFAULT_CONFIG_PATH, describe: 'Config file' })
       .option('out', { type: 'string', default: DEFAULT_OUT_DIR, describe: 'Where the generated artifacts are written too' })
       .option('plan', { type: 'boolean', default: false, describe: 'Show what would change; change nothing' })
+      .option('diff', {
+        type: 'boolean',
+        default: false,
+        describe: 'With --plan: also show the content change of each object (unified diff; plugins.zip member list)',
+      })
       .option('detailed-exitcode', {
         type: 'boolean',
         default: false,
@@ -69,41 +124,60 @@ const command: CommandModule<object, DeployArgs> = {
       .option('timeout', { type: 'string', default: '45m', describe: 'Limit for each wait (environment update, DAG parse, run)' })
       .option('conf', { type: 'string', array: true, describe: 'Run conf key=value (repeatable); overrides dag.triggerConf' })
       .option('rollback', { type: 'boolean', default: false, describe: "Restore the previous deploy record's object versions" })
-      .option('json', { type: 'boolean', default: false, describe: 'Print the result (or plan) as JSON on stdout' })
+      .option('format', {
+        type: 'string',
+        choices: FORMATS,
+        describe: 'Output: text, json, or markdown (for $GITHUB_STEP_SUMMARY and pull request comments)',
+      })
+      .option('json', { type: 'boolean', default: false, describe: 'Same as --format json' })
       .option('smoke', {
         type: 'boolean',
         default: true,
         describe: 'After a successful --wait, run the runtime check (--no-smoke: skip it)',
       })
-      .check((args) => {
-        if (args['detailed-exitcode'] && !args.plan) throw new UserError('--detailed-exitcode needs --plan', ExitCode.usage);
-        return true;
-      })
+      .option('profile', { type: 'string', describe: 'AWS profile to use (sets AWS_PROFILE)' })
+      .example('$0 deploy --env prod --plan --diff', 'What would change, with the content diff; changes nothing')
+      .example('$0 deploy --env prod --plan --format markdown >> "$GITHUB_STEP_SUMMARY"', 'The plan as a CI job summary')
+      .example('$0 deploy --env prod --yes --wait', 'Ship, trigger, wait for the run, smoke-check the servers')
+      .example('$0 deploy --env prod --yes --rollback', "Back to the previous deploy record's object versions")
+      .epilog(EXIT_CODES_EPILOG)
       .strictOptions(),
   handler: async (args) => {
-    let timeoutMs: number;
-    try {
-      timeoutMs = parseDuration(args.timeout);
-    } catch (error) {
-      throw new UserError(`--timeout: ${(error as Error).message}`, ExitCode.usage);
-    }
+    const context = cliContext();
+    const format = checkFlags(args, context.argv);
+    const timeoutMs = positiveDuration('timeout', args.timeout);
+    useProfile(args.profile);
     const config = await loadCliConfig(args.config, args.env);
-    const progress = progressPrinter();
+    // The workflow brings the AWS SDK: loaded only once there is something to deploy (not for --help).
+    const [{ currentDeployer, runDeployWorkflow }, { PlanRefusedError }] = await Promise.all([
+      import('../../deployer/workflow.js'),
+      import('../../deployer/deploy.js'),
+    ]);
+    const progress = context.quiet ? { print: () => undefined, done: () => undefined } : progressPrinter();
+    const { out, err } = context;
+    let shownPlan: Plan | undefined;
     const emit = (event: WorkflowEvent) => {
       if (event.type === 'planned') {
-        if (args.json) return;
+        if (format === 'json') return;
         progress.done();
-        process.stdout.write(formatPlan(event.plan, config.mwaa.environmentName));
+        shownPlan = event.plan;
+        process.stdout.write(
+          format === 'markdown' ? planMarkdown(event.plan, config.mwaa.environmentName, config.envName) : formatPlan(event.plan, config.mwaa.environmentName, out),
+        );
       } else if (event.type === 'smoke-started') {
         progress.print({ text: 'runtime check: SSH to each server, compare version.yaml with the Airflow Variables...' });
       } else if (event.type === 'interrupted') {
         progress.done();
         process.stderr.write(`\n${event.signal}: releasing the deploy lock and stopping.\n`);
+      } else if (event.type === 'remote-state') {
+        if (context.verbose) progress.print({ text: `environment ${config.mwaa.environmentName}: ${event.status}, Airflow ${event.airflowVersion ?? '?'}` });
       } else {
-        progress.print(formatEvent(event));
+        const line = formatEvent(event);
+        if (line && event.type === 'warning') line.text = err.yellow(line.text);
+        progress.print(line);
       }
     };
-    let outcome;
+    let outcome: WorkflowResult;
     try {
       outcome = await runDeployWorkflow(
         {
@@ -111,6 +185,7 @@ const command: CommandModule<object, DeployArgs> = {
           toolVersion: pkg.version,
           outDir: args.out,
           planOnly: args.plan,
+          diff: args.diff,
           rollback: args.rollback,
           trigger: args.trigger,
           waitForRun: args.wait,
@@ -127,24 +202,60 @@ const command: CommandModule<object, DeployArgs> = {
           exitOnSignal: (signal) => process.exit(signal === 'SIGINT' ? ExitCode.interrupted : ExitCode.terminated),
         },
       );
+    } catch (error) {
+      throw refusalError(error, shownPlan, PlanRefusedError) ?? explainAwsError(error, { envName: config.envName, localStack: config.localStack, region: config.mwaa.region });
     } finally {
       progress.done();
     }
-    const { result, smoke } = outcome;
+    const { result, smoke, diffs } = outcome;
     let exitCode = outcome.exitCode;
-    if (args.plan) {
-      if (args.json) process.stdout.write(`${JSON.stringify(resultJson(result), null, 2)}\n`);
-      if (args['detailed-exitcode'] && result.plan.changes > 0) exitCode = ExitCode.changesPending;
-    } else if (args.json) {
-      process.stdout.write(`${JSON.stringify({ ...resultJson(result), smoke: smoke ? reportJson(smoke) : null, exitCode }, null, 2)}\n`);
+    if (args.plan && args['detailed-exitcode'] && result.plan.changes > 0) exitCode = ExitCode.changesPending;
+    if (format === 'json') {
+      const document: Record<string, unknown> = { ok: exitCode === ExitCode.ok || exitCode === ExitCode.changesPending, ...resultJson(result) };
+      if (diffs) document.diffs = diffs;
+      if (!args.plan) Object.assign(document, { smoke: smoke ? reportJson(smoke) : null, exitCode });
+      process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
+    } else if (format === 'markdown') {
+      if (diffs) process.stdout.write(`\n${diffsMarkdown(diffs)}`);
+      if (!args.plan) process.stdout.write(`\n${resultMarkdown(result, smoke)}`);
     } else {
-      if (smoke) process.stdout.write(formatReport(smoke));
-      if (result.runState) process.stdout.write(`Run ${result.runId} ${result.runState}.\n`);
-      else if (result.runId) process.stdout.write(`Triggered run ${result.runId}.\n`);
+      if (diffs) process.stdout.write(`\n${formatDiffs(diffs, out)}`);
+      if (smoke) process.stdout.write(formatReport(smoke, out));
+      if (result.runState) {
+        const state = result.runState === 'success' ? out.green(result.runState) : out.red(result.runState);
+        process.stdout.write(`Run ${result.runId} ${state}.\n`);
+      } else if (result.runId) {
+        process.stdout.write(`Triggered run ${result.runId}.\n`);
+      }
     }
     if (exitCode !== ExitCode.ok) process.exitCode = exitCode;
   },
 };
+
+/** What each kind of refusal is about, for the one-line error after a plan that shows them in full. */
+const REFUSAL_TOPICS: Record<Refusal['code'], string> = {
+  versioning: 'bucket versioning',
+  'airflow-version': 'Airflow version',
+  bucket: 'bucket',
+  'dag-path': 'DAG folder',
+  status: 'environment status',
+};
+
+/**
+ * A refused plan that is already on screen (with its REFUSED lines) is not printed again: the
+ * error says only that it was refused. A plan refused under the lock, never shown, keeps its
+ * message. With --json the error carries the plan.
+ */
+function refusalError(error: unknown, shown: Plan | undefined, refused: typeof PlanRefusedError): UserError | undefined {
+  if (!(error instanceof refused)) return undefined;
+  const details = { refusals: error.plan.refusals, plan: planJson(error.plan) };
+  const what = [...new Set(error.plan.refusals.map((r) => REFUSAL_TOPICS[r.code]))].join(', ');
+  const message =
+    shown === error.plan
+      ? `Deploy refused (${what}); nothing was changed. The REFUSED lines of the plan say what to do.`
+      : `Deploy refused; nothing was changed:\n${error.message}`;
+  return new UserError(message, ExitCode.failure, { details });
+}
 
 async function askOnTerminal(question: string): Promise<boolean> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });

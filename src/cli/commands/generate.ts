@@ -1,8 +1,14 @@
+import { existsSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { environmentNames, readConfigFile, usesLocalStack, DEFAULT_CONFIG_PATH } from '../../config/load.js';
-import { localStackIsUp, resolveCliConfig } from '../load-config.js';
+import { DEFAULT_CONFIG_PATH, readConfigFile, requireEnvironment } from '../../config/load.js';
+import type { ResolvedConfig } from '../../config/resolved.js';
 import { ExitCode, UserError } from '../../errors.js';
-import { DEFAULT_OUT_DIR, generateEnvironment, staleFiles, writeEnvironment } from '../../generator/generate.js';
+import { DEFAULT_OUT_DIR, environmentDir, generateEnvironment, staleFiles, writeEnvironment } from '../../generator/generate.js';
+import { cliContext, commandLine } from '../context.js';
+import { givenOptions, refuseEmpty, refuseTogether } from '../flags.js';
+import { EXIT_CODES_EPILOG } from '../help.js';
+import { resolveCliFile } from '../load-config.js';
+import type { PlainOption } from '../quick-parse.js';
 import pkg from '../../../package.json' with { type: 'json' };
 
 interface GenerateArgs {
@@ -14,57 +20,101 @@ interface GenerateArgs {
   out: string;
 }
 
+/** The options, as yargs and the quick parser (quick-parse.ts) both read them. */
+export const GENERATE_OPTIONS = {
+  env: { type: 'string', default: 'dev', describe: 'Environment from config.yaml' },
+  all: { type: 'boolean', default: false, describe: 'Every environment (local only while the local stack is up)' },
+  check: {
+    type: 'boolean',
+    default: false,
+    describe:
+      'For CI: write nothing; validate and render every environment (or --env) in memory; exit 1 on any problem, or when ' +
+      '<out>/<env>/ exists and differs from what the config renders',
+  },
+  json: { type: 'boolean', default: false, describe: 'Print the manifest(s) as JSON' },
+  config: { type: 'string', default: DEFAULT_CONFIG_PATH, describe: 'Config file' },
+  out: { type: 'string', default: DEFAULT_OUT_DIR, describe: 'Output root' },
+} as const satisfies Record<string, PlainOption>;
+
 const command: CommandModule<object, GenerateArgs> = {
   command: 'generate',
   describe: 'Render the DAG, plugins.zip, requirements.txt, resolved config and manifest into <out>/<env>/',
   builder: (yargs) =>
     yargs
-      .option('env', { type: 'string', default: 'dev', describe: 'Environment from config.yaml' })
-      .option('all', { type: 'boolean', default: false, describe: 'Every environment (local only while the local stack is up)' })
-      .option('check', { type: 'boolean', default: false, describe: 'Write nothing; exit 1 when the artifacts on disk are stale' })
-      .option('json', { type: 'boolean', default: false, describe: 'Print the manifest(s) as JSON' })
-      .option('config', { type: 'string', default: DEFAULT_CONFIG_PATH, describe: 'Config file' })
-      .option('out', { type: 'string', default: DEFAULT_OUT_DIR, describe: 'Output root' }),
+      .options(GENERATE_OPTIONS)
+      .example('$0 generate --env prod', 'Render dist-artifacts/prod/')
+      .example('$0 generate --all --json', 'Every environment, manifests as JSON')
+      .example('$0 generate --check', 'In CI: fail when any environment is invalid or its committed artifacts are stale')
+      .epilog(
+        'The whole config file is validated, like terraform validate: a problem in any environment fails, whichever one is ' +
+          `rendered.\n\n${EXIT_CODES_EPILOG}`,
+      )
+      .strictOptions(),
   handler: async (args) => {
+    const context = cliContext();
+    const given = givenOptions(context.argv);
+    refuseEmpty(args, context.argv, ['env', 'config', 'out'], { env: 'an environment name from the config file', config: 'a config file', out: 'a directory' });
+    refuseTogether(given, [['env', 'all', '--all already means every environment; drop one of them']]);
+
     const file = await readConfigFile({ configPath: args.config });
-    let envs = [args.env];
+    // Every environment: --all, and --check unless told which one.
+    const every = args.all || (args.check && !given.has('env'));
+    if (!every) requireEnvironment(file, args.env);
+    const { configs, skipped } = resolveCliFile(file);
     const notes: string[] = [];
-    if (args.all) {
-      // The local environment resolves from the running stack; without one it cannot be rendered.
-      const stackUp = localStackIsUp();
-      envs = environmentNames(file).filter((env) => {
-        const skip = !stackUp && usesLocalStack(file, env);
-        if (skip) notes.push(`${env}: skipped, the local stack is not up (npm run local -- up)`);
-        return !skip;
-      });
+    let chosen: ResolvedConfig[];
+    if (every) {
+      chosen = [...configs.values()];
+      for (const { env, reason } of skipped) notes.push(`${env}: not rendered: ${reason.message}`);
+    } else {
+      const config = configs.get(args.env);
+      if (!config) throw skipped.find((s) => s.env === args.env)?.reason ?? new UserError(`Environment "${args.env}" could not be resolved.`);
+      chosen = [config];
     }
-    // Resolve every environment before writing any, so one bad environment writes nothing.
-    const configs = envs.map((env) => resolveCliConfig(file, env));
-    const generated = await Promise.all(configs.map((config) => generateEnvironment(config, pkg.version)));
+    const generated = await Promise.all(chosen.map((config) => generateEnvironment(config, pkg.version)));
 
     if (args.check) {
-      const stale = (await Promise.all(generated.map(async (g) => (await staleFiles(args.out, g)).map((p) => `${g.config.envName}/${p}`)))).flat();
-      if (stale.length > 0) {
-        throw new UserError(`${args.out} is stale:\n${stale.map((p) => `  ${p}`).join('\n')}\nRun: npm run generate${args.all ? ' -- --all' : ` -- --env ${args.env}`}`, ExitCode.failure);
+      const stale: string[] = [];
+      for (const g of generated) {
+        const env = g.config.envName;
+        if (!existsSync(environmentDir(args.out, env))) {
+          notes.push(`${env}: valid and rendered; ${environmentDir(args.out, env)}/ does not exist here, so there is nothing to compare`);
+          continue;
+        }
+        stale.push(...(await staleFiles(args.out, g)).map((p) => `${env}/${p}`));
       }
-      if (!args.json) process.stdout.write(`${args.out} is up to date (${envs.join(', ')}).\n`);
+      if (stale.length > 0) {
+        const at = context.argv.indexOf('generate');
+        const rerun = commandLine('generate', context.argv.filter((a, i) => i !== at && a !== '--check' && !a.startsWith('--check=')));
+        throw new UserError(`${args.out} is stale:\n${stale.map((p) => `  ${p}`).join('\n')}\nRun: ${rerun}`, ExitCode.failure, {
+          details: { stale },
+        });
+      }
     } else {
       for (const g of generated) await writeEnvironment(args.out, g);
     }
+
     if (args.json) {
       const manifests = generated.map((g) => g.manifest);
-      process.stdout.write(`${JSON.stringify(args.all ? manifests : manifests[0], null, 2)}\n`);
-      return;
-    }
-    if (!args.check) {
+      process.stdout.write(`${JSON.stringify(every ? manifests : manifests[0], null, 2)}\n`);
+    } else if (args.check) {
+      const compared = generated.filter((g) => existsSync(environmentDir(args.out, g.config.envName))).map((g) => g.config.envName);
+      process.stdout.write(
+        `${generated.length} environment${generated.length === 1 ? '' : 's'} valid and rendered (${generated.map((g) => g.config.envName).join(', ')})` +
+          `${compared.length > 0 ? `; ${args.out} up to date for ${compared.join(', ')}` : ''}.\n`,
+      );
+    } else {
+      const { out } = context;
       for (const g of generated) {
-        process.stdout.write(`${args.out}/${g.config.envName}/ (Airflow ${g.config.airflow.version}, config ${g.manifest.configHash.slice(0, 12)})\n`);
+        process.stdout.write(
+          `${out.bold(`${args.out}/${g.config.envName}/`)} (Airflow ${g.config.airflow.version}, config ${g.manifest.configHash.slice(0, 12)})\n`,
+        );
         for (const a of g.manifest.artifacts) {
-          process.stdout.write(`  ${a.path.padEnd(40)} ${String(a.size).padStart(8)} B  sha256:${a.sha256.slice(0, 16)}\n`);
+          process.stdout.write(`  ${a.path.padEnd(40)} ${String(a.size).padStart(8)} B  ${out.dim(`sha256:${a.sha256.slice(0, 16)}`)}\n`);
         }
       }
     }
-    for (const note of notes) process.stderr.write(`${note}\n`);
+    if (!context.quiet) for (const note of notes) process.stderr.write(`${note}\n`);
   },
 };
 

@@ -1,6 +1,9 @@
 import type { Argv, CommandModule } from 'yargs';
 import { existsSync, readFileSync } from 'node:fs';
 import { ExitCode, UserError } from '../../errors.js';
+import { cliContext } from '../context.js';
+import { givenOptions, refuseEmpty, wholeNumber } from '../flags.js';
+import { EXIT_CODES_EPILOG } from '../help.js';
 import { down } from '../../../local-stack/src/down.js';
 import { layoutFor } from '../../../local-stack/src/layout.js';
 import { descendants } from '../../util/processes.js';
@@ -10,7 +13,8 @@ import { stackStatus, type StackStatus } from '../../../local-stack/src/status.j
 import { up } from '../../../local-stack/src/up.js';
 
 /** Progress lines on stderr: `[  12.3s] venv airflow-2.10.3: installed ... (95.1s)`. */
-function progressPrinter(startedAt: number): (event: StackEvent) => void {
+function progressPrinter(startedAt: number, quiet: boolean): (event: StackEvent) => void {
+  if (quiet) return () => undefined;
   const tty = Boolean(process.stderr.isTTY);
   const stamp = () => `[${((Date.now() - startedAt) / 1000).toFixed(1).padStart(6)}s]`;
   return (event) => {
@@ -63,8 +67,27 @@ function tail(path: string, lines: number): string {
   return `${text.slice(-lines).join('\n')}\n`;
 }
 
+type Action = 'up' | 'status' | 'down' | 'logs';
+
+/** The options each action takes; any other given option is a usage error. */
+const ACTION_OPTIONS: Record<Action, readonly string[]> = {
+  up: ['airflow'],
+  status: ['json'],
+  down: ['wipe', 'wipe-venvs'],
+  logs: ['name', 'lines', 'paths'],
+};
+const ALL_ACTION_OPTIONS = new Set(Object.values(ACTION_OPTIONS).flat());
+
+function checkActionOptions(action: Action, argv: readonly string[]): void {
+  for (const name of givenOptions(argv)) {
+    if (!ALL_ACTION_OPTIONS.has(name) || ACTION_OPTIONS[action].includes(name)) continue;
+    const owner = (Object.keys(ACTION_OPTIONS) as Action[]).filter((a) => ACTION_OPTIONS[a].includes(name));
+    throw new UserError(`--${name} goes with \`local ${owner.join('` or `local ')}\`, not \`local ${action}\`.`, ExitCode.usage);
+  }
+}
+
 interface LocalArgs {
-  action: 'up' | 'status' | 'down' | 'logs';
+  action: Action;
   airflow: string | undefined;
   json: boolean;
   wipe: boolean;
@@ -93,14 +116,19 @@ const command: CommandModule<object, LocalArgs> = {
       .option('wipe', { type: 'boolean', default: false, describe: 'down: also delete the stack data (keeps venvs)' })
       .option('wipe-venvs', { type: 'boolean', default: false, describe: 'down --wipe: delete the venvs too' })
       .option('name', { type: 'string', array: true, describe: 'logs: only these processes (e.g. moto, airflow-scheduler)' })
-      .option('lines', { type: 'number', default: 20, describe: 'logs: lines of each log to print' })
+      .option('lines', { type: 'string', default: '20', coerce: wholeNumber('lines', 1, 100_000), describe: 'logs: lines of each log to print' })
       .option('paths', { type: 'boolean', default: false, describe: 'logs: print only the log paths' })
-      .epilog('The stack lives in $MWAA_LOCAL_HOME or ./.local-stack. See local-stack/README.md.')
+      .example('$0 local up --airflow 3', 'Provision and start the stack with Airflow 3')
+      .example('$0 local logs --name moto --lines 50', 'The last 50 lines of the moto log')
+      .epilog(`The stack lives in $MWAA_LOCAL_HOME or ./.local-stack. See local-stack/README.md.\n\n${EXIT_CODES_EPILOG}`)
       .strictOptions() as unknown as Argv<LocalArgs>,
   handler: async (args) => {
+    const context = cliContext();
+    checkActionOptions(args.action, context.argv);
+    refuseEmpty(args, context.argv, ['name']);
     const root = stackRoot();
     const startedAt = Date.now();
-    const progress = progressPrinter(startedAt);
+    const progress = progressPrinter(startedAt, context.quiet);
     if (args.action === 'up') {
       const line = (args.airflow ?? readStateIfPresent(root)?.airflowLine ?? '2') as AirflowLine;
       const result = await up({ root, line, progress, now: Date.now });

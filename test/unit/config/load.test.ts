@@ -55,7 +55,7 @@ describe('the shipped config', () => {
     expect(prod.dag.tags).toEqual(['cicd', 'gpu']);
     expect(prod.servers).toHaveLength(2);
     expect(() => resolveConfig(file, 'local', { localStackOverlay: () => undefined })).toThrow(
-      /local stack, which is not up.*npm run local -- up/,
+      /local stack, which is not up.*npx mwaa-gpu-cicd local up/,
     );
     expect(() => resolveConfig(file, 'nope')).toThrow(/No environment "nope".*dev, local, prod/);
   });
@@ -170,7 +170,7 @@ const invalidCases: Array<{ name: string; text: string; path: string; line: numb
     text: base.replace('defaults:', 'defaults:\n  ssh: { port: "twenty-two" }'),
     path: 'defaults.ssh.port',
     line: 2,
-    message: /expected number; found "twenty-two"/,
+    message: /expected a number; found "twenty-two"/,
   },
   {
     name: 'duplicate server names',
@@ -246,5 +246,67 @@ describe('reading the file', () => {
     expect((error as Error).message).toBe('/dev/zero is larger than 1048576 bytes; a config file is a few kilobytes. Is --config the right file?');
     expect(error).toMatchObject({ exitCode: 2 });
     expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 * 1024 * 1024);
+  });
+});
+
+describe('messages in the words of the file, not of the validator', () => {
+  const messageAt = async (text: string, path: string) => (await issuesOf(text)).issues.find((i) => i.path === path)?.message;
+
+  it('limits read as what the field needs', async () => {
+    expect(await messageAt(base.replace('defaults:', 'defaults:\n  dag: { retryDelaySeconds: 0 }'), 'defaults.dag.retryDelaySeconds')).toBe(
+      'expected a number greater than 0; found 0',
+    );
+    expect(await messageAt(base.replace('defaults:', 'defaults:\n  dag: { retries: 11 }'), 'defaults.dag.retries')).toBe('expected a number at most 10; found 11');
+    expect(await messageAt(base.replace('defaults:', 'defaults:\n  dag: { maxActiveRuns: 1.5 }'), 'defaults.dag.maxActiveRuns')).toBe(
+      'expected a whole number; found 1.5',
+    );
+  });
+
+  it('a missing section says what goes there', async () => {
+    expect(await messageAt(base.replace(/\n {4}secrets: .*/, ''), 'environments.dev.secrets')).toBe(
+      'missing: a value is required here (a mapping of key: value pairs)',
+    );
+  });
+
+  it('an unquoted version that YAML reads as a number gets a hint to quote it', async () => {
+    expect(await messageAt(base.replace('defaults:', 'defaults:\n  airflow: { version: 2.10 }'), 'defaults.airflow.version')).toMatch(
+      /; found 2\.1; YAML reads the unquoted 2\.10 as the number 2\.1: quote it, "2\.10"/,
+    );
+    expect(await messageAt(base.replace('defaults:', 'defaults:\n  mwaa: { accountId: 012345678901 }'), 'defaults.mwaa.accountId')).toMatch(
+      /quote it, "012345678901"/,
+    );
+  });
+
+  it('a misspelt key or value gets a "did you mean"', async () => {
+    expect(await messageAt(base.replace('bucket: airflow-dev-bucket', 'bukcet: airflow-dev-bucket'), 'environments.dev.mwaa.bukcet')).toBe(
+      'unknown key; did you mean "bucket"?',
+    );
+    expect(await messageAt(base.replace('defaults:', 'defaults:\n  mwaa: { webserverScheme: htps }'), 'defaults.mwaa.webserverScheme')).toMatch(
+      /expected one of "https", "http"; found "htps"; did you mean "https"\?/,
+    );
+    expect(await messageAt(base.replace('defaults:', 'defaults:\n  gti: {}'), 'defaults.gti')).toBe('unknown key; did you mean "git"?');
+  });
+
+  it('an unknown key far from any known one lists the keys allowed there', async () => {
+    expect(await messageAt(base.replace('    servers:', '    zzzzzzzz: 1\n    servers:'), 'environments.dev.zzzzzzzz')).toMatch(
+      /^unknown key; remove it or check its spelling\. Allowed here: localStack, dag, airflow, mwaa, aws, ssh, secrets, servers, git, versionFile\.$/,
+    );
+  });
+
+  it('one missing "]" is one problem, not a cascade', async () => {
+    const text = `${base}\n  prod:\n    dag:\n      tags: [a, b\n      retries: 1\n      owner: x\n      description: y\n`;
+    const error = await issuesOf(text);
+    expect(error.issues).toHaveLength(1);
+    expect(error.issues[0]?.message).toMatch(/^YAML: the \[ \.\.\. \] list that starts on this line is not closed with "\]"/);
+    expect(error.issues[0]?.message).toMatch(/\(\d+ more YAML errors? after it, probably caused by it: fix this one first\)$/);
+  });
+
+  it('duplicate keys are each reported', async () => {
+    const error = await issuesOf(base.replace('region: us-east-1', 'region: us-east-1, region: eu-west-1'));
+    expect(error.issues.map((i) => i.message)).toContain('YAML: this key appears twice in the same mapping; keep one');
+  });
+
+  it('a missing file points at init', async () => {
+    await expect(readConfigFile({ configPath: join(tmp(), 'none.yaml') })).rejects.toThrow(/Create one with: npx mwaa-gpu-cicd init/);
   });
 });

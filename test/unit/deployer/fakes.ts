@@ -72,9 +72,9 @@ export class FakeS3 implements S3Port {
     return { versionId: this.versioning === 'Enabled' ? v.versionId : undefined, etag: v.etag };
   }
 
-  async getObject(_bucket: string, key: string) {
-    this.calls.push(`get ${key}`);
-    const v = this.current(key);
+  async getObject(_bucket: string, key: string, versionId?: string) {
+    this.calls.push(`get ${key}${versionId ? `@${versionId}` : ''}`);
+    const v = versionId ? this.objects.get(key)?.find((x) => x.versionId === versionId && !x.deleteMarker) : this.current(key);
     return v ? { body: v.body, etag: v.etag, versionId: v.versionId } : undefined;
   }
 

@@ -38,4 +38,20 @@ describe('the bundled CLI', () => {
     expect(loaded.some((p) => p.includes('src/generator/generate.ts'))).toBe(true);
     expect(loaded.filter((p) => /@aws-sdk|@smithy|ssh2/.test(p))).toEqual([]);
   });
+
+  it('loads neither on the path of init and parse, nor when a program imports the API', () => {
+    for (const command of ['init', 'parse']) {
+      const chunk = Object.entries(meta.outputs).find(([, o]) => Object.keys(o.inputs).includes(`src/cli/commands/${command}.ts`))?.[0];
+      expect(chunk, command).toBeDefined();
+      expect([...staticClosure(meta, chunk!)].filter((p) => /@aws-sdk|@smithy|ssh2/.test(p)), command).toEqual([]);
+    }
+    // deploy --help lists options without the SDK: the workflow loads when a deploy runs.
+    const deploy = Object.entries(meta.outputs).find(([, o]) => Object.keys(o.inputs).includes('src/cli/commands/deploy.ts'))?.[0];
+    expect([...staticClosure(meta, deploy!)].filter((p) => /@aws-sdk|@smithy|ssh2/.test(p))).toEqual([]);
+    // A plain generate line is parsed without yargs (src/cli/quick-parse.ts).
+    expect([...staticClosure(meta, 'dist/cli.js')].filter((p) => /node_modules\/yargs/.test(p))).toEqual([]);
+    const api = [...staticClosure(meta, 'dist/api.js')];
+    expect(api.some((p) => p.includes('src/generator/generate.ts'))).toBe(true);
+    expect(api.filter((p) => /@aws-sdk|@smithy|ssh2/.test(p))).toEqual([]);
+  });
 });

@@ -101,9 +101,63 @@ describe('reportJson', () => {
       ['gpu-01', '10.0.0.1', true],
       ['gpu-02', '10.0.0.2', false],
     ]);
-    expect(Object.keys(json.servers[0]?.checks[0] ?? {})).toEqual(['name', 'ok', 'ms', 'reason']);
+    expect(Object.keys(json.servers[0]?.checks[0] ?? {})).toEqual(['name', 'status', 'ok', 'ms', 'reason']);
+    expect(json.servers[1]?.checks.map((c) => c.status)).toEqual(['pass', 'pass', 'fail', 'pass', 'fail']);
     expect(json.servers[1]?.variables?.[1]).toEqual({ fileKey: 'b', key: 'gpu-02__b', fileValue: '3', airflowValue: null, equal: false });
     expect(JSON.parse(JSON.stringify(json))).toEqual(json);
+  });
+});
+
+/** A server whose connection failed: the checks that need one are skipped, not failed. */
+const unreachable: CheckReport = {
+  ok: false,
+  mode: 'check',
+  durationMs: 3000,
+  servers: [
+    {
+      name: 'gpu-03',
+      host: '10.0.0.3',
+      port: 22,
+      ok: false,
+      checks: [
+        { name: 'reachable', ok: false, ms: 3000, reason: '10.0.0.3:22: connection timed out' },
+        { name: 'whoami', ok: false, ms: 0, reason: 'skipped: not connected' },
+        { name: 'checkout', ok: false, ms: 0, reason: 'skipped: not connected' },
+        { name: 'version-file', ok: false, ms: 0, reason: 'skipped: not connected' },
+        { name: 'variables', ok: false, ms: 0, reason: 'skipped: no valid version file to compare with' },
+      ],
+    },
+  ],
+};
+
+describe('skipped checks', () => {
+  it('show as skip, not as FAIL: one failure per unreachable server, not five', () => {
+    const text = formatReport(unreachable);
+    expect(text).toMatch(/ {2}reachable +FAIL +3000 ms +10\.0\.0\.3:22: connection timed out\n/);
+    expect(text).toMatch(/ {2}whoami +skip +0 ms +not connected\n/);
+    expect(text).toMatch(/ {2}variables +skip +0 ms +no valid version file to compare with\n/);
+    expect(text.match(/FAIL/g)).toHaveLength(2); // the server line and reachable
+    expect(text.trimEnd().split('\n').pop()).toBe('0 of 1 servers passed in 3000 ms; failed: gpu-03 (reachable).');
+  });
+
+  it('have status skip and ok null in JSON', () => {
+    const checks = reportJson(unreachable).servers[0]!.checks;
+    expect(checks.map((c) => [c.name, c.status, c.ok])).toEqual([
+      ['reachable', 'fail', false],
+      ['whoami', 'skip', null],
+      ['checkout', 'skip', null],
+      ['version-file', 'skip', null],
+      ['variables', 'skip', null],
+    ]);
+    expect(checks[1]!.reason).toBe('not connected');
+  });
+
+  it('are coloured only when asked', async () => {
+    const { ansiStyle } = await import('../../../src/util/style.js');
+    const coloured = formatReport(unreachable, ansiStyle);
+    expect(coloured).toContain('\u001b[31mFAIL');
+    expect(coloured).toContain('\u001b[2mskip');
+    expect(formatReport(unreachable)).not.toContain('\u001b');
   });
 });
 

@@ -1,0 +1,136 @@
+import { basename } from 'node:path';
+import type { CommandModule } from 'yargs';
+import { DEFAULT_CONFIG_PATH, readConfigFile, requireEnvironment } from '../../config/load.js';
+import { ExitCode, UserError } from '../../errors.js';
+import { generateEnvironment, type GeneratedEnvironment } from '../../generator/generate.js';
+import { cliContext, commandLine } from '../context.js';
+import { airflowPython, importDags, type DagImportResult, type DagToImport } from '../dag-import.js';
+import { refuseEmpty } from '../flags.js';
+import { EXIT_CODES_EPILOG } from '../help.js';
+import { resolveCliFile } from '../load-config.js';
+import pkg from '../../../package.json' with { type: 'json' };
+
+interface ParseArgs {
+  env: string[] | undefined;
+  config: string;
+  json: boolean;
+}
+
+interface EnvironmentOutcome {
+  env: string;
+  airflowVersion: string;
+  dagId: string;
+  /** imported: parsed in a DagBag; rendered: validated and rendered only (no Airflow here). */
+  status: 'imported' | 'import-error' | 'rendered';
+  importErrors?: Record<string, string>;
+  taskCount?: number | null;
+  note?: string;
+}
+
+function dagToImport(g: GeneratedEnvironment): DagToImport {
+  const dag = g.artifacts.find((a) => a.kind === 'dag');
+  const plugins = g.artifacts.find((a) => a.kind === 'plugins');
+  if (!dag || !plugins) throw new Error(`the artifacts of ${g.config.envName} hold no DAG or plugins.zip`);
+  return {
+    env: g.config.envName,
+    airflowVersion: g.config.airflow.version,
+    dagId: g.config.dag.id,
+    dagFile: { name: basename(dag.path), bytes: dag.bytes },
+    pluginsZip: plugins.bytes,
+  };
+}
+
+function outcomeOf(dag: DagToImport, result: DagImportResult): EnvironmentOutcome {
+  const base = { env: dag.env, airflowVersion: dag.airflowVersion, dagId: dag.dagId };
+  const errors = Object.keys(result.importErrors).length;
+  if (errors > 0) return { ...base, status: 'import-error', importErrors: result.importErrors };
+  if (!result.dagIds.includes(dag.dagId)) {
+    return {
+      ...base,
+      status: 'import-error',
+      importErrors: { [dag.dagFile.name]: `the file imports, but defines no DAG "${dag.dagId}" (found: ${result.dagIds.join(', ') || 'none'})` },
+    };
+  }
+  return { ...base, status: 'imported', taskCount: result.taskCount };
+}
+
+const command: CommandModule<object, ParseArgs> = {
+  command: 'parse',
+  describe: 'Validate every environment and import each rendered DAG in a real Airflow DagBag (local stack venv)',
+  builder: (yargs) =>
+    yargs
+      .option('env', { type: 'string', array: true, describe: 'Import only these environments\' DAGs (all are still validated)' })
+      .option('config', { type: 'string', default: DEFAULT_CONFIG_PATH, describe: 'Config file' })
+      .option('json', { type: 'boolean', default: false, describe: 'Print the result as JSON' })
+      .example('$0 parse', 'Validate the config; import every DAG in Airflow when its venv exists')
+      .example('$0 parse --env prod', 'Import only the prod DAG')
+      .epilog(
+        'The DagBag import uses the Airflow of the local stack (.local-stack/venvs/airflow-<version>/, made by `local up`); ' +
+          `without it, parse validates and renders only, and says so.\n\n${EXIT_CODES_EPILOG}`,
+      )
+      .strictOptions(),
+  handler: async (args) => {
+    const context = cliContext();
+    refuseEmpty(args, context.argv, ['env', 'config']);
+    const file = await readConfigFile({ configPath: args.config });
+    for (const env of args.env ?? []) requireEnvironment(file, env);
+    const { configs, skipped } = resolveCliFile(file);
+    const wanted = args.env && args.env.length > 0 ? new Set(args.env) : undefined;
+    for (const { env, reason } of skipped) if (wanted?.has(env)) throw reason;
+
+    const generated = await Promise.all([...configs.values()].filter((c) => !wanted || wanted.has(c.envName)).map((c) => generateEnvironment(c, pkg.version)));
+    const dags = generated.map(dagToImport);
+    const outcomes = new Map<string, EnvironmentOutcome>();
+    const versions = [...new Set(dags.map((d) => d.airflowVersion))].sort();
+    for (const version of versions) {
+      const batch = dags.filter((d) => d.airflowVersion === version);
+      const python = airflowPython(version);
+      if (!python) {
+        for (const dag of batch) {
+          outcomes.set(dag.env, {
+            env: dag.env,
+            airflowVersion: version,
+            dagId: dag.dagId,
+            status: 'rendered',
+            note: `no local Airflow ${version} (run \`${commandLine('local', ['up'])}\` with that line to get one): validated and rendered only, not imported`,
+          });
+        }
+        continue;
+      }
+      if (!context.quiet && !args.json) process.stderr.write(`importing ${batch.map((d) => d.env).join(', ')} in Airflow ${version}...\n`);
+      const results = await importDags(python, batch);
+      for (const [i, dag] of batch.entries()) outcomes.set(dag.env, outcomeOf(dag, results[i]!));
+    }
+    const ordered = dags.map((d) => outcomes.get(d.env)!);
+    const notes = skipped.map(({ env, reason }) => `${env}: not rendered: ${reason.message}`);
+    const failed = ordered.filter((o) => o.status === 'import-error');
+
+    if (args.json) {
+      process.stdout.write(`${JSON.stringify({ ok: failed.length === 0, environments: ordered, skipped: notes }, null, 2)}\n`);
+    } else {
+      const { out } = context;
+      for (const o of ordered) {
+        if (o.status === 'imported') {
+          process.stdout.write(`${out.green('ok')}    ${o.env}: DAG ${o.dagId} imports in Airflow ${o.airflowVersion} (${o.taskCount ?? '?'} tasks, no import errors)\n`);
+        } else if (o.status === 'rendered') {
+          process.stdout.write(`${out.yellow('valid')} ${o.env}: ${o.note}\n`);
+        } else {
+          process.stdout.write(`${out.red('FAIL')}  ${o.env}: DAG ${o.dagId} does not import in Airflow ${o.airflowVersion}:\n`);
+          for (const [name, error] of Object.entries(o.importErrors ?? {})) {
+            process.stdout.write(`${error.trimEnd().split('\n').map((line) => `      ${line}`).join('\n').replace(/^ {6}/, `  ${basename(name)}: `)}\n`);
+          }
+        }
+      }
+      if (!context.quiet) for (const note of notes) process.stderr.write(`${note}\n`);
+    }
+    if (failed.length > 0) {
+      if (args.json) {
+        process.exitCode = ExitCode.failure;
+        return;
+      }
+      throw new UserError(`${failed.length} DAG${failed.length === 1 ? '' : 's'} with import errors: ${failed.map((o) => o.env).join(', ')}.`);
+    }
+  },
+};
+
+export default command;

@@ -1,0 +1,156 @@
+/**
+ * The GitHub Actions example (examples/github-actions/mwaa-deploy.yml) parses, has the jobs
+ * docs/CI.md describes, and every command it runs exists with the flags it uses: each
+ * `npx mwaa-gpu-cicd ...` runs for real in an empty directory, where it gets through argument
+ * parsing and flag checks and stops only at the missing config file.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseDocument } from 'yaml';
+import { repoRoot, runCli } from '../support/cli.js';
+import { useTmpDir } from '../support/tmp.js';
+
+const tmp = useTmpDir();
+const WORKFLOW = join(repoRoot, 'examples/github-actions/mwaa-deploy.yml');
+
+interface Step {
+  name?: string;
+  run?: string;
+  uses?: string;
+  with?: Record<string, unknown>;
+  env?: Record<string, string>;
+}
+interface Job {
+  if?: string;
+  needs?: string | string[];
+  permissions?: Record<string, string>;
+  steps: Step[];
+}
+interface Workflow {
+  on: { pull_request?: unknown; push?: { branches?: string[] } };
+  env: Record<string, string>;
+  jobs: Record<string, Job>;
+}
+
+function loadWorkflow(): Workflow {
+  const doc = parseDocument(readFileSync(WORKFLOW, 'utf8'), { uniqueKeys: true });
+  expect(doc.errors.map((e) => e.message)).toEqual([]);
+  return doc.toJS() as Workflow;
+}
+
+/**
+ * The simple commands of a `run:` script as argument vectors: split at `&&`, `||`, `|`, `;` and
+ * newlines outside quotes, quotes removed, `$VAR` replaced from `vars`, `${{ ... }}` by a
+ * placeholder, redirections dropped with their targets.
+ */
+function commandsOf(script: string, vars: Record<string, string>): string[][] {
+  const commands: string[][] = [];
+  let words: string[] = [];
+  let word = '';
+  let inWord = false;
+  let quote: '"' | "'" | undefined;
+  const source = script.replace(/\$\{\{[^}]*\}\}/g, 'gha-expression').replace(/\\\n/g, ' ');
+  const endWord = () => {
+    if (inWord) words.push(word);
+    word = '';
+    inWord = false;
+  };
+  const endCommand = () => {
+    endWord();
+    const kept: string[] = [];
+    for (let i = 0; i < words.length; i += 1) {
+      if (/^(\d?>>?|<)$/.test(words[i]!)) i += 1;
+      else if (!/^\d?>&\d$/.test(words[i]!)) kept.push(words[i]!);
+    }
+    if (kept.length > 0) commands.push(kept);
+    words = [];
+  };
+  for (let i = 0; i < source.length; i += 1) {
+    const c = source[i]!;
+    if (quote) {
+      if (c === quote) quote = undefined;
+      else if (c === '$' && quote === '"') {
+        const name = /^\$([A-Za-z_][A-Za-z0-9_]*)/.exec(source.slice(i))![1]!;
+        word += vars[name] ?? '';
+        i += name.length;
+      } else word += c;
+    } else if (c === '"' || c === "'") {
+      quote = c;
+      inWord = true;
+    } else if (c === '&' && word.endsWith('>')) {
+      word += c; // 2>&1
+    } else if (c === '\n' || c === ';' || c === '|' || c === '&') {
+      if ((c === '|' || c === '&') && source[i + 1] === c) i += 1;
+      endCommand();
+    } else if (c === ' ' || c === '\t') {
+      endWord();
+    } else if (c === '$' && /^\$[A-Za-z_]/.test(source.slice(i))) {
+      const name = /^\$([A-Za-z_][A-Za-z0-9_]*)/.exec(source.slice(i))![1]!;
+      word += vars[name] ?? '';
+      i += name.length;
+      inWord = true;
+    } else {
+      word += c;
+      inWord = true;
+    }
+  }
+  endCommand();
+  return commands;
+}
+
+describe('the GitHub Actions example', () => {
+  const workflow = loadWorkflow();
+  const steps = Object.entries(workflow.jobs).flatMap(([job, j]) => j.steps.map((step) => ({ job, step })));
+  const runs = steps.flatMap(({ job, step }) =>
+    step.run ? commandsOf(step.run, { ...workflow.env, ...(step.env ?? {}) }).map((argv) => ({ job, argv })) : [],
+  );
+  const ours = runs.filter(({ argv }) => argv[0] === 'npx' && argv[1] === 'mwaa-gpu-cicd');
+
+  it('validates on every change, plans on pull requests with OIDC, deploys and waits on main', () => {
+    expect(workflow.on.pull_request).toBeDefined();
+    expect(workflow.on.push?.branches).toEqual(['main']);
+    expect(workflow.jobs.plan?.if).toBe("github.event_name == 'pull_request'");
+    expect(workflow.jobs.deploy?.if).toBe("github.event_name == 'push' && github.ref == 'refs/heads/main'");
+    for (const job of ['plan', 'deploy']) {
+      expect(workflow.jobs[job]?.permissions?.['id-token'], job).toBe('write');
+      const credentials = workflow.jobs[job]!.steps.find((s) => s.uses?.startsWith('aws-actions/configure-aws-credentials@'));
+      expect(credentials?.with?.['role-to-assume'], job).toBe(`$${'{{'} vars.MWAA_DEPLOY_ROLE_ARN }}`);
+    }
+    expect(ours.map(({ job, argv }) => `${job}: ${argv.slice(2, 4).join(' ')}`)).toEqual([
+      'validate: generate --check',
+      'plan: deploy --env',
+      'deploy: deploy --env',
+    ]);
+    const plan = ours.find(({ job }) => job === 'plan')!.argv;
+    expect(plan).toEqual(expect.arrayContaining(['--plan', '--diff', '--detailed-exitcode', '--format', 'markdown']));
+    expect(workflow.jobs.plan!.steps.some((s) => s.run?.includes('>> "$GITHUB_STEP_SUMMARY"'))).toBe(true);
+    expect(workflow.jobs.plan!.steps.some((s) => s.run?.includes('gh pr comment'))).toBe(true);
+    expect(ours.find(({ job }) => job === 'deploy')!.argv).toEqual(expect.arrayContaining(['--yes', '--wait']));
+  });
+
+  it('runs only commands that exist, with flags they take', () => {
+    const scripts = Object.keys((JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts);
+    for (const { argv } of runs.filter(({ argv }) => argv[0] === 'npm' && argv[1] === 'run')) expect(scripts).toContain(argv[2]);
+    expect(ours.length).toBeGreaterThanOrEqual(3);
+    for (const { job, argv } of ours) {
+      const run = runCli(argv.slice(2), { cwd: tmp() });
+      expect(`${job}: ${run.stderr}`).toBe(`${job}: No config file at config/config.yaml. Create one with: npx mwaa-gpu-cicd init (or pass --config <file>).\n`);
+    }
+  });
+
+  it('splits run scripts into commands as a shell would', () => {
+    expect(commandsOf('set +e\nnpx a --x "$E" > out.md\ncode=$?\n[ "$code" -ne 0 ] && exit "$code" || true', { E: 'prod' })).toEqual([
+      ['set', '+e'],
+      ['npx', 'a', '--x', 'prod'],
+      ['code=$?'],
+      ['[', '', '-ne', '0', ']'],
+      ['exit', ''],
+      ['true'],
+    ]);
+    expect(commandsOf(`a $${'{{'} github.token }} 'b c' 2>&1 | tee -a "$S"`, { S: 'sum' })).toEqual([
+      ['a', 'gha-expression', 'b c'],
+      ['tee', '-a', 'sum'],
+    ]);
+  });
+});
