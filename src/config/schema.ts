@@ -21,6 +21,7 @@ import {
 import { variableKey } from './variables.js';
 import { AIRFLOW_VERSIONS, PYTHON_VERSIONS } from '../mwaa/versions.js';
 import { keyedByConfig } from '../artifacts/kinds.js';
+import { ALARM_COMPARISONS, ALARM_MISSING_DATA, ALARM_STATISTICS, DAG_METRIC_NAMES } from './metrics.js';
 
 const checked = (test: (value: string) => boolean, expected: string) =>
   z.string().refine(test, { message: `expected ${expected}` });
@@ -242,6 +243,59 @@ export const versionFileSchema = z
   })
   .describe('The version file and its mapping to Airflow Variables.');
 
+const cloudWatchName = (what: string) =>
+  z.string().regex(/^[A-Za-z0-9 ._\-/#:]{1,255}$/, { message: `expected ${what}: 1-255 letters, digits, spaces or . _ - / # :` });
+
+export const alarmSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'expected 1-63 lowercase letters, digits or "-"' })
+      .describe('Short name; the CloudWatch alarm is named <environment name>-<name>.'),
+    metric: z.enum(DAG_METRIC_NAMES).describe('Which metric of the DAG the alarm watches (its environment-wide series).'),
+    statistic: z.enum(ALARM_STATISTICS).describe('How the datapoints of one period are combined.'),
+    comparison: z.enum(ALARM_COMPARISONS).describe('How the statistic is compared with the threshold.'),
+    threshold: z.number().finite().describe('The value the statistic is compared with.'),
+    periodSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(86_400)
+      .refine((value) => value % 60 === 0, { message: 'expected a multiple of 60 seconds' })
+      .default(300)
+      .describe('Length of one evaluation period.'),
+    evaluationPeriods: z.number().int().min(1).max(100).default(1).describe('Periods that must breach before the alarm fires.'),
+    treatMissingData: z.enum(ALARM_MISSING_DATA).default('notBreaching').describe('How a period without data counts.'),
+    description: z.string().max(1024).optional().describe('Shown with the alarm.'),
+  })
+  .describe('A CloudWatch alarm on one of the DAG\'s metrics, notifying monitoring.notifyTopicArn.');
+
+export const monitoringSchema = z
+  .strictObject({
+    metrics: z
+      .strictObject({
+        namespace: cloudWatchName('a CloudWatch namespace such as GpuCicd')
+          .nullable()
+          .default(null)
+          .describe('CloudWatch namespace of the DAG\'s metrics; null: the DAG publishes none (its METRIC log lines remain).'),
+        dimensions: z
+          .record(cloudWatchName('a dimension name'), cloudWatchName('a dimension value'))
+          .refine((d) => Object.keys(d).length <= 20, { message: 'expected at most 20 dimensions (CloudWatch allows 30, the DAG adds its own)' })
+          .default({})
+          .describe('Dimensions on every datum, e.g. { Environment: prod }.'),
+      })
+      .default({ namespace: null, dimensions: {} })
+      .describe('Custom metrics in CloudWatch.'),
+    alarms: z.array(alarmSchema).default([]).describe('Alarms deploy creates or updates (and removes when they leave the config).'),
+    notifyTopicArn: z
+      .string()
+      .regex(/^arn:aws(-cn|-us-gov)?:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, { message: 'expected an SNS topic ARN: arn:aws:sns:<region>:<account>:<topic>' })
+      .nullable()
+      .default(null)
+      .describe('SNS topic told about every failed run and every alarm; null: no notices.'),
+  })
+  .describe('Operations: metrics, alarms and failure notices.');
+
 /** One environment after defaults and overrides are merged. */
 export const environmentSchema = z
   .strictObject({
@@ -258,9 +312,19 @@ export const environmentSchema = z
     servers: z.array(serverSchema).min(1, { message: 'expected at least one GPU server' }).describe('The GPU servers.'),
     git: gitSchema,
     versionFile: versionFileSchema.default(versionFileSchema.parse({})),
+    monitoring: monitoringSchema.default(monitoringSchema.parse({})),
   })
   .superRefine((env, ctx) => {
     const issue = (path: Array<string | number>, message: string) => ctx.addIssue({ code: 'custom', path, message });
+    const alarmNames = new Map<string, number>();
+    env.monitoring.alarms.forEach((alarm, index) => {
+      const first = alarmNames.get(alarm.name);
+      if (first !== undefined) issue(['monitoring', 'alarms', index, 'name'], `duplicate alarm name "${alarm.name}" (also alarms[${first}])`);
+      else alarmNames.set(alarm.name, index);
+      if (env.monitoring.metrics.namespace === null) {
+        issue(['monitoring', 'alarms', index, 'metric'], 'needs monitoring.metrics.namespace: without it the DAG publishes no metrics to watch');
+      }
+    });
     const seen = new Map<string, number>();
     env.servers.forEach((server, index) => {
       const first = seen.get(server.name);

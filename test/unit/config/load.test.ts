@@ -289,7 +289,7 @@ describe('messages in the words of the file, not of the validator', () => {
 
   it('an unknown key far from any known one lists the keys allowed there', async () => {
     expect(await messageAt(base.replace('    servers:', '    zzzzzzzz: 1\n    servers:'), 'environments.dev.zzzzzzzz')).toMatch(
-      /^unknown key; remove it or check its spelling\. Allowed here: localStack, dag, airflow, mwaa, aws, ssh, secrets, servers, git, versionFile\.$/,
+      /^unknown key; remove it or check its spelling\. Allowed here: localStack, dag, airflow, mwaa, aws, ssh, secrets, servers, git, versionFile, monitoring\.$/,
     );
   });
 

@@ -1,0 +1,26 @@
+/**
+ * The custom metrics the generated DAG publishes to CloudWatch (when monitoring.metrics.namespace
+ * is set), one table for the config schema (which metrics alarms may watch), the DAG (what it
+ * publishes) and deploy (the alarms it creates). Each datum is published twice in the same call:
+ * with the configured dimensions only (the environment-wide series that alarms watch) and with the
+ * per-item dimensions added (Server, Repository) for dashboards.
+ */
+export const DAG_METRICS = {
+  SshConnectSeconds: { unit: 'Seconds', itemDimensions: ['Server'], description: 'Seconds to open the SSH connection of test_ssh_connection' },
+  GitSeconds: { unit: 'Seconds', itemDimensions: ['Server', 'Repository'], description: 'Seconds of the clone or fetch of one repository' },
+  VariablesUpdated: { unit: 'Count', itemDimensions: ['Server'], description: 'Airflow Variables whose value changed in a run' },
+  RunSucceeded: { unit: 'Count', itemDimensions: [], description: '1 when a run ends successfully, 0 when it fails' },
+} as const;
+
+export type DagMetric = keyof typeof DAG_METRICS;
+export const DAG_METRIC_NAMES = Object.keys(DAG_METRICS) as [DagMetric, ...DagMetric[]];
+
+/** CloudWatch's statistics and comparison operators that an alarm on these metrics may use. */
+export const ALARM_STATISTICS = ['Average', 'Sum', 'Minimum', 'Maximum', 'SampleCount'] as const;
+export const ALARM_COMPARISONS = [
+  'GreaterThanThreshold',
+  'GreaterThanOrEqualToThreshold',
+  'LessThanThreshold',
+  'LessThanOrEqualToThreshold',
+] as const;
+export const ALARM_MISSING_DATA = ['missing', 'notBreaching', 'breaching', 'ignore'] as const;
