@@ -22,13 +22,14 @@ import {
   BUCKET,
   DAG_SYNC_INTERVAL_SECONDS,
   ENVIRONMENT_NAME,
+  FALLBACK_PYTHON,
   GIT_BRANCH,
-  PYTHON_VERSION,
   REGION,
   SECRET_NAME,
   controlPlaneScript,
   layoutFor,
   lockPath,
+  mwaaPython,
   repoRoot,
   venvsDirFrom,
   type StackLayout,
@@ -98,8 +99,12 @@ export async function up(options: UpOptions): Promise<UpResult> {
   const reused: string[] = [];
   const started: string[] = [];
 
-  const python = await findPython(env, PYTHON_VERSION);
-  const lockFile = lockPath(repo, version);
+  const python = await findPython(env, mwaaPython(version), FALLBACK_PYTHON);
+  if (python.fallbackNote) progress({ kind: 'note', message: python.fallbackNote });
+  const lockFile = lockPath(repo, version, python.minor);
+  if (!existsSync(lockFile)) {
+    throw new UserError(`No lock for Airflow ${version} on Python ${python.minor} (${lockFile}). Make one: local-stack/scripts/provision-lock.sh ${version}`);
+  }
   const venv = await step(progress, now, `venv airflow-${version}`, async () => {
     const result = await ensureVenv({ python, venvDir: layout.venvDir, lockFile, log: join(layout.logsDir, `pip-${version}.log`) });
     return { ...result, detail: result.cached ? 'up to date (lock unchanged)' : `installed from ${lockFile}` };
@@ -215,7 +220,8 @@ export async function up(options: UpOptions): Promise<UpResult> {
     root,
     airflowLine: line,
     airflowVersion: version,
-    pythonVersion: PYTHON_VERSION,
+    pythonVersion: python.minor,
+    ...(python.fallbackNote ? { pythonNote: python.fallbackNote } : {}),
     venvBin: layout.venvBin,
     airflowHome: layout.airflowHome,
     environmentName: ENVIRONMENT_NAME,

@@ -168,6 +168,11 @@ export function mwaaPort(client: MWAAClient): MwaaPort {
         requirementsS3Path: env.RequirementsS3Path,
         requirementsS3ObjectVersion: env.RequirementsS3ObjectVersion,
       };
+      const taskLogs = env.LoggingConfiguration?.TaskLogs;
+      if (taskLogs) {
+        state.taskLogs = { enabled: taskLogs.Enabled === true };
+        if (taskLogs.CloudWatchLogGroupArn) state.taskLogs.cloudWatchLogGroupArn = taskLogs.CloudWatchLogGroupArn;
+      }
       if (env.LastUpdate) {
         state.lastUpdate = {
           status: env.LastUpdate.Status,

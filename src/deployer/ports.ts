@@ -58,6 +58,8 @@ export interface EnvironmentState {
   requirementsS3Path?: string;
   requirementsS3ObjectVersion?: string;
   lastUpdate?: { status?: string; errorCode?: string; errorMessage?: string; createdAt?: string };
+  /** LoggingConfiguration.TaskLogs: whether task logs go to CloudWatch, and where. */
+  taskLogs?: { enabled: boolean; cloudWatchLogGroupArn?: string };
 }
 
 export interface EnvironmentUpdate {

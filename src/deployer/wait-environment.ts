@@ -7,6 +7,7 @@
 import { UserError } from '../errors.js';
 import type { Clock } from './clock.js';
 import type { EnvironmentState, EnvironmentUpdate, MwaaPort } from './ports.js';
+import { describeStatus } from '../mwaa/environment-status.js';
 
 export const FAILED_STATUSES = new Set(['UPDATE_FAILED', 'UNAVAILABLE', 'CREATE_FAILED', 'DELETING', 'DELETED']);
 
@@ -18,7 +19,7 @@ export class EnvironmentUpdateFailedError extends UserError {
     const error = state.lastUpdate?.errorMessage
       ? ` LastUpdate error: ${state.lastUpdate.errorCode ?? 'Error'}: ${state.lastUpdate.errorMessage}`
       : '';
-    super(`Environment ${state.name} went ${state.status} ${what}.${error}`);
+    super(`Environment ${state.name} went ${describeStatus(state.status)} ${what}.${error}`);
     this.name = 'EnvironmentUpdateFailedError';
   }
 }

@@ -1,8 +1,9 @@
 /**
  * Least-privilege IAM policy documents for the two roles a deployment involves:
  * - the deploying role (CI or an operator): read/write only the bucket paths deploy touches,
- *   read the environment, pin new object versions, get CLI tokens; read the SSH key secret for
- *   the post-deploy runtime check;
+ *   read the environment, pin new object versions, get CLI tokens, log in to the Airflow web
+ *   server as Op (Airflow's REST API: DAG state, runs, task logs, Variables); read the SSH key
+ *   secret for the post-deploy runtime check;
  * - the MWAA execution role: read the one SSH key secret (its other permissions come from the
  *   standard MWAA execution policy, see docs/MWAA_SETUP.md).
  * Pure: config in, `{path, bytes}` out, keys sorted, so the same config gives the same bytes.
@@ -16,6 +17,9 @@ export interface PolicyFile {
 }
 
 type IamConfig = Pick<ResolvedConfig, 'envName' | 'mwaa' | 'secrets'>;
+
+/** The Airflow role deploy and check log in as. */
+export const WEB_LOGIN_ROLE = 'Op';
 
 interface Statement {
   Sid: string;
@@ -36,6 +40,10 @@ export function deployRolePolicy(config: IamConfig): object {
   const { partition, account } = secretArnParts(config.secrets.sshKeyArn);
   const bucketArn = `arn:${partition}:s3:::${bucket}`;
   const environmentArn = `arn:${partition}:airflow:${region}:${account}:environment/${environmentName}`;
+  // CreateWebLoginToken's resource is the Airflow role the login becomes, never the environment
+  // (MWAA user guide, "Accessing an Amazon MWAA environment": role/<env>/<Admin|Op|User|Viewer|Public>).
+  // Op reads Variables and unpauses DAGs; User and Viewer cannot read Variables.
+  const webLoginRoleArn = `arn:${partition}:airflow:${region}:${account}:role/${environmentName}/${WEB_LOGIN_ROLE}`;
   const objectKeys = [
     `${dagsPrefix}/*`,
     pluginsKey,
@@ -68,6 +76,12 @@ export function deployRolePolicy(config: IamConfig): object {
       Effect: 'Allow',
       Action: ['airflow:CreateCliToken', 'airflow:GetEnvironment', 'airflow:UpdateEnvironment'],
       Resource: [environmentArn],
+    },
+    {
+      Sid: 'MwaaWebLoginAsOp',
+      Effect: 'Allow',
+      Action: ['airflow:CreateWebLoginToken'],
+      Resource: [webLoginRoleArn],
     },
     {
       Sid: 'RuntimeCheckReadsSshKey',

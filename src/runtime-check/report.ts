@@ -36,7 +36,8 @@ export type CheckEvent =
   | { type: 'key-loaded'; source: 'secrets-manager' | 'identity-file' | 'inline' }
   | { type: 'server-started'; server: string }
   | { type: 'server-finished'; server: ServerReport }
-  | { type: 'variables-started'; count: number };
+  | { type: 'variables-started'; count: number }
+  | { type: 'warning'; message: string };
 
 export function serverOk(checks: readonly CheckResult[]): boolean {
   return checks.length > 0 && checks.every((check) => check.ok);

@@ -3,12 +3,11 @@
  * every Variable as a string, so a file value matches when the Variable holds its string form
  * (Python's `str()` form included, since the DAG writes values from Python: `True`, `1.5`).
  */
+import type { AirflowApi } from '../mwaa/airflow-api.js';
 import type { VersionValue } from './version-file.js';
 
-/** Reads one Airflow Variable; undefined when it does not exist. */
-export interface VariableReader {
-  get(key: string): Promise<string | undefined>;
-}
+/** Reads Airflow Variables in one go (src/mwaa/airflow-api.ts); undefined: no such Variable. */
+export type VariableReader = Pick<AirflowApi, 'variables'>;
 
 export interface VariableComparison {
   /** The file key, e.g. `a`. */

@@ -220,9 +220,15 @@ describe('deploy against the local stack', () => {
     await libDeploy({ configPath: config('plugins change'), plugins: good });
     const broken = await pluginsVariant({ name: 'deploy_it_broken.py', source: 'raise ImportError("deploy test: broken on purpose")\n' });
     const dagBefore = await objectSha(DAG_KEY);
-    const error = await libDeploy({ configPath: config('broken plugins'), plugins: broken }).catch((e: unknown) => e);
+    const statuses: string[] = [];
+    const emit = (e: DeployEvent) => {
+      if (e.type === 'environment-status' && statuses.at(-1) !== e.status) statuses.push(e.status);
+    };
+    const error = await libDeploy({ configPath: config('broken plugins'), plugins: broken, emit }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EnvironmentUpdateFailedError);
-    expect((error as Error).message).toMatch(/UPDATE_FAILED.*PLUGINS_IMPORT_FAILED/s);
+    // MWAA restores the previous version before it reports the failure.
+    expect(statuses.slice(-2)).toEqual(['ROLLING_BACK', 'UPDATE_FAILED']);
+    expect((error as Error).message).toMatch(/UPDATE_FAILED \(the last update failed and MWAA rolled it back; it is usable\).*PLUGINS_IMPORT_FAILED/s);
     expect((error as Error).message).toMatch(/broken on purpose/);
     expect(await objectSha(DAG_KEY)).toBe(dagBefore);
     await expect(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: `${deploymentsPrefix}/lock.json` }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
@@ -267,7 +273,7 @@ describe('deploy against the local stack', () => {
           PluginsS3ObjectVersion: env.PluginsS3ObjectVersion,
         }),
       );
-      await expect(busy()).rejects.toThrow(/is UPDATING, not AVAILABLE/);
+      await expect(busy()).rejects.toThrow(/is UPDATING .*, not AVAILABLE/);
       await untilAvailable();
       await mwaa.send(
         new UpdateEnvironmentCommand({

@@ -1,6 +1,7 @@
 /**
- * CLI tokens as CreateCliToken issues them: random (256 bits), bound to one environment, valid for
- * a fixed time (60 s on MWAA). The clock is injected so expiry is testable without waiting.
+ * CLI and web login tokens as CreateCliToken / CreateWebLoginToken issue them: random (256 bits),
+ * bound to one environment, valid for a fixed time (60 s on MWAA). The clock is injected so expiry
+ * is testable without waiting.
  */
 import { randomBytes } from 'node:crypto';
 
@@ -36,6 +37,13 @@ export class TokenStore {
       return undefined;
     }
     return entry.environment;
+  }
+
+  /** Like verify, but the token is spent: a web login token serves one login. */
+  consume(token: string): string | undefined {
+    const environment = this.verify(token);
+    this.tokens.delete(token);
+    return environment;
   }
 
   /** Number of live tokens (expired ones are dropped on each issue). */

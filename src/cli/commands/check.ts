@@ -28,7 +28,7 @@ const command: CommandModule<object, CheckArgs> = {
       .option('compare-variables', {
         type: 'boolean',
         default: false,
-        describe: 'Also compare the version file with the Airflow Variables (MWAA CLI token, `variables get`)',
+        describe: "Also compare the version file with the Airflow Variables (Airflow's REST API through MWAA's web login)",
       })
       .option('identity-file', { type: 'string', describe: 'SSH private key file instead of the Secrets Manager secret' })
       .option('json', { type: 'boolean', default: false, describe: 'Print the report as JSON' })
@@ -55,11 +55,12 @@ const command: CommandModule<object, CheckArgs> = {
     const config = await loadCliConfig(args.config, args.env);
     const progress = !args.json && process.stderr.isTTY;
     const onEvent = (event: CheckEvent) => {
+      if (event.type === 'warning') process.stderr.write(`warning: ${event.message}\n`);
       if (!progress) return;
       if (event.type === 'server-finished') {
         process.stderr.write(`${event.server.ok ? 'ok  ' : 'FAIL'} ${event.server.name}\n`);
       } else if (event.type === 'variables-started') {
-        process.stderr.write(`reading ${event.count} Airflow Variables through the MWAA CLI...\n`);
+        process.stderr.write(`reading ${event.count} Airflow Variables...\n`);
       }
     };
     const report = await runRuntimeCheck(

@@ -162,15 +162,15 @@ const command: CommandModule<object, DeployArgs> = {
     const who = { user: userInfo().username, host: hostname(), pid: process.pid, ...(process.env.AWS_PROFILE ? { awsProfile: process.env.AWS_PROFILE } : {}) };
     let result;
     try {
+      const emit = (event: DeployEvent) => {
+        if (event.type === 'planned' && !args.json) {
+          progress.done();
+          process.stdout.write(formatPlan(event.plan, config.mwaa.environmentName));
+        }
+        progress.emit(event);
+      };
       result = await deploy(deploySettings(config, generated, pkg.version), targets, options, {
-        ...deployDeps(config, clients, systemClock, () => {}, who),
-        emit: (event) => {
-          if (event.type === 'planned' && !args.json) {
-            progress.done();
-            process.stdout.write(formatPlan(event.plan, config.mwaa.environmentName));
-          }
-          progress.emit(event);
-        },
+        ...deployDeps(config, clients, systemClock, emit, who),
         onLock: (lock) => {
           heldLock = lock;
         },
