@@ -79,8 +79,8 @@ try {
     // One pytest session per suite: each folder has its own conftest.
     if (line === '2') pytestRun('pytest-plugins', ['test/python/plugins'], env);
     pytestRun(`pytest-dag-airflow-${line}`, ['test/python/dag'], env);
-    // The full integration suite runs on the default line; the stack's own tests run on both.
-    vitestRun(`integration-airflow-${line}`, 'integration', line === '2' ? [] : ['local-stack/test/integration'], env);
+    // The whole integration suite (deploy, check, the stack's own tests) on both lines.
+    vitestRun(`integration-airflow-${line}`, 'integration', [], env);
     run(`local down (Airflow ${line})`, node, [cli, 'local', 'down']);
   }
 } catch (error) {

@@ -18,8 +18,8 @@ let compiled: ((context: object) => string) | undefined;
 export function renderDag(config: ResolvedConfig, meta: GeneratorMeta): string {
   compiled ??= compileTemplate(DAG_TEMPLATE);
   const context = dagContext(config);
-  // The config hash as a tag: visible in the UI and in `dags details`, it tells a deploy when the
-  // scheduler has parsed the file it just uploaded.
+  // The config hash as a tag: visible in the UI and in the REST API's DAG (`tags`), it tells a
+  // deploy when the scheduler has parsed the file it just uploaded.
   context.dag = { ...context.dag, tags: [...context.dag.tags, configTag(meta)] };
   return header(meta) + compiled(context);
 }
