@@ -189,7 +189,9 @@ export async function prepareAirflowHome(options: {
   const userMarker = join(airflowHome, WEB_USER_MARKER);
   const userStamp = `${options.lockHash} ${WEB_USER.username}`;
   if (options.line === '2' && !(existsSync(userMarker) && readFileSync(userMarker, 'utf8').trim() === userStamp)) {
-    // Flask-AppBuilder keeps users in the metadata DB ("already exist" is not an error).
+    // Flask-AppBuilder keeps roles and users in the metadata DB: its default roles (Op among them)
+    // exist once permissions are synced; "already exist" is not an error for the user.
+    await runLogged(join(options.venvBin, 'airflow'), ['sync-perm'], { log: options.log, env });
     await runLogged(
       join(options.venvBin, 'airflow'),
       ['users', 'create', '--username', WEB_USER.username, '--password', settings.webPassword, '--role', WEB_USER.fabRole,

@@ -277,7 +277,10 @@ export async function up(options: UpOptions): Promise<UpResult> {
   await step(progress, now, `airflow ${version}`, async () => {
     const since = cp.startedAt ?? new Date(Date.now() - 60_000);
     await waitForAirflow(layout, line, since, home.info.apiPort, options.airflowTimeoutMs ?? 240_000);
-    return { cached: cp.startedAt === undefined, detail: line === '2' ? 'scheduler heartbeating' : 'api-server, scheduler, dag-processor healthy' };
+    return {
+      cached: cp.startedAt === undefined,
+      detail: line === '2' ? 'web server healthy, scheduler heartbeating' : 'api-server, scheduler, dag-processor healthy',
+    };
   });
 
   await step(progress, now, 'endpoints', async () => {
@@ -296,8 +299,8 @@ async function waitForAirflow(layout: StackLayout, line: AirflowLine, since: Dat
   await waitFor(
     `Airflow ${line === '2' ? 'scheduler' : 'processes'}`,
     async () => {
-      if (line === '3' && apiPort !== undefined && !(await apiServerHealthy(apiPort).catch(() => false))) {
-        missing = ['api-server'];
+      if (apiPort !== undefined && !(await apiServerHealthy(apiPort, line).catch(() => false))) {
+        missing = [line === '3' ? 'api-server' : 'web server'];
         return false;
       }
       missing = await staleJobs({ venvBin: layout.venvBin, airflowHome: layout.airflowHome, line, since });
