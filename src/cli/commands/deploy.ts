@@ -161,16 +161,18 @@ const command: CommandModule<object, DeployArgs> = {
 
     const who = { user: userInfo().username, host: hostname(), pid: process.pid, ...(process.env.AWS_PROFILE ? { awsProfile: process.env.AWS_PROFILE } : {}) };
     let result;
+    const emit = (event: DeployEvent) => {
+      if (event.type === 'planned' && !args.json) {
+        progress.done();
+        process.stdout.write(formatPlan(event.plan, config.mwaa.environmentName));
+      }
+      progress.emit(event);
+    };
+    // The runtime check afterwards reads the Variables through the same web login (or CLI fallback).
+    const deps = deployDeps(config, clients, systemClock, emit, who);
     try {
-      const emit = (event: DeployEvent) => {
-        if (event.type === 'planned' && !args.json) {
-          progress.done();
-          process.stdout.write(formatPlan(event.plan, config.mwaa.environmentName));
-        }
-        progress.emit(event);
-      };
       result = await deploy(deploySettings(config, generated, pkg.version), targets, options, {
-        ...deployDeps(config, clients, systemClock, emit, who),
+        ...deps,
         onLock: (lock) => {
           heldLock = lock;
         },
@@ -208,7 +210,7 @@ const command: CommandModule<object, DeployArgs> = {
     if (result.runState === 'success' && args.smoke) {
       const { runRuntimeCheck, formatReport, reportJson } = await import('../../runtime-check/index.js');
       process.stderr.write('runtime check: SSH to each server, compare version.yaml with the Airflow Variables...\n');
-      const report = await runRuntimeCheck(config, { compareVariables: true, aws: clients });
+      const report = await runRuntimeCheck(config, { compareVariables: true, aws: clients, variableReader: deps.airflow });
       smoke = { ok: report.ok, report: reportJson(report) };
       if (!args.json) process.stdout.write(formatReport(report));
       if (!report.ok) exitCode = ExitCode.failure;
