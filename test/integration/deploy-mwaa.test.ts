@@ -13,7 +13,6 @@ import {
   controlPlaneStats,
   requireLocalStack,
   resetCliPeak,
-  runCheck,
   runDeploy,
   statsDelta,
 } from './deploy-helpers.js';
@@ -65,46 +64,29 @@ describe(`deploy on Airflow ${stack.airflowLine} as MWAA behaves`, () => {
   });
 
   it("a run that fails in validate_inputs prints the task's own error line from its log, and where CloudWatch keeps it", async () => {
-    const out = await runDeploy(['--env', 'local', '--yes', '--wait', '--conf', 'workspace_path=/tmp/../etc']);
+    const out = await runDeploy(['--env', 'local', '--yes', '--wait', '--json', '--conf', 'workspace_path=/tmp/../etc']);
     expect(out.code).toBe(1);
     expect(out.stderr).toMatch(/validate_inputs failed; the last \d+ lines of its log, try 1:/);
     // Airflow 2 names the exception with its module, Airflow 3's structured log without.
     expect(out.stderr).toMatch(/\| (airflow\.exceptions\.)?AirflowFailException: workspace_path: '\/tmp\/\.\.\/etc' is not allowed\./);
     expect(out.stderr).toContain(`task logs in CloudWatch: ${TASK_LOG_GROUP}`);
-    expect(out.stdout).toMatch(/Run manual__\S+ failed\./);
+    const result = JSON.parse(out.stdout) as { runState: string; failures: { taskId: string; logTail: string[] }[]; taskLogGroupArn: string };
+    expect(result.runState).toBe('failed');
+    expect(result.taskLogGroupArn).toBe(TASK_LOG_GROUP);
+    expect(result.failures.map((f) => f.taskId)).toEqual(['validate_inputs']);
+    expect(result.failures[0]!.logTail.filter((line) => /AirflowFailException: workspace_path/.test(line))).toHaveLength(1);
   });
 
-  it('with task logging off the failed run says so, and --json carries the failed task and its log', async () => {
+  it('task logging is on or off as UpdateEnvironment sets it, and GetEnvironment names the log group only when on', async () => {
     await setTaskLogging(false);
     try {
-      const out = await runDeploy(['--env', 'local', '--yes', '--wait', '--json', '--conf', 'workspace_path=/tmp/../etc']);
-      expect(out.code).toBe(1);
-      expect(out.stderr).toMatch(/task logging to CloudWatch is off for this environment/);
-      const result = JSON.parse(out.stdout) as { runState: string; failures: { taskId: string; logTail: string[] }[]; taskLogGroupArn: null };
-      expect(result.runState).toBe('failed');
-      expect(result.taskLogGroupArn).toBeNull();
-      expect(result.failures.map((f) => f.taskId)).toEqual(['validate_inputs']);
-      expect(result.failures[0]!.logTail.filter((line) => /AirflowFailException: workspace_path/.test(line))).toHaveLength(1);
+      const off = (await mwaa.send(new GetEnvironmentCommand({ Name: stack.environmentName }))).Environment!;
+      expect(off.LoggingConfiguration?.TaskLogs).toEqual({ Enabled: false, LogLevel: 'INFO' });
     } finally {
       await setTaskLogging(true);
     }
-  });
-
-  it('over REST: deploy --wait then check --compare-variables send one CLI request (the trigger)', async () => {
-    const before = await controlPlaneStats(stack);
-    await resetCliPeak(stack);
-    const deployed = await runDeploy(['--env', 'local', '--yes', '--wait']);
-    expect(deployed.code, deployed.stderr).toBe(0);
-    const checked = await runCheck(['--env', 'local', '--compare-variables']);
-    expect(checked.code, checked.stdout + checked.stderr).toBe(0);
-    expect(checked.stdout).toMatch(/4 of 4 Variables match the file/);
-    const after = await controlPlaneStats(stack);
-    const delta = statsDelta(before, after);
-    expect(delta.Cli).toBe(1);
-    expect(delta.RestApi).toBeGreaterThan(5);
-    // One web login for the deploy (its runtime check reads through it) and one for the check.
-    expect(delta.WebLogin).toBe(2);
-    expect(after.cli.maxInFlight).toBe(1);
+    const on = (await mwaa.send(new GetEnvironmentCommand({ Name: stack.environmentName }))).Environment!;
+    expect(on.LoggingConfiguration?.TaskLogs?.CloudWatchLogGroupArn).toBe(TASK_LOG_GROUP);
   });
 
   it('with the web login denied, the listed CLI commands do the work, said once, one request at a time', async () => {
@@ -117,9 +99,6 @@ describe(`deploy on Airflow ${stack.airflowLine} as MWAA behaves`, () => {
       expect(deployed.code, deployed.stderr).toBe(0);
       expect(deployed.stderr.match(/Web login to Airflow denied/g)).toHaveLength(1);
       expect(deployed.stdout).toMatch(/4 of 4 Variables match the file/);
-      const checked = await runCheck(['--env', 'local', '--compare-variables']);
-      expect(checked.code, checked.stdout + checked.stderr).toBe(0);
-      expect(checked.stderr.match(/Web login to Airflow denied/g)).toHaveLength(1);
       const after = await controlPlaneStats(stack);
       const delta = statsDelta(before, after);
       expect(delta.RestApi).toBe(0);

@@ -95,7 +95,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     });
 
   const airflowReady = (): Promise<void> => waitForAirflow({ line: state.airflowLine, env, airflowHome: state.airflowHome });
-  const behaviour: Behaviour = { webLoginDenied: false, rollingBackMs: options.rollingBackMs ?? 3000 };
+  const behaviour: Behaviour = {
+    webLoginDenied: false,
+    rollingBackMs: options.rollingBackMs ?? 3000,
+    cliTokenTtlMs: (options.tokenTtlSeconds ?? 60) * 1000,
+  };
   // The environment's Python is the one MWAA pairs with its Airflow version (what requirements.txt
   // must name), whichever interpreter the stack could run it on.
   const constraints: ConstraintTarget = {
@@ -147,7 +151,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     persistPath,
     onEvent: (event: ControllerEvent) => log({ ...event }),
   });
-  const tokens = new TokenStore((options.tokenTtlSeconds ?? 60) * 1000, now);
+  const tokens = new TokenStore(() => behaviour.cliTokenTtlMs, now);
   const forkServer = new CliForkServer({
     python,
     env,

@@ -36,6 +36,8 @@ export interface Behaviour {
   webLoginDenied: boolean;
   /** A failed update stays ROLLING_BACK this long before UPDATE_FAILED. */
   rollingBackMs: number;
+  /** Lifetime of a CLI token (MWAA: 60 s); tests of token expiry shorten it. */
+  cliTokenTtlMs: number;
 }
 
 export interface ServerDeps {
@@ -194,7 +196,13 @@ function parseBehaviour(body: unknown): Partial<Behaviour> {
   for (const key of Object.keys(input)) {
     if (key === 'webLoginDenied' && typeof input[key] === 'boolean') out.webLoginDenied = input[key];
     else if (key === 'rollingBackMs' && typeof input[key] === 'number' && input[key] >= 0) out.rollingBackMs = input[key];
-    else throw new ServiceError('ValidationException', `Unknown or invalid behaviour ${key}: expected webLoginDenied (boolean), rollingBackMs (ms).`);
+    else if (key === 'cliTokenTtlMs' && typeof input[key] === 'number' && input[key] > 0) out.cliTokenTtlMs = input[key];
+    else {
+      throw new ServiceError(
+        'ValidationException',
+        `Unknown or invalid behaviour ${key}: expected webLoginDenied (boolean), rollingBackMs (ms), cliTokenTtlMs (ms).`,
+      );
+    }
   }
   return out;
 }

@@ -16,14 +16,15 @@ export class TokenStore {
   private readonly tokens = new Map<string, Entry>();
 
   constructor(
-    private readonly ttlMs: number,
+    /** Read at each issue, so a test can shorten it on a running control plane. */
+    private readonly ttlMs: number | (() => number),
     private readonly now: Clock,
   ) {}
 
   issue(environment: string): { token: string; expiresAtMs: number } {
     this.prune();
     const token = randomBytes(32).toString('base64url');
-    const expiresAtMs = this.now() + this.ttlMs;
+    const expiresAtMs = this.now() + (typeof this.ttlMs === 'number' ? this.ttlMs : this.ttlMs());
     this.tokens.set(token, { environment, expiresAtMs });
     return { token, expiresAtMs };
   }

@@ -290,6 +290,16 @@ describe('deploy', () => {
     expect(w.events.find((e) => e.type === 'task-logs')).toEqual({ type: 'task-logs', enabled: true, logGroupArn: result.taskLogGroupArn });
   });
 
+  it('with task logging off, the failed run says so and names no log group', async () => {
+    const w = world('2');
+    w.mwaa.state.taskLogs = { enabled: false };
+    w.fake.onTrigger = () => ({ states: ['failed'], tis: [{ task_id: 'validate_inputs', state: 'failed', map_index: -1, try_number: 1, log: 'ValueError: x' }] });
+    const result = await w.run(targets(), TRIGGER);
+    expect(result.failures![0]!.logTail).toEqual(['ValueError: x']);
+    expect(result.taskLogGroupArn).toBeUndefined();
+    expect(w.events.find((e) => e.type === 'task-logs')).toEqual({ type: 'task-logs', enabled: false });
+  });
+
   it('a run Airflow does not know fails the wait on the second poll, naming why', async () => {
     const w = world();
     w.fake.onTrigger = () => ({ states: ['queued'], tis: [] });
