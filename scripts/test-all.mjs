@@ -77,6 +77,9 @@ function vitestRun(name, project, files, env = {}) {
   countVitest(out);
 }
 
+/** The integration files whose behaviour depends on the Airflow line. */
+const LINE_DEPENDENT_SUITES = ['test/integration/deploy.test.ts', 'test/integration/deploy-mwaa.test.ts', 'local-stack/test/integration'];
+
 const stackRoot = process.env.MWAA_LOCAL_HOME || join(root, '.local-stack');
 function stackState() {
   return JSON.parse(readFileSync(join(stackRoot, 'state.json'), 'utf8'));
@@ -102,8 +105,10 @@ try {
     // One pytest session per suite: each folder has its own conftest.
     if (line === '2') pytestRun('pytest-plugins', ['test/python/plugins'], env);
     pytestRun(`pytest-dag-airflow-${line}`, ['test/python/dag'], env);
-    // The full integration suite runs on the default line; the stack's own tests run on both.
-    vitestRun(`integration-airflow-${line}`, 'integration', line === '2' ? [] : ['local-stack/test/integration'], env);
+    // Everything on line 2; on line 3 what depends on the line (deploy, the control plane, the
+    // stack): the check suites' SSH side is the same on both, and their Variables comparison
+    // runs on line 3 inside the deploy suite.
+    vitestRun(`integration-airflow-${line}`, 'integration', line === '2' ? [] : LINE_DEPENDENT_SUITES, env);
     run(`local down (Airflow ${line})`, node, [cli, 'local', 'down']);
     noStrayProcesses(`Airflow ${line}`);
   }

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Regenerates local-stack/locks/airflow-<version>.txt: resolves the local stack's packages with pip
-# from PyPI in a scratch venv (Airflow's GitHub constraint files are not reachable from CI), then
-# freezes the exact result. Verify afterwards: rm -rf .local-stack/venvs && npm run local -- up.
-# Usage: scripts/provision-lock.sh 2.10.3 | 3.3.1   (needs python3.11, or MWAA_LOCAL_PYTHON)
+# Regenerates local-stack/locks/airflow-<version>-py<python>.txt: resolves the local stack's
+# packages with pip from PyPI in a scratch venv (Airflow's GitHub constraint files are not
+# reachable from CI), then freezes the exact result. One lock per Python: a lock resolved on 3.12
+# pins packages that need 3.12. Verify afterwards: rm -rf .local-stack/venvs && npm run local -- up.
+# Usage: local-stack/scripts/provision-lock.sh 2.11.2 | 3.3.1
+#   Python: $MWAA_LOCAL_PYTHON, else python3.12 (what MWAA runs both on); python3.11 for the fallback locks.
 set -euo pipefail
 version="${1:?usage: $0 <airflow-version>}"
-python="${MWAA_LOCAL_PYTHON:-python3.11}"
+python="${MWAA_LOCAL_PYTHON:-python3.12}"
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
-lock="$repo/local-stack/locks/airflow-$version.txt"
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 
@@ -15,25 +16,29 @@ trap 'rm -rf "$scratch"' EXIT
 # libraries, the test tools, and graphviz (without it `airflow dags ...` prints a warning to stdout).
 tools=("moto[server]" boto3 paramiko pyyaml pytest ruff graphviz)
 case "$version" in
-  2.10.3)
-    # The providers of Airflow's 2.10.3 constraints; unpinned, pip backtracks to much newer ones.
-    pins=(apache-airflow-providers-common-compat==1.2.1 apache-airflow-providers-common-io==1.4.2
-          apache-airflow-providers-common-sql==1.19.0 apache-airflow-providers-fab==1.5.0
-          apache-airflow-providers-ftp==3.11.1 apache-airflow-providers-http==4.13.2
-          apache-airflow-providers-imap==3.7.0 apache-airflow-providers-smtp==1.8.0
-          apache-airflow-providers-sqlite==3.9.0 "marshmallow<4" "sqlalchemy<2") ;;
+  2.11.2)
+    # The providers of Airflow's 2.11.2 constraints (constraints-2.11.2/constraints-3.12.txt, as
+    # copied into MWAA's image repository); FAB is not in that file but is what MWAA's 2.11.2 image
+    # ships (it serves the web server's login and /api/v1). Unpinned, pip backtracks to much newer ones.
+    pins=(apache-airflow-providers-common-compat==1.14.0 apache-airflow-providers-common-io==1.7.1
+          apache-airflow-providers-common-sql==1.32.0 apache-airflow-providers-fab==1.5.4
+          apache-airflow-providers-ftp==3.14.1 apache-airflow-providers-http==6.0.0
+          apache-airflow-providers-imap==3.11.0 apache-airflow-providers-smtp==2.4.2
+          apache-airflow-providers-sqlite==4.3.0 "marshmallow<4" "sqlalchemy<2") ;;
   *) pins=() ;;
 esac
 
 "$python" -m venv "$scratch/venv"
+pyver="$("$scratch/venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+lock="$repo/local-stack/locks/airflow-$version-py$pyver.txt"
 "$scratch/venv/bin/python" -m pip install -q --upgrade pip setuptools wheel
 "$scratch/venv/bin/pip" install -q "apache-airflow==$version" "${pins[@]}" "${tools[@]}"
 "$scratch/venv/bin/pip" check
 {
-  echo "# Exact lock of the local stack's Python packages for apache-airflow $version on CPython 3.11 (Linux x86_64)."
+  echo "# Exact lock of the local stack's Python packages for apache-airflow $version on CPython $pyver (Linux x86_64)."
   echo "# Resolved with pip from PyPI (Airflow's GitHub constraint files are not reachable here), then"
   echo "# verified: airflow db migrate on SQLite and a triggered DAG run that succeeds."
-  echo "# Installed with: pip install --no-deps -r this-file (see local-stack/src/venv.ts). Regenerate: local-stack/scripts/provision-lock.sh $version"
+  echo "# Installed with: pip install --no-deps -r this-file (see local-stack/src/venv.ts). Regenerate: MWAA_LOCAL_PYTHON=python$pyver local-stack/scripts/provision-lock.sh $version"
   "$scratch/venv/bin/pip" freeze --all | grep -v '^pip=='
 } > "$lock.tmp"
 mv "$lock.tmp" "$lock"

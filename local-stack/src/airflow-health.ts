@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import type { AirflowLine } from './state.js';
 import { run } from '../../src/util/processes.js';
+import { HEALTH_PATH } from './control-plane/readiness.js';
 
 const HEARTBEAT_PROBE = `
 import datetime, sqlite3, sys
@@ -44,9 +45,12 @@ export async function staleJobs(options: {
   return out === 'ok' ? [] : out.split(/\s+/);
 }
 
-/** Line 3: the api-server (which also serves the tasks' Execution API) answers its health check. */
-export async function apiServerHealthy(port: number): Promise<boolean> {
-  const response = await fetch(`http://127.0.0.1:${port}/api/v2/monitor/health`, { signal: AbortSignal.timeout(3_000) });
+/**
+ * The process serving Airflow's REST API answers its health check: the web server on line 2, the
+ * api-server (which also serves the tasks' Execution API) on line 3.
+ */
+export async function apiServerHealthy(port: number, line: AirflowLine): Promise<boolean> {
+  const response = await fetch(`http://127.0.0.1:${port}${HEALTH_PATH[line]}`, { signal: AbortSignal.timeout(3_000) });
   await response.body?.cancel();
   return response.status === 200;
 }

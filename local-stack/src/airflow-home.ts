@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { AirflowLine } from './state.js';
 import { runLogged } from '../../src/util/processes.js';
 import { freePort } from '../../src/util/net.js';
@@ -16,10 +16,19 @@ export interface AirflowSettings {
   fernetKey: string;
   secretKey: string;
   jwtSecret: string;
+  /** The web server's (2) or api-server's (3) port. */
   apiPort: number;
   workerLogServerPort: number;
   triggerLogServerPort: number;
+  /** Password of WEB_USER, the Airflow user a web login becomes. */
+  webPassword: string;
 }
+
+/**
+ * The Airflow user MWAA's web login becomes here, with the Op role the deploy role's IAM policy
+ * grants (Op can read Variables and unpause DAGs; Viewer and User cannot read Variables).
+ */
+export const WEB_USER = { username: 'mwaa-op', fabRole: 'Op', simpleRole: 'op' } as const;
 
 export interface AirflowHomeInfo {
   dagsFolder: string;
@@ -28,16 +37,24 @@ export interface AirflowHomeInfo {
   /** `sqlite:////abs/airflow.db` */
   sqlAlchemyConn: string;
   executor: string;
-  /** Line 3 only: port of `airflow api-server` (also serves the Execution API). */
+  /** Port of `airflow webserver` (line 2) or `airflow api-server` (line 3, also the Execution API). */
   apiPort?: number;
 }
 
 const SETTINGS_FILE = 'stack-settings.json';
 const MIGRATED_MARKER = '.mwaa-local-migrated';
+const WEB_USER_MARKER = '.mwaa-local-web-user';
 
 export async function loadOrCreateSettings(airflowHome: string): Promise<AirflowSettings> {
   const path = join(airflowHome, SETTINGS_FILE);
-  if (existsSync(path)) return JSON.parse(readFileSync(path, 'utf8')) as AirflowSettings;
+  if (existsSync(path)) {
+    const saved = JSON.parse(readFileSync(path, 'utf8')) as Partial<AirflowSettings>;
+    if (saved.webPassword) return saved as AirflowSettings;
+    // Written before the web login existed: add the user's password, keep everything else.
+    const completed = { ...saved, webPassword: randomBytes(18).toString('base64url') } as AirflowSettings;
+    writeJsonAtomic(path, completed);
+    return completed;
+  }
   const settings: AirflowSettings = {
     // Fernet keys are 32 random bytes, url-safe base64.
     fernetKey: randomBytes(32).toString('base64url') + '=',
@@ -46,6 +63,7 @@ export async function loadOrCreateSettings(airflowHome: string): Promise<Airflow
     apiPort: await freePort(),
     workerLogServerPort: await freePort(),
     triggerLogServerPort: await freePort(),
+    webPassword: randomBytes(18).toString('base64url'),
   };
   writeJsonAtomic(path, settings);
   return settings;
@@ -58,8 +76,13 @@ export function homeInfo(airflowHome: string, line: AirflowLine, settings: Airfl
     logsFolder: join(airflowHome, 'logs'),
     sqlAlchemyConn: `sqlite:///${join(airflowHome, 'airflow.db')}`,
     executor: line === '2' ? 'SequentialExecutor' : 'LocalExecutor',
-    ...(line === '3' ? { apiPort: settings.apiPort } : {}),
+    apiPort: settings.apiPort,
   };
+}
+
+/** Line 3: SimpleAuthManager's passwords file (the users themselves are in airflow.cfg). */
+export function passwordsFile(airflowHome: string): string {
+  return join(airflowHome, 'simple_auth_manager_passwords.json');
 }
 
 /** The airflow.cfg text for one line. Pure: same inputs, same bytes. */
@@ -80,7 +103,10 @@ export function renderAirflowCfg(line: AirflowLine, info: AirflowHomeInfo, setti
       ...(line === '3'
         ? {
             execution_api_server_url: `http://127.0.0.1:${settings.apiPort}/execution/`,
-            simple_auth_manager_all_admins: true,
+            // Real authentication: the web login's JWT comes from this user's password.
+            simple_auth_manager_all_admins: false,
+            simple_auth_manager_users: `${WEB_USER.username}:${WEB_USER.simpleRole}`,
+            simple_auth_manager_passwords_file: passwordsFile(dirname(info.dagsFolder)),
           }
         : {}),
     },
@@ -100,7 +126,20 @@ export function renderAirflowCfg(line: AirflowLine, info: AirflowHomeInfo, setti
         ? { dag_dir_list_interval: 5, min_file_process_interval: 5, parsing_processes: 1 }
         : {}),
     },
-    webserver: { secret_key: settings.secretKey },
+    webserver: {
+      secret_key: settings.secretKey,
+      ...(line === '2'
+        ? {
+            web_server_host: '127.0.0.1',
+            web_server_port: settings.apiPort,
+            base_url: `http://127.0.0.1:${settings.apiPort}`,
+            // One gunicorn worker, never recycled: a 2-core machine runs the whole stack.
+            workers: 1,
+            worker_refresh_batch_size: 0,
+            warn_deployment_exposure: false,
+          }
+        : {}),
+    },
     ...(line === '3'
       ? {
           api: { host: '127.0.0.1', port: settings.apiPort, workers: 1, secret_key: settings.secretKey },
@@ -136,17 +175,33 @@ export async function prepareAirflowHome(options: {
   const cfg = renderAirflowCfg(options.line, info, settings);
   if (!existsSync(cfgPath) || readFileSync(cfgPath, 'utf8') !== cfg) writeFileSync(cfgPath, cfg);
 
+  if (options.line === '3') {
+    writeFileSync(passwordsFile(airflowHome), `${JSON.stringify({ [WEB_USER.username]: settings.webPassword })}\n`, { mode: 0o600 });
+  }
+
+  const env = airflowCliEnv(airflowHome, options.venvBin);
   const marker = join(airflowHome, MIGRATED_MARKER);
   const dbFile = join(airflowHome, 'airflow.db');
-  if (existsSync(dbFile) && existsSync(marker) && readFileSync(marker, 'utf8').trim() === options.lockHash) {
-    return { info, settings, migrated: false };
+  const migrated = !(existsSync(dbFile) && existsSync(marker) && readFileSync(marker, 'utf8').trim() === options.lockHash);
+  if (migrated) {
+    await runLogged(join(options.venvBin, 'airflow'), ['db', 'migrate'], { log: options.log, env });
+    writeFileSync(marker, `${options.lockHash}\n`);
   }
-  await runLogged(join(options.venvBin, 'airflow'), ['db', 'migrate'], {
-    log: options.log,
-    env: airflowCliEnv(airflowHome, options.venvBin),
-  });
-  writeFileSync(marker, `${options.lockHash}\n`);
-  return { info, settings, migrated: true };
+  const userMarker = join(airflowHome, WEB_USER_MARKER);
+  const userStamp = `${options.lockHash} ${WEB_USER.username}`;
+  if (options.line === '2' && !(existsSync(userMarker) && readFileSync(userMarker, 'utf8').trim() === userStamp)) {
+    // Flask-AppBuilder keeps roles and users in the metadata DB: its default roles (Op among them)
+    // exist once permissions are synced; "already exist" is not an error for the user.
+    await runLogged(join(options.venvBin, 'airflow'), ['sync-perm'], { log: options.log, env });
+    await runLogged(
+      join(options.venvBin, 'airflow'),
+      ['users', 'create', '--username', WEB_USER.username, '--password', settings.webPassword, '--role', WEB_USER.fabRole,
+        '--email', `${WEB_USER.username}@localhost`, '--firstname', 'MWAA', '--lastname', 'Op'],
+      { log: options.log, env },
+    );
+    writeFileSync(userMarker, `${userStamp}\n`);
+  }
+  return { info, settings, migrated };
 }
 
 /** Environment for an `airflow` command of this stack: its home, its venv first on PATH. */

@@ -6,15 +6,21 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AirflowLine } from './state.js';
+import { MWAA_AIRFLOW_VERSIONS, newestOfLine, type AirflowVersion } from '../../src/mwaa/versions.js';
 
-/** The Airflow versions the stack runs, one per line (MWAA versions with a tested lock). */
-export const AIRFLOW_VERSIONS: Record<AirflowLine, string> = {
-  '2': '2.10.3',
-  '3': '3.3.1',
+/** The Airflow versions the stack runs: the newest MWAA runs on each line. */
+export const AIRFLOW_VERSIONS: Record<AirflowLine, AirflowVersion> = {
+  '2': newestOfLine('2'),
+  '3': newestOfLine('3'),
 };
 
-/** The stack's Python: what the locks were resolved and tested with. */
-export const PYTHON_VERSION = '3.11';
+/** The Python MWAA runs a version on: what the stack runs it on when that interpreter is here. */
+export function mwaaPython(airflowVersion: AirflowVersion): string {
+  return MWAA_AIRFLOW_VERSIONS[airflowVersion];
+}
+
+/** What the stack runs on, with a note, when MWAA's Python cannot be found on this machine. */
+export const FALLBACK_PYTHON = '3.11';
 
 export const ENVIRONMENT_NAME = 'local-gpu-cicd';
 /** The account the control plane's ARNs name (the AWS documentation's example account). */
@@ -90,8 +96,9 @@ export function repoRoot(from: string = fileURLToPath(import.meta.url)): string 
   }
 }
 
-export function lockPath(repo: string, airflowVersion: string): string {
-  return join(repo, 'local-stack', 'locks', `airflow-${airflowVersion}.txt`);
+/** One lock per Airflow version and Python version (wheels and resolutions differ between Pythons). */
+export function lockPath(repo: string, airflowVersion: string, pythonVersion: string): string {
+  return join(repo, 'local-stack', 'locks', `airflow-${airflowVersion}-py${pythonVersion}.txt`);
 }
 
 export function controlPlaneScript(repo: string): string {

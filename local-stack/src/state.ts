@@ -23,7 +23,10 @@ export interface LocalStackState {
   root: string;
   airflowLine: AirflowLine;
   airflowVersion: string;
+  /** The Python the stack's Airflow runs on (major.minor). */
   pythonVersion: string;
+  /** Present when that is not the Python MWAA pairs with airflowVersion: why. */
+  pythonNote?: string;
   /** Holds airflow, python, pytest, ruff, moto_server. */
   venvBin: string;
   /** AIRFLOW_HOME; `dags/` and `plugins/` inside. */

@@ -22,13 +22,14 @@ import {
   BUCKET,
   DAG_SYNC_INTERVAL_SECONDS,
   ENVIRONMENT_NAME,
+  FALLBACK_PYTHON,
   GIT_BRANCH,
-  PYTHON_VERSION,
   REGION,
   SECRET_NAME,
   controlPlaneScript,
   layoutFor,
   lockPath,
+  mwaaPython,
   repoRoot,
   venvsDirFrom,
   type StackLayout,
@@ -99,8 +100,12 @@ export async function up(options: UpOptions): Promise<UpResult> {
   const reused: string[] = [];
   const started: string[] = [];
 
-  const python = await findPython(env, PYTHON_VERSION);
-  const lockFile = lockPath(repo, version);
+  const python = await findPython(env, mwaaPython(version), FALLBACK_PYTHON);
+  if (python.fallbackNote) progress({ kind: 'note', message: python.fallbackNote });
+  const lockFile = lockPath(repo, version, python.minor);
+  if (!existsSync(lockFile)) {
+    throw new UserError(`No lock for Airflow ${version} on Python ${python.minor} (${lockFile}). Make one: local-stack/scripts/provision-lock.sh ${version}`);
+  }
   const venv = await step(progress, now, `venv airflow-${version}`, async () => {
     const result = await ensureVenv({ python, venvDir: layout.venvDir, lockFile, log: join(layout.logsDir, `pip-${version}.log`) });
     return { ...result, detail: result.cached ? 'up to date (lock unchanged)' : `installed from ${lockFile}` };
@@ -216,7 +221,8 @@ export async function up(options: UpOptions): Promise<UpResult> {
     root,
     airflowLine: line,
     airflowVersion: version,
-    pythonVersion: PYTHON_VERSION,
+    pythonVersion: python.minor,
+    ...(python.fallbackNote ? { pythonNote: python.fallbackNote } : {}),
     venvBin: layout.venvBin,
     airflowHome: layout.airflowHome,
     environmentName: ENVIRONMENT_NAME,
@@ -272,7 +278,10 @@ export async function up(options: UpOptions): Promise<UpResult> {
   await step(progress, now, `airflow ${version}`, async () => {
     const since = cp.startedAt ?? new Date(Date.now() - 60_000);
     await waitForAirflow(layout, line, since, home.info.apiPort, options.airflowTimeoutMs ?? 240_000);
-    return { cached: cp.startedAt === undefined, detail: line === '2' ? 'scheduler heartbeating' : 'api-server, scheduler, dag-processor healthy' };
+    return {
+      cached: cp.startedAt === undefined,
+      detail: line === '2' ? 'web server healthy, scheduler heartbeating' : 'api-server, scheduler, dag-processor healthy',
+    };
   });
 
   await step(progress, now, 'endpoints', async () => {
@@ -291,8 +300,8 @@ async function waitForAirflow(layout: StackLayout, line: AirflowLine, since: Dat
   await waitFor(
     `Airflow ${line === '2' ? 'scheduler' : 'processes'}`,
     async () => {
-      if (line === '3' && apiPort !== undefined && !(await apiServerHealthy(apiPort).catch(() => false))) {
-        missing = ['api-server'];
+      if (apiPort !== undefined && !(await apiServerHealthy(apiPort, line).catch(() => false))) {
+        missing = [line === '3' ? 'api-server' : 'web server'];
         return false;
       }
       missing = await staleJobs({ venvBin: layout.venvBin, airflowHome: layout.airflowHome, line, since });

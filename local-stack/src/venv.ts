@@ -16,26 +16,73 @@ const RECIPE = 'venv-recipe-1';
 
 export interface PythonInfo {
   executable: string;
+  /** Full version, e.g. 3.12.1. */
   version: string;
+  /** Major.minor, e.g. 3.12: which lock applies. */
+  minor: string;
+  /** Set when this is not the Python MWAA pairs with the Airflow version: why, for the user. */
+  fallbackNote?: string;
 }
 
-/** `$MWAA_LOCAL_PYTHON` or `python3.11` from PATH; must be CPython 3.11 (what the locks were made for). */
-export async function findPython(env: NodeJS.ProcessEnv, wanted: string): Promise<PythonInfo> {
-  const candidates = env.MWAA_LOCAL_PYTHON ? [env.MWAA_LOCAL_PYTHON] : [`python${wanted}`, ...pyenvPythons(env, wanted)];
+/** Runs `executable` and returns its version when it is a CPython with a working venv module. */
+export type PythonProbe = (executable: string) => Promise<string>;
+
+const probeInterpreter: PythonProbe = async (executable) => {
+  // The venv module must work too (Debian splits it into python3.x-venv).
+  const { stdout } = await run(executable, ['-c', 'import platform, venv, ensurepip; print(platform.python_version())']);
+  return stdout.trim();
+};
+
+function minorOf(version: string): string {
+  return version.split('.').slice(0, 2).join('.');
+}
+
+/**
+ * The interpreter for the stack: MWAA's Python for the Airflow version (`wanted`) when it can be
+ * found, else `fallback` with a note saying so. `$MWAA_LOCAL_PYTHON` names the interpreter outright
+ * (it must be one of the two); otherwise `python<X.Y>` on PATH, then pyenv's versions directory
+ * (`$PYENV_ROOT` or ~/.pyenv), which a CI shell without pyenv's shims does not have on PATH.
+ */
+export async function findPython(
+  env: NodeJS.ProcessEnv,
+  wanted: string,
+  fallback: string,
+  probe: PythonProbe = probeInterpreter,
+): Promise<PythonInfo> {
   const tried: string[] = [];
-  for (const executable of candidates) {
+  const attempt = async (executable: string): Promise<string | undefined> => {
     try {
-      // The venv module must work too (Debian splits it into python3.x-venv).
-      const { stdout } = await run(executable, ['-c', 'import platform, venv, ensurepip; print(platform.python_version())']);
-      const version = stdout.trim();
-      if (version.startsWith(`${wanted}.`)) return { executable, version };
+      const version = await probe(executable);
       tried.push(`${executable} (Python ${version})`);
+      return version;
     } catch {
       tried.push(`${executable} (not usable)`);
+      return undefined;
+    }
+  };
+  const note = (version: string, why: string) =>
+    `running Airflow on Python ${version}, not ${wanted} as MWAA does: ${why}. Install Python ${wanted} ` +
+    `(e.g. pyenv install ${wanted}) or point MWAA_LOCAL_PYTHON at a python${wanted} for MWAA's pairing.`;
+
+  if (env.MWAA_LOCAL_PYTHON) {
+    const executable = env.MWAA_LOCAL_PYTHON;
+    const version = await attempt(executable);
+    if (version !== undefined && minorOf(version) === wanted) return { executable, version, minor: wanted };
+    if (version !== undefined && minorOf(version) === fallback) {
+      return { executable, version, minor: fallback, fallbackNote: note(version, `MWAA_LOCAL_PYTHON (${executable}) is Python ${version}`) };
+    }
+  } else {
+    for (const minor of [wanted, fallback]) {
+      for (const executable of [`python${minor}`, ...pyenvPythons(env, minor)]) {
+        const version = await attempt(executable);
+        if (version === undefined || minorOf(version) !== minor) continue;
+        if (minor === wanted) return { executable, version, minor };
+        return { executable, version, minor, fallbackNote: note(version, `no Python ${wanted} on PATH or in pyenv (tried: ${tried.join(', ')})`) };
+      }
     }
   }
   throw new UserError(
-    `No Python ${wanted} with venv found (tried: ${tried.join(', ')}). Install it (e.g. pyenv install ${wanted}) ` +
+    `No Python ${wanted} (or ${fallback}) with venv found (tried: ${tried.join(', ')}). Install it (e.g. pyenv install ${wanted}) ` +
       `or point MWAA_LOCAL_PYTHON at a python${wanted} executable.`,
   );
 }

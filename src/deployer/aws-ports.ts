@@ -167,6 +167,11 @@ export function mwaaPort(client: MWAAClient): MwaaPort {
         dagS3Path: env.DagS3Path,
         pins: pinsFromEnvironment(env as Record<string, unknown>),
       };
+      const taskLogs = env.LoggingConfiguration?.TaskLogs;
+      if (taskLogs) {
+        state.taskLogs = { enabled: taskLogs.Enabled === true };
+        if (taskLogs.CloudWatchLogGroupArn) state.taskLogs.cloudWatchLogGroupArn = taskLogs.CloudWatchLogGroupArn;
+      }
       if (env.LastUpdate) {
         state.lastUpdate = {
           status: env.LastUpdate.Status,

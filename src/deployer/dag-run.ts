@@ -1,48 +1,19 @@
 /**
- * Everything the deployer does through the MWAA CLI endpoint: wait until the scheduler has parsed
- * the DAG version just uploaded (and fail with its import errors if it cannot), unpause, trigger,
- * and follow the run to its end.
+ * After the upload: wait until the scheduler has parsed the DAG version just uploaded (and fail with
+ * its import errors if it cannot), unpause, trigger through the MWAA CLI token, and follow the run
+ * to its end, with the log of every failed task. Reads go through Airflow's REST API (CLI
+ * commands where the web login is denied, see src/mwaa/airflow-api.ts); the trigger is the one
+ * CLI command, as the product promises.
  */
 import { UserError } from '../errors.js';
 import type { Clock } from './clock.js';
-import type { DeployEvent, TaskState } from './events.js';
-import type { CliResult } from '../mwaa/cli-client.js';
+import type { DeployEvent, FailedTask, TaskState } from './events.js';
+import { airflowMessage, type CliResult } from '../mwaa/cli-client.js';
+import type { AirflowApi, CliRunner, DagInfo, TaskInstanceInfo } from '../mwaa/airflow-api.js';
+import { jsonRows, parseJsonOutput } from '../mwaa/cli-output.js';
 import type { AirflowLine } from '../mwaa/versions.js';
 
-export interface CliRunner {
-  run(argv: readonly string[]): Promise<CliResult>;
-}
-
-/** Airflow prints warnings and log lines around `-o json` output; take the JSON value itself. */
-export function parseJsonOutput(stdout: string): unknown {
-  const trimmed = stdout.trim();
-  try {
-    return JSON.parse(trimmed);
-  } catch {
-    // fall through: look for the JSON document among other lines
-  }
-  const lines = trimmed.split('\n');
-  for (let i = 0; i < lines.length; i += 1) {
-    const first = lines[i]!.trimStart()[0];
-    if (first !== '[' && first !== '{') continue;
-    const closer = first === '[' ? ']' : '}';
-    for (let j = lines.length - 1; j >= i; j -= 1) {
-      if (!lines[j]!.trimEnd().endsWith(closer)) continue;
-      try {
-        return JSON.parse(lines.slice(i, j + 1).join('\n'));
-      } catch {
-        // keep looking
-      }
-    }
-  }
-  return undefined;
-}
-
-function asArray(value: unknown): Record<string, unknown>[] {
-  if (Array.isArray(value)) return value.filter((v): v is Record<string, unknown> => typeof v === 'object' && v !== null);
-  if (value && typeof value === 'object') return [value as Record<string, unknown>];
-  return [];
-}
+export type { CliRunner } from '../mwaa/airflow-api.js';
 
 export class DagImportError extends UserError {
   constructor(
@@ -70,47 +41,14 @@ export interface DagReadyOptions {
   emit: (event: DeployEvent) => void;
 }
 
-export interface DagDetails {
-  isPaused: boolean;
-  tags: string[];
-  fileloc?: string;
-  lastParsedTime?: string;
-}
-
-function tagNames(value: unknown): string[] {
-  if (!Array.isArray(value)) return [];
-  return value.map((t) => (typeof t === 'string' ? t : String((t as { name?: unknown })?.name ?? ''))).filter(Boolean);
-}
-
-/** Airflow's `-o json` prints some booleans as the strings "True"/"False". */
-export function cliBoolean(value: unknown): boolean {
-  return value === true || (typeof value === 'string' && value.toLowerCase() === 'true');
-}
-
-export async function readDagDetails(cli: CliRunner, dagId: string): Promise<DagDetails | undefined> {
-  const out = await cli.run(['dags', 'details', dagId, '-o', 'json']);
-  const row = asArray(parseJsonOutput(out.stdout))[0];
-  if (!row || row.dag_id !== dagId) return undefined;
-  const details: DagDetails = { isPaused: cliBoolean(row.is_paused), tags: tagNames(row.tags) };
-  if (typeof row.fileloc === 'string') details.fileloc = row.fileloc;
-  if (typeof row.last_parsed_time === 'string') details.lastParsedTime = row.last_parsed_time;
-  return details;
-}
-
-export async function importErrorsFor(cli: CliRunner, fileName: string): Promise<{ filepath: string; error: string }[]> {
-  const out = await cli.run(['dags', 'list-import-errors', '-o', 'json']);
-  return asArray(parseJsonOutput(out.stdout))
-    .map((row) => ({ filepath: String(row.filepath ?? ''), error: String(row.error ?? '') }))
-    .filter((row) => row.filepath === fileName || row.filepath.endsWith(`/${fileName}`));
-}
-
-export async function waitForDagReady(cli: CliRunner, options: DagReadyOptions): Promise<DagDetails> {
+export async function waitForDagReady(airflow: AirflowApi, options: DagReadyOptions): Promise<DagInfo> {
   const { clock } = options;
   const started = clock.now();
+  const ours = (filename: string) => filename === options.fileName || filename.endsWith(`/${options.fileName}`);
   for (;;) {
     const elapsed = clock.now() - started;
-    const errors = await importErrorsFor(cli, options.fileName);
-    const details = await readDagDetails(cli, options.dagId);
+    const errors = (await airflow.importErrors()).filter((e) => ours(e.filename));
+    const details = await airflow.dag(options.dagId);
     let waitingFor: string;
     if (details) {
       const current = options.marker
@@ -126,10 +64,10 @@ export async function waitForDagReady(cli: CliRunner, options: DagReadyOptions):
       waitingFor = `DAG ${options.dagId} to appear`;
     }
     if (errors.length > 0 && elapsed >= options.settleMs) {
-      throw new DagImportError(errors[0]!.filepath, errors[0]!.error);
+      throw new DagImportError(errors[0]!.filename, errors[0]!.stackTrace);
     }
     if (elapsed >= options.timeoutMs) {
-      const why = errors.length > 0 ? ` Import errors: ${errors.map((e) => e.error.trim()).join('; ')}` : '';
+      const why = errors.length > 0 ? ` Import errors: ${errors.map((e) => e.stackTrace.trim()).join('; ')}` : '';
       throw new UserError(
         `Timed out after ${Math.round(elapsed / 1000)} s waiting for ${waitingFor}.${why} ` +
           'Check the scheduler (MWAA: the DAG processing logs in CloudWatch).',
@@ -140,69 +78,127 @@ export async function waitForDagReady(cli: CliRunner, options: DagReadyOptions):
   }
 }
 
-export async function unpauseDag(cli: CliRunner, dagId: string): Promise<void> {
-  const out = await cli.run(['dags', 'unpause', dagId]);
-  if (out.exitCode !== undefined && out.exitCode !== 0) {
-    throw new UserError(`Could not unpause ${dagId}: ${out.stderr.trim() || out.stdout.trim()}`);
+/** Airflow refused the trigger: no run was created. */
+export class TriggerRefusedError extends UserError {
+  constructor(
+    readonly dagId: string,
+    readonly airflowError: string,
+  ) {
+    super(`Airflow did not create a run of ${dagId}: ${airflowError}`);
+    this.name = 'TriggerRefusedError';
   }
 }
 
-export async function triggerDag(cli: CliRunner, dagId: string, conf: Record<string, string>): Promise<string> {
-  const out = await cli.run(['dags', 'trigger', dagId, '-c', JSON.stringify(conf), '-o', 'json']);
-  const row = asArray(parseJsonOutput(out.stdout))[0];
-  const runId = row?.dag_run_id ?? row?.run_id;
-  if (typeof runId === 'string' && runId.length > 0) return runId;
-  const match = /\b(manual__[^\s,'"]+)/.exec(out.stdout);
-  if (match) return match[1]!;
-  throw new UserError(
-    `Triggering ${dagId} returned no run id.\nstdout: ${out.stdout.trim().slice(0, 1000)}\nstderr: ${out.stderr.trim().slice(-2000)}`,
-  );
+/**
+ * `dags trigger` as MWAA's samples send it: on Airflow 3 with `--logical-date` (UTC, whole
+ * seconds), on Airflow 2 without a date (its flag there is `-e`, and the run defaults to now).
+ */
+export function triggerArgv(dagId: string, conf: Record<string, string>, line: AirflowLine, nowMs: number): string[] {
+  const argv = ['dags', 'trigger', dagId, '-c', JSON.stringify(conf)];
+  if (line === '3') argv.push('--logical-date', `${new Date(nowMs).toISOString().slice(0, 19)}Z`);
+  argv.push('-o', 'json');
+  return argv;
 }
 
-export async function runState(cli: CliRunner, dagId: string, runId: string, airflowLine: AirflowLine): Promise<string | undefined> {
-  const argv = airflowLine === '2' ? ['dags', 'list-runs', '-d', dagId, '-o', 'json'] : ['dags', 'list-runs', dagId, '-o', 'json'];
-  const out = await cli.run(argv);
-  const row = asArray(parseJsonOutput(out.stdout)).find((r) => r.run_id === runId);
-  return typeof row?.state === 'string' ? row.state : undefined;
+/**
+ * The run id from `dags trigger -o json`: a list with one row that carries `dag_run_id`. Anything
+ * else means Airflow created no run; its own message (the exception a traceback ends with) says why.
+ */
+export function parseTriggerOutput(dagId: string, out: CliResult): string {
+  const row = jsonRows(parseJsonOutput(out.stdout)).find((r) => r.dag_id === dagId && typeof r.dag_run_id === 'string');
+  if (!row) throw new TriggerRefusedError(dagId, airflowMessage(out));
+  return row.dag_run_id as string;
 }
 
-export async function taskStates(cli: CliRunner, dagId: string, runId: string): Promise<TaskState[]> {
-  const out = await cli.run(['tasks', 'states-for-dag-run', dagId, runId, '-o', 'json']);
-  return asArray(parseJsonOutput(out.stdout)).map((row) => {
-    const task: TaskState = { taskId: String(row.task_id ?? ''), state: row.state ? String(row.state) : 'none' };
-    if (row.map_index !== undefined && row.map_index !== '') task.mapIndex = String(row.map_index);
-    return task;
-  });
+export async function triggerDag(
+  cli: CliRunner,
+  dagId: string,
+  conf: Record<string, string>,
+  line: AirflowLine,
+  nowMs: number,
+): Promise<string> {
+  return parseTriggerOutput(dagId, await cli.run(triggerArgv(dagId, conf, line, nowMs)));
 }
 
 export const TERMINAL_RUN_STATES = new Set(['success', 'failed']);
+/** Lines of a failed task's log the deploy shows. */
+export const LOG_TAIL_LINES = 40;
 
 export interface RunWaitOptions {
   dagId: string;
   runId: string;
-  airflowLine: AirflowLine;
   clock: Clock;
   timeoutMs: number;
   pollMs: number;
-  /** Task states are fetched every this many polls (each CLI call costs the web server an Airflow import). */
+  /** Task states are fetched every this many polls. */
   taskEvery?: number;
   emit: (event: DeployEvent) => void;
 }
 
-export async function waitForRun(cli: CliRunner, options: RunWaitOptions): Promise<{ state: string; tasks: TaskState[] }> {
+export interface RunOutcome {
+  state: string;
+  tasks: TaskState[];
+  failures: FailedTask[];
+}
+
+function taskState(ti: TaskInstanceInfo): TaskState {
+  const task: TaskState = { taskId: ti.taskId, state: ti.state };
+  if (ti.mapIndex >= 0) task.mapIndex = String(ti.mapIndex);
+  return task;
+}
+
+/** The last `count` lines of a log, trailing blank lines dropped. */
+export function logTail(text: string, count = LOG_TAIL_LINES): string[] {
+  const lines = text.replace(/\s+$/, '').split('\n');
+  return lines.slice(-count);
+}
+
+async function failedTasks(airflow: AirflowApi, dagId: string, runId: string, tis: readonly TaskInstanceInfo[]): Promise<FailedTask[]> {
+  const failures: FailedTask[] = [];
+  for (const ti of tis.filter((t) => t.state === 'failed')) {
+    const failure: FailedTask = { taskId: ti.taskId, tryNumber: ti.tryNumber };
+    if (ti.mapIndex >= 0) failure.mapIndex = String(ti.mapIndex);
+    try {
+      const log = await airflow.taskLog(dagId, runId, ti);
+      if (log !== undefined) failure.logTail = logTail(log);
+    } catch (error) {
+      failure.logError = (error as Error).message;
+    }
+    failures.push(failure);
+  }
+  return failures;
+}
+
+/**
+ * Polls the run until it succeeds or fails. A run that Airflow does not know fails the wait on the
+ * second poll that misses it; a failed run comes back with the log tail of each failed task.
+ */
+export async function waitForRun(airflow: AirflowApi, options: RunWaitOptions): Promise<RunOutcome> {
   const { clock } = options;
   const started = clock.now();
   const taskEvery = options.taskEvery ?? 3;
   let tasks: TaskState[] = [];
+  let misses = 0;
   for (let poll = 0; ; poll += 1) {
-    const state = (await runState(cli, options.dagId, options.runId, options.airflowLine)) ?? 'unknown';
+    const lookup = await airflow.dagRun(options.dagId, options.runId);
     const elapsed = clock.now() - started;
-    if (TERMINAL_RUN_STATES.has(state)) {
-      tasks = await taskStates(cli, options.dagId, options.runId);
-      options.emit({ type: 'run-finished', runId: options.runId, state, tasks, elapsedMs: elapsed });
-      return { state, tasks };
+    if (!lookup.found) {
+      misses += 1;
+      if (misses >= 2) {
+        throw new UserError(`Run ${options.runId} of ${options.dagId} does not exist (asked ${misses} times): ${lookup.reason}`);
+      }
+    } else {
+      misses = 0;
+      if (TERMINAL_RUN_STATES.has(lookup.state)) {
+        const tis = await airflow.taskInstances(options.dagId, options.runId);
+        tasks = tis.map(taskState);
+        const failures = lookup.state === 'success' ? [] : await failedTasks(airflow, options.dagId, options.runId, tis);
+        options.emit({ type: 'run-finished', runId: options.runId, state: lookup.state, tasks, failures, elapsedMs: elapsed });
+        return { state: lookup.state, tasks, failures };
+      }
+      if (poll % taskEvery === 0) tasks = (await airflow.taskInstances(options.dagId, options.runId)).map(taskState);
     }
-    if (poll % taskEvery === 0) tasks = await taskStates(cli, options.dagId, options.runId);
+    const state = lookup.found ? lookup.state : 'not found yet';
     options.emit({ type: 'run-status', runId: options.runId, state, tasks, elapsedMs: elapsed });
     if (elapsed >= options.timeoutMs) {
       throw new UserError(

@@ -9,8 +9,9 @@ import { UserError } from '../errors.js';
 import type { ProcessIdentity } from '../util/processes.js';
 import { apply, type ApplyResult, type DeployedObject } from './apply.js';
 import type { Clock } from './clock.js';
-import { triggerDag, unpauseDag, waitForDagReady, waitForRun, type CliRunner } from './dag-run.js';
-import type { DeployEvent, TaskState } from './events.js';
+import { triggerDag, waitForDagReady, waitForRun, type CliRunner } from './dag-run.js';
+import type { DeployEvent, FailedTask, TaskState } from './events.js';
+import type { AirflowApi } from '../mwaa/airflow-api.js';
 import { acquireLock, localHolderAlive, type DeployLock } from './lock.js';
 import { plan, type DeployTarget, type Plan, type PlanSettings, type RemoteState } from './plan.js';
 import type { EnvironmentState, MwaaPort, S3Port } from './ports.js';
@@ -63,6 +64,8 @@ export interface DeployDeps {
   s3: S3Port;
   mwaa: MwaaPort;
   cli: CliRunner;
+  /** Airflow's REST API (or the CLI where the web login is denied): DAG, run and task reads. */
+  airflow: AirflowApi;
   clock: Clock;
   emit: (event: DeployEvent) => void;
   who: { user: string; host: string; pid: number; identity?: ProcessIdentity; awsProfile?: string };
@@ -82,6 +85,9 @@ export interface DeployResult {
   runId?: string;
   runState?: string;
   tasks?: TaskState[];
+  failures?: FailedTask[];
+  /** CloudWatch log group of the task logs, when the environment has task logging on. */
+  taskLogGroupArn?: string;
 }
 
 const DAG_FILE_SEPARATOR = '/';
@@ -266,19 +272,18 @@ export async function deploy(
   // Without a marker, only time tells versions apart: a parse that happened a full DAG-sync
   // window after the upload has seen the new file.
   else if (dagWrittenAtMs !== undefined) readyOptions.parsedAfterMs = dagWrittenAtMs + options.dagSettleMs;
-  const details = await waitForDagReady(deps.cli, readyOptions);
+  const details = await waitForDagReady(deps.airflow, readyOptions);
   if (details.isPaused) {
-    await unpauseDag(deps.cli, settings.dagId);
+    await deps.airflow.unpause(settings.dagId);
     emit({ type: 'dag-unpaused', dagId: settings.dagId });
   }
   const conf = options.conf ?? {};
-  result.runId = await triggerDag(deps.cli, settings.dagId, conf);
+  result.runId = await triggerDag(deps.cli, settings.dagId, conf, settings.airflowLine, clock.now());
   emit({ type: 'triggered', dagId: settings.dagId, runId: result.runId, conf });
   if (!options.waitForRun) return result;
-  const run = await waitForRun(deps.cli, {
+  const run = await waitForRun(deps.airflow, {
     dagId: settings.dagId,
     runId: result.runId,
-    airflowLine: settings.airflowLine,
     clock,
     timeoutMs: options.timeoutMs,
     pollMs: options.poll.runMs,
@@ -286,6 +291,12 @@ export async function deploy(
   });
   result.runState = run.state;
   result.tasks = run.tasks;
+  if (run.failures.length > 0) {
+    result.failures = run.failures;
+    const taskLogs = lastRemote?.environment.taskLogs;
+    if (taskLogs?.enabled && taskLogs.cloudWatchLogGroupArn) result.taskLogGroupArn = taskLogs.cloudWatchLogGroupArn;
+    emit({ type: 'task-logs', enabled: taskLogs?.enabled === true, ...(result.taskLogGroupArn ? { logGroupArn: result.taskLogGroupArn } : {}) });
+  }
   return result;
 }
 

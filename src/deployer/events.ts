@@ -8,6 +8,16 @@ export interface TaskState {
   mapIndex?: string;
 }
 
+/** A task instance that failed, with the end of its log when Airflow's REST API could serve it. */
+export interface FailedTask {
+  taskId: string;
+  mapIndex?: string;
+  tryNumber: number;
+  logTail?: string[];
+  /** Why the log could not be read. */
+  logError?: string;
+}
+
 export type DeployEvent =
   | { type: 'generated'; configHash: string; artifacts: number }
   | { type: 'remote-state'; status: string; airflowVersion?: string }
@@ -26,5 +36,7 @@ export type DeployEvent =
   | { type: 'dag-unpaused'; dagId: string }
   | { type: 'triggered'; dagId: string; runId: string; conf: Record<string, string> }
   | { type: 'run-status'; runId: string; state: string; tasks: TaskState[]; elapsedMs: number }
-  | { type: 'run-finished'; runId: string; state: string; tasks: TaskState[]; elapsedMs: number }
+  | { type: 'run-finished'; runId: string; state: string; tasks: TaskState[]; failures: FailedTask[]; elapsedMs: number }
+  /** Where MWAA keeps task logs (CloudWatch), or that task logging is off. */
+  | { type: 'task-logs'; logGroupArn?: string; enabled: boolean }
   | { type: 'warning'; message: string };

@@ -4,7 +4,8 @@ import { plainStyle, type Style } from '../util/style.js';
 import { formatElapsed } from './clock.js';
 import type { DeployResult } from './deploy.js';
 import type { ArtifactDiff } from './diff.js';
-import type { DeployEvent, TaskState } from './events.js';
+import type { DeployEvent, FailedTask, TaskState } from './events.js';
+import { describeStatus } from '../mwaa/environment-status.js';
 import type { Action, Plan } from './plan.js';
 import type { CheckReport } from '../runtime-check/report.js';
 
@@ -191,6 +192,19 @@ export function formatTasks(tasks: readonly TaskState[]): string {
     .join('\n');
 }
 
+/** Each failed task with the end of its log (or why the log is not shown). */
+export function formatFailures(failures: readonly FailedTask[]): string {
+  const blocks = failures.map((f) => {
+    const name = f.mapIndex ? `${f.taskId}[${f.mapIndex}]` : f.taskId;
+    if (f.logTail) {
+      const tries = f.tryNumber > 0 ? `, try ${f.tryNumber}` : '';
+      return [`${name} failed; the last ${f.logTail.length} lines of its log${tries}:`, ...f.logTail.map((l) => `  | ${l}`)].join('\n');
+    }
+    return `${name} failed; its log could not be read${f.logError ? `: ${f.logError}` : ' (the MWAA CLI does not serve task logs)'}`;
+  });
+  return blocks.join('\n');
+}
+
 /** One line per event; `live` marks lines a TTY may overwrite in place. */
 export function formatEvent(event: DeployEvent): { text: string; live?: boolean } | undefined {
   switch (event.type) {
@@ -199,7 +213,7 @@ export function formatEvent(event: DeployEvent): { text: string; live?: boolean 
     case 'remote-state':
       return undefined;
     case 'waiting-for-available':
-      return { text: `waiting for the environment to be AVAILABLE: ${event.status} (${formatElapsed(event.elapsedMs)})`, live: true };
+      return { text: `waiting for the environment to be AVAILABLE: ${describeStatus(event.status)} (${formatElapsed(event.elapsedMs)})`, live: true };
     case 'planned':
       return undefined;
     case 'lock-acquired':
@@ -217,7 +231,7 @@ export function formatEvent(event: DeployEvent): { text: string; live?: boolean 
       return { text: `UpdateEnvironment ${pins.join(' ')}` };
     }
     case 'environment-status':
-      return { text: `environment ${event.status} (${formatElapsed(event.elapsedMs)})`, live: true };
+      return { text: `environment ${describeStatus(event.status)} (${formatElapsed(event.elapsedMs)})`, live: true };
     case 'update-finished':
       return { text: `environment ${event.status} after ${formatElapsed(event.elapsedMs)}` };
     case 'record-written':
@@ -237,8 +251,16 @@ export function formatEvent(event: DeployEvent): { text: string; live?: boolean 
         live: true,
       };
     }
-    case 'run-finished':
-      return { text: `run ${event.runId} ${event.state} after ${formatElapsed(event.elapsedMs)}\n${formatTasks(event.tasks)}` };
+    case 'run-finished': {
+      const failures = event.failures.length > 0 ? `\n${formatFailures(event.failures)}` : '';
+      return { text: `run ${event.runId} ${event.state} after ${formatElapsed(event.elapsedMs)}\n${formatTasks(event.tasks)}${failures}` };
+    }
+    case 'task-logs':
+      return {
+        text: event.logGroupArn
+          ? `task logs in CloudWatch: ${event.logGroupArn}`
+          : 'task logging to CloudWatch is off for this environment (LoggingConfiguration.TaskLogs); turn it on to keep task logs',
+      };
     case 'warning':
       return { text: `warning: ${event.message}` };
   }
@@ -256,6 +278,8 @@ export function resultJson(result: DeployResult): object {
     runId: result.runId ?? null,
     runState: result.runState ?? null,
     tasks: result.tasks ?? null,
+    failures: result.failures ?? null,
+    taskLogGroupArn: result.taskLogGroupArn ?? null,
   };
 }
 

@@ -11,7 +11,7 @@ import { mwaaPort, s3Port } from './aws-ports.js';
 import type { Clock } from './clock.js';
 import { targetsFromArtifacts, type DeployDeps, type DeployOptions, type DeploySettings } from './deploy.js';
 import type { DeployEvent } from './events.js';
-import { createMwaaCli } from '../mwaa/cli-client.js';
+import { mwaaAccess } from '../mwaa/access.js';
 import type { DeployTarget } from './plan.js';
 
 export function deploySettings(config: ResolvedConfig, generated: GeneratedEnvironment, toolVersion: string): DeploySettings {
@@ -71,10 +71,16 @@ export function deployDeps(
   emit: (event: DeployEvent) => void,
   who: DeployDeps['who'],
 ): DeployDeps {
+  const access = mwaaAccess(
+    clients.mwaa,
+    { environmentName: config.mwaa.environmentName, webserverScheme: config.mwaa.webserverScheme, airflowLine: config.airflow.line },
+    (message) => emit({ type: 'warning', message }),
+  );
   return {
     s3: s3Port(clients.s3),
     mwaa: mwaaPort(clients.mwaa),
-    cli: createMwaaCli(clients.mwaa, config.mwaa.environmentName, config.mwaa.webserverScheme),
+    cli: access.cli,
+    airflow: access.airflow,
     clock,
     emit,
     who,

@@ -8,6 +8,8 @@
  */
 import { ALL_KINDS, ARTIFACT_KINDS, PINNED_KINDS, type PinnedKind, type UploadedKind } from '../artifacts/kinds.js';
 import type { EnvironmentState, ObjectHead } from './ports.js';
+import { isAirflowLine, versionMoveHint } from '../mwaa/versions.js';
+import { STATUS_MEANINGS } from '../mwaa/environment-status.js';
 
 /** One object the deploy should leave in the bucket. */
 export interface DeployTarget {
@@ -84,8 +86,8 @@ export function checkRemote(settings: PlanSettings, remote: RemoteState): { refu
       code: 'airflow-version',
       message:
         `Environment ${settings.environmentName} runs Airflow ${env.airflowVersion} but the config targets ` +
-        `${settings.airflowVersion}. Set airflow.version to ${env.airflowVersion}, or upgrade the environment first ` +
-        `(aws mwaa update-environment --name ${settings.environmentName} --airflow-version ${settings.airflowVersion}).`,
+        `${settings.airflowVersion}. Set airflow.version to ${env.airflowVersion}, or change the environment's version first: ` +
+        `${changeHint(settings.environmentName, env.airflowVersion, settings.airflowVersion)}.`,
     });
   }
   if (env.bucket !== undefined && env.bucket !== settings.bucket) {
@@ -102,17 +104,29 @@ export function checkRemote(settings: PlanSettings, remote: RemoteState): { refu
     });
   }
   if (!USABLE_STATUSES.has(env.status)) {
-    refusals.push({
-      code: 'status',
-      message:
-        `Environment ${settings.environmentName} is ${env.status}, not AVAILABLE. ` +
-        'Wait for it (deploy --wait-for-available) or check the MWAA console.',
-    });
+    refusals.push({ code: 'status', message: statusRefusal(settings.environmentName, env.status) });
   } else if (env.status === 'UPDATE_FAILED') {
     const error = env.lastUpdate?.errorMessage ? `: ${env.lastUpdate.errorCode ?? ''} ${env.lastUpdate.errorMessage}`.trimEnd() : '';
     warnings.push(`Environment ${settings.environmentName} is UPDATE_FAILED (rolled back, usable)${error}.`);
   }
   return { refusals, warnings };
+}
+
+function changeHint(name: string, from: string, to: string): string {
+  const known = (v: string) => isAirflowLine(v.split('.')[0] ?? '');
+  return known(from) && known(to)
+    ? versionMoveHint(name, from, to)
+    : `aws mwaa update-environment --name ${name} --airflow-version ${to}, if MWAA allows that move`;
+}
+
+function statusRefusal(name: string, status: string): string {
+  const meaning = STATUS_MEANINGS[status];
+  const why = meaning ? ` (${meaning.why})` : '';
+  const next =
+    meaning?.waitable === false
+      ? 'Deploying needs an AVAILABLE environment; waiting will not help.'
+      : 'Wait for it (deploy --wait-for-available) or check the MWAA console.';
+  return `Environment ${name} is ${status}${why}, not AVAILABLE. ${next}`;
 }
 
 function writeAction(target: DeployTarget, current: ObjectHead | undefined): Action {

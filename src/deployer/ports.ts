@@ -57,6 +57,8 @@ export interface EnvironmentState {
   /** What the environment pins, per pinned artifact kind (src/artifacts/kinds.ts). */
   pins: Pins;
   lastUpdate?: { status?: string; errorCode?: string; errorMessage?: string; createdAt?: string };
+  /** LoggingConfiguration.TaskLogs: whether task logs go to CloudWatch, and where. */
+  taskLogs?: { enabled: boolean; cloudWatchLogGroupArn?: string };
 }
 
 /** UpdateEnvironment input: the new pin of each pinned kind that changes. */

@@ -8,6 +8,7 @@ import { PINNED_KINDS } from '../artifacts/kinds.js';
 import { UserError } from '../errors.js';
 import type { Clock } from './clock.js';
 import type { EnvironmentState, EnvironmentUpdate, MwaaPort } from './ports.js';
+import { describeStatus } from '../mwaa/environment-status.js';
 
 export const FAILED_STATUSES = new Set(['UPDATE_FAILED', 'UNAVAILABLE', 'CREATE_FAILED', 'DELETING', 'DELETED']);
 
@@ -19,7 +20,7 @@ export class EnvironmentUpdateFailedError extends UserError {
     const error = state.lastUpdate?.errorMessage
       ? ` LastUpdate error: ${state.lastUpdate.errorCode ?? 'Error'}: ${state.lastUpdate.errorMessage}`
       : '';
-    super(`Environment ${state.name} went ${state.status} ${what}.${error}`);
+    super(`Environment ${state.name} went ${describeStatus(state.status)} ${what}.${error}`);
     this.name = 'EnvironmentUpdateFailedError';
   }
 }

@@ -134,11 +134,13 @@ export async function runDeployWorkflow(request: DeployRequest, hooks: WorkflowH
     waitForAvailable: request.waitForAvailable,
     conf: request.conf,
   };
+  // The runtime check afterwards reads the Variables through the same web login (or CLI fallback).
+  const deps = deployDeps(config, clients, hooks.clock ?? systemClock, hooks.emit, hooks.who);
   let result: DeployResult;
   try {
     result = await releasingLockOnSignal(hooks, (onLock) =>
       deploy(deploySettings(config, generated, request.toolVersion), deployTargets(generated), options, {
-        ...deployDeps(config, clients, hooks.clock ?? systemClock, hooks.emit, hooks.who),
+        ...deps,
         onLock,
         confirm: confirmer(request, hooks.ask),
       }),
@@ -164,7 +166,7 @@ export async function runDeployWorkflow(request: DeployRequest, hooks: WorkflowH
     hooks.emit({ type: 'smoke-started' });
     const { runRuntimeCheck } = await import('../runtime-check/index.js');
     try {
-      outcome.smoke = await runRuntimeCheck(config, { compareVariables: true, aws: clients });
+      outcome.smoke = await runRuntimeCheck(config, { compareVariables: true, aws: clients, variableReader: deps.airflow });
     } catch (error) {
       throw explainAwsError(error, { envName: config.envName, localStack: config.localStack, region: config.mwaa.region });
     }

@@ -1,15 +1,16 @@
 /**
  * Least-privilege IAM policy documents for the two roles a deployment involves:
  * - the deploying role (CI or an operator): read/write only the bucket paths deploy touches,
- *   read the environment, pin new object versions, get CLI tokens; read the SSH key secret for
- *   the post-deploy runtime check;
+ *   read the environment, pin new object versions, get CLI tokens, log in to the Airflow web
+ *   server as Op (Airflow's REST API: DAG state, runs, task logs, Variables); read the SSH key
+ *   secret for the post-deploy runtime check;
  * - the MWAA execution role: read the one SSH key secret (its other permissions come from the
  *   standard MWAA execution policy, see docs/MWAA_SETUP.md).
  * Pure: config in, `{path, bytes}` out, keys sorted, so the same config gives the same bytes.
  */
 import type { ResolvedConfig } from '../config/resolved.js';
 import { ARTIFACT_KINDS, UPLOADED_KINDS } from '../artifacts/kinds.js';
-import { bucketArn, environmentArn, secretPolicyResource } from '../mwaa/arns.js';
+import { bucketArn, environmentArn, secretPolicyResource, webLoginRoleArn } from '../mwaa/arns.js';
 import { stableStringify } from '../util/stable-json.js';
 
 export interface PolicyFile {
@@ -18,6 +19,9 @@ export interface PolicyFile {
 }
 
 type IamConfig = Pick<ResolvedConfig, 'envName' | 'mwaa' | 'secrets'>;
+
+/** The Airflow role deploy and check log in as. */
+export const WEB_LOGIN_ROLE = 'Op';
 
 interface Statement {
   Sid: string;
@@ -31,6 +35,10 @@ export function deployRolePolicy(config: IamConfig): object {
   const { bucket, deploymentsPrefix, environmentName, region, accountId } = config.mwaa;
   const bucketResource = bucketArn(region, bucket);
   const secret = secretPolicyResource(config.secrets.sshKeyArn);
+  // CreateWebLoginToken's resource is the Airflow role the login becomes, never the environment
+  // (MWAA user guide, "Accessing an Amazon MWAA environment": role/<env>/<Admin|Op|User|Viewer|Public>).
+  // Op reads Variables and unpauses DAGs; User and Viewer cannot read Variables.
+  const webLoginRole = webLoginRoleArn(region, accountId ?? '*', environmentName, WEB_LOGIN_ROLE);
   // Exactly the objects deploy writes (one row each in the artifact table), plus its records and lock.
   const objectKeys = [...UPLOADED_KINDS.map((kind) => ARTIFACT_KINDS[kind].s3Key(config) as string), `${deploymentsPrefix}/*`].sort();
   const statements: Statement[] = [
@@ -58,6 +66,12 @@ export function deployRolePolicy(config: IamConfig): object {
       Effect: 'Allow',
       Action: ['airflow:CreateCliToken', 'airflow:GetEnvironment', 'airflow:UpdateEnvironment'],
       Resource: [environmentArn(region, accountId ?? '*', environmentName)],
+    },
+    {
+      Sid: 'MwaaWebLoginAsOp',
+      Effect: 'Allow',
+      Action: ['airflow:CreateWebLoginToken'],
+      Resource: [webLoginRole],
     },
     {
       Sid: 'RuntimeCheckReadsSshKey',

@@ -16,6 +16,11 @@ export function environmentArn(region: string, accountId: string, environmentNam
   return `arn:${partitionOf(region)}:airflow:${region}:${accountId}:environment/${environmentName}`;
 }
 
+/** The resource of CreateWebLoginToken: the Airflow role the login becomes (Admin, Op, User, Viewer, Public). */
+export function webLoginRoleArn(region: string, accountId: string, environmentName: string, airflowRole: string): string {
+  return `arn:${partitionOf(region)}:airflow:${region}:${accountId}:role/${environmentName}/${airflowRole}`;
+}
+
 export function bucketArn(region: string, bucket: string): string {
   return `arn:${partitionOf(region)}:s3:::${bucket}`;
 }

@@ -1,8 +1,11 @@
 /**
  * The MWAA CLI endpoint client: CreateCliToken, then `POST <scheme>://<WebServerHostname>/aws_mwaa/cli`
  * with the token as Bearer and the command (without `airflow`) as a text/plain body; the answer
- * carries base64 stdout/stderr. A token lives 60 s, so one is reused only while comfortably young
- * and a 401/403 answer fetches a fresh one and retries once.
+ * carries base64 stdout/stderr and nothing else: no exit code, so a failed command is recognised
+ * from its output alone. A token lives 60 s, so one is reused only while comfortably young and a
+ * 401/403 answer fetches a fresh one and retries once. Redirects are followed with the POST kept
+ * (AWS's Airflow 3 samples use `curl -L --request POST`). AWS asks callers not to open a CLI request
+ * before the previous one finished: every client in this process shares one lane per environment.
  */
 import { CreateCliTokenCommand, type MWAAClient } from '@aws-sdk/client-mwaa';
 import { UserError } from '../errors.js';
@@ -13,11 +16,10 @@ export interface CliTokenApi {
   createCliToken(environmentName: string): Promise<{ token: string; hostname: string }>;
 }
 
+/** What MWAA answers: the command's output, decoded. There is no exit code. */
 export interface CliResult {
   stdout: string;
   stderr: string;
-  /** Set only when the endpoint reports one (the local stack does; MWAA does not). */
-  exitCode?: number;
 }
 
 export interface MwaaCli {
@@ -82,6 +84,7 @@ export function createMwaaCli(
   const reuseMs = options.tokenReuseMs ?? 45_000;
   const timeoutMs = options.requestTimeoutMs ?? 120_000;
   const stats = { tokens: 0, requests: 0, retriesAfterAuthFailure: 0 };
+  const lane = laneFor(environmentName);
   let cached: { token: string; hostname: string; at: number } | undefined;
 
   async function token(fresh: boolean): Promise<{ token: string; hostname: string }> {
@@ -96,28 +99,73 @@ export function createMwaaCli(
   async function post(body: string, fresh: boolean): Promise<Response> {
     const { token: bearer, hostname } = await token(fresh);
     stats.requests += 1;
-    return doFetch(`${scheme}://${hostname}/aws_mwaa/cli`, {
-      method: 'POST',
-      headers: { Authorization: `Bearer ${bearer}`, 'Content-Type': 'text/plain' },
-      body,
-      signal: AbortSignal.timeout(timeoutMs),
-    });
+    return postFollowingRedirects(doFetch, `${scheme}://${hostname}/aws_mwaa/cli`, bearer, body, timeoutMs);
   }
 
   return {
     stats,
-    async run(argv) {
+    run(argv) {
       const body = shellJoin(argv);
-      let response = await post(body, false);
-      if (response.status === 401 || response.status === 403) {
-        await response.body?.cancel();
-        stats.retriesAfterAuthFailure += 1;
-        response = await post(body, true);
-      }
-      const text = await response.text();
-      if (response.status !== 200) throw new MwaaCliError(response.status, body, text);
-      return decodeCliResponse(body, text);
+      return lane(async () => {
+        let response = await post(body, false);
+        if (response.status === 401 || response.status === 403) {
+          await response.body?.cancel();
+          stats.retriesAfterAuthFailure += 1;
+          response = await post(body, true);
+        }
+        const text = await response.text();
+        if (response.status !== 200) throw new MwaaCliError(response.status, body, text);
+        return decodeCliResponse(body, text);
+      });
     },
+  };
+}
+
+const MAX_REDIRECTS = 5;
+
+/** POST, and on a redirect POST the same body again to the new location (as `curl -L --request POST`). */
+async function postFollowingRedirects(
+  doFetch: typeof fetch,
+  url: string,
+  bearer: string,
+  body: string,
+  timeoutMs: number,
+): Promise<Response> {
+  const signal = AbortSignal.timeout(timeoutMs);
+  const origin = new URL(url).origin;
+  let target = url;
+  for (let hop = 0; ; hop += 1) {
+    // The token goes only to the host it was issued for.
+    const sameOrigin = new URL(target).origin === origin;
+    const headers: Record<string, string> = { 'Content-Type': 'text/plain', ...(sameOrigin ? { Authorization: `Bearer ${bearer}` } : {}) };
+    const response = await doFetch(target, { method: 'POST', headers, body, signal, redirect: 'manual' });
+    const location = response.headers.get('location');
+    if (response.status < 300 || response.status > 399 || !location || hop >= MAX_REDIRECTS) return response;
+    await response.body?.cancel();
+    target = new URL(location, target).toString();
+  }
+}
+
+/**
+ * One CLI request at a time per environment in this process: a deploy and the runtime check it
+ * runs afterwards (or two clients of one command) queue behind each other.
+ */
+const lanes = new Map<string, Promise<void>>();
+
+function laneFor(environmentName: string): <T>(work: () => Promise<T>) => Promise<T> {
+  return async (work) => {
+    const previous = lanes.get(environmentName) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((resolveMine) => (release = resolveMine));
+    const tail = previous.then(() => mine);
+    lanes.set(environmentName, tail);
+    await previous;
+    try {
+      return await work();
+    } finally {
+      release();
+      if (lanes.get(environmentName) === tail) lanes.delete(environmentName);
+    }
   };
 }
 
@@ -128,14 +176,26 @@ export function decodeCliResponse(command: string, text: string): CliResult {
   } catch {
     throw new MwaaCliError(200, command, `not JSON: ${text.slice(0, 200)}`);
   }
-  const record = parsed as { stdout?: unknown; stderr?: unknown; exitCode?: unknown };
+  const record = parsed as { stdout?: unknown; stderr?: unknown };
   if (typeof record.stdout !== 'string' || typeof record.stderr !== 'string') {
     throw new MwaaCliError(200, command, `missing stdout/stderr: ${text.slice(0, 200)}`);
   }
-  const result: CliResult = {
+  return {
     stdout: Buffer.from(record.stdout, 'base64').toString('utf8'),
     stderr: Buffer.from(record.stderr, 'base64').toString('utf8'),
   };
-  if (typeof record.exitCode === 'number') result.exitCode = record.exitCode;
-  return result;
+}
+
+/**
+ * Airflow's own message in a failed command's output: the exception line a traceback ends with,
+ * else the last line of stderr (or stdout). MWAA gives no exit code, so this is what a caller shows.
+ */
+export function airflowMessage(result: CliResult): string {
+  const lines = `${result.stderr}\n${result.stdout}`
+    .split('\n')
+    .map((line) => line.trimEnd())
+    .filter((line) => line.trim() !== '');
+  const exception = lines.filter((line) => /^[A-Za-z_][\w.]*(Error|Exception)(:|$)/.test(line.trim())).at(-1);
+  const stderrLast = result.stderr.split('\n').map((l) => l.trim()).filter(Boolean).at(-1);
+  return (exception ?? stderrLast ?? lines.at(-1) ?? '(no output)').trim();
 }

@@ -1,41 +1,74 @@
 /**
- * Which Airflow CLI commands the `/aws_mwaa/cli` endpoint accepts. MWAA runs only a fixed list
- * (MWAA user guide, "Apache Airflow CLI command reference"); anything else answers HTTP 500. The
- * list below follows that page for Airflow 2.x: the commands marked supported there, minus the
- * options it names as unsupported (`dags show --save`, `dags test --save-dagrun/--show-dagrun`).
- * Server-side commands (scheduler, webserver, db, users, celery, tasks run, ...) stay unsupported.
+ * The Airflow CLI commands MWAA's `/aws_mwaa/cli` endpoint runs, per Airflow line, exactly as AWS
+ * lists them; anything else answers HTTP 500. The deployer, the runtime check and the local
+ * control plane all read this one table.
+ * Source: MWAA user guide, "Apache Airflow CLI command reference", section "Supported commands":
+ * https://docs.aws.amazon.com/mwaa/latest/userguide/airflow-cli-command-reference.html#airflow-cli-commands-supported
+ * (v2 rows: 2.x; v3 rows: "v3.0.6, v3.2.1, v3.3.1").
  */
+import type { AirflowLine } from './versions.js';
 
-const SINGLE_COMMANDS = new Set(['version', 'cheat-sheet']);
+const PROVIDERS = ['behaviours', 'get', 'hooks', 'links', 'list', 'notifications', 'secrets', 'triggerer', 'widgets'];
+const ROLES = ['add-perms', 'create', 'del-perms', 'list'];
+const VARIABLES = ['delete', 'get', 'list', 'set'];
+const CONNECTIONS = ['add', 'delete'];
+const DAGS_COMMON = [
+  'delete',
+  'list',
+  'list-import-errors',
+  'list-jobs',
+  'list-runs',
+  'next-execution',
+  'pause',
+  'report',
+  'reserialize',
+  'show',
+  'state',
+  'test',
+  'trigger',
+  'unpause',
+];
+const TASKS_COMMON = ['clear', 'failed-deps', 'list', 'render', 'state', 'states-for-dag-run', 'test'];
 
-const GROUP_COMMANDS: Record<string, ReadonlySet<string>> = {
-  dags: new Set([
-    'backfill',
-    'delete',
-    'details',
-    'list',
-    'list-import-errors',
-    'list-jobs',
-    'list-runs',
-    'next-execution',
-    'pause',
-    'report',
-    'reserialize',
-    'show',
-    'state',
-    'test',
-    'trigger',
-    'unpause',
-  ]),
-  tasks: new Set(['clear', 'failed-deps', 'list', 'render', 'state', 'states-for-dag-run', 'test']),
-  variables: new Set(['delete', 'export', 'get', 'import', 'list', 'set']),
-  connections: new Set(['add', 'delete', 'export', 'get', 'import', 'list']),
-  pools: new Set(['delete', 'export', 'get', 'import', 'list', 'set']),
-  providers: new Set(['behaviours', 'get', 'hooks', 'links', 'list', 'widgets']),
-  roles: new Set(['create', 'list']),
+/** `group sub` (or a single word) → supported. */
+function table(groups: Record<string, readonly string[]>, singles: readonly string[]): ReadonlySet<string> {
+  const commands = new Set<string>(singles);
+  for (const [group, subs] of Object.entries(groups)) for (const sub of subs) commands.add(`${group} ${sub}`);
+  return commands;
+}
+
+export const MWAA_CLI_COMMANDS: Readonly<Record<AirflowLine, ReadonlySet<string>>> = {
+  // 45 commands.
+  '2': table(
+    {
+      connections: CONNECTIONS,
+      dags: ['backfill', ...DAGS_COMMON],
+      db: ['clean'],
+      providers: PROVIDERS,
+      roles: ROLES,
+      tasks: [...TASKS_COMMON, 'run'],
+      variables: VARIABLES,
+    },
+    ['cheat-sheet', 'version'],
+  ),
+  // 47 commands: no `dags backfill` and no `tasks run`; `assets` and `backfill create` instead.
+  '3': table(
+    {
+      assets: ['details', 'list', 'materialize'],
+      backfill: ['create'],
+      connections: CONNECTIONS,
+      dags: DAGS_COMMON,
+      db: ['clean'],
+      providers: PROVIDERS,
+      roles: ROLES,
+      tasks: TASKS_COMMON,
+      variables: VARIABLES,
+    },
+    ['cheat-sheet', 'version'],
+  ),
 };
 
-/** Options MWAA rejects on otherwise supported commands. */
+/** Options the same page names as unsupported on otherwise supported commands. */
 const FORBIDDEN_OPTIONS: Record<string, readonly string[]> = {
   'dags show': ['--save', '-s'],
   'dags test': ['--save-dagrun', '--show-dagrun'],
@@ -43,18 +76,17 @@ const FORBIDDEN_OPTIONS: Record<string, readonly string[]> = {
 
 export type CommandCheck = { ok: true; command: string } | { ok: false; reason: string };
 
-export function checkCliCommand(argv: readonly string[]): CommandCheck {
+/** Whether MWAA runs `argv` (without `airflow`) on this line; the reason names what it does not run. */
+export function checkCliCommand(line: AirflowLine, argv: readonly string[]): CommandCheck {
   const [first, second] = argv;
-  if (first === undefined) return { ok: false, reason: 'empty command' };
-  if (SINGLE_COMMANDS.has(first)) return { ok: true, command: first };
-  const group = GROUP_COMMANDS[first];
-  if (!group) return { ok: false, reason: `unsupported command: ${first}` };
-  if (second === undefined || !group.has(second)) {
-    return { ok: false, reason: `unsupported command: ${first} ${second ?? ''}`.trimEnd() };
+  if (first === undefined || first === '') return { ok: false, reason: 'empty command' };
+  const supported = MWAA_CLI_COMMANDS[line];
+  const command = supported.has(first) ? first : second !== undefined && supported.has(`${first} ${second}`) ? `${first} ${second}` : undefined;
+  if (command === undefined) {
+    return { ok: false, reason: `\`${[first, second].filter(Boolean).join(' ')}\` is not a supported command on Airflow ${line}.x` };
   }
-  const command = `${first} ${second}`;
   const forbidden = FORBIDDEN_OPTIONS[command] ?? [];
-  for (const arg of argv.slice(2)) {
+  for (const arg of argv.slice(command.split(' ').length)) {
     const name = arg.split('=')[0]!;
     if (forbidden.includes(name)) return { ok: false, reason: `unsupported option for ${command}: ${name}` };
   }

@@ -57,3 +57,43 @@ export function compareVersions(a: string, b: string): number {
   }
   return 0;
 }
+
+/**
+ * How MWAA moves an environment from one Airflow version to another (user guide, "Changing the
+ * Apache Airflow version": https://docs.aws.amazon.com/mwaa/latest/userguide/upgrading-environment.html):
+ * minor upgrades and downgrades within a major in place; 2.x to 3.x in place only from the newest
+ * 2.11.x, so older 2.x go through it first (from 2.10.3 and below, a new environment is the other
+ * way); 3.x back to 2.11.x in place.
+ */
+export interface VersionMove {
+  /** UpdateEnvironment --airflow-version steps, in order; empty when no in-place path exists. */
+  steps: string[];
+  /** A new environment (then migrating DAGs and history) is a way, or the only way when `steps` is empty. */
+  newEnvironment: boolean;
+}
+
+const LAST_IN_PLACE_FREE = '2.10.3';
+
+export function versionMove(from: string, to: string): VersionMove {
+  if (compareVersions(from, to) === 0) return { steps: [], newEnvironment: false };
+  const fromLine = airflowLine(from);
+  const toLine = airflowLine(to);
+  if (fromLine === toLine) return { steps: [to], newEnvironment: false };
+  if (fromLine === '2') {
+    const bridge = newestOfLine('2');
+    const steps = compareVersions(from, bridge) === 0 ? [to] : [bridge, to];
+    return { steps, newEnvironment: compareVersions(from, LAST_IN_PLACE_FREE) <= 0 };
+  }
+  // 3.x → 2.x: only back to 2.11.x.
+  return to.startsWith('2.11.') ? { steps: [to], newEnvironment: false } : { steps: [], newEnvironment: true };
+}
+
+/** The commands (or the migration) that take environment `name` from `from` to `to`, as one sentence. */
+export function versionMoveHint(name: string, from: string, to: string): string {
+  const move = versionMove(from, to);
+  const migrate = `create a new environment on Airflow ${to} and migrate to it (https://docs.aws.amazon.com/mwaa/latest/migrationguide/migrating-to-new-mwaa.html)`;
+  if (move.steps.length === 0) return move.newEnvironment ? `MWAA cannot change ${from} to ${to} in place: ${migrate}` : 'nothing to change';
+  const commands = move.steps.map((v) => `aws mwaa update-environment --name ${name} --airflow-version ${v}`).join(', then ');
+  const why = move.steps.length > 1 ? ` (MWAA moves 2.x to 3.x in place only from ${move.steps[0]})` : '';
+  return `${commands}${why}${move.newEnvironment ? `; or ${migrate}` : ''}`;
+}

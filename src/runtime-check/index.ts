@@ -27,8 +27,6 @@ export { formatReport, reportJson } from './format.js';
 export const DEFAULT_CONCURRENCY = 16;
 /** More SSH handshakes at once only queue in the kernel and the servers' MaxStartups. */
 export const MAX_CONCURRENCY = 1024;
-/** Variable reads each start an Airflow CLI process on the web server: keep them few at once. */
-const VARIABLE_CONCURRENCY = 4;
 
 export interface RuntimeCheckOptions {
   /** Server names; all servers when absent or empty. */
@@ -96,7 +94,7 @@ export async function runRuntimeCheck(
   });
 
   if (options.compareVariables && !options.quick) {
-    const reader = options.variableReader ?? (await defaultVariableReader(config, options));
+    const reader = options.variableReader ?? (await defaultVariableReader(config, options, events));
     await compareAllVariables(config, reports, values, reader, now, events);
   }
 
@@ -161,16 +159,23 @@ async function collectHostKey(config: ResolvedConfig, server: ResolvedServer, no
   }
 }
 
-async function defaultVariableReader(config: ResolvedConfig, options: RuntimeCheckOptions): Promise<VariableReader> {
-  const [{ createMwaaCli }, { mwaaVariableReader }] = await Promise.all([
-    import('../mwaa/cli-client.js'),
-    import('./mwaa-variables.js'),
-  ]);
+/** Airflow's REST API through the web login (the listed CLI commands where that is denied). */
+async function defaultVariableReader(
+  config: ResolvedConfig,
+  options: RuntimeCheckOptions,
+  events: (event: CheckEvent) => void,
+): Promise<VariableReader> {
+  const { mwaaAccess } = await import('../mwaa/access.js');
   const mwaa = options.aws?.mwaa ?? (await import('../mwaa/clients.js')).createAwsClients(config).mwaa;
-  return mwaaVariableReader(createMwaaCli(mwaa, config.mwaa.environmentName, config.mwaa.webserverScheme));
+  const settings = {
+    environmentName: config.mwaa.environmentName,
+    webserverScheme: config.mwaa.webserverScheme,
+    airflowLine: config.airflow.line,
+  };
+  return mwaaAccess(mwaa, settings, (message) => events({ type: 'warning', message })).airflow;
 }
 
-/** Reads every needed Variable once (a few at a time), then adds a `variables` check per server. */
+/** Reads every needed Variable in one go, then adds a `variables` check per server. */
 async function compareAllVariables(
   config: ResolvedConfig,
   reports: ServerReport[],
@@ -185,15 +190,13 @@ async function compareAllVariables(
   const keys = [...new Set(wanted)];
   events({ type: 'variables-started', count: keys.length });
   const started = now();
-  const airflow = new Map<string, string | undefined>();
-  const failures = new Map<string, string>();
-  await mapWithConcurrency(keys, VARIABLE_CONCURRENCY, async (key) => {
-    try {
-      airflow.set(key, await reader.get(key));
-    } catch (error) {
-      failures.set(key, (error as Error).message);
-    }
-  });
+  let airflow = new Map<string, string | undefined>();
+  let failure: string | undefined;
+  try {
+    airflow = keys.length > 0 ? await reader.variables(keys) : airflow;
+  } catch (error) {
+    failure = (error as Error).message;
+  }
   const ms = elapsed(started, now);
 
   for (const report of reports) {
@@ -207,9 +210,8 @@ async function compareAllVariables(
         key: variableKey(config, report.name, m.variable),
         fileValue: fileValues[m.key] as VersionValue,
       }));
-      const failed = mappings.map((m) => failures.get(m.key)).find((reason) => reason !== undefined);
-      if (failed) {
-        check = { name: 'variables', ok: false, ms, reason: `cannot read Airflow Variables: ${failed}` };
+      if (failure !== undefined) {
+        check = { name: 'variables', ok: false, ms, reason: `cannot read Airflow Variables: ${failure}` };
       } else {
         const rows = compareValues(mappings, airflow);
         report.variables = rows;

@@ -36,7 +36,8 @@ export type CheckEvent =
   | { type: 'key-loaded'; source: 'secrets-manager' | 'identity-file' | 'inline' }
   | { type: 'server-started'; server: string }
   | { type: 'server-finished'; server: ServerReport }
-  | { type: 'variables-started'; count: number };
+  | { type: 'variables-started'; count: number }
+  | { type: 'warning'; message: string };
 
 /**
  * A check that did not run because an earlier one failed (no connection, no version file) is

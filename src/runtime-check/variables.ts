@@ -5,12 +5,11 @@
  * the Variable holds exactly that text. No number goes through a float: 12345678901234567 and
  * 12345678901234568 differ.
  */
+import type { AirflowApi } from '../mwaa/airflow-api.js';
 import { variableText, type VersionValue } from './version-file.js';
 
-/** Reads one Airflow Variable; undefined when it does not exist. */
-export interface VariableReader {
-  get(key: string): Promise<string | undefined>;
-}
+/** Reads Airflow Variables in one go (src/mwaa/airflow-api.ts); undefined: no such Variable. */
+export type VariableReader = Pick<AirflowApi, 'variables'>;
 
 export interface VariableComparison {
   /** The file key, e.g. `a`. */

@@ -74,6 +74,8 @@ function writeVariantConfig(path: string, servers: Array<{ name: string; workspa
   const lines = [
     'environments:',
     `  ${ENV}:`,
+    // The environment's own version: the line decides how MWAA's web login and REST API are reached.
+    `    airflow: { version: "${state.airflowVersion}" }`,
     `    mwaa: { environmentName: ${state.environmentName}, region: ${state.region}, bucket: airflow-check-it, webserverScheme: http }`,
     `    aws: { endpoints: { s3: "${state.endpoints.s3}", secretsManager: "${state.endpoints.secretsManager}", mwaa: "${state.endpoints.mwaa}" } }`,
     `    secrets: { sshKeyArn: "${state.secretArn}" }`,
@@ -249,7 +251,7 @@ describe('check variants against the stack sshd', () => {
   });
 });
 
-describe('check --compare-variables through the MWAA CLI token', () => {
+describe("check --compare-variables through Airflow's REST API", () => {
   const keys = ['a', 'b', 'c', 'd'].map((k) => `good__rc_check_${k}`);
 
   afterAll(async () => {

@@ -44,8 +44,17 @@ export function cliCommand(): string[] {
 }
 
 export function startDeploy(args: string[], env: NodeJS.ProcessEnv = {}) {
+  return startCommand('deploy', args, env);
+}
+
+/** `check ...` with the built CLI, as a user runs it. */
+export function runCheck(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+  return startCommand('check', args, env).done;
+}
+
+function startCommand(command: 'deploy' | 'check', args: string[], env: NodeJS.ProcessEnv) {
   const started = performance.now();
-  const child = spawn(process.execPath, [...cliCommand(), 'deploy', ...args], {
+  const child = spawn(process.execPath, [...cliCommand(), command, ...args], {
     cwd: repoRoot,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -119,7 +128,30 @@ export function s3Requests(requests: RecordedRequest[], bucket: string, client?:
 }
 
 export interface ControlPlaneStats {
-  requests: { GetEnvironment: number; UpdateEnvironment: number; CreateCliToken: number; Cli: number; Other: number };
+  requests: {
+    GetEnvironment: number;
+    UpdateEnvironment: number;
+    CreateCliToken: number;
+    CreateWebLoginToken: number;
+    Cli: number;
+    WebLogin: number;
+    RestApi: number;
+    Other: number;
+  };
+  /** CLI requests in flight now, and the most at once since the last reset. */
+  cli: { inFlight: number; maxInFlight: number };
+}
+
+/** POSTs a switch to the control plane's /_local/ tooling (behaviour, status). */
+export async function controlPlaneSet(state: LocalStackState, path: 'behaviour' | 'status', body: object): Promise<void> {
+  const res = await fetch(`${state.endpoints.mwaa}/_local/${path}`, { method: 'POST', body: JSON.stringify(body) });
+  if (res.status !== 200) throw new Error(`POST /_local/${path} answered ${res.status}: ${await res.text()}`);
+}
+
+/** Starts counting the most concurrent CLI requests afresh. */
+export async function resetCliPeak(state: LocalStackState): Promise<void> {
+  const res = await fetch(`${state.endpoints.mwaa}/_local/stats/cli-peak`, { method: 'DELETE' });
+  if (res.status !== 200) throw new Error(`DELETE /_local/stats/cli-peak answered ${res.status}`);
 }
 
 export async function controlPlaneStats(state: LocalStackState): Promise<ControlPlaneStats> {

@@ -21,12 +21,14 @@ import type { DeployEvent } from '../../src/deployer/events.js';
 import {
   MotoRecorder,
   configVariant,
+  controlPlaneSet,
   controlPlaneStats,
   libDeploy,
   pluginsVariant,
   prepareLibDeploy,
   repoRoot,
   requireLocalStack,
+  runCheck,
   runDeploy,
   s3Requests,
   startDeploy,
@@ -137,6 +139,9 @@ describe('deploy against the local stack', () => {
       `DELETE ${deploymentsPrefix}/lock.json`,
     ]);
     expect(mwaaCalls.UpdateEnvironment).toBe(1);
+    // Airflow's state came over REST; the CLI token carried the trigger alone.
+    expect(mwaaCalls.Cli).toBe(1);
+    expect(mwaaCalls.RestApi).toBeGreaterThan(5);
     const env = await environment();
     const versions = Object.fromEntries(result.objects!.map((o) => [o.key, o.versionId]));
     expect(env.PluginsS3Path).toBe(`${prefix}/plugins.zip`);
@@ -153,6 +158,13 @@ describe('deploy against the local stack', () => {
       const got = await cli.run(['variables', 'get', key]);
       expect(got.stdout.trim(), `Variable ${key}: ${got.stderr}`).toBe(String(versionYaml[key]));
     }
+
+    // And the runtime check compares them on its own, over REST too: no CLI request at all.
+    const { value: checked, mwaaCalls: checkCalls } = await measured(() => runCheck(['--env', 'local', '--config', base, '--compare-variables']));
+    expect(checked.code, checked.stdout + checked.stderr).toBe(0);
+    expect(checked.stdout).toMatch(/4 of 4 Variables match the file/);
+    expect(checkCalls).toMatchObject({ Cli: 0, CreateWebLoginToken: 1, WebLogin: 1 });
+    expect(checkCalls.RestApi).toBeGreaterThanOrEqual(1);
   });
 
   it('a second deploy with nothing changed makes zero S3 writes and no UpdateEnvironment', async () => {
@@ -220,9 +232,15 @@ describe('deploy against the local stack', () => {
     await libDeploy({ configPath: config('plugins change'), plugins: good });
     const broken = await pluginsVariant({ name: 'deploy_it_broken.py', source: 'raise ImportError("deploy test: broken on purpose")\n' });
     const dagBefore = await objectSha(DAG_KEY);
-    const error = await libDeploy({ configPath: config('broken plugins'), plugins: broken }).catch((e: unknown) => e);
+    const statuses: string[] = [];
+    const emit = (e: DeployEvent) => {
+      if (e.type === 'environment-status' && statuses.at(-1) !== e.status) statuses.push(e.status);
+    };
+    const error = await libDeploy({ configPath: config('broken plugins'), plugins: broken, emit }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EnvironmentUpdateFailedError);
-    expect((error as Error).message).toMatch(/UPDATE_FAILED.*PLUGINS_IMPORT_FAILED/s);
+    // MWAA restores the previous version before it reports the failure.
+    expect(statuses.slice(-2)).toEqual(['ROLLING_BACK', 'UPDATE_FAILED']);
+    expect((error as Error).message).toMatch(/UPDATE_FAILED \(the last update failed and MWAA rolled it back; it is usable\).*PLUGINS_IMPORT_FAILED/s);
     expect((error as Error).message).toMatch(/broken on purpose/);
     expect(await objectSha(DAG_KEY)).toBe(dagBefore);
     await expect(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: `${deploymentsPrefix}/lock.json` }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
@@ -270,7 +288,7 @@ describe('deploy against the local stack', () => {
           PluginsS3ObjectVersion: env.PluginsS3ObjectVersion,
         }),
       );
-      await expect(busy()).rejects.toThrow(/is UPDATING, not AVAILABLE/);
+      await expect(busy()).rejects.toThrow(/is UPDATING .*, not AVAILABLE/);
       await untilAvailable();
       await mwaa.send(
         new UpdateEnvironmentCommand({
@@ -285,6 +303,8 @@ describe('deploy against the local stack', () => {
   });
 
   it('an expired CLI token (403) is replaced by a new one', async () => {
+    // MWAA's tokens live 60 s; the control plane's are shortened for this test only.
+    await controlPlaneSet(stack, 'behaviour', { cliTokenTtlMs: 3000 });
     const real = cliTokenApi(mwaa);
     let issued = 0;
     const counting: CliTokenApi = {
@@ -293,14 +313,18 @@ describe('deploy against the local stack', () => {
         return real.createCliToken(name);
       },
     };
-    const cli = createMwaaCli(counting, stack.environmentName, 'http', { tokenReuseMs: 10 * 60_000 });
-    await cli.run(['version']);
-    await new Promise((r) => setTimeout(r, 61_000));
-    const out = await cli.run(['version']);
-    expect(out.stdout).toMatch(/\d+\.\d+\.\d+/);
-    expect(issued).toBe(2);
-    expect(cli.stats.retriesAfterAuthFailure).toBe(1);
-  }, 120_000);
+    try {
+      const cli = createMwaaCli(counting, stack.environmentName, 'http', { tokenReuseMs: 10 * 60_000 });
+      await cli.run(['version']);
+      await new Promise((r) => setTimeout(r, 4000));
+      const out = await cli.run(['version']);
+      expect(out.stdout).toMatch(/\d+\.\d+\.\d+/);
+      expect(issued).toBe(2);
+      expect(cli.stats.retriesAfterAuthFailure).toBe(1);
+    } finally {
+      await controlPlaneSet(stack, 'behaviour', { cliTokenTtlMs: 60_000 });
+    }
+  });
 
   it('a deploy fails fast naming the holder while another holds the lock', async () => {
     const changed = config('lock held');

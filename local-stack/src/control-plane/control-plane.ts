@@ -7,6 +7,9 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { writeJsonAtomic, type LocalStackState } from '../state.js';
+import { loadOrCreateSettings, WEB_USER } from '../airflow-home.js';
+import { MWAA_AIRFLOW_VERSIONS, type AirflowVersion } from '../../../src/mwaa/versions.js';
+import { airflowLogin } from './airflow-login.js';
 import { CliForkServer } from './cli-fork-server.js';
 import { CliRunner } from './cli-runner.js';
 import { EnvironmentController, type ControllerEvent } from './controller.js';
@@ -16,10 +19,10 @@ import { LOCAL_ACCOUNT_ID } from '../layout.js';
 import type { EnvironmentRecord } from './environment.js';
 import { PluginsInstaller } from './plugins.js';
 import { AirflowSupervisor, airflowEnv, processSpecs, type RunningProcess, type SupervisorEvent } from './processes.js';
-import { checkRequirements } from './requirements.js';
-import { waitForAirflow } from './readiness.js';
+import { checkRequirements, writeConstraintsFromLock, type ConstraintTarget } from './requirements.js';
+import { apiServerBaseUrl, waitForAirflow } from './readiness.js';
 import { createS3Store } from './s3.js';
-import { createControlPlaneServer, type Operation } from './server.js';
+import { createControlPlaneServer, type Behaviour, type Operation } from './server.js';
 import { TokenStore } from './tokens.js';
 import { portOf } from '../../../src/util/net.js';
 
@@ -29,6 +32,8 @@ export interface ControlPlaneOptions {
   port?: number;
   syncIntervalSeconds?: number;
   tokenTtlSeconds?: number;
+  /** How long a failed update stays ROLLING_BACK (default 3 s; tests change it at /_local/behaviour). */
+  rollingBackMs?: number;
   log: (event: Record<string, unknown>) => void;
 }
 
@@ -93,6 +98,23 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     });
 
   const airflowReady = (): Promise<void> => waitForAirflow({ line: state.airflowLine, env, airflowHome: state.airflowHome });
+  const behaviour: Behaviour = {
+    webLoginDenied: false,
+    rollingBackMs: options.rollingBackMs ?? 3000,
+    cliTokenTtlMs: (options.tokenTtlSeconds ?? 60) * 1000,
+  };
+  // The environment's Python is the one MWAA pairs with its Airflow version (what requirements.txt
+  // must name), whichever interpreter the stack could run it on.
+  const constraints: ConstraintTarget = {
+    environmentName: state.environmentName,
+    airflowVersion: state.airflowVersion,
+    pythonVersion: MWAA_AIRFLOW_VERSIONS[state.airflowVersion as AirflowVersion] ?? state.pythonVersion,
+    constraintsFile: join(cpDir, 'constraints', `constraints-${state.airflowVersion}`, 'constraints.txt'),
+  };
+  if (!state.lockFile) throw new Error(`${options.statePath} names no lockFile to derive the constraint file from`);
+  writeConstraintsFromLock(state.lockFile, constraints.constraintsFile);
+  const airflowSettings = await loadOrCreateSettings(state.airflowHome);
+  const restBaseUrl = (): string => apiServerBaseUrl(env(), state.airflowHome, state.airflowLine);
   const store = createS3Store({ endpoint: state.endpoints.s3, region: state.region, bucket: state.bucket });
   let processes: RunningProcess[] = [];
   let ready = false;
@@ -120,7 +142,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const controller = new EnvironmentController(record, {
     store,
     plugins: new PluginsInstaller({ airflowHome: state.airflowHome, python, env }),
-    checkRequirements: (body) => checkRequirements(body, python, env()),
+    checkRequirements: (body) => checkRequirements(body, constraints, python, env()),
+    rollingBackMs: () => behaviour.rollingBackMs,
     restartAirflow: async (changed) => {
       // Plugins and configuration are read at import time: the CLI's Airflow must restart too.
       void forkServer.restart();
@@ -131,7 +154,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     persistPath,
     onEvent: (event: ControllerEvent) => log({ ...event }),
   });
-  const tokens = new TokenStore((options.tokenTtlSeconds ?? 60) * 1000, now);
+  const tokens = new TokenStore(() => behaviour.cliTokenTtlMs, now);
   const forkServer = new CliForkServer({
     python,
     env,
@@ -169,9 +192,20 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   };
 
   const { server } = createControlPlaneServer({
+    line: state.airflowLine,
     controller,
     tokens,
+    webTokens: new TokenStore((options.tokenTtlSeconds ?? 60) * 1000, now),
     runCli: (argv) => cli.run(argv),
+    airflowLogin: airflowLogin({
+      line: state.airflowLine,
+      baseUrl: restBaseUrl,
+      username: WEB_USER.username,
+      password: airflowSettings.webPassword,
+    }),
+    airflowBaseUrl: restBaseUrl,
+    behaviour,
+    airflowIdentity: WEB_USER.username,
     webServerHostname: () => hostname,
     extraStats: () => ({ dagSync: syncStats, environment: { status: controller.snapshot().status }, processes }),
     onEvent: (event: { type: string; operation: Operation; status: number; ms: number; detail?: string }) => log({ ...event }),

@@ -2,11 +2,12 @@
  * The environment's lifecycle: GetEnvironment reads it; UpdateEnvironment validates, flips the
  * status to UPDATING and applies the change in the background (fetch the pinned S3 object
  * versions, stage and import-check plugins, check requirements, swap, restart Airflow), ending
- * AVAILABLE, or UPDATE_FAILED with LastUpdate.Error and the previous plugins still live.
+ * AVAILABLE, or ROLLING_BACK then UPDATE_FAILED with LastUpdate.Error and the previous plugins
+ * still live. Tests can also put it through MAINTENANCE or CREATING_SNAPSHOT for a while.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { validateUpdate, type EnvironmentRecord, type UpdateRequest } from './environment.js';
+import { defaultLogging, validateUpdate, type EnvironmentRecord, type UpdateRequest } from './environment.js';
 import { ServiceError } from './errors.js';
 import { PluginsRejectedError, type PluginsInstaller, type StagedPlugins } from './plugins.js';
 import { AirflowNotReadyError } from './readiness.js';
@@ -17,7 +18,11 @@ import type { Clock } from './tokens.js';
 export type ControllerEvent =
   | { type: 'update-started'; request: UpdateRequest }
   | { type: 'update-succeeded'; restarted: boolean; durationMs: number }
-  | { type: 'update-failed'; errorCode: string; errorMessage: string; durationMs: number };
+  | { type: 'update-failed'; errorCode: string; errorMessage: string; durationMs: number }
+  | { type: 'status-passing'; status: string; forMs: number };
+
+/** Statuses MWAA passes through on its own schedule, which the stack can imitate on request. */
+export const PASSING_STATUSES = ['MAINTENANCE', 'CREATING_SNAPSHOT'] as const;
 
 export interface ControllerDeps {
   store: ObjectStore;
@@ -28,6 +33,9 @@ export interface ControllerDeps {
   now: Clock;
   persistPath: string;
   onEvent: (event: ControllerEvent) => void;
+  /** How long a failed update stays ROLLING_BACK before UPDATE_FAILED (MWAA restores the previous version). */
+  rollingBackMs?: () => number;
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export class EnvironmentController {
@@ -78,6 +86,27 @@ export class EnvironmentController {
     this.persist();
   }
 
+  /**
+   * Puts a usable environment into `status` for `forMs`, then back to where it was, as MWAA's
+   * weekly maintenance or a snapshot does. Updates are refused meanwhile.
+   */
+  passThrough(status: (typeof PASSING_STATUSES)[number], forMs: number): void {
+    const before = this.record.status;
+    if (before !== 'AVAILABLE' && before !== 'UPDATE_FAILED') {
+      throw new ServiceError('ValidationException', `Environment ${this.record.name} is ${before}; it can enter ${status} only from AVAILABLE or UPDATE_FAILED.`);
+    }
+    this.setStatus(status);
+    this.deps.onEvent({ type: 'status-passing', status, forMs });
+    this.running = this.running.then(async () => {
+      await this.sleep(forMs);
+      if (this.record.status === status) this.setStatus(before);
+    });
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return this.deps.sleep ? this.deps.sleep(ms) : new Promise((resolveSleep) => setTimeout(resolveSleep, ms));
+  }
+
   /** Accepts or rejects synchronously; the work continues in the background. */
   async update(name: string, body: unknown): Promise<{ arn: string }> {
     this.lookup(name);
@@ -89,6 +118,7 @@ export class EnvironmentController {
     }
     this.record.status = 'UPDATING';
     this.record.lastUpdate = { status: 'PENDING', createdAtMs: this.deps.now(), source: 'UpdateEnvironment' };
+    if (request.workerReplacementStrategy) this.record.lastUpdate.workerReplacementStrategy = request.workerReplacementStrategy;
     this.persist();
     this.deps.onEvent({ type: 'update-started', request });
     this.running = this.apply(request);
@@ -150,6 +180,7 @@ export class EnvironmentController {
         record.requirementsS3ObjectVersion = requirementsVersion;
       }
       if (request.airflowConfigurationOptions) record.airflowConfigurationOptions = request.airflowConfigurationOptions;
+      if (request.logging) record.logging = { ...(record.logging ?? defaultLogging()), ...request.logging };
       Object.assign(record.inertSettings, request.inertSettings);
       this.persist();
       // Requirements that the venv already satisfies change nothing at runtime; plugins and
@@ -163,8 +194,14 @@ export class EnvironmentController {
     } catch (error) {
       if (staged && !activated) await this.deps.plugins.discard(staged).catch(() => undefined);
       const { errorCode, errorMessage } = describeFailure(error);
-      this.record.status = 'UPDATE_FAILED';
       this.record.lastUpdate = { ...this.record.lastUpdate!, status: 'FAILED', error: { errorCode, errorMessage } };
+      const rollingBackMs = this.deps.rollingBackMs?.() ?? 0;
+      if (rollingBackMs > 0) {
+        this.record.status = 'ROLLING_BACK';
+        this.persist();
+        await this.sleep(rollingBackMs);
+      }
+      this.record.status = 'UPDATE_FAILED';
       this.persist();
       this.deps.onEvent({ type: 'update-failed', errorCode, errorMessage, durationMs: this.deps.now() - started });
     }

@@ -1,6 +1,8 @@
 /**
  * The one MWAA environment the local stack runs: its record, its API shape (GetEnvironment) and
- * the validation of UpdateEnvironment input. Pure: no I/O, time passed in.
+ * the validation of UpdateEnvironment input, field by field as MWAA's API reference documents them
+ * (https://docs.aws.amazon.com/mwaa/latest/API/API_UpdateEnvironment.html). Pure: no I/O, time
+ * passed in.
  */
 import { ServiceError } from './errors.js';
 
@@ -8,14 +10,40 @@ export type EnvironmentStatus =
   | 'CREATING'
   | 'AVAILABLE'
   | 'UPDATING'
+  | 'ROLLING_BACK'
   | 'UPDATE_FAILED'
-  | 'UNAVAILABLE';
+  | 'UNAVAILABLE'
+  | 'MAINTENANCE'
+  | 'CREATING_SNAPSHOT';
+
+/** MWAA's log modules (LoggingConfiguration members) and the CloudWatch log group suffix of each. */
+export const LOG_MODULES = {
+  DagProcessingLogs: 'DAGProcessing',
+  SchedulerLogs: 'Scheduler',
+  TaskLogs: 'Task',
+  WebserverLogs: 'WebServer',
+  WorkerLogs: 'Worker',
+} as const;
+export type LogModule = keyof typeof LOG_MODULES;
+const LOG_LEVELS = ['CRITICAL', 'ERROR', 'WARNING', 'INFO', 'DEBUG'];
+
+export interface ModuleLogging {
+  enabled: boolean;
+  logLevel: string;
+}
+
+/** MWAA's console default: task logs on at INFO, the rest off. */
+export function defaultLogging(): Record<LogModule, ModuleLogging> {
+  const off = { enabled: false, logLevel: 'INFO' };
+  return { DagProcessingLogs: off, SchedulerLogs: off, TaskLogs: { enabled: true, logLevel: 'INFO' }, WebserverLogs: off, WorkerLogs: off };
+}
 
 export interface LastUpdate {
   status: 'SUCCESS' | 'PENDING' | 'FAILED';
   createdAtMs: number;
   source?: string;
   error?: { errorCode: string; errorMessage: string };
+  workerReplacementStrategy?: string;
 }
 
 export interface EnvironmentRecord {
@@ -36,6 +64,8 @@ export interface EnvironmentRecord {
   lastUpdate?: LastUpdate;
   /** Settings MWAA accepts that have no local effect (workers, schedulers, network, ...). */
   inertSettings: Record<string, unknown>;
+  /** LoggingConfiguration; absent in records written before it existed (then: the default). */
+  logging?: Record<LogModule, ModuleLogging>;
 }
 
 /** GetEnvironment's `Environment` member, timestamps as epoch seconds (REST-JSON default). */
@@ -63,16 +93,34 @@ export function toApiEnvironment(env: EnvironmentRecord): Record<string, unknown
     out.AirflowConfigurationOptions = env.airflowConfigurationOptions;
   }
   for (const [key, value] of Object.entries(env.inertSettings)) out[key] = value;
+  out.LoggingConfiguration = apiLogging(env);
   if (env.lastUpdate) {
     const last: Record<string, unknown> = {
       Status: env.lastUpdate.status,
       CreatedAt: env.lastUpdate.createdAtMs / 1000,
     };
     if (env.lastUpdate.source) last.Source = env.lastUpdate.source;
+    if (env.lastUpdate.workerReplacementStrategy) last.WorkerReplacementStrategy = env.lastUpdate.workerReplacementStrategy;
     if (env.lastUpdate.error) {
       last.Error = { ErrorCode: env.lastUpdate.error.errorCode, ErrorMessage: env.lastUpdate.error.errorMessage };
     }
     out.LastUpdate = last;
+  }
+  return out;
+}
+
+/** GetEnvironment's LoggingConfiguration: each module with its CloudWatch log group when enabled. */
+function apiLogging(env: EnvironmentRecord): Record<string, unknown> {
+  const region = env.arn.split(':')[3] ?? 'us-east-1';
+  const account = env.arn.split(':')[4] ?? '123456789012';
+  const out: Record<string, unknown> = {};
+  for (const [module, suffix] of Object.entries(LOG_MODULES) as [LogModule, string][]) {
+    const setting = (env.logging ?? defaultLogging())[module];
+    out[module] = {
+      Enabled: setting.enabled,
+      LogLevel: setting.logLevel,
+      ...(setting.enabled ? { CloudWatchLogGroupArn: `arn:aws:logs:${region}:${account}:log-group:airflow-${env.name}-${suffix}` } : {}),
+    };
   }
   return out;
 }
@@ -83,6 +131,8 @@ export interface UpdateRequest {
   plugins?: { path: string; version?: string };
   requirements?: { path: string; version?: string };
   airflowConfigurationOptions?: Record<string, string>;
+  logging?: Partial<Record<LogModule, ModuleLogging>>;
+  workerReplacementStrategy?: string;
   inertSettings: Record<string, unknown>;
 }
 
@@ -101,20 +151,27 @@ const STRING_FIELDS = [
   'WebserverAccessMode',
   'WeeklyMaintenanceWindowStart',
 ] as const;
-const INT_FIELDS = ['MaxWorkers', 'MinWorkers', 'Schedulers'] as const;
+const INT_FIELDS = ['MaxWebservers', 'MaxWorkers', 'MinWebservers', 'MinWorkers', 'Schedulers'] as const;
 const OBJECT_FIELDS = ['AirflowConfigurationOptions', 'LoggingConfiguration', 'NetworkConfiguration'] as const;
+/** Enumerated members and the values MWAA's API reference allows. */
+const ENUM_FIELDS: Record<string, readonly string[]> = {
+  EnvironmentClass: ['mw1.micro', 'mw1.small', 'mw1.medium', 'mw1.large', 'mw1.xlarge', 'mw1.2xlarge'],
+  WebserverAccessMode: ['PRIVATE_ONLY', 'PUBLIC_ONLY'],
+  WorkerReplacementStrategy: ['FORCED', 'GRACEFUL'],
+};
 const INERT_FIELDS = new Set<string>([
   'EnvironmentClass',
   'ExecutionRoleArn',
   'WebserverAccessMode',
   'WeeklyMaintenanceWindowStart',
+  'MaxWebservers',
   'MaxWorkers',
+  'MinWebservers',
   'MinWorkers',
   'Schedulers',
-  'LoggingConfiguration',
   'NetworkConfiguration',
 ]);
-const KNOWN_FIELDS = new Set<string>([...STRING_FIELDS, ...INT_FIELDS, ...OBJECT_FIELDS]);
+const KNOWN_FIELDS = new Set<string>([...STRING_FIELDS, ...INT_FIELDS, ...OBJECT_FIELDS, 'WorkerReplacementStrategy']);
 
 /** MWAA's rule for configuration option names: `section.key`. */
 const CONFIG_KEY = /^[a-z_]+\.[a-z0-9_]+$/;
@@ -152,7 +209,14 @@ export function validateUpdate(body: unknown, current: EnvironmentRecord): Updat
       problems.push(`${key} must be an object`);
     }
   }
+  for (const [key, allowed] of Object.entries(ENUM_FIELDS)) {
+    const value = input[key];
+    if (value !== undefined && (typeof value !== 'string' || !allowed.includes(value))) {
+      problems.push(`${key} must be one of ${allowed.join(', ')}`);
+    }
+  }
   if (problems.length > 0) throw new ServiceError('ValidationException', problems.join('; '));
+  const logging = input.LoggingConfiguration === undefined ? undefined : validateLogging(input.LoggingConfiguration as Record<string, unknown>, problems);
 
   const str = (key: (typeof STRING_FIELDS)[number]): string | undefined => input[key] as string | undefined;
   if (str('AirflowVersion') !== undefined && str('AirflowVersion') !== current.airflowVersion) {
@@ -205,7 +269,31 @@ export function validateUpdate(body: unknown, current: EnvironmentRecord): Updat
   if (plugins) request.plugins = plugins;
   if (requirements) request.requirements = requirements;
   if (options) request.airflowConfigurationOptions = options;
+  if (logging) request.logging = logging;
+  if (typeof input.WorkerReplacementStrategy === 'string') request.workerReplacementStrategy = input.WorkerReplacementStrategy;
   return request;
+}
+
+/** LoggingConfigurationInput: per module `{Enabled: boolean, LogLevel: CRITICAL|ERROR|WARNING|INFO|DEBUG}`. */
+function validateLogging(input: Record<string, unknown>, problems: string[]): Partial<Record<LogModule, ModuleLogging>> {
+  const out: Partial<Record<LogModule, ModuleLogging>> = {};
+  for (const [module, value] of Object.entries(input)) {
+    if (!(module in LOG_MODULES)) {
+      problems.push(`LoggingConfiguration.${module} is not a log module (${Object.keys(LOG_MODULES).join(', ')})`);
+      continue;
+    }
+    const setting = value as { Enabled?: unknown; LogLevel?: unknown } | null;
+    if (typeof setting !== 'object' || setting === null || typeof setting.Enabled !== 'boolean') {
+      problems.push(`LoggingConfiguration.${module}.Enabled must be a boolean`);
+      continue;
+    }
+    if (typeof setting.LogLevel !== 'string' || !LOG_LEVELS.includes(setting.LogLevel)) {
+      problems.push(`LoggingConfiguration.${module}.LogLevel must be one of ${LOG_LEVELS.join(', ')}`);
+      continue;
+    }
+    out[module as LogModule] = { enabled: setting.Enabled, logLevel: setting.LogLevel };
+  }
+  return out;
 }
 
 function pinned(

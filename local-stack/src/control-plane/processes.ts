@@ -52,12 +52,19 @@ interface Slot {
 }
 
 /**
- * The processes each Airflow line needs so that a triggered run executes. Airflow 3 tasks talk to
- * the api-server's execution API; no triggerer: nothing the project runs defers, and on a 2-core
- * machine every idle Airflow process costs CPU.
+ * The processes each Airflow line needs so that a triggered run executes and the REST API answers:
+ * on 2 the scheduler and the web server (it serves /api/v1); on 3 the api-server (REST /api/v2 and
+ * the tasks' execution API), scheduler and dag-processor. No triggerer: nothing the project runs
+ * defers, and on a 2-core machine every idle Airflow process costs CPU.
  */
 export function processSpecs(line: AirflowLine): ProcessSpec[] {
-  if (line === '2') return [{ name: 'airflow-scheduler', args: ['scheduler'], loadsPlugins: true }];
+  if (line === '2') {
+    return [
+      { name: 'airflow-scheduler', args: ['scheduler'], loadsPlugins: true },
+      // Serves the REST API from the metadata DB; none of our DAG or plugin code runs in it.
+      { name: 'airflow-webserver', args: ['webserver'], loadsPlugins: false },
+    ];
+  }
   return [
     // The api-server imports no DAG or plugin code of ours; restarting it costs ~30 s.
     { name: 'airflow-api-server', args: ['api-server'], loadsPlugins: false },

@@ -39,49 +39,6 @@ sys.exit(1 if failures else 0)
 `;
 
 /**
- * argv: requirements file. Checks each requirement against the installed distributions without
- * any network (importlib.metadata + packaging, both present in an Airflow venv). pip options
- * (--constraint, -c, --index-url, ...) are skipped: the local stack installs nothing.
- * Prints a JSON report; exit 1 when something is missing or the wrong version.
- */
-export const CHECK_REQUIREMENTS = `
-import json, sys
-from importlib import metadata
-from packaging.requirements import Requirement, InvalidRequirement
-from packaging.utils import canonicalize_name
-installed = {}
-for dist in metadata.distributions():
-    name = dist.metadata['Name']
-    if name:
-        installed.setdefault(canonicalize_name(name), dist.version)
-problems, checked = [], []
-with open(sys.argv[1], encoding='utf-8') as handle:
-    lines = handle.read().splitlines()
-for number, raw in enumerate(lines, 1):
-    line = raw.split(' #', 1)[0].strip()
-    if not line or line.startswith('#') or line.startswith('-'):
-        continue
-    try:
-        req = Requirement(line)
-    except InvalidRequirement as error:
-        problems.append(f'line {number}: {line}: {error}')
-        continue
-    if req.marker is not None and not req.marker.evaluate():
-        continue
-    if req.url:
-        problems.append(f'line {number}: {line}: URL requirements cannot be checked offline')
-        continue
-    version = installed.get(canonicalize_name(req.name))
-    checked.append(req.name)
-    if version is None:
-        problems.append(f'line {number}: {req.name} is not installed')
-    elif req.specifier and not req.specifier.contains(version, prereleases=True):
-        problems.append(f'line {number}: {req.name} {version} is installed, {req.specifier} is required')
-print(json.dumps({'checked': checked, 'problems': problems}))
-sys.exit(1 if problems else 0)
-`;
-
-/**
  * A fork server for the Airflow CLI. It imports Airflow once (3-7 s of CPU on this machine) and
  * forks a child per command, which runs `airflow <argv>` exactly as the console script would,
  * with its stdout/stderr sent to the files named in the request. Requests arrive as JSON lines

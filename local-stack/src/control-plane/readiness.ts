@@ -1,7 +1,8 @@
 /**
- * When a freshly (re)started Airflow can run tasks. On Airflow 3 task processes call the
- * api-server's execution API, which takes ~30 s to come up on a small machine: until its health
- * endpoint answers, a triggered task would fail. Airflow 2's scheduler runs tasks itself.
+ * When a freshly (re)started Airflow can run tasks and answer REST calls. On Airflow 3 task
+ * processes call the api-server's execution API, which takes ~30 s to come up on a small machine:
+ * until its health endpoint answers, a triggered task would fail; it also serves /api/v2. On
+ * Airflow 2 the scheduler runs tasks itself and the web server serves /api/v1.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,16 +25,21 @@ export function readAirflowCfg(text: string, section: string, key: string): stri
   return undefined;
 }
 
-/** The api-server's base URL as the Airflow processes see it: env overrides, then airflow.cfg. */
-export function apiServerBaseUrl(env: NodeJS.ProcessEnv, airflowHome: string): string {
+/**
+ * The base URL of the process serving Airflow's REST API as the Airflow processes see it (env
+ * overrides, then airflow.cfg): the api-server on 3, the web server on 2.
+ */
+export function apiServerBaseUrl(env: NodeJS.ProcessEnv, airflowHome: string, line: AirflowLine = '3'): string {
   let cfg = '';
   try {
     cfg = readFileSync(join(airflowHome, 'airflow.cfg'), 'utf8');
   } catch {
     // No airflow.cfg: Airflow's defaults apply.
   }
-  const port = env.AIRFLOW__API__PORT ?? readAirflowCfg(cfg, 'api', 'port') ?? '8080';
-  let host = env.AIRFLOW__API__HOST ?? readAirflowCfg(cfg, 'api', 'host') ?? '0.0.0.0';
+  const [section, portKey, hostKey] = line === '3' ? ['api', 'port', 'host'] : ['webserver', 'web_server_port', 'web_server_host'];
+  const envName = (key: string) => `AIRFLOW__${section.toUpperCase()}__${key.toUpperCase()}`;
+  const port = env[envName(portKey)] ?? readAirflowCfg(cfg, section, portKey) ?? '8080';
+  let host = env[envName(hostKey)] ?? readAirflowCfg(cfg, section, hostKey) ?? '0.0.0.0';
   if (host === '' || host === '0.0.0.0' || host === '::') host = '127.0.0.1';
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
@@ -56,10 +62,12 @@ export interface ReadinessOptions {
   fetchImpl?: typeof fetch;
 }
 
-/** Resolves once Airflow can run tasks; throws after the timeout. */
+/** The health endpoint of the line's REST server. */
+export const HEALTH_PATH: Record<AirflowLine, string> = { '2': '/health', '3': '/api/v2/monitor/health' };
+
+/** Resolves once Airflow can run tasks and serve REST calls; throws after the timeout. */
 export async function waitForAirflow(options: ReadinessOptions): Promise<void> {
-  if (options.line === '2') return;
-  const url = `${apiServerBaseUrl(options.env(), options.airflowHome)}/api/v2/monitor/health`;
+  const url = `${apiServerBaseUrl(options.env(), options.airflowHome, options.line)}${HEALTH_PATH[options.line]}`;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const fetchImpl = options.fetchImpl ?? fetch;
   const deadline = Date.now() + (options.timeoutMs ?? 180_000);
@@ -72,7 +80,7 @@ export async function waitForAirflow(options: ReadinessOptions): Promise<void> {
     } catch (error) {
       last = error instanceof Error ? error.message : String(error);
     }
-    if (Date.now() > deadline) throw new AirflowNotReadyError(`Airflow api-server at ${url} not healthy after ${(options.timeoutMs ?? 180_000) / 1000} s (${last})`);
+    if (Date.now() > deadline) throw new AirflowNotReadyError(`Airflow ${options.line === '3' ? 'api-server' : 'web server'} at ${url} not healthy after ${(options.timeoutMs ?? 180_000) / 1000} s (${last})`);
     await sleep(1000);
   }
 }

@@ -1,24 +1,59 @@
 /**
- * The HTTP surface: MWAA's REST-JSON operations as @aws-sdk/client-mwaa sends them (with
- * `disableHostPrefix: true`), the web server's `/aws_mwaa/cli` endpoint, and `/_local/*` for the
- * stack's own tooling (health, per-operation request counts).
+ * The HTTP surface, as MWAA shows it: the REST-JSON operations @aws-sdk/client-mwaa sends (with
+ * `disableHostPrefix: true`); on the "web server host", the `/aws_mwaa/cli` endpoint (the line's
+ * command table, HTTP 500 for anything else, an answer of base64 stdout and stderr only), the
+ * line's web login endpoint, and `/api/*` passed through to the real Airflow web server (2) or
+ * api-server (3), so every REST answer is Airflow's own. `/_local/*` is the stack's own tooling:
+ * health, counters (including concurrent CLI requests), and switches tests use to make the
+ * environment behave as MWAA sometimes does.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { checkCliCommand } from '../../../src/mwaa/cli-commands.js';
+import { WEB_LOGIN } from '../../../src/mwaa/rest-client.js';
+import type { AirflowLine } from '../../../src/mwaa/versions.js';
+import type { AirflowLogin } from './airflow-login.js';
 import type { CliOutput } from './cli-runner.js';
-import type { EnvironmentController } from './controller.js';
+import { PASSING_STATUSES, type EnvironmentController } from './controller.js';
 import { toApiEnvironment } from './environment.js';
 import { ServiceError } from './errors.js';
 import { ShlexError, shlexSplit } from './shlex.js';
 import type { TokenStore } from './tokens.js';
 
-export type Operation = 'GetEnvironment' | 'UpdateEnvironment' | 'CreateCliToken' | 'Cli' | 'Other';
+export type Operation =
+  | 'GetEnvironment'
+  | 'UpdateEnvironment'
+  | 'CreateCliToken'
+  | 'CreateWebLoginToken'
+  | 'Cli'
+  | 'WebLogin'
+  | 'RestApi'
+  | 'Other';
+
+/** Switches for tests: how this environment behaves where MWAA's behaviour varies. */
+export interface Behaviour {
+  /** CreateWebLoginToken answers AccessDeniedException (as for a role without airflow:CreateWebLoginToken). */
+  webLoginDenied: boolean;
+  /** A failed update stays ROLLING_BACK this long before UPDATE_FAILED. */
+  rollingBackMs: number;
+  /** Lifetime of a CLI token (MWAA: 60 s); tests of token expiry shorten it. */
+  cliTokenTtlMs: number;
+}
 
 export interface ServerDeps {
+  line: AirflowLine;
   controller: EnvironmentController;
+  /** CreateCliToken's tokens. */
   tokens: TokenStore;
+  /** CreateWebLoginToken's tokens (each serves one login). */
+  webTokens: TokenStore;
   runCli: (argv: string[]) => Promise<CliOutput>;
+  airflowLogin: AirflowLogin;
+  /** `http://127.0.0.1:<port>` of the Airflow web server (2) or api-server (3). */
+  airflowBaseUrl: () => string;
+  behaviour: Behaviour;
+  /** The Airflow user a web login becomes (CreateWebLoginToken's AirflowIdentity). */
+  airflowIdentity: string;
   /** `127.0.0.1:<port>`, known only once listening. */
   webServerHostname: () => string;
   extraStats: () => Record<string, unknown>;
@@ -26,10 +61,25 @@ export interface ServerDeps {
 }
 
 const MAX_BODY = 1024 * 1024;
+/** Request headers the REST pass-through forwards to Airflow, and response headers it returns. */
+const FORWARDED_REQUEST_HEADERS = ['accept', 'authorization', 'content-type', 'cookie'];
+const RETURNED_RESPONSE_HEADERS = ['content-type', 'location', 'airflow-continuation-token'];
 
 export function createControlPlaneServer(deps: ServerDeps): { server: Server; counts: Record<Operation, number> } {
-  const counts: Record<Operation, number> = { GetEnvironment: 0, UpdateEnvironment: 0, CreateCliToken: 0, Cli: 0, Other: 0 };
+  const counts: Record<Operation, number> = {
+    GetEnvironment: 0,
+    UpdateEnvironment: 0,
+    CreateCliToken: 0,
+    CreateWebLoginToken: 0,
+    Cli: 0,
+    WebLogin: 0,
+    RestApi: 0,
+    Other: 0,
+  };
+  // AWS asks callers for one CLI request at a time; this shows whether they keep to it.
+  const cli = { inFlight: 0, maxInFlight: 0 };
   const server = createServer((req, res) => {
+    const loginPath = WEB_LOGIN[deps.line].loginPath;
     const started = Date.now();
     let operation: Operation = 'Other';
     let detail: string | undefined;
@@ -40,6 +90,7 @@ export function createControlPlaneServer(deps: ServerDeps): { server: Server; co
       const method = req.method ?? 'GET';
       const env = /^\/environments\/([^/]+)$/.exec(path);
       const token = /^\/clitoken\/([^/]+)$/.exec(path);
+      const webToken = /^\/webtoken\/([^/]+)$/.exec(path);
       try {
         if (env && method === 'GET') {
           operation = 'GetEnvironment';
@@ -61,18 +112,73 @@ export function createControlPlaneServer(deps: ServerDeps): { server: Server; co
           const issued = deps.tokens.issue(record.name);
           return sendJson(res, 200, { CliToken: issued.token, WebServerHostname: deps.webServerHostname() });
         }
+        if (webToken && method === 'POST') {
+          operation = 'CreateWebLoginToken';
+          counts.CreateWebLoginToken += 1;
+          const record = deps.controller.lookup(decodeURIComponent(webToken[1]!));
+          const role = `${record.arn.replace(/:environment\/.*$/, '')}:role/${record.name}/Op`;
+          if (deps.behaviour.webLoginDenied) {
+            throw new ServiceError(
+              'AccessDeniedException',
+              `User: arn:aws:sts::123456789012:assumed-role/local/deployer is not authorized to perform: airflow:CreateWebLoginToken on resource: ${role}`,
+            );
+          }
+          const issued = deps.webTokens.issue(record.name);
+          return sendJson(res, 200, {
+            WebToken: issued.token,
+            WebServerHostname: deps.webServerHostname(),
+            IamIdentity: 'assumed-role/local/deployer',
+            AirflowIdentity: deps.airflowIdentity,
+          });
+        }
         if (path === '/aws_mwaa/cli' && method === 'POST') {
           operation = 'Cli';
           counts.Cli += 1;
-          return await handleCli(req, res, deps, (d) => (detail = d));
+          cli.inFlight += 1;
+          cli.maxInFlight = Math.max(cli.maxInFlight, cli.inFlight);
+          try {
+            return await handleCli(req, res, deps, (d) => (detail = d));
+          } finally {
+            cli.inFlight -= 1;
+          }
         }
+        if (path === loginPath && method === 'POST') {
+          operation = 'WebLogin';
+          counts.WebLogin += 1;
+          return await handleLogin(req, res, deps, (d) => (detail = d));
+        }
+        if (path.startsWith('/api/')) {
+          operation = 'RestApi';
+          counts.RestApi += 1;
+          detail = `${method} ${path}`;
+          return await passThrough(req, res, deps.airflowBaseUrl());
+        }
+        // The other line's login endpoint does not exist on this environment.
+        if (Object.values(WEB_LOGIN).some((w) => w.loginPath === path)) return sendPlain(res, 404, 'Not Found');
         if (path === '/_local/health' && method === 'GET') {
           // 200 as soon as the API answers; `ready` says whether Airflow can run tasks yet.
           const status = deps.controller.snapshot().status;
           return sendJson(res, 200, { ok: true, ready: status !== 'CREATING' && status !== 'UNAVAILABLE', status });
         }
         if (path === '/_local/stats' && method === 'GET') {
-          return sendJson(res, 200, { requests: counts, ...deps.extraStats() });
+          return sendJson(res, 200, { requests: counts, cli, ...deps.extraStats() });
+        }
+        if (path === '/_local/stats/cli-peak' && method === 'DELETE') {
+          cli.maxInFlight = cli.inFlight;
+          return sendJson(res, 200, { cli });
+        }
+        if (path === '/_local/behaviour' && method === 'POST') {
+          Object.assign(deps.behaviour, parseBehaviour(parseJson(await readBody(req))));
+          return sendJson(res, 200, deps.behaviour);
+        }
+        if (path === '/_local/status' && method === 'POST') {
+          const body = parseJson(await readBody(req)) as { status?: unknown; forMs?: unknown };
+          const status = PASSING_STATUSES.find((s) => s === body.status);
+          if (!status || typeof body.forMs !== 'number' || body.forMs <= 0) {
+            throw new ServiceError('ValidationException', `Expected {"status": ${PASSING_STATUSES.map((s) => `"${s}"`).join('|')}, "forMs": <positive number>}.`);
+          }
+          deps.controller.passThrough(status, body.forMs);
+          return sendJson(res, 200, { status, forMs: body.forMs });
         }
         counts.Other += 1;
         throw new ServiceError('UnknownOperationException', `No operation for ${method} ${path}.`);
@@ -82,6 +188,23 @@ export function createControlPlaneServer(deps: ServerDeps): { server: Server; co
     })().finally(() => finish(res.statusCode));
   });
   return { server, counts };
+}
+
+function parseBehaviour(body: unknown): Partial<Behaviour> {
+  const input = (body ?? {}) as Record<string, unknown>;
+  const out: Partial<Behaviour> = {};
+  for (const key of Object.keys(input)) {
+    if (key === 'webLoginDenied' && typeof input[key] === 'boolean') out.webLoginDenied = input[key];
+    else if (key === 'rollingBackMs' && typeof input[key] === 'number' && input[key] >= 0) out.rollingBackMs = input[key];
+    else if (key === 'cliTokenTtlMs' && typeof input[key] === 'number' && input[key] > 0) out.cliTokenTtlMs = input[key];
+    else {
+      throw new ServiceError(
+        'ValidationException',
+        `Unknown or invalid behaviour ${key}: expected webLoginDenied (boolean), rollingBackMs (ms), cliTokenTtlMs (ms).`,
+      );
+    }
+  }
+  return out;
 }
 
 async function handleCli(
@@ -107,12 +230,69 @@ async function handleCli(
   }
   // Clients may send the command with or without the leading `airflow`.
   if (argv[0] === 'airflow') argv = argv.slice(1);
-  const check = checkCliCommand(argv);
+  const check = checkCliCommand(deps.line, argv);
   setDetail(argv.slice(0, 2).join(' '));
   if (!check.ok) return sendPlain(res, 500, `Internal Server Error: ${check.reason}`);
   const output = await deps.runCli(argv);
-  // MWAA answers 200 whatever the command's exit status; the caller reads stderr.
+  // MWAA answers 200 whatever the command's exit status, with its output only: no exit code.
   return sendJson(res, 200, { stdout: output.stdout.toString('base64'), stderr: output.stderr.toString('base64') });
+}
+
+/**
+ * The line's login endpoint: a form with the web login token. A valid token becomes a real Airflow
+ * credential, handed over as MWAA does: a redirect that sets the line's cookie.
+ */
+async function handleLogin(req: IncomingMessage, res: ServerResponse, deps: ServerDeps, setDetail: (detail: string) => void): Promise<void> {
+  const form = new URLSearchParams((await readBody(req)).toString('utf8'));
+  const token = form.get('token') ?? '';
+  if (token === '' || deps.webTokens.consume(token) === undefined) {
+    setDetail('bad, used or expired web login token');
+    return sendPlain(res, 403, 'Forbidden: the web login token is missing, invalid, used or expired.');
+  }
+  let credential: string;
+  try {
+    credential = await deps.airflowLogin.login();
+  } catch (error) {
+    setDetail(`login to Airflow failed: ${(error as Error).message}`);
+    return sendPlain(res, 502, `Bad Gateway: ${(error as Error).message}`);
+  }
+  const { cookie } = WEB_LOGIN[deps.line];
+  res.writeHead(302, {
+    location: '/',
+    'set-cookie': `${cookie}=${credential}; Path=/; HttpOnly; SameSite=Lax`,
+    'content-length': 0,
+  });
+  res.end();
+}
+
+async function passThrough(req: IncomingMessage, res: ServerResponse, baseUrl: string): Promise<void> {
+  const method = req.method ?? 'GET';
+  const body = method === 'GET' || method === 'HEAD' ? undefined : await readBody(req);
+  const headers: Record<string, string> = {};
+  for (const name of FORWARDED_REQUEST_HEADERS) {
+    const value = req.headers[name];
+    if (typeof value === 'string') headers[name] = value;
+  }
+  let upstream: Response;
+  try {
+    upstream = await fetch(`${baseUrl}${req.url ?? '/'}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : new Uint8Array(body),
+      redirect: 'manual',
+      signal: AbortSignal.timeout(120_000),
+    });
+  } catch (error) {
+    return sendPlain(res, 502, `Bad Gateway: Airflow at ${baseUrl} did not answer (${(error as Error).message})`);
+  }
+  const payload = Buffer.from(await upstream.arrayBuffer());
+  const out: Record<string, string | number> = { 'content-length': payload.length };
+  for (const name of RETURNED_RESPONSE_HEADERS) {
+    const value = upstream.headers.get(name);
+    if (value !== null) out[name] = value;
+  }
+  res.writeHead(upstream.status, out);
+  res.end(payload);
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer> {

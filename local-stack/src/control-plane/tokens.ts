@@ -1,6 +1,7 @@
 /**
- * CLI tokens as CreateCliToken issues them: random (256 bits), bound to one environment, valid for
- * a fixed time (60 s on MWAA). The clock is injected so expiry is testable without waiting.
+ * CLI and web login tokens as CreateCliToken / CreateWebLoginToken issue them: random (256 bits),
+ * bound to one environment, valid for a fixed time (60 s on MWAA). The clock is injected so expiry
+ * is testable without waiting.
  */
 import { randomBytes } from 'node:crypto';
 
@@ -15,14 +16,15 @@ export class TokenStore {
   private readonly tokens = new Map<string, Entry>();
 
   constructor(
-    private readonly ttlMs: number,
+    /** Read at each issue, so a test can shorten it on a running control plane. */
+    private readonly ttlMs: number | (() => number),
     private readonly now: Clock,
   ) {}
 
   issue(environment: string): { token: string; expiresAtMs: number } {
     this.prune();
     const token = randomBytes(32).toString('base64url');
-    const expiresAtMs = this.now() + this.ttlMs;
+    const expiresAtMs = this.now() + (typeof this.ttlMs === 'number' ? this.ttlMs : this.ttlMs());
     this.tokens.set(token, { environment, expiresAtMs });
     return { token, expiresAtMs };
   }
@@ -36,6 +38,13 @@ export class TokenStore {
       return undefined;
     }
     return entry.environment;
+  }
+
+  /** Like verify, but the token is spent: a web login token serves one login. */
+  consume(token: string): string | undefined {
+    const environment = this.verify(token);
+    this.tokens.delete(token);
+    return environment;
   }
 
   /** Number of live tokens (expired ones are dropped on each issue). */

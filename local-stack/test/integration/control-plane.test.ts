@@ -1,12 +1,15 @@
 /**
  * The local MWAA control plane against the running stack (`npm run local -- up`): the real
  * @aws-sdk/client-mwaa, moto S3 and a real Airflow. DAG sync into `dags list`, a triggered run
- * that finishes, token and command checks on /aws_mwaa/cli, and an UpdateEnvironment whose
- * plugins.zip breaks imports ending UPDATE_FAILED with the previous plugins still live.
+ * that finishes, token and command checks on /aws_mwaa/cli (the line's table), the web login
+ * handing out a real Airflow credential for Airflow's own REST API, an UpdateEnvironment whose
+ * plugins.zip breaks imports going ROLLING_BACK then UPDATE_FAILED with the previous plugins still
+ * live, and requirements checked against the constraint file as MWAA installs them.
  * The environment's pinned plugins are restored at the end, so other suites see what they left.
  */
 import {
   CreateCliTokenCommand,
+  CreateWebLoginTokenCommand,
   GetEnvironmentCommand,
   UpdateEnvironmentCommand,
   type Environment,
@@ -20,6 +23,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readStateIfPresent, stackRoot, type LocalStackState } from '../../src/state.js';
 import { stackMwaa, stackS3 } from '../../../test/support/stack.js';
+import { MWAA_AIRFLOW_VERSIONS, type AirflowVersion } from '../../../src/mwaa/versions.js';
 
 const root = stackRoot();
 const state = readStateIfPresent(root);
@@ -94,10 +98,15 @@ async function environment(): Promise<Environment> {
   return Environment!;
 }
 
+/** Statuses seen while the last update ran. */
+let seen: string[] = [];
+
 async function waitUpdateDone(): Promise<Environment> {
+  seen = [];
   return until('update finished', 180_000, async () => {
     const env = await environment();
-    return env.Status === 'UPDATING' ? undefined : env;
+    if (seen.at(-1) !== env.Status) seen.push(env.Status!);
+    return env.Status === 'UPDATING' || env.Status === 'ROLLING_BACK' ? undefined : env;
   });
 }
 
@@ -259,12 +268,13 @@ describe('control plane on the running stack', () => {
     numbers.deleteSyncedMs = Date.now() - t0;
   });
 
-  it('a tampered token gets 403 and an unsupported command 500', async () => {
+  it("a tampered token gets 403, and a command outside the line's table 500", async () => {
     const { CliToken, WebServerHostname } = await mwaa.send(new CreateCliTokenCommand({ Name: name }));
     const tampered = `${CliToken!.slice(0, -2)}${CliToken!.endsWith('AA') ? 'BB' : 'AA'}`;
     expect((await cliWithToken(tampered, WebServerHostname!, 'version')).status).toBe(403);
-    const unsupported = await cliWithToken(CliToken!, WebServerHostname!, 'db reset -y');
-    expect(unsupported.status).toBe(500);
+    const unlisted = ['db reset -y', 'dags details x', 'pools list', 'connections list', 'variables export /tmp/v.json'];
+    if (stack.airflowLine === '3') unlisted.push('dags backfill x -s 2024-01-01', 'tasks run x t 2024-01-01');
+    for (const command of unlisted) expect((await cliWithToken(CliToken!, WebServerHostname!, command)).status, command).toBe(500);
     const version = await cliWithToken(CliToken!, WebServerHostname!, 'version');
     expect(version.status).toBe(200);
     expect(version.stdout).toContain(stack.airflowVersion);
@@ -304,6 +314,8 @@ describe('control plane on the running stack', () => {
     );
     const failed = await waitUpdateDone();
     numbers.brokenPluginsUpdateMs = Date.now() - t1;
+    expect(seen).toContain('ROLLING_BACK');
+    expect(seen.at(-1)).toBe('UPDATE_FAILED');
     expect(failed.Status).toBe('UPDATE_FAILED');
     expect(failed.LastUpdate?.Status).toBe('FAILED');
     expect(failed.LastUpdate?.Error?.ErrorCode).toBe('PLUGINS_IMPORT_FAILED');
@@ -321,20 +333,56 @@ describe('control plane on the running stack', () => {
     expect((await stats()).requests.UpdateEnvironment).toBe(before + 2);
   });
 
-  it('requirements the venv does not satisfy fail the update and change nothing', async () => {
+  const python = MWAA_AIRFLOW_VERSIONS[stack.airflowVersion as AirflowVersion];
+  const constraint = (airflow: string, py: string) =>
+    `--constraint "https://raw.githubusercontent.com/apache/airflow/constraints-${airflow}/constraints-${py}.txt"\n`;
+
+  it.each([
+    ['a package pip cannot resolve', `${constraint(stack.airflowVersion, python)}boto3\nnot-a-real-package-cp-it==9.9.9\n`, 'REQUIREMENTS_NOT_RESOLVABLE', /not-a-real-package-cp-it/],
+    ['a version the constraint file rules out', `${constraint(stack.airflowVersion, python)}paramiko==2.0.0\n`, 'REQUIREMENTS_NOT_RESOLVABLE', /paramiko/],
+    ['the constraint file of another Airflow', `${constraint('2.10.3', '3.11')}paramiko\n`, 'REQUIREMENTS_CONSTRAINT_MISMATCH', /for Airflow 2\.10\.3 on Python 3\.11/],
+    ['the constraint file of another Python', `${constraint(stack.airflowVersion, '3.9')}paramiko\n`, 'REQUIREMENTS_CONSTRAINT_MISMATCH', /on Python 3\.9, but/],
+  ])('requirements.txt with %s fail the update and change nothing', async (_what, text, code, message) => {
     const pinned = await environment();
-    const version = await put('cp-it/requirements-bad.txt', 'boto3\nnot-a-real-package-cp-it==9.9.9\n');
-    await mwaa.send(
-      new UpdateEnvironmentCommand({
-        Name: name,
-        RequirementsS3Path: 'cp-it/requirements-bad.txt',
-        RequirementsS3ObjectVersion: version,
-      }),
-    );
+    const version = await put('cp-it/requirements-bad.txt', text);
+    await mwaa.send(new UpdateEnvironmentCommand({ Name: name, RequirementsS3Path: 'cp-it/requirements-bad.txt', RequirementsS3ObjectVersion: version }));
     const failed = await waitUpdateDone();
     expect(failed.Status).toBe('UPDATE_FAILED');
-    expect(failed.LastUpdate?.Error?.ErrorCode).toBe('REQUIREMENTS_NOT_SATISFIED');
-    expect(failed.LastUpdate?.Error?.ErrorMessage).toContain('not-a-real-package-cp-it');
+    expect(failed.LastUpdate?.Error?.ErrorCode).toBe(code);
+    expect(failed.LastUpdate?.Error?.ErrorMessage).toMatch(message);
     expect(failed.RequirementsS3ObjectVersion).toBe(pinned.RequirementsS3ObjectVersion);
+  });
+
+  it("requirements pip resolves under the line's constraint file (or none: MWAA adds it) update the environment", async () => {
+    for (const text of [`${constraint(stack.airflowVersion, python)}boto3\nparamiko\n`, 'pyyaml\n']) {
+      const version = await put('cp-it/requirements-good.txt', text);
+      await mwaa.send(new UpdateEnvironmentCommand({ Name: name, RequirementsS3Path: 'cp-it/requirements-good.txt', RequirementsS3ObjectVersion: version }));
+      const done = await waitUpdateDone();
+      expect(done.Status, done.LastUpdate?.Error?.ErrorMessage).toBe('AVAILABLE');
+      expect(done.RequirementsS3ObjectVersion).toBe(version);
+    }
+  });
+
+  it("a web login token becomes a real Airflow credential, and /api answers are Airflow's own", async () => {
+    const api = stack.airflowLine === '2' ? '/api/v1' : '/api/v2';
+    const login = stack.airflowLine === '2' ? '/aws_mwaa/login' : '/pluginsv2/aws_mwaa/login';
+    const cookie = stack.airflowLine === '2' ? 'session' : '_token';
+    await fetch(`${stack.endpoints.mwaa}/_local/behaviour`, { method: 'POST', body: JSON.stringify({ webLoginDenied: false }) });
+    const { WebToken, WebServerHostname, AirflowIdentity } = await mwaa.send(new CreateWebLoginTokenCommand({ Name: name }));
+    expect(AirflowIdentity).toBe('mwaa-op');
+    const form = { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, redirect: 'manual' as const };
+    const res = await fetch(`http://${WebServerHostname}${login}`, { ...form, body: `token=${encodeURIComponent(WebToken!)}` });
+    expect(res.status).toBe(302);
+    const credential = res.headers.getSetCookie().map((c) => c.split(';')[0]!).find((c) => c.startsWith(`${cookie}=`))!.slice(cookie.length + 1);
+    const auth: Record<string, string> = stack.airflowLine === '2' ? { Cookie: `session=${credential}` } : { Authorization: `Bearer ${credential}` };
+    const dags = await fetch(`http://${WebServerHostname}${api}/dags?limit=1`, { headers: auth });
+    expect(dags.status).toBe(200);
+    expect(await dags.json()).toHaveProperty('total_entries');
+    // Op may read Variables (what the runtime check compares).
+    expect((await fetch(`http://${WebServerHostname}${api}/variables?limit=1`, { headers: auth })).status).toBe(200);
+    // Airflow itself refuses a request without the credential.
+    expect([401, 403]).toContain((await fetch(`http://${WebServerHostname}${api}/dags?limit=1`)).status);
+    // A web login token serves one login.
+    expect((await fetch(`http://${WebServerHostname}${login}`, { ...form, body: `token=${encodeURIComponent(WebToken!)}` })).status).toBe(403);
   });
 });

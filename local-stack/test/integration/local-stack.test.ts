@@ -196,7 +196,7 @@ describe('lifecycle in a throw-away root', () => {
     expect(statusRun.status, statusRun.stdout + statusRun.stderr).toBe(0);
     const status = JSON.parse(statusRun.stdout) as StackStatus & LocalStackState;
     const names = status.processes.map((p) => p.name).sort();
-    const airflowNames = state.airflowLine === '2' ? ['airflow-scheduler'] : ['airflow-api-server', 'airflow-dag-processor', 'airflow-scheduler'];
+    const airflowNames = state.airflowLine === '2' ? ['airflow-scheduler', 'airflow-webserver'] : ['airflow-api-server', 'airflow-dag-processor', 'airflow-scheduler'];
     expect(names).toEqual(['control-plane', 'moto', 'sshd', ...airflowNames].sort());
     expect(status.processes.every((p) => p.up)).toBe(true);
     // Its ports differ from the main stack's: both run side by side.

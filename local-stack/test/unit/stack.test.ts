@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { homeInfo, renderAirflowCfg, type AirflowSettings } from '../../src/airflow-home.js';
-import { layoutFor, lockPath, repoRoot, AIRFLOW_VERSIONS } from '../../src/layout.js';
+import { layoutFor, lockPath, mwaaPython, repoRoot, AIRFLOW_VERSIONS, FALLBACK_PYTHON } from '../../src/layout.js';
 import { recordedProcesses } from '../../src/down.js';
 import { recordedAlive } from '../../src/liveness.js';
 import { recordPending } from '../../src/pending.js';
@@ -21,6 +21,7 @@ const settings: AirflowSettings = {
   apiPort: 40001,
   workerLogServerPort: 40002,
   triggerLogServerPort: 40003,
+  webPassword: 'pw',
 };
 
 /** airflow.cfg as section → key → value. */
@@ -126,8 +127,8 @@ describe('state.json', () => {
 
 describe('layout and locks', () => {
   it('has a lock per Airflow line that pins airflow and the stack tools exactly', () => {
-    for (const version of Object.values(AIRFLOW_VERSIONS)) {
-      const lines = readFileSync(lockPath(repoRoot(), version), 'utf8')
+    for (const [version, python] of Object.values(AIRFLOW_VERSIONS).flatMap((v) => [[v, mwaaPython(v)], [v, FALLBACK_PYTHON]])) {
+      const lines = readFileSync(lockPath(repoRoot(), version!, python!), 'utf8')
         .split('\n')
         .filter((l) => l && !l.startsWith('#'));
       expect(lines.every((l) => /^[A-Za-z0-9_.-]+(\[[a-z,]+\])?==[^=\s]+$/.test(l))).toBe(true);
@@ -137,6 +138,12 @@ describe('layout and locks', () => {
       }
       expect(lines).toContain(`apache-airflow==${version}`);
     }
+  });
+
+  it('runs the newest MWAA version of each line, on the Python MWAA pairs with it', () => {
+    expect(AIRFLOW_VERSIONS).toEqual({ '2': '2.11.2', '3': '3.3.1' });
+    expect(mwaaPython('2.11.2')).toBe('3.12');
+    expect(mwaaPython('3.3.1')).toBe('3.12');
   });
 
   it('keeps venvs under the root unless a shared venvs dir is given', () => {

@@ -51,7 +51,7 @@ const command: CommandModule<object, CheckArgs> = {
       .option('compare-variables', {
         type: 'boolean',
         default: false,
-        describe: 'Also compare the version file with the Airflow Variables (MWAA CLI token, `variables get`)',
+        describe: "Also compare the version file with the Airflow Variables (Airflow's REST API through MWAA's web login)",
       })
       .option('identity-file', { type: 'string', describe: 'SSH private key file instead of the Secrets Manager secret' })
       .option('json', { type: 'boolean', default: false, describe: 'Print the report as JSON' })
@@ -93,6 +93,7 @@ const command: CommandModule<object, CheckArgs> = {
     const started = Date.now();
     let announced = false;
     const onEvent = (event: CheckEvent) => {
+      if (event.type === 'warning' && !context.quiet) process.stderr.write(`${err.yellow('warning:')} ${event.message}\n`);
       if (!showProgress) return;
       if (event.type === 'server-started' && !announced) {
         announced = true;
@@ -107,7 +108,7 @@ const command: CommandModule<object, CheckArgs> = {
             : `${err.red('FAIL')} ${event.server.name}${failed ? `: ${failed.name}` : ''}`,
         });
       } else if (event.type === 'variables-started') {
-        progress.print({ text: `reading ${event.count} Airflow Variables through the MWAA CLI...` });
+        progress.print({ text: `reading ${event.count} Airflow Variables...` });
       } else if (context.verbose && event.type === 'key-loaded') {
         progress.print({ text: `SSH key from ${event.source}` });
       } else if (context.verbose && event.type === 'server-started') {

@@ -39,6 +39,7 @@ function formatStatus(status: StackStatus): string {
   } else {
     lines.push(`Local stack at ${state.root}: ${status.up ? 'up' : 'DEGRADED (some processes are down; run up again)'}`);
     lines.push(`  Airflow     ${state.airflowVersion} (line ${state.airflowLine}, Python ${state.pythonVersion})`);
+    if (state.pythonNote) lines.push(`  note        ${state.pythonNote}`);
     lines.push(`  MWAA        ${state.endpoints.mwaa}  environment ${state.environmentName}`);
     lines.push(`  S3 + SM     ${state.endpoints.s3}  bucket ${state.bucket}`);
     lines.push(`  secret      ${state.secretArn}`);
@@ -134,7 +135,7 @@ const command: CommandModule<object, LocalArgs> = {
       const result = await up({ root, line, progress, now: Date.now });
       const s = result.state;
       process.stderr.write(
-        `[${((Date.now() - startedAt) / 1000).toFixed(1).padStart(6)}s] local stack up: Airflow ${s.airflowVersion}, ` +
+        `[${((Date.now() - startedAt) / 1000).toFixed(1).padStart(6)}s] local stack up: Airflow ${s.airflowVersion} on Python ${s.pythonVersion}, ` +
           `MWAA ${s.endpoints.mwaa}, S3 ${s.endpoints.s3}, ssh ${s.ssh.user}@${s.ssh.host}:${s.ssh.port}` +
           `${result.started.length === 0 ? ' (everything was already running)' : ''}\n`,
       );

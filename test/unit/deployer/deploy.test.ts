@@ -3,7 +3,10 @@ import { deploy, type DeployOptions, type DeploySettings } from '../../../src/de
 import type { DeployEvent } from '../../../src/deployer/events.js';
 import { LockHeldError, acquireLock } from '../../../src/deployer/lock.js';
 import type { DeployTarget } from '../../../src/deployer/plan.js';
-import { FakeCli, FakeClock, FakeMwaa, FakeS3 } from './fakes.js';
+import { airflowApi } from '../../../src/mwaa/airflow-api.js';
+import type { AirflowLine } from '../../../src/mwaa/versions.js';
+import { FakeAirflow } from '../support/fake-airflow.js';
+import { FakeClock, FakeMwaa, FakeS3 } from './fakes.js';
 import { SETTINGS, targets } from './helpers.js';
 
 const DEPLOY_SETTINGS: DeploySettings = {
@@ -23,47 +26,32 @@ const OPTIONS: DeployOptions = {
   lockTtlMs: 600_000,
 };
 
-/** A CLI endpoint whose DAG is parsed, paused, and whose run succeeds after two polls. */
-function airflowCli(marker = 'config-cccccccccccc') {
-  let runPolls = 0;
-  return new FakeCli((argv) => {
-    const cmd = argv.slice(0, 2).join(' ');
-    if (cmd === 'dags list-import-errors') return { stdout: '[]' };
-    if (cmd === 'dags details') {
-      // As Airflow 2.10 prints it: the boolean as the string "True", after a log line.
-      return {
-        stdout: `[2026-11-26T09:00:00.000+0000] {dagbag.py:588} INFO - Filling up the DagBag\n${JSON.stringify([{ dag_id: argv[2], is_paused: 'True', tags: [{ name: 'cicd' }, { name: marker }] }])}\n`,
-      };
-    }
-    if (cmd === 'dags unpause') return { stdout: 'Dag: x, paused: False' };
-    if (cmd === 'dags trigger') {
-      return { stdout: `some log line\n[{"dag_id": "${argv[2]}", "dag_run_id": "manual__2026-11-26T09:00:00+00:00", "state": "queued"}]\n` };
-    }
-    if (cmd === 'dags list-runs') {
-      runPolls += 1;
-      return { stdout: JSON.stringify([{ run_id: 'manual__2026-11-26T09:00:00+00:00', state: runPolls > 2 ? 'success' : 'running' }]) };
-    }
-    if (cmd === 'tasks states-for-dag-run') {
-      return { stdout: JSON.stringify([{ task_id: 'validate_inputs', state: 'success' }, { task_id: 'cleanup_temp_files', state: runPolls > 2 ? 'success' : null }]) };
-    }
-    return { stderr: `unexpected ${argv.join(' ')}` };
-  });
+const MARKER = 'config-cccccccccccc';
+
+/** An Airflow whose DAG is parsed (with this deploy's marker) and paused, as MWAA leaves new DAGs. */
+function fakeAirflow(line: AirflowLine = '2', marker = MARKER): FakeAirflow {
+  const airflow = new FakeAirflow(line);
+  airflow.dags.set('gpu_server_cicd_workflow', { is_paused: true, tags: ['cicd', marker] });
+  return airflow;
 }
 
-function world() {
+function world(line: AirflowLine = '2', rest = true) {
   const clock = new FakeClock();
   const s3 = new FakeS3();
   const mwaa = new FakeMwaa(clock, { name: 'env-x' });
-  const cli = airflowCli();
+  const fake = fakeAirflow(line);
+  const cli = fake.cli();
+  const notices: string[] = [];
+  const airflow = airflowApi({ line, cli, ...(rest ? { rest: fake.rest() } : {}), onFallback: (m) => notices.push(m) });
   const events: DeployEvent[] = [];
   // Record the order of S3 writes and environment status changes in one log.
   const log: string[] = [];
   s3.beforeWrite = (key) => log.push(`write ${key}`);
   mwaa.onStatusChange = (status) => log.push(`env ${status}`);
-  const deps = { s3, mwaa, cli, clock, emit: (e: DeployEvent) => events.push(e), who: { user: 'tester', host: 'box', pid: 42 } };
-  const run = (t: DeployTarget[] = targets(), options: Partial<DeployOptions> = {}) =>
-    deploy(DEPLOY_SETTINGS, t, { ...OPTIONS, ...options }, deps);
-  return { clock, s3, mwaa, cli, events, log, deps, run };
+  const deps = { s3, mwaa, cli, airflow, clock, emit: (e: DeployEvent) => events.push(e), who: { user: 'tester', host: 'box', pid: 42 } };
+  const settings = { ...DEPLOY_SETTINGS, airflowLine: line };
+  const run = (t: DeployTarget[] = targets(), options: Partial<DeployOptions> = {}) => deploy(settings, t, { ...OPTIONS, ...options }, deps);
+  return { clock, s3, mwaa, fake, events, log, deps, run, notices };
 }
 
 describe('deploy', () => {
@@ -254,7 +242,7 @@ describe('deploy', () => {
   it('refuses a busy environment unless told to wait for it', async () => {
     const w = world();
     w.mwaa.state.status = 'UPDATING';
-    await expect(w.run()).rejects.toThrow(/UPDATING, not AVAILABLE/);
+    await expect(w.run()).rejects.toThrow(/is UPDATING .*, not AVAILABLE/);
     w.mwaa.state.status = 'AVAILABLE';
   });
 
@@ -264,57 +252,116 @@ describe('deploy', () => {
     expect(w.s3.writes).toEqual([]);
   });
 
-  it('triggers after the new DAG version is parsed, unpauses it, and follows the run to success', async () => {
-    const w = world();
-    const result = await w.run(targets(), {
-      trigger: true,
-      waitForRun: true,
-      conf: { note: "it's" },
-      dagMarker: 'config-cccccccccccc',
-    });
-    expect(result).toMatchObject({ runId: 'manual__2026-11-26T09:00:00+00:00', runState: 'success' });
-    expect(result.tasks).toEqual([
-      { taskId: 'validate_inputs', state: 'success' },
-      { taskId: 'cleanup_temp_files', state: 'success' },
-    ]);
-    const commands = w.cli.commands.map((c) => c.slice(0, 2).join(' '));
-    expect(commands.slice(0, 4)).toEqual(['dags list-import-errors', 'dags details', 'dags unpause', 'dags trigger']);
-    expect(w.cli.commands[3]).toEqual(['dags', 'trigger', 'gpu_server_cicd_workflow', '-c', '{"note":"it\'s"}', '-o', 'json']);
-    expect(w.events.some((e) => e.type === 'run-finished' && e.state === 'success')).toBe(true);
+  const TRIGGER: Partial<DeployOptions> = { trigger: true, waitForRun: true, conf: { note: "it's" }, dagMarker: MARKER };
+
+  it.each(['2', '3'] as const)(
+    'Airflow %s: waits for the new version over REST, unpauses, triggers through the CLI token, follows the run to success',
+    async (line) => {
+      const w = world(line);
+      const result = await w.run(targets(), TRIGGER);
+      expect(result).toMatchObject({ runState: 'success', tasks: [{ taskId: 'validate_inputs', state: 'success' }] });
+      expect(result.runId).toMatch(/^manual__/);
+      // The CLI carries the trigger only; everything structured is REST.
+      expect(w.fake.commands).toEqual([
+        line === '2'
+          ? ['dags', 'trigger', 'gpu_server_cicd_workflow', '-c', '{"note":"it\'s"}', '-o', 'json']
+          : ['dags', 'trigger', 'gpu_server_cicd_workflow', '-c', '{"note":"it\'s"}', '--logical-date', expect.stringMatching(/^2026-11-26T09:\d\d:\d\dZ$/), '-o', 'json'],
+      ]);
+      expect(w.fake.requests.slice(0, 3)).toEqual(['GET /importErrors', 'GET /dags/gpu_server_cicd_workflow', 'PATCH /dags/gpu_server_cicd_workflow']);
+      expect(w.fake.dags.get('gpu_server_cicd_workflow')?.is_paused).toBe(false);
+      expect(w.events.some((e) => e.type === 'run-finished' && e.state === 'success')).toBe(true);
+      expect(w.notices).toEqual([]);
+    },
+  );
+
+  it.each(['2', '3'] as const)('Airflow %s: with the web login denied, the listed CLI commands do the reads, said once', async (line) => {
+    const w = world(line);
+    w.fake.webLoginDenied = true;
+    const result = await w.run(targets(), TRIGGER);
+    expect(result.runState).toBe('success');
+    expect(w.notices).toHaveLength(1);
+    expect(w.notices[0]).toMatch(/Web login to Airflow denied.*CLI commands instead/);
+    const commands = w.fake.commands.map((c) => c.slice(0, 2).join(' '));
+    expect(commands.slice(0, 4)).toEqual(['dags list-import-errors', 'dags list', 'dags unpause', 'dags trigger']);
+    expect(commands).toContain('dags list-runs');
   });
 
   it('waits while the scheduler still has the old DAG version', async () => {
     const w = world();
-    let details = 0;
-    w.deps.cli = new FakeCli((argv) => {
-      const cmd = argv.slice(0, 2).join(' ');
-      if (cmd === 'dags list-import-errors') return { stdout: '[]' };
-      if (cmd === 'dags details') {
-        details += 1;
-        const tag = details >= 3 ? 'config-new' : 'config-old';
-        return { stdout: JSON.stringify([{ dag_id: argv[2], is_paused: false, tags: [{ name: tag }] }]) };
-      }
-      if (cmd === 'dags trigger') return { stdout: '[{"dag_run_id": "manual__x"}]' };
-      return {};
-    });
-    const result = await deploy(DEPLOY_SETTINGS, targets(), { ...OPTIONS, trigger: true, dagMarker: 'config-new' }, w.deps);
-    expect(result.runId).toBe('manual__x');
-    expect(details).toBe(3);
+    w.fake.dags.get('gpu_server_cicd_workflow')!.tags = ['config-old'];
+    let reads = 0;
+    const dag = w.deps.airflow.dag;
+    w.deps.airflow = {
+      ...w.deps.airflow,
+      dag: async (id) => {
+        reads += 1;
+        if (reads === 3) w.fake.dags.get('gpu_server_cicd_workflow')!.tags = [MARKER];
+        return dag(id);
+      },
+    };
+    const result = await w.run(targets(), { trigger: true, dagMarker: MARKER });
+    expect(result.runId).toMatch(/^manual__/);
+    expect(reads).toBe(3);
     expect(w.events.filter((e) => e.type === 'dag-waiting')).toHaveLength(2);
   });
 
   it('import errors of the new file fail the deploy with the error text', async () => {
     const w = world();
-    w.deps.cli = new FakeCli((argv) => {
-      const cmd = argv.slice(0, 2).join(' ');
-      if (cmd === 'dags list-import-errors') {
-        return { stdout: JSON.stringify([{ filepath: '/usr/local/airflow/dags/gpu_server_cicd_dag.py', error: 'SyntaxError: invalid syntax (line 3)' }]), exitCode: 1 };
-      }
-      if (cmd === 'dags details') return { stderr: 'DAG: gpu_server_cicd_workflow does not exist in dag table' };
-      return {};
-    });
-    await expect(deploy(DEPLOY_SETTINGS, targets(), { ...OPTIONS, trigger: true, dagMarker: 'config-new' }, w.deps)).rejects.toThrow(
+    w.fake.dags.clear();
+    w.fake.importErrors = [{ filename: '/usr/local/airflow/dags/gpu_server_cicd_dag.py', stack_trace: 'SyntaxError: invalid syntax (line 3)' }];
+    await expect(w.run(targets(), { trigger: true, dagMarker: MARKER })).rejects.toThrow(
       /does not import: \/usr\/local\/airflow\/dags\/gpu_server_cicd_dag.py\nSyntaxError: invalid syntax/,
     );
+  });
+
+  it.each(['2', '3'] as const)('Airflow %s: a trigger Airflow refuses fails at once with its own message, no waiting', async (line) => {
+    const w = world(line);
+    w.fake.onTrigger = () => ({ refuse: 'airflow.exceptions.ParamValidationError: Invalid input for param workspace_path: bad' });
+    const error = await w.run(targets(), TRIGGER).catch((e: unknown) => e);
+    expect((error as Error).message).toBe(
+      'Airflow did not create a run of gpu_server_cicd_workflow: airflow.exceptions.ParamValidationError: Invalid input for param workspace_path: bad',
+    );
+    expect(w.events.filter((e) => e.type === 'run-status')).toEqual([]);
+  });
+
+  it('a failed run comes back with each failed task and the last 40 lines of its log, and where CloudWatch keeps it', async () => {
+    const w = world('3');
+    w.mwaa.state.taskLogs = { enabled: true, cloudWatchLogGroupArn: 'arn:aws:logs:us-east-1:1:log-group:airflow-env-x-Task' };
+    const log = Array.from({ length: 50 }, (_, i) => `line ${i + 1}`).join('\n');
+    w.fake.onTrigger = () => ({
+      states: ['running', 'failed'],
+      tis: [
+        { task_id: 'validate_inputs', state: 'failed', map_index: -1, try_number: 1, log: `${log}\nAirflowFailException: workspace_path: bad` },
+        { task_id: 'retrieve_ssh_key', state: 'upstream_failed', map_index: -1, try_number: 0 },
+      ],
+    });
+    const result = await w.run(targets(), TRIGGER);
+    expect(result.runState).toBe('failed');
+    expect(result.failures).toHaveLength(1);
+    expect(result.failures![0]).toMatchObject({ taskId: 'validate_inputs', tryNumber: 1 });
+    expect(result.failures![0]!.logTail).toHaveLength(40);
+    expect(result.failures![0]!.logTail!.at(-1)).toMatch(/AirflowFailException: workspace_path: bad$/);
+    expect(result.taskLogGroupArn).toBe('arn:aws:logs:us-east-1:1:log-group:airflow-env-x-Task');
+    expect(w.events.find((e) => e.type === 'task-logs')).toEqual({ type: 'task-logs', enabled: true, logGroupArn: result.taskLogGroupArn });
+  });
+
+  it('with task logging off, the failed run says so and names no log group', async () => {
+    const w = world('2');
+    w.mwaa.state.taskLogs = { enabled: false };
+    w.fake.onTrigger = () => ({ states: ['failed'], tis: [{ task_id: 'validate_inputs', state: 'failed', map_index: -1, try_number: 1, log: 'ValueError: x' }] });
+    const result = await w.run(targets(), TRIGGER);
+    expect(result.failures![0]!.logTail).toEqual(['ValueError: x']);
+    expect(result.taskLogGroupArn).toBeUndefined();
+    expect(w.events.find((e) => e.type === 'task-logs')).toEqual({ type: 'task-logs', enabled: false });
+  });
+
+  it('a run Airflow does not know fails the wait on the second poll, naming why', async () => {
+    const w = world();
+    w.fake.onTrigger = () => ({ states: ['queued'], tis: [] });
+    const airflow = w.deps.airflow;
+    w.deps.airflow = { ...airflow, dagRun: (dagId) => airflow.dagRun(dagId, 'manual__not-there') };
+    const error = await w.run(targets(), TRIGGER).catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/^Run manual__\S+ of gpu_server_cicd_workflow does not exist \(asked 2 times\): .*not found/);
+    expect(w.events.filter((e) => e.type === 'run-status')).toHaveLength(1);
   });
 });

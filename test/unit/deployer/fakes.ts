@@ -1,6 +1,5 @@
-/** In-memory S3 (versioned, conditional writes), MWAA, CLI endpoint and clock for deployer unit tests. */
+/** In-memory S3 (versioned, conditional writes), MWAA and clock for deployer unit tests (Airflow: ../support/fake-airflow.ts). */
 import { createHash } from 'node:crypto';
-import type { CliResult } from '../../../src/mwaa/cli-client.js';
 import {
   PreconditionFailedError,
   type EnvironmentState,
@@ -185,17 +184,6 @@ export class FakeMwaa implements MwaaPort {
       lastUpdate: { status: 'PENDING', createdAt: new Date(this.clock.now()).toISOString() },
     };
     this.onStatusChange?.('UPDATING');
-  }
-}
-
-/** A CLI endpoint that answers from a handler keyed by the command's first two words. */
-export class FakeCli {
-  readonly commands: string[][] = [];
-  constructor(private readonly handler: (argv: readonly string[]) => Partial<CliResult> | undefined) {}
-  async run(argv: readonly string[]): Promise<CliResult> {
-    this.commands.push([...argv]);
-    const out = this.handler(argv) ?? {};
-    return { stdout: out.stdout ?? '', stderr: out.stderr ?? '', ...(out.exitCode !== undefined ? { exitCode: out.exitCode } : {}) };
   }
 }
 

@@ -124,7 +124,7 @@ describe('plan', () => {
       [{ versioning: 'Suspended' }, 'versioning', /put-bucket-versioning --bucket airflow-test --versioning-configuration Status=Enabled/],
       [{ versioning: undefined }, 'versioning', /never enabled/],
       [{ env: { airflowVersion: '2.9.2' } }, 'airflow-version', /runs Airflow 2\.9\.2 but the config targets 2\.10\.3/],
-      [{ env: { status: 'UPDATING' } }, 'status', /UPDATING, not AVAILABLE.*--wait-for-available/],
+      [{ env: { status: 'UPDATING' } }, 'status', /is UPDATING \(an update is being applied\), not AVAILABLE.*--wait-for-available/],
       [{ env: { bucket: 'airflow-other' } }, 'bucket', /airflow-other/],
       [{ env: { dagS3Path: 'other-dags/' } }, 'dag-path', /other-dags/],
     ] as const)('%j → %s', (change, code, message) => {
@@ -134,6 +134,29 @@ describe('plan', () => {
       const p = plan(SETTINGS, targets(), remote);
       expect(p.refusals.map((r) => r.code)).toEqual([code]);
       expect(p.refusals[0]!.message).toMatch(message);
+    });
+
+    it.each([
+      ['2.10.3', '3.3.1', /or change the environment's version first: aws mwaa update-environment --name env-x --airflow-version 2\.11\.2, then aws mwaa update-environment --name env-x --airflow-version 3\.3\.1 \(MWAA moves 2\.x to 3\.x in place only from 2\.11\.2\); or create a new environment on Airflow 3\.3\.1/],
+      ['2.11.2', '3.3.1', /first: aws mwaa update-environment --name env-x --airflow-version 3\.3\.1\.$/],
+      ['3.3.1', '2.11.2', /first: aws mwaa update-environment --name env-x --airflow-version 2\.11\.2\.$/],
+      ['3.3.1', '2.10.3', /MWAA cannot change 3\.3\.1 to 2\.10\.3 in place: create a new environment/],
+    ])('the hint from %s to %s follows MWAA\'s version rules', (from, to, hint) => {
+      const remote = deployedState();
+      remote.environment.airflowVersion = from;
+      const p = plan({ ...SETTINGS, airflowVersion: to }, targets(), remote);
+      expect(p.refusals[0]!.message).toMatch(hint);
+    });
+
+    it.each([
+      ['MAINTENANCE', /is MAINTENANCE \(MWAA is applying maintenance in its weekly maintenance window\), not AVAILABLE\. Wait for it/],
+      ['CREATING_SNAPSHOT', /is CREATING_SNAPSHOT \(MWAA is snapshotting its metadata database.*\. Wait for it/],
+      ['ROLLING_BACK', /is ROLLING_BACK \(an update failed and MWAA is restoring the previous version\)/],
+      ['UNAVAILABLE', /is UNAVAILABLE .*; waiting will not help\./],
+    ])('%s is refused with what it means and whether waiting helps', (status, message) => {
+      const remote = deployedState();
+      remote.environment.status = status;
+      expect(plan(SETTINGS, targets(), remote).refusals.map((r) => r.message)).toEqual([expect.stringMatching(message)]);
     });
 
     it('UPDATE_FAILED is usable (MWAA rolled back) with a warning carrying the error', () => {

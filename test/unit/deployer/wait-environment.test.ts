@@ -36,7 +36,7 @@ describe('waitForAvailable', () => {
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(EnvironmentUpdateFailedError);
-    expect((error as Error).message).toMatch(/went UPDATE_FAILED while applying the update.*PluginImportError: No module named gpu_ssh_utils_broken/);
+    expect((error as Error).message).toMatch(/went UPDATE_FAILED \(the last update failed and MWAA rolled it back; it is usable\) while applying the update.*PluginImportError: No module named gpu_ssh_utils_broken/);
   });
 
   it('does not take a stale AVAILABLE (before the update shows) as done', async () => {

@@ -48,6 +48,13 @@ describe('renderIamPolicies', () => {
       Action: ['airflow:CreateCliToken', 'airflow:GetEnvironment', 'airflow:UpdateEnvironment'],
       Resource: ['arn:aws:airflow:us-east-1:444455556666:environment/gpu-cicd-prod'],
     });
+    // The web login's resource is the Airflow role, not the environment (MWAA's access policies).
+    expect(byId.MwaaWebLoginAsOp).toEqual({
+      Sid: 'MwaaWebLoginAsOp',
+      Effect: 'Allow',
+      Action: ['airflow:CreateWebLoginToken'],
+      Resource: ['arn:aws:airflow:us-east-1:444455556666:role/gpu-cicd-prod/Op'],
+    });
     expect(JSON.stringify(doc)).not.toMatch(/"\*"|s3:\*|airflow:\*/);
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createMwaaCli, MwaaCliError, type CliTokenApi } from '../../../src/mwaa/cli-client.js';
+import { airflowMessage, createMwaaCli, decodeCliResponse, MwaaCliError, type CliTokenApi } from '../../../src/mwaa/cli-client.js';
 
 function b64(text: string): string {
   return Buffer.from(text, 'utf8').toString('base64');
@@ -70,5 +70,61 @@ describe('createMwaaCli', () => {
     const error = await cli.run(['db', 'reset']).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MwaaCliError);
     expect((error as Error).message).toMatch(/HTTP 500 to `db reset`.*does not support/);
+  });
+
+  it('follows a redirect with the same POST, body and token (as `curl -L --request POST`)', async () => {
+    const seen: string[] = [];
+    const fetchImpl = (async (url: string, init: RequestInit) => {
+      seen.push(`${init.method} ${url} ${(init.headers as Record<string, string>).Authorization} ${String(init.body)}`);
+      if (url.endsWith('/aws_mwaa/cli')) return new Response(null, { status: 307, headers: { location: '/aws_mwaa/cli/' } });
+      return new Response(JSON.stringify({ stdout: b64('ok'), stderr: '' }), { status: 200 });
+    }) as typeof fetch;
+    const tokenApi: CliTokenApi = { createCliToken: async () => ({ token: 't', hostname: 'h' }) };
+    const out = await createMwaaCli(tokenApi, 'env-r', 'https', { fetch: fetchImpl }).run(['version']);
+    expect(out.stdout).toBe('ok');
+    expect(seen).toEqual(['POST https://h/aws_mwaa/cli Bearer t version', 'POST https://h/aws_mwaa/cli/ Bearer t version']);
+  });
+
+  it('runs one request at a time per environment, across clients in the process', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const fetchImpl = (async () => {
+      inFlight += 1;
+      most = Math.max(most, inFlight);
+      await new Promise((r) => setTimeout(r, 5));
+      inFlight -= 1;
+      return new Response(JSON.stringify({ stdout: '', stderr: '' }), { status: 200 });
+    }) as typeof fetch;
+    const tokenApi: CliTokenApi = { createCliToken: async () => ({ token: 't', hostname: 'h' }) };
+    const deploy = createMwaaCli(tokenApi, 'env-lane', 'https', { fetch: fetchImpl });
+    const check = createMwaaCli(tokenApi, 'env-lane', 'https', { fetch: fetchImpl });
+    await Promise.all([...Array.from({ length: 4 }, () => deploy.run(['version'])), ...Array.from({ length: 4 }, () => check.run(['version']))]);
+    expect(most).toBe(1);
+    // Another environment has its own lane.
+    const other = createMwaaCli(tokenApi, 'env-other', 'https', { fetch: fetchImpl });
+    most = 0;
+    await Promise.all([deploy.run(['version']), other.run(['version'])]);
+    expect(most).toBe(2);
+  });
+
+  it('a failed request does not block the lane', async () => {
+    const { cli } = setup([500, 200]);
+    await expect(cli.run(['version'])).rejects.toBeInstanceOf(MwaaCliError);
+    expect((await cli.run(['version'])).stdout).toBe('out ✓\n');
+  });
+});
+
+describe('decodeCliResponse', () => {
+  it('keeps stdout and stderr only (MWAA sends no exit code; nothing may lean on one)', () => {
+    const out = decodeCliResponse('version', JSON.stringify({ stdout: b64('a'), stderr: b64('b'), exitCode: 1 }));
+    expect(out).toEqual({ stdout: 'a', stderr: 'b' });
+  });
+});
+
+describe('airflowMessage', () => {
+  it('is the exception line a traceback ends with, else the last line of stderr', () => {
+    expect(airflowMessage({ stdout: 'log\n', stderr: 'Traceback (most recent call last):\n  File "x"\nValueError: bad\n\n' })).toBe('ValueError: bad');
+    expect(airflowMessage({ stdout: '', stderr: 'warning\nDag id x not found\n' })).toBe('Dag id x not found');
+    expect(airflowMessage({ stdout: 'only stdout\n', stderr: '' })).toBe('only stdout');
   });
 });

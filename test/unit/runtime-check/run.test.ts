@@ -110,7 +110,7 @@ describe('runRuntimeCheck', () => {
     const report = await runRuntimeCheck(config(), {
       privateKey: privateKey(),
       compareVariables: true,
-      variableReader: { get: async (key) => (reads.push(key), 'x') },
+      variableReader: { variables: async (keys) => (reads.push(...keys), new Map(keys.map((k) => [k, 'x']))) },
     });
     expect(reads).toEqual([]);
     expect(report.servers[0]?.checks.at(-1)).toEqual({

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { mwaaVariableReader } from '../../../src/runtime-check/mwaa-variables.js';
 import { compareValues, sameValue, summarizeComparisons } from '../../../src/runtime-check/variables.js';
 
 describe('sameValue', () => {
@@ -56,33 +55,5 @@ describe('compareValues / summarizeComparisons', () => {
   it('says how many matched when all do', () => {
     const rows = compareValues(mappings.slice(0, 1), new Map([['gpu-01__a', '1.0']]));
     expect(summarizeComparisons(rows)).toBe('1 of 1 Variables match the file');
-  });
-});
-
-describe('mwaaVariableReader', () => {
-  const fake = (result: { stdout: string; stderr: string; exitCode?: number }) => {
-    const calls: string[][] = [];
-    return { calls, cli: { run: async (argv: readonly string[]) => (calls.push([...argv]), result) } };
-  };
-
-  it('runs `variables get <key>` and strips the one newline print adds', async () => {
-    const { calls, cli } = fake({ stdout: '1.2.3\n', stderr: '' });
-    expect(await mwaaVariableReader(cli).get('gpu-01__a')).toBe('1.2.3');
-    expect(calls).toEqual([['variables', 'get', 'gpu-01__a']]);
-  });
-
-  it('keeps other whitespace, and an empty value is not a missing one', async () => {
-    expect(await mwaaVariableReader(fake({ stdout: ' x \n\n', stderr: '' }).cli).get('a')).toBe(' x \n');
-    expect(await mwaaVariableReader(fake({ stdout: '\n', stderr: '' }).cli).get('a')).toBe('');
-  });
-
-  it('reports a missing Variable as undefined', async () => {
-    const { cli } = fake({ stdout: '', stderr: 'Variable a does not exist\n', exitCode: 1 });
-    expect(await mwaaVariableReader(cli).get('a')).toBeUndefined();
-  });
-
-  it('throws on other failures the endpoint reports', async () => {
-    const { cli } = fake({ stdout: '', stderr: 'Traceback...\nsqlite3.OperationalError: database is locked\n', exitCode: 1 });
-    await expect(mwaaVariableReader(cli).get('a')).rejects.toThrow(/database is locked/);
   });
 });

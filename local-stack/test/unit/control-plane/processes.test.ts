@@ -49,7 +49,7 @@ describe('airflowEnv', () => {
   });
 
   it('lists the processes each Airflow line needs', () => {
-    expect(processSpecs('2').map((s) => s.name)).toEqual(['airflow-scheduler']);
+    expect(processSpecs('2').map((s) => s.name)).toEqual(['airflow-scheduler', 'airflow-webserver']);
     expect(processSpecs('3').map((s) => s.args[0])).toContain('dag-processor');
   });
 });

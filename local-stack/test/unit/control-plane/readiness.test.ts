@@ -18,8 +18,10 @@ describe('apiServerBaseUrl', () => {
   it('uses airflow.cfg, loopback for a wildcard host, and env overrides', () => {
     const home = mkdtempSync(join(tmpdir(), 'cp-ready-'));
     try {
-      writeFileSync(join(home, 'airflow.cfg'), CFG);
+      writeFileSync(join(home, 'airflow.cfg'), `${CFG}web_server_port = 18081\nweb_server_host = 0.0.0.0\n`);
       expect(apiServerBaseUrl({}, home)).toBe('http://127.0.0.1:18080');
+      expect(apiServerBaseUrl({}, home, '2')).toBe('http://127.0.0.1:18081');
+      expect(apiServerBaseUrl({ AIRFLOW__WEBSERVER__WEB_SERVER_PORT: '99' }, home, '2')).toBe('http://127.0.0.1:99');
       expect(apiServerBaseUrl({ AIRFLOW__API__PORT: '1234', AIRFLOW__API__HOST: '127.0.0.2' }, home)).toBe('http://127.0.0.2:1234');
       expect(apiServerBaseUrl({}, join(home, 'absent'))).toBe('http://127.0.0.1:8080');
     } finally {
@@ -29,8 +31,16 @@ describe('apiServerBaseUrl', () => {
 });
 
 describe('waitForAirflow', () => {
-  it('returns at once for Airflow 2', async () => {
-    await waitForAirflow({ line: '2', env: () => ({}), airflowHome: '/nowhere', fetchImpl: () => Promise.reject(new Error('unused')) });
+  it("Airflow 2: waits for the web server's /health (it serves the REST API)", async () => {
+    const urls: string[] = [];
+    await waitForAirflow({
+      line: '2',
+      env: () => ({ AIRFLOW__WEBSERVER__WEB_SERVER_PORT: '7' }),
+      airflowHome: '/nowhere',
+      sleep: async () => undefined,
+      fetchImpl: (async (url: string) => (urls.push(url), new Response('{}', { status: urls.length < 2 ? 503 : 200 }))) as unknown as typeof fetch,
+    });
+    expect(urls).toEqual(['http://127.0.0.1:7/health', 'http://127.0.0.1:7/health']);
   });
 
   it('polls the api-server health endpoint until it answers 200', async () => {

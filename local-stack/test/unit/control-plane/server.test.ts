@@ -3,7 +3,9 @@
  * disableHostPrefix), with the environment's effects (S3, plugins, Airflow) replaced by fakes.
  */
 import {
+  AccessDeniedException,
   CreateCliTokenCommand,
+  CreateWebLoginTokenCommand,
   GetEnvironmentCommand,
   MWAAClient,
   ResourceNotFoundException,
@@ -11,6 +13,7 @@ import {
   ValidationException,
 } from '@aws-sdk/client-mwaa';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +22,7 @@ import type { CliOutput } from '../../../src/control-plane/cli-runner.js';
 import { EnvironmentController } from '../../../src/control-plane/controller.js';
 import type { EnvironmentRecord } from '../../../src/control-plane/environment.js';
 import { PluginsRejectedError, type StagedPlugins } from '../../../src/control-plane/plugins.js';
-import { createControlPlaneServer } from '../../../src/control-plane/server.js';
+import { createControlPlaneServer, type Behaviour } from '../../../src/control-plane/server.js';
 import { TokenStore } from '../../../src/control-plane/tokens.js';
 import { FakeStore } from './fake-store.js';
 import { createMwaaClient } from '../../../../src/mwaa/clients.js';
@@ -32,11 +35,17 @@ let calls: string[];
 let stageResult: (zip: Buffer) => Promise<StagedPlugins>;
 let cliCalls: string[][];
 let cliOutput: CliOutput;
+let runCli: (argv: string[]) => Promise<CliOutput>;
 let controller: EnvironmentController;
 let close: () => Promise<void>;
 let port: number;
 let client: MWAAClient;
 let counts: Record<string, number>;
+let behaviour: Behaviour;
+let logins: number;
+let upstream: Server;
+let upstreamRequests: { method: string; url: string; headers: Record<string, string | string[] | undefined>; body: string }[];
+let line: '2' | '3';
 
 function freshRecord(): EnvironmentRecord {
   return {
@@ -60,6 +69,10 @@ beforeEach(async () => {
   calls = [];
   cliCalls = [];
   cliOutput = { stdout: Buffer.from('out\n'), stderr: Buffer.from('err\n'), exitCode: 0, timedOut: false };
+  runCli = async (argv) => {
+    cliCalls.push(argv);
+    return cliOutput;
+  };
   stageResult = async (zip) => ({ releaseId: 'r1', dir: '/nowhere', modules: [zip.toString()] });
   controller = new EnvironmentController(freshRecord(), {
     store,
@@ -75,22 +88,50 @@ beforeEach(async () => {
       calls.push(`requirements:${body.toString()}`);
       if (body.toString().includes('missing')) {
         const { RequirementsRejectedError } = await import('../../../src/control-plane/requirements.js');
-        throw new RequirementsRejectedError('missing is not installed');
+        throw new RequirementsRejectedError('REQUIREMENTS_NOT_RESOLVABLE', 'missing is not installed');
       }
     },
     restartAirflow: async (changed) => void calls.push(`restart:${JSON.stringify(changed)}`),
+    rollingBackMs: () => behaviour.rollingBackMs,
+    sleep: async (ms) => void calls.push(`${controller.snapshot().status} for ${ms} ms`),
     now: () => now,
     persistPath: join(dir, 'environment.json'),
     onEvent: () => undefined,
   });
   const tokens = new TokenStore(60_000, () => now);
+  behaviour = { webLoginDenied: false, rollingBackMs: 0, cliTokenTtlMs: 60_000 };
+  logins = 0;
+  line = '2';
+  // Stands in for Airflow's web server / api-server behind the /api pass-through.
+  upstreamRequests = [];
+  upstream = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      upstreamRequests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
+      res.writeHead(req.url?.includes('missing') ? 404 : 200, { 'content-type': 'application/json', 'set-cookie': 'other=1' });
+      res.end(JSON.stringify({ answered: req.url }));
+    });
+  });
+  await new Promise<void>((resolveListen) => upstream.listen(0, '127.0.0.1', resolveListen));
+  const upstreamPort = (upstream.address() as AddressInfo).port;
   const built = createControlPlaneServer({
+    get line() {
+      return line;
+    },
     controller,
     tokens,
-    runCli: async (argv) => {
-      cliCalls.push(argv);
-      return cliOutput;
+    webTokens: new TokenStore(60_000, () => now),
+    runCli: (argv) => runCli(argv),
+    airflowLogin: {
+      login: async () => {
+        logins += 1;
+        return `real-credential-${logins}`;
+      },
     },
+    airflowBaseUrl: () => `http://127.0.0.1:${upstreamPort}`,
+    behaviour,
+    airflowIdentity: 'mwaa-op',
     webServerHostname: () => `127.0.0.1:${port}`,
     extraStats: () => ({}),
     onEvent: () => undefined,
@@ -98,7 +139,10 @@ beforeEach(async () => {
   counts = built.counts;
   await new Promise<void>((resolveListen) => built.server.listen(0, '127.0.0.1', resolveListen));
   port = (built.server.address() as AddressInfo).port;
-  close = () => new Promise((resolveClose) => built.server.close(() => resolveClose()));
+  close = async () => {
+    await new Promise<void>((resolveClose) => built.server.close(() => resolveClose()));
+    await new Promise<void>((resolveClose) => upstream.close(() => resolveClose()));
+  };
   client = createMwaaClient({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', localStack: true });
 });
 
@@ -232,7 +276,7 @@ describe('MWAA REST-JSON operations through the real SDK', () => {
     );
     const after = await statusAfterUpdate();
     expect(after.status).toBe('UPDATE_FAILED');
-    expect(after.lastUpdate?.error?.errorCode).toBe('REQUIREMENTS_NOT_SATISFIED');
+    expect(after.lastUpdate?.error?.errorCode).toBe('REQUIREMENTS_NOT_RESOLVABLE');
     expect(calls).toEqual(['stage:zip', 'requirements:missing==1', 'discard:r1']);
     expect(after.pluginsS3ObjectVersion).toBeUndefined();
   });
@@ -282,12 +326,45 @@ describe('CLI token and /aws_mwaa/cli', () => {
     expect(res.status).toBe(200);
   });
 
-  it('unsupported commands answer 500 without running anything', async () => {
+  it("commands outside the line's table answer 500 without running anything", async () => {
     const { CliToken } = await client.send(new CreateCliTokenCommand({ Name: NAME }));
-    for (const command of ['db reset -y', 'scheduler', 'users create -u x', 'tasks run d t 2024-01-01']) {
+    for (const command of ['db reset -y', 'scheduler', 'users create -u x', 'dags details d', 'pools list', 'connections list', 'variables export f']) {
+      expect((await postCli(CliToken!, command)).status).toBe(500);
+    }
+    line = '3';
+    for (const command of ['tasks run d t 2024-01-01', 'dags backfill d -s 2024-01-01']) {
       expect((await postCli(CliToken!, command)).status).toBe(500);
     }
     expect(cliCalls).toEqual([]);
+    // ...which Airflow 2 does run.
+    line = '2';
+    expect((await postCli(CliToken!, 'tasks run d t 2024-01-01')).status).toBe(200);
+  });
+
+  it('answers stdout and stderr only: no exit code, as MWAA', async () => {
+    cliOutput = { stdout: Buffer.from('x'), stderr: Buffer.alloc(0), exitCode: 3, timedOut: false };
+    const { CliToken } = await client.send(new CreateCliTokenCommand({ Name: NAME }));
+    expect(Object.keys((await (await postCli(CliToken!, 'version')).json()) as object).sort()).toEqual(['stderr', 'stdout']);
+  });
+
+  it('counts concurrent CLI requests; the peak can be reset', async () => {
+    const { CliToken } = await client.send(new CreateCliTokenCommand({ Name: NAME }));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let started = 0;
+    runCli = async () => {
+      started += 1;
+      await gate;
+      return cliOutput;
+    };
+    const both = [postCli(CliToken!, 'version'), postCli(CliToken!, 'cheat-sheet')];
+    while (started < 2) await new Promise((r) => setTimeout(r, 5));
+    const during = (await (await fetch(`http://127.0.0.1:${port}/_local/stats`)).json()) as { cli: { inFlight: number; maxInFlight: number } };
+    expect(during.cli).toEqual({ inFlight: 2, maxInFlight: 2 });
+    release();
+    await Promise.all(both);
+    const reset = (await (await fetch(`http://127.0.0.1:${port}/_local/stats/cli-peak`, { method: 'DELETE' })).json()) as { cli: object };
+    expect(reset.cli).toEqual({ inFlight: 0, maxInFlight: 0 });
   });
 
   it('tampered, missing and expired tokens answer 403', async () => {
@@ -323,5 +400,158 @@ describe('CLI token and /aws_mwaa/cli', () => {
       requests: Record<string, number>;
     };
     expect(stats.requests).toMatchObject({ GetEnvironment: 1, CreateCliToken: 1, UpdateEnvironment: 0, Cli: 0 });
+  });
+});
+
+describe('web login and the REST pass-through', () => {
+  async function login(path: string, token: string): Promise<Response> {
+    return fetch(`http://127.0.0.1:${port}${path}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token }).toString(),
+      redirect: 'manual',
+    });
+  }
+
+  it.each([
+    ['2', '/aws_mwaa/login', 'session', '/pluginsv2/aws_mwaa/login'],
+    ['3', '/pluginsv2/aws_mwaa/login', '_token', '/aws_mwaa/login'],
+  ] as const)('Airflow %s: %s turns a web login token into the real Airflow credential in cookie %s', async (ln, path, cookie, other) => {
+    line = ln;
+    const out = await client.send(new CreateWebLoginTokenCommand({ Name: NAME }));
+    expect(out).toMatchObject({ WebServerHostname: `127.0.0.1:${port}`, AirflowIdentity: 'mwaa-op' });
+    expect((await login(other, out.WebToken!)).status).toBe(404);
+    const res = await login(path, out.WebToken!);
+    expect(res.status).toBe(302);
+    expect(res.headers.getSetCookie()).toEqual([`${cookie}=real-credential-1; Path=/; HttpOnly; SameSite=Lax`]);
+    // One login per token.
+    expect((await login(path, out.WebToken!)).status).toBe(403);
+    expect(logins).toBe(1);
+  });
+
+  it('an expired or made-up token is refused without logging in to Airflow', async () => {
+    const out = await client.send(new CreateWebLoginTokenCommand({ Name: NAME }));
+    expect((await login('/aws_mwaa/login', 'made-up')).status).toBe(403);
+    now += 60_000;
+    expect((await login('/aws_mwaa/login', out.WebToken!)).status).toBe(403);
+    expect(logins).toBe(0);
+  });
+
+  it('CreateWebLoginToken answers AccessDeniedException when told to (a role without airflow:CreateWebLoginToken)', async () => {
+    await fetch(`http://127.0.0.1:${port}/_local/behaviour`, { method: 'POST', body: JSON.stringify({ webLoginDenied: true }) });
+    const error = await client.send(new CreateWebLoginTokenCommand({ Name: NAME })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AccessDeniedException);
+    expect((error as Error).message).toContain(`role/${NAME}/Op`);
+  });
+
+  it('/api/* goes to Airflow as sent (method, query, credential, body) and comes back as Airflow answered', async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/api/v1/dags/d?update_mask=is_paused`, {
+      method: 'PATCH',
+      headers: { Cookie: 'session=abc', 'Content-Type': 'application/json', Authorization: 'Bearer jwt' },
+      body: '{"is_paused":false}',
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ answered: '/api/v1/dags/d?update_mask=is_paused' });
+    expect(res.headers.getSetCookie()).toEqual([]);
+    expect(upstreamRequests[0]).toMatchObject({ method: 'PATCH', url: '/api/v1/dags/d?update_mask=is_paused', body: '{"is_paused":false}' });
+    expect(upstreamRequests[0]!.headers).toMatchObject({ cookie: 'session=abc', authorization: 'Bearer jwt' });
+    expect((await fetch(`http://127.0.0.1:${port}/api/v2/missing`)).status).toBe(404);
+    expect(counts.RestApi).toBe(2);
+  });
+});
+
+describe('environment life', () => {
+  it('a failed update passes through ROLLING_BACK before UPDATE_FAILED when told to', async () => {
+    behaviour.rollingBackMs = 5000;
+    stageResult = async () => {
+      throw new PluginsRejectedError('PLUGINS_IMPORT_FAILED', 'broken');
+    };
+    const v = store.put('plugins.zip', 'bad');
+    await client.send(new UpdateEnvironmentCommand({ Name: NAME, PluginsS3Path: 'plugins.zip', PluginsS3ObjectVersion: v }));
+    expect((await statusAfterUpdate()).status).toBe('UPDATE_FAILED');
+    expect(calls).toEqual(['stage:bad', 'ROLLING_BACK for 5000 ms']);
+    expect(controller.snapshot().lastUpdate?.error?.errorCode).toBe('PLUGINS_IMPORT_FAILED');
+  });
+
+  it.each(['MAINTENANCE', 'CREATING_SNAPSHOT'])('can be put through %s, refusing updates meanwhile, then back', async (status) => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const sleeps: number[] = [];
+    const passing = new EnvironmentController(controller.snapshot(), {
+      store,
+      plugins: { stage: stageResult, activate: async () => undefined, discard: async () => undefined },
+      checkRequirements: async () => undefined,
+      restartAirflow: async () => undefined,
+      now: () => now,
+      persistPath: join(dir, 'env2.json'),
+      onEvent: () => undefined,
+      sleep: async (ms) => {
+        sleeps.push(ms);
+        await gate;
+      },
+    });
+    passing.passThrough(status as 'MAINTENANCE', 3000);
+    expect(passing.snapshot().status).toBe(status);
+    await expect(passing.update(NAME, { MaxWorkers: 2 })).rejects.toThrow(new RegExp(`is ${status}`));
+    release();
+    await passing.idle();
+    expect(passing.snapshot().status).toBe('AVAILABLE');
+    expect(sleeps).toEqual([3000]);
+  });
+
+  it('/_local/status validates its input', async () => {
+    const bad = await fetch(`http://127.0.0.1:${port}/_local/status`, { method: 'POST', body: JSON.stringify({ status: 'UPDATING', forMs: 1 }) });
+    expect(bad.status).toBe(400);
+  });
+
+  it('accepts every UpdateEnvironment field MWAA documents, and reports LoggingConfiguration as GetEnvironment does', async () => {
+    const body = {
+      MaxWebservers: 3,
+      MinWebservers: 2,
+      MaxWorkers: 4,
+      MinWorkers: 1,
+      Schedulers: 2,
+      EnvironmentClass: 'mw1.medium',
+      WebserverAccessMode: 'PRIVATE_ONLY',
+      WeeklyMaintenanceWindowStart: 'SUN:03:30',
+      WorkerReplacementStrategy: 'GRACEFUL',
+      ExecutionRoleArn: 'arn:aws:iam::123456789012:role/x',
+      NetworkConfiguration: { SecurityGroupIds: ['sg-1'] },
+      LoggingConfiguration: { TaskLogs: { Enabled: false, LogLevel: 'INFO' }, SchedulerLogs: { Enabled: true, LogLevel: 'WARNING' } },
+    };
+    const res = await fetch(`http://127.0.0.1:${port}/environments/${NAME}`, { method: 'PATCH', body: JSON.stringify(body) });
+    expect(res.status).toBe(200);
+    await statusAfterUpdate();
+    const { Environment } = await client.send(new GetEnvironmentCommand({ Name: NAME }));
+    expect(Environment).toMatchObject({ MaxWorkers: 4, EnvironmentClass: 'mw1.medium', WebserverAccessMode: 'PRIVATE_ONLY' });
+    expect(Environment?.LastUpdate).toMatchObject({ Status: 'SUCCESS' });
+    const raw = (await (await fetch(`http://127.0.0.1:${port}/environments/${NAME}`)).json()) as { Environment: Record<string, unknown> };
+    expect(raw.Environment).toMatchObject({ MaxWebservers: 3, MinWebservers: 2, LastUpdate: { WorkerReplacementStrategy: 'GRACEFUL' } });
+    expect(Environment?.LoggingConfiguration?.TaskLogs).toEqual({ Enabled: false, LogLevel: 'INFO' });
+    expect(Environment?.LoggingConfiguration?.SchedulerLogs).toEqual({
+      Enabled: true,
+      LogLevel: 'WARNING',
+      CloudWatchLogGroupArn: `arn:aws:logs:us-east-1:123456789012:log-group:airflow-${NAME}-Scheduler`,
+    });
+  });
+
+  it('task logging is on by default, with its CloudWatch log group', async () => {
+    const { Environment } = await client.send(new GetEnvironmentCommand({ Name: NAME }));
+    expect(Environment?.LoggingConfiguration?.TaskLogs).toEqual({
+      Enabled: true,
+      LogLevel: 'INFO',
+      CloudWatchLogGroupArn: `arn:aws:logs:us-east-1:123456789012:log-group:airflow-${NAME}-Task`,
+    });
+  });
+
+  it.each([
+    [{ WorkerReplacementStrategy: 'SOON' }, /WorkerReplacementStrategy must be one of FORCED, GRACEFUL/],
+    [{ EnvironmentClass: 'mw1.huge' }, /EnvironmentClass must be one of/],
+    [{ LoggingConfiguration: { TaskLogs: { Enabled: true, LogLevel: 'LOUD' } } }, /TaskLogs.LogLevel must be one of/],
+    [{ LoggingConfiguration: { AuditLogs: { Enabled: true, LogLevel: 'INFO' } } }, /AuditLogs is not a log module/],
+  ])('refuses %j', async (body, message) => {
+    const res = await fetch(`http://127.0.0.1:${port}/environments/${NAME}`, { method: 'PATCH', body: JSON.stringify(body) });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toMatch(message);
   });
 });

@@ -1,0 +1,315 @@
+/**
+ * What the deployer and the runtime check read from Airflow, answered by Airflow's REST API
+ * (rest-client.ts: /api/v1 on 2.x, /api/v2 on 3.x) and, where the web login is denied, by the CLI
+ * commands MWAA lists for the line (cli-commands.ts). The switch happens once, with one notice.
+ *
+ * REST paths (both lines; the prefix differs):
+ *   GET   /dags/{dag_id}                                               DAG: is_paused, tags, last_parsed_time
+ *   PATCH /dags/{dag_id}?update_mask=is_paused                         unpause
+ *   GET   /importErrors?limit&offset                                   import errors
+ *   GET   /dags/{dag_id}/dagRuns/{run_id}                              run state
+ *   GET   /dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit&offset   task instance states
+ *   GET   /dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try}?full_content&map_index
+ *   GET   /variables?limit&offset                                      Variables, 100 per request
+ * CLI fallback: dags list --columns, dags list-import-errors, dags unpause, dags list-runs,
+ * tasks states-for-dag-run, variables get (no task logs: those are in CloudWatch).
+ */
+import { UserError } from '../errors.js';
+import { airflowMessage, type CliResult } from './cli-client.js';
+import { cliBoolean, jsonRows, parseJsonOutput, tagNames } from './cli-output.js';
+import { AirflowRestError, WebLoginDeniedError, type AirflowRest, type RestResponse } from './rest-client.js';
+import type { AirflowLine } from './versions.js';
+
+/** Anything that runs an MWAA CLI command (cli-client.ts, or a fake in tests). */
+export interface CliRunner {
+  run(argv: readonly string[]): Promise<CliResult>;
+}
+
+export interface DagInfo {
+  dagId: string;
+  isPaused: boolean;
+  tags: string[];
+  fileloc?: string;
+  lastParsedTime?: string;
+}
+
+export interface ImportErrorInfo {
+  filename: string;
+  stackTrace: string;
+}
+
+export type RunLookup = { found: true; state: string } | { found: false; reason: string };
+
+export interface TaskInstanceInfo {
+  taskId: string;
+  /** -1 for an unmapped task. */
+  mapIndex: number;
+  state: string;
+  /** 0 when unknown (the CLI does not say). */
+  tryNumber: number;
+}
+
+export interface AirflowApi {
+  /** What answers now: `rest`, or `cli` once the web login was denied. */
+  via(): 'rest' | 'cli';
+  dag(dagId: string): Promise<DagInfo | undefined>;
+  importErrors(): Promise<ImportErrorInfo[]>;
+  unpause(dagId: string): Promise<void>;
+  dagRun(dagId: string, runId: string): Promise<RunLookup>;
+  taskInstances(dagId: string, runId: string): Promise<TaskInstanceInfo[]>;
+  /** The task instance's log as text; undefined where only the CLI answers. */
+  taskLog(dagId: string, runId: string, ti: TaskInstanceInfo): Promise<string | undefined>;
+  /** The values of `keys` (undefined: no such Variable). */
+  variables(keys: readonly string[]): Promise<Map<string, string | undefined>>;
+}
+
+/** Airflow's REST default and maximum page size (`[api] maximum_page_limit`) on both lines. */
+const PAGE = 100;
+
+type Row = Record<string, unknown>;
+
+function path(...parts: string[]): string {
+  return parts.map((p) => `/${encodeURIComponent(p)}`).join('');
+}
+
+function ok(response: RestResponse, method: string, where: string): Row {
+  if (response.status < 200 || response.status > 299) throw new AirflowRestError(response.status, method, where, response.text);
+  if (!response.json || typeof response.json !== 'object') {
+    throw new AirflowRestError(response.status, method, where, `not JSON: ${response.text.slice(0, 200)}`);
+  }
+  return response.json as Row;
+}
+
+async function collect(rest: AirflowRest, where: string, listKey: string): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (let offset = 0; ; offset += PAGE) {
+    const body = ok(await rest.request('GET', where, { query: { limit: PAGE, offset } }), 'GET', where);
+    const page = jsonRows(body[listKey]);
+    rows.push(...page);
+    const total = typeof body.total_entries === 'number' ? body.total_entries : undefined;
+    if (page.length < PAGE || (total !== undefined && rows.length >= total)) return rows;
+  }
+}
+
+function optionalString(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+function dagInfo(row: Row, dagId: string): DagInfo {
+  const info: DagInfo = { dagId, isPaused: cliBoolean(row.is_paused), tags: tagNames(row.tags) };
+  const fileloc = optionalString(row.fileloc);
+  const parsed = optionalString(row.last_parsed_time);
+  if (fileloc) info.fileloc = fileloc;
+  if (parsed) info.lastParsedTime = parsed;
+  return info;
+}
+
+const SOURCE_DETAILS = '::group::Log message source details';
+
+/** Airflow 3's structured log entries as text lines, without the "source details" header block. */
+export function structuredLogText(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return '';
+  const lines: string[] = [];
+  let inGroup = false;
+  for (const entry of content) {
+    if (typeof entry === 'string') {
+      lines.push(entry);
+      continue;
+    }
+    const message = entry as { event?: unknown; timestamp?: unknown; level?: unknown; error_detail?: unknown };
+    const event = typeof message.event === 'string' ? message.event : '';
+    // Folding markers for the UI: the first group names the log files read, the others wrap task output.
+    if (event.startsWith('::group::')) {
+      inGroup = event === SOURCE_DETAILS;
+      continue;
+    }
+    if (event.startsWith('::endgroup::')) {
+      inGroup = false;
+      continue;
+    }
+    if (inGroup) continue;
+    const ts = typeof message.timestamp === 'string' ? `[${message.timestamp}] ` : '';
+    const level = typeof message.level === 'string' ? `${message.level.toUpperCase()} - ` : '';
+    lines.push(`${ts}${level}${event}`);
+    lines.push(...errorDetailLines(message.error_detail));
+  }
+  return lines.join('\n');
+}
+
+/** A task's exception as Airflow 3 records it: frames, then `Type: message`, cause first. */
+function errorDetailLines(detail: unknown): string[] {
+  if (!Array.isArray(detail)) return [];
+  const lines: string[] = [];
+  for (const exc of detail as { exc_type?: unknown; exc_value?: unknown; frames?: unknown }[]) {
+    for (const frame of Array.isArray(exc.frames) ? (exc.frames as { filename?: unknown; lineno?: unknown; name?: unknown }[]) : []) {
+      lines.push(`  File "${String(frame.filename)}", line ${String(frame.lineno)}, in ${String(frame.name)}`);
+    }
+    lines.push(`${String(exc.exc_type ?? 'Exception')}: ${String(exc.exc_value ?? '')}`);
+  }
+  return lines;
+}
+
+export function restAirflowApi(rest: AirflowRest): Omit<AirflowApi, 'via'> {
+  return {
+    async dag(dagId) {
+      const where = path('dags', dagId);
+      const response = await rest.request('GET', where);
+      if (response.status === 404) return undefined;
+      return dagInfo(ok(response, 'GET', where), dagId);
+    },
+    async importErrors() {
+      return (await collect(rest, '/importErrors', 'import_errors')).map((row) => ({
+        filename: String(row.filename ?? ''),
+        stackTrace: String(row.stack_trace ?? ''),
+      }));
+    },
+    async unpause(dagId) {
+      const where = path('dags', dagId);
+      ok(await rest.request('PATCH', where, { query: { update_mask: 'is_paused' }, body: { is_paused: false } }), 'PATCH', where);
+    },
+    async dagRun(dagId, runId) {
+      const where = path('dags', dagId, 'dagRuns', runId);
+      const response = await rest.request('GET', where);
+      if (response.status === 404) return { found: false, reason: new AirflowRestError(404, 'GET', where, response.text).message };
+      const state = ok(response, 'GET', where).state;
+      return { found: true, state: typeof state === 'string' ? state : 'none' };
+    },
+    async taskInstances(dagId, runId) {
+      return (await collect(rest, path('dags', dagId, 'dagRuns', runId, 'taskInstances'), 'task_instances')).map((row) => ({
+        taskId: String(row.task_id ?? ''),
+        mapIndex: typeof row.map_index === 'number' ? row.map_index : -1,
+        state: typeof row.state === 'string' && row.state !== '' ? row.state : 'none',
+        tryNumber: typeof row.try_number === 'number' ? row.try_number : 0,
+      }));
+    },
+    async taskLog(dagId, runId, ti) {
+      const where = path('dags', dagId, 'dagRuns', runId, 'taskInstances', ti.taskId, 'logs', String(Math.max(ti.tryNumber, 1)));
+      const query = { full_content: true, map_index: ti.mapIndex };
+      // v1 streams plain text; v2 answers 406 to text/plain and gives structured JSON entries.
+      const accept = rest.line === '2' ? 'text/plain' : 'application/json';
+      const response = await rest.request('GET', where, { query, accept });
+      if (response.status < 200 || response.status > 299) throw new AirflowRestError(response.status, 'GET', where, response.text);
+      if (rest.line === '2') return response.text;
+      return structuredLogText((response.json as { content?: unknown } | undefined)?.content ?? response.text);
+    },
+    async variables(keys) {
+      const all = new Map<string, string>();
+      for (const row of await collect(rest, '/variables', 'variables')) {
+        if (typeof row.key === 'string') all.set(row.key, typeof row.value === 'string' ? row.value : String(row.value ?? ''));
+      }
+      return new Map(keys.map((key) => [key, all.get(key)]));
+    },
+  };
+}
+
+/** Fails with Airflow's own message when a CLI command printed no JSON. */
+function cliJson(result: CliResult, what: string): unknown {
+  const parsed = parseJsonOutput(result.stdout);
+  if (parsed === undefined) throw new UserError(`${what} printed no JSON: ${airflowMessage(result)}`);
+  return parsed;
+}
+
+export function cliAirflowApi(cli: CliRunner, line: AirflowLine): Omit<AirflowApi, 'via'> {
+  return {
+    async dag(dagId) {
+      const out = await cli.run(['dags', 'list', '-o', 'json', '--columns', 'dag_id,is_paused,tags,last_parsed_time,fileloc']);
+      const row = jsonRows(cliJson(out, '`dags list`')).find((r) => r.dag_id === dagId);
+      return row ? dagInfo(row, dagId) : undefined;
+    },
+    async importErrors() {
+      const out = await cli.run(['dags', 'list-import-errors', '-o', 'json']);
+      return jsonRows(cliJson(out, '`dags list-import-errors`')).map((row) => ({
+        filename: String(row.filepath ?? ''),
+        stackTrace: String(row.error ?? ''),
+      }));
+    },
+    async unpause(dagId) {
+      // Prints the DAGs it changed, or "No paused DAGs were found" when there was nothing to do.
+      const out = await cli.run(['dags', 'unpause', dagId, '-o', 'json']);
+      const changed = jsonRows(parseJsonOutput(out.stdout)).some((row) => row.dag_id === dagId);
+      if (!changed && !/No paused DAGs were found/.test(out.stdout)) {
+        throw new UserError(`Could not unpause ${dagId}: ${airflowMessage(out)}`);
+      }
+    },
+    async dagRun(dagId, runId) {
+      const argv = line === '2' ? ['dags', 'list-runs', '-d', dagId, '-o', 'json'] : ['dags', 'list-runs', dagId, '-o', 'json'];
+      const out = await cli.run(argv);
+      const parsed = parseJsonOutput(out.stdout);
+      if (parsed === undefined) return { found: false, reason: airflowMessage(out) };
+      const row = jsonRows(parsed).find((r) => r.run_id === runId);
+      if (!row) return { found: false, reason: `\`dags list-runs\` lists no run ${runId} of ${dagId}` };
+      return { found: true, state: typeof row.state === 'string' && row.state !== '' ? row.state : 'none' };
+    },
+    async taskInstances(dagId, runId) {
+      const out = await cli.run(['tasks', 'states-for-dag-run', dagId, runId, '-o', 'json']);
+      return jsonRows(cliJson(out, '`tasks states-for-dag-run`')).map((row) => ({
+        taskId: String(row.task_id ?? ''),
+        mapIndex: row.map_index !== undefined && row.map_index !== '' ? Number(row.map_index) : -1,
+        state: typeof row.state === 'string' && row.state !== '' ? row.state : 'none',
+        tryNumber: 0,
+      }));
+    },
+    async taskLog() {
+      return undefined;
+    },
+    async variables(keys) {
+      const values = new Map<string, string | undefined>();
+      // One at a time: the lane in cli-client.ts serialises them anyway.
+      for (const key of keys) {
+        const out = await cli.run(['variables', 'get', key]);
+        if (out.stdout === '' && /does not exist/i.test(out.stderr)) {
+          values.set(key, undefined);
+        } else if (out.stdout === '' && out.stderr.trim() !== '') {
+          throw new UserError(`\`variables get ${key}\` failed: ${airflowMessage(out)}`);
+        } else {
+          values.set(key, out.stdout.endsWith('\n') ? out.stdout.slice(0, -1) : out.stdout);
+        }
+      }
+      return values;
+    },
+  };
+}
+
+export interface AirflowApiOptions {
+  line: AirflowLine;
+  cli: CliRunner;
+  /** Absent: the CLI answers everything. */
+  rest?: AirflowRest;
+  /** Told once, when the web login is denied and the CLI takes over. */
+  onFallback?: (message: string) => void;
+}
+
+/** REST while the web login works; the listed CLI commands from the first denial on. */
+export function airflowApi(options: AirflowApiOptions): AirflowApi {
+  const cli = cliAirflowApi(options.cli, options.line);
+  const rest = options.rest ? restAirflowApi(options.rest) : undefined;
+  let via: 'rest' | 'cli' = rest ? 'rest' : 'cli';
+  const call =
+    <K extends keyof Omit<AirflowApi, 'via'>>(name: K) =>
+    async (...args: Parameters<AirflowApi[K]>): Promise<Awaited<ReturnType<AirflowApi[K]>>> => {
+      if (via === 'rest' && rest) {
+        try {
+          return await (rest[name] as (...a: Parameters<AirflowApi[K]>) => Promise<Awaited<ReturnType<AirflowApi[K]>>>)(...args);
+        } catch (error) {
+          if (!(error instanceof WebLoginDeniedError)) throw error;
+          via = 'cli';
+          options.onFallback?.(
+            `${error.message}. Reading Airflow through the MWAA CLI commands instead (slower; no task logs). ` +
+              'Grant airflow:CreateWebLoginToken (see docs/MWAA_SETUP.md) to use the REST API.',
+          );
+        }
+      }
+      return (cli[name] as (...a: Parameters<AirflowApi[K]>) => Promise<Awaited<ReturnType<AirflowApi[K]>>>)(...args);
+    };
+  return {
+    via: () => via,
+    dag: call('dag'),
+    importErrors: call('importErrors'),
+    unpause: call('unpause'),
+    dagRun: call('dagRun'),
+    taskInstances: call('taskInstances'),
+    taskLog: call('taskLog'),
+    variables: call('variables'),
+  };
+}

@@ -1,0 +1,125 @@
+/**
+ * `deploy` and `check` against the running local stack where MWAA's own behaviour decides the
+ * outcome: a trigger Airflow refuses, a run that fails in its first task, task logging on and off,
+ * a denied web login (the listed CLI commands take over, one request at a time), and the statuses
+ * MWAA passes through on its own (MAINTENANCE, CREATING_SNAPSHOT). The real CLI, as users run it.
+ */
+import { GetEnvironmentCommand, MWAAClient, UpdateEnvironmentCommand } from '@aws-sdk/client-mwaa';
+import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  controlPlaneSet,
+  controlPlaneStats,
+  requireLocalStack,
+  resetCliPeak,
+  runDeploy,
+  statsDelta,
+} from './deploy-helpers.js';
+
+const stack = requireLocalStack();
+const creds = { accessKeyId: 'test', secretAccessKey: 'test' };
+const mwaa = new MWAAClient({ endpoint: stack.endpoints.mwaa, region: stack.region, disableHostPrefix: true, credentials: creds });
+const TASK_LOG_GROUP = `arn:aws:logs:${stack.region}:123456789012:log-group:airflow-${stack.environmentName}-Task`;
+
+async function setTaskLogging(enabled: boolean): Promise<void> {
+  await mwaa.send(
+    new UpdateEnvironmentCommand({ Name: stack.environmentName, LoggingConfiguration: { TaskLogs: { Enabled: enabled, LogLevel: 'INFO' } } }),
+  );
+  for (let i = 0; i < 240; i += 1) {
+    const env = (await mwaa.send(new GetEnvironmentCommand({ Name: stack.environmentName }))).Environment!;
+    if (env.Status === 'AVAILABLE' && env.LoggingConfiguration?.TaskLogs?.Enabled === enabled) return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error('the logging update did not finish within 2 minutes');
+}
+
+beforeAll(async () => {
+  await controlPlaneSet(stack, 'behaviour', { webLoginDenied: false });
+  // The standard config's artifacts, so every test below only triggers.
+  const out = await runDeploy(['--env', 'local', '--yes', '--no-trigger']);
+  if (out.code !== 0) throw new Error(`standard deploy failed:\n${out.stderr}`);
+});
+
+afterAll(async () => {
+  await controlPlaneSet(stack, 'behaviour', { webLoginDenied: false });
+  mwaa.destroy();
+});
+
+describe(`deploy on Airflow ${stack.airflowLine} as MWAA behaves`, () => {
+  it("a trigger Airflow's Params refuse fails the deploy at once with Airflow's message", async () => {
+    const marker = `/tmp/mwaa-it-${randomBytes(4).toString('hex')}`;
+    const out = await runDeploy(['--env', 'local', '--yes', '--wait', '--conf', `workspace_path=/tmp/w; touch ${marker}`]);
+    expect(out.code, out.stdout).toBe(1);
+    expect(out.ms).toBeLessThan(60_000);
+    expect(out.stderr).toMatch(/Airflow did not create a run of gpu_server_cicd_workflow: \S*ParamValidationError: Invalid input for param workspace_path/);
+    expect(out.stderr).not.toMatch(/run unknown|triggered/);
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it('a GPU server outside the config is refused the same way (the Param lists the configured ones)', async () => {
+    const out = await runDeploy(['--env', 'local', '--yes', '--wait', '--conf', 'gpu_server_ip=10.9.9.9']);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toMatch(/ParamValidationError: Invalid input for param gpu_server_ip: '10\.9\.9\.9' is not one of/);
+  });
+
+  it("a run that fails in validate_inputs prints the task's own error line from its log, and where CloudWatch keeps it", async () => {
+    const out = await runDeploy(['--env', 'local', '--yes', '--wait', '--json', '--conf', 'workspace_path=/tmp/../etc']);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toMatch(/validate_inputs failed; the last \d+ lines of its log, try 1:/);
+    // Airflow 2 names the exception with its module, Airflow 3's structured log without.
+    expect(out.stderr).toMatch(/\| (airflow\.exceptions\.)?AirflowFailException: workspace_path: '\/tmp\/\.\.\/etc' is not allowed\./);
+    expect(out.stderr).toContain(`task logs in CloudWatch: ${TASK_LOG_GROUP}`);
+    const result = JSON.parse(out.stdout) as { runState: string; failures: { taskId: string; logTail: string[] }[]; taskLogGroupArn: string };
+    expect(result.runState).toBe('failed');
+    expect(result.taskLogGroupArn).toBe(TASK_LOG_GROUP);
+    expect(result.failures.map((f) => f.taskId)).toEqual(['validate_inputs']);
+    expect(result.failures[0]!.logTail.filter((line) => /AirflowFailException: workspace_path/.test(line))).toHaveLength(1);
+  });
+
+  it('task logging is on or off as UpdateEnvironment sets it, and GetEnvironment names the log group only when on', async () => {
+    await setTaskLogging(false);
+    try {
+      const off = (await mwaa.send(new GetEnvironmentCommand({ Name: stack.environmentName }))).Environment!;
+      expect(off.LoggingConfiguration?.TaskLogs).toEqual({ Enabled: false, LogLevel: 'INFO' });
+    } finally {
+      await setTaskLogging(true);
+    }
+    const on = (await mwaa.send(new GetEnvironmentCommand({ Name: stack.environmentName }))).Environment!;
+    expect(on.LoggingConfiguration?.TaskLogs?.CloudWatchLogGroupArn).toBe(TASK_LOG_GROUP);
+  });
+
+  it('with the web login denied, the listed CLI commands do the work, said once, one request at a time', async () => {
+    await controlPlaneSet(stack, 'behaviour', { webLoginDenied: true });
+    try {
+      const before = await controlPlaneStats(stack);
+      await resetCliPeak(stack);
+      // --wait runs the runtime check in the same process: deploy and check share the CLI lane.
+      const deployed = await runDeploy(['--env', 'local', '--yes', '--wait']);
+      expect(deployed.code, deployed.stderr).toBe(0);
+      expect(deployed.stderr.match(/Web login to Airflow denied/g)).toHaveLength(1);
+      expect(deployed.stdout).toMatch(/4 of 4 Variables match the file/);
+      const after = await controlPlaneStats(stack);
+      const delta = statsDelta(before, after);
+      expect(delta.RestApi).toBe(0);
+      expect(delta.Cli).toBeGreaterThanOrEqual(10);
+      expect(after.cli.maxInFlight).toBe(1);
+    } finally {
+      await controlPlaneSet(stack, 'behaviour', { webLoginDenied: false });
+    }
+  });
+
+  it('MAINTENANCE refuses a deploy, naming why; --wait-for-available waits CREATING_SNAPSHOT out', async () => {
+    await controlPlaneSet(stack, 'status', { status: 'MAINTENANCE', forMs: 8000 });
+    const refused = await runDeploy(['--env', 'local', '--yes', '--no-trigger']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/is MAINTENANCE \(MWAA is applying maintenance in its weekly maintenance window\), not AVAILABLE\. Wait for it \(deploy --wait-for-available\)/);
+    for (let i = 0; i < 60 && (await mwaa.send(new GetEnvironmentCommand({ Name: stack.environmentName }))).Environment?.Status !== 'AVAILABLE'; i += 1) {
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    await controlPlaneSet(stack, 'status', { status: 'CREATING_SNAPSHOT', forMs: 5000 });
+    const waited = await runDeploy(['--env', 'local', '--yes', '--no-trigger', '--wait-for-available']);
+    expect(waited.code, waited.stderr).toBe(0);
+    expect(waited.stderr).toMatch(/waiting for the environment to be AVAILABLE: CREATING_SNAPSHOT \(MWAA is snapshotting/);
+  });
+});

@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { airflowApi, cliAirflowApi, structuredLogText } from '../../../src/mwaa/airflow-api.js';
+import { FakeAirflow } from '../support/fake-airflow.js';
+
+describe('Variables', () => {
+  it.each(['2', '3'] as const)('Airflow %s over REST: all of them in one request per 100, paged by offset', async (line) => {
+    const fake = new FakeAirflow(line);
+    for (let i = 0; i < 130; i += 1) fake.variables.set(`k${i}`, `v${i}`);
+    const values = await airflowApi({ line, cli: fake.cli(), rest: fake.rest() }).variables(['k0', 'k129', 'missing']);
+    expect(values).toEqual(new Map([['k0', 'v0'], ['k129', 'v129'], ['missing', undefined]]));
+    expect(fake.requests).toEqual(['GET /variables', 'GET /variables']);
+    expect(fake.commands).toEqual([]);
+  });
+
+  it('through the CLI: one `variables get` per key, the newline print adds stripped, other whitespace kept', async () => {
+    const fake = new FakeAirflow('3');
+    fake.variables.set('a', ' x \n');
+    fake.variables.set('b', '');
+    const values = await cliAirflowApi(fake.cli(), '3').variables(['a', 'b', 'c']);
+    expect(values).toEqual(new Map([['a', ' x \n'], ['b', ''], ['c', undefined]]));
+    expect(fake.commands).toEqual([['variables', 'get', 'a'], ['variables', 'get', 'b'], ['variables', 'get', 'c']]);
+  });
+
+  it('through the CLI, a failure (no exit code to go by) is recognised from its output', async () => {
+    const cli = { run: async () => ({ stdout: '', stderr: 'Traceback...\nsqlite3.OperationalError: database is locked\n' }) };
+    await expect(cliAirflowApi(cli, '2').variables(['a'])).rejects.toThrow(/`variables get a` failed: sqlite3.OperationalError: database is locked/);
+  });
+});
+
+describe('falling back to the CLI', () => {
+  it('switches on the first denied web login, says so once, and stays on the CLI', async () => {
+    const fake = new FakeAirflow('2');
+    fake.webLoginDenied = true;
+    fake.dags.set('d', { is_paused: false, tags: ['x'] });
+    const notices: string[] = [];
+    const api = airflowApi({ line: '2', cli: fake.cli(), rest: fake.rest(), onFallback: (m) => notices.push(m) });
+    expect(api.via()).toBe('rest');
+    expect(await api.dag('d')).toEqual({ dagId: 'd', isPaused: false, tags: ['x'] });
+    expect(await api.importErrors()).toEqual([]);
+    expect(api.via()).toBe('cli');
+    expect(notices).toHaveLength(1);
+    expect(fake.commands.map((c) => c.join(' '))).toEqual([
+      'dags list -o json --columns dag_id,is_paused,tags,last_parsed_time,fileloc',
+      'dags list-import-errors -o json',
+    ]);
+  });
+
+  it('other REST failures are errors, not a reason to fall back', async () => {
+    const fake = new FakeAirflow('3');
+    const api = airflowApi({ line: '3', cli: fake.cli(), rest: { ...fake.rest(), request: async () => ({ status: 500, text: '{"detail": "boom"}', json: { detail: 'boom' } }) } });
+    await expect(api.importErrors()).rejects.toThrow(/HTTP 500 to GET \/importErrors: boom/);
+    expect(api.via()).toBe('rest');
+  });
+});
+
+describe('structuredLogText (Airflow 3 task logs)', () => {
+  it('drops the source-details group, prefixes time and level, and renders the exception', () => {
+    const text = structuredLogText([
+      { event: '::group::Log message source details', sources: ['/a.log'] },
+      { event: 'inside the group' },
+      { event: '::endgroup::' },
+      { event: '::group::Pre Execute', level: 'info' },
+      { event: 'Task started', level: 'info', timestamp: '2026-11-26T09:00:00Z' },
+      { event: '::endgroup::', level: 'info' },
+      {
+        event: 'Task failed with exception',
+        level: 'error',
+        timestamp: '2026-11-26T09:00:01Z',
+        error_detail: [{ exc_type: 'AirflowFailException', exc_value: 'workspace_path: bad', frames: [{ filename: 'dag.py', lineno: 380, name: 'validate_inputs' }] }],
+      },
+      'a plain line',
+    ]);
+    expect(text.split('\n')).toEqual([
+      '[2026-11-26T09:00:00Z] INFO - Task started',
+      '[2026-11-26T09:00:01Z] ERROR - Task failed with exception',
+      '  File "dag.py", line 380, in validate_inputs',
+      'AirflowFailException: workspace_path: bad',
+      'a plain line',
+    ]);
+  });
+});
