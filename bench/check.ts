@@ -37,12 +37,16 @@ function parseArgs(argv: string[]): Args {
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[i + 1];
-    if (flag === '--targets' && value) (args.targets = value.split(',').map(Number)), i++;
-    else if (flag === '--concurrency' && value) (args.concurrency = Number(value)), i++;
-    else if (flag === '--repeat' && value) (args.repeat = Number(value)), i++;
-    else if (flag === '--json') args.json = true;
-    else if (flag === '--sftp' && (value === 'internal' || value === 'external')) (args.sftp = value), i++;
+    if (flag === '--json') {
+      args.json = true;
+      continue;
+    }
+    if (flag === '--targets' && value) args.targets = value.split(',').map(Number);
+    else if (flag === '--concurrency' && value) args.concurrency = Number(value);
+    else if (flag === '--repeat' && value) args.repeat = Number(value);
+    else if (flag === '--sftp' && (value === 'internal' || value === 'external')) args.sftp = value;
     else throw new Error(`unknown argument ${String(flag)}`);
+    i++;
   }
   return args;
 }
@@ -61,10 +65,12 @@ function median(values: number[]): number {
 }
 
 async function writeConfig(sshd: TestSshd, workspace: string, count: number): Promise<ResolvedConfig> {
-  const servers = sshd.hosts.slice(0, count).map(
-    (host, i) =>
-      `      - { name: gpu-${String(i + 1).padStart(2, '0')}, host: "${host}", port: ${sshd.port}, workspacePath: "${workspace}", hostPublicKey: "${sshd.hostPublicKey}" }`,
-  );
+  const servers = sshd.hosts
+    .slice(0, count)
+    .map(
+      (host, i) =>
+        `      - { name: gpu-${String(i + 1).padStart(2, '0')}, host: "${host}", port: ${sshd.port}, workspacePath: "${workspace}", hostPublicKey: "${sshd.hostPublicKey}" }`,
+    );
   const path = join(sshd.dir, `bench-${count}.yaml`);
   writeFileSync(
     path,
@@ -103,7 +109,13 @@ async function ours(sshd: TestSshd, config: ResolvedConfig, concurrency: number,
 /** parallel-ssh under /usr/bin/time: its CPU includes the ssh processes it waits for. */
 function pssh(sshd: TestSshd, count: number, concurrency: number): Promise<Sample> {
   const hostsFile = join(sshd.dir, `hosts-${count}`);
-  writeFileSync(hostsFile, sshd.hosts.slice(0, count).map((host) => `${sshd.user}@${host}:${sshd.port}`).join('\n') + '\n');
+  writeFileSync(
+    hostsFile,
+    `${sshd.hosts
+      .slice(0, count)
+      .map((host) => `${sshd.user}@${host}:${sshd.port}`)
+      .join('\n')}\n`,
+  );
   const extra = `-F /dev/null -i ${sshd.clientKeyPath} -o UserKnownHostsFile=${sshd.knownHostsPath} -o StrictHostKeyChecking=yes -o BatchMode=yes -o IdentitiesOnly=yes`;
   const timeFile = join(sshd.dir, 'time.out');
   const server = sshd.serverCpuMs();
@@ -199,7 +211,7 @@ async function main(): Promise<void> {
     const header = ['targets', 'conc', 'ours wall', 'pssh wall', 'ours/pssh', 'paired ratio', 'ours CPU/target', 'sshd CPU/target'];
     table(
       `ours --quick (connect + whoami: the same work as pssh) vs parallel-ssh whoami; medians of ${args.repeat}, in-process ` +
-        '(ours/pssh: ratio of the medians; paired: median of each repetition\'s ratio)',
+        "(ours/pssh: ratio of the medians; paired: median of each repetition's ratio)",
       header,
       rows.map((r) => [
         String(r.targets),
@@ -229,14 +241,22 @@ async function main(): Promise<void> {
     table(
       'parallel-ssh whoami (CPU of pssh and its ssh processes)',
       ['targets', 'conc', 'pssh wall', 'pssh+ssh CPU/target', 'sshd CPU/target'],
-      rows.map((r) => [String(r.targets), String(r.concurrency), `${r.psshWallMs} ms`, `${r.psshCpuMsPerTarget} ms`, `${r.psshServerCpuMsPerTarget} ms`]),
+      rows.map((r) => [
+        String(r.targets),
+        String(r.concurrency),
+        `${r.psshWallMs} ms`,
+        `${r.psshCpuMsPerTarget} ms`,
+        `${r.psshServerCpuMsPerTarget} ms`,
+      ]),
     );
     const at64 = rows.find((r) => r.targets === 64);
     if (at64) {
       const verdict = (label: string, ratio: number, cpu: number) =>
         `${label}: wall <= 0.80x pssh ${ratio <= 0.8 ? 'met' : 'NOT met'} (${ratio.toFixed(2)}x), ` +
         `CPU <= 15 ms/target ${cpu <= 15 ? 'met' : 'NOT met'} (${cpu} ms)`;
-      process.stdout.write(`targets at 64 -- ${verdict('--quick', at64.quickWallRatio, at64.quickCpuMsPerTarget)}; ${verdict('full', at64.wallRatio, at64.oursCpuMsPerTarget)}\n`);
+      process.stdout.write(
+        `targets at 64 -- ${verdict('--quick', at64.quickWallRatio, at64.quickCpuMsPerTarget)}; ${verdict('full', at64.wallRatio, at64.oursCpuMsPerTarget)}\n`,
+      );
     }
   } finally {
     await sshd.stop();

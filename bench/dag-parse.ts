@@ -142,9 +142,27 @@ printTable(
   `DAG parse time, Airflow ${state.airflowVersion} (medians; cold n=${coldRounds}, warm n=${warmRounds}; target ours/empty <= 1.3)`,
   ['measure', 'empty DAG ms', 'generated DAG ms', 'ratio', 'meets 1.3x'],
   [
-    ['cold process (start + import + parse)', coldWall.empty, coldWall.ours, coldWall.ours / coldWall.empty, coldWall.ours / coldWall.empty <= 1.3 ? 'yes' : 'no'],
-    ['cold first DagBag parse', coldParse.empty, coldParse.ours, coldParse.ours / coldParse.empty, coldParse.ours / coldParse.empty <= 1.3 ? 'yes' : 'no'],
-    ['warm re-parse (Airflow loaded)', warmMs.empty, warmMs.ours, warmMs.ours / warmMs.empty, warmMs.ours / warmMs.empty <= 1.3 ? 'yes' : 'no'],
+    [
+      'cold process (start + import + parse)',
+      coldWall.empty,
+      coldWall.ours,
+      coldWall.ours / coldWall.empty,
+      coldWall.ours / coldWall.empty <= 1.3 ? 'yes' : 'no',
+    ],
+    [
+      'cold first DagBag parse',
+      coldParse.empty,
+      coldParse.ours,
+      coldParse.ours / coldParse.empty,
+      coldParse.ours / coldParse.empty <= 1.3 ? 'yes' : 'no',
+    ],
+    [
+      'warm re-parse (Airflow loaded)',
+      warmMs.empty,
+      warmMs.ours,
+      warmMs.ours / warmMs.empty,
+      warmMs.ours / warmMs.empty <= 1.3 ? 'yes' : 'no',
+    ],
   ],
 );
 
@@ -156,7 +174,10 @@ if (withRun) {
   } else {
     spawnSync('cp', [cachedDb, join(home, 'airflow.db')]);
   }
-  writeFileSync(join(home, 'dags', 'gpu_server_cicd_dag.py'), renderDag(config, { toolVersion: '0.0.0-bench', configHash: '0'.repeat(64) }));
+  writeFileSync(
+    join(home, 'dags', 'gpu_server_cicd_dag.py'),
+    renderDag(config, { toolVersion: '0.0.0-bench', configHash: '0'.repeat(64) }),
+  );
   const runScript = `
 import json, logging, re, socket, sys, time
 ssh_port, sshd_log, workspace, host, arn = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
@@ -187,9 +208,13 @@ print(json.dumps({"state": state, "seconds": seconds, "ssh_tasks": len(ssh_tasks
 `;
   const workspace = join(state.workspace, `bench-${process.pid}`);
   try {
-    const result = JSON.parse(
-      py(runScript, [String(state.ssh.port), state.ssh.sshdLog, workspace, state.ssh.host, state.secretArn]),
-    ) as { state: string; seconds: number; ssh_tasks: number; tcp: number; accepted: number };
+    const result = JSON.parse(py(runScript, [String(state.ssh.port), state.ssh.sshdLog, workspace, state.ssh.host, state.secretArn])) as {
+      state: string;
+      seconds: number;
+      ssh_tasks: number;
+      tcp: number;
+      accepted: number;
+    };
     printTable(
       `SSH connections per DAG run (1 server; target: one per SSH task)`,
       ['run state', 'run s', 'SSH tasks', 'TCP connections to sshd', 'accepted by sshd (log)', 'per SSH task'],

@@ -82,9 +82,24 @@ const deployArgs = (config: string) => [...cliCommand(), 'deploy', '--env', 'loc
 
 async function syncArgs(config: string, outDir: string): Promise<string[]> {
   // Freshly generated: the same bytes as before, new mtimes (what a CI checkout + generate gives).
-  const resolved = await loadConfig({ configPath: config, env: 'local', cwd: repoRoot, localStackOverlay: () => runningStackOverlay(process.env, repoRoot) });
+  const resolved = await loadConfig({
+    configPath: config,
+    env: 'local',
+    cwd: repoRoot,
+    localStackOverlay: () => runningStackOverlay(process.env, repoRoot),
+  });
   const dir = await writeEnvironment(outDir, await generateEnvironment(resolved, pkg.version));
-  return ['s3', 'sync', dir, `s3://${stack.bucket}/${prefix}-sync/`, '--exclude', 'manifest.json', '--exclude', 'iam/*', '--only-show-errors'];
+  return [
+    's3',
+    'sync',
+    dir,
+    `s3://${stack.bucket}/${prefix}-sync/`,
+    '--exclude',
+    'manifest.json',
+    '--exclude',
+    'iam/*',
+    '--only-show-errors',
+  ];
 }
 
 const awsEnv = {
@@ -130,12 +145,16 @@ if (asJson) {
   process.stdout.write(`${JSON.stringify({ repeat, summary }, null, 2)}\n`);
 } else {
   const row = (label: string, m: Measure) => [label, m.ms, m.requests, m.writes, m.updates];
-  printTable(`deploy vs aws s3 sync (median of ${repeat}, whole processes; requests/writes counted at moto and the control plane)`, ['case', 'wall ms', 'requests', 'S3 writes', 'UpdateEnvironment'], [
-    row('deploy: no-op redeploy', summary.noop as Measure),
-    row('aws s3 sync: fresh artifacts, no change', summary.syncNoop as Measure),
-    row('deploy: DAG-only change', summary.dagOnly as Measure),
-    row('aws s3 sync: DAG-only change', summary.syncDagOnly as Measure),
-  ]);
+  printTable(
+    `deploy vs aws s3 sync (median of ${repeat}, whole processes; requests/writes counted at moto and the control plane)`,
+    ['case', 'wall ms', 'requests', 'S3 writes', 'UpdateEnvironment'],
+    [
+      row('deploy: no-op redeploy', summary.noop as Measure),
+      row('aws s3 sync: fresh artifacts, no change', summary.syncNoop as Measure),
+      row('deploy: DAG-only change', summary.dagOnly as Measure),
+      row('aws s3 sync: DAG-only change', summary.syncDagOnly as Measure),
+    ],
+  );
   process.stdout.write(
     '\n  deploy writes include the lock (PUT+DELETE) and the deploy record when something changed.\n' +
       '  aws s3 sync never pins plugins/requirements versions (no UpdateEnvironment): MWAA would not load them.\n',

@@ -30,7 +30,7 @@ function pythonWithVenv() {
 }
 
 const needs = [
-  { what: 'sshd (the local stack\'s GPU server)', ok: () => existsSync('/usr/sbin/sshd'), pkg: 'openssh-server' },
+  { what: "sshd (the local stack's GPU server)", ok: () => existsSync('/usr/sbin/sshd'), pkg: 'openssh-server' },
   { what: 'ssh-keygen', ok: () => onPath('ssh-keygen'), pkg: 'openssh-client' },
   { what: 'git', ok: () => onPath('git'), pkg: 'git' },
   { what: 'Python 3.11 or 3.12 with venv', ok: pythonWithVenv, pkg: 'python3-venv' },
@@ -50,7 +50,9 @@ process.stderr.write(`Missing: ${missing.map((need) => need.what).join('; ')}.\n
 const root = process.getuid?.() === 0;
 const apt = existsSync('/usr/bin/apt-get');
 if (!root || !apt) {
-  process.stderr.write(`Install it, then run this again:\n  ${apt ? `sudo apt-get update && sudo ${install}` : `(with your package manager) ${packages.join(' ')}`}\n`);
+  process.stderr.write(
+    `Install it, then run this again:\n  ${apt ? `sudo apt-get update && sudo ${install}` : `(with your package manager) ${packages.join(' ')}`}\n`,
+  );
   process.exit(2);
 }
 process.stderr.write(`Installing with apt-get (running as root): ${packages.join(' ')}\n`);

@@ -73,7 +73,9 @@ const vitest = join(root, 'node_modules/vitest/vitest.mjs');
 
 function vitestRun(name, project, files, env = {}) {
   const out = join(reports, `${name}.json`);
-  run(name, node, [vitest, 'run', '--project', project, '--reporter=default', '--reporter=json', `--outputFile.json=${out}`, ...files], { env });
+  run(name, node, [vitest, 'run', '--project', project, '--reporter=default', '--reporter=json', `--outputFile.json=${out}`, ...files], {
+    env,
+  });
   countVitest(out);
 }
 
@@ -95,6 +97,8 @@ function pytestRun(name, paths, env = {}) {
 try {
   if (!run('build', 'npm', ['run', 'build'])) throw new Error('build failed');
   run('typecheck', 'npx', ['tsc', '--noEmit']);
+  // Biome: formatting and lint of every TypeScript and script file (biome.jsonc).
+  run('biome check', 'npx', ['biome', 'check']);
   vitestRun('unit', 'unit', []);
   vitestRun('system', 'system', []);
   for (const line of ['2', '3']) {

@@ -132,7 +132,10 @@ function who() {
 /** What a deploy would change (like `deploy --plan`); a refused plan is returned, not thrown. */
 export async function plan(options: PlanOptions): Promise<PlanResult> {
   const config = await loadConfig(options);
-  const [{ runDeployWorkflow }, { PlanRefusedError }] = await Promise.all([import('./deployer/workflow.js'), import('./deployer/deploy.js')]);
+  const [{ runDeployWorkflow }, { PlanRefusedError }] = await Promise.all([
+    import('./deployer/workflow.js'),
+    import('./deployer/deploy.js'),
+  ]);
   try {
     const outcome = await runDeployWorkflow(
       {
@@ -152,7 +155,11 @@ export async function plan(options: PlanOptions): Promise<PlanResult> {
       },
       { emit: options.onEvent ?? (() => undefined), who: await who(), ...(options.clients && { clients: options.clients }) },
     );
-    const result: PlanResult = { plan: outcome.result.plan, changes: outcome.result.plan.changes, refused: outcome.result.plan.refusals.length > 0 };
+    const result: PlanResult = {
+      plan: outcome.result.plan,
+      changes: outcome.result.plan.changes,
+      refused: outcome.result.plan.refusals.length > 0,
+    };
     if (outcome.diffs) result.diffs = outcome.diffs;
     return result;
   } catch (error) {

@@ -57,7 +57,7 @@ export async function loadOrCreateSettings(airflowHome: string): Promise<Airflow
   }
   const settings: AirflowSettings = {
     // Fernet keys are 32 random bytes, url-safe base64.
-    fernetKey: randomBytes(32).toString('base64url') + '=',
+    fernetKey: `${randomBytes(32).toString('base64url')}=`,
     secretKey: randomBytes(16).toString('base64'),
     jwtSecret: randomBytes(24).toString('base64'),
     apiPort: await freePort(),
@@ -122,9 +122,7 @@ export function renderAirflowCfg(line: AirflowLine, info: AirflowHomeInfo, setti
     },
     scheduler: {
       scheduler_heartbeat_sec: 2,
-      ...(line === '2'
-        ? { dag_dir_list_interval: 5, min_file_process_interval: 5, parsing_processes: 1 }
-        : {}),
+      ...(line === '2' ? { dag_dir_list_interval: 5, min_file_process_interval: 5, parsing_processes: 1 } : {}),
     },
     webserver: {
       secret_key: settings.secretKey,
@@ -195,8 +193,22 @@ export async function prepareAirflowHome(options: {
     await runLogged(join(options.venvBin, 'airflow'), ['sync-perm'], { log: options.log, env });
     await runLogged(
       join(options.venvBin, 'airflow'),
-      ['users', 'create', '--username', WEB_USER.username, '--password', settings.webPassword, '--role', WEB_USER.fabRole,
-        '--email', `${WEB_USER.username}@localhost`, '--firstname', 'MWAA', '--lastname', 'Op'],
+      [
+        'users',
+        'create',
+        '--username',
+        WEB_USER.username,
+        '--password',
+        settings.webPassword,
+        '--role',
+        WEB_USER.fabRole,
+        '--email',
+        `${WEB_USER.username}@localhost`,
+        '--firstname',
+        'MWAA',
+        '--lastname',
+        'Op',
+      ],
       { log: options.log, env },
     );
     writeFileSync(userMarker, `${userStamp}\n`);

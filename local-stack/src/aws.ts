@@ -67,11 +67,7 @@ export async function ensureBucket(client: S3Client, bucket: string): Promise<{ 
 }
 
 /** Creates the secret or updates its value when it differs; returns its ARN. */
-export async function ensureSecret(
-  client: SecretsManagerClient,
-  name: string,
-  value: string,
-): Promise<{ arn: string; created: boolean }> {
+export async function ensureSecret(client: SecretsManagerClient, name: string, value: string): Promise<{ arn: string; created: boolean }> {
   try {
     const described = await client.send(new DescribeSecretCommand({ SecretId: name }));
     const current = await client.send(new GetSecretValueCommand({ SecretId: name }));

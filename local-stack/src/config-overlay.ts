@@ -36,7 +36,10 @@ export function localStackOverlay(state: LocalStackState): Record<string, unknow
 }
 
 /** The overlay of the stack at `$MWAA_LOCAL_HOME` (or `<cwd>/.local-stack`); undefined when it is not up. */
-export function runningStackOverlay(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): Record<string, unknown> | undefined {
+export function runningStackOverlay(
+  env: NodeJS.ProcessEnv = process.env,
+  cwd: string = process.cwd(),
+): Record<string, unknown> | undefined {
   const state = readStateIfPresent(stackRoot(env, cwd));
   return state ? localStackOverlay(state) : undefined;
 }

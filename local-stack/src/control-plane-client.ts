@@ -25,12 +25,7 @@ export function readControlPlaneInfo(path: string): ControlPlaneInfo | undefined
   }
 }
 
-export function startControlPlane(options: {
-  script: string;
-  statePath: string;
-  log: string;
-  syncIntervalSeconds: number;
-}): number {
+export function startControlPlane(options: { script: string; statePath: string; log: string; syncIntervalSeconds: number }): number {
   if (!existsSync(options.script)) {
     throw new UserError(`${options.script} is missing: the control plane is not built. Run: npm run build`);
   }

@@ -41,9 +41,12 @@ export function recordedProcesses(root: string): StackProcess[] {
   // The control plane rewrites its file whenever it restarts Airflow: its list is the live one.
   const fromState = (state?.processes ?? []).filter((p) => !(cp && p.name.startsWith('airflow-')));
   const all = [...fromState, ...(cp?.processes ?? []), ...readPending(root)];
-  if (cp && !all.some((p) => p.pid === cp.pid)) all.push({ name: 'control-plane', pid: cp.pid, log: join(root, 'logs', 'control-plane.log') });
-  const seen = new Set<number>();
-  return all.filter((p) => (seen.has(p.pid) ? false : (seen.add(p.pid), true)));
+  if (cp && !all.some((p) => p.pid === cp.pid))
+    all.push({ name: 'control-plane', pid: cp.pid, log: join(root, 'logs', 'control-plane.log') });
+  // The first record of a pid wins: the live list comes before pending entries.
+  const byPid = new Map<number, StackProcess>();
+  for (const p of all) if (!byPid.has(p.pid)) byPid.set(p.pid, p);
+  return [...byPid.values()];
 }
 
 export async function down(options: DownOptions): Promise<DownResult> {

@@ -16,5 +16,5 @@ export function expectedCommand(name: string): string {
 export function recordedAlive(process: StackProcess): boolean {
   if (!isAlive(process.pid)) return false;
   const cmd = commandLine(process.pid);
-  return cmd !== undefined && cmd.includes(expectedCommand(process.name));
+  return cmd?.includes(expectedCommand(process.name)) === true;
 }

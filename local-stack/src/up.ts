@@ -11,11 +11,7 @@ import { prepareAirflowHome, stackAirflowEnv } from './airflow-home.js';
 import { apiServerHealthy, staleJobs } from './airflow-health.js';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { ensureBucket, ensureSecret, motoAnswers, s3Client, secretsClient } from './aws.js';
-import {
-  controlPlaneHealthy,
-  mwaaAnswers,
-  startControlPlane,
-} from './control-plane-client.js';
+import { controlPlaneHealthy, mwaaAnswers, startControlPlane } from './control-plane-client.js';
 import { ensureBareRepo } from './git-fixture.js';
 import {
   AIRFLOW_VERSIONS,
@@ -39,14 +35,7 @@ import { recordedAlive } from './liveness.js';
 import { step, type ProgressListener } from './progress.js';
 import { spawnDetached, stopPid, waitFor } from '../../src/util/processes.js';
 import { freePort, portIsFree, portOf } from '../../src/util/net.js';
-import {
-  ensureKeyPair,
-  sshBannerSeen,
-  sshFiles,
-  SSHD_BINARY,
-  testSshdConfig,
-  writeSshdConfig,
-} from './sshd.js';
+import { ensureKeyPair, sshBannerSeen, sshFiles, SSHD_BINARY, testSshdConfig, writeSshdConfig } from './sshd.js';
 import { clearPending, readPending, recordPending } from './pending.js';
 import { readStateIfPresent, statePath, writeState, type AirflowLine, type LocalStackState, type StackProcess } from './state.js';
 import { findPython, ensureVenv } from './venv.js';
@@ -104,7 +93,9 @@ export async function up(options: UpOptions): Promise<UpResult> {
   if (python.fallbackNote) progress({ kind: 'note', message: python.fallbackNote });
   const lockFile = lockPath(repo, version, python.minor);
   if (!existsSync(lockFile)) {
-    throw new UserError(`No lock for Airflow ${version} on Python ${python.minor} (${lockFile}). Make one: local-stack/scripts/provision-lock.sh ${version}`);
+    throw new UserError(
+      `No lock for Airflow ${version} on Python ${python.minor} (${lockFile}). Make one: local-stack/scripts/provision-lock.sh ${version}`,
+    );
   }
   const venv = await step(progress, now, `venv airflow-${version}`, async () => {
     const result = await ensureVenv({ python, venvDir: layout.venvDir, lockFile, log: join(layout.logsDir, `pip-${version}.log`) });
@@ -137,14 +128,29 @@ export async function up(options: UpOptions): Promise<UpResult> {
     const old = sameLine?.processes.find((p) => p.name === 'sshd');
     if (old && sameLine && recordedAlive(old) && (await sshBannerSeen(sameLine.ssh.port))) {
       reused.push('sshd');
-      return { cached: true, detail: `running on 127.0.0.1:${sameLine.ssh.port}`, port: sameLine.ssh.port, pid: old.pid, hostPublicKey, files, user };
+      return {
+        cached: true,
+        detail: `running on 127.0.0.1:${sameLine.ssh.port}`,
+        port: sameLine.ssh.port,
+        pid: old.pid,
+        hostPublicKey,
+        files,
+        user,
+      };
     }
     const port = await portOrFree(sameLine?.ssh.port);
     writeSshdConfig(files, port, user, clientPublicKey);
     await testSshdConfig(files);
-    const pid = spawnDetached({ command: SSHD_BINARY, args: ['-D', '-f', files.config, '-E', files.log], log: join(layout.logsDir, 'sshd.out') });
+    const pid = spawnDetached({
+      command: SSHD_BINARY,
+      args: ['-D', '-f', files.config, '-E', files.log],
+      log: join(layout.logsDir, 'sshd.out'),
+    });
     recordPending(root, { name: 'sshd', pid, log: files.log });
-    await waitFor('sshd', () => sshBannerSeen(port), 15_000, { alive: () => recordedAlive({ name: 'sshd', pid, log: '' }), hint: `See ${files.log}` });
+    await waitFor('sshd', () => sshBannerSeen(port), 15_000, {
+      alive: () => recordedAlive({ name: 'sshd', pid, log: '' }),
+      hint: `See ${files.log}`,
+    });
     started.push('sshd');
     return { cached: false, detail: `started on 127.0.0.1:${port}`, port, pid, hostPublicKey, files, user };
   });
@@ -295,7 +301,13 @@ export async function up(options: UpOptions): Promise<UpResult> {
   return { state, reused, started };
 }
 
-async function waitForAirflow(layout: StackLayout, line: AirflowLine, since: Date, apiPort: number | undefined, timeoutMs: number): Promise<void> {
+async function waitForAirflow(
+  layout: StackLayout,
+  line: AirflowLine,
+  since: Date,
+  apiPort: number | undefined,
+  timeoutMs: number,
+): Promise<void> {
   let missing: string[] = [];
   await waitFor(
     `Airflow ${line === '2' ? 'scheduler' : 'processes'}`,
@@ -321,7 +333,8 @@ export async function checkEndpoints(state: LocalStackState): Promise<void> {
   } finally {
     sm.destroy();
   }
-  if (!(await mwaaAnswers(state.endpoints.mwaa, state.environmentName))) throw new Error('the MWAA control plane does not answer GetEnvironment');
+  if (!(await mwaaAnswers(state.endpoints.mwaa, state.environmentName)))
+    throw new Error('the MWAA control plane does not answer GetEnvironment');
   if (!(await sshBannerSeen(state.ssh.port))) throw new Error('sshd does not answer');
 }
 
@@ -344,4 +357,3 @@ async function portOrFree(previous: number | undefined): Promise<number> {
   if (previous && (await portIsFree(previous))) return previous;
   return freePort();
 }
-

@@ -69,7 +69,12 @@ export async function findPython(
     const version = await attempt(executable);
     if (version !== undefined && minorOf(version) === wanted) return { executable, version, minor: wanted };
     if (version !== undefined && minorOf(version) === fallback) {
-      return { executable, version, minor: fallback, fallbackNote: note(version, `MWAA_LOCAL_PYTHON (${executable}) is Python ${version}`) };
+      return {
+        executable,
+        version,
+        minor: fallback,
+        fallbackNote: note(version, `MWAA_LOCAL_PYTHON (${executable}) is Python ${version}`),
+      };
     }
   } else {
     for (const minor of [wanted, fallback]) {
@@ -77,7 +82,12 @@ export async function findPython(
         const version = await attempt(executable);
         if (version === undefined || minorOf(version) !== minor) continue;
         if (minor === wanted) return { executable, version, minor };
-        return { executable, version, minor, fallbackNote: note(version, `no Python ${wanted} on PATH or in pyenv (tried: ${tried.join(', ')})`) };
+        return {
+          executable,
+          version,
+          minor,
+          fallbackNote: note(version, `no Python ${wanted} on PATH or in pyenv (tried: ${tried.join(', ')})`),
+        };
       }
     }
   }

@@ -16,6 +16,7 @@ import pkg from '../../package.json' with { type: 'json' };
 interface LazyCommand {
   describe: string;
   // Each module's handler is typed with its own arguments; yargs checks them at parse time.
+  // biome-ignore lint/suspicious/noExplicitAny: the table holds modules with different argument types.
   load: () => Promise<{ default: CommandModule<any, any> }>;
 }
 
@@ -75,7 +76,13 @@ function usageError(message: string, cli: Argv, command: string | undefined): Us
   }
   const missing = /^Missing required arguments?: (.+)$/.exec(message);
   if (missing) {
-    return new UserError(`${missing[1]!.split(', ').map((n) => `--${n}`).join(' and ')} is required.\n${help}`, ExitCode.usage);
+    return new UserError(
+      `${missing[1]!
+        .split(', ')
+        .map((n) => `--${n}`)
+        .join(' and ')} is required.\n${help}`,
+      ExitCode.usage,
+    );
   }
   const choice = /Argument: (\w+), Given: "([^"]*)", Choices: (.+)$/m.exec(message);
   if (choice) {
@@ -129,7 +136,8 @@ async function main(argv: string[]): Promise<void> {
     .fail((message, error) => {
       if (error instanceof UserError) throw error;
       // A coerce function's error (a flag value that is not a number, say) arrives wrapped.
-      if (error?.name === 'YError') throw new UserError(`${error.message}\nSee: ${invocation(requested ?? '').trimEnd()} --help`, ExitCode.usage);
+      if (error?.name === 'YError')
+        throw new UserError(`${error.message}\nSee: ${invocation(requested ?? '').trimEnd()} --help`, ExitCode.usage);
       if (error) throw error;
       throw usageError(message, cli, requested);
     });

@@ -19,7 +19,11 @@ export const GLOBAL_OPTIONS = {
   verbose: { type: 'boolean', alias: 'v', describe: 'Print more: every progress event, the causes of errors' },
 } as const;
 
-export function quickParse(argv: readonly string[], command: string, options: Readonly<Record<string, PlainOption>>): Record<string, unknown> | undefined {
+export function quickParse(
+  argv: readonly string[],
+  command: string,
+  options: Readonly<Record<string, PlainOption>>,
+): Record<string, unknown> | undefined {
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({

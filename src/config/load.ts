@@ -54,7 +54,11 @@ export async function readConfigFile(options: LoadOptions = {}): Promise<ConfigF
   const { source, issues } = parseYamlSource(shown, text);
   if (!source) throw new ConfigError(shown, issues);
   const parsed = configFileSchema.safeParse(source.value ?? {});
-  if (!parsed.success) throw new ConfigError(shown, zodIssues(parsed.error, source, configFileSchema, (p) => p));
+  if (!parsed.success)
+    throw new ConfigError(
+      shown,
+      zodIssues(parsed.error, source, configFileSchema, (p) => p),
+    );
   return { path, source, defaults: parsed.data.defaults, environments: parsed.data.environments };
 }
 

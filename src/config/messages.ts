@@ -155,7 +155,9 @@ export function unknownKeyMessage(key: string, knownKeys: readonly string[] | un
 }
 
 interface ZodNode {
-  _zod: { def: { type: string; innerType?: ZodNode; in?: ZodNode; shape?: Record<string, ZodNode>; element?: ZodNode; options?: ZodNode[] } };
+  _zod: {
+    def: { type: string; innerType?: ZodNode; in?: ZodNode; shape?: Record<string, ZodNode>; element?: ZodNode; options?: ZodNode[] };
+  };
 }
 
 function unwrap(node: ZodNode | undefined): ZodNode | undefined {

@@ -6,7 +6,11 @@
  * per-item dimensions added (Server, Repository) for dashboards.
  */
 export const DAG_METRICS = {
-  SshConnectSeconds: { unit: 'Seconds', itemDimensions: ['Server'], description: 'Seconds to open the SSH connection of test_ssh_connection' },
+  SshConnectSeconds: {
+    unit: 'Seconds',
+    itemDimensions: ['Server'],
+    description: 'Seconds to open the SSH connection of test_ssh_connection',
+  },
   GitSeconds: { unit: 'Seconds', itemDimensions: ['Server', 'Repository'], description: 'Seconds of the clone or fetch of one repository' },
   VariablesUpdated: { unit: 'Count', itemDimensions: ['Server'], description: 'Airflow Variables whose value changed in a run' },
   RunSucceeded: { unit: 'Count', itemDimensions: [], description: '1 when a run ends successfully, 0 when it fails' },

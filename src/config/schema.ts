@@ -23,16 +23,14 @@ import { AIRFLOW_VERSIONS, PYTHON_VERSIONS } from '../mwaa/versions.js';
 import { keyedByConfig } from '../artifacts/kinds.js';
 import { ALARM_COMPARISONS, ALARM_MISSING_DATA, ALARM_STATISTICS, DAG_METRIC_NAMES } from './metrics.js';
 
-const checked = (test: (value: string) => boolean, expected: string) =>
-  z.string().refine(test, { message: `expected ${expected}` });
+const checked = (test: (value: string) => boolean, expected: string) => z.string().refine(test, { message: `expected ${expected}` });
 const problemChecked = (problem: (value: string) => string | undefined) =>
   z.string().superRefine((value, ctx) => {
     const message = problem(value);
     if (message) ctx.addIssue({ code: 'custom', message });
   });
 
-const airflowKey = (what: string) =>
-  z.string().regex(AIRFLOW_KEY, { message: `expected ${what}: 1-250 letters, digits, "_", "." or "-"` });
+const airflowKey = (what: string) => z.string().regex(AIRFLOW_KEY, { message: `expected ${what}: 1-250 letters, digits, "_", "." or "-"` });
 const positiveInt = (max: number) => z.number().int().positive().max(max);
 
 export const dagSchema = z
@@ -77,7 +75,9 @@ export const mwaaSchema = z
   .strictObject({
     environmentName: z
       .string()
-      .regex(/^[A-Za-z][0-9A-Za-z_-]{0,79}$/, { message: 'expected an MWAA environment name: a letter, then up to 79 letters, digits, "_" or "-"' })
+      .regex(/^[A-Za-z][0-9A-Za-z_-]{0,79}$/, {
+        message: 'expected an MWAA environment name: a letter, then up to 79 letters, digits, "_" or "-"',
+      })
       .describe('The MWAA environment name.'),
     region: z.string().regex(AWS_REGION, { message: 'expected an AWS region such as us-east-1' }).describe('AWS region.'),
     accountId: z
@@ -87,27 +87,24 @@ export const mwaaSchema = z
       .default(null)
       .describe(
         'The AWS account that owns the environment, for the environment ARN in the generated IAM policies. null: any account ' +
-          '(IAM grants only on the caller\'s own account here: MWAA environments have no resource policies).',
+          "(IAM grants only on the caller's own account here: MWAA environments have no resource policies).",
       ),
     kmsKeyArn: z
       .string()
-      .regex(/^arn:aws(-cn|-us-gov)?:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]{1,128}$/, { message: 'expected a KMS key ARN: arn:aws:kms:<region>:<account>:key/<id>' })
+      .regex(/^arn:aws(-cn|-us-gov)?:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]{1,128}$/, {
+        message: 'expected a KMS key ARN: arn:aws:kms:<region>:<account>:key/<id>',
+      })
       .nullable()
       .default(null)
       .describe('The KMS key of an SSE-KMS bucket; the generated policies then allow it for S3 in the region. null: SSE-S3.'),
     bucket: problemChecked(bucketProblem).describe('The MWAA source bucket (name, not ARN); versioning must be enabled.'),
     dagsPrefix: checked(isSafeRelativePath, 'a relative S3 prefix such as "dags"').default('dags').describe('DagS3Path.'),
     pluginsKey: checked(isSafeRelativePath, 'a relative S3 key').default('plugins.zip').describe('PluginsS3Path.'),
-    requirementsKey: checked(isSafeRelativePath, 'a relative S3 key')
-      .default('requirements.txt')
-      .describe('RequirementsS3Path.'),
+    requirementsKey: checked(isSafeRelativePath, 'a relative S3 key').default('requirements.txt').describe('RequirementsS3Path.'),
     deploymentsPrefix: checked(isSafeRelativePath, 'a relative S3 prefix')
       .default('deployments')
       .describe('Where deploy records and the deploy lock live in the bucket.'),
-    webserverScheme: z
-      .enum(['https', 'http'])
-      .default('https')
-      .describe('Scheme of the MWAA CLI endpoint; http only for the local stack.'),
+    webserverScheme: z.enum(['https', 'http']).default('https').describe('Scheme of the MWAA CLI endpoint; http only for the local stack.'),
   })
   .describe('The MWAA environment.');
 
@@ -268,7 +265,7 @@ export const alarmSchema = z
     treatMissingData: z.enum(ALARM_MISSING_DATA).default('notBreaching').describe('How a period without data counts.'),
     description: z.string().max(1024).optional().describe('Shown with the alarm.'),
   })
-  .describe('A CloudWatch alarm on one of the DAG\'s metrics, notifying monitoring.notifyTopicArn.');
+  .describe("A CloudWatch alarm on one of the DAG's metrics, notifying monitoring.notifyTopicArn.");
 
 export const monitoringSchema = z
   .strictObject({
@@ -277,10 +274,12 @@ export const monitoringSchema = z
         namespace: cloudWatchName('a CloudWatch namespace such as GpuCicd')
           .nullable()
           .default(null)
-          .describe('CloudWatch namespace of the DAG\'s metrics; null: the DAG publishes none (its METRIC log lines remain).'),
+          .describe("CloudWatch namespace of the DAG's metrics; null: the DAG publishes none (its METRIC log lines remain)."),
         dimensions: z
           .record(cloudWatchName('a dimension name'), cloudWatchName('a dimension value'))
-          .refine((d) => Object.keys(d).length <= 20, { message: 'expected at most 20 dimensions (CloudWatch allows 30, the DAG adds its own)' })
+          .refine((d) => Object.keys(d).length <= 20, {
+            message: 'expected at most 20 dimensions (CloudWatch allows 30, the DAG adds its own)',
+          })
           .default({})
           .describe('Dimensions on every datum, e.g. { Environment: prod }.'),
       })
@@ -289,7 +288,9 @@ export const monitoringSchema = z
     alarms: z.array(alarmSchema).default([]).describe('Alarms deploy creates or updates (and removes when they leave the config).'),
     notifyTopicArn: z
       .string()
-      .regex(/^arn:aws(-cn|-us-gov)?:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, { message: 'expected an SNS topic ARN: arn:aws:sns:<region>:<account>:<topic>' })
+      .regex(/^arn:aws(-cn|-us-gov)?:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, {
+        message: 'expected an SNS topic ARN: arn:aws:sns:<region>:<account>:<topic>',
+      })
       .nullable()
       .default(null)
       .describe('SNS topic told about every failed run and every alarm; null: no notices.'),
@@ -319,10 +320,14 @@ export const environmentSchema = z
     const alarmNames = new Map<string, number>();
     env.monitoring.alarms.forEach((alarm, index) => {
       const first = alarmNames.get(alarm.name);
-      if (first !== undefined) issue(['monitoring', 'alarms', index, 'name'], `duplicate alarm name "${alarm.name}" (also alarms[${first}])`);
+      if (first !== undefined)
+        issue(['monitoring', 'alarms', index, 'name'], `duplicate alarm name "${alarm.name}" (also alarms[${first}])`);
       else alarmNames.set(alarm.name, index);
       if (env.monitoring.metrics.namespace === null) {
-        issue(['monitoring', 'alarms', index, 'metric'], 'needs monitoring.metrics.namespace: without it the DAG publishes no metrics to watch');
+        issue(
+          ['monitoring', 'alarms', index, 'metric'],
+          'needs monitoring.metrics.namespace: without it the DAG publishes no metrics to watch',
+        );
       }
     });
     const seen = new Map<string, number>();

@@ -74,7 +74,7 @@ export function gitRemoteProblem(value: string): string | undefined {
         "server's .git/config): use an ssh URL with a deploy key, or a git credential helper on the GPU server"
       );
     }
-    if (userInfo !== undefined && userInfo.includes(':')) {
+    if (userInfo?.includes(':')) {
       return 'must not contain a password: use an ssh deploy key on the GPU server';
     }
     if (!/^(https|ssh|git|file):\/\/[A-Za-z0-9._~@:/+-]+$/.test(value)) return expected;
@@ -191,7 +191,7 @@ function cronFieldProblem(text: string, index: number, field: CronField): string
       const hash = /^(.+)#(\d+)$/.exec(item);
       const last = /^l(\d+)$/.exec(item);
       if (hash || last) {
-        const day = hash ? hash[1] ?? '' : last?.[1] ?? '';
+        const day = hash ? (hash[1] ?? '') : (last?.[1] ?? '');
         if (!/^(\d+|[a-z]+)$/.test(day)) return `"${item}": "#" and "L" take a single weekday`;
         const problem = cronRangeProblem(day, field, index);
         if (problem) return problem;

@@ -1,4 +1,3 @@
-
 /**
  * The Airflow Variable key that receives `variable` from one server's version file. With one
  * server it is the plain name (`a`); with several, each server gets its own namespace

@@ -57,7 +57,9 @@ export function parseYamlSource(file: string, text: string): { source?: YamlSour
     path: '',
     message:
       `YAML: ${explainYamlError(error)}` +
-      (index === 0 && hidden > 0 ? ` (${hidden} more YAML error${hidden === 1 ? '' : 's'} after it, probably caused by it: fix this one first)` : ''),
+      (index === 0 && hidden > 0
+        ? ` (${hidden} more YAML error${hidden === 1 ? '' : 's'} after it, probably caused by it: fix this one first)`
+        : ''),
     ...position(error.pos[0]),
   }));
   if (issues.length > 0) return { issues };

@@ -10,7 +10,6 @@ import type { Action, DeployTarget, PlannedPin } from './plan.js';
 import type { EnvironmentState, EnvironmentUpdate, MwaaPort, S3Port } from './ports.js';
 import type { DeployEvent } from './events.js';
 
-
 export interface ApplyDeps {
   s3: S3Port;
   mwaa: MwaaPort;
@@ -63,9 +62,7 @@ function resolvePin(pin: PlannedPin, written: Map<string, string | undefined>): 
   if ('versionId' in pin) return pin.versionId;
   const versionId = written.get(pin.key);
   if (!versionId) {
-    throw new UserError(
-      `S3 returned no VersionId for ${pin.key}: is versioning enabled on the bucket? Nothing was pinned.`,
-    );
+    throw new UserError(`S3 returned no VersionId for ${pin.key}: is versioning enabled on the bucket? Nothing was pinned.`);
   }
   return versionId;
 }

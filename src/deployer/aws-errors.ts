@@ -97,7 +97,9 @@ export function explainAwsError(error: unknown, context: AwsErrorContext): unkno
   const code = e.code ?? cause.code;
   if (e.name === 'CredentialsProviderError' || /Could not load credentials/.test(e.message ?? '')) return credentialsProblem(e, env);
   if (e.name !== undefined && REJECTED_CREDENTIALS.has(e.name)) {
-    const refresh = env.AWS_PROFILE ? `aws sso login --profile ${env.AWS_PROFILE} (or new keys for that profile)` : 'new credentials (aws sso login, or new keys)';
+    const refresh = env.AWS_PROFILE
+      ? `aws sso login --profile ${env.AWS_PROFILE} (or new keys for that profile)`
+      : 'new credentials (aws sso login, or new keys)';
     return new UserError(`AWS rejected the credentials: ${e.message ?? e.name}. Get ${refresh}.`, undefined, { cause: e });
   }
   if (code && NETWORK_CODES.has(code)) {

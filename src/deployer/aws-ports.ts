@@ -1,10 +1,5 @@
 /** Adapts the SDK clients from src/mwaa/clients.ts to the deployer's narrow ports. */
-import {
-  GetEnvironmentCommand,
-  UpdateEnvironmentCommand,
-  type MWAAClient,
-  type UpdateEnvironmentCommandInput,
-} from '@aws-sdk/client-mwaa';
+import { GetEnvironmentCommand, UpdateEnvironmentCommand, type MWAAClient, type UpdateEnvironmentCommandInput } from '@aws-sdk/client-mwaa';
 import {
   CopyObjectCommand,
   DeleteObjectCommand,
@@ -115,9 +110,7 @@ export function s3Port(client: S3Client): S3Port {
     },
     async copyObject(bucket, key, sourceVersionId) {
       const source = `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}?versionId=${encodeURIComponent(sourceVersionId)}`;
-      const out = await client.send(
-        new CopyObjectCommand({ Bucket: bucket, Key: key, CopySource: source, MetadataDirective: 'COPY' }),
-      );
+      const out = await client.send(new CopyObjectCommand({ Bucket: bucket, Key: key, CopySource: source, MetadataDirective: 'COPY' }));
       return { versionId: out.VersionId };
     },
     async deleteObject(bucket, key, ifMatch) {

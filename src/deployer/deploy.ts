@@ -4,7 +4,7 @@
  * to be parsed, trigger it through the CLI token and optionally follow the run. Every step talks
  * to S3/MWAA through narrow ports and reports progress as events; nothing here prints.
  */
-import { isUploaded, PINNED_KINDS, type ArtifactKind } from '../artifacts/kinds.js';
+import { isUploaded, type ArtifactKind } from '../artifacts/kinds.js';
 import { UserError } from '../errors.js';
 import type { ProcessIdentity } from '../util/processes.js';
 import { apply, type ApplyResult, type DeployedObject } from './apply.js';
@@ -99,7 +99,10 @@ async function environmentRecords(deps: DeployDeps, settings: DeploySettings): P
   return records.filter((r) => r.record.environment === settings.envName);
 }
 
-async function rollbackPlanTargets(deps: DeployDeps, settings: DeploySettings): Promise<{ targets: DeployTarget[]; restored: KeyedRecord }> {
+async function rollbackPlanTargets(
+  deps: DeployDeps,
+  settings: DeploySettings,
+): Promise<{ targets: DeployTarget[]; restored: KeyedRecord }> {
   const records = await environmentRecords(deps, settings);
   const latest = records.at(-1);
   // What runs now, read from the bucket and the environment: it may be newer than any record.
@@ -190,7 +193,8 @@ export async function deploy(
     });
     deps.onLock?.(lock);
     const lockEvent: DeployEvent = { type: 'lock-acquired', key: lock.key };
-    if (lock.takenOverFrom) lockEvent.takenOverFrom = `${lock.takenOverFrom.holder} (pid ${lock.takenOverFrom.pid} on ${lock.takenOverFrom.host})`;
+    if (lock.takenOverFrom)
+      lockEvent.takenOverFrom = `${lock.takenOverFrom.holder} (pid ${lock.takenOverFrom.pid} on ${lock.takenOverFrom.host})`;
     emit(lockEvent);
     try {
       await work();
@@ -295,7 +299,11 @@ export async function deploy(
     result.failures = run.failures;
     const taskLogs = lastRemote?.environment.taskLogs;
     if (taskLogs?.enabled && taskLogs.cloudWatchLogGroupArn) result.taskLogGroupArn = taskLogs.cloudWatchLogGroupArn;
-    emit({ type: 'task-logs', enabled: taskLogs?.enabled === true, ...(result.taskLogGroupArn ? { logGroupArn: result.taskLogGroupArn } : {}) });
+    emit({
+      type: 'task-logs',
+      enabled: taskLogs?.enabled === true,
+      ...(result.taskLogGroupArn ? { logGroupArn: result.taskLogGroupArn } : {}),
+    });
   }
   return result;
 }

@@ -39,7 +39,8 @@ function describeAction(action: Action): [string, string, string] {
 function planVerdict(plan: Plan): string {
   const n = plan.changes;
   const changes = `${n} change${n === 1 ? '' : 's'}`;
-  if (plan.refusals.length > 0) return `Refused: ${n > 0 ? `none of the ${changes} ` : 'nothing '}will be applied until the problems above are fixed.`;
+  if (plan.refusals.length > 0)
+    return `Refused: ${n > 0 ? `none of the ${changes} ` : 'nothing '}will be applied until the problems above are fixed.`;
   return n === 0 ? 'No changes: the environment already runs exactly this.' : `${changes}.`;
 }
 
@@ -50,7 +51,9 @@ export function formatPlan(plan: Plan, environmentName: string, style: Style = p
   const lines = [`Plan for ${style.bold(environmentName)}:`];
   for (const [verb, what, detail] of rows) {
     const line = `  ${verb.padEnd(10)} ${what.padEnd(width)}  ${detail}`;
-    lines.push(verb === 'skip' ? style.dim(line) : `  ${(paint[verb] ?? ((t: string) => t))(verb.padEnd(10))} ${what.padEnd(width)}  ${detail}`);
+    lines.push(
+      verb === 'skip' ? style.dim(line) : `  ${(paint[verb] ?? ((t: string) => t))(verb.padEnd(10))} ${what.padEnd(width)}  ${detail}`,
+    );
   }
   for (const refusal of plan.refusals) lines.push(`  ${style.red('REFUSED:')} ${refusal.message}`);
   for (const warning of plan.warnings) lines.push(`  ${style.yellow('warning:')} ${warning}`);
@@ -159,7 +162,16 @@ export function diffsMarkdown(diffs: readonly ArtifactDiff[], maxChars = 50_000)
     if (body.length > budget) body = `${body.slice(0, Math.max(0, budget))}\n... (cut; run deploy --plan --diff to see all of it)\n`;
     budget = Math.max(0, budget - body.length);
     const fence = fenceFor(body);
-    out.push(`<details><summary>${markdownCell(diffHeading(diff)).replace(/</g, '&lt;')}</summary>`, '', `${fence}diff`, body.trimEnd(), fence, '', '</details>', '');
+    out.push(
+      `<details><summary>${markdownCell(diffHeading(diff)).replace(/</g, '&lt;')}</summary>`,
+      '',
+      `${fence}diff`,
+      body.trimEnd(),
+      fence,
+      '',
+      '</details>',
+      '',
+    );
   }
   return `${out.join('\n')}`;
 }
@@ -187,9 +199,7 @@ export function planJson(plan: Plan): object {
 
 export function formatTasks(tasks: readonly TaskState[]): string {
   const width = Math.max(0, ...tasks.map((t) => t.taskId.length + (t.mapIndex ? t.mapIndex.length + 2 : 0)));
-  return tasks
-    .map((t) => `  ${(t.mapIndex ? `${t.taskId}[${t.mapIndex}]` : t.taskId).padEnd(width)}  ${t.state}`)
-    .join('\n');
+  return tasks.map((t) => `  ${(t.mapIndex ? `${t.taskId}[${t.mapIndex}]` : t.taskId).padEnd(width)}  ${t.state}`).join('\n');
 }
 
 /** Each failed task with the end of its log (or why the log is not shown). */
@@ -213,7 +223,10 @@ export function formatEvent(event: DeployEvent): { text: string; live?: boolean 
     case 'remote-state':
       return undefined;
     case 'waiting-for-available':
-      return { text: `waiting for the environment to be AVAILABLE: ${describeStatus(event.status)} (${formatElapsed(event.elapsedMs)})`, live: true };
+      return {
+        text: `waiting for the environment to be AVAILABLE: ${describeStatus(event.status)} (${formatElapsed(event.elapsedMs)})`,
+        live: true,
+      };
     case 'planned':
       return undefined;
     case 'lock-acquired':
@@ -293,7 +306,16 @@ export function resultMarkdown(result: DeployResult, smoke?: CheckReport): strin
   if (result.runId) lines.push(`- run ${markdownCode(result.runId)}: **${result.runState ?? 'triggered'}**`);
   if (smoke) {
     const passed = smoke.servers.filter((s) => s.ok).length;
-    lines.push(`- runtime check: ${passed} of ${smoke.servers.length} servers passed${smoke.ok ? '' : ` (failed: ${smoke.servers.filter((s) => !s.ok).map((s) => s.name).join(', ')})`}`);
+    lines.push(
+      `- runtime check: ${passed} of ${smoke.servers.length} servers passed${
+        smoke.ok
+          ? ''
+          : ` (failed: ${smoke.servers
+              .filter((s) => !s.ok)
+              .map((s) => s.name)
+              .join(', ')})`
+      }`,
+    );
   }
   if (result.tasks && result.tasks.length > 0) {
     lines.push('', '| task | state |', '|---|---|');

@@ -38,18 +38,14 @@ export function deployTargets(generated: GeneratedEnvironment): DeployTarget[] {
 export function dagMarker(generated: GeneratedEnvironment): string | undefined {
   const marker = configTag(generated.manifest.configHash);
   const dag = generated.artifacts.find((a) => a.kind === 'dag');
-  return dag && dag.bytes.includes(marker) ? marker : undefined;
+  return dag?.bytes.includes(marker) ? marker : undefined;
 }
 
 /**
  * Poll intervals follow the service: MWAA updates take tens of minutes and sync DAG files about
  * every 30 s; the local stack updates in seconds.
  */
-export function defaultDeployOptions(
-  config: ResolvedConfig,
-  generated: GeneratedEnvironment,
-  timeoutMs: number,
-): DeployOptions {
+export function defaultDeployOptions(config: ResolvedConfig, generated: GeneratedEnvironment, timeoutMs: number): DeployOptions {
   const local = config.localStack;
   const options: DeployOptions = {
     trigger: true,

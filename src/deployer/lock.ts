@@ -60,7 +60,10 @@ export function localHolderAlive(thisHost: string, here: ProcessIdentity): (hold
   return (holder) => {
     if (holder.host !== thisHost || !Number.isInteger(holder.pid) || holder.pid <= 0) return undefined;
     const samePidSpace =
-      here.bootId !== undefined && here.pidNamespace !== undefined && holder.bootId === here.bootId && holder.pidNamespace === here.pidNamespace;
+      here.bootId !== undefined &&
+      here.pidNamespace !== undefined &&
+      holder.bootId === here.bootId &&
+      holder.pidNamespace === here.pidNamespace;
     return samePidSpace ? isAlive(holder.pid) : undefined;
   };
 }
@@ -109,8 +112,7 @@ export async function acquireLock(s3: S3Port, options: LockOptions): Promise<Dep
     const existing = await s3.getObject(bucket, key);
     if (!existing) continue;
     const holder = parseHolder(existing.body);
-    const expired =
-      holder === undefined || Date.parse(holder.expiresAt) <= now || options.holderAlive?.(holder) === false;
+    const expired = holder === undefined || Date.parse(holder.expiresAt) <= now || options.holderAlive?.(holder) === false;
     if (!expired || !existing.etag) throw new LockHeldError(bucket, key, holder);
     try {
       etag = (await put({ ifMatch: existing.etag })).etag ?? '';

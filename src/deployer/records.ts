@@ -66,7 +66,12 @@ export interface KeyedRecord {
 }
 
 /** The newest record of one environment, reading back from the newest key until one is found. */
-export async function newestRecord(s3: S3Port, bucket: string, deploymentsPrefix: string, envName: string): Promise<KeyedRecord | undefined> {
+export async function newestRecord(
+  s3: S3Port,
+  bucket: string,
+  deploymentsPrefix: string,
+  envName: string,
+): Promise<KeyedRecord | undefined> {
   const keys = await listRecordKeys(s3, bucket, deploymentsPrefix);
   for (let i = keys.length - 1; i >= 0; i -= 1) {
     const record = await readRecord(s3, bucket, keys[i]!);
@@ -118,7 +123,8 @@ function historyPosition(records: readonly KeyedRecord[], index: number, seen = 
  */
 export function rollbackTarget(records: readonly KeyedRecord[], live: string): KeyedRecord | undefined {
   const latest = records.length - 1;
-  const from = latest >= 0 && recordFingerprint(records[latest]!.record.objects) === live ? historyPosition(records, latest) : records.length;
+  const from =
+    latest >= 0 && recordFingerprint(records[latest]!.record.objects) === live ? historyPosition(records, latest) : records.length;
   for (let i = from - 1; i >= 0; i -= 1) {
     if (recordFingerprint(records[i]!.record.objects) !== live) return records[i];
   }
@@ -129,7 +135,16 @@ export function rollbackTarget(records: readonly KeyedRecord[], live: string): K
 export function objectsInPlace(plan: Plan): DeployedObject[] {
   return plan.actions.flatMap((action) =>
     action.type === 'skip'
-      ? [{ kind: action.target.kind, path: action.target.path, key: action.target.key, sha256: action.target.sha256, size: action.target.size, versionId: action.versionId }]
+      ? [
+          {
+            kind: action.target.kind,
+            path: action.target.path,
+            key: action.target.key,
+            sha256: action.target.sha256,
+            size: action.target.size,
+            versionId: action.versionId,
+          },
+        ]
       : [],
   );
 }

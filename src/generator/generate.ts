@@ -77,7 +77,7 @@ export async function staleFiles(outDir: string, generated: GeneratedEnvironment
   const stale = new Set<string>();
   for (const file of generated.files) {
     const existing = onDisk.get(file.path);
-    if (!existing || !existing.equals(file.bytes)) stale.add(file.path);
+    if (!existing?.equals(file.bytes)) stale.add(file.path);
     onDisk.delete(file.path);
   }
   for (const leftover of onDisk.keys()) stale.add(leftover);

@@ -9,7 +9,5 @@ export const PLUGIN_MODULES = ['aws_secrets_utils.py', 'gpu_ssh_utils.py'] as co
  * config-dependent goes in, so a config change never forces an MWAA environment update.
  */
 export async function renderPluginsZip(): Promise<Buffer> {
-  return deterministicZip(
-    PLUGIN_MODULES.map((name) => ({ name, bytes: readTemplateFile(`plugins/${name}`) })),
-  );
+  return deterministicZip(PLUGIN_MODULES.map((name) => ({ name, bytes: readTemplateFile(`plugins/${name}`) })));
 }

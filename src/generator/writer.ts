@@ -100,7 +100,5 @@ export async function readDirectoryFiles(dir: string): Promise<OutputFile[]> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw error;
   }
-  return Promise.all(
-    entries.sort().map(async (path) => ({ path: relative(dir, path).split(sep).join('/'), bytes: await readFile(path) })),
-  );
+  return Promise.all(entries.sort().map(async (path) => ({ path: relative(dir, path).split(sep).join('/'), bytes: await readFile(path) })));
 }

@@ -61,9 +61,9 @@ export function renderScaffold(values: ScaffoldValues): string {
   const hosts = values.servers && values.servers.length > 0 ? values.servers : undefined;
   const serverLines = (hosts ?? ['10.0.0.10']).flatMap((host, i) => [
     `      - name: gpu-${env}-${String(i + 1).padStart(2, '0')}`,
-    `        host: ${q(host)}${hosts ? '' : '  # TODO: the GPU server\'s address'}`,
+    `        host: ${q(host)}${hosts ? '' : "  # TODO: the GPU server's address"}`,
     '        workspacePath: /home/ubuntu/workspace',
-    '        # TODO: pin the server\'s real host key: run the command below and paste its hostPublicKey line.',
+    "        # TODO: pin the server's real host key: run the command below and paste its hostPublicKey line.",
     `        #   npx mwaa-gpu-cicd check --env ${env} --print-host-keys`,
     '        # Until then this placeholder matches no server, so every SSH connection is refused.',
     `        hostPublicKey: ${placeholderHostKey()}`,
@@ -87,7 +87,7 @@ export function renderScaffold(values: ScaffoldValues): string {
     '  ssh:',
     '    user: ubuntu',
     '    port: 22',
-    '    hostKeyPolicy: strict     # every server\'s host key must be pinned below',
+    "    hostKeyPolicy: strict     # every server's host key must be pinned below",
     '  git:',
     `    repoUrl: ${repo.value}${repo.comment}`,
     `    branch: ${q(branch)}`,

@@ -196,6 +196,10 @@ export function airflowMessage(result: CliResult): string {
     .map((line) => line.trimEnd())
     .filter((line) => line.trim() !== '');
   const exception = lines.filter((line) => /^[A-Za-z_][\w.]*(Error|Exception)(:|$)/.test(line.trim())).at(-1);
-  const stderrLast = result.stderr.split('\n').map((l) => l.trim()).filter(Boolean).at(-1);
+  const stderrLast = result.stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .at(-1);
   return (exception ?? stderrLast ?? lines.at(-1) ?? '(no output)').trim();
 }

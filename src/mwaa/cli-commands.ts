@@ -81,7 +81,11 @@ export function checkCliCommand(line: AirflowLine, argv: readonly string[]): Com
   const [first, second] = argv;
   if (first === undefined || first === '') return { ok: false, reason: 'empty command' };
   const supported = MWAA_CLI_COMMANDS[line];
-  const command = supported.has(first) ? first : second !== undefined && supported.has(`${first} ${second}`) ? `${first} ${second}` : undefined;
+  const command = supported.has(first)
+    ? first
+    : second !== undefined && supported.has(`${first} ${second}`)
+      ? `${first} ${second}`
+      : undefined;
   if (command === undefined) {
     return { ok: false, reason: `\`${[first, second].filter(Boolean).join(' ')}\` is not a supported command on Airflow ${line}.x` };
   }

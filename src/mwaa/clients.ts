@@ -45,7 +45,12 @@ export function createS3Client(target: ClientTarget): S3Client {
     // Path-style addressing: an overridden endpoint (moto, MinIO) has no per-bucket DNS names; and
     // checksums only where S3 requires them, which every S3-compatible server supports.
     ...(target.endpoint
-      ? { endpoint: target.endpoint, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }
+      ? {
+          endpoint: target.endpoint,
+          forcePathStyle: true,
+          requestChecksumCalculation: 'WHEN_REQUIRED',
+          responseChecksumValidation: 'WHEN_REQUIRED',
+        }
       : {}),
   });
 }

@@ -17,7 +17,6 @@ export const STATUS_MEANINGS: Record<string, { why: string; waitable: boolean }>
   DELETED: { why: 'it was deleted', waitable: false },
 };
 
-
 /** `STATUS (why)` for progress lines and messages. */
 export function describeStatus(status: string): string {
   const meaning = STATUS_MEANINGS[status];

@@ -92,7 +92,8 @@ export function versionMove(from: string, to: string): VersionMove {
 export function versionMoveHint(name: string, from: string, to: string): string {
   const move = versionMove(from, to);
   const migrate = `create a new environment on Airflow ${to} and migrate to it (https://docs.aws.amazon.com/mwaa/latest/migrationguide/migrating-to-new-mwaa.html)`;
-  if (move.steps.length === 0) return move.newEnvironment ? `MWAA cannot change ${from} to ${to} in place: ${migrate}` : 'nothing to change';
+  if (move.steps.length === 0)
+    return move.newEnvironment ? `MWAA cannot change ${from} to ${to} in place: ${migrate}` : 'nothing to change';
   const commands = move.steps.map((v) => `aws mwaa update-environment --name ${name} --airflow-version ${v}`).join(', then ');
   const why = move.steps.length > 1 ? ` (MWAA moves 2.x to 3.x in place only from ${move.steps[0]})` : '';
   return `${commands}${why}${move.newEnvironment ? `; or ${migrate}` : ''}`;

@@ -121,9 +121,13 @@ function summary(report: CheckReport, style: Style): string {
   const total = report.servers.length;
   const head = `${total - failed.length} of ${total} servers passed in ${formatMs(report.durationMs)}`;
   if (failed.length === 0) return style.green(`${head}.`);
-  const shown = failed
-    .slice(0, 20)
-    .map((server) => `${server.name} (${server.checks.filter((c) => checkStatus(c) === 'fail').map((c) => c.name).join(', ')})`);
+  const shown = failed.slice(0, 20).map(
+    (server) =>
+      `${server.name} (${server.checks
+        .filter((c) => checkStatus(c) === 'fail')
+        .map((c) => c.name)
+        .join(', ')})`,
+  );
   const more = failed.length > 20 ? `, and ${failed.length - 20} more` : '';
   return style.red(`${head}; failed: ${shown.join(', ')}${more}.`);
 }
@@ -135,7 +139,7 @@ export function formatMs(ms: number): string {
 
 /** Control characters (C0, DEL, C1) become U+FFFD; tabs and newlines become spaces. */
 export function clean(text: string): string {
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this replaces.
   return text.replace(/[\t\n\r]/g, ' ').replace(/[\u0000-\u001f\u007f-\u009f]/g, '\uFFFD');
 }
 

@@ -41,10 +41,7 @@ export function versionFilePath(config: Pick<ResolvedConfig, 'git' | 'versionFil
 }
 
 /** The host key rule for a server: its pinned key; without one the server is refused. */
-export function hostKeyPolicyFor(
-  config: Pick<ResolvedConfig, 'ssh'>,
-  server: ResolvedServer,
-): { policy: HostKeyPolicy } | { problem: string } {
+export function hostKeyPolicyFor(server: ResolvedServer): { policy: HostKeyPolicy } | { problem: string } {
   if (server.hostPublicKey) {
     try {
       return { policy: { mode: 'pinned', key: parsePublicKeyLine(server.hostPublicKey) } };
@@ -63,7 +60,7 @@ export async function checkServer(context: ServerCheckContext): Promise<ServerCh
     return { checks };
   };
 
-  const hostKey = hostKeyPolicyFor(config, server);
+  const hostKey = hostKeyPolicyFor(server);
   if ('problem' in hostKey) {
     checks.push({ name: 'reachable', ok: false, ms: 0, reason: hostKey.problem });
     return skipRest('no usable host key');
@@ -157,7 +154,10 @@ async function identityAndCheckout(
 }
 
 /** Reads the output of `whoami` (the first line of identityCommand's). Pure, for tests. */
-export function interpretWhoami(result: { code: number | null; stdout: string; stderr: string }, user: string): { ok: boolean; reason: string } {
+export function interpretWhoami(
+  result: { code: number | null; stdout: string; stderr: string },
+  user: string,
+): { ok: boolean; reason: string } {
   const actual = result.stdout.split('\n')[0]?.trim() ?? '';
   if (actual === '') return { ok: false, reason: `whoami failed: ${firstLine(result.stderr) || exitText(result.code)}` };
   if (actual === user) return { ok: true, reason: actual };

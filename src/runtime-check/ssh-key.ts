@@ -63,9 +63,7 @@ export function parsePrivateKey(text: string, where: string, exitCode: number = 
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
   if (!key || key instanceof Error) {
     const encrypted =
-      key instanceof Error && /passphrase|encrypted/i.test(key.message)
-        ? ' (it is passphrase-protected; use an unencrypted key)'
-        : '';
+      key instanceof Error && /passphrase|encrypted/i.test(key.message) ? ' (it is passphrase-protected; use an unencrypted key)' : '';
     throw new UserError(`${where} does not hold a usable SSH private key${encrypted}.`, exitCode);
   }
   if (!key.isPrivateKey()) throw new UserError(`${where} holds a public key; the check needs the private key.`, exitCode);

@@ -234,9 +234,7 @@ export class SshConnection {
   }
 
   private sftp(): Promise<SFTPWrapper> {
-    this.sftpSession ??= new Promise((resolve, reject) =>
-      this.client.sftp((error, sftp) => (error ? reject(error) : resolve(sftp))),
-    );
+    this.sftpSession ??= new Promise((resolve, reject) => this.client.sftp((error, sftp) => (error ? reject(error) : resolve(sftp))));
     return this.sftpSession;
   }
 
@@ -342,9 +340,7 @@ function connectOnce(options: ConnectOptions, timeoutMs: number): Promise<SshCon
       if (!settled) fail(new SshConnectError(`${where}: connection closed before authentication finished`, 'dropped'));
     });
 
-    const auth: PublicKeyAuthMethod[] = options.privateKey
-      ? [{ type: 'publickey', username: options.user, key: options.privateKey }]
-      : [];
+    const auth: PublicKeyAuthMethod[] = options.privateKey ? [{ type: 'publickey', username: options.user, key: options.privateKey }] : [];
     const config: ConnectConfig = {
       host: options.host,
       port: options.port,
@@ -355,10 +351,9 @@ function connectOnce(options: ConnectOptions, timeoutMs: number): Promise<SshCon
       hostVerifier,
       algorithms: {
         ...ALGORITHMS,
-        serverHostKey:
-          (policy.mode === 'pinned'
-            ? hostKeyAlgorithmsFor(policy.key.type)
-            : [...PREFERRED_HOST_KEY_ALGORITHMS]) as ServerHostKeyAlgorithm[],
+        serverHostKey: (policy.mode === 'pinned'
+          ? hostKeyAlgorithmsFor(policy.key.type)
+          : [...PREFERRED_HOST_KEY_ALGORITHMS]) as ServerHostKeyAlgorithm[],
       },
       // Only our key, once: no "none" probe, no agent, no keyboard-interactive.
       authHandler: auth,

@@ -23,9 +23,7 @@ export type YamlValue = VersionValue | null | YamlValue[] | { [key: string]: Yam
 /** Aliases a version file may use; a handful is plenty for four scalars. */
 export const MAX_ALIAS_COUNT = VERSION_FILE_LIMITS.maxAliases;
 
-export type VersionFileResult =
-  | { ok: true; values: Record<string, VersionValue> }
-  | { ok: false; reason: string };
+export type VersionFileResult = { ok: true; values: Record<string, VersionValue> } | { ok: false; reason: string };
 
 export type VersionDocumentResult = { ok: true; document: Record<string, YamlValue> } | { ok: false; reason: string };
 
@@ -174,7 +172,7 @@ class Composer {
       if (isAlias(item.key)) throw new Refused('an alias as a mapping key is not allowed');
       const key = this.node(item.key, depth + 1);
       if (typeof key !== 'string') throw new Refused(`the key ${describe(key)} is not a string (quote it)`);
-      if (Object.prototype.hasOwnProperty.call(result, key)) throw new Refused(`duplicate key ${JSON.stringify(key)}`);
+      if (Object.hasOwn(result, key)) throw new Refused(`duplicate key ${JSON.stringify(key)}`);
       result[key] = this.node(item.value, depth + 1);
     }
     return result;
@@ -192,7 +190,7 @@ export function parseVersionFile(text: string, mappings: readonly VariableMappin
   const problems: string[] = [];
   const values: Record<string, VersionValue> = {};
   for (const mapping of mappings) {
-    if (!Object.prototype.hasOwnProperty.call(map, mapping.key)) {
+    if (!Object.hasOwn(map, mapping.key)) {
       problems.push(`missing key "${mapping.key}"`);
       continue;
     }

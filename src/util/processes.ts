@@ -287,11 +287,7 @@ function collector(limit: number): { push: (chunk: Buffer) => void; value: () =>
 }
 
 /** Runs a program to completion with its output appended to `log`; rejects with the log's tail. */
-export function runLogged(
-  command: string,
-  args: string[],
-  options: { log: string; env?: NodeJS.ProcessEnv; cwd?: string },
-): Promise<void> {
+export function runLogged(command: string, args: string[], options: { log: string; env?: NodeJS.ProcessEnv; cwd?: string }): Promise<void> {
   mkdirSync(dirname(options.log), { recursive: true });
   const fd = openSync(options.log, 'a');
   return new Promise<void>((resolveRun, reject) => {

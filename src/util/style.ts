@@ -15,7 +15,15 @@ export interface Style {
 
 const identity = (text: string) => text;
 
-export const plainStyle: Style = { enabled: false, bold: identity, dim: identity, red: identity, green: identity, yellow: identity, cyan: identity };
+export const plainStyle: Style = {
+  enabled: false,
+  bold: identity,
+  dim: identity,
+  red: identity,
+  green: identity,
+  yellow: identity,
+  cyan: identity,
+};
 
 const sgr = (open: number, close: number) => (text: string) => (text === '' ? text : `\x1b[${open}m${text}\x1b[${close}m`);
 

@@ -39,7 +39,8 @@ export function zipMembers(archive: Uint8Array): ZipMember[] {
   let offset = zip.readUInt32LE(end + 16);
   const members: ZipMember[] = [];
   for (let i = 0; i < count; i += 1) {
-    if (offset + 46 > zip.length || zip.readUInt32LE(offset) !== CENTRAL_HEADER) throw new ZipFormatError(`bad central directory entry ${i}`);
+    if (offset + 46 > zip.length || zip.readUInt32LE(offset) !== CENTRAL_HEADER)
+      throw new ZipFormatError(`bad central directory entry ${i}`);
     const method = zip.readUInt16LE(offset + 10);
     const crc32 = zip.readUInt32LE(offset + 16);
     const compressedSize = zip.readUInt32LE(offset + 20);

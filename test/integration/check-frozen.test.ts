@@ -62,7 +62,19 @@ function runCheck(configPath: string): Promise<{ code: number | null; stdout: st
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'check', '--env', 'frozen', '--config', configPath, '--identity-file', sshd.clientKeyPath, '--json'],
+      [
+        '--import',
+        'tsx',
+        join(root, 'src/cli/main.ts'),
+        'check',
+        '--env',
+        'frozen',
+        '--config',
+        configPath,
+        '--identity-file',
+        sshd.clientKeyPath,
+        '--json',
+      ],
       { cwd: root },
     );
     let stdout = '';

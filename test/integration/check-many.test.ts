@@ -58,7 +58,18 @@ afterAll(async () => {
 describe(`check against ${TARGETS} servers`, () => {
   it('checks every server over its own connection and fails only the one off-branch', async () => {
     const logBefore = readFileSync(sshd.log, 'utf8').length;
-    const run = await runCli(['check', '--env', 'many', '--config', configPath, '--identity-file', sshd.clientKeyPath, '--json', '--concurrency', '16']);
+    const run = await runCli([
+      'check',
+      '--env',
+      'many',
+      '--config',
+      configPath,
+      '--identity-file',
+      sshd.clientKeyPath,
+      '--json',
+      '--concurrency',
+      '16',
+    ]);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(1);
     const report = JSON.parse(run.stdout) as JsonReport;
@@ -78,7 +89,18 @@ describe(`check against ${TARGETS} servers`, () => {
   });
 
   it('prints every host key for first-time setup, without a key of our own', async () => {
-    const run = await runCli(['check', '--env', 'many', '--config', configPath, '--print-host-keys', '--server', 'gpu-01', '--server', 'gpu-02']);
+    const run = await runCli([
+      'check',
+      '--env',
+      'many',
+      '--config',
+      configPath,
+      '--print-host-keys',
+      '--server',
+      'gpu-01',
+      '--server',
+      'gpu-02',
+    ]);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`- name: gpu-01\n  hostPublicKey: ${sshd.hostPublicKey}\n`);
     expect(run.stdout).toContain(`- name: gpu-02\n  hostPublicKey: ${sshd.hostPublicKey}\n`);
@@ -91,9 +113,26 @@ describe(`check against ${TARGETS} servers`, () => {
     const other = readFileSync(`${keyPath}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
     const changedPath = join(dir, 'changed.yaml');
     // gpu-01 pins a key the server does not have; gpu-02 keeps the right one.
-    writeFileSync(changedPath, readFileSync(configPath, 'utf8').replace(`name: gpu-01, host: "127.0.0.1", port: ${sshd.port}, workspacePath: "${join(dir, 'good')}", hostPublicKey: "${sshd.hostPublicKey}"`, `name: gpu-01, host: "127.0.0.1", port: ${sshd.port}, workspacePath: "${join(dir, 'good')}", hostPublicKey: "${other}"`));
+    writeFileSync(
+      changedPath,
+      readFileSync(configPath, 'utf8').replace(
+        `name: gpu-01, host: "127.0.0.1", port: ${sshd.port}, workspacePath: "${join(dir, 'good')}", hostPublicKey: "${sshd.hostPublicKey}"`,
+        `name: gpu-01, host: "127.0.0.1", port: ${sshd.port}, workspacePath: "${join(dir, 'good')}", hostPublicKey: "${other}"`,
+      ),
+    );
     expect(readFileSync(changedPath, 'utf8')).toContain(other);
-    const run = await runCli(['check', '--env', 'many', '--config', changedPath, '--print-host-keys', '--server', 'gpu-01', '--server', 'gpu-02']);
+    const run = await runCli([
+      'check',
+      '--env',
+      'many',
+      '--config',
+      changedPath,
+      '--print-host-keys',
+      '--server',
+      'gpu-01',
+      '--server',
+      'gpu-02',
+    ]);
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/# gpu-01 \(127\.0\.0\.1:\d+\) SHA256:[A-Za-z0-9+/]{43}, DIFFERS/i);
     expect(run.stdout).toMatch(/# gpu-02 \(127\.0\.0\.2:\d+\) SHA256:[A-Za-z0-9+/]{43}, matches the config/);
@@ -120,12 +159,25 @@ describe(`check against ${TARGETS} servers`, () => {
     server.hostPublicKey =
       'ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEmKSENjQEezOmxkZMy7opKgwFB9nkt5YRrYMjNuG5N87uRgg6CLrbo5wAdT/y6v0mKV0U2w0WZ2YB/++Tpockg=';
     const report = await runRuntimeCheck(config, { identityFile: sshd.clientKeyPath, servers: [server.name] });
-    expect(report.servers[0]?.checks[0]?.reason).toMatch(/^127\.0\.0\.1:\d+ offers no ecdsa-sha2-nistp256 host key, the type the config pins/);
+    expect(report.servers[0]?.checks[0]?.reason).toMatch(
+      /^127\.0\.0\.1:\d+ offers no ecdsa-sha2-nistp256 host key, the type the config pins/,
+    );
   });
 
   it('says clearly, within the timeout, when sshd is not running', async () => {
     await sshd.kill();
-    const run = await runCli(['check', '--env', 'many', '--config', configPath, '--identity-file', sshd.clientKeyPath, '--server', 'gpu-01', '--json']);
+    const run = await runCli([
+      'check',
+      '--env',
+      'many',
+      '--config',
+      configPath,
+      '--identity-file',
+      sshd.clientKeyPath,
+      '--server',
+      'gpu-01',
+      '--json',
+    ]);
     expect(run.code).toBe(1);
     const report = JSON.parse(run.stdout) as JsonReport;
     const reachable = report.servers[0]?.checks[0];

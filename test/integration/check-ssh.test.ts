@@ -43,7 +43,7 @@ afterAll(async () => {
 describe('SshConnection', () => {
   it('reports the verified host key and runs commands with exit codes and stderr', async () => {
     expect(fingerprint(connection.hostKey)).toBe(fingerprint(parsePublicKeyLine(sshd.hostPublicKey).blob));
-    const result = await connection.exec("printf out; printf err >&2; exit 3", { timeoutMs: 30_000 });
+    const result = await connection.exec('printf out; printf err >&2; exit 3', { timeoutMs: 30_000 });
     expect(result).toMatchObject({ code: 3, stdout: 'out', stderr: 'err', truncated: false });
   });
 

@@ -7,7 +7,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect as tcpConnect } from 'node:net';
+import { connect as tcpConnect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../src/util/net.js';
@@ -49,7 +49,6 @@ export interface SshdOptions {
 }
 
 const LISTEN_SOCKETS_PER_SSHD = 16;
-
 
 export function keygen(path: string, comment = 'runtime-check-test'): void {
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', path], { stdio: 'ignore' });
@@ -104,7 +103,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
       '',
     ].join('\n'),
   );
-  writeFileSync(join(dir, 'known_hosts'), hosts.map((host) => `[${host}]:${port} ${hostPublicKey}`).join('\n') + '\n');
+  writeFileSync(join(dir, 'known_hosts'), `${hosts.map((host) => `[${host}]:${port} ${hostPublicKey}`).join('\n')}\n`);
   mkdirSync('/run/sshd', { recursive: true });
 
   const children = groups.map((group, index) => {

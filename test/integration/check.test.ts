@@ -24,7 +24,8 @@ const MAX_BYTES = 4096;
 
 function requireStack(): LocalStackState {
   const state = readStateIfPresent(stackRoot(process.env, repoRoot));
-  if (!state) throw new Error(`The local stack is not up (${stackRoot(process.env, repoRoot)}/state.json missing). Run: npm run local -- up`);
+  if (!state)
+    throw new Error(`The local stack is not up (${stackRoot(process.env, repoRoot)}/state.json missing). Run: npm run local -- up`);
   return state;
 }
 
@@ -57,7 +58,9 @@ const variants: Record<string, (checkout: string) => void> = {
       join(checkout, 'www/version.yaml'),
       [
         'x0: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
-        ...['b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'].map((name, i) => `x${i + 1}: &${name} [${Array(9).fill(`*${'abcdefgh'[i]}`).join(',')}]`),
+        ...['b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'].map(
+          (name, i) => `x${i + 1}: &${name} [${Array(9).fill(`*${'abcdefgh'[i]}`).join(',')}]`,
+        ),
         'a: 1',
         'b: 2',
         'c: 3',
@@ -133,7 +136,10 @@ beforeAll(() => {
   mkdirSync(join(dir, 'no-checkout'));
   fileValues = parse(readFileSync(join(dir, 'good/cicd-test/www/version.yaml'), 'utf8')) as Record<string, unknown>;
   configPath = join(dir, 'config.yaml');
-  writeVariantConfig(configPath, [...Object.keys(variants), 'no-checkout'].map((name) => ({ name, workspacePath: join(dir, name) })));
+  writeVariantConfig(
+    configPath,
+    [...Object.keys(variants), 'no-checkout'].map((name) => ({ name, workspacePath: join(dir, name) })),
+  );
 });
 
 afterAll(() => {
@@ -197,7 +203,11 @@ describe('check variants against the stack sshd', () => {
   });
 
   it('fails the checkout check on another branch, naming both branches and the commit', () => {
-    expect(server(report, 'branch').checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(['checkout']);
+    expect(
+      server(report, 'branch')
+        .checks.filter((c) => !c.ok)
+        .map((c) => c.name),
+    ).toEqual(['checkout']);
     expect(check(report, 'branch', 'checkout')?.reason).toMatch(
       new RegExp(`is on branch "some_other_branch" at [0-9a-f]{12}, expected branch "${state.git.branch}"$`),
     );
@@ -205,8 +215,14 @@ describe('check variants against the stack sshd', () => {
   });
 
   it('fails checkout and version file where there is no checkout', () => {
-    expect(server(report, 'no-checkout').checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(['checkout', 'version-file']);
-    expect(check(report, 'no-checkout', 'checkout')?.reason).toMatch(/^no git checkout at .*no-checkout\/cicd-test: fatal: cannot change to/);
+    expect(
+      server(report, 'no-checkout')
+        .checks.filter((c) => !c.ok)
+        .map((c) => c.name),
+    ).toEqual(['checkout', 'version-file']);
+    expect(check(report, 'no-checkout', 'checkout')?.reason).toMatch(
+      /^no git checkout at .*no-checkout\/cicd-test: fatal: cannot change to/,
+    );
   });
 
   it('refuses a server whose host key differs from the pinned one, before authenticating', async () => {
@@ -222,7 +238,11 @@ describe('check variants against the stack sshd', () => {
     expect(reachable?.reason).toMatch(
       /^host key mismatch for 127\.0\.0\.1:\d+: the server presented SHA256:\S+, the config pins SHA256:\S+; refusing to connect$/,
     );
-    expect(server(wrong, 'good').checks.slice(1).every((c) => !c.ok && c.reason === 'skipped: not connected')).toBe(true);
+    expect(
+      server(wrong, 'good')
+        .checks.slice(1)
+        .every((c) => !c.ok && c.reason === 'skipped: not connected'),
+    ).toBe(true);
     // We hung up during key exchange: sshd never saw an authentication attempt.
     expect(readFileSync(state.ssh.sshdLog, 'utf8').slice(logBefore)).not.toMatch(/Accepted publickey|Failed publickey/);
   });
@@ -234,7 +254,9 @@ describe('check variants against the stack sshd', () => {
     expect(run.code).toBe(1);
     const json = jsonReport<{ servers: Array<{ checks: Array<{ name: string; ok: boolean; reason: string }> }> }>(run);
     expect(json.servers[0]?.checks[0]?.reason).toMatch(
-      new RegExp(`^${state.ssh.user}@127\\.0\\.0\\.1:\\d+: the server rejected our key \\(key SHA256:\\S+\\); is its public key in authorized_keys\\?$`),
+      new RegExp(
+        `^${state.ssh.user}@127\\.0\\.0\\.1:\\d+: the server rejected our key \\(key SHA256:\\S+\\); is its public key in authorized_keys\\?$`,
+      ),
     );
     const strangerKey = readFileSync(stranger, 'utf8').split('\n')[2] as string;
     expect(run.stdout + run.stderr).not.toContain(strangerKey);
@@ -268,13 +290,28 @@ describe("check --compare-variables through Airflow's REST API", () => {
     await cli.run(['variables', 'set', 'good__rc_check_c', 'not-the-file-value']);
     await cli.run(['variables', 'delete', 'good__rc_check_d']).catch(() => undefined);
 
-    const run = await runCli(['check', '--env', ENV, '--config', configPath, '--server', 'good', '--server', 'missing', '--compare-variables']);
+    const run = await runCli([
+      'check',
+      '--env',
+      ENV,
+      '--config',
+      configPath,
+      '--server',
+      'good',
+      '--server',
+      'missing',
+      '--compare-variables',
+    ]);
     expect(run.code).toBe(1);
     expect(run.stdout).toContain('Airflow Variables compared with the version file');
-    expect(run.stdout).toMatch(new RegExp(`good +good__rc_check_a +${JSON.stringify(String(fileValues.a)).replace(/[.]/g, '\\.')} +\\S+ +match`));
+    expect(run.stdout).toMatch(
+      new RegExp(`good +good__rc_check_a +${JSON.stringify(String(fileValues.a)).replace(/[.]/g, '\\.')} +\\S+ +match`),
+    );
     expect(run.stdout).toMatch(/good +good__rc_check_c +\S+ +"not-the-file-value" +DIFFERS/);
     expect(run.stdout).toMatch(/good +good__rc_check_d +\S+ +\(not set\) +DIFFERS/);
-    expect(run.stdout).toMatch(/ {2}variables +FAIL .*good__rc_check_c differs: file .*, Airflow "not-the-file-value"; good__rc_check_d is not set in Airflow/);
+    expect(run.stdout).toMatch(
+      / {2}variables +FAIL .*good__rc_check_c differs: file .*, Airflow "not-the-file-value"; good__rc_check_d is not set in Airflow/,
+    );
     // The server without a valid file is not compared at all.
     expect(run.stdout).toMatch(/ {2}variables +skip +0 ms +no valid version file to compare with/);
     expectNoKeyMaterial(run.stdout + run.stderr);

@@ -11,7 +11,8 @@ try {
   const result = await libDeploy({
     configPath: configPath!,
     ...(plugins ? { plugins } : {}),
-    emit: (event) => process.stdout.write(`${JSON.stringify(event.type === 'planned' ? { type: 'planned', changes: event.plan.changes } : event)}\n`),
+    emit: (event) =>
+      process.stdout.write(`${JSON.stringify(event.type === 'planned' ? { type: 'planned', changes: event.plan.changes } : event)}\n`),
   });
   process.stdout.write(`${JSON.stringify({ type: 'result', changes: result.plan.changes, writes: result.applied?.writes ?? 0 })}\n`);
 } catch (error) {

@@ -214,7 +214,12 @@ export async function libDeploy(input: LibDeployInput): Promise<DeployResult> {
 
 /** Loads, generates and wires everything, and returns the deploy itself to start later. */
 export async function prepareLibDeploy(input: LibDeployInput): Promise<() => Promise<DeployResult>> {
-  const config = await loadConfig({ configPath: input.configPath, env: 'local', cwd: repoRoot, localStackOverlay: () => runningStackOverlay(process.env, repoRoot) });
+  const config = await loadConfig({
+    configPath: input.configPath,
+    env: 'local',
+    cwd: repoRoot,
+    localStackOverlay: () => runningStackOverlay(process.env, repoRoot),
+  });
   const generated = await generateEnvironment(config, pkg.version);
   let targets = deployTargets(generated);
   if (input.plugins) targets = withPlugins(targets, input.plugins);

@@ -8,14 +8,7 @@ import { GetEnvironmentCommand, MWAAClient, UpdateEnvironmentCommand } from '@aw
 import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  controlPlaneSet,
-  controlPlaneStats,
-  requireLocalStack,
-  resetCliPeak,
-  runDeploy,
-  statsDelta,
-} from './deploy-helpers.js';
+import { controlPlaneSet, controlPlaneStats, requireLocalStack, resetCliPeak, runDeploy, statsDelta } from './deploy-helpers.js';
 
 const stack = requireLocalStack();
 const creds = { accessKeyId: 'test', secretAccessKey: 'test' };
@@ -24,7 +17,10 @@ const TASK_LOG_GROUP = `arn:aws:logs:${stack.region}:123456789012:log-group:airf
 
 async function setTaskLogging(enabled: boolean): Promise<void> {
   await mwaa.send(
-    new UpdateEnvironmentCommand({ Name: stack.environmentName, LoggingConfiguration: { TaskLogs: { Enabled: enabled, LogLevel: 'INFO' } } }),
+    new UpdateEnvironmentCommand({
+      Name: stack.environmentName,
+      LoggingConfiguration: { TaskLogs: { Enabled: enabled, LogLevel: 'INFO' } },
+    }),
   );
   for (let i = 0; i < 240; i += 1) {
     const env = (await mwaa.send(new GetEnvironmentCommand({ Name: stack.environmentName }))).Environment!;
@@ -52,7 +48,9 @@ describe(`deploy on Airflow ${stack.airflowLine} as MWAA behaves`, () => {
     const out = await runDeploy(['--env', 'local', '--yes', '--wait', '--conf', `workspace_path=/tmp/w; touch ${marker}`]);
     expect(out.code, out.stdout).toBe(1);
     expect(out.ms).toBeLessThan(60_000);
-    expect(out.stderr).toMatch(/Airflow did not create a run of gpu_server_cicd_workflow: \S*ParamValidationError: Invalid input for param workspace_path/);
+    expect(out.stderr).toMatch(
+      /Airflow did not create a run of gpu_server_cicd_workflow: \S*ParamValidationError: Invalid input for param workspace_path/,
+    );
     expect(out.stderr).not.toMatch(/run unknown|triggered/);
     expect(existsSync(marker)).toBe(false);
   });
@@ -70,7 +68,11 @@ describe(`deploy on Airflow ${stack.airflowLine} as MWAA behaves`, () => {
     // Airflow 2 names the exception with its module, Airflow 3's structured log without.
     expect(out.stderr).toMatch(/\| (airflow\.exceptions\.)?AirflowFailException: workspace_path: '\/tmp\/\.\.\/etc' is not allowed\./);
     expect(out.stderr).toContain(`task logs in CloudWatch: ${TASK_LOG_GROUP}`);
-    const result = JSON.parse(out.stdout) as { runState: string; failures: { taskId: string; logTail: string[] }[]; taskLogGroupArn: string };
+    const result = JSON.parse(out.stdout) as {
+      runState: string;
+      failures: { taskId: string; logTail: string[] }[];
+      taskLogGroupArn: string;
+    };
     expect(result.runState).toBe('failed');
     expect(result.taskLogGroupArn).toBe(TASK_LOG_GROUP);
     expect(result.failures.map((f) => f.taskId)).toEqual(['validate_inputs']);
@@ -113,8 +115,14 @@ describe(`deploy on Airflow ${stack.airflowLine} as MWAA behaves`, () => {
     await controlPlaneSet(stack, 'status', { status: 'MAINTENANCE', forMs: 8000 });
     const refused = await runDeploy(['--env', 'local', '--yes', '--no-trigger']);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/is MAINTENANCE \(MWAA is applying maintenance in its weekly maintenance window\), not AVAILABLE\. Wait for it \(deploy --wait-for-available\)/);
-    for (let i = 0; i < 60 && (await mwaa.send(new GetEnvironmentCommand({ Name: stack.environmentName }))).Environment?.Status !== 'AVAILABLE'; i += 1) {
+    expect(refused.stderr).toMatch(
+      /is MAINTENANCE \(MWAA is applying maintenance in its weekly maintenance window\), not AVAILABLE\. Wait for it \(deploy --wait-for-available\)/,
+    );
+    for (
+      let i = 0;
+      i < 60 && (await mwaa.send(new GetEnvironmentCommand({ Name: stack.environmentName }))).Environment?.Status !== 'AVAILABLE';
+      i += 1
+    ) {
       await new Promise((r) => setTimeout(r, 500));
     }
     await controlPlaneSet(stack, 'status', { status: 'CREATING_SNAPSHOT', forMs: 5000 });

@@ -122,9 +122,11 @@ afterAll(async () => {
 
 describe('deploy against the local stack', () => {
   it('first deploy uploads everything, pins plugins+requirements, waits, triggers; --wait reports success; Variables set', async () => {
-    const { value: out, writes, mwaaCalls } = await measured(() =>
-      runDeploy(['--env', 'local', '--config', base, '--yes', '--wait', '--json', '--timeout', '8m']),
-    );
+    const {
+      value: out,
+      writes,
+      mwaaCalls,
+    } = await measured(() => runDeploy(['--env', 'local', '--config', base, '--yes', '--wait', '--json', '--timeout', '8m']));
     expect(out.code, out.stderr).toBe(0);
     const result = json(out.stdout);
     expect(result.runState).toBe('success');
@@ -160,7 +162,9 @@ describe('deploy against the local stack', () => {
     }
 
     // And the runtime check compares them on its own, over REST too: no CLI request at all.
-    const { value: checked, mwaaCalls: checkCalls } = await measured(() => runCheck(['--env', 'local', '--config', base, '--compare-variables']));
+    const { value: checked, mwaaCalls: checkCalls } = await measured(() =>
+      runCheck(['--env', 'local', '--config', base, '--compare-variables']),
+    );
     expect(checked.code, checked.stdout + checked.stderr).toBe(0);
     expect(checked.stdout).toMatch(/4 of 4 Variables match the file/);
     expect(checkCalls).toMatchObject({ Cli: 0, CreateWebLoginToken: 1, WebLogin: 1 });
@@ -168,9 +172,12 @@ describe('deploy against the local stack', () => {
   });
 
   it('a second deploy with nothing changed makes zero S3 writes and no UpdateEnvironment', async () => {
-    const { value: out, writes, requests, mwaaCalls } = await measured(() =>
-      runDeploy(['--env', 'local', '--config', base, '--yes', '--no-trigger', '--json']),
-    );
+    const {
+      value: out,
+      writes,
+      requests,
+      mwaaCalls,
+    } = await measured(() => runDeploy(['--env', 'local', '--config', base, '--yes', '--no-trigger', '--json']));
     expect(out.code, out.stderr).toBe(0);
     expect(json(out.stdout).changes).toBe(0);
     expect(writes).toEqual([]);
@@ -188,9 +195,11 @@ describe('deploy against the local stack', () => {
     const changed = config('dag-only change', { 'dag.retries': 2 });
     const plan = await runDeploy(['--env', 'local', '--config', changed, '--plan', '--detailed-exitcode', '--json']);
     expect(plan.code, plan.stderr).toBe(3);
-    const { value: out, writes, mwaaCalls } = await measured(() =>
-      runDeploy(['--env', 'local', '--config', changed, '--yes', '--no-trigger', '--json']),
-    );
+    const {
+      value: out,
+      writes,
+      mwaaCalls,
+    } = await measured(() => runDeploy(['--env', 'local', '--config', changed, '--yes', '--no-trigger', '--json']));
     expect(out.code, out.stderr).toBe(0);
     expect(writes.filter((w) => w.startsWith('PUT dags/'))).toEqual([`PUT ${DAG_KEY}`]);
     expect(writes.filter((w) => w.startsWith(`PUT ${prefix}/`))).toEqual([]);
@@ -209,15 +218,18 @@ describe('deploy against the local stack', () => {
       if (e.type === 'update-started') log.push('update');
       if (e.type === 'environment-status') log.push(`env ${e.status}`);
     };
-    const { value: result, requests, mwaaCalls } = await measured(() =>
-      libDeploy({ configPath: config('plugins change'), plugins, emit }),
-    );
+    const { value: result, requests, mwaaCalls } = await measured(() => libDeploy({ configPath: config('plugins change'), plugins, emit }));
     expect(mwaaCalls.UpdateEnvironment).toBe(1);
     const pluginsVersion = result.applied!.objects.find((o) => o.kind === 'plugins')!.versionId;
     expect((await environment()).PluginsS3ObjectVersion).toBe(pluginsVersion);
     // Our view: the DAG write starts after the last status poll, which saw AVAILABLE.
     const dagWrite = log.indexOf(`write ${DAG_KEY}`);
-    expect(log.slice(0, dagWrite).filter((l) => l.startsWith('env ')).at(-1)).toBe('env AVAILABLE');
+    expect(
+      log
+        .slice(0, dagWrite)
+        .filter((l) => l.startsWith('env '))
+        .at(-1),
+    ).toBe('env AVAILABLE');
     expect(log.indexOf('update')).toBeLessThan(dagWrite);
     // Moto's view: the control plane fetched the pinned version before our DAG PUT arrived.
     const fetched = requests.findIndex((r) => r.startsWith(`GET ${prefix}/plugins.zip?`) && r.includes(`versionId=${pluginsVersion}`));
@@ -240,10 +252,14 @@ describe('deploy against the local stack', () => {
     expect(error).toBeInstanceOf(EnvironmentUpdateFailedError);
     // MWAA restores the previous version before it reports the failure.
     expect(statuses.slice(-2)).toEqual(['ROLLING_BACK', 'UPDATE_FAILED']);
-    expect((error as Error).message).toMatch(/UPDATE_FAILED \(the last update failed and MWAA rolled it back; it is usable\).*PLUGINS_IMPORT_FAILED/s);
+    expect((error as Error).message).toMatch(
+      /UPDATE_FAILED \(the last update failed and MWAA rolled it back; it is usable\).*PLUGINS_IMPORT_FAILED/s,
+    );
     expect((error as Error).message).toMatch(/broken on purpose/);
     expect(await objectSha(DAG_KEY)).toBe(dagBefore);
-    await expect(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: `${deploymentsPrefix}/lock.json` }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
+    await expect(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: `${deploymentsPrefix}/lock.json` }))).rejects.toMatchObject({
+      $metadata: { httpStatusCode: 404 },
+    });
     const env = await environment();
     expect(env.Status).toBe('UPDATE_FAILED');
     // UPDATE_FAILED is usable (MWAA rolled back): the next deploy goes through; its plugins are
@@ -362,11 +378,10 @@ describe('deploy against the local stack', () => {
     const changedConfig = config('sigkill');
     const source = `MARK = "${run}-sigkill"\n`;
     const before = await controlPlaneStats(stack);
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', join(repoRoot, 'test/integration/deploy-child.ts'), changedConfig, source],
-      { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'test/integration/deploy-child.ts'), changedConfig, source], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let killedAt = '';
     await new Promise<void>((resolveKill, reject) => {
       let buffer = '';
@@ -381,7 +396,9 @@ describe('deploy against the local stack', () => {
         }
         buffer = buffer.slice(buffer.lastIndexOf('\n') + 1);
       });
-      child.on('close', (_code, signal) => (signal === 'SIGKILL' ? resolveKill() : reject(new Error(`child ended without SIGKILL (${signal})`))));
+      child.on('close', (_code, signal) =>
+        signal === 'SIGKILL' ? resolveKill() : reject(new Error(`child ended without SIGKILL (${signal})`)),
+      );
     });
     expect(killedAt).not.toBe('');
     // The dead deploy's lock is still there; the rerun takes it over (its pid is gone).
@@ -410,8 +427,14 @@ describe('deploy against the local stack', () => {
 
   it('SIGTERM during the environment update releases the lock and exits 143; a rerun converges', async () => {
     const cfg = config('sigterm');
-    await libDeploy({ configPath: cfg, plugins: await pluginsVariant({ name: 'deploy_it_marker.py', source: `MARK = "${run}-term-a"\n` }) });
-    await libDeploy({ configPath: cfg, plugins: await pluginsVariant({ name: 'deploy_it_marker.py', source: `MARK = "${run}-term-b"\n` }) });
+    await libDeploy({
+      configPath: cfg,
+      plugins: await pluginsVariant({ name: 'deploy_it_marker.py', source: `MARK = "${run}-term-a"\n` }),
+    });
+    await libDeploy({
+      configPath: cfg,
+      plugins: await pluginsVariant({ name: 'deploy_it_marker.py', source: `MARK = "${run}-term-b"\n` }),
+    });
     // A rollback through the CLI: copy + UpdateEnvironment + wait, with the lock held throughout.
     const started = startDeploy(['--env', 'local', '--config', cfg, '--rollback', '--yes', '--no-trigger']);
     await new Promise<void>((resolveSeen, reject) => {
@@ -431,7 +454,9 @@ describe('deploy against the local stack', () => {
     // The deploy exits 143 (128 + SIGTERM) once the lock is released.
     expect(out.code, out.stderr).toBe(143);
     expect(out.stderr).toMatch(/SIGTERM: releasing the deploy lock/);
-    await expect(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: `${deploymentsPrefix}/lock.json` }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
+    await expect(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: `${deploymentsPrefix}/lock.json` }))).rejects.toMatchObject({
+      $metadata: { httpStatusCode: 404 },
+    });
     await untilAvailable();
     const again = await runDeploy(['--env', 'local', '--config', cfg, '--rollback', '--yes', '--no-trigger', '--json']);
     expect(again.code, again.stderr).toBe(0);
@@ -444,14 +469,18 @@ describe('deploy against the local stack', () => {
     const first = await libDeploy({ configPath: cfg, plugins: pluginsA });
     const versionA = first.applied!.objects.find((o) => o.kind === 'plugins')!.versionId!;
     await libDeploy({ configPath: cfg, plugins: pluginsB });
-    const { value: rolled, writes, mwaaCalls } = await measured(() =>
-      runDeploy(['--env', 'local', '--config', cfg, '--rollback', '--yes', '--no-trigger', '--json']),
-    );
+    const {
+      value: rolled,
+      writes,
+      mwaaCalls,
+    } = await measured(() => runDeploy(['--env', 'local', '--config', cfg, '--rollback', '--yes', '--no-trigger', '--json']));
     expect(rolled.code, rolled.stderr).toBe(0);
     expect(writes).toContain(`PUT ${prefix}/plugins.zip`); // CopyObject is a PUT with x-amz-copy-source
     expect(mwaaCalls.UpdateEnvironment).toBe(1);
     const env = await environment();
-    const current = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: `${prefix}/plugins.zip`, VersionId: env.PluginsS3ObjectVersion }));
+    const current = await s3.send(
+      new GetObjectCommand({ Bucket: bucket, Key: `${prefix}/plugins.zip`, VersionId: env.PluginsS3ObjectVersion }),
+    );
     expect(Buffer.from(await current.Body!.transformToByteArray()).equals(pluginsA)).toBe(true);
     expect(env.PluginsS3ObjectVersion).not.toBe(versionA); // a copy made current, then pinned
     expect(json(rolled.stdout).objects?.find((o) => o.kind === 'plugins')?.versionId).toBe(env.PluginsS3ObjectVersion);

@@ -51,9 +51,13 @@ describe('deploy --plan --diff for a DAG-only change', () => {
     expect(planText).toMatch(/skip +plugins\.zip +unchanged, pinned version /);
     expect(planText).toMatch(/upload +dags\/gpu_server_cicd_dag\.py +changed/);
     expect(planText).toMatch(/2 changes\.$/);
-    expect(diffText).toMatch(/^dags\/gpu_server_cicd_dag\.py: changed DAG file, against the current object \(version [\w.-]+\)\n--- a\/dags\/gpu_server_cicd_dag\.py\n\+\+\+ b\/dags\/gpu_server_cicd_dag\.py\n@@ /);
+    expect(diffText).toMatch(
+      /^dags\/gpu_server_cicd_dag\.py: changed DAG file, against the current object \(version [\w.-]+\)\n--- a\/dags\/gpu_server_cicd_dag\.py\n\+\+\+ b\/dags\/gpu_server_cicd_dag\.py\n@@ /,
+    );
     expect(out.stdout).toMatch(/\n-TASK_RETRIES = 0\n(\+DAG_TAGS = .*\n)?\+TASK_RETRIES = 3\n/);
-    expect(out.stdout).toMatch(/=== config\/local\/config\.yaml: changed resolved config[^\n]*\n[\s\S]*\n- {2}retries: 0\n\+ {2}retries: 3\n/);
+    expect(out.stdout).toMatch(
+      /=== config\/local\/config\.yaml: changed resolved config[^\n]*\n[\s\S]*\n- {2}retries: 0\n\+ {2}retries: 3\n/,
+    );
     // Only the objects that change are diffed: nothing about plugins.zip or requirements.txt.
     expect(out.stdout.match(/^=== /gm)).toHaveLength(2);
     expect(out.stdout).not.toMatch(/=== (plugins\.zip|requirements\.txt)/);
@@ -67,7 +71,9 @@ describe('deploy --plan --diff for a DAG-only change', () => {
     expect(markdown.code, markdown.stderr).toBe(0);
     expect(markdown.stdout).toMatch(/^### Deploy plan for `local-gpu-cicd` \(local\)\n/);
     expect(markdown.stdout).toContain('| upload | `dags/gpu_server_cicd_dag.py` | changed, ');
-    expect(markdown.stdout).toMatch(/<details><summary>dags\/gpu_server_cicd_dag\.py: changed DAG file, [^<]*<\/summary>\n\n```diff\n--- a\/dags/);
+    expect(markdown.stdout).toMatch(
+      /<details><summary>dags\/gpu_server_cicd_dag\.py: changed DAG file, [^<]*<\/summary>\n\n```diff\n--- a\/dags/,
+    );
     const json = await runDeploy(['--env', 'local', '--config', dagOnly, '--plan', '--diff', '--json']);
     expect(json.code, json.stderr).toBe(0);
     const doc = JSON.parse(json.stdout) as { ok: boolean; changes: number; diffs: Array<{ key: string; change: string; diff: string }> };
@@ -108,7 +114,15 @@ describe('a refused plan', () => {
       aws: { endpoints: stack.endpoints },
       secrets: { sshKeyArn: stack.secretArn },
       ssh: { user: stack.ssh.user },
-      servers: [{ name: 'local-gpu', host: stack.ssh.host, port: stack.ssh.port, workspacePath: stack.workspace, hostPublicKey: stack.ssh.hostPublicKey }],
+      servers: [
+        {
+          name: 'local-gpu',
+          host: stack.ssh.host,
+          port: stack.ssh.port,
+          workspacePath: stack.workspace,
+          hostPublicKey: stack.ssh.hostPublicKey,
+        },
+      ],
       git: { repoUrl: stack.git.remoteUrl, branch: stack.git.branch },
     });
     const file = join(mkdtempSync(join(tmpdir(), 'plan-refused-')), 'config.yaml');
@@ -126,14 +140,23 @@ describe('a refused plan', () => {
       const lines = text.stdout.trimEnd().split('\n');
       expect(lines.filter((l) => l.includes('REFUSED:'))).toHaveLength(2);
       expect(text.stdout).toMatch(/REFUSED: Bucket airflow-local-gpu-cicd has versioning Suspended;.*Run: aws s3api put-bucket-versioning/);
-      expect(text.stdout).toMatch(new RegExp(`REFUSED: Environment ${stack.environmentName} runs Airflow ${stack.airflowVersion.replace(/\./g, '\\.')} but the config targets 2\\.9\\.2`));
+      expect(text.stdout).toMatch(
+        new RegExp(
+          `REFUSED: Environment ${stack.environmentName} runs Airflow ${stack.airflowVersion.replace(/\./g, '\\.')} but the config targets 2\\.9\\.2`,
+        ),
+      );
       expect(text.stdout).not.toMatch(/No changes/);
       expect(lines.at(-1)).toMatch(/^Refused: (none of the \d+ changes?|nothing) will be applied until the problems above are fixed\.$/);
-      expect(text.stderr).toBe('Deploy refused (bucket versioning, Airflow version); nothing was changed. The REFUSED lines of the plan say what to do.\n');
+      expect(text.stderr).toBe(
+        'Deploy refused (bucket versioning, Airflow version); nothing was changed. The REFUSED lines of the plan say what to do.\n',
+      );
 
       const json = await runDeploy(['--env', 'mismatch', '--config', file, '--plan', '--json'], credentials);
       expect(json.code).toBe(1);
-      const doc = JSON.parse(json.stdout) as { ok: boolean; error: { exitCode: number; refusals: Array<{ code: string }>; plan: { actions: unknown[] } } };
+      const doc = JSON.parse(json.stdout) as {
+        ok: boolean;
+        error: { exitCode: number; refusals: Array<{ code: string }>; plan: { actions: unknown[] } };
+      };
       expect(doc.ok).toBe(false);
       expect(doc.error.exitCode).toBe(1);
       expect(doc.error.refusals.map((r) => r.code)).toEqual(['versioning', 'airflow-version']);
@@ -144,11 +167,15 @@ describe('a refused plan', () => {
   });
 });
 
-describe('parse with the local stack\'s Airflow', () => {
+describe("parse with the local stack's Airflow", () => {
   it('imports the rendered DAG in a real DagBag', () => {
     const out = runLocalCli(['parse', '--env', 'local', '--config', base]);
     expect(out.status, out.stderr).toBe(0);
-    expect(out.stdout).toMatch(new RegExp(`^ok {4}local: DAG gpu_server_cicd_workflow imports in Airflow ${stack.airflowVersion.replace(/\./g, '\\.')} \\(\\d+ tasks, no import errors\\)\\n$`));
+    expect(out.stdout).toMatch(
+      new RegExp(
+        `^ok {4}local: DAG gpu_server_cicd_workflow imports in Airflow ${stack.airflowVersion.replace(/\./g, '\\.')} \\(\\d+ tasks, no import errors\\)\\n$`,
+      ),
+    );
   });
 
   it('reports the import error of a DAG that does not import', async () => {

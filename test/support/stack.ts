@@ -79,12 +79,20 @@ export function stackAirflowEnv(state: LocalStackState): NodeJS.ProcessEnv {
 
 /** Runs an `airflow` command of the stack; returns stdout (which may start with Airflow log lines). */
 export function stackAirflow(state: LocalStackState, args: string[]): string {
-  return execFileSync(join(state.venvBin, 'airflow'), args, { encoding: 'utf8', env: stackAirflowEnv(state), stdio: ['ignore', 'pipe', 'pipe'] });
+  return execFileSync(join(state.venvBin, 'airflow'), args, {
+    encoding: 'utf8',
+    env: stackAirflowEnv(state),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 /** Runs the stack venv's python with the stack's Airflow environment; returns stdout. */
 export function stackPython(state: LocalStackState, args: string[]): string {
-  return execFileSync(join(state.venvBin, 'python'), args, { encoding: 'utf8', env: stackAirflowEnv(state), stdio: ['ignore', 'pipe', 'pipe'] });
+  return execFileSync(join(state.venvBin, 'python'), args, {
+    encoding: 'utf8',
+    env: stackAirflowEnv(state),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 /** Runs the built CLI (`node dist/cli.js ...`) synchronously. */

@@ -29,13 +29,26 @@ function npx(args: string[], cwd = project) {
 
 beforeAll(() => {
   // `npm pack` runs `prepare`: the bundle and the API's declarations.
-  const out = execFileSync('npm', ['pack', '--json', '--pack-destination', work], { cwd: repoRoot, env: userEnv(), encoding: 'utf8', maxBuffer: 64 << 20 });
+  const out = execFileSync('npm', ['pack', '--json', '--pack-destination', work], {
+    cwd: repoRoot,
+    env: userEnv(),
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
   const [info] = JSON.parse(out.slice(out.indexOf('['))) as Array<{ filename: string; files: Array<{ path: string }> }>;
   tarball = join(work, info!.filename);
   packed = info!.files.map((f) => f.path);
   mkdirSync(project);
-  writeFileSync(join(project, 'package.json'), `${JSON.stringify({ name: 'a-user-project', version: '1.0.0', private: true, type: 'module' }, null, 2)}\n`);
-  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], { cwd: project, env: userEnv(), stdio: 'pipe', timeout: 600_000 });
+  writeFileSync(
+    join(project, 'package.json'),
+    `${JSON.stringify({ name: 'a-user-project', version: '1.0.0', private: true, type: 'module' }, null, 2)}\n`,
+  );
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], {
+    cwd: project,
+    env: userEnv(),
+    stdio: 'pipe',
+    timeout: 600_000,
+  });
 }, 900_000);
 
 afterAll(() => rmSync(work, { recursive: true, force: true }), 120_000);
@@ -60,7 +73,9 @@ describe('the packed package', () => {
     ]) {
       expect(packed, file).toContain(file);
     }
-    expect(packed.filter((p) => /^(src|test|bench|scripts|\.local-stack|dist-artifacts|node_modules)\//.test(p) || p.endsWith('.map'))).toEqual([]);
+    expect(
+      packed.filter((p) => /^(src|test|bench|scripts|\.local-stack|dist-artifacts|node_modules)\//.test(p) || p.endsWith('.map')),
+    ).toEqual([]);
     const installed = join(project, 'node_modules/mwaa-gpu-cicd');
     const armour = ['-----BEGIN', 'PRIVATE KEY-----'];
     for (const path of packed) {
@@ -89,7 +104,9 @@ describe('the packed package', () => {
   it('works from any directory: config and output are relative to where it runs', () => {
     const nested = join(project, 'deep', 'er');
     mkdirSync(nested, { recursive: true });
-    expect(npx(['--version'], nested).stdout.trim()).toBe((JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version);
+    expect(npx(['--version'], nested).stdout.trim()).toBe(
+      (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version,
+    );
     const run = npx(['generate', '--config', '../../config/config.yaml', '--out', 'here'], nested);
     expect(run.status, run.stderr).toBe(0);
     expect(existsSync(join(nested, 'here/dev/manifest.json'))).toBe(true);
@@ -113,15 +130,31 @@ describe('the packed package', () => {
       join(project, 'tsconfig.json'),
       // A Node project has @types/node; this one borrows the repository's.
       JSON.stringify({
-        compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, typeRoots: [nodeTypes], types: ['node'] },
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          noEmit: true,
+          typeRoots: [nodeTypes],
+          types: ['node'],
+        },
         files: ['use.ts', 'wrong.ts'],
       }),
     );
-    const tsc = spawnSync(process.execPath, [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', project], { cwd: project, encoding: 'utf8' });
+    const tsc = spawnSync(process.execPath, [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', project], {
+      cwd: project,
+      encoding: 'utf8',
+    });
     const errors = (tsc.stdout + tsc.stderr).trim().split('\n');
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatch(/^wrong\.ts\(2,\d+\): error TS2322: Type 'number' is not assignable to type 'string \| string\[\] \| undefined'/);
-    writeFileSync(join(project, 'use.mjs'), "import { generate } from 'mwaa-gpu-cicd';\nconst [dev] = await generate({ env: 'dev', write: false });\nconsole.log(dev.manifest.environment, dev.files.length);\n");
+    expect(errors[0]).toMatch(
+      /^wrong\.ts\(2,\d+\): error TS2322: Type 'number' is not assignable to type 'string \| string\[\] \| undefined'/,
+    );
+    writeFileSync(
+      join(project, 'use.mjs'),
+      "import { generate } from 'mwaa-gpu-cicd';\nconst [dev] = await generate({ env: 'dev', write: false });\nconsole.log(dev.manifest.environment, dev.files.length);\n",
+    );
     const run = spawnSync(process.execPath, ['use.mjs'], { cwd: project, env: userEnv(), encoding: 'utf8' });
     expect(run.stderr).toBe('');
     expect(run.stdout).toBe('dev 7\n');

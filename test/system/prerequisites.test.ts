@@ -24,10 +24,14 @@ describe('npm test prerequisites', () => {
     mkdirSync(bin, { recursive: true });
     symlinkSync(process.execPath, join(bin, 'node'));
     // A PATH with node only: ssh-keygen and git are not found.
-    const result = spawnSync('runuser', ['-u', 'nobody', '--', 'env', `PATH=${bin}`, 'HOME=/nonexistent', 'node', 'scripts/prerequisites.mjs'], {
-      cwd: repo,
-      encoding: 'utf8',
-    });
+    const result = spawnSync(
+      'runuser',
+      ['-u', 'nobody', '--', 'env', `PATH=${bin}`, 'HOME=/nonexistent', 'node', 'scripts/prerequisites.mjs'],
+      {
+        cwd: repo,
+        encoding: 'utf8',
+      },
+    );
     expect(result.status).toBe(2);
     expect(result.stderr).toBe(
       'Missing: ssh-keygen; git.\nInstall it, then run this again:\n  sudo apt-get update && sudo apt-get install -y --no-install-recommends openssh-client git\n',

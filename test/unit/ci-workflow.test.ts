@@ -130,12 +130,16 @@ describe('the GitHub Actions example', () => {
   });
 
   it('runs only commands that exist, with flags they take', () => {
-    const scripts = Object.keys((JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts);
+    const scripts = Object.keys(
+      (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts,
+    );
     for (const { argv } of runs.filter(({ argv }) => argv[0] === 'npm' && argv[1] === 'run')) expect(scripts).toContain(argv[2]);
     expect(ours.length).toBeGreaterThanOrEqual(3);
     for (const { job, argv } of ours) {
       const run = runCli(argv.slice(2), { cwd: tmp() });
-      expect(`${job}: ${run.stderr}`).toBe(`${job}: No config file at config/config.yaml. Create one with: npx mwaa-gpu-cicd init (or pass --config <file>).\n`);
+      expect(`${job}: ${run.stderr}`).toBe(
+        `${job}: No config file at config/config.yaml. Create one with: npx mwaa-gpu-cicd init (or pass --config <file>).\n`,
+      );
     }
   });
 

@@ -21,7 +21,17 @@ const ALLOWED: Record<string, readonly string[]> = {
   'src/deployer': ['src/util', 'src/errors.ts', 'src/mwaa', 'src/artifacts', 'src/config', 'src/generator', 'src/runtime-check'],
   'src/init': ['src/util', 'src/errors.ts', 'src/mwaa', 'src/config'],
   // The programmatic API: every library, never the CLI or the local stack.
-  'src/api.ts': ['src/util', 'src/errors.ts', 'src/mwaa', 'src/artifacts', 'src/config', 'src/generator', 'src/runtime-check', 'src/deployer', 'package.json'],
+  'src/api.ts': [
+    'src/util',
+    'src/errors.ts',
+    'src/mwaa',
+    'src/artifacts',
+    'src/config',
+    'src/generator',
+    'src/runtime-check',
+    'src/deployer',
+    'package.json',
+  ],
   'src/cli': [
     'src/util',
     'src/errors.ts',
@@ -76,7 +86,10 @@ describe('layers', () => {
 
   it('catches an import that breaks them', () => {
     const file = join(repo, 'src/config/bad.ts');
-    const found = violationsIn(file, "import { deploy } from '../deployer/deploy.js';\nconst x = await import('../../local-stack/src/state.js');");
+    const found = violationsIn(
+      file,
+      "import { deploy } from '../deployer/deploy.js';\nconst x = await import('../../local-stack/src/state.js');",
+    );
     expect(found).toEqual([
       'src/config/bad.ts imports ../deployer/deploy.js (src/config → src/deployer)',
       'src/config/bad.ts imports ../../local-stack/src/state.js (src/config → local-stack/src)',

@@ -45,7 +45,9 @@ async function fabSession(options: AirflowLoginOptions, doFetch: typeof fetch): 
   const csrf = /name="csrf_token"[^>]*value="([^"]+)"/.exec(html)?.[1] ?? /value="([^"]+)"[^>]*name="csrf_token"/.exec(html)?.[1];
   const anonymous = setCookie(form, 'session');
   if (form.status !== 200 || !csrf || !anonymous) {
-    throw new AirflowLoginError(`the web server's login form (${base}/login/) answered HTTP ${form.status} without a CSRF token or session`);
+    throw new AirflowLoginError(
+      `the web server's login form (${base}/login/) answered HTTP ${form.status} without a CSRF token or session`,
+    );
   }
   const response = await doFetch(`${base}/login/`, {
     method: 'POST',
@@ -59,7 +61,9 @@ async function fabSession(options: AirflowLoginOptions, doFetch: typeof fetch): 
   // A successful login redirects away from /login/; a failed one comes back to it.
   const location = response.headers.get('location') ?? '';
   if (response.status !== 302 || !session || location.includes('/login')) {
-    throw new AirflowLoginError(`the web server refused the login of ${options.username} (HTTP ${response.status}, to ${location || 'nowhere'})`);
+    throw new AirflowLoginError(
+      `the web server refused the login of ${options.username} (HTTP ${response.status}, to ${location || 'nowhere'})`,
+    );
   }
   return session;
 }

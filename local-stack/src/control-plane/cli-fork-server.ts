@@ -147,10 +147,7 @@ export class CliForkServer {
     this.current = instance;
     const replies = createInterface({ input: child.stdio[3] as NodeJS.ReadableStream });
     const ready = new Promise<void>((resolveReady, rejectReady) => {
-      const timer = setTimeout(
-        () => rejectReady(new Error('fork server did not start in time')),
-        this.options.startTimeoutMs ?? 180_000,
-      );
+      const timer = setTimeout(() => rejectReady(new Error('fork server did not start in time')), this.options.startTimeoutMs ?? 180_000);
       replies.on('line', (line) => {
         let message: { ready?: boolean; version?: string; id?: number; pid?: number; code?: number };
         try {

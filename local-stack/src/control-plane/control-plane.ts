@@ -48,8 +48,9 @@ type StackState = LocalStackState & { dagSyncIntervalSeconds?: number };
 
 export function readStackState(statePath: string): StackState {
   const state = JSON.parse(readFileSync(statePath, 'utf8')) as StackState;
-  const missing = ['root', 'airflowLine', 'airflowVersion', 'venvBin', 'airflowHome', 'environmentName', 'region', 'bucket']
-    .filter((key) => typeof (state as unknown as Record<string, unknown>)[key] !== 'string');
+  const missing = ['root', 'airflowLine', 'airflowVersion', 'venvBin', 'airflowHome', 'environmentName', 'region', 'bucket'].filter(
+    (key) => typeof (state as unknown as Record<string, unknown>)[key] !== 'string',
+  );
   if (typeof state.endpoints?.s3 !== 'string') missing.push('endpoints.s3');
   if (missing.length > 0) throw new Error(`${statePath} lacks ${missing.join(', ')}`);
   return state;
@@ -262,4 +263,3 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     },
   };
 }
-

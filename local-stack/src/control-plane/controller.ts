@@ -93,7 +93,10 @@ export class EnvironmentController {
   passThrough(status: (typeof PASSING_STATUSES)[number], forMs: number): void {
     const before = this.record.status;
     if (before !== 'AVAILABLE' && before !== 'UPDATE_FAILED') {
-      throw new ServiceError('ValidationException', `Environment ${this.record.name} is ${before}; it can enter ${status} only from AVAILABLE or UPDATE_FAILED.`);
+      throw new ServiceError(
+        'ValidationException',
+        `Environment ${this.record.name} is ${before}; it can enter ${status} only from AVAILABLE or UPDATE_FAILED.`,
+      );
     }
     this.setStatus(status);
     this.deps.onEvent({ type: 'status-passing', status, forMs });

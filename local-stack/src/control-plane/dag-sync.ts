@@ -106,7 +106,9 @@ async function listFiles(dir: string): Promise<string[]> {
 async function sameContent(path: string, object: Known): Promise<boolean> {
   const info = await stat(path);
   if (info.size !== object.size || object.etag.includes('-')) return false;
-  const md5 = createHash('md5').update(await readFile(path)).digest('hex');
+  const md5 = createHash('md5')
+    .update(await readFile(path))
+    .digest('hex');
   return md5 === object.etag;
 }
 

@@ -216,7 +216,8 @@ export function validateUpdate(body: unknown, current: EnvironmentRecord): Updat
     }
   }
   if (problems.length > 0) throw new ServiceError('ValidationException', problems.join('; '));
-  const logging = input.LoggingConfiguration === undefined ? undefined : validateLogging(input.LoggingConfiguration as Record<string, unknown>, problems);
+  const logging =
+    input.LoggingConfiguration === undefined ? undefined : validateLogging(input.LoggingConfiguration as Record<string, unknown>, problems);
 
   const str = (key: (typeof STRING_FIELDS)[number]): string | undefined => input[key] as string | undefined;
   if (str('AirflowVersion') !== undefined && str('AirflowVersion') !== current.airflowVersion) {
@@ -236,13 +237,7 @@ export function validateUpdate(body: unknown, current: EnvironmentRecord): Updat
       problems.push(`${key} must be a relative S3 key such as "plugins.zip" (got ${JSON.stringify(value)})`);
     }
   }
-  const plugins = pinned(
-    'Plugins',
-    str('PluginsS3Path'),
-    str('PluginsS3ObjectVersion'),
-    current.pluginsS3Path,
-    problems,
-  );
+  const plugins = pinned('Plugins', str('PluginsS3Path'), str('PluginsS3ObjectVersion'), current.pluginsS3Path, problems);
   const requirements = pinned(
     'Requirements',
     str('RequirementsS3Path'),

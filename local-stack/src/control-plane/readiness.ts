@@ -80,7 +80,10 @@ export async function waitForAirflow(options: ReadinessOptions): Promise<void> {
     } catch (error) {
       last = error instanceof Error ? error.message : String(error);
     }
-    if (Date.now() > deadline) throw new AirflowNotReadyError(`Airflow ${options.line === '3' ? 'api-server' : 'web server'} at ${url} not healthy after ${(options.timeoutMs ?? 180_000) / 1000} s (${last})`);
+    if (Date.now() > deadline)
+      throw new AirflowNotReadyError(
+        `Airflow ${options.line === '3' ? 'api-server' : 'web server'} at ${url} not healthy after ${(options.timeoutMs ?? 180_000) / 1000} s (${last})`,
+      );
     await sleep(1000);
   }
 }

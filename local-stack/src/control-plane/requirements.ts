@@ -23,7 +23,8 @@ export class RequirementsRejectedError extends Error {
 }
 
 /** Airflow's published constraint files, as MWAA's user guide tells users to reference them. */
-const CONSTRAINT_URL = /^https:\/\/raw\.githubusercontent\.com\/apache\/airflow\/constraints-([0-9][0-9.]*)\/constraints-([0-9]+\.[0-9]+)\.txt$/;
+const CONSTRAINT_URL =
+  /^https:\/\/raw\.githubusercontent\.com\/apache\/airflow\/constraints-([0-9][0-9.]*)\/constraints-([0-9]+\.[0-9]+)\.txt$/;
 const CONSTRAINT_LINE = /^\s*(?:-c\s+|--constraint(?:\s+|=))(.+?)\s*$/;
 
 export interface ConstraintTarget {
@@ -96,12 +97,7 @@ function pipErrors(stderr: string, stdout: string): string {
   return (errors.length > 0 ? errors : lines.filter(Boolean).slice(-3)).join(' ').slice(0, 1500);
 }
 
-export async function checkRequirements(
-  body: Buffer,
-  target: ConstraintTarget,
-  python: string,
-  baseEnv: NodeJS.ProcessEnv,
-): Promise<void> {
+export async function checkRequirements(body: Buffer, target: ConstraintTarget, python: string, baseEnv: NodeJS.ProcessEnv): Promise<void> {
   const text = localRequirements(body.toString('utf8'), target);
   const dir = await mkdtemp(join(tmpdir(), 'cp-req-'));
   try {

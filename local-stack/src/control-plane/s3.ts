@@ -2,13 +2,7 @@
  * The few S3 calls the control plane makes, behind a narrow interface so DAG sync and updates
  * are testable with an in-memory fake. The factory builds it on the real SDK pointed at moto.
  */
-import {
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  type S3Client,
-  type ListObjectsV2CommandOutput,
-} from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
 import { createS3Client } from '../../../src/mwaa/clients.js';
 
 export interface S3ObjectSummary {
@@ -91,11 +85,5 @@ function isMissing(error: unknown): boolean {
   const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
   const status = e.$metadata?.httpStatusCode;
   // A bad version id answers 400 InvalidArgument on S3 (and on moto), a missing key 404.
-  return (
-    e.name === 'NoSuchKey' ||
-    e.name === 'NotFound' ||
-    e.name === 'NoSuchVersion' ||
-    e.name === 'InvalidArgument' ||
-    status === 404
-  );
+  return e.name === 'NoSuchKey' || e.name === 'NotFound' || e.name === 'NoSuchVersion' || e.name === 'InvalidArgument' || status === 404;
 }

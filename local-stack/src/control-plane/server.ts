@@ -175,7 +175,10 @@ export function createControlPlaneServer(deps: ServerDeps): { server: Server; co
           const body = parseJson(await readBody(req)) as { status?: unknown; forMs?: unknown };
           const status = PASSING_STATUSES.find((s) => s === body.status);
           if (!status || typeof body.forMs !== 'number' || body.forMs <= 0) {
-            throw new ServiceError('ValidationException', `Expected {"status": ${PASSING_STATUSES.map((s) => `"${s}"`).join('|')}, "forMs": <positive number>}.`);
+            throw new ServiceError(
+              'ValidationException',
+              `Expected {"status": ${PASSING_STATUSES.map((s) => `"${s}"`).join('|')}, "forMs": <positive number>}.`,
+            );
           }
           deps.controller.passThrough(status, body.forMs);
           return sendJson(res, 200, { status, forMs: body.forMs });
@@ -207,12 +210,7 @@ function parseBehaviour(body: unknown): Partial<Behaviour> {
   return out;
 }
 
-async function handleCli(
-  req: IncomingMessage,
-  res: ServerResponse,
-  deps: ServerDeps,
-  setDetail: (detail: string) => void,
-): Promise<void> {
+async function handleCli(req: IncomingMessage, res: ServerResponse, deps: ServerDeps, setDetail: (detail: string) => void): Promise<void> {
   const auth = req.headers.authorization ?? '';
   const match = /^Bearer\s+(\S+)$/i.exec(auth);
   const body = (await readBody(req)).toString('utf8');
@@ -242,7 +240,12 @@ async function handleCli(
  * The line's login endpoint: a form with the web login token. A valid token becomes a real Airflow
  * credential, handed over as MWAA does: a redirect that sets the line's cookie.
  */
-async function handleLogin(req: IncomingMessage, res: ServerResponse, deps: ServerDeps, setDetail: (detail: string) => void): Promise<void> {
+async function handleLogin(
+  req: IncomingMessage,
+  res: ServerResponse,
+  deps: ServerDeps,
+  setDetail: (detail: string) => void,
+): Promise<void> {
   const form = new URLSearchParams((await readBody(req)).toString('utf8'));
   const token = form.get('token') ?? '';
   if (token === '' || deps.webTokens.consume(token) === undefined) {

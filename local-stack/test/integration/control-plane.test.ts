@@ -88,7 +88,8 @@ async function until<T>(what: string, deadlineMs: number, probe: () => Promise<T
     } catch (error) {
       last = error;
     }
-    if (Date.now() > end) throw new Error(`${what}: not reached within ${deadlineMs / 1000} s${last ? ` (last error: ${String(last)})` : ''}`);
+    if (Date.now() > end)
+      throw new Error(`${what}: not reached within ${deadlineMs / 1000} s${last ? ` (last error: ${String(last)})` : ''}`);
     await new Promise((r) => setTimeout(r, 1000));
   }
 }
@@ -338,14 +339,36 @@ describe('control plane on the running stack', () => {
     `--constraint "https://raw.githubusercontent.com/apache/airflow/constraints-${airflow}/constraints-${py}.txt"\n`;
 
   it.each([
-    ['a package pip cannot resolve', `${constraint(stack.airflowVersion, python)}boto3\nnot-a-real-package-cp-it==9.9.9\n`, 'REQUIREMENTS_NOT_RESOLVABLE', /not-a-real-package-cp-it/],
-    ['a version the constraint file rules out', `${constraint(stack.airflowVersion, python)}paramiko==2.0.0\n`, 'REQUIREMENTS_NOT_RESOLVABLE', /paramiko/],
-    ['the constraint file of another Airflow', `${constraint('2.10.3', '3.11')}paramiko\n`, 'REQUIREMENTS_CONSTRAINT_MISMATCH', /for Airflow 2\.10\.3 on Python 3\.11/],
-    ['the constraint file of another Python', `${constraint(stack.airflowVersion, '3.9')}paramiko\n`, 'REQUIREMENTS_CONSTRAINT_MISMATCH', /on Python 3\.9, but/],
+    [
+      'a package pip cannot resolve',
+      `${constraint(stack.airflowVersion, python)}boto3\nnot-a-real-package-cp-it==9.9.9\n`,
+      'REQUIREMENTS_NOT_RESOLVABLE',
+      /not-a-real-package-cp-it/,
+    ],
+    [
+      'a version the constraint file rules out',
+      `${constraint(stack.airflowVersion, python)}paramiko==2.0.0\n`,
+      'REQUIREMENTS_NOT_RESOLVABLE',
+      /paramiko/,
+    ],
+    [
+      'the constraint file of another Airflow',
+      `${constraint('2.10.3', '3.11')}paramiko\n`,
+      'REQUIREMENTS_CONSTRAINT_MISMATCH',
+      /for Airflow 2\.10\.3 on Python 3\.11/,
+    ],
+    [
+      'the constraint file of another Python',
+      `${constraint(stack.airflowVersion, '3.9')}paramiko\n`,
+      'REQUIREMENTS_CONSTRAINT_MISMATCH',
+      /on Python 3\.9, but/,
+    ],
   ])('requirements.txt with %s fail the update and change nothing', async (_what, text, code, message) => {
     const pinned = await environment();
     const version = await put('cp-it/requirements-bad.txt', text);
-    await mwaa.send(new UpdateEnvironmentCommand({ Name: name, RequirementsS3Path: 'cp-it/requirements-bad.txt', RequirementsS3ObjectVersion: version }));
+    await mwaa.send(
+      new UpdateEnvironmentCommand({ Name: name, RequirementsS3Path: 'cp-it/requirements-bad.txt', RequirementsS3ObjectVersion: version }),
+    );
     const failed = await waitUpdateDone();
     expect(failed.Status).toBe('UPDATE_FAILED');
     expect(failed.LastUpdate?.Error?.ErrorCode).toBe(code);
@@ -356,7 +379,13 @@ describe('control plane on the running stack', () => {
   it("requirements pip resolves under the line's constraint file (or none: MWAA adds it) update the environment", async () => {
     for (const text of [`${constraint(stack.airflowVersion, python)}boto3\nparamiko\n`, 'pyyaml\n']) {
       const version = await put('cp-it/requirements-good.txt', text);
-      await mwaa.send(new UpdateEnvironmentCommand({ Name: name, RequirementsS3Path: 'cp-it/requirements-good.txt', RequirementsS3ObjectVersion: version }));
+      await mwaa.send(
+        new UpdateEnvironmentCommand({
+          Name: name,
+          RequirementsS3Path: 'cp-it/requirements-good.txt',
+          RequirementsS3ObjectVersion: version,
+        }),
+      );
       const done = await waitUpdateDone();
       expect(done.Status, done.LastUpdate?.Error?.ErrorMessage).toBe('AVAILABLE');
       expect(done.RequirementsS3ObjectVersion).toBe(version);
@@ -373,8 +402,13 @@ describe('control plane on the running stack', () => {
     const form = { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, redirect: 'manual' as const };
     const res = await fetch(`http://${WebServerHostname}${login}`, { ...form, body: `token=${encodeURIComponent(WebToken!)}` });
     expect(res.status).toBe(302);
-    const credential = res.headers.getSetCookie().map((c) => c.split(';')[0]!).find((c) => c.startsWith(`${cookie}=`))!.slice(cookie.length + 1);
-    const auth: Record<string, string> = stack.airflowLine === '2' ? { Cookie: `session=${credential}` } : { Authorization: `Bearer ${credential}` };
+    const credential = res.headers
+      .getSetCookie()
+      .map((c) => c.split(';')[0]!)
+      .find((c) => c.startsWith(`${cookie}=`))!
+      .slice(cookie.length + 1);
+    const auth: Record<string, string> =
+      stack.airflowLine === '2' ? { Cookie: `session=${credential}` } : { Authorization: `Bearer ${credential}` };
     const dags = await fetch(`http://${WebServerHostname}${api}/dags?limit=1`, { headers: auth });
     expect(dags.status).toBe(200);
     expect(await dags.json()).toHaveProperty('total_entries');
@@ -383,6 +417,8 @@ describe('control plane on the running stack', () => {
     // Airflow itself refuses a request without the credential.
     expect([401, 403]).toContain((await fetch(`http://${WebServerHostname}${api}/dags?limit=1`)).status);
     // A web login token serves one login.
-    expect((await fetch(`http://${WebServerHostname}${login}`, { ...form, body: `token=${encodeURIComponent(WebToken!)}` })).status).toBe(403);
+    expect((await fetch(`http://${WebServerHostname}${login}`, { ...form, body: `token=${encodeURIComponent(WebToken!)}` })).status).toBe(
+      403,
+    );
   });
 });

@@ -8,12 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import {
-  GetBucketVersioningCommand,
-  GetPublicAccessBlockCommand,
-  PutObjectCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import { GetBucketVersioningCommand, GetPublicAccessBlockCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -196,7 +191,10 @@ describe('lifecycle in a throw-away root', () => {
     expect(statusRun.status, statusRun.stdout + statusRun.stderr).toBe(0);
     const status = JSON.parse(statusRun.stdout) as StackStatus & LocalStackState;
     const names = status.processes.map((p) => p.name).sort();
-    const airflowNames = state.airflowLine === '2' ? ['airflow-scheduler', 'airflow-webserver'] : ['airflow-api-server', 'airflow-dag-processor', 'airflow-scheduler'];
+    const airflowNames =
+      state.airflowLine === '2'
+        ? ['airflow-scheduler', 'airflow-webserver']
+        : ['airflow-api-server', 'airflow-dag-processor', 'airflow-scheduler'];
     expect(names).toEqual(['control-plane', 'moto', 'sshd', ...airflowNames].sort());
     expect(status.processes.every((p) => p.up)).toBe(true);
     // Its ports differ from the main stack's: both run side by side.

@@ -23,7 +23,11 @@ function machine(interpreters: Record<string, string>): { probe: PythonProbe; as
 describe('findPython', () => {
   it("takes MWAA's Python from PATH when it is there", async () => {
     const { probe } = machine({ 'python3.12': '3.12.1', 'python3.11': '3.11.7' });
-    expect(await findPython({ HOME: tmp() }, '3.12', '3.11', probe)).toEqual({ executable: 'python3.12', version: '3.12.1', minor: '3.12' });
+    expect(await findPython({ HOME: tmp() }, '3.12', '3.11', probe)).toEqual({
+      executable: 'python3.12',
+      version: '3.12.1',
+      minor: '3.12',
+    });
   });
 
   it('finds it in pyenv when PATH has no shim (newest patch release first)', async () => {
@@ -39,18 +43,30 @@ describe('findPython', () => {
     const { probe } = machine({ 'python3.11': '3.11.7' });
     const found = await findPython({ HOME: tmp() }, '3.12', '3.11', probe);
     expect(found).toMatchObject({ executable: 'python3.11', minor: '3.11' });
-    expect(found.fallbackNote).toMatch(/^running Airflow on Python 3\.11\.7, not 3\.12 as MWAA does: no Python 3\.12 on PATH or in pyenv.*pyenv install 3\.12/);
+    expect(found.fallbackNote).toMatch(
+      /^running Airflow on Python 3\.11\.7, not 3\.12 as MWAA does: no Python 3\.12 on PATH or in pyenv.*pyenv install 3\.12/,
+    );
   });
 
   it('MWAA_LOCAL_PYTHON is taken as given: 3.12, or 3.11 with the note, nothing else', async () => {
     const { probe } = machine({ '/opt/py312': '3.12.3', '/opt/py311': '3.11.9', '/opt/py310': '3.10.2', 'python3.12': '3.12.1' });
-    expect(await findPython({ MWAA_LOCAL_PYTHON: '/opt/py312' }, '3.12', '3.11', probe)).toEqual({ executable: '/opt/py312', version: '3.12.3', minor: '3.12' });
-    expect((await findPython({ MWAA_LOCAL_PYTHON: '/opt/py311' }, '3.12', '3.11', probe)).fallbackNote).toMatch(/MWAA_LOCAL_PYTHON \(\/opt\/py311\) is Python 3\.11\.9/);
-    await expect(findPython({ MWAA_LOCAL_PYTHON: '/opt/py310' }, '3.12', '3.11', probe)).rejects.toThrow(/No Python 3\.12 \(or 3\.11\).*\/opt\/py310 \(Python 3\.10\.2\)/);
+    expect(await findPython({ MWAA_LOCAL_PYTHON: '/opt/py312' }, '3.12', '3.11', probe)).toEqual({
+      executable: '/opt/py312',
+      version: '3.12.3',
+      minor: '3.12',
+    });
+    expect((await findPython({ MWAA_LOCAL_PYTHON: '/opt/py311' }, '3.12', '3.11', probe)).fallbackNote).toMatch(
+      /MWAA_LOCAL_PYTHON \(\/opt\/py311\) is Python 3\.11\.9/,
+    );
+    await expect(findPython({ MWAA_LOCAL_PYTHON: '/opt/py310' }, '3.12', '3.11', probe)).rejects.toThrow(
+      /No Python 3\.12 \(or 3\.11\).*\/opt\/py310 \(Python 3\.10\.2\)/,
+    );
   });
 
   it('says what it tried when neither is there', async () => {
     const { probe } = machine({});
-    await expect(findPython({ HOME: tmp() }, '3.12', '3.11', probe)).rejects.toThrow(/tried: python3\.12 \(not usable\), python3\.11 \(not usable\)/);
+    await expect(findPython({ HOME: tmp() }, '3.12', '3.11', probe)).rejects.toThrow(
+      /tried: python3\.12 \(not usable\), python3\.11 \(not usable\)/,
+    );
   });
 });

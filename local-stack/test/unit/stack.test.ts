@@ -15,7 +15,7 @@ import { useTmpDir } from '../../../test/support/tmp.js';
 const tmp = useTmpDir('local-stack-unit-');
 
 const settings: AirflowSettings = {
-  fernetKey: 'k'.repeat(43) + '=',
+  fernetKey: `${'k'.repeat(43)}=`,
   secretKey: 'secret',
   jwtSecret: 'jwt',
   apiPort: 40001,
@@ -30,7 +30,10 @@ function parseCfg(text: string): Record<string, Record<string, string>> {
   let section = '';
   for (const line of text.split('\n')) {
     const header = /^\[(.+)\]$/.exec(line);
-    if (header?.[1]) out[(section = header[1])] = {};
+    if (header?.[1]) {
+      section = header[1];
+      out[section] = {};
+    }
     const kv = /^(\w+) = (.*)$/.exec(line);
     if (kv?.[1] && section) out[section]![kv[1]] = kv[2]!;
   }
@@ -127,7 +130,10 @@ describe('state.json', () => {
 
 describe('layout and locks', () => {
   it('has a lock per Airflow line that pins airflow and the stack tools exactly', () => {
-    for (const [version, python] of Object.values(AIRFLOW_VERSIONS).flatMap((v) => [[v, mwaaPython(v)], [v, FALLBACK_PYTHON]])) {
+    for (const [version, python] of Object.values(AIRFLOW_VERSIONS).flatMap((v) => [
+      [v, mwaaPython(v)],
+      [v, FALLBACK_PYTHON],
+    ])) {
       const lines = readFileSync(lockPath(repoRoot(), version!, python!), 'utf8')
         .split('\n')
         .filter((l) => l && !l.startsWith('#'));

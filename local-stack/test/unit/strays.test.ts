@@ -10,8 +10,16 @@ const tmp = useTmpDir('strays-');
 describe('strayProcesses', () => {
   it('finds a process of the stack by its AIRFLOW_HOME, whatever its process group, and only those', async () => {
     const root = tmp();
-    const own = spawn('sleep', ['30'], { detached: true, stdio: 'ignore', env: { ...process.env, AIRFLOW_HOME: join(root, 'airflow-2.11.2') } });
-    const other = spawn('sleep', ['30'], { detached: true, stdio: 'ignore', env: { ...process.env, AIRFLOW_HOME: `${root}-elsewhere/airflow` } });
+    const own = spawn('sleep', ['30'], {
+      detached: true,
+      stdio: 'ignore',
+      env: { ...process.env, AIRFLOW_HOME: join(root, 'airflow-2.11.2') },
+    });
+    const other = spawn('sleep', ['30'], {
+      detached: true,
+      stdio: 'ignore',
+      env: { ...process.env, AIRFLOW_HOME: `${root}-elsewhere/airflow` },
+    });
     try {
       await new Promise((r) => setTimeout(r, 200));
       const found = strayProcesses(root).map((s) => s.pid);

@@ -116,7 +116,10 @@ const command: CommandModule<object, CheckArgs> = {
       }
     };
     const heartbeat = showProgress
-      ? setInterval(() => progress.print({ text: `${done} of ${total} servers done (${Math.round((Date.now() - started) / 1000)}s)`, live: true }), HEARTBEAT_MS)
+      ? setInterval(
+          () => progress.print({ text: `${done} of ${total} servers done (${Math.round((Date.now() - started) / 1000)}s)`, live: true }),
+          HEARTBEAT_MS,
+        )
       : undefined;
     let report: CheckReport;
     try {
@@ -137,7 +140,9 @@ const command: CommandModule<object, CheckArgs> = {
       // Reading the key secret is the one AWS call that ends a check: say what was wrong with the access.
       const explained = error instanceof UserError && error.cause !== undefined ? explainAwsError(error.cause, context) : undefined;
       if (explained instanceof UserError) {
-        throw new UserError(`Cannot read the SSH key secret ${config.secrets.sshKeyArn}: ${explained.message}`, explained.exitCode, { cause: error });
+        throw new UserError(`Cannot read the SSH key secret ${config.secrets.sshKeyArn}: ${explained.message}`, explained.exitCode, {
+          cause: error,
+        });
       }
       throw explainAwsError(error, context);
     } finally {

@@ -89,7 +89,10 @@ function checkFlags(args: DeployArgs, argv: readonly string[]): Format {
     }
   }
   if (!args.trigger && args.wait) {
-    throw new UserError('--no-trigger and --wait cannot be used together: without a triggered run there is nothing to wait for.', ExitCode.usage);
+    throw new UserError(
+      '--no-trigger and --wait cannot be used together: without a triggered run there is nothing to wait for.',
+      ExitCode.usage,
+    );
   }
   return args.json ? 'json' : (args.format ?? 'text');
 }
@@ -162,7 +165,9 @@ const command: CommandModule<object, DeployArgs> = {
         progress.done();
         shownPlan = event.plan;
         process.stdout.write(
-          format === 'markdown' ? planMarkdown(event.plan, config.mwaa.environmentName, config.envName) : formatPlan(event.plan, config.mwaa.environmentName, out),
+          format === 'markdown'
+            ? planMarkdown(event.plan, config.mwaa.environmentName, config.envName)
+            : formatPlan(event.plan, config.mwaa.environmentName, out),
         );
       } else if (event.type === 'smoke-started') {
         progress.print({ text: 'runtime check: SSH to each server, compare version.yaml with the Airflow Variables...' });
@@ -170,7 +175,8 @@ const command: CommandModule<object, DeployArgs> = {
         progress.done();
         process.stderr.write(`\n${event.signal}: releasing the deploy lock and stopping.\n`);
       } else if (event.type === 'remote-state') {
-        if (context.verbose) progress.print({ text: `environment ${config.mwaa.environmentName}: ${event.status}, Airflow ${event.airflowVersion ?? '?'}` });
+        if (context.verbose)
+          progress.print({ text: `environment ${config.mwaa.environmentName}: ${event.status}, Airflow ${event.airflowVersion ?? '?'}` });
       } else {
         const line = formatEvent(event);
         if (line && event.type === 'warning') line.text = err.yellow(line.text);
@@ -203,7 +209,10 @@ const command: CommandModule<object, DeployArgs> = {
         },
       );
     } catch (error) {
-      throw refusalError(error, shownPlan, PlanRefusedError) ?? explainAwsError(error, { envName: config.envName, localStack: config.localStack, region: config.mwaa.region });
+      throw (
+        refusalError(error, shownPlan, PlanRefusedError) ??
+        explainAwsError(error, { envName: config.envName, localStack: config.localStack, region: config.mwaa.region })
+      );
     } finally {
       progress.done();
     }
@@ -211,7 +220,10 @@ const command: CommandModule<object, DeployArgs> = {
     let exitCode = outcome.exitCode;
     if (args.plan && args['detailed-exitcode'] && result.plan.changes > 0) exitCode = ExitCode.changesPending;
     if (format === 'json') {
-      const document: Record<string, unknown> = { ok: exitCode === ExitCode.ok || exitCode === ExitCode.changesPending, ...resultJson(result) };
+      const document: Record<string, unknown> = {
+        ok: exitCode === ExitCode.ok || exitCode === ExitCode.changesPending,
+        ...resultJson(result),
+      };
       if (diffs) document.diffs = diffs;
       if (!args.plan) Object.assign(document, { smoke: smoke ? reportJson(smoke) : null, exitCode });
       process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);

@@ -53,7 +53,11 @@ const command: CommandModule<object, GenerateArgs> = {
   handler: async (args) => {
     const context = cliContext();
     const given = givenOptions(context.argv);
-    refuseEmpty(args, context.argv, ['env', 'config', 'out'], { env: 'an environment name from the config file', config: 'a config file', out: 'a directory' });
+    refuseEmpty(args, context.argv, ['env', 'config', 'out'], {
+      env: 'an environment name from the config file',
+      config: 'a config file',
+      out: 'a directory',
+    });
     refuseTogether(given, [['env', 'all', '--all already means every environment; drop one of them']]);
 
     const file = await readConfigFile({ configPath: args.config });
@@ -68,7 +72,8 @@ const command: CommandModule<object, GenerateArgs> = {
       for (const { env, reason } of skipped) notes.push(`${env}: not rendered: ${reason.message}`);
     } else {
       const config = configs.get(args.env);
-      if (!config) throw skipped.find((s) => s.env === args.env)?.reason ?? new UserError(`Environment "${args.env}" could not be resolved.`);
+      if (!config)
+        throw skipped.find((s) => s.env === args.env)?.reason ?? new UserError(`Environment "${args.env}" could not be resolved.`);
       chosen = [config];
     }
     const generated = await Promise.all(chosen.map((config) => generateEnvironment(config, pkg.version)));
@@ -85,7 +90,10 @@ const command: CommandModule<object, GenerateArgs> = {
       }
       if (stale.length > 0) {
         const at = context.argv.indexOf('generate');
-        const rerun = commandLine('generate', context.argv.filter((a, i) => i !== at && a !== '--check' && !a.startsWith('--check=')));
+        const rerun = commandLine(
+          'generate',
+          context.argv.filter((a, i) => i !== at && a !== '--check' && !a.startsWith('--check=')),
+        );
         throw new UserError(`${args.out} is stale:\n${stale.map((p) => `  ${p}`).join('\n')}\nRun: ${rerun}`, ExitCode.failure, {
           details: { stale },
         });

@@ -63,8 +63,23 @@ const command: CommandModule<object, InitArgs> = {
       .strictOptions(),
   handler: async (args) => {
     const context = cliContext();
-    refuseEmpty(args, context.argv, ['config', 'env', 'region', 'mwaa-environment', 'bucket', 'account-id', 'secret-arn', 'repo', 'branch', 'server']);
-    if (args.env === 'local') throw new UserError('--env local is the local stack\'s environment, which init always writes; name another one (e.g. dev).', ExitCode.usage);
+    refuseEmpty(args, context.argv, [
+      'config',
+      'env',
+      'region',
+      'mwaa-environment',
+      'bucket',
+      'account-id',
+      'secret-arn',
+      'repo',
+      'branch',
+      'server',
+    ]);
+    if (args.env === 'local')
+      throw new UserError(
+        "--env local is the local stack's environment, which init always writes; name another one (e.g. dev).",
+        ExitCode.usage,
+      );
     const target = resolve(args.config);
     if (existsSync(target) && !args.force) {
       throw new UserError(`${args.config} already exists. Edit it, or pass --force to replace it.`, ExitCode.usage);

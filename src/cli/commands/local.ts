@@ -117,7 +117,12 @@ const command: CommandModule<object, LocalArgs> = {
       .option('wipe', { type: 'boolean', default: false, describe: 'down: also delete the stack data (keeps venvs)' })
       .option('wipe-venvs', { type: 'boolean', default: false, describe: 'down --wipe: delete the venvs too' })
       .option('name', { type: 'string', array: true, describe: 'logs: only these processes (e.g. moto, airflow-scheduler)' })
-      .option('lines', { type: 'string', default: '20', coerce: wholeNumber('lines', 1, 100_000), describe: 'logs: lines of each log to print' })
+      .option('lines', {
+        type: 'string',
+        default: '20',
+        coerce: wholeNumber('lines', 1, 100_000),
+        describe: 'logs: lines of each log to print',
+      })
       .option('paths', { type: 'boolean', default: false, describe: 'logs: print only the log paths' })
       .example('$0 local up --airflow 3', 'Provision and start the stack with Airflow 3')
       .example('$0 local logs --name moto --lines 50', 'The last 50 lines of the moto log')

@@ -48,7 +48,9 @@ function outcomeOf(dag: DagToImport, result: DagImportResult): EnvironmentOutcom
     return {
       ...base,
       status: 'import-error',
-      importErrors: { [dag.dagFile.name]: `the file imports, but defines no DAG "${dag.dagId}" (found: ${result.dagIds.join(', ') || 'none'})` },
+      importErrors: {
+        [dag.dagFile.name]: `the file imports, but defines no DAG "${dag.dagId}" (found: ${result.dagIds.join(', ') || 'none'})`,
+      },
     };
   }
   return { ...base, status: 'imported', taskCount: result.taskCount };
@@ -59,7 +61,7 @@ const command: CommandModule<object, ParseArgs> = {
   describe: 'Validate every environment and import each rendered DAG in a real Airflow DagBag (local stack venv)',
   builder: (yargs) =>
     yargs
-      .option('env', { type: 'string', array: true, describe: 'Import only these environments\' DAGs (all are still validated)' })
+      .option('env', { type: 'string', array: true, describe: "Import only these environments' DAGs (all are still validated)" })
       .option('config', { type: 'string', default: DEFAULT_CONFIG_PATH, describe: 'Config file' })
       .option('json', { type: 'boolean', default: false, describe: 'Print the result as JSON' })
       .example('$0 parse', 'Validate the config; import every DAG in Airflow when its venv exists')
@@ -78,7 +80,9 @@ const command: CommandModule<object, ParseArgs> = {
     const wanted = args.env && args.env.length > 0 ? new Set(args.env) : undefined;
     for (const { env, reason } of skipped) if (wanted?.has(env)) throw reason;
 
-    const generated = await Promise.all([...configs.values()].filter((c) => !wanted || wanted.has(c.envName)).map((c) => generateEnvironment(c, pkg.version)));
+    const generated = await Promise.all(
+      [...configs.values()].filter((c) => !wanted || wanted.has(c.envName)).map((c) => generateEnvironment(c, pkg.version)),
+    );
     const dags = generated.map(dagToImport);
     const outcomes = new Map<string, EnvironmentOutcome>();
     const versions = [...new Set(dags.map((d) => d.airflowVersion))].sort();
@@ -111,13 +115,22 @@ const command: CommandModule<object, ParseArgs> = {
       const { out } = context;
       for (const o of ordered) {
         if (o.status === 'imported') {
-          process.stdout.write(`${out.green('ok')}    ${o.env}: DAG ${o.dagId} imports in Airflow ${o.airflowVersion} (${o.taskCount ?? '?'} tasks, no import errors)\n`);
+          process.stdout.write(
+            `${out.green('ok')}    ${o.env}: DAG ${o.dagId} imports in Airflow ${o.airflowVersion} (${o.taskCount ?? '?'} tasks, no import errors)\n`,
+          );
         } else if (o.status === 'rendered') {
           process.stdout.write(`${out.yellow('valid')} ${o.env}: ${o.note}\n`);
         } else {
           process.stdout.write(`${out.red('FAIL')}  ${o.env}: DAG ${o.dagId} does not import in Airflow ${o.airflowVersion}:\n`);
           for (const [name, error] of Object.entries(o.importErrors ?? {})) {
-            process.stdout.write(`${error.trimEnd().split('\n').map((line) => `      ${line}`).join('\n').replace(/^ {6}/, `  ${basename(name)}: `)}\n`);
+            process.stdout.write(
+              `${error
+                .trimEnd()
+                .split('\n')
+                .map((line) => `      ${line}`)
+                .join('\n')
+                .replace(/^ {6}/, `  ${basename(name)}: `)}\n`,
+            );
           }
         }
       }
@@ -128,7 +141,9 @@ const command: CommandModule<object, ParseArgs> = {
         process.exitCode = ExitCode.failure;
         return;
       }
-      throw new UserError(`${failed.length} DAG${failed.length === 1 ? '' : 's'} with import errors: ${failed.map((o) => o.env).join(', ')}.`);
+      throw new UserError(
+        `${failed.length} DAG${failed.length === 1 ? '' : 's'} with import errors: ${failed.map((o) => o.env).join(', ')}.`,
+      );
     }
   },
 };

@@ -5,8 +5,31 @@ import { isSafeAbsolutePath, SAFE_ABSOLUTE_PATH_PATTERN } from '../../../src/con
 describe('the workspace path rule', () => {
   it('means the same in JavaScript and in Python (the DAG applies it with re.fullmatch)', () => {
     const paths = [
-      '/', '/a', '/a/', '/a//b', '/a/./b', '/a/../b', '/.', '/..', '/...', '/a/.b', '/a/b.', '/a/b..c', 'a/b', '', '/a b',
-      '/a\n', '/a/b;c', '/ü', `/${'x'.repeat(1023)}`, `/${'x'.repeat(1024)}`, '//', '/a/.', '/a/..', '/-x', '/a/b/',
+      '/',
+      '/a',
+      '/a/',
+      '/a//b',
+      '/a/./b',
+      '/a/../b',
+      '/.',
+      '/..',
+      '/...',
+      '/a/.b',
+      '/a/b.',
+      '/a/b..c',
+      'a/b',
+      '',
+      '/a b',
+      '/a\n',
+      '/a/b;c',
+      '/ü',
+      `/${'x'.repeat(1023)}`,
+      `/${'x'.repeat(1024)}`,
+      '//',
+      '/a/.',
+      '/a/..',
+      '/-x',
+      '/a/b/',
     ];
     const script = 'import json, re, sys\np, xs = json.load(sys.stdin)\nprint(json.dumps([re.fullmatch(p, x) is not None for x in xs]))';
     const python = JSON.parse(

@@ -76,7 +76,7 @@ describe('renderDag', () => {
     await expect(source).toMatchFileSnapshot('__snapshots__/render-dag/prod-airflow2.py');
   });
 
-  it('defaults gpu_server_ip to the only server\'s host and keeps plain Variable names', async () => {
+  it("defaults gpu_server_ip to the only server's host and keeps plain Variable names", async () => {
     const constants = pythonConstants(renderDag(await config('dev'), meta));
     expect(constants.DEFAULT_SERVER).toBe('10.20.1.15');
     expect(constants.SERVER_CHOICES).toEqual(['gpu-dev-01', '10.20.1.15']);

@@ -36,7 +36,7 @@ describe('interpretIdentity', () => {
     expect(outcome.checkout.ok).toBe(true);
   });
 
-  it('reports a missing checkout with git\'s own message', () => {
+  it("reports a missing checkout with git's own message", () => {
     const outcome = interpretIdentity(
       { code: 128, stdout: 'ubuntu\n', stderr: "fatal: cannot change to '/w/r': No such file or directory\n" },
       'ubuntu',
@@ -44,7 +44,10 @@ describe('interpretIdentity', () => {
       'cicd_01_etl',
     );
     expect(outcome.whoami.ok).toBe(true);
-    expect(outcome.checkout).toEqual({ ok: false, reason: "no git checkout at /w/r: fatal: cannot change to '/w/r': No such file or directory" });
+    expect(outcome.checkout).toEqual({
+      ok: false,
+      reason: "no git checkout at /w/r: fatal: cannot change to '/w/r': No such file or directory",
+    });
   });
 
   it('names the branch it found, or a detached HEAD', () => {
@@ -73,9 +76,18 @@ describe('interpretIdentity', () => {
 
 describe('interpretWhoami', () => {
   it.each([
-    [{ code: 0, stdout: 'ubuntu\n', stderr: '' }, { ok: true, reason: 'ubuntu' }],
-    [{ code: 0, stdout: 'root\n', stderr: '' }, { ok: false, reason: 'logged in as "root", expected "ubuntu"' }],
-    [{ code: 1, stdout: '', stderr: '' }, { ok: false, reason: 'whoami failed: exit code 1' }],
+    [
+      { code: 0, stdout: 'ubuntu\n', stderr: '' },
+      { ok: true, reason: 'ubuntu' },
+    ],
+    [
+      { code: 0, stdout: 'root\n', stderr: '' },
+      { ok: false, reason: 'logged in as "root", expected "ubuntu"' },
+    ],
+    [
+      { code: 1, stdout: '', stderr: '' },
+      { ok: false, reason: 'whoami failed: exit code 1' },
+    ],
   ])('%j -> %j', (result, expected) => {
     expect(interpretWhoami(result, 'ubuntu')).toEqual(expected);
   });

@@ -98,7 +98,10 @@ describe('config errors', () => {
     const cwd = project((t) => t.replace('bucket: airflow-gpu-cicd-dev', 'bukcet: airflow-gpu-cicd-dev'));
     const run = runCli(['generate', '--json', '--out', tmp()], { cwd });
     expect(run.status).toBe(2);
-    const document = JSON.parse(run.stdout) as { ok: boolean; error: { exitCode: number; file: string; issues: Array<{ path: string; message: string; line: number }> } };
+    const document = JSON.parse(run.stdout) as {
+      ok: boolean;
+      error: { exitCode: number; file: string; issues: Array<{ path: string; message: string; line: number }> };
+    };
     expect(document.ok).toBe(false);
     expect(document.error.exitCode).toBe(2);
     expect(document.error.file).toBe('config/config.yaml');
@@ -128,18 +131,22 @@ describe('generate validates the whole file', () => {
     expect(existsSync(out)).toBe(false);
   });
 
-  it('--env prod fails while dev is invalid, naming dev\'s problem', () => {
+  it("--env prod fails while dev is invalid, naming dev's problem", () => {
     const out = join(tmp(), 'out');
     const run = runCli(['generate', '--env', 'prod', '--out', out], {
       cwd: project((t) => t.replace('region: us-east-1\n      accountId: "111122223333"', 'region: mars\n      accountId: "111122223333"')),
     });
     expect(run.status).toBe(2);
-    expect(run.stderr).toMatch(/^Invalid configuration \(1 problem\):\n {2}config\/config\.yaml:\d+:\d+: environments\.dev\.mwaa\.region: /);
+    expect(run.stderr).toMatch(
+      /^Invalid configuration \(1 problem\):\n {2}config\/config\.yaml:\d+:\d+: environments\.dev\.mwaa\.region: /,
+    );
     expect(existsSync(out)).toBe(false);
   });
 
   it('a problem in defaults is reported once, not once per environment', () => {
-    const run = runCli(['generate', '--out', tmp()], { cwd: project((t) => t.replace('    retryDelaySeconds: 60', '    retryDelaySeconds: 0')) });
+    const run = runCli(['generate', '--out', tmp()], {
+      cwd: project((t) => t.replace('    retryDelaySeconds: 60', '    retryDelaySeconds: 0')),
+    });
     expect(run.status).toBe(2);
     expect(run.stderr).toBe(
       'Invalid configuration (1 problem):\n  config/config.yaml:11:24: defaults.dag.retryDelaySeconds: expected a number greater than 0; found 0\n',
@@ -168,7 +175,9 @@ describe('generate --check (for CI)', () => {
     const cwd = project();
     const out = join(tmp(), 'artifacts');
     expect(runCli(['generate', '--env', 'prod', '--out', out], { cwd }).status).toBe(0);
-    expect(runCli(['generate', '--check', '--out', out], { cwd }).stdout).toBe(`2 environments valid and rendered (dev, prod); ${out} up to date for prod.\n`);
+    expect(runCli(['generate', '--check', '--out', out], { cwd }).stdout).toBe(
+      `2 environments valid and rendered (dev, prod); ${out} up to date for prod.\n`,
+    );
     writeFileSync(join(out, 'prod/requirements.txt'), 'edited by hand\n');
     const stale = runCli(['generate', '--check', '--env', 'prod', '--out', out], { cwd });
     expect(stale.status).toBe(1);
@@ -229,13 +238,23 @@ describe('output', () => {
 describe('AWS access problems name what this run used', () => {
   const isolated = () => {
     const home = tmp();
-    return { HOME: home, AWS_EC2_METADATA_DISABLED: 'true', AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '', AWS_CONFIG_FILE: join(home, 'none'), AWS_SHARED_CREDENTIALS_FILE: join(home, 'none') };
+    return {
+      HOME: home,
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_ACCESS_KEY_ID: '',
+      AWS_SECRET_ACCESS_KEY: '',
+      AWS_PROFILE: '',
+      AWS_CONFIG_FILE: join(home, 'none'),
+      AWS_SHARED_CREDENTIALS_FILE: join(home, 'none'),
+    };
   };
 
   it('--profile that names no profile says so, instead of a raw CredentialsProviderError', () => {
     const run = runCli(['check', '--env', 'dev', '--profile', 'nope'], { cwd: project(), env: isolated() });
     expect(run.status).toBe(1);
-    expect(run.stderr).toMatch(/Cannot read the SSH key secret arn:aws:secretsmanager:us-east-1:111122223333:secret:gpu-server-ssh-key-Ab12Cd: AWS_PROFILE is "nope", but no profile of that name is in ~\/\.aws\/config or ~\/\.aws\/credentials/);
+    expect(run.stderr).toMatch(
+      /Cannot read the SSH key secret arn:aws:secretsmanager:us-east-1:111122223333:secret:gpu-server-ssh-key-Ab12Cd: AWS_PROFILE is "nope", but no profile of that name is in ~\/\.aws\/config or ~\/\.aws\/credentials/,
+    );
     expect(run.stderr).not.toContain('CredentialsProviderError');
   });
 
@@ -259,11 +278,21 @@ describe('check', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as { port: number }).port;
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    const cwd = project((t) => t.replace('host: 10.20.1.15', `host: 127.0.0.1\n        port: ${port}`).replace('connectRetries: 3', 'connectRetries: 0'));
+    const cwd = project((t) =>
+      t.replace('host: 10.20.1.15', `host: 127.0.0.1\n        port: ${port}`).replace('connectRetries: 3', 'connectRetries: 0'),
+    );
     const key = join(tmp(), 'id_rsa');
-    writeFileSync(key, generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } }).privateKey, {
-      mode: 0o600,
-    });
+    writeFileSync(
+      key,
+      generateKeyPairSync('rsa', {
+        modulusLength: 2048,
+        privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
+        publicKeyEncoding: { type: 'spki', format: 'pem' },
+      }).privateKey,
+      {
+        mode: 0o600,
+      },
+    );
     const run = runCli(['check', '--env', 'dev', '--identity-file', key], { cwd });
     expect(run.status).toBe(1);
     expect(run.stderr).toBe('checking 1 server (1 at a time)...\nFAIL gpu-dev-01: reachable\n');
@@ -271,12 +300,18 @@ describe('check', () => {
     expect(run.stdout.match(/FAIL/g)).toHaveLength(2);
     const json = runCli(['check', '--env', 'dev', '--identity-file', key, '--json'], { cwd });
     expect(json.stderr).toBe('');
-    const checks = (JSON.parse(json.stdout) as { servers: Array<{ checks: Array<{ name: string; status: string; ok: boolean | null }> }> }).servers[0]!.checks;
+    const checks = (JSON.parse(json.stdout) as { servers: Array<{ checks: Array<{ name: string; status: string; ok: boolean | null }> }> })
+      .servers[0]!.checks;
     expect(checks.map((c) => `${c.name}:${c.status}`)).toEqual(['reachable:fail', 'whoami:skip', 'checkout:skip', 'version-file:skip']);
   });
 
   it('--print-host-keys works before any key is pinned: it is how the first pin is made', () => {
-    const cwd = project((t) => t.replace(/\n {8}hostPublicKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPb1.*/, '').replace('host: 10.20.1.15', 'host: 127.0.0.1\n        port: 9').replace('connectRetries: 3', 'connectRetries: 0'));
+    const cwd = project((t) =>
+      t
+        .replace(/\n {8}hostPublicKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPb1.*/, '')
+        .replace('host: 10.20.1.15', 'host: 127.0.0.1\n        port: 9')
+        .replace('connectRetries: 3', 'connectRetries: 0'),
+    );
     expect(runCli(['generate', '--env', 'dev', '--out', tmp()], { cwd }).stderr).toMatch(/No host key is pinned for server gpu-dev-01/);
     const run = runCli(['check', '--env', 'dev', '--print-host-keys'], { cwd });
     expect(run.stdout).toMatch(/^# gpu-dev-01 \(127\.0\.0\.1:9\): /);

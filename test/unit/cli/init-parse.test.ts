@@ -26,7 +26,21 @@ describe('init', () => {
   it('fills in what it is given', () => {
     const cwd = tmp();
     const run = runCli(
-      ['init', '--env', 'prod', '--region', 'eu-west-1', '--bucket', 'airflow-acme-prod', '--server', '10.1.2.3', '--server', 'gpu2.example.com', '--airflow', '3.0.6'],
+      [
+        'init',
+        '--env',
+        'prod',
+        '--region',
+        'eu-west-1',
+        '--bucket',
+        'airflow-acme-prod',
+        '--server',
+        '10.1.2.3',
+        '--server',
+        'gpu2.example.com',
+        '--airflow',
+        '3.0.6',
+      ],
       { cwd },
     );
     expect(run.status, run.stderr).toBe(0);
@@ -67,9 +81,14 @@ describe('parse without a local Airflow', () => {
     runCli(['init'], { cwd });
     const run = runCli(['parse'], { cwd });
     expect(run.status, run.stderr).toBe(0);
-    expect(run.stdout).toMatch(/^valid dev: no local Airflow 2\.10\.3 \(run `mwaa-gpu-cicd local up` with that line to get one\): validated and rendered only, not imported\n$/);
+    expect(run.stdout).toMatch(
+      /^valid dev: no local Airflow 2\.10\.3 \(run `mwaa-gpu-cicd local up` with that line to get one\): validated and rendered only, not imported\n$/,
+    );
     expect(run.stderr).toMatch(/local: not rendered/);
-    const json = JSON.parse(runCli(['parse', '--json'], { cwd }).stdout) as { ok: boolean; environments: Array<{ env: string; status: string }> };
+    const json = JSON.parse(runCli(['parse', '--json'], { cwd }).stdout) as {
+      ok: boolean;
+      environments: Array<{ env: string; status: string }>;
+    };
     expect(json.ok).toBe(true);
     expect(json.environments.map((e) => [e.env, e.status])).toEqual([['dev', 'rendered']]);
   });

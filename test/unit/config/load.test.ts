@@ -104,7 +104,9 @@ const invalidCases: Array<{ name: string; text: string; path: string; line: numb
   },
   {
     name: 'branch against check-ref-format',
-    text: base.replace('defaults:\n', 'defaults:\n  git: { repoUrl: "https://git.example.com/x.git", branch: "feature..x" }\n').replace('  git: { repoUrl: "https://git.example.com/org/cicd-test.git" }\n', ''),
+    text: base
+      .replace('defaults:\n', 'defaults:\n  git: { repoUrl: "https://git.example.com/x.git", branch: "feature..x" }\n')
+      .replace('  git: { repoUrl: "https://git.example.com/org/cicd-test.git" }\n', ''),
     path: 'defaults.git.branch',
     line: 2,
     message: /must not contain "\.\."/,
@@ -160,7 +162,7 @@ const invalidCases: Array<{ name: string; text: string; path: string; line: numb
   },
   {
     name: 'missing required section',
-    text: base.replace(/\n    secrets: .*/, ''),
+    text: base.replace(/\n {4}secrets: .*/, ''),
     path: 'environments.dev.secrets',
     line: 4,
     message: /required/,
@@ -174,7 +176,10 @@ const invalidCases: Array<{ name: string; text: string; path: string; line: numb
   },
   {
     name: 'duplicate server names',
-    text: base.replace('    servers:\n', '    servers:\n      - { name: gpu-01, host: 10.0.0.6, hostPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPb1nLd3Y6u0m3dQ8n7p1mS3T6dXk2yq0GWqk3W2v9cE" }\n'),
+    text: base.replace(
+      '    servers:\n',
+      '    servers:\n      - { name: gpu-01, host: 10.0.0.6, hostPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPb1nLd3Y6u0m3dQ8n7p1mS3T6dXk2yq0GWqk3W2v9cE" }\n',
+    ),
     path: 'environments.dev.servers[1].name',
     line: 9,
     message: /duplicate server name/,
@@ -222,7 +227,12 @@ describe('invalid configs', () => {
 
   it('bounds aliases (billion laughs)', async () => {
     const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
-    for (let i = 1; i < 12; i += 1) bomb.push(`l${i}: &l${i} [${Array(9).fill(i === 1 ? '*a' : `*l${i - 1}`).join(',')}]`);
+    for (let i = 1; i < 12; i += 1)
+      bomb.push(
+        `l${i}: &l${i} [${Array(9)
+          .fill(i === 1 ? '*a' : `*l${i - 1}`)
+          .join(',')}]`,
+      );
     const error = await issuesOf(`${bomb.join('\n')}\n${base}`);
     expect(error.message).toMatch(/alias|Excessive/i);
   });
@@ -243,7 +253,9 @@ describe('reading the file', () => {
   it('refuses an endless file (/dev/zero) after reading at most the size limit', async () => {
     const before = process.memoryUsage().arrayBuffers;
     const error = await readConfigFile({ configPath: '/dev/zero' }).catch((e: unknown) => e);
-    expect((error as Error).message).toBe('/dev/zero is larger than 1048576 bytes; a config file is a few kilobytes. Is --config the right file?');
+    expect((error as Error).message).toBe(
+      '/dev/zero is larger than 1048576 bytes; a config file is a few kilobytes. Is --config the right file?',
+    );
     expect(error).toMatchObject({ exitCode: 2 });
     expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 * 1024 * 1024);
   });
@@ -256,7 +268,9 @@ describe('messages in the words of the file, not of the validator', () => {
     expect(await messageAt(base.replace('defaults:', 'defaults:\n  dag: { retryDelaySeconds: 0 }'), 'defaults.dag.retryDelaySeconds')).toBe(
       'expected a number greater than 0; found 0',
     );
-    expect(await messageAt(base.replace('defaults:', 'defaults:\n  dag: { retries: 11 }'), 'defaults.dag.retries')).toBe('expected a number at most 10; found 11');
+    expect(await messageAt(base.replace('defaults:', 'defaults:\n  dag: { retries: 11 }'), 'defaults.dag.retries')).toBe(
+      'expected a number at most 10; found 11',
+    );
     expect(await messageAt(base.replace('defaults:', 'defaults:\n  dag: { maxActiveRuns: 1.5 }'), 'defaults.dag.maxActiveRuns')).toBe(
       'expected a whole number; found 1.5',
     );
@@ -281,9 +295,9 @@ describe('messages in the words of the file, not of the validator', () => {
     expect(await messageAt(base.replace('bucket: airflow-dev-bucket', 'bukcet: airflow-dev-bucket'), 'environments.dev.mwaa.bukcet')).toBe(
       'unknown key; did you mean "bucket"?',
     );
-    expect(await messageAt(base.replace('defaults:', 'defaults:\n  mwaa: { webserverScheme: htps }'), 'defaults.mwaa.webserverScheme')).toMatch(
-      /expected one of "https", "http"; found "htps"; did you mean "https"\?/,
-    );
+    expect(
+      await messageAt(base.replace('defaults:', 'defaults:\n  mwaa: { webserverScheme: htps }'), 'defaults.mwaa.webserverScheme'),
+    ).toMatch(/expected one of "https", "http"; found "htps"; did you mean "https"\?/);
     expect(await messageAt(base.replace('defaults:', 'defaults:\n  gti: {}'), 'defaults.gti')).toBe('unknown key; did you mean "git"?');
   });
 

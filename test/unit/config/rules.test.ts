@@ -62,7 +62,7 @@ describe('config rules that keep the DAG and the deploy working', () => {
     expect(problems({ mwaa: { pluginsKey: all, requirementsKey: 'requirements.txt' } })).toEqual([]);
   });
 
-  it('refuses a host that is another server\'s name, naming both servers', () => {
+  it("refuses a host that is another server's name, naming both servers", () => {
     const found = problems({
       servers: [
         { name: 'gpu-a', host: 'gpu-b', hostPublicKey: HOST_KEY },
@@ -80,7 +80,12 @@ describe('config rules that keep the DAG and the deploy working', () => {
         { name: 'gpu', host: '10.0.0.5', hostPublicKey: HOST_KEY },
         { name: 'gpu__x', host: '10.0.0.6', hostPublicKey: HOST_KEY },
       ],
-      versionFile: { variables: [{ key: 'a', variable: 'x__y' }, { key: 'b', variable: 'y' }] },
+      versionFile: {
+        variables: [
+          { key: 'a', variable: 'x__y' },
+          { key: 'b', variable: 'y' },
+        ],
+      },
     });
     expect(found).toEqual([
       'versionFile.variables.1.variable: servers[1].name "gpu__x" with versionFile.variables[1].variable "y" and servers[0].name "gpu" with versionFile.variables[0].variable "x__y" both write the Airflow Variable "gpu__x__y"; rename a server or a variable',

@@ -10,7 +10,9 @@ const ctx = { envName: 'prod', localStack: false };
 describe('explainAwsError', () => {
   it('missing credentials says how to provide them', () => {
     const e = Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' });
-    expect((explainAwsError(e, { ...ctx, env: {} }) as Error).message).toMatch(/No AWS credentials found.*--profile <name> \(or AWS_PROFILE\)/);
+    expect((explainAwsError(e, { ...ctx, env: {} }) as Error).message).toMatch(
+      /No AWS credentials found.*--profile <name> \(or AWS_PROFILE\)/,
+    );
   });
   it('a refused connection to the local stack points at the stack', () => {
     const e = Object.assign(new Error('fetch failed'), { cause: { code: 'ECONNREFUSED', message: 'connect ECONNREFUSED 127.0.0.1:1' } });
@@ -32,12 +34,16 @@ describe('explainAwsError', () => {
 
 describe('explainAwsError names what this run used', () => {
   const tmp = useTmpDir();
-  const credentialsError = () => Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' });
+  const credentialsError = () =>
+    Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' });
 
   it('an AWS_PROFILE that names no profile says so and lists the profiles there are', () => {
     const home = tmp();
     mkdirSync(join(home, '.aws'));
-    writeFileSync(join(home, '.aws/config'), '[default]\nregion = us-east-1\n[profile deployer]\nregion = eu-west-1\n[sso-session corp]\nsso_region = us-east-1\n');
+    writeFileSync(
+      join(home, '.aws/config'),
+      '[default]\nregion = us-east-1\n[profile deployer]\nregion = eu-west-1\n[sso-session corp]\nsso_region = us-east-1\n',
+    );
     writeFileSync(join(home, '.aws/credentials'), '[ci]\naws_access_key_id = x\n');
     const message = (explainAwsError(credentialsError(), { ...ctx, env: { HOME: home, AWS_PROFILE: 'deploy' } }) as Error).message;
     expect(message).toBe(
@@ -65,6 +71,8 @@ describe('explainAwsError names what this run used', () => {
 
   it('rejected credentials say to renew them', () => {
     const e = Object.assign(new Error('The security token included in the request is expired'), { name: 'ExpiredTokenException' });
-    expect((explainAwsError(e, { ...ctx, env: { AWS_PROFILE: 'deployer' } }) as Error).message).toMatch(/AWS rejected the credentials: .*aws sso login --profile deployer/);
+    expect((explainAwsError(e, { ...ctx, env: { AWS_PROFILE: 'deployer' } }) as Error).message).toMatch(
+      /AWS rejected the credentials: .*aws sso login --profile deployer/,
+    );
   });
 });

@@ -50,7 +50,8 @@ function world(line: AirflowLine = '2', rest = true) {
   mwaa.onStatusChange = (status) => log.push(`env ${status}`);
   const deps = { s3, mwaa, cli, airflow, clock, emit: (e: DeployEvent) => events.push(e), who: { user: 'tester', host: 'box', pid: 42 } };
   const settings = { ...DEPLOY_SETTINGS, airflowLine: line };
-  const run = (t: DeployTarget[] = targets(), options: Partial<DeployOptions> = {}) => deploy(settings, t, { ...OPTIONS, ...options }, deps);
+  const run = (t: DeployTarget[] = targets(), options: Partial<DeployOptions> = {}) =>
+    deploy(settings, t, { ...OPTIONS, ...options }, deps);
   return { clock, s3, mwaa, fake, events, log, deps, run, notices };
 }
 
@@ -226,7 +227,15 @@ describe('deploy', () => {
 
   it('a held lock stops a deploy before any object write', async () => {
     const w = world();
-    await acquireLock(w.s3, { bucket: 'airflow-test', key: 'deployments/lock.json', holder: 'other', pid: 7, host: 'h', now: w.clock.now, ttlMs: 600_000 });
+    await acquireLock(w.s3, {
+      bucket: 'airflow-test',
+      key: 'deployments/lock.json',
+      holder: 'other',
+      pid: 7,
+      host: 'h',
+      now: w.clock.now,
+      ttlMs: 600_000,
+    });
     w.log.length = 0;
     await expect(w.run()).rejects.toBeInstanceOf(LockHeldError);
     expect(w.log).toEqual(['write deployments/lock.json']);
@@ -265,9 +274,23 @@ describe('deploy', () => {
       expect(w.fake.commands).toEqual([
         line === '2'
           ? ['dags', 'trigger', 'gpu_server_cicd_workflow', '-c', '{"note":"it\'s"}', '-o', 'json']
-          : ['dags', 'trigger', 'gpu_server_cicd_workflow', '-c', '{"note":"it\'s"}', '--logical-date', expect.stringMatching(/^2026-11-26T09:\d\d:\d\dZ$/), '-o', 'json'],
+          : [
+              'dags',
+              'trigger',
+              'gpu_server_cicd_workflow',
+              '-c',
+              '{"note":"it\'s"}',
+              '--logical-date',
+              expect.stringMatching(/^2026-11-26T09:\d\d:\d\dZ$/),
+              '-o',
+              'json',
+            ],
       ]);
-      expect(w.fake.requests.slice(0, 3)).toEqual(['GET /importErrors', 'GET /dags/gpu_server_cicd_workflow', 'PATCH /dags/gpu_server_cicd_workflow']);
+      expect(w.fake.requests.slice(0, 3)).toEqual([
+        'GET /importErrors',
+        'GET /dags/gpu_server_cicd_workflow',
+        'PATCH /dags/gpu_server_cicd_workflow',
+      ]);
       expect(w.fake.dags.get('gpu_server_cicd_workflow')?.is_paused).toBe(false);
       expect(w.events.some((e) => e.type === 'run-finished' && e.state === 'success')).toBe(true);
       expect(w.notices).toEqual([]);
@@ -308,7 +331,9 @@ describe('deploy', () => {
   it('import errors of the new file fail the deploy with the error text', async () => {
     const w = world();
     w.fake.dags.clear();
-    w.fake.importErrors = [{ filename: '/usr/local/airflow/dags/gpu_server_cicd_dag.py', stack_trace: 'SyntaxError: invalid syntax (line 3)' }];
+    w.fake.importErrors = [
+      { filename: '/usr/local/airflow/dags/gpu_server_cicd_dag.py', stack_trace: 'SyntaxError: invalid syntax (line 3)' },
+    ];
     await expect(w.run(targets(), { trigger: true, dagMarker: MARKER })).rejects.toThrow(
       /does not import: \/usr\/local\/airflow\/dags\/gpu_server_cicd_dag.py\nSyntaxError: invalid syntax/,
     );
@@ -331,7 +356,13 @@ describe('deploy', () => {
     w.fake.onTrigger = () => ({
       states: ['running', 'failed'],
       tis: [
-        { task_id: 'validate_inputs', state: 'failed', map_index: -1, try_number: 1, log: `${log}\nAirflowFailException: workspace_path: bad` },
+        {
+          task_id: 'validate_inputs',
+          state: 'failed',
+          map_index: -1,
+          try_number: 1,
+          log: `${log}\nAirflowFailException: workspace_path: bad`,
+        },
         { task_id: 'retrieve_ssh_key', state: 'upstream_failed', map_index: -1, try_number: 0 },
       ],
     });
@@ -348,7 +379,10 @@ describe('deploy', () => {
   it('with task logging off, the failed run says so and names no log group', async () => {
     const w = world('2');
     w.mwaa.state.taskLogs = { enabled: false };
-    w.fake.onTrigger = () => ({ states: ['failed'], tis: [{ task_id: 'validate_inputs', state: 'failed', map_index: -1, try_number: 1, log: 'ValueError: x' }] });
+    w.fake.onTrigger = () => ({
+      states: ['failed'],
+      tis: [{ task_id: 'validate_inputs', state: 'failed', map_index: -1, try_number: 1, log: 'ValueError: x' }],
+    });
     const result = await w.run(targets(), TRIGGER);
     expect(result.failures![0]!.logTail).toEqual(['ValueError: x']);
     expect(result.taskLogGroupArn).toBeUndefined();

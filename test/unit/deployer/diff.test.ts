@@ -8,15 +8,28 @@ import { ansiStyle } from '../../../src/util/style.js';
 import { FakeClock, FakeMwaa, FakeS3, sha256 } from './fakes.js';
 import { SETTINGS, target } from './helpers.js';
 
-const zip = (files: Record<string, string>) => deterministicZip(Object.entries(files).map(([name, text]) => ({ name, bytes: Buffer.from(text) })));
+const zip = (files: Record<string, string>) =>
+  deterministicZip(Object.entries(files).map(([name, text]) => ({ name, bytes: Buffer.from(text) })));
 
 function zipTarget(bytes: Buffer): DeployTarget {
-  return { kind: 'plugins', path: 'plugins.zip', key: 'plugins.zip', sha256: sha256(bytes), size: bytes.length, source: { type: 'bytes', bytes } };
+  return {
+    kind: 'plugins',
+    path: 'plugins.zip',
+    key: 'plugins.zip',
+    sha256: sha256(bytes),
+    size: bytes.length,
+    source: { type: 'bytes', bytes },
+  };
 }
 
 describe('artifactDiff', () => {
   it('diffs text against the deployed bytes, and a new object against nothing', () => {
-    const changed = artifactDiff({ kind: 'dag', key: 'dags/d.py', oldBytes: Buffer.from('a = 1\nb = 2\n'), newBytes: Buffer.from('a = 1\nb = 3\n') });
+    const changed = artifactDiff({
+      kind: 'dag',
+      key: 'dags/d.py',
+      oldBytes: Buffer.from('a = 1\nb = 2\n'),
+      newBytes: Buffer.from('a = 1\nb = 3\n'),
+    });
     expect(changed).toMatchObject({ change: 'changed', label: 'DAG file' });
     expect(changed.diff).toBe('--- a/dags/d.py\n+++ b/dags/d.py\n@@ -1,2 +1,2 @@\n a = 1\n-b = 2\n+b = 3\n');
     const added = artifactDiff({ kind: 'config', key: 'config/dev/config.yaml', oldBytes: undefined, newBytes: Buffer.from('x: 1\n') });
@@ -106,7 +119,9 @@ describe('plan and diff views', () => {
     expect(text).not.toMatch(/No changes/);
     expect(text.trimEnd().split('\n').pop()).toBe('Refused: none of the 1 change will be applied until the problems above are fixed.');
     const nothing = plan(SETTINGS, [], { ...available, environment: { ...available.environment, airflowVersion: '2.9.2' } });
-    expect(formatPlan(nothing, 'env-x').trimEnd().split('\n').pop()).toBe('Refused: nothing will be applied until the problems above are fixed.');
+    expect(formatPlan(nothing, 'env-x').trimEnd().split('\n').pop()).toBe(
+      'Refused: nothing will be applied until the problems above are fixed.',
+    );
   });
 
   it('colours verbs and refusals on a terminal only', () => {
@@ -116,7 +131,10 @@ describe('plan and diff views', () => {
   });
 
   it('renders the plan as a Markdown table for a job summary', () => {
-    const p = plan(SETTINGS, [target('dag', 'dags/d.py', 'x'), target('requirements', 'requirements.txt', 'r')], { ...available, versioning: 'Suspended' });
+    const p = plan(SETTINGS, [target('dag', 'dags/d.py', 'x'), target('requirements', 'requirements.txt', 'r')], {
+      ...available,
+      versioning: 'Suspended',
+    });
     const md = planMarkdown(p, 'env-x', 'prod');
     expect(md).toContain('### Deploy plan for `env-x` (prod)');
     expect(md).toContain('| action | object | detail |\n|---|---|---|\n| upload | `requirements.txt` |');
@@ -126,7 +144,12 @@ describe('plan and diff views', () => {
 
   it('prints diffs as text and as collapsed Markdown sections whose fence the content cannot close', () => {
     const diffs = [
-      artifactDiff({ kind: 'dag', key: 'dags/d.py', oldBytes: Buffer.from('doc = """```"""\n'), newBytes: Buffer.from('doc = """````"""\n') }),
+      artifactDiff({
+        kind: 'dag',
+        key: 'dags/d.py',
+        oldBytes: Buffer.from('doc = """```"""\n'),
+        newBytes: Buffer.from('doc = """````"""\n'),
+      }),
     ];
     const text = formatDiffs(diffs);
     expect(text).toContain('=== dags/d.py: changed DAG file\n');

@@ -16,7 +16,9 @@ describe('deploy lock', () => {
     expect(JSON.parse(s3.text(KEY)!)).toMatchObject({ holder: 'alice', pid: 11, host: 'ci-1', expiresAt: '2026-11-26T09:10:00.000Z' });
     const error = await acquireLock(s3, options(clock, 'bob', 22)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(LockHeldError);
-    expect((error as Error).message).toMatch(/held by alice \(pid 11 on ci-1\) since 2026-11-26T09:00:00.000Z; it expires at 2026-11-26T09:10:00.000Z/);
+    expect((error as Error).message).toMatch(
+      /held by alice \(pid 11 on ci-1\) since 2026-11-26T09:00:00.000Z; it expires at 2026-11-26T09:10:00.000Z/,
+    );
     await lock.release();
     expect(s3.text(KEY)).toBeUndefined();
     const again = await acquireLock(s3, options(clock, 'bob', 22));
@@ -81,7 +83,11 @@ describe('dead holders', () => {
     const clock = new FakeClock();
     const s3 = new FakeS3();
     await acquireLock(s3, { ...options(clock, 'me', process.pid), host: 'this-host', identity: HERE });
-    await expect(acquireLock(s3, { ...options(clock, 'x'), holderAlive: localHolderAlive('this-host', HERE) })).rejects.toBeInstanceOf(LockHeldError);
-    expect(localHolderAlive('this-host', HERE)({ holder: 'y', pid: 2 ** 22 + 1, host: 'other', acquiredAt: '', expiresAt: '' })).toBeUndefined();
+    await expect(acquireLock(s3, { ...options(clock, 'x'), holderAlive: localHolderAlive('this-host', HERE) })).rejects.toBeInstanceOf(
+      LockHeldError,
+    );
+    expect(
+      localHolderAlive('this-host', HERE)({ holder: 'y', pid: 2 ** 22 + 1, host: 'other', acquiredAt: '', expiresAt: '' }),
+    ).toBeUndefined();
   });
 });

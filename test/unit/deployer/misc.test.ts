@@ -46,7 +46,8 @@ function runWorld(line: '2' | '3', states: string[], rest = true) {
   });
   const runId = fake.trigger('d', {}).run!.run_id;
   const airflow = airflowApi({ line, cli: fake.cli(), ...(rest ? { rest: fake.rest() } : {}) });
-  const wait = (timeoutMs = 1000) => waitForRun(airflow, { dagId: 'd', runId, clock: new FakeClock(), timeoutMs, pollMs: 1000, emit: () => {} });
+  const wait = (timeoutMs = 1000) =>
+    waitForRun(airflow, { dagId: 'd', runId, clock: new FakeClock(), timeoutMs, pollMs: 1000, emit: () => {} });
   return { fake, wait };
 }
 
@@ -62,7 +63,9 @@ describe('waitForRun', () => {
     expect(result.failures).toHaveLength(1);
     expect(result.failures[0]).toMatchObject({ taskId: 'test_ssh_connection', mapIndex: '0', tryNumber: 2 });
     expect(result.failures[0]!.logTail!.at(-1)).toMatch(/RuntimeError: ssh refused$/);
-    expect(fake.requests).toContain('GET /dags/d/dagRuns/manual__2026-11-26T09%3A00%3A00%2B00%3A00/taskInstances/test_ssh_connection/logs/2');
+    expect(fake.requests).toContain(
+      'GET /dags/d/dagRuns/manual__2026-11-26T09%3A00%3A00%2B00%3A00/taskInstances/test_ssh_connection/logs/2',
+    );
     expect(fake.commands).toEqual([]);
   });
   it.each([
@@ -83,24 +86,38 @@ describe('waitForRun', () => {
 describe('trigger', () => {
   it('Airflow 3 passes --logical-date as MWAA samples do (UTC, whole seconds); Airflow 2 no date', () => {
     const now = Date.parse('2026-11-26T09:15:42.789Z');
-    expect(triggerArgv('d', { a: '1' }, '3', now)).toEqual(['dags', 'trigger', 'd', '-c', '{"a":"1"}', '--logical-date', '2026-11-26T09:15:42Z', '-o', 'json']);
+    expect(triggerArgv('d', { a: '1' }, '3', now)).toEqual([
+      'dags',
+      'trigger',
+      'd',
+      '-c',
+      '{"a":"1"}',
+      '--logical-date',
+      '2026-11-26T09:15:42Z',
+      '-o',
+      'json',
+    ]);
     expect(triggerArgv('d', {}, '2', now)).toEqual(['dags', 'trigger', 'd', '-c', '{}', '-o', 'json']);
   });
   it('reads the run id from the one JSON row, around log lines', () => {
-    const stdout = '[2026-11-26T09:00:00] INFO - creating dag run\n[{"dag_id": "d", "dag_run_id": "manual__2026-11-26T09:00:00+00:00", "state": "queued"}]\n';
+    const stdout =
+      '[2026-11-26T09:00:00] INFO - creating dag run\n[{"dag_id": "d", "dag_run_id": "manual__2026-11-26T09:00:00+00:00", "state": "queued"}]\n';
     expect(parseTriggerOutput('d', { stdout, stderr: '' })).toBe('manual__2026-11-26T09:00:00+00:00');
   });
   it('no run row: fails with the exception line the traceback ends with, never a run id scraped from logs', () => {
     const out = {
       stdout: 'INFO - creating dag run ... run_id=manual__2026-11-26T09:00:00+00:00\n',
-      stderr: 'Traceback (most recent call last):\n  File "x", line 1\nairflow.sdk.definitions.param.ParamValidationError: Invalid input for param workspace_path: bad\n',
+      stderr:
+        'Traceback (most recent call last):\n  File "x", line 1\nairflow.sdk.definitions.param.ParamValidationError: Invalid input for param workspace_path: bad\n',
     };
     expect(() => parseTriggerOutput('d', out)).toThrow(
       'Airflow did not create a run of d: airflow.sdk.definitions.param.ParamValidationError: Invalid input for param workspace_path: bad',
     );
   });
   it('a refusal without a traceback shows the last stderr line', () => {
-    expect(() => parseTriggerOutput('d', { stdout: '', stderr: 'Dag id d not found in DagModel\n' })).toThrow(/: Dag id d not found in DagModel$/);
+    expect(() => parseTriggerOutput('d', { stdout: '', stderr: 'Dag id d not found in DagModel\n' })).toThrow(
+      /: Dag id d not found in DagModel$/,
+    );
   });
 });
 
@@ -113,7 +130,12 @@ describe('logTail', () => {
 
 describe('plan views', () => {
   it('JSON carries a changes count and the table says what happens', () => {
-    const p = plan(SETTINGS, targets(), { environment: { name: 'env-x', status: 'AVAILABLE', airflowVersion: '2.10.3', pins: {} }, versioning: 'Enabled', current: {}, pinned: {} });
+    const p = plan(SETTINGS, targets(), {
+      environment: { name: 'env-x', status: 'AVAILABLE', airflowVersion: '2.10.3', pins: {} },
+      versioning: 'Enabled',
+      current: {},
+      pinned: {},
+    });
     expect(planJson(p)).toMatchObject({ changes: 5, refusals: [] });
     const text = formatPlan(p, 'env-x');
     expect(text).toMatch(/update-env\s+requirements\.txt@<new version>, plugins\.zip@<new version>/);
@@ -138,7 +160,12 @@ describe('rollbackTarget', () => {
     expect(rollbackTarget(records, live('c'))?.key).toBe('k1');
   });
   it('none when all are the same', () => {
-    expect(rollbackTarget([rec('a'), rec('a')].map((record, i) => ({ key: `k${i}`, record })), live('a'))).toBeUndefined();
+    expect(
+      rollbackTarget(
+        [rec('a'), rec('a')].map((record, i) => ({ key: `k${i}`, record })),
+        live('a'),
+      ),
+    ).toBeUndefined();
   });
 });
 
@@ -171,6 +198,8 @@ describe('formatEvent', () => {
     ).toBe('run r failed after 1s\n  a  failed\na failed; the last 2 lines of its log, try 1:\n  | x\n  | ValueError: boom');
     expect(formatEvent({ type: 'task-logs', enabled: false })?.text).toMatch(/task logging to CloudWatch is off/);
     expect(formatEvent({ type: 'task-logs', enabled: true, logGroupArn: 'arn:g' })?.text).toBe('task logs in CloudWatch: arn:g');
-    expect(formatEvent({ type: 'lock-acquired', key: 'k', takenOverFrom: 'bob (pid 1 on h)' })?.text).toMatch(/over from expired holder bob/);
+    expect(formatEvent({ type: 'lock-acquired', key: 'k', takenOverFrom: 'bob (pid 1 on h)' })?.text).toMatch(
+      /over from expired holder bob/,
+    );
   });
 });

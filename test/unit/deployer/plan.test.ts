@@ -4,7 +4,14 @@ import type { EnvironmentState, ObjectHead } from '../../../src/deployer/ports.j
 import { SETTINGS, targets } from './helpers.js';
 import { sha256 } from './fakes.js';
 
-const ENV: EnvironmentState = { name: 'env-x', status: 'AVAILABLE', airflowVersion: '2.10.3', bucket: 'airflow-test', dagS3Path: 'dags', pins: {} };
+const ENV: EnvironmentState = {
+  name: 'env-x',
+  status: 'AVAILABLE',
+  airflowVersion: '2.10.3',
+  bucket: 'airflow-test',
+  dagS3Path: 'dags',
+  pins: {},
+};
 
 function head(text: string, versionId: string): ObjectHead {
   return { sha256: sha256(text), versionId };
@@ -137,11 +144,15 @@ describe('plan', () => {
     });
 
     it.each([
-      ['2.10.3', '3.3.1', /or change the environment's version first: aws mwaa update-environment --name env-x --airflow-version 2\.11\.2, then aws mwaa update-environment --name env-x --airflow-version 3\.3\.1 \(MWAA moves 2\.x to 3\.x in place only from 2\.11\.2\); or create a new environment on Airflow 3\.3\.1/],
+      [
+        '2.10.3',
+        '3.3.1',
+        /or change the environment's version first: aws mwaa update-environment --name env-x --airflow-version 2\.11\.2, then aws mwaa update-environment --name env-x --airflow-version 3\.3\.1 \(MWAA moves 2\.x to 3\.x in place only from 2\.11\.2\); or create a new environment on Airflow 3\.3\.1/,
+      ],
       ['2.11.2', '3.3.1', /first: aws mwaa update-environment --name env-x --airflow-version 3\.3\.1\.$/],
       ['3.3.1', '2.11.2', /first: aws mwaa update-environment --name env-x --airflow-version 2\.11\.2\.$/],
       ['3.3.1', '2.10.3', /MWAA cannot change 3\.3\.1 to 2\.10\.3 in place: create a new environment/],
-    ])('the hint from %s to %s follows MWAA\'s version rules', (from, to, hint) => {
+    ])("the hint from %s to %s follows MWAA's version rules", (from, to, hint) => {
       const remote = deployedState();
       remote.environment.airflowVersion = from;
       const p = plan({ ...SETTINGS, airflowVersion: to }, targets(), remote);

@@ -32,11 +32,16 @@ describe('waitForAvailable', () => {
     mwaa.failNextUpdate = 'No module named gpu_ssh_utils_broken';
     const requestedAtMs = clock.now();
     await mwaa.updateEnvironment('env-x', { plugins: { path: 'plugins.zip', version: 'p2' } });
-    const error = await waitForAvailable(mwaa, 'env-x', { clock, timeoutMs: 600_000, pollMs: 1000 }, { requestedAtMs, update: { plugins: { path: 'plugins.zip', version: 'p2' } } }).catch(
-      (e: unknown) => e,
-    );
+    const error = await waitForAvailable(
+      mwaa,
+      'env-x',
+      { clock, timeoutMs: 600_000, pollMs: 1000 },
+      { requestedAtMs, update: { plugins: { path: 'plugins.zip', version: 'p2' } } },
+    ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EnvironmentUpdateFailedError);
-    expect((error as Error).message).toMatch(/went UPDATE_FAILED \(the last update failed and MWAA rolled it back; it is usable\) while applying the update.*PluginImportError: No module named gpu_ssh_utils_broken/);
+    expect((error as Error).message).toMatch(
+      /went UPDATE_FAILED \(the last update failed and MWAA rolled it back; it is usable\) while applying the update.*PluginImportError: No module named gpu_ssh_utils_broken/,
+    );
   });
 
   it('does not take a stale AVAILABLE (before the update shows) as done', async () => {
@@ -51,7 +56,12 @@ describe('waitForAvailable', () => {
       if (calls === 3) await mwaa.updateEnvironment('env-x', { plugins: { path: 'plugins.zip', version: 'p2' } });
       return original();
     };
-    const state = await waitForAvailable(mwaa, 'env-x', { clock, timeoutMs: 600_000, pollMs: 1000 }, { requestedAtMs: clock.now(), update: { plugins: { path: 'plugins.zip', version: 'p2' } } });
+    const state = await waitForAvailable(
+      mwaa,
+      'env-x',
+      { clock, timeoutMs: 600_000, pollMs: 1000 },
+      { requestedAtMs: clock.now(), update: { plugins: { path: 'plugins.zip', version: 'p2' } } },
+    );
     expect(state.pins.plugins?.version).toBe('p2');
     expect(mwaa.statusLog.slice(0, 3)).toEqual(['AVAILABLE', 'AVAILABLE', 'UPDATING']);
   });

@@ -28,9 +28,7 @@ function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv
 
 function hashes(dir: string): Record<string, string> {
   const out = execFileSync('find', [dir, '-type', 'f'], { encoding: 'utf8' }).trim().split('\n').sort();
-  return Object.fromEntries(
-    out.map((path) => [path.slice(dir.length + 1), createHash('sha256').update(readFileSync(path)).digest('hex')]),
-  );
+  return Object.fromEntries(out.map((path) => [path.slice(dir.length + 1), createHash('sha256').update(readFileSync(path)).digest('hex')]));
 }
 
 describe('generateEnvironment', () => {
@@ -130,7 +128,9 @@ describe('npm run generate (the CLI)', () => {
     expect(result.status).toBe(2);
     expect(result.stderr).toMatch(/Invalid configuration \(2 problems\)/);
     expect(result.stderr).toMatch(/config\.yaml:\d+:\d+: environments\.prod\.mwaa\.bucket: .*found "gpu_cicd_prod"/);
-    expect(result.stderr).toMatch(/config\.yaml:\d+:\d+: environments\.prod\.servers\[0\]\.host: expected an IPv4\/IPv6 address or hostname; found "10\.30\.1\.300"/);
+    expect(result.stderr).toMatch(
+      /config\.yaml:\d+:\d+: environments\.prod\.servers\[0\]\.host: expected an IPv4\/IPv6 address or hostname; found "10\.30\.1\.300"/,
+    );
     expect(hashes(out)).toEqual(before);
   });
 

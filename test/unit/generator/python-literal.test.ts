@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { pythonLiteral } from '../../../src/generator/python-literal.js';
 
-
 describe('pythonLiteral', () => {
   it('sorts dict keys and maps JSON scalars to Python ones', () => {
     expect(pythonLiteral({ b: 1, a: [true, null] })).toBe('{"a": [True, None], "b": 1}');

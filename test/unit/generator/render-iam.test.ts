@@ -70,7 +70,7 @@ describe('renderIamPolicies', () => {
     ]);
   });
 
-  it('names the environment by the configured account, not the secret\'s (a secret in another account)', () => {
+  it("names the environment by the configured account, not the secret's (a secret in another account)", () => {
     const crossAccount = { ...config, mwaa: { ...config.mwaa, accountId: '111122223333' } };
     const doc = JSON.parse(renderIamPolicies(crossAccount)[0]!.bytes.toString());
     const env = doc.Statement.find((s: { Sid: string }) => s.Sid === 'MwaaEnvironment');
@@ -82,19 +82,36 @@ describe('renderIamPolicies', () => {
   });
 
   it('matches a secret named by its partial ARN with the -?????? suffix wildcard', () => {
-    const partial = { ...config, secrets: { ...config.secrets, sshKeyArn: 'arn:aws:secretsmanager:us-east-1:444455556666:secret:gpu-server-ssh-key' } };
+    const partial = {
+      ...config,
+      secrets: { ...config.secrets, sshKeyArn: 'arn:aws:secretsmanager:us-east-1:444455556666:secret:gpu-server-ssh-key' },
+    };
     for (const file of renderIamPolicies(partial)) {
       expect(file.bytes.toString()).toContain('"arn:aws:secretsmanager:us-east-1:444455556666:secret:gpu-server-ssh-key-??????"');
     }
   });
 
-  it('allows the bucket\'s KMS key through S3 only, when the bucket is SSE-KMS', () => {
+  it("allows the bucket's KMS key through S3 only, when the bucket is SSE-KMS", () => {
     const key = 'arn:aws:kms:us-east-1:444455556666:key/1234abcd-12ab-34cd-56ef-1234567890ab';
-    const [deployRole, execution] = renderIamPolicies({ ...config, mwaa: { ...config.mwaa, kmsKeyArn: key } }).map((f) => JSON.parse(f.bytes.toString()));
+    const [deployRole, execution] = renderIamPolicies({ ...config, mwaa: { ...config.mwaa, kmsKeyArn: key } }).map((f) =>
+      JSON.parse(f.bytes.toString()),
+    );
     const statement = (doc: { Statement: { Sid: string }[] }) => doc.Statement.find((s) => s.Sid === 'BucketKmsKey');
     const viaS3 = { StringEquals: { 'kms:ViaService': ['s3.us-east-1.amazonaws.com'] } };
-    expect(statement(deployRole)).toEqual({ Sid: 'BucketKmsKey', Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: [key], Condition: viaS3 });
-    expect(statement(execution)).toEqual({ Sid: 'BucketKmsKey', Effect: 'Allow', Action: ['kms:Decrypt'], Resource: [key], Condition: viaS3 });
+    expect(statement(deployRole)).toEqual({
+      Sid: 'BucketKmsKey',
+      Effect: 'Allow',
+      Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+      Resource: [key],
+      Condition: viaS3,
+    });
+    expect(statement(execution)).toEqual({
+      Sid: 'BucketKmsKey',
+      Effect: 'Allow',
+      Action: ['kms:Decrypt'],
+      Resource: [key],
+      Condition: viaS3,
+    });
     expect(renderIamPolicies(config).some((f) => f.bytes.toString().includes('kms:'))).toBe(false);
   });
 });

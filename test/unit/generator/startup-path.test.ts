@@ -2,7 +2,10 @@ import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 interface Metafile {
-  outputs: Record<string, { imports: Array<{ path: string; kind: string; external?: boolean }>; inputs: Record<string, unknown>; entryPoint?: string }>;
+  outputs: Record<
+    string,
+    { imports: Array<{ path: string; kind: string; external?: boolean }>; inputs: Record<string, unknown>; entryPoint?: string }
+  >;
 }
 
 /** Every input module reachable from an output file through static imports (what loads at start). */
@@ -43,7 +46,10 @@ describe('the bundled CLI', () => {
     for (const command of ['init', 'parse']) {
       const chunk = Object.entries(meta.outputs).find(([, o]) => Object.keys(o.inputs).includes(`src/cli/commands/${command}.ts`))?.[0];
       expect(chunk, command).toBeDefined();
-      expect([...staticClosure(meta, chunk!)].filter((p) => /@aws-sdk|@smithy|ssh2/.test(p)), command).toEqual([]);
+      expect(
+        [...staticClosure(meta, chunk!)].filter((p) => /@aws-sdk|@smithy|ssh2/.test(p)),
+        command,
+      ).toEqual([]);
     }
     // deploy --help lists options without the SDK: the workflow loads when a deploy runs.
     const deploy = Object.entries(meta.outputs).find(([, o]) => Object.keys(o.inputs).includes('src/cli/commands/deploy.ts'))?.[0];

@@ -21,7 +21,9 @@ describe('ensureDirectory', () => {
     writeFileSync(file, 'x');
     const error = await ensureDirectory(join(file, 'dev')).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UserError);
-    expect((error as Error).message).toBe(`Cannot write to ${file}/dev: ${file} exists and is not a directory. Choose another output directory.`);
+    expect((error as Error).message).toBe(
+      `Cannot write to ${file}/dev: ${file} exists and is not a directory. Choose another output directory.`,
+    );
   });
 
   it('fails at once where a directory cannot be made (under /proc)', async () => {

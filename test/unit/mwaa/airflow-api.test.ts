@@ -7,7 +7,13 @@ describe('Variables', () => {
     const fake = new FakeAirflow(line);
     for (let i = 0; i < 130; i += 1) fake.variables.set(`k${i}`, `v${i}`);
     const values = await airflowApi({ line, cli: fake.cli(), rest: fake.rest() }).variables(['k0', 'k129', 'missing']);
-    expect(values).toEqual(new Map([['k0', 'v0'], ['k129', 'v129'], ['missing', undefined]]));
+    expect(values).toEqual(
+      new Map([
+        ['k0', 'v0'],
+        ['k129', 'v129'],
+        ['missing', undefined],
+      ]),
+    );
     expect(fake.requests).toEqual(['GET /variables', 'GET /variables']);
     expect(fake.commands).toEqual([]);
   });
@@ -17,13 +23,25 @@ describe('Variables', () => {
     fake.variables.set('a', ' x \n');
     fake.variables.set('b', '');
     const values = await cliAirflowApi(fake.cli(), '3').variables(['a', 'b', 'c']);
-    expect(values).toEqual(new Map([['a', ' x \n'], ['b', ''], ['c', undefined]]));
-    expect(fake.commands).toEqual([['variables', 'get', 'a'], ['variables', 'get', 'b'], ['variables', 'get', 'c']]);
+    expect(values).toEqual(
+      new Map([
+        ['a', ' x \n'],
+        ['b', ''],
+        ['c', undefined],
+      ]),
+    );
+    expect(fake.commands).toEqual([
+      ['variables', 'get', 'a'],
+      ['variables', 'get', 'b'],
+      ['variables', 'get', 'c'],
+    ]);
   });
 
   it('through the CLI, a failure (no exit code to go by) is recognised from its output', async () => {
     const cli = { run: async () => ({ stdout: '', stderr: 'Traceback...\nsqlite3.OperationalError: database is locked\n' }) };
-    await expect(cliAirflowApi(cli, '2').variables(['a'])).rejects.toThrow(/`variables get a` failed: sqlite3.OperationalError: database is locked/);
+    await expect(cliAirflowApi(cli, '2').variables(['a'])).rejects.toThrow(
+      /`variables get a` failed: sqlite3.OperationalError: database is locked/,
+    );
   });
 });
 
@@ -47,7 +65,11 @@ describe('falling back to the CLI', () => {
 
   it('other REST failures are errors, not a reason to fall back', async () => {
     const fake = new FakeAirflow('3');
-    const api = airflowApi({ line: '3', cli: fake.cli(), rest: { ...fake.rest(), request: async () => ({ status: 500, text: '{"detail": "boom"}', json: { detail: 'boom' } }) } });
+    const api = airflowApi({
+      line: '3',
+      cli: fake.cli(),
+      rest: { ...fake.rest(), request: async () => ({ status: 500, text: '{"detail": "boom"}', json: { detail: 'boom' } }) },
+    });
     await expect(api.importErrors()).rejects.toThrow(/HTTP 500 to GET \/importErrors: boom/);
     expect(api.via()).toBe('rest');
   });
@@ -66,7 +88,13 @@ describe('structuredLogText (Airflow 3 task logs)', () => {
         event: 'Task failed with exception',
         level: 'error',
         timestamp: '2026-11-26T09:00:01Z',
-        error_detail: [{ exc_type: 'AirflowFailException', exc_value: 'workspace_path: bad', frames: [{ filename: 'dag.py', lineno: 380, name: 'validate_inputs' }] }],
+        error_detail: [
+          {
+            exc_type: 'AirflowFailException',
+            exc_value: 'workspace_path: bad',
+            frames: [{ filename: 'dag.py', lineno: 380, name: 'validate_inputs' }],
+          },
+        ],
       },
       'a plain line',
     ]);

@@ -98,7 +98,10 @@ describe('createMwaaCli', () => {
     const tokenApi: CliTokenApi = { createCliToken: async () => ({ token: 't', hostname: 'h' }) };
     const deploy = createMwaaCli(tokenApi, 'env-lane', 'https', { fetch: fetchImpl });
     const check = createMwaaCli(tokenApi, 'env-lane', 'https', { fetch: fetchImpl });
-    await Promise.all([...Array.from({ length: 4 }, () => deploy.run(['version'])), ...Array.from({ length: 4 }, () => check.run(['version']))]);
+    await Promise.all([
+      ...Array.from({ length: 4 }, () => deploy.run(['version'])),
+      ...Array.from({ length: 4 }, () => check.run(['version'])),
+    ]);
     expect(most).toBe(1);
     // Another environment has its own lane.
     const other = createMwaaCli(tokenApi, 'env-other', 'https', { fetch: fetchImpl });
@@ -123,7 +126,9 @@ describe('decodeCliResponse', () => {
 
 describe('airflowMessage', () => {
   it('is the exception line a traceback ends with, else the last line of stderr', () => {
-    expect(airflowMessage({ stdout: 'log\n', stderr: 'Traceback (most recent call last):\n  File "x"\nValueError: bad\n\n' })).toBe('ValueError: bad');
+    expect(airflowMessage({ stdout: 'log\n', stderr: 'Traceback (most recent call last):\n  File "x"\nValueError: bad\n\n' })).toBe(
+      'ValueError: bad',
+    );
     expect(airflowMessage({ stdout: '', stderr: 'warning\nDag id x not found\n' })).toBe('Dag id x not found');
     expect(airflowMessage({ stdout: 'only stdout\n', stderr: '' })).toBe('only stdout');
   });

@@ -36,12 +36,31 @@ async function deployAndCheck(line: AirflowLine, webLoginDenied: boolean, runEnd
     dagSettleMs: 0,
     lockTtlMs: 600_000,
   };
-  const settings = { ...SETTINGS, envName: 'local', deploymentsPrefix: 'deployments', dagId: 'gpu_server_cicd_workflow', airflowLine: line };
-  const deps = { s3: new FakeS3(), mwaa: new FakeMwaa(clock), cli: fake.cli(), airflow, clock, emit: () => {}, who: { user: 'u', host: 'h', pid: 1 } };
+  const settings = {
+    ...SETTINGS,
+    envName: 'local',
+    deploymentsPrefix: 'deployments',
+    dagId: 'gpu_server_cicd_workflow',
+    airflowLine: line,
+  };
+  const deps = {
+    s3: new FakeS3(),
+    mwaa: new FakeMwaa(clock),
+    cli: fake.cli(),
+    airflow,
+    clock,
+    emit: () => {},
+    who: { user: 'u', host: 'h', pid: 1 },
+  };
   const result = await deploy(settings, targets(), options, deps);
   expect(result.runState).toBe(runEnds);
   // The runtime check's Variables comparison reads through the same API.
-  expect(await airflow.variables(['a', 'b'])).toEqual(new Map([['a', '1'], ['b', undefined]]));
+  expect(await airflow.variables(['a', 'b'])).toEqual(
+    new Map([
+      ['a', '1'],
+      ['b', undefined],
+    ]),
+  );
   return fake.commands;
 }
 
@@ -53,11 +72,13 @@ describe.each(AIRFLOW_LINES)('Airflow %s', (line) => {
 
   it("through the CLI fallback every command sent is in MWAA's table for the line", async () => {
     const sent = [...(await deployAndCheck(line, true, 'success')), ...(await deployAndCheck(line, true, 'failed'))];
-    const names = new Set(sent.map((argv) => {
-      const check = checkCliCommand(line, argv);
-      expect(check, argv.join(' ')).toMatchObject({ ok: true });
-      return check.ok ? check.command : '';
-    }));
+    const names = new Set(
+      sent.map((argv) => {
+        const check = checkCliCommand(line, argv);
+        expect(check, argv.join(' ')).toMatchObject({ ok: true });
+        return check.ok ? check.command : '';
+      }),
+    );
     expect([...names].sort()).toEqual([
       'dags list',
       'dags list-import-errors',

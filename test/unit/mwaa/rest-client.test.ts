@@ -14,7 +14,12 @@ function webServer(options: { cookie: string; loginStatus?: number; apiStatuses?
   let logins = 0;
   const fetchImpl = (async (input: string | URL, init: RequestInit = {}) => {
     const url = String(input);
-    seen.push({ method: init.method ?? 'GET', url, headers: (init.headers ?? {}) as Record<string, string>, body: init.body as string | undefined });
+    seen.push({
+      method: init.method ?? 'GET',
+      url,
+      headers: (init.headers ?? {}) as Record<string, string>,
+      body: init.body as string | undefined,
+    });
     if (url.endsWith('/login')) {
       logins += 1;
       if (options.loginStatus) return new Response('denied', { status: options.loginStatus });
@@ -23,7 +28,8 @@ function webServer(options: { cookie: string; loginStatus?: number; apiStatuses?
       headers.append('set-cookie', 'other=x; Path=/');
       return new Response(null, { status: 302, headers });
     }
-    if (url.endsWith('/home')) return new Response('', { status: 200, headers: { 'set-cookie': `${options.cookie}=cred-${logins}; Path=/` } });
+    if (url.endsWith('/home'))
+      return new Response('', { status: 200, headers: { 'set-cookie': `${options.cookie}=cred-${logins}; Path=/` } });
     const status = options.apiStatuses?.shift() ?? 200;
     return new Response(JSON.stringify({ ok: status }), { status, headers: { 'content-type': 'application/json' } });
   }) as typeof fetch;
@@ -98,7 +104,9 @@ describe('createAirflowRest', () => {
   });
 
   it('a refused login is a denied web login; a login without the cookie names the line', async () => {
-    const denied = createAirflowRest(tokens(), 'env-x', 'https', '2', { fetch: webServer({ cookie: 'session', loginStatus: 403 }).fetchImpl });
+    const denied = createAirflowRest(tokens(), 'env-x', 'https', '2', {
+      fetch: webServer({ cookie: 'session', loginStatus: 403 }).fetchImpl,
+    });
     await expect(denied.request('GET', '/dags')).rejects.toBeInstanceOf(WebLoginDeniedError);
     const wrongLine = createAirflowRest(tokens(), 'env-x', 'https', '3', { fetch: webServer({ cookie: 'session' }).fetchImpl });
     await expect(wrongLine.request('GET', '/dags')).rejects.toThrow(/without a `_token` cookie\. Is the environment on Airflow 3\.x\?/);
@@ -109,7 +117,10 @@ describe('webLoginApi', () => {
   it('AccessDeniedException from CreateWebLoginToken is a denied web login', async () => {
     const client = {
       send: async () => {
-        throw Object.assign(new Error('not authorized to perform: airflow:CreateWebLoginToken'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 403 } });
+        throw Object.assign(new Error('not authorized to perform: airflow:CreateWebLoginToken'), {
+          name: 'AccessDeniedException',
+          $metadata: { httpStatusCode: 403 },
+        });
       },
     };
     await expect(webLoginApi(client).createWebLoginToken('env-x')).rejects.toThrow(

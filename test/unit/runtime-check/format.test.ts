@@ -84,7 +84,13 @@ describe('formatReport', () => {
           checks: [{ name: 'host-key', ok: true, ms: 3, reason: 'x' }],
           hostKey: { line: 'ssh-ed25519 AAAAC3Nz', fingerprint: 'SHA256:xyz', matchesPinned: null },
         },
-        { name: 'gpu-02', host: 'h2', port: 22, ok: false, checks: [{ name: 'host-key', ok: false, ms: 3, reason: 'h2:22: connection refused' }] },
+        {
+          name: 'gpu-02',
+          host: 'h2',
+          port: 22,
+          ok: false,
+          checks: [{ name: 'host-key', ok: false, ms: 3, reason: 'h2:22: connection refused' }],
+        },
       ],
     });
     expect(keys).toContain('# gpu-01 (h1:22) SHA256:xyz, not pinned yet\n- name: gpu-01\n  hostPublicKey: ssh-ed25519 AAAAC3Nz\n');

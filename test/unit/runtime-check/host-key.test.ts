@@ -13,7 +13,9 @@ function generate(type: 'ed25519' | 'ecdsa' | 'rsa'): { line: string; keygenFing
   const path = join(dir, `key_${type}_${count++}`);
   execFileSync('ssh-keygen', ['-q', '-t', type, '-N', '', '-C', 'comment here', '-f', path]);
   const line = readFileSync(`${path}.pub`, 'utf8').trim();
-  const keygenFingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${path}.pub`], { encoding: 'utf8' }).split(' ')[1] as string;
+  const keygenFingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${path}.pub`], { encoding: 'utf8' }).split(
+    ' ',
+  )[1] as string;
   return { line, keygenFingerprint };
 }
 

@@ -36,7 +36,9 @@ function privateKey(): string {
 
 describe('runRuntimeCheck', () => {
   it('rejects unknown server names as a usage error, naming the configured ones', async () => {
-    const error = (await runRuntimeCheck(config(), { servers: ['gpu-01', 'gpu-99'], privateKey: 'x' }).catch((e: unknown) => e)) as UserError;
+    const error = (await runRuntimeCheck(config(), { servers: ['gpu-01', 'gpu-99'], privateKey: 'x' }).catch(
+      (e: unknown) => e,
+    )) as UserError;
     expect(error).toBeInstanceOf(UserError);
     expect(error.exitCode).toBe(2);
     expect(error.message).toBe('Unknown server "gpu-99" in environment "unit". Configured servers: gpu-01, gpu-02.');
@@ -110,7 +112,12 @@ describe('runRuntimeCheck', () => {
     const report = await runRuntimeCheck(config(), {
       privateKey: privateKey(),
       compareVariables: true,
-      variableReader: { variables: async (keys) => (reads.push(...keys), new Map(keys.map((k) => [k, 'x']))) },
+      variableReader: {
+        variables: async (keys) => {
+          reads.push(...keys);
+          return new Map(keys.map((k) => [k, 'x']));
+        },
+      },
     });
     expect(reads).toEqual([]);
     expect(report.servers[0]?.checks.at(-1)).toEqual({

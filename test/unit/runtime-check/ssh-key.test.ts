@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import type { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { keyFromFile, keyFromSecret, parsePrivateKey } from '../../../src/runtime-check/ssh-key.js';
 import { UserError } from '../../../src/errors.js';
 import { useTmpDir } from '../../support/tmp.js';
@@ -102,7 +102,9 @@ describe('keyFromSecret', () => {
     } as never;
     const error = (await keyFromSecret(failing, arn, null).catch((e: unknown) => e)) as Error;
     expect(error).toBeInstanceOf(UserError);
-    expect(error.message).toBe(`Cannot read the SSH key secret ${arn}: AccessDeniedException. Check the ARN, the region and your AWS credentials.`);
+    expect(error.message).toBe(
+      `Cannot read the SSH key secret ${arn}: AccessDeniedException. Check the ARN, the region and your AWS credentials.`,
+    );
   });
 });
 

@@ -47,9 +47,7 @@ describe('compareValues / summarizeComparisons', () => {
       { fileKey: 'b', key: 'gpu-01__b', fileValue: '2', airflowValue: '3', equal: false },
       { fileKey: 'c', key: 'gpu-01__c', fileValue: 'true', airflowValue: null, equal: false },
     ]);
-    expect(summarizeComparisons(rows)).toBe(
-      'gpu-01__b differs: file "2", Airflow "3"; gpu-01__c is not set in Airflow (file: "true")',
-    );
+    expect(summarizeComparisons(rows)).toBe('gpu-01__b differs: file "2", Airflow "3"; gpu-01__c is not set in Airflow (file: "true")');
   });
 
   it('says how many matched when all do', () => {

@@ -122,7 +122,11 @@ export class FakeAirflow {
       case 'tasks states-for-dag-run': {
         const run = this.runs.get(argv[3]!);
         if (!run) return { stdout: '', stderr: `DagRun ${argv[3]} not found\n` };
-        const rows = this.currentTis(run).map((ti) => ({ task_id: ti.task_id, state: ti.state ?? '', ...(ti.map_index >= 0 ? { map_index: String(ti.map_index) } : {}) }));
+        const rows = this.currentTis(run).map((ti) => ({
+          task_id: ti.task_id,
+          state: ti.state ?? '',
+          ...(ti.map_index >= 0 ? { map_index: String(ti.map_index) } : {}),
+        }));
         return { stdout: JSON.stringify(rows), stderr: '' };
       }
       case 'variables get': {
@@ -152,7 +156,8 @@ export class FakeAirflow {
   private answer(method: string, path: string, request: RestRequest): RestResponse {
     const json = (status: number, value: unknown): RestResponse => ({ status, text: JSON.stringify(value), json: value });
     const parts = path.split('/').slice(1).map(decodeURIComponent);
-    const page = <T>(rows: T[]): T[] => rows.slice(Number(request.query?.offset ?? 0), Number(request.query?.offset ?? 0) + Number(request.query?.limit ?? 100));
+    const page = <T>(rows: T[]): T[] =>
+      rows.slice(Number(request.query?.offset ?? 0), Number(request.query?.offset ?? 0) + Number(request.query?.limit ?? 100));
     if (parts[0] === 'dags' && parts.length === 2) {
       const dag = this.dags.get(parts[1]!);
       if (!dag) return json(404, { detail: `DAG with dag_id: '${parts[1]}' not found` });
@@ -166,7 +171,8 @@ export class FakeAirflow {
     }
     if (parts[0] === 'dags' && parts[2] === 'dagRuns') {
       const run = this.runs.get(parts[3]!);
-      if (!run || run.dag_id !== parts[1]) return json(404, { detail: `DagRun with DAG ID: '${parts[1]}' and DagRun ID: '${parts[3]}' not found` });
+      if (!run || run.dag_id !== parts[1])
+        return json(404, { detail: `DagRun with DAG ID: '${parts[1]}' and DagRun ID: '${parts[3]}' not found` });
       if (parts.length === 4) return json(200, { dag_run_id: run.run_id, state: this.runState(run) });
       if (parts[4] === 'taskInstances' && parts.length === 5) {
         const tis = this.currentTis(run).map(({ log: _log, ...ti }) => ti);
@@ -177,7 +183,10 @@ export class FakeAirflow {
         if (!ti) return json(404, { detail: 'TaskInstance not found' });
         if (this.line === '2') return { status: 200, text: ti.log ?? '' };
         const content = (ti.log ?? '').split('\n').map((event) => ({ event, level: 'error', timestamp: '2026-11-26T09:00:01Z' }));
-        return json(200, { content: [{ event: '::group::Log message source details', sources: ['/x.log'] }, { event: '::endgroup::' }, ...content], continuation_token: null });
+        return json(200, {
+          content: [{ event: '::group::Log message source details', sources: ['/x.log'] }, { event: '::endgroup::' }, ...content],
+          continuation_token: null,
+        });
       }
     }
     return json(404, { detail: `no route ${method} ${path}` });

@@ -29,14 +29,17 @@ const tricky = [
   '!bang',
   'ünïcödé ✓',
   "/home/ubuntu/work space/it's here",
-  JSON.stringify({ gpu_server_ip: '10.0.0.1', note: "it's \"quoted\" \\ and $HOME `x` ; | &" }),
+  JSON.stringify({ gpu_server_ip: '10.0.0.1', note: 'it\'s "quoted" \\ and $HOME `x` ; | &' }),
   ' leading and trailing ',
 ];
 
 /** A seeded corpus of random strings over the characters that matter to shells. */
 function randomCorpus(count: number): string[] {
   let seed = 42;
-  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const rand = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
   const alphabet = `ab '"\\$\`{}:;,\n\t=-_é*?~!&|<>()#`;
   return Array.from({ length: count }, () =>
     Array.from({ length: Math.floor(rand() * 12) }, () => alphabet[Math.floor(rand() * alphabet.length)]).join(''),

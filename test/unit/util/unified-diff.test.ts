@@ -28,7 +28,8 @@ function applyPatch(text: string, diff: string): string {
     const marked = body[i + 1] === '\\ No newline at end of file' ? `${line.slice(1)}\0` : line.slice(1);
     if (marked.endsWith('\0')) i += 1;
     if (line.startsWith(' ') || line.startsWith('-')) {
-      if (old[cursor] !== marked) throw new Error(`line ${cursor + 1} is ${JSON.stringify(old[cursor])}, the diff says ${JSON.stringify(line)}`);
+      if (old[cursor] !== marked)
+        throw new Error(`line ${cursor + 1} is ${JSON.stringify(old[cursor])}, the diff says ${JSON.stringify(line)}`);
       cursor += 1;
     }
     if (line.startsWith(' ') || line.startsWith('+')) out.push(marked);

@@ -45,7 +45,9 @@ describe('PluginsInstaller', () => {
   it('stages, checks imports and swaps a plain plugins/ directory for a release symlink', async () => {
     mkdirSync(join(home, 'plugins'));
     writeFileSync(join(home, 'plugins', 'old_mod.py'), 'X = 0\n');
-    const staged = await installer.stage(zip({ 'gpu_ssh_utils.py': 'A = 1\n', 'pkg/__init__.py': 'from . import sub\n', 'pkg/sub.py': 'B = 2\n' }));
+    const staged = await installer.stage(
+      zip({ 'gpu_ssh_utils.py': 'A = 1\n', 'pkg/__init__.py': 'from . import sub\n', 'pkg/sub.py': 'B = 2\n' }),
+    );
     expect(staged.modules).toEqual(['gpu_ssh_utils', 'pkg']);
     // Nothing live changed yet.
     expect(lstatSync(join(home, 'plugins')).isDirectory()).toBe(true);

@@ -1,9 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  toApiEnvironment,
-  validateUpdate,
-  type EnvironmentRecord,
-} from '../../../src/control-plane/environment.js';
+import { toApiEnvironment, validateUpdate, type EnvironmentRecord } from '../../../src/control-plane/environment.js';
 import { ServiceError } from '../../../src/control-plane/errors.js';
 
 function record(overrides: Partial<EnvironmentRecord> = {}): EnvironmentRecord {
@@ -59,10 +55,7 @@ describe('validateUpdate', () => {
   });
 
   it('accepts configuration options and a DAG path with a trailing slash', () => {
-    const request = validateUpdate(
-      { AirflowConfigurationOptions: { 'core.parallelism': '4' }, DagS3Path: 'dags/' },
-      record(),
-    );
+    const request = validateUpdate({ AirflowConfigurationOptions: { 'core.parallelism': '4' }, DagS3Path: 'dags/' }, record());
     expect(request.airflowConfigurationOptions).toEqual({ 'core.parallelism': '4' });
     expect(request.dagS3Path).toBe('dags');
   });

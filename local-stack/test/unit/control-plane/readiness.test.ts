@@ -38,7 +38,10 @@ describe('waitForAirflow', () => {
       env: () => ({ AIRFLOW__WEBSERVER__WEB_SERVER_PORT: '7' }),
       airflowHome: '/nowhere',
       sleep: async () => undefined,
-      fetchImpl: (async (url: string) => (urls.push(url), new Response('{}', { status: urls.length < 2 ? 503 : 200 }))) as unknown as typeof fetch,
+      fetchImpl: (async (url: string) => {
+        urls.push(url);
+        return new Response('{}', { status: urls.length < 2 ? 503 : 200 });
+      }) as unknown as typeof fetch,
     });
     expect(urls).toEqual(['http://127.0.0.1:7/health', 'http://127.0.0.1:7/health']);
   });

@@ -7,7 +7,7 @@ import {
   CreateCliTokenCommand,
   CreateWebLoginTokenCommand,
   GetEnvironmentCommand,
-  MWAAClient,
+  type MWAAClient,
   ResourceNotFoundException,
   UpdateEnvironmentCommand,
   ValidationException,
@@ -328,7 +328,15 @@ describe('CLI token and /aws_mwaa/cli', () => {
 
   it("commands outside the line's table answer 500 without running anything", async () => {
     const { CliToken } = await client.send(new CreateCliTokenCommand({ Name: NAME }));
-    for (const command of ['db reset -y', 'scheduler', 'users create -u x', 'dags details d', 'pools list', 'connections list', 'variables export f']) {
+    for (const command of [
+      'db reset -y',
+      'scheduler',
+      'users create -u x',
+      'dags details d',
+      'pools list',
+      'connections list',
+      'variables export f',
+    ]) {
       expect((await postCli(CliToken!, command)).status).toBe(500);
     }
     line = '3';
@@ -359,7 +367,9 @@ describe('CLI token and /aws_mwaa/cli', () => {
     };
     const both = [postCli(CliToken!, 'version'), postCli(CliToken!, 'cheat-sheet')];
     while (started < 2) await new Promise((r) => setTimeout(r, 5));
-    const during = (await (await fetch(`http://127.0.0.1:${port}/_local/stats`)).json()) as { cli: { inFlight: number; maxInFlight: number } };
+    const during = (await (await fetch(`http://127.0.0.1:${port}/_local/stats`)).json()) as {
+      cli: { inFlight: number; maxInFlight: number };
+    };
     expect(during.cli).toEqual({ inFlight: 2, maxInFlight: 2 });
     release();
     await Promise.all(both);
@@ -453,7 +463,11 @@ describe('web login and the REST pass-through', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ answered: '/api/v1/dags/d?update_mask=is_paused' });
     expect(res.headers.getSetCookie()).toEqual([]);
-    expect(upstreamRequests[0]).toMatchObject({ method: 'PATCH', url: '/api/v1/dags/d?update_mask=is_paused', body: '{"is_paused":false}' });
+    expect(upstreamRequests[0]).toMatchObject({
+      method: 'PATCH',
+      url: '/api/v1/dags/d?update_mask=is_paused',
+      body: '{"is_paused":false}',
+    });
     expect(upstreamRequests[0]!.headers).toMatchObject({ cookie: 'session=abc', authorization: 'Bearer jwt' });
     expect((await fetch(`http://127.0.0.1:${port}/api/v2/missing`)).status).toBe(404);
     expect(counts.RestApi).toBe(2);
@@ -500,7 +514,10 @@ describe('environment life', () => {
   });
 
   it('/_local/status validates its input', async () => {
-    const bad = await fetch(`http://127.0.0.1:${port}/_local/status`, { method: 'POST', body: JSON.stringify({ status: 'UPDATING', forMs: 1 }) });
+    const bad = await fetch(`http://127.0.0.1:${port}/_local/status`, {
+      method: 'POST',
+      body: JSON.stringify({ status: 'UPDATING', forMs: 1 }),
+    });
     expect(bad.status).toBe(400);
   });
 
