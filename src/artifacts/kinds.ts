@@ -11,6 +11,8 @@
  * - `local`: written to dist-artifacts only (IAM policies a human applies).
  */
 
+import { MWAA_VERSIONED_OBJECTS, type MwaaVersionedObject } from '../mwaa/environment-objects.js';
+
 export type Delivery = 'pinned' | 'synced' | 'local';
 
 /** Where an artifact's object goes, from the environment's mwaa settings. */
@@ -30,7 +32,7 @@ interface KindSpec {
   /** The config field that chooses the object key, when one does. */
   keyField?: string;
   /** For pinned kinds: GetEnvironment/UpdateEnvironment's fields for the S3 path and object version. */
-  environmentFields?: { path: string; version: string };
+  environmentFields?: (typeof MWAA_VERSIONED_OBJECTS)[MwaaVersionedObject];
   /** What the kind is, for plans and messages. */
   label: string;
 }
@@ -45,7 +47,7 @@ export const ARTIFACT_KINDS = {
     distPath: 'requirements.txt',
     s3Key: (s) => s.mwaa.requirementsKey,
     keyField: 'mwaa.requirementsKey',
-    environmentFields: { path: 'RequirementsS3Path', version: 'RequirementsS3ObjectVersion' },
+    environmentFields: MWAA_VERSIONED_OBJECTS.Requirements,
     label: 'requirements.txt',
   },
   plugins: {
@@ -54,7 +56,7 @@ export const ARTIFACT_KINDS = {
     distPath: 'plugins.zip',
     s3Key: (s) => s.mwaa.pluginsKey,
     keyField: 'mwaa.pluginsKey',
-    environmentFields: { path: 'PluginsS3Path', version: 'PluginsS3ObjectVersion' },
+    environmentFields: MWAA_VERSIONED_OBJECTS.Plugins,
     label: 'plugins.zip',
   },
   dag: {

@@ -4,6 +4,7 @@
  * (https://docs.aws.amazon.com/mwaa/latest/API/API_UpdateEnvironment.html). Pure: no I/O, time
  * passed in.
  */
+import { MWAA_VERSIONED_OBJECTS, type MwaaVersionedObject } from '../../../src/mwaa/environment-objects.js';
 import { ServiceError } from './errors.js';
 
 export type EnvironmentStatus =
@@ -228,23 +229,26 @@ export function validateUpdate(body: unknown, current: EnvironmentRecord): Updat
   if (str('SourceBucketArn') !== undefined && str('SourceBucketArn') !== current.sourceBucketArn) {
     problems.push(`SourceBucketArn must stay ${current.sourceBucketArn}`);
   }
-  if (str('StartupScriptS3Path') !== undefined || str('StartupScriptS3ObjectVersion') !== undefined) {
-    problems.push('startup scripts are not supported by the local stack');
+  if (str('DagS3Path') !== undefined && !isRelativeKey(str('DagS3Path')!)) {
+    problems.push(`DagS3Path must be a relative S3 key such as "dags" (got ${JSON.stringify(str('DagS3Path'))})`);
   }
-  for (const key of ['DagS3Path', 'PluginsS3Path', 'RequirementsS3Path'] as const) {
-    const value = str(key);
-    if (value !== undefined && !isRelativeKey(value)) {
-      problems.push(`${key} must be a relative S3 key such as "plugins.zip" (got ${JSON.stringify(value)})`);
+  const currentPaths: Partial<Record<MwaaVersionedObject, string>> = {
+    Plugins: current.pluginsS3Path,
+    Requirements: current.requirementsS3Path,
+  };
+  const pins: Partial<Record<MwaaVersionedObject, { path: string; version?: string }>> = {};
+  for (const [object, fields] of Object.entries(MWAA_VERSIONED_OBJECTS) as [
+    MwaaVersionedObject,
+    (typeof MWAA_VERSIONED_OBJECTS)[MwaaVersionedObject],
+  ][]) {
+    const path = str(fields.path);
+    if (path !== undefined && !isRelativeKey(path)) {
+      problems.push(`${fields.path} must be a relative S3 key such as "plugins.zip" (got ${JSON.stringify(path)})`);
     }
+    const pin = pinned(fields, path, str(fields.version), currentPaths[object], problems);
+    if (pin) pins[object] = pin;
   }
-  const plugins = pinned('Plugins', str('PluginsS3Path'), str('PluginsS3ObjectVersion'), current.pluginsS3Path, problems);
-  const requirements = pinned(
-    'Requirements',
-    str('RequirementsS3Path'),
-    str('RequirementsS3ObjectVersion'),
-    current.requirementsS3Path,
-    problems,
-  );
+  if (pins.StartupScript) problems.push('startup scripts are not supported by the local stack');
   let options: Record<string, string> | undefined;
   if (input.AirflowConfigurationOptions !== undefined) {
     options = {};
@@ -261,8 +265,8 @@ export function validateUpdate(body: unknown, current: EnvironmentRecord): Updat
   const request: UpdateRequest = { inertSettings };
   const dag = str('DagS3Path');
   if (dag !== undefined) request.dagS3Path = dag.replace(/\/+$/, '');
-  if (plugins) request.plugins = plugins;
-  if (requirements) request.requirements = requirements;
+  if (pins.Plugins) request.plugins = pins.Plugins;
+  if (pins.Requirements) request.requirements = pins.Requirements;
   if (options) request.airflowConfigurationOptions = options;
   if (logging) request.logging = logging;
   if (typeof input.WorkerReplacementStrategy === 'string') request.workerReplacementStrategy = input.WorkerReplacementStrategy;
@@ -292,7 +296,7 @@ function validateLogging(input: Record<string, unknown>, problems: string[]): Pa
 }
 
 function pinned(
-  label: string,
+  fields: { path: string; version: string },
   path: string | undefined,
   version: string | undefined,
   currentPath: string | undefined,
@@ -301,7 +305,7 @@ function pinned(
   if (path === undefined && version === undefined) return undefined;
   const effectivePath = path ?? currentPath;
   if (effectivePath === undefined) {
-    problems.push(`${label}S3ObjectVersion needs ${label}S3Path (none is set on the environment)`);
+    problems.push(`${fields.version} needs ${fields.path} (none is set on the environment)`);
     return undefined;
   }
   return version === undefined ? { path: effectivePath } : { path: effectivePath, version };

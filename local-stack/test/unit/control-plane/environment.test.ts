@@ -72,6 +72,9 @@ describe('validateUpdate', () => {
     [{ Bogus: 1 }, 'unknown field Bogus'],
     [{ AirflowConfigurationOptions: { nodot: 'x' } }, 'must look like section.key'],
     [{ StartupScriptS3Path: 'startup.sh' }, 'startup scripts'],
+    [{ StartupScriptS3ObjectVersion: 'v1' }, 'StartupScriptS3ObjectVersion needs StartupScriptS3Path'],
+    [{ StartupScriptS3Path: '/startup.sh' }, 'StartupScriptS3Path must be a relative S3 key'],
+    [{ DagS3Path: '../dags' }, 'DagS3Path must be a relative S3 key'],
     [[], 'must be a JSON object'],
   ])('rejects %j', (body, message) => {
     expect(rejection(body)).toContain(message);
