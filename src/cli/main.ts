@@ -158,6 +158,18 @@ async function main(argv: string[]): Promise<void> {
   }
   cli.completion(COMPLETION_COMMAND, 'Print a shell completion script (bash, zsh): mwaa-gpu-cicd completion >> ~/.bashrc');
   await cli.parseAsync();
+  if (requested && EXITS_WHEN_DONE.has(requested)) await exitWhenFlushed();
+}
+
+/**
+ * Commands that talk to servers end as soon as their result is written: a socket a frozen server
+ * never closes (or an SDK keep-alive) must not keep the process alive after the report.
+ */
+const EXITS_WHEN_DONE = new Set(['check', 'deploy']);
+
+async function exitWhenFlushed(): Promise<never> {
+  await Promise.all([process.stdout, process.stderr].map((stream) => new Promise<void>((done) => stream.write('', () => done()))));
+  process.exit(process.exitCode ?? ExitCode.ok);
 }
 
 // A reader that went away (`generate | head -2`) ends the program quietly with the status a
