@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseConf } from '../../../src/cli/commands/deploy.js';
+import { parseConf } from '../../../../src/cli/commands/deploy.js';
 
 describe('parseConf', () => {
   it('overrides config conf with --conf pairs; values may contain =', () => {
