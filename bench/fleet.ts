@@ -165,6 +165,8 @@ async function rows<T>(rest: AirflowRest, path: string, key: string): Promise<T[
   }
 }
 
+const settings = executorSettings();
+
 async function oneRun(rest: AirflowRest, config: string, servers: number): Promise<RunMeasure> {
   // Every run clones afresh into empty workspaces: the same work per server whatever ran before.
   rmSync(workspaces, { recursive: true, force: true });
@@ -187,7 +189,7 @@ async function oneRun(rest: AirflowRest, config: string, servers: number): Promi
   if (run.status !== 200) throw new Error(`GET ${runPath} answered ${run.status}: ${run.text.slice(0, 300)}`);
   const tis = await rows<TaskInstanceRow>(rest, `${runPath}/taskInstances`, 'task_instances');
   // measureRun throws on any run or task instance that did not succeed: a failure is never timed.
-  const measure = measureRun(run.json as DagRunRow, tis, servers);
+  const measure = measureRun(run.json as DagRunRow, tis, servers, settings.parallelism);
   if (deploy.code !== 0)
     throw new Error(`deploy exited ${deploy.code} although run ${result.runId} succeeded:\n${deploy.stderr.slice(-2000)}`);
   process.stderr.write(
@@ -197,15 +199,18 @@ async function oneRun(rest: AirflowRest, config: string, servers: number): Promi
 }
 
 /** The executor limits that apply to the run, from the stack's airflow.cfg (Airflow's defaults otherwise). */
-function executorSettings(): Record<string, string> {
+function executorSettings(): { parallelism: number; shown: Record<string, string> } {
   const cfg = readFileSync(join(stack.airflowHome, 'airflow.cfg'), 'utf8');
-  const value = (key: string, fallback: string) =>
-    cfg.match(new RegExp(`^${key}\\s*=\\s*(\\S+)`, 'm'))?.[1] ?? `${fallback} (Airflow default)`;
+  const setting = (key: string) => cfg.match(new RegExp(`^${key}\\s*=\\s*(\\S+)`, 'm'))?.[1];
+  const shown = (key: string, airflowDefault: string) => setting(key) ?? `${airflowDefault} (Airflow default)`;
   return {
-    executor: value('executor', 'LocalExecutor'),
-    '[core] parallelism': value('parallelism', '32'),
-    '[core] max_active_tasks_per_dag': value('max_active_tasks_per_dag', '16'),
-    'dag.serverConcurrency (max_active_tis_per_dagrun)': `${dagSchema.parse({}).serverConcurrency} (config default)`,
+    parallelism: Number(setting('parallelism') ?? 32),
+    shown: {
+      executor: shown('executor', 'LocalExecutor'),
+      '[core] parallelism': shown('parallelism', '32'),
+      '[core] max_active_tasks_per_dag': shown('max_active_tasks_per_dag', '16'),
+      'dag.serverConcurrency (max_active_tis_per_dagrun)': `${dagSchema.parse({}).serverConcurrency} (config default)`,
+    },
   };
 }
 
@@ -240,15 +245,16 @@ const summary = SIZES.map((servers) => {
     mappedTasks: list[0]!.mappedTasks,
     criticalPathMs: median(list.map((m) => m.criticalPathMs)),
     overheadPerMappedMs: median(list.map((m) => m.overheadPerMappedMs)),
+    slotBoundMs: median(list.map((m) => m.slotBoundMs)),
+    overheadBeyondSlotsMs: median(list.map((m) => m.overheadBeyondSlotsMs)),
     readyToStartMs: median(list.map((m) => m.readyToStartMs)),
     queuedToStartMs: median(list.map((m) => m.queuedToStartMs)),
     mappedExecutionMs: median(list.map((m) => m.mappedExecutionMs)),
   };
 });
 const single = summary[0]!.wallMs;
-const settings = executorSettings();
 if (asJson) {
-  process.stdout.write(`${JSON.stringify({ airflow: stack.airflowVersion, settings, summary, samples }, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify({ airflow: stack.airflowVersion, settings: settings.shown, summary, samples }, null, 2)}\n`);
 } else {
   printTable(
     `The DAG over 1 and ${FLEET} servers, Airflow ${stack.airflowVersion} (medians of ${repeat} interleaved runs each)`,
@@ -259,6 +265,8 @@ if (asJson) {
       'ratio to 1-server',
       'mapped task instances',
       'overhead per mapped task ms',
+      'slot bound s',
+      'overhead beyond slots per mapped task ms',
       'ready to start ms',
       'queued to start ms',
       'mapped task execution ms',
@@ -270,6 +278,8 @@ if (asJson) {
       s.wallMs / single,
       s.mappedTasks,
       Math.round(s.overheadPerMappedMs),
+      s.slotBoundMs / 1000,
+      Math.round(s.overheadBeyondSlotsMs),
       Math.round(s.readyToStartMs),
       Math.round(s.queuedToStartMs),
       Math.round(s.mappedExecutionMs),
@@ -281,9 +291,12 @@ if (asJson) {
       "    execution times (task start to end) of validate_inputs, retrieve_ssh_key, the slowest server's four tasks and\n" +
       '    cleanup_temp_files: everything the run spent not executing tasks (scheduling, waiting for executor slots,\n' +
       '    starting task processes), per mapped task instance.\n' +
+      '  slot bound: the longer of the critical path and the sum of all execution times / [core] parallelism, the\n' +
+      '    shortest the run could be on that many executor slots; overhead beyond slots: (wall - slot bound) / mapped\n' +
+      '    task instances, what waiting for busy slots does not explain.\n' +
       '  ready to start: mean over mapped task instances of its start - the end of the task it depends on.\n' +
       '  queued to start: mean over mapped task instances of its start - queued_when (executor pick-up, process start).\n' +
-      `\n  Executor limits: ${Object.entries(settings)
+      `\n  Executor limits: ${Object.entries(settings.shown)
         .map(([k, v]) => `${k} = ${v}`)
         .join('; ')}.\n`,
   );

@@ -46,6 +46,13 @@ export interface RunMeasure {
   criticalPathMs: number;
   /** (wall - critical path) / mapped task instances: what the run spent outside task execution, per mapped task. */
   overheadPerMappedMs: number;
+  /**
+   * The shortest the run could take with `parallelism` executor slots and no scheduling cost: the
+   * longer of the critical path and the sum of every task instance's execution time / slots.
+   */
+  slotBoundMs: number;
+  /** (wall - slot bound) / mapped task instances: the overhead that waiting for busy slots does not explain. */
+  overheadBeyondSlotsMs: number;
   /** Mean over mapped task instances of start - end of the task it waits for (ready to running). */
   readyToStartMs: number;
   /** Mean over mapped task instances of start - queued_when (executor pick-up and task process start). */
@@ -71,7 +78,7 @@ const mean = (values: number[]) => values.reduce((sum, v) => sum + v, 0) / value
  * The run's numbers, or RunFailedError when the run or any task instance did not succeed, or when
  * the run did not map exactly one instance of each per-server task per server.
  */
-export function measureRun(run: DagRunRow, tis: TaskInstanceRow[], servers: number): RunMeasure {
+export function measureRun(run: DagRunRow, tis: TaskInstanceRow[], servers: number, parallelism: number): RunMeasure {
   const id = run.dag_run_id;
   if (run.state !== 'success') throw new RunFailedError(`run ${id} ended ${run.state ?? 'without a state'}`);
   const failed = tis.filter((ti) => ti.state !== 'success');
@@ -114,6 +121,7 @@ export function measureRun(run: DagRunRow, tis: TaskInstanceRow[], servers: numb
   }
   const wallMs = time(run.end_date, `end_date of run ${id}`) - time(run.queued_at, `queued_at of run ${id}`);
   const criticalPathMs = setup.reduce((sum, ti) => sum + execution(ti), 0) + slowestServer + execution(teardown);
+  const slotBoundMs = Math.max(criticalPathMs, tis.reduce((sum, ti) => sum + execution(ti), 0) / parallelism);
   return {
     runId: id,
     servers,
@@ -121,6 +129,8 @@ export function measureRun(run: DagRunRow, tis: TaskInstanceRow[], servers: numb
     mappedTasks: mapped.length,
     criticalPathMs,
     overheadPerMappedMs: (wallMs - criticalPathMs) / mapped.length,
+    slotBoundMs,
+    overheadBeyondSlotsMs: (wallMs - slotBoundMs) / mapped.length,
     readyToStartMs: mean(readyToStart),
     queuedToStartMs: mean(queuedToStart),
     mappedExecutionMs: mean(mapped.map(execution)),

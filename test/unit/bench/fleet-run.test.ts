@@ -26,7 +26,7 @@ function run(servers: number): { run: DagRunRow; tis: TaskInstanceRow[] } {
 describe('measureRun', () => {
   it('takes the wall time from queue to end and the overhead outside the critical path per mapped task', () => {
     const { run: r, tis } = run(2);
-    const m = measureRun(r, tis, 2);
+    const m = measureRun(r, tis, 2, 4);
     // server 1 ends its last task at 4+1+6+1 = 12; cleanup 13-14; run ends 15; queued at -1.
     expect(m.wallMs).toBe(16_000);
     expect(m.mappedTasks).toBe(8);
@@ -37,14 +37,18 @@ describe('measureRun', () => {
     expect(m.readyToStartMs).toBe((1_000 + 2_000 + 6 * 1_000) / 8);
     expect(m.queuedToStartMs).toBe(500);
     expect(m.mappedExecutionMs).toBe(1_000);
+    // 11 task instances of 1 s on 4 slots: 2.75 s, under the 7 s critical path.
+    expect(m.slotBoundMs).toBe(7_000);
+    // On 1 slot the 11 s of execution bound the run instead.
+    expect(measureRun(r, tis, 2, 1).overheadBeyondSlotsMs).toBe((16_000 - 11_000) / 8);
   });
 
   it('refuses a run that failed, a failed task instance and a missing mapped instance', () => {
     const { run: r, tis } = run(2);
-    expect(() => measureRun({ ...r, state: 'failed' }, tis, 2)).toThrow(RunFailedError);
+    expect(() => measureRun({ ...r, state: 'failed' }, tis, 2, 4)).toThrow(RunFailedError);
     const failing = tis.map((t) => (t.task_id === 'read_version_yaml' && t.map_index === 1 ? { ...t, state: 'upstream_failed' } : t));
-    expect(() => measureRun(r, failing, 2)).toThrow(/read_version_yaml\[1\]=upstream_failed/);
-    expect(() => measureRun(r, tis, 3)).toThrow(/mapped 8 task instances; 3 server\(s\) make 12/);
-    expect(() => measureRun(r, tis.slice(0, -1), 2)).toThrow(/no task instance cleanup_temp_files/);
+    expect(() => measureRun(r, failing, 2, 4)).toThrow(/read_version_yaml\[1\]=upstream_failed/);
+    expect(() => measureRun(r, tis, 3, 4)).toThrow(/mapped 8 task instances; 3 server\(s\) make 12/);
+    expect(() => measureRun(r, tis.slice(0, -1), 2, 4)).toThrow(/no task instance cleanup_temp_files/);
   });
 });
