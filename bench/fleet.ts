@@ -38,11 +38,17 @@ const DAG_ID = 'fleet_bench';
 const ENV = 'fleet';
 const VARIABLES = ['a', 'b', 'c', 'd'];
 
-const stack = requireLocalStack();
+const LINE_3 = 'npm run local -- up --airflow 3';
+let stack: ReturnType<typeof requireLocalStack>;
+try {
+  stack = requireLocalStack();
+} catch (error) {
+  throw new Error(`${(error as Error).message}\nbench/fleet.ts needs a line-3 stack: ${LINE_3} (or run it as npm run bench -- fleet).`);
+}
 if (stack.airflowLine !== '3') {
   throw new Error(
     `bench/fleet.ts measures Airflow 3's LocalExecutor; the stack at ${stack.root} runs Airflow ${stack.airflowVersion}. ` +
-      'Run: npm run local -- down, then: npm run local -- up --airflow 3',
+      `Run: npm run local -- down, then: ${LINE_3}`,
   );
 }
 
