@@ -47,11 +47,14 @@ export function publicKeyLine(pubFile: string): string {
   return `${type} ${key}`;
 }
 
-/** sshd_config for the stack. Pure. */
-export function renderSshdConfig(files: SshFiles, port: number, user: string): string {
+/**
+ * sshd_config for the stack. Pure. `listenAddresses`: loopback addresses to serve on (all of
+ * 127.0.0.0/8 is loopback on Linux, so one sshd can stand in for several servers).
+ */
+export function renderSshdConfig(files: SshFiles, port: number, user: string, listenAddresses: readonly string[] = ['127.0.0.1']): string {
   return [
     '# Written by `npm run local -- up` (local-stack/src/sshd.ts).',
-    'ListenAddress 127.0.0.1',
+    ...listenAddresses.map((address) => `ListenAddress ${address}`),
     `Port ${port}`,
     `HostKey ${files.hostKey}`,
     `PidFile ${files.pidFile}`,
@@ -91,9 +94,9 @@ export async function testSshdConfig(files: SshFiles): Promise<void> {
 }
 
 /** True once something on the port greets with an SSH banner. */
-export function sshBannerSeen(port: number, timeoutMs = 2_000): Promise<boolean> {
+export function sshBannerSeen(port: number, timeoutMs = 2_000, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolveProbe) => {
-    const socket = connect({ host: '127.0.0.1', port });
+    const socket = connect({ host, port });
     let data = '';
     const done = (ok: boolean) => {
       socket.destroy();

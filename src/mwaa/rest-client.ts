@@ -90,7 +90,7 @@ export interface RestRequest {
 export interface AirflowRest {
   readonly line: AirflowLine;
   /** `path` without the `/api/vN` prefix, e.g. `/dags/my_dag`. Any status comes back; transport failures throw. */
-  request(method: 'GET' | 'PATCH' | 'POST', path: string, request?: RestRequest): Promise<RestResponse>;
+  request(method: 'GET' | 'PATCH' | 'POST' | 'DELETE', path: string, request?: RestRequest): Promise<RestResponse>;
   readonly stats: { logins: number; requests: number };
 }
 

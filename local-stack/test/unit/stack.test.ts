@@ -93,6 +93,14 @@ describe('sshd_config', () => {
     expect(text).toMatch(/^MaxStartups \d+/m);
     expect(text).toMatch(/^MaxSessions \d+/m);
   });
+
+  it('serves each loopback address it is given, one ListenAddress line each', () => {
+    const text = renderSshdConfig(sshFiles('/s/ssh'), 2222, 'root', ['127.0.0.2', '127.0.0.3']);
+    expect(text.split('\n').filter((line) => line.startsWith('ListenAddress '))).toEqual([
+      'ListenAddress 127.0.0.2',
+      'ListenAddress 127.0.0.3',
+    ]);
+  });
 });
 
 describe('recorded liveness', () => {
