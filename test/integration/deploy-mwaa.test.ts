@@ -61,12 +61,21 @@ describe(`deploy on Airflow ${stack.airflowLine} as MWAA behaves`, () => {
     expect(out.stderr).toMatch(/ParamValidationError: Invalid input for param gpu_server_ip: '10\.9\.9\.9' is not one of/);
   });
 
-  it("a run that fails in validate_inputs prints the task's own error line from its log, and where CloudWatch keeps it", async () => {
-    const out = await runDeploy(['--env', 'local', '--yes', '--wait', '--json', '--conf', 'workspace_path=/tmp/../etc']);
+  it('a path the Params refuse never starts a run, and validate_inputs would refuse it the same way', async () => {
+    const out = await runDeploy(['--env', 'local', '--yes', '--wait', '--conf', 'workspace_path=/tmp/../etc']);
     expect(out.code).toBe(1);
-    expect(out.stderr).toMatch(/validate_inputs failed; the last \d+ lines of its log, try 1:/);
-    // Airflow 2 names the exception with its module, Airflow 3's structured log without.
-    expect(out.stderr).toMatch(/\| (airflow\.exceptions\.)?AirflowFailException: workspace_path: '\/tmp\/\.\.\/etc' is not allowed\./);
+    expect(out.stderr).toMatch(/ParamValidationError: Invalid input for param workspace_path: '\/tmp\/\.\.\/etc' does not match/);
+  });
+
+  it("a run that fails in a task prints the task's own error line from its log, and where CloudWatch keeps it", async () => {
+    // The Params refuse whatever validate_inputs refuses, so the first failure a trigger can reach
+    // is on the server: a workspace that cannot be made.
+    const out = await runDeploy(['--env', 'local', '--yes', '--wait', '--json', '--conf', 'workspace_path=/proc/mwaa-it']);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toMatch(/clone_and_checkout_repo(\[\d+\])? failed; the last \d+ lines of its log, try 1:/);
+    expect(out.stderr).toMatch(
+      /\| .*RuntimeError: preparing the workspace failed on server \S+ \(exit 1\): mkdir: cannot create directory .\/proc\/mwaa-it/,
+    );
     expect(out.stderr).toContain(`task logs in CloudWatch: ${TASK_LOG_GROUP}`);
     const result = JSON.parse(out.stdout) as {
       runState: string;
@@ -75,8 +84,10 @@ describe(`deploy on Airflow ${stack.airflowLine} as MWAA behaves`, () => {
     };
     expect(result.runState).toBe('failed');
     expect(result.taskLogGroupArn).toBe(TASK_LOG_GROUP);
-    expect(result.failures.map((f) => f.taskId)).toEqual(['validate_inputs']);
-    expect(result.failures[0]!.logTail.filter((line) => /AirflowFailException: workspace_path/.test(line))).toHaveLength(1);
+    expect(result.failures.map((f) => f.taskId)).toEqual(['clone_and_checkout_repo']);
+    expect(result.failures[0]!.logTail.filter((line) => /RuntimeError: preparing the workspace failed/.test(line)).length).toBeGreaterThan(
+      0,
+    );
   });
 
   it('task logging is on or off as UpdateEnvironment sets it, and GetEnvironment names the log group only when on', async () => {
@@ -112,7 +123,7 @@ describe(`deploy on Airflow ${stack.airflowLine} as MWAA behaves`, () => {
   });
 
   it('MAINTENANCE refuses a deploy, naming why; --wait-for-available waits CREATING_SNAPSHOT out', async () => {
-    await controlPlaneSet(stack, 'status', { status: 'MAINTENANCE', forMs: 8000 });
+    await controlPlaneSet(stack, 'status', { status: 'MAINTENANCE', forMs: 15_000 });
     const refused = await runDeploy(['--env', 'local', '--yes', '--no-trigger']);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(
@@ -120,12 +131,12 @@ describe(`deploy on Airflow ${stack.airflowLine} as MWAA behaves`, () => {
     );
     for (
       let i = 0;
-      i < 60 && (await mwaa.send(new GetEnvironmentCommand({ Name: stack.environmentName }))).Environment?.Status !== 'AVAILABLE';
+      i < 80 && (await mwaa.send(new GetEnvironmentCommand({ Name: stack.environmentName }))).Environment?.Status !== 'AVAILABLE';
       i += 1
     ) {
       await new Promise((r) => setTimeout(r, 500));
     }
-    await controlPlaneSet(stack, 'status', { status: 'CREATING_SNAPSHOT', forMs: 5000 });
+    await controlPlaneSet(stack, 'status', { status: 'CREATING_SNAPSHOT', forMs: 15_000 });
     const waited = await runDeploy(['--env', 'local', '--yes', '--no-trigger', '--wait-for-available']);
     expect(waited.code, waited.stderr).toBe(0);
     expect(waited.stderr).toMatch(/waiting for the environment to be AVAILABLE: CREATING_SNAPSHOT \(MWAA is snapshotting/);
