@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { alarmTargets, type AlarmTargets } from '../../../src/deployer/alarms.js';
-import { deploy, type DeployOptions, type DeploySettings } from '../../../src/deployer/deploy.js';
+import { deploy, type DeploySettings } from '../../../src/deployer/deploy.js';
 import type { DeployEvent } from '../../../src/deployer/events.js';
 import { formatPlan, planJson, planMarkdown } from '../../../src/deployer/format.js';
 import { alarmActions, plan, type RemoteState } from '../../../src/deployer/plan.js';
@@ -9,7 +9,7 @@ import { UserError } from '../../../src/errors.js';
 import { airflowApi } from '../../../src/mwaa/airflow-api.js';
 import { FakeAirflow } from '../support/fake-airflow.js';
 import { FakeClock, FakeCloudWatch, FakeMwaa, FakeS3 } from './fakes.js';
-import { SETTINGS, targets } from './helpers.js';
+import { OPTIONS, SETTINGS, targets } from './helpers.js';
 
 const TOPIC = 'arn:aws:sns:us-east-1:123456789012:gpu-cicd-alerts';
 
@@ -218,14 +218,6 @@ describe('plan output with alarms', () => {
 });
 
 describe('deploy with alarms', () => {
-  const OPTIONS: DeployOptions = {
-    trigger: false,
-    timeoutMs: 3_600_000,
-    poll: { environmentMs: 1000, dagMs: 1000, runMs: 1000 },
-    dagSettleMs: 5000,
-    lockTtlMs: 600_000,
-  };
-
   function world(alarms: AlarmTargets) {
     const clock = new FakeClock();
     const s3 = new FakeS3();
