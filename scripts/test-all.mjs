@@ -80,7 +80,13 @@ function vitestRun(name, project, files, env = {}) {
 }
 
 /** The integration files whose behaviour depends on the Airflow line. */
-const LINE_DEPENDENT_SUITES = ['test/integration/deploy.test.ts', 'test/integration/deploy-mwaa.test.ts', 'local-stack/test/integration'];
+const LINE_DEPENDENT_SUITES = [
+  'test/integration/deploy.test.ts',
+  'test/integration/deploy-mwaa.test.ts',
+  // Alarms are applied by the same deploy, after the environment update of that line's control plane.
+  'test/integration/alarms.test.ts',
+  'local-stack/test/integration',
+];
 
 const stackRoot = process.env.MWAA_LOCAL_HOME || join(root, '.local-stack');
 function stackState() {

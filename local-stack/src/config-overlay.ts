@@ -17,7 +17,13 @@ export function localStackOverlay(state: LocalStackState): Record<string, unknow
       webserverScheme: 'http',
     },
     aws: {
-      endpoints: { s3: state.endpoints.s3, secretsManager: state.endpoints.secretsManager, mwaa: state.endpoints.mwaa },
+      // moto serves CloudWatch at the same URL as S3 and Secrets Manager.
+      endpoints: {
+        s3: state.endpoints.s3,
+        secretsManager: state.endpoints.secretsManager,
+        mwaa: state.endpoints.mwaa,
+        cloudWatch: state.endpoints.s3,
+      },
     },
     ssh: { user: state.ssh.user, hostKeyPolicy: 'strict' },
     secrets: { sshKeyArn: state.secretArn },

@@ -28,3 +28,16 @@ export const ALARM_COMPARISONS = [
   'LessThanOrEqualToThreshold',
 ] as const;
 export const ALARM_MISSING_DATA = ['missing', 'notBreaching', 'breaching', 'ignore'] as const;
+
+/** The CloudWatch name of a configured alarm: the environment's name, a dash, the short name. */
+export function alarmName(environmentName: string, shortName: string): string {
+  return `${environmentName}-${shortName}`;
+}
+
+/**
+ * The tag deploy puts on every alarm it creates, valued with the MWAA environment's name. Alarm
+ * names only share a prefix (environment gpu-cicd's alarm prod-x and environment gpu-cicd-prod's
+ * alarm x are both gpu-cicd-prod-x), so deploy updates or deletes an alarm only when this tag names
+ * its own environment.
+ */
+export const ALARM_OWNER_TAG = 'mwaa-gpu-cicd:environment';

@@ -115,6 +115,7 @@ export const awsSchema = z
         s3: z.url().optional().describe('S3 endpoint override.'),
         secretsManager: z.url().optional().describe('Secrets Manager endpoint override.'),
         mwaa: z.url().optional().describe('MWAA endpoint override.'),
+        cloudWatch: z.url().optional().describe('CloudWatch endpoint override (the alarms deploy manages).'),
       })
       .default({})
       .describe('Endpoint overrides (the local stack sets these); AWS_ENDPOINT_URL* also apply.'),

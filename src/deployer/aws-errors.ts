@@ -89,6 +89,12 @@ function credentialsProblem(e: SdkLike, env: NodeJS.ProcessEnv): UserError {
   );
 }
 
+/** IAM said no (S3 answers AccessDenied, most JSON/query services AccessDeniedException). */
+export function isAccessDenied(error: unknown): boolean {
+  const e = error as SdkLike | null;
+  return e?.name === 'AccessDenied' || e?.name === 'AccessDeniedException' || e?.$metadata?.httpStatusCode === 403;
+}
+
 export function explainAwsError(error: unknown, context: AwsErrorContext): unknown {
   if (error instanceof UserError || typeof error !== 'object' || error === null) return error;
   const env = context.env ?? process.env;
@@ -110,7 +116,7 @@ export function explainAwsError(error: unknown, context: AwsErrorContext): unkno
         `${overrides.length > 0 ? `, and ${overrides.join(', ')}, which override the endpoints` : ''}.`;
     return new UserError(`Cannot reach an AWS endpoint (${code}: ${e.message ?? cause.message ?? ''}).${where}`, undefined, { cause: e });
   }
-  if (e.name === 'AccessDenied' || e.name === 'AccessDeniedException' || e.$metadata?.httpStatusCode === 403) {
+  if (isAccessDenied(e)) {
     return new UserError(
       `Access denied: ${e.message ?? e.name}. The deploying role needs the policy in dist-artifacts/${context.envName}/iam/deploy-role-policy.json (see docs/MWAA_SETUP.md).`,
       undefined,

@@ -1,4 +1,12 @@
 /** Adapts the SDK clients from src/mwaa/clients.ts to the deployer's narrow ports. */
+import {
+  type CloudWatchClient,
+  DeleteAlarmsCommand,
+  DescribeAlarmsCommand,
+  ListTagsForResourceCommand,
+  type MetricAlarm,
+  PutMetricAlarmCommand,
+} from '@aws-sdk/client-cloudwatch';
 import { GetEnvironmentCommand, UpdateEnvironmentCommand, type MWAAClient, type UpdateEnvironmentCommandInput } from '@aws-sdk/client-mwaa';
 import {
   CopyObjectCommand,
@@ -12,7 +20,16 @@ import {
 } from '@aws-sdk/client-s3';
 import { environmentFieldsForPins, pinsFromEnvironment } from '../artifacts/kinds.js';
 import { UserError } from '../errors.js';
-import { PreconditionFailedError, type EnvironmentState, type MwaaPort, type S3Port } from './ports.js';
+import { ALARM_OWNER_TAG } from '../config/metrics.js';
+import {
+  PreconditionFailedError,
+  type AlarmDefinition,
+  type CloudWatchPort,
+  type EnvironmentState,
+  type MwaaPort,
+  type RemoteAlarm,
+  type S3Port,
+} from './ports.js';
 
 interface SdkError {
   name?: string;
@@ -178,6 +195,88 @@ export function mwaaPort(client: MWAAClient): MwaaPort {
     async updateEnvironment(name, update) {
       const input = { Name: name, ...environmentFieldsForPins(update) } as UpdateEnvironmentCommandInput;
       await client.send(new UpdateEnvironmentCommand(input));
+    },
+  };
+}
+
+/** A MetricAlarm as deploy compares it; absent lists are empty, absent optional fields undefined. */
+function alarmFromSdk(alarm: MetricAlarm): AlarmDefinition {
+  const definition: AlarmDefinition = {
+    name: alarm.AlarmName ?? '',
+    namespace: alarm.Namespace ?? '',
+    metricName: alarm.MetricName ?? '',
+    dimensions: (alarm.Dimensions ?? [])
+      .map((d) => ({ name: d.Name ?? '', value: d.Value ?? '' }))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+    statistic: alarm.Statistic ?? '',
+    periodSeconds: alarm.Period ?? 0,
+    evaluationPeriods: alarm.EvaluationPeriods ?? 0,
+    threshold: alarm.Threshold ?? Number.NaN,
+    comparison: alarm.ComparisonOperator ?? '',
+    // CloudWatch treats an alarm without the setting as `missing`.
+    treatMissingData: alarm.TreatMissingData ?? 'missing',
+    description: alarm.AlarmDescription ?? '',
+    alarmActions: alarm.AlarmActions ?? [],
+    okActions: alarm.OKActions ?? [],
+    insufficientDataActions: alarm.InsufficientDataActions ?? [],
+    actionsEnabled: alarm.ActionsEnabled ?? true,
+  };
+  if (alarm.DatapointsToAlarm !== undefined) definition.datapointsToAlarm = alarm.DatapointsToAlarm;
+  if (alarm.Unit !== undefined) definition.unit = alarm.Unit;
+  if (alarm.ExtendedStatistic !== undefined) definition.extendedStatistic = alarm.ExtendedStatistic;
+  return definition;
+}
+
+/** DeleteAlarms takes at most 100 names per call. */
+const DELETE_BATCH = 100;
+
+export function cloudWatchPort(client: CloudWatchClient): CloudWatchPort {
+  return {
+    async describeAlarms(prefix) {
+      const alarms: MetricAlarm[] = [];
+      let token: string | undefined;
+      do {
+        const out = await client.send(
+          new DescribeAlarmsCommand({ AlarmNamePrefix: prefix, AlarmTypes: ['MetricAlarm'], NextToken: token }),
+        );
+        alarms.push(...(out.MetricAlarms ?? []));
+        token = out.NextToken;
+      } while (token);
+      return Promise.all(
+        alarms.map(async (alarm): Promise<RemoteAlarm> => {
+          const arn = alarm.AlarmArn ?? '';
+          const tags = await client.send(new ListTagsForResourceCommand({ ResourceARN: arn }));
+          return { ...alarmFromSdk(alarm), arn, owner: tags.Tags?.find((tag) => tag.Key === ALARM_OWNER_TAG)?.Value };
+        }),
+      );
+    },
+    async putAlarm(alarm, tags) {
+      await client.send(
+        new PutMetricAlarmCommand({
+          AlarmName: alarm.name,
+          AlarmDescription: alarm.description,
+          Namespace: alarm.namespace,
+          MetricName: alarm.metricName,
+          Dimensions: alarm.dimensions.map((d) => ({ Name: d.name, Value: d.value })),
+          Statistic: alarm.statistic as PutMetricAlarmCommand['input']['Statistic'],
+          Period: alarm.periodSeconds,
+          EvaluationPeriods: alarm.evaluationPeriods,
+          Threshold: alarm.threshold,
+          ComparisonOperator: alarm.comparison as PutMetricAlarmCommand['input']['ComparisonOperator'],
+          TreatMissingData: alarm.treatMissingData,
+          ActionsEnabled: alarm.actionsEnabled,
+          AlarmActions: alarm.alarmActions,
+          OKActions: alarm.okActions,
+          InsufficientDataActions: alarm.insufficientDataActions,
+          // Applied when the alarm is created; PutMetricAlarm ignores tags on an update.
+          Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+        }),
+      );
+    },
+    async deleteAlarms(names) {
+      for (let i = 0; i < names.length; i += DELETE_BATCH) {
+        await client.send(new DeleteAlarmsCommand({ AlarmNames: names.slice(i, i + DELETE_BATCH) }));
+      }
     },
   };
 }

@@ -1,20 +1,30 @@
 /**
  * One deploy, end to end: read remote state, plan, and (when anything changed) take the lock,
- * re-read and re-plan under it, apply, write a record, release. Then wait for the DAG version
+ * re-read and re-plan under it, apply, write a record, put/delete the CloudWatch alarms, release. Then wait for the DAG version
  * to be parsed, trigger it through the CLI token and optionally follow the run. Every step talks
  * to S3/MWAA through narrow ports and reports progress as events; nothing here prints.
  */
 import { isUploaded, type ArtifactKind } from '../artifacts/kinds.js';
 import { UserError } from '../errors.js';
 import type { ProcessIdentity } from '../util/processes.js';
-import { apply, type ApplyResult, type DeployedObject } from './apply.js';
+import { ownerTags, type AlarmTargets } from './alarms.js';
+import { apply, applyAlarms, type AlarmResult, type ApplyResult, type DeployedObject } from './apply.js';
 import type { Clock } from './clock.js';
 import { triggerDag, waitForDagReady, waitForRun, type CliRunner } from './dag-run.js';
 import type { DeployEvent, FailedTask, TaskState } from './events.js';
 import type { AirflowApi } from '../mwaa/airflow-api.js';
 import { acquireLock, localHolderAlive, type DeployLock } from './lock.js';
-import { plan, type DeployTarget, type Plan, type PlanSettings, type RemoteState } from './plan.js';
-import type { EnvironmentState, MwaaPort, S3Port } from './ports.js';
+import {
+  alarmActions,
+  artifactActions,
+  changing,
+  plan,
+  type DeployTarget,
+  type Plan,
+  type PlanSettings,
+  type RemoteState,
+} from './plan.js';
+import type { CloudWatchPort, EnvironmentState, MwaaPort, S3Port } from './ports.js';
 import {
   liveFingerprint,
   listRecordKeys,
@@ -41,6 +51,8 @@ export interface DeploySettings extends PlanSettings {
   configHash?: string;
   toolVersion?: string;
   manifest?: unknown;
+  /** The CloudWatch alarms deploy manages (src/deployer/alarms.ts); undefined: none. */
+  alarms?: AlarmTargets;
 }
 
 export interface DeployOptions {
@@ -63,6 +75,8 @@ export interface DeployOptions {
 export interface DeployDeps {
   s3: S3Port;
   mwaa: MwaaPort;
+  /** Needed when settings.alarms is set. */
+  cloudWatch?: CloudWatchPort;
   cli: CliRunner;
   /** Airflow's REST API (or the CLI where the web login is denied): DAG, run and task reads. */
   airflow: AirflowApi;
@@ -81,6 +95,8 @@ export interface DeployResult {
   remote?: RemoteState;
   applied?: ApplyResult;
   recordKey?: string;
+  /** The alarms this deploy created, updated or deleted. */
+  alarms?: AlarmResult;
   rollbackOf?: string;
   runId?: string;
   runState?: string;
@@ -144,12 +160,16 @@ export async function deploy(
   let restored: KeyedRecord | undefined;
   if (options.rollback) ({ targets, restored } = await rollbackPlanTargets(deps, settings));
 
+  // A rollback restores objects; the alarms follow the config, so it leaves them alone.
+  const alarms = restored ? undefined : settings.alarms;
+  if (alarms && !deps.cloudWatch) throw new Error('deploy manages alarms but was given no CloudWatch port');
+  const alarmRead = alarms && deps.cloudWatch ? { cloudWatch: deps.cloudWatch, prefix: alarms.prefix } : undefined;
   let lastRemote: RemoteState | undefined;
   const planNow = async (): Promise<Plan> => {
-    lastRemote = await readRemoteState(s3, mwaa, settings.bucket, settings.environmentName, targets);
+    lastRemote = await readRemoteState(s3, mwaa, settings.bucket, settings.environmentName, targets, alarmRead);
     emit({ type: 'remote-state', status: lastRemote.environment.status, airflowVersion: lastRemote.environment.airflowVersion });
     result.remote = lastRemote;
-    return plan(settings, targets, lastRemote);
+    return plan(settings, targets, lastRemote, alarms);
   };
 
   const result: DeployResult = { plan: { actions: [], changes: 0, refusals: [], warnings: [] } };
@@ -206,6 +226,44 @@ export async function deploy(
   };
 
   let dagWrittenAtMs: number | undefined;
+  const applyArtifacts = async (planned: Plan) => {
+    const applied = await apply(artifactActions(planned.actions), {
+      s3,
+      mwaa,
+      bucket: settings.bucket,
+      environmentName: settings.environmentName,
+      now: clock.now,
+      emit: (event) => {
+        if (event.type === 'write-finished' && targets.some((t) => t.key === event.key && t.kind === 'dag')) {
+          dagWrittenAtMs = clock.now();
+        }
+        emit(event);
+      },
+      waitForUpdate: (update, requestedAtMs) =>
+        waitForAvailable(
+          mwaa,
+          settings.environmentName,
+          {
+            clock,
+            timeoutMs: options.timeoutMs,
+            pollMs: options.poll.environmentMs,
+            onStatus: (status, elapsedMs) => emit({ type: 'environment-status', status, elapsedMs }),
+          },
+          { requestedAtMs, update },
+        ),
+    });
+    result.applied = applied;
+    // Without an update the pins are those read under the lock a moment ago.
+    const environment = applied.environment ?? lastRemote?.environment ?? (await mwaa.getEnvironment(settings.environmentName));
+    await writeRecordOf(restored ? 'rollback' : 'deploy', applied.objects, environment);
+    if (restored) result.rollbackOf = restored.key;
+  };
+  // The newest record must describe what runs: a deploy killed after its writes left none, and a
+  // rollback would otherwise skip back past what is live.
+  const recordIsStale = async (remote: RemoteState): Promise<boolean> => {
+    const newest = await newestRecord(deps.s3, settings.bucket, settings.deploymentsPrefix, settings.envName);
+    return newest === undefined || recordFingerprint(newest.record.objects) !== liveFingerprint(targets, remote);
+  };
   if (current.changes > 0 && deps.confirm && !(await deps.confirm(current))) {
     throw new UserError('Aborted: nothing was changed.');
   }
@@ -216,42 +274,24 @@ export async function deploy(
       refuse(current);
       result.plan = current;
       if (current.changes === 0) return;
-      const applied = await apply(current.actions, {
-        s3,
-        mwaa,
-        bucket: settings.bucket,
-        environmentName: settings.environmentName,
-        now: clock.now,
-        emit: (event) => {
-          if (event.type === 'write-finished' && targets.some((t) => t.key === event.key && t.kind === 'dag')) {
-            dagWrittenAtMs = clock.now();
-          }
-          emit(event);
-        },
-        waitForUpdate: (update, requestedAtMs) =>
-          waitForAvailable(
-            mwaa,
-            settings.environmentName,
-            {
-              clock,
-              timeoutMs: options.timeoutMs,
-              pollMs: options.poll.environmentMs,
-              onStatus: (status, elapsedMs) => emit({ type: 'environment-status', status, elapsedMs }),
-            },
-            { requestedAtMs, update },
-          ),
-      });
-      result.applied = applied;
-      // Without an update the pins are those read under the lock a moment ago.
-      const environment = applied.environment ?? lastRemote?.environment ?? (await mwaa.getEnvironment(settings.environmentName));
-      await writeRecordOf(restored ? 'rollback' : 'deploy', applied.objects, environment);
-      if (restored) result.rollbackOf = restored.key;
+      // Artifacts first, recorded; alarms only once the DAG and its plugins are in place.
+      if (changing(artifactActions(current.actions)).length > 0) await applyArtifacts(current);
+      else if (!restored && lastRemote && (await recordIsStale(lastRemote))) {
+        await writeRecordOf('reconcile', objectsInPlace(current), lastRemote.environment);
+      }
+      const alarmChanges = alarmActions(current.actions);
+      if (alarms && deps.cloudWatch && changing(alarmChanges).length > 0) {
+        result.alarms = await applyAlarms(alarmChanges, {
+          cloudWatch: deps.cloudWatch,
+          tags: ownerTags(alarms),
+          policyPath: `dist-artifacts/${settings.envName}/iam/deploy-role-policy.json`,
+          emit,
+        });
+      }
     });
   } else if (lastRemote && !restored) {
-    // Nothing to change, but the newest record must still describe what runs: a deploy killed
-    // after its writes left none, and a rollback would otherwise skip back past what is live.
-    const newest = await newestRecord(deps.s3, settings.bucket, settings.deploymentsPrefix, settings.envName);
-    if (newest === undefined || recordFingerprint(newest.record.objects) !== liveFingerprint(targets, lastRemote)) {
+    // Nothing to change, but the newest record must still describe what runs.
+    if (await recordIsStale(lastRemote)) {
       await underLock(async () => {
         current = await planNow();
         if (current.changes > 0 || !lastRemote) return;

@@ -31,6 +31,8 @@ export type DeployEvent =
   | { type: 'environment-status'; status: string; elapsedMs: number }
   | { type: 'update-finished'; status: string; elapsedMs: number }
   | { type: 'record-written'; key: string }
+  | { type: 'alarm-put'; name: string; reason: 'new' | 'changed' }
+  | { type: 'alarm-deleted'; name: string }
   | { type: 'dag-waiting'; detail: string; elapsedMs: number }
   | { type: 'dag-ready'; elapsedMs: number }
   | { type: 'dag-unpaused'; dagId: string }

@@ -6,6 +6,7 @@ import type { DeployResult } from './deploy.js';
 import type { ArtifactDiff } from './diff.js';
 import type { DeployEvent, FailedTask, TaskState } from './events.js';
 import { describeStatus } from '../mwaa/environment-status.js';
+import { alarmSummary } from './alarms.js';
 import type { Action, Plan } from './plan.js';
 import type { CheckReport } from '../runtime-check/report.js';
 
@@ -32,6 +33,16 @@ function describeAction(action: Action): [string, string, string] {
       });
       return ['update-env', pins.join(', '), 'UpdateEnvironment, then wait for AVAILABLE'];
     }
+    case 'put-alarm':
+      return [
+        'put-alarm',
+        action.alarm.name,
+        action.reason === 'new' ? `new: ${alarmSummary(action.alarm)}` : `changed: ${action.differences.join('; ')}`,
+      ];
+    case 'delete-alarm':
+      return ['del-alarm', action.name, 'ours, no longer in monitoring.alarms'];
+    case 'skip-alarm':
+      return ['skip', action.name, 'alarm unchanged'];
   }
 }
 
@@ -47,7 +58,13 @@ function planVerdict(plan: Plan): string {
 export function formatPlan(plan: Plan, environmentName: string, style: Style = plainStyle): string {
   const rows = plan.actions.map(describeAction);
   const width = Math.max(...rows.map((r) => r[1].length), 6);
-  const paint: Record<string, (text: string) => string> = { upload: style.green, restore: style.yellow, 'update-env': style.cyan };
+  const paint: Record<string, (text: string) => string> = {
+    upload: style.green,
+    restore: style.yellow,
+    'update-env': style.cyan,
+    'put-alarm': style.green,
+    'del-alarm': style.red,
+  };
   const lines = [`Plan for ${style.bold(environmentName)}:`];
   for (const [verb, what, detail] of rows) {
     const line = `  ${verb.padEnd(10)} ${what.padEnd(width)}  ${detail}`;
@@ -187,6 +204,10 @@ export function planJson(plan: Plan): object {
         });
         return { type: action.type, ...Object.fromEntries(pins), reasons: action.reasons };
       }
+      if (action.type === 'put-alarm') {
+        return { type: action.type, name: action.alarm.name, reason: action.reason, differences: action.differences, alarm: action.alarm };
+      }
+      if (action.type === 'delete-alarm' || action.type === 'skip-alarm') return { type: action.type, name: action.name };
       const base = { type: action.type, kind: action.target.kind, key: action.target.key, sha256: action.target.sha256 };
       if (action.type === 'skip') return { ...base, reason: action.reason, versionId: action.versionId ?? null };
       if (action.type === 'copy') return { ...base, reason: action.reason, sourceVersionId: action.sourceVersionId };
@@ -249,6 +270,10 @@ export function formatEvent(event: DeployEvent): { text: string; live?: boolean 
       return { text: `environment ${event.status} after ${formatElapsed(event.elapsedMs)}` };
     case 'record-written':
       return { text: `deploy record ${event.key}` };
+    case 'alarm-put':
+      return { text: `alarm ${event.name} ${event.reason === 'new' ? 'created' : 'updated'} (PutMetricAlarm)` };
+    case 'alarm-deleted':
+      return { text: `alarm ${event.name} deleted` };
     case 'dag-waiting':
       return { text: `waiting for ${event.detail} (${formatElapsed(event.elapsedMs)})`, live: true };
     case 'dag-ready':
@@ -287,6 +312,7 @@ export function resultJson(result: DeployResult): object {
     updatedEnvironment: result.applied?.updatedEnvironment ?? false,
     objects: result.applied?.objects.map(({ kind, key, sha256, versionId }) => ({ kind, key, sha256, versionId: versionId ?? null })),
     record: result.recordKey ?? null,
+    alarms: result.alarms ?? null,
     rollbackOf: result.rollbackOf ?? null,
     runId: result.runId ?? null,
     runState: result.runState ?? null,
@@ -302,6 +328,10 @@ export function resultMarkdown(result: DeployResult, smoke?: CheckReport): strin
   const applied = result.applied;
   lines.push(`- objects written: ${applied?.writes ?? 0}${applied?.updatedEnvironment ? '; environment updated (UpdateEnvironment)' : ''}`);
   if (result.recordKey) lines.push(`- deploy record: ${markdownCode(result.recordKey)}`);
+  if (result.alarms) {
+    const { put, deleted } = result.alarms;
+    lines.push(`- alarms written: ${put.length}${put.length ? ` (${put.map(markdownCode).join(', ')})` : ''}; deleted: ${deleted.length}`);
+  }
   if (result.rollbackOf) lines.push(`- rolled back to: ${markdownCode(result.rollbackOf)}`);
   if (result.runId) lines.push(`- run ${markdownCode(result.runId)}: **${result.runState ?? 'triggered'}**`);
   if (smoke) {

@@ -7,7 +7,8 @@ import type { AwsClients } from '../mwaa/clients.js';
 import type { ResolvedConfig } from '../config/resolved.js';
 import { configTag } from '../generator/artifact.js';
 import type { GeneratedEnvironment } from '../generator/generate.js';
-import { mwaaPort, s3Port } from './aws-ports.js';
+import { alarmTargets } from './alarms.js';
+import { cloudWatchPort, mwaaPort, s3Port } from './aws-ports.js';
 import type { Clock } from './clock.js';
 import { targetsFromArtifacts, type DeployDeps, type DeployOptions, type DeploySettings } from './deploy.js';
 import type { DeployEvent } from './events.js';
@@ -15,7 +16,9 @@ import { mwaaAccess } from '../mwaa/access.js';
 import type { DeployTarget } from './plan.js';
 
 export function deploySettings(config: ResolvedConfig, generated: GeneratedEnvironment, toolVersion: string): DeploySettings {
+  const alarms = alarmTargets(config);
   return {
+    ...(alarms ? { alarms } : {}),
     envName: config.envName,
     environmentName: config.mwaa.environmentName,
     bucket: config.mwaa.bucket,
@@ -62,7 +65,7 @@ export function defaultDeployOptions(config: ResolvedConfig, generated: Generate
 
 export function deployDeps(
   config: ResolvedConfig,
-  clients: Pick<AwsClients, 's3' | 'mwaa'>,
+  clients: Pick<AwsClients, 's3' | 'mwaa'> & Partial<Pick<AwsClients, 'cloudWatch'>>,
   clock: Clock,
   emit: (event: DeployEvent) => void,
   who: DeployDeps['who'],
@@ -75,6 +78,7 @@ export function deployDeps(
   return {
     s3: s3Port(clients.s3),
     mwaa: mwaaPort(clients.mwaa),
+    ...(clients.cloudWatch ? { cloudWatch: cloudWatchPort(clients.cloudWatch) } : {}),
     cli: access.cli,
     airflow: access.airflow,
     clock,

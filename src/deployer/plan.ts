@@ -1,13 +1,15 @@
 /**
  * The pure half of a deploy: from what should be in the bucket (targets) and what is there
  * (remote state), the list of actions, in the one safe order:
- *   1. plugins/requirements writes   2. UpdateEnvironment pinning them   3. DAG and config writes.
+ *   1. plugins/requirements writes   2. UpdateEnvironment pinning them   3. DAG and config writes
+ *   4. CloudWatch alarms (src/deployer/alarms.ts), once the artifacts are in place.
  * Nothing that is already in place is written again: a plugins/requirements object counts as in
  * place when the environment pins a version with the same sha256; a DAG/config object when the
  * current object's sha256 (object metadata) matches.
  */
 import { ALL_KINDS, ARTIFACT_KINDS, PINNED_KINDS, type PinnedKind, type UploadedKind } from '../artifacts/kinds.js';
-import type { EnvironmentState, ObjectHead } from './ports.js';
+import { planAlarms, type AlarmAction, type AlarmTargets } from './alarms.js';
+import type { EnvironmentState, ObjectHead, RemoteAlarm } from './ports.js';
 import { isAirflowLine, versionMoveHint } from '../mwaa/versions.js';
 import { STATUS_MEANINGS } from '../mwaa/environment-status.js';
 
@@ -30,6 +32,8 @@ export interface RemoteState {
   current: Record<string, ObjectHead | undefined>;
   /** HEAD of the version the environment pins, when it pins one under the target's key. */
   pinned: Partial<Record<PinnedKind, ObjectHead | undefined>>;
+  /** The environment's alarms in CloudWatch (named with its prefix), when deploy manages alarms. */
+  alarms?: RemoteAlarm[];
 }
 
 export interface PlanSettings {
@@ -42,20 +46,42 @@ export interface PlanSettings {
 /** Where UpdateEnvironment should point: a known version, or the one the write in this plan creates. */
 export type PlannedPin = { key: string; versionId: string } | { key: string; fromWrite: true };
 
-export type Action =
+/** An action on the bucket or the environment: what apply.ts runs and deploy records describe. */
+export type ArtifactAction =
   | { type: 'upload'; target: DeployTarget; reason: 'new' | 'changed' }
   | { type: 'copy'; target: DeployTarget; sourceVersionId: string; reason: 'new' | 'changed' }
   | { type: 'skip'; target: DeployTarget; reason: 'unchanged' | 'pinned' | 'uploaded-not-pinned'; versionId?: string }
   | { type: 'update-environment'; pins: Partial<Record<PinnedKind, PlannedPin>>; reasons: string[] };
 
+export type Action = ArtifactAction | AlarmAction;
+
+const ALARM_ACTION_TYPES: ReadonlySet<Action['type']> = new Set(['put-alarm', 'delete-alarm', 'skip-alarm']);
+
+export function isAlarmAction(action: Action): action is AlarmAction {
+  return ALARM_ACTION_TYPES.has(action.type);
+}
+
+export function artifactActions(actions: readonly Action[]): ArtifactAction[] {
+  return actions.filter((action): action is ArtifactAction => !isAlarmAction(action));
+}
+
+export function alarmActions(actions: readonly Action[]): AlarmAction[] {
+  return actions.filter(isAlarmAction);
+}
+
+/** Actions that change something (not a skip). */
+export function changing(actions: readonly Action[]): Action[] {
+  return actions.filter((action) => action.type !== 'skip' && action.type !== 'skip-alarm');
+}
+
 export interface Refusal {
-  code: 'versioning' | 'airflow-version' | 'bucket' | 'dag-path' | 'status';
+  code: 'versioning' | 'airflow-version' | 'bucket' | 'dag-path' | 'status' | 'alarm-owner';
   message: string;
 }
 
 export interface Plan {
   actions: Action[];
-  /** Writes plus environment updates: 0 means the environment already runs exactly this. */
+  /** Writes, environment updates and alarm changes: 0 means the environment already runs exactly this. */
   changes: number;
   refusals: Refusal[];
   warnings: string[];
@@ -136,7 +162,8 @@ function writeAction(target: DeployTarget, current: ObjectHead | undefined): Act
     : { type: 'copy', target, sourceVersionId: target.source.versionId, reason };
 }
 
-export function plan(settings: PlanSettings, targets: readonly DeployTarget[], remote: RemoteState): Plan {
+/** `alarms`: what deploy manages in CloudWatch (undefined: no alarms, e.g. monitoring off or a rollback). */
+export function plan(settings: PlanSettings, targets: readonly DeployTarget[], remote: RemoteState, alarms?: AlarmTargets): Plan {
   const { refusals, warnings } = checkRemote(settings, remote);
   const env = remote.environment;
   const actions: Action[] = [];
@@ -175,6 +202,10 @@ export function plan(settings: PlanSettings, targets: readonly DeployTarget[], r
       }
     }
   }
-  const changes = actions.filter((a) => a.type !== 'skip').length;
-  return { actions, changes, refusals, warnings };
+  if (alarms) {
+    const planned = planAlarms(alarms, remote.alarms ?? []);
+    actions.push(...planned.actions);
+    refusals.push(...planned.refusals);
+  }
+  return { actions, changes: changing(actions).length, refusals, warnings };
 }

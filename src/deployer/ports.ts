@@ -68,3 +68,41 @@ export interface MwaaPort {
   getEnvironment(name: string): Promise<EnvironmentState>;
   updateEnvironment(name: string, update: EnvironmentUpdate): Promise<void>;
 }
+
+/** Every field of a metric alarm that PutMetricAlarm sets, as deploy writes and compares it. */
+export interface AlarmDefinition {
+  name: string;
+  namespace: string;
+  metricName: string;
+  /** Sorted by name. */
+  dimensions: Array<{ name: string; value: string }>;
+  statistic: string;
+  periodSeconds: number;
+  evaluationPeriods: number;
+  threshold: number;
+  comparison: string;
+  treatMissingData: string;
+  description: string;
+  alarmActions: string[];
+  okActions: string[];
+  insufficientDataActions: string[];
+  actionsEnabled: boolean;
+  /** Set by hand at most: deploy leaves these unset, so a value here is a difference. */
+  datapointsToAlarm?: number;
+  unit?: string;
+  extendedStatistic?: string;
+}
+
+/** An alarm as DescribeAlarms shows it, with the environment its owner tag names (undefined: no tag). */
+export interface RemoteAlarm extends AlarmDefinition {
+  arn: string;
+  owner: string | undefined;
+}
+
+export interface CloudWatchPort {
+  /** The metric alarms whose names start with `prefix`, with their owner tag (ListTagsForResource). */
+  describeAlarms(prefix: string): Promise<RemoteAlarm[]>;
+  /** PutMetricAlarm: creates the alarm with `tags`, or replaces its definition (tags stay as they are). */
+  putAlarm(alarm: AlarmDefinition, tags: Record<string, string>): Promise<void>;
+  deleteAlarms(names: string[]): Promise<void>;
+}

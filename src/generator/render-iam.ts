@@ -3,14 +3,16 @@
  * - the deploying role (CI or an operator): read/write only the bucket paths deploy touches,
  *   read the environment, pin new object versions, get CLI tokens, log in to the Airflow web
  *   server as Op (Airflow's REST API: DAG state, runs, task logs, Variables); read the SSH key
- *   secret for the post-deploy runtime check;
+ *   secret for the post-deploy runtime check; with monitoring on, the CloudWatch alarms deploy
+ *   manages (describe all, write the configured ones, delete the environment's own);
  * - the MWAA execution role: read the one SSH key secret (its other permissions come from the
  *   standard MWAA execution policy, see docs/MWAA_SETUP.md).
  * Pure: config in, `{path, bytes}` out, keys sorted, so the same config gives the same bytes.
  */
 import type { ResolvedConfig } from '../config/resolved.js';
 import { ARTIFACT_KINDS, UPLOADED_KINDS } from '../artifacts/kinds.js';
-import { bucketArn, environmentArn, secretPolicyResource, webLoginRoleArn } from '../mwaa/arns.js';
+import { alarmName } from '../config/metrics.js';
+import { alarmArn, bucketArn, environmentArn, secretPolicyResource, webLoginRoleArn } from '../mwaa/arns.js';
 import { stableStringify } from '../util/stable-json.js';
 
 export interface PolicyFile {
@@ -18,7 +20,7 @@ export interface PolicyFile {
   bytes: Buffer;
 }
 
-type IamConfig = Pick<ResolvedConfig, 'envName' | 'mwaa' | 'secrets'>;
+type IamConfig = Pick<ResolvedConfig, 'envName' | 'mwaa' | 'secrets' | 'monitoring'>;
 
 /** The Airflow role deploy and check log in as. */
 export const WEB_LOGIN_ROLE = 'Op';
@@ -80,11 +82,44 @@ export function deployRolePolicy(config: IamConfig): object {
       Resource: [secret],
     },
   ];
+  statements.push(...alarmStatements(config));
   if (config.mwaa.kmsKeyArn) {
     // An SSE-KMS bucket: uploads need a data key, reads (HEAD, the copy of a rollback) decryption.
     statements.push(bucketKeyStatement(config.mwaa.kmsKeyArn, region, ['kms:Decrypt', 'kms:GenerateDataKey']));
   }
   return { Statement: statements, Version: '2012-10-17' };
+}
+
+/**
+ * What deploy needs for the alarms (src/deployer/alarms.ts), only with monitoring on (a metrics
+ * namespace): DescribeAlarms takes no resource-level permission for every alarm type, so `*`;
+ * ListTagsForResource (which alarms are ours) and DeleteAlarms (ours that left the config) on the
+ * environment's alarm names, since a removed alarm is no longer in the config; PutMetricAlarm,
+ * and TagResource for the owner tag a new alarm carries, on exactly the configured alarms.
+ */
+function alarmStatements(config: IamConfig): Statement[] {
+  if (config.monitoring.metrics.namespace === null) return [];
+  const { environmentName, region, accountId } = config.mwaa;
+  const arn = (name: string) => alarmArn(region, accountId ?? '*', name);
+  const statements: Statement[] = [
+    { Sid: 'CloudWatchAlarmsRead', Effect: 'Allow', Action: ['cloudwatch:DescribeAlarms'], Resource: ['*'] },
+    {
+      Sid: 'CloudWatchEnvironmentAlarms',
+      Effect: 'Allow',
+      Action: ['cloudwatch:DeleteAlarms', 'cloudwatch:ListTagsForResource'],
+      Resource: [arn(`${alarmName(environmentName, '')}*`)],
+    },
+  ];
+  const configured = config.monitoring.alarms.map((alarm) => arn(alarmName(environmentName, alarm.name))).sort();
+  if (configured.length > 0) {
+    statements.push({
+      Sid: 'CloudWatchConfiguredAlarms',
+      Effect: 'Allow',
+      Action: ['cloudwatch:PutMetricAlarm', 'cloudwatch:TagResource'],
+      Resource: configured,
+    });
+  }
+  return statements;
 }
 
 export function executionRoleSecretsPolicy(config: IamConfig): object {

@@ -21,6 +21,11 @@ export function webLoginRoleArn(region: string, accountId: string, environmentNa
   return `arn:${partitionOf(region)}:airflow:${region}:${accountId}:role/${environmentName}/${airflowRole}`;
 }
 
+/** A CloudWatch alarm; `name` may end in `*` for the alarms sharing a prefix. */
+export function alarmArn(region: string, accountId: string, name: string): string {
+  return `arn:${partitionOf(region)}:cloudwatch:${region}:${accountId}:alarm:${name}`;
+}
+
 export function bucketArn(region: string, bucket: string): string {
   return `arn:${partitionOf(region)}:s3:::${bucket}`;
 }

@@ -3,6 +3,7 @@
  * chain, AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL*) and adds only what the config says:
  * the region and, for the local stack, endpoint overrides. Loaded only by commands that talk to AWS.
  */
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { MWAAClient } from '@aws-sdk/client-mwaa';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -10,7 +11,14 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 /** What the clients need from an environment's config (a ResolvedConfig satisfies it). */
 export interface AwsSettings {
   mwaa: { region: string };
-  aws: { endpoints: { s3?: string | undefined; secretsManager?: string | undefined; mwaa?: string | undefined } };
+  aws: {
+    endpoints: {
+      s3?: string | undefined;
+      secretsManager?: string | undefined;
+      mwaa?: string | undefined;
+      cloudWatch?: string | undefined;
+    };
+  };
   localStack: boolean;
 }
 
@@ -65,10 +73,16 @@ export function createMwaaClient(target: ClientTarget): MWAAClient {
   return new MWAAClient({ ...common(target), ...(target.endpoint ? { endpoint: target.endpoint, disableHostPrefix: true } : {}) });
 }
 
+export function createCloudWatchClient(target: ClientTarget): CloudWatchClient {
+  return new CloudWatchClient({ ...common(target), ...(target.endpoint ? { endpoint: target.endpoint } : {}) });
+}
+
 export interface AwsClients {
   s3: S3Client;
   secretsManager: SecretsManagerClient;
   mwaa: MWAAClient;
+  /** The alarms deploy manages (monitoring.alarms). */
+  cloudWatch: CloudWatchClient;
 }
 
 export function createAwsClients(config: AwsSettings, env: NodeJS.ProcessEnv = process.env): AwsClients {
@@ -80,5 +94,9 @@ export function createAwsClients(config: AwsSettings, env: NodeJS.ProcessEnv = p
       endpoint: endpointFor(config.aws.endpoints.secretsManager, 'AWS_ENDPOINT_URL_SECRETS_MANAGER', env),
     }),
     mwaa: createMwaaClient({ ...base, endpoint: endpointFor(config.aws.endpoints.mwaa, 'AWS_ENDPOINT_URL_MWAA', env) }),
+    cloudWatch: createCloudWatchClient({
+      ...base,
+      endpoint: endpointFor(config.aws.endpoints.cloudWatch, 'AWS_ENDPOINT_URL_CLOUDWATCH', env),
+    }),
   };
 }

@@ -251,6 +251,7 @@ const REFUSAL_TOPICS: Record<Refusal['code'], string> = {
   bucket: 'bucket',
   'dag-path': 'DAG folder',
   status: 'environment status',
+  'alarm-owner': 'CloudWatch alarm names',
 };
 
 /**

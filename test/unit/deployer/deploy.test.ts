@@ -7,7 +7,7 @@ import { airflowApi } from '../../../src/mwaa/airflow-api.js';
 import type { AirflowLine } from '../../../src/mwaa/versions.js';
 import { FakeAirflow } from '../support/fake-airflow.js';
 import { FakeClock, FakeMwaa, FakeS3 } from './fakes.js';
-import { SETTINGS, targets } from './helpers.js';
+import { OPTIONS, SETTINGS, targets } from './helpers.js';
 
 const DEPLOY_SETTINGS: DeploySettings = {
   ...SETTINGS,
@@ -16,14 +16,6 @@ const DEPLOY_SETTINGS: DeploySettings = {
   dagId: 'gpu_server_cicd_workflow',
   airflowLine: '2',
   configHash: 'c'.repeat(64),
-};
-
-const OPTIONS: DeployOptions = {
-  trigger: false,
-  timeoutMs: 3_600_000,
-  poll: { environmentMs: 1000, dagMs: 1000, runMs: 1000 },
-  dagSettleMs: 5000,
-  lockTtlMs: 600_000,
 };
 
 const MARKER = 'config-cccccccccccc';

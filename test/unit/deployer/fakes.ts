@@ -2,6 +2,9 @@
 import { createHash } from 'node:crypto';
 import {
   PreconditionFailedError,
+  type AlarmDefinition,
+  type CloudWatchPort,
+  type RemoteAlarm,
   type EnvironmentState,
   type EnvironmentUpdate,
   type MwaaPort,
@@ -189,4 +192,40 @@ export class FakeMwaa implements MwaaPort {
 
 export function sha256(text: string | Uint8Array): string {
   return createHash('sha256').update(text).digest('hex');
+}
+
+/** CloudWatch's alarms in memory: PutMetricAlarm replaces the definition and tags only a new alarm. */
+export class FakeCloudWatch implements CloudWatchPort {
+  readonly alarms = new Map<string, { definition: AlarmDefinition; tags: Record<string, string> }>();
+  readonly calls: string[] = [];
+  /** Alarm names whose PutMetricAlarm is denied, as IAM would. */
+  readonly denied = new Set<string>();
+
+  async describeAlarms(prefix: string): Promise<RemoteAlarm[]> {
+    this.calls.push(`describe ${prefix}`);
+    return [...this.alarms.values()]
+      .filter((a) => a.definition.name.startsWith(prefix))
+      .map((a) => ({
+        ...structuredClone(a.definition),
+        arn: `arn:aws:cloudwatch:us-east-1:123456789012:alarm:${a.definition.name}`,
+        owner: a.tags['mwaa-gpu-cicd:environment'],
+      }));
+  }
+
+  async putAlarm(alarm: AlarmDefinition, tags: Record<string, string>): Promise<void> {
+    this.calls.push(`put ${alarm.name}`);
+    if (this.denied.has(alarm.name)) {
+      throw Object.assign(new Error(`User is not authorized to perform: cloudwatch:PutMetricAlarm on ${alarm.name}`), {
+        name: 'AccessDenied',
+        $metadata: { httpStatusCode: 403 },
+      });
+    }
+    const existing = this.alarms.get(alarm.name);
+    this.alarms.set(alarm.name, { definition: structuredClone(alarm), tags: existing ? existing.tags : { ...tags } });
+  }
+
+  async deleteAlarms(names: string[]): Promise<void> {
+    this.calls.push(`delete ${names.join(',')}`);
+    for (const name of names) this.alarms.delete(name);
+  }
 }

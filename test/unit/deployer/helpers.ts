@@ -1,3 +1,4 @@
+import type { DeployOptions } from '../../../src/deployer/deploy.js';
 import type { DeployTarget, PlanSettings } from '../../../src/deployer/plan.js';
 import { sha256 } from './fakes.js';
 
@@ -6,6 +7,15 @@ export const SETTINGS: PlanSettings = {
   bucket: 'airflow-test',
   dagsPrefix: 'dags',
   airflowVersion: '2.10.3',
+};
+
+/** No trigger, polls of a second, an hour to wait: for deploys against the fakes. */
+export const OPTIONS: DeployOptions = {
+  trigger: false,
+  timeoutMs: 3_600_000,
+  poll: { environmentMs: 1000, dagMs: 1000, runMs: 1000 },
+  dagSettleMs: 5000,
+  lockTtlMs: 600_000,
 };
 
 export function target(kind: DeployTarget['kind'], key: string, text: string): DeployTarget {

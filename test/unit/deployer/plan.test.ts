@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { plan, type RemoteState } from '../../../src/deployer/plan.js';
+import { artifactActions, plan, type RemoteState } from '../../../src/deployer/plan.js';
 import type { EnvironmentState, ObjectHead } from '../../../src/deployer/ports.js';
 import { SETTINGS, targets } from './helpers.js';
 import { sha256 } from './fakes.js';
@@ -36,7 +36,7 @@ function deployedState(): RemoteState {
 }
 
 const summary = (p: ReturnType<typeof plan>) =>
-  p.actions.map((a) => (a.type === 'update-environment' ? 'update' : `${a.type} ${a.target.key}`));
+  artifactActions(p.actions).map((a) => (a.type === 'update-environment' ? 'update' : `${a.type} ${a.target.key}`));
 
 describe('plan', () => {
   it('first deploy: uploads plugins and requirements, pins them, then the DAG and config', () => {

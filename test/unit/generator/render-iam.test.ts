@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderIamPolicies } from '../../../src/generator/render-iam.js';
+import { alarmSchema, monitoringSchema } from '../../../src/config/schema.js';
 
 const config = {
   envName: 'prod',
@@ -20,7 +21,19 @@ const config = {
     sshKeyJsonField: null,
     cacheTtlSeconds: 300,
   },
+  monitoring: monitoringSchema.parse({}),
 };
+
+/** The config with monitoring on (a namespace) and these alarms. */
+function withAlarms(...names: string[]) {
+  const alarms = names.map((name) =>
+    alarmSchema.parse({ name, metric: 'RunSucceeded', statistic: 'Minimum', comparison: 'LessThanThreshold', threshold: 1 }),
+  );
+  return { ...config, monitoring: monitoringSchema.parse({ metrics: { namespace: 'GpuCicd' }, alarms }) };
+}
+
+type Doc = { Statement: Array<{ Sid: string; Action: string[]; Resource: string[] }> };
+const deployDoc = (c: typeof config): Doc => JSON.parse(renderIamPolicies(c)[0]!.bytes.toString());
 
 describe('renderIamPolicies', () => {
   it('is deterministic, sorted by path, with sorted keys', () => {
@@ -113,5 +126,50 @@ describe('renderIamPolicies', () => {
       Condition: viaS3,
     });
     expect(renderIamPolicies(config).some((f) => f.bytes.toString().includes('kms:'))).toBe(false);
+  });
+
+  it('has no CloudWatch statement while monitoring is off', () => {
+    expect(JSON.stringify(deployDoc(config))).not.toContain('cloudwatch:');
+  });
+
+  it("with alarms: DescribeAlarms on *, PutMetricAlarm/TagResource on exactly the configured alarms, delete on the environment's own", () => {
+    const doc = deployDoc(withAlarms('ssh-slow', 'run-failed'));
+    const cloudWatch = doc.Statement.filter((s) => s.Action.some((a) => a.startsWith('cloudwatch:')));
+    expect(cloudWatch).toEqual([
+      { Sid: 'CloudWatchAlarmsRead', Effect: 'Allow', Action: ['cloudwatch:DescribeAlarms'], Resource: ['*'] },
+      {
+        Sid: 'CloudWatchEnvironmentAlarms',
+        Effect: 'Allow',
+        Action: ['cloudwatch:DeleteAlarms', 'cloudwatch:ListTagsForResource'],
+        Resource: ['arn:aws:cloudwatch:us-east-1:444455556666:alarm:gpu-cicd-prod-*'],
+      },
+      {
+        Sid: 'CloudWatchConfiguredAlarms',
+        Effect: 'Allow',
+        Action: ['cloudwatch:PutMetricAlarm', 'cloudwatch:TagResource'],
+        Resource: [
+          'arn:aws:cloudwatch:us-east-1:444455556666:alarm:gpu-cicd-prod-run-failed',
+          'arn:aws:cloudwatch:us-east-1:444455556666:alarm:gpu-cicd-prod-ssh-slow',
+        ],
+      },
+    ]);
+    // Nothing else grows: the statements without alarms are the same.
+    expect(doc.Statement.filter((s) => !s.Sid.startsWith('CloudWatch'))).toEqual(deployDoc(config).Statement);
+  });
+
+  it('with monitoring on and no alarms: still reads and deletes (the last alarm removed), writes none', () => {
+    const doc = deployDoc(withAlarms());
+    expect(doc.Statement.map((s) => s.Sid).filter((sid) => sid.startsWith('CloudWatch'))).toEqual([
+      'CloudWatchAlarmsRead',
+      'CloudWatchEnvironmentAlarms',
+    ]);
+    expect(JSON.stringify(doc)).not.toContain('cloudwatch:PutMetricAlarm');
+  });
+
+  it('alarm ARNs follow the partition and an unknown account', () => {
+    const china = withAlarms('run-failed');
+    const doc = deployDoc({ ...china, mwaa: { ...china.mwaa, region: 'cn-north-1', accountId: null } });
+    const put = doc.Statement.find((s) => s.Sid === 'CloudWatchConfiguredAlarms');
+    expect(put?.Resource).toEqual(['arn:aws-cn:cloudwatch:cn-north-1:*:alarm:gpu-cicd-prod-run-failed']);
   });
 });
