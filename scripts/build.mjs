@@ -71,6 +71,24 @@ const result = await build({
 });
 // The module graph, for the test that keeps the AWS SDK and ssh2 off the path of `generate`.
 writeFileSync(join(outdir, 'meta.json'), JSON.stringify(result.metafile).replaceAll(`${outdir.slice(root.length + 1)}/`, 'dist/'));
+
+// Templates precompiled by Handlebars and plugins.zip written by archiver, into dist/prebuilt/, so
+// that `generate` loads neither the Handlebars compiler nor archiver while templates/ is unchanged
+// (src/generator/prebuilt.ts). The step runs from a one-off bundle beside the output.
+const prebuildScript = join(outdir, 'prebuild.mjs');
+await build({
+  absWorkingDir: root,
+  entryPoints: ['src/generator/prebuild.ts'],
+  outfile: prebuildScript,
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  packages: 'external',
+  logLevel: 'warning',
+});
+await (await import(prebuildScript)).prebuild(join(outdir, 'prebuilt'));
+rmSync(prebuildScript);
 if (process.argv.includes('--types')) {
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
   execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.types.json'), '--outDir', join(outdir, 'types')], { stdio: 'inherit' });
