@@ -8,9 +8,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { packageRoot } from '../util/package-root.js';
+import { join } from 'node:path';
+import { builtDir } from '../util/package-root.js';
 import { sha256Hex, stableStringify } from '../util/stable-json.js';
 
 /** Bumped whenever the index's shape changes, so that code never reads an index it does not know. */
@@ -56,8 +55,8 @@ let bundled: Prebuilt | undefined | null = null;
  */
 export function bundledPrebuilt(): Prebuilt | undefined {
   if (bundled === null) {
-    const dist = join(packageRoot(), 'dist');
-    bundled = fileURLToPath(import.meta.url).startsWith(dist + sep) ? loadPrebuilt(join(dist, 'prebuilt')) : undefined;
+    const dist = builtDir();
+    bundled = dist ? loadPrebuilt(join(dist, 'prebuilt')) : undefined;
   }
   return bundled;
 }

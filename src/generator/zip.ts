@@ -5,6 +5,7 @@
  */
 import { PassThrough } from 'node:stream';
 import { compareCodeUnits } from '../util/order.js';
+import { importPackage } from '../util/package-import.js';
 
 export interface ZipEntry {
   name: string;
@@ -17,7 +18,7 @@ const FILE_MODE = 0o644;
 
 export async function deterministicZip(entries: ZipEntry[]): Promise<Buffer> {
   // Loaded here, not at start: a generate whose plugin modules match the build's zip never needs it.
-  const { ZipArchive } = await import('archiver');
+  const { ZipArchive } = await importPackage<typeof import('archiver')>('archiver');
   const sorted = [...entries].sort((a, b) => compareCodeUnits(a.name, b.name));
   // Stored, not deflated: deflate output may vary with the zlib build (Node version, CPU-specific
   // fast paths), and two helper modules gain little from compression.
