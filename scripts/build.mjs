@@ -69,6 +69,74 @@ const result = await build({
   metafile: true,
   plugins: [zodEnglishOnly, handlebarsWithoutSourceMaps],
 });
+
+// Templates precompiled by Handlebars and plugins.zip written by archiver, into dist/prebuilt/, so
+// that `generate` loads neither the Handlebars compiler nor archiver while templates/ is unchanged
+// (src/generator/prebuilt.ts). The step runs from a one-off bundle beside the output.
+const prebuildScript = join(outdir, 'prebuild.mjs');
+await build({
+  absWorkingDir: root,
+  entryPoints: ['src/generator/prebuild.ts'],
+  outfile: prebuildScript,
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  packages: 'external',
+  logLevel: 'warning',
+});
+await (await import(prebuildScript)).prebuild(join(outdir, 'prebuilt'));
+rmSync(prebuildScript);
+
+// A plain `generate` line runs from one CommonJS bundle (src/cli/plain-generate.ts) with V8's code
+// cache beside it (src/util/code-cache.ts): Node 20 caches no compiled code for ES modules. The
+// cache is made by a generate run of the shipped config, so it holds every function such a run
+// compiles; a Node with another V8 rejects it and compiles from source.
+const plainGenerate = join(outdir, 'generate.cjs');
+const plainGenerateResult = await build({
+  absWorkingDir: root,
+  entryPoints: ['src/cli/plain-generate.ts'],
+  outfile: plainGenerate,
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  sourcemap: 'linked',
+  define: { 'import.meta.url': '__bundleUrl' },
+  banner: { js: "const __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  logLevel: 'warning',
+  metafile: true,
+  plugins: [zodEnglishOnly, handlebarsWithoutSourceMaps],
+});
+Object.assign(result.metafile.outputs, plainGenerateResult.metafile.outputs);
+const trainer = join(outdir, 'code-cache.mjs');
+await build({
+  absWorkingDir: root,
+  entryPoints: ['src/util/code-cache.ts'],
+  outfile: trainer,
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  logLevel: 'warning',
+});
+const trainingOut = join(outdir, 'code-cache-run');
+execFileSync(
+  process.execPath,
+  [
+    '--input-type=module',
+    '-e',
+    `const { loadWithCodeCache, writeCodeCache } = await import(${JSON.stringify(trainer)});
+     const bundle = loadWithCodeCache(${JSON.stringify(plainGenerate)});
+     const argv = ['generate', '--env', 'dev', '--quiet', '--out', ${JSON.stringify(trainingOut)}];
+     if (!(await bundle.exports.runPlainGenerate(argv, (specifier) => import(specifier)))) process.exit(1);
+     writeCodeCache(${JSON.stringify(plainGenerate)}, bundle);`,
+  ],
+  { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, MWAA_LOCAL_HOME: join(trainingOut, 'no-stack') } },
+);
+rmSync(trainer);
+rmSync(trainingOut, { recursive: true, force: true });
+
 // The module graph, for the test that keeps the AWS SDK and ssh2 off the path of `generate`.
 writeFileSync(join(outdir, 'meta.json'), JSON.stringify(result.metafile).replaceAll(`${outdir.slice(root.length + 1)}/`, 'dist/'));
 if (process.argv.includes('--types')) {

@@ -9,8 +9,10 @@ import { ExitCode, UserError } from '../errors.js';
 import { closestName, didYouMean } from '../util/did-you-mean.js';
 import { contextFromArgv, invocation } from './context.js';
 import { EXIT_CODES_EPILOG } from './help.js';
-import { GLOBAL_OPTIONS, quickParse } from './quick-parse.js';
+import { GLOBAL_OPTIONS } from './quick-parse.js';
 import { reportAndExit } from './report-error.js';
+import { join } from 'node:path';
+import { builtDir } from '../util/package-root.js';
 import pkg from '../../package.json' with { type: 'json' };
 
 interface LazyCommand {
@@ -54,6 +56,24 @@ const COMPLETION_REQUEST = '--get-yargs-completions';
 // The AWS SDK warns on every client about Node 20's support window; this tool declares its engine
 // in package.json, so the warning would only repeat on every command.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+/** The bundle of plain-generate.ts, run with its code cache (scripts/build.mjs writes both into dist/). */
+const PLAIN_GENERATE_BUNDLE = 'generate.cjs';
+
+/**
+ * runPlainGenerate from the code-cached bundle when running from dist/, else (from src/) from the
+ * module itself.
+ */
+async function plainGenerate(): Promise<(argv: string[]) => Promise<boolean>> {
+  const dist = builtDir();
+  if (dist) {
+    const { loadWithCodeCache } = await import('../util/code-cache.js');
+    const run = loadWithCodeCache(join(dist, PLAIN_GENERATE_BUNDLE)).exports
+      .runPlainGenerate as typeof import('./plain-generate.js').runPlainGenerate;
+    return (argv) => run(argv, (specifier) => import(specifier));
+  }
+  return (await import('./plain-generate.js')).runPlainGenerate;
+}
 
 /** The command word: the first argument that is not a flag (for completion, after the program name). */
 function requestedCommand(argv: string[]): string | undefined {
@@ -111,12 +131,8 @@ async function main(argv: string[]): Promise<void> {
     );
   }
   if (requested === 'generate' && !completing) {
-    const generate = await import('./commands/generate.js');
-    const args = quickParse(argv, 'generate', generate.GENERATE_OPTIONS);
-    if (args) {
-      await generate.default.handler(args as Parameters<typeof generate.default.handler>[0]);
-      return;
-    }
+    const runPlainGenerate = await plainGenerate();
+    if (await runPlainGenerate(argv)) return;
   }
   const { default: yargs } = await import('yargs');
   const cli: Argv = yargs(argv)

@@ -3,9 +3,9 @@
  * time zone or file mtimes. MWAA pins plugins.zip by S3 object version, so a byte-different zip
  * with the same content would cost a needless environment update.
  */
-import { ZipArchive } from 'archiver';
 import { PassThrough } from 'node:stream';
 import { compareCodeUnits } from '../util/order.js';
+import { importPackage } from '../util/package-import.js';
 
 export interface ZipEntry {
   name: string;
@@ -17,6 +17,8 @@ const FIXED_DATE = (): Date => new Date(Date.UTC(1980, 0, 1, 0, 0, 0));
 const FILE_MODE = 0o644;
 
 export async function deterministicZip(entries: ZipEntry[]): Promise<Buffer> {
+  // Loaded here, not at start: a generate whose plugin modules match the build's zip never needs it.
+  const { ZipArchive } = await importPackage<typeof import('archiver')>('archiver');
   const sorted = [...entries].sort((a, b) => compareCodeUnits(a.name, b.name));
   // Stored, not deflated: deflate output may vary with the zlib build (Node version, CPU-specific
   // fast paths), and two helper modules gain little from compression.

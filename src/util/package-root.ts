@@ -4,7 +4,7 @@
  * dist/chunks/, and from node_modules/mwaa-gpu-cicd/ in a project that installed the package.
  */
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export function packageRoot(from: string = fileURLToPath(import.meta.url)): string {
@@ -18,4 +18,13 @@ export function packageRoot(from: string = fileURLToPath(import.meta.url)): stri
     }
   }
   throw new Error('cannot find the package root (package.json) above this module');
+}
+
+/**
+ * The build's output directory (dist/) when this code runs from it, as the bundled CLI and API do;
+ * undefined when it runs from src/ (tests, tsx), which must not pick up a possibly older build.
+ */
+export function builtDir(from: string = fileURLToPath(import.meta.url)): string | undefined {
+  const dist = join(packageRoot(from), 'dist');
+  return from.startsWith(dist + sep) ? dist : undefined;
 }

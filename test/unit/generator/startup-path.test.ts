@@ -40,6 +40,16 @@ describe('the bundled CLI', () => {
     const loaded = [...staticClosure(meta, 'dist/cli.js'), ...staticClosure(meta, generateChunk!)];
     expect(loaded.some((p) => p.includes('src/generator/generate.ts'))).toBe(true);
     expect(loaded.filter((p) => /@aws-sdk|@smithy|ssh2/.test(p))).toEqual([]);
+    // Templates render from the build's precompiled specs and plugins.zip comes from the build:
+    // only the Handlebars runtime loads, archiver only when the plugin modules changed.
+    expect(loaded.some((p) => p.includes('node_modules/handlebars/dist/cjs/handlebars.runtime.js'))).toBe(true);
+    // A plain generate line runs from its own code-cached bundle (src/cli/plain-generate.ts).
+    const plain = Object.keys(meta.outputs['dist/generate.cjs']?.inputs ?? {});
+    expect(plain.some((p) => p.includes('src/generator/generate.ts'))).toBe(true);
+    loaded.push(...plain);
+    expect(
+      loaded.filter((p) => /node_modules\/handlebars\/.*compiler|node_modules\/(archiver|zip-stream|readable-stream)\//.test(p)),
+    ).toEqual([]);
   });
 
   it('loads neither on the path of init and parse, nor when a program imports the API', () => {
