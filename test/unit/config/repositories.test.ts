@@ -2,7 +2,9 @@
  * Several repositories: the `repositories` list, the `git` shorthand as a list of one, and the
  * one Variable naming rule that the generator and the runtime check share.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { deepMerge } from '../../../src/config/load.js';
 import { resolveEnvironment } from '../../../src/config/resolved.js';
 import { environmentSchema } from '../../../src/config/schema.js';
@@ -216,5 +218,17 @@ describe('several repositories', () => {
   it('bound the tasks of the DAG that run at once', () => {
     expect(resolved({ repositories: twoRepositories }).dag.maxActiveTasks).toBe(16);
     expect(problems({ repositories: twoRepositories, dag: { maxActiveTasks: 0 } })).toHaveLength(1);
+  });
+});
+
+describe('the README example of two repositories', () => {
+  it('is a valid config and gives the Variable names it shows', () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const block = /Two repositories, each with a version file[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(block).toBeDefined();
+    const example = parseYaml(block as string) as Record<string, unknown>;
+    expect(dagVariables({ git: { repoUrl: URL }, ...example })).toEqual([
+      { etl: ['etl__a', 'etl__b', 'etl__c', 'etl__d'], models: ['models__model_version'] },
+    ]);
   });
 });
