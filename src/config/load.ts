@@ -85,7 +85,9 @@ export function resolveConfig(file: ConfigFile, env: string, options: LoadOption
         2,
       );
     }
-    overlay = stackValues;
+    // The stack's one repository fills in the `git` shorthand; a repositories list names its own.
+    const { git: stackGit, ...rest } = stackValues;
+    overlay = merged.repositories === undefined || merged.repositories === null ? stackValues : rest;
     merged = deepMerge(merged, overlay) as Record<string, unknown>;
   }
   const parsed = environmentSchema.safeParse(merged);

@@ -3,7 +3,10 @@
  * values MWAA derives (Python version, Airflow line) made explicit.
  */
 import { airflowLine, MWAA_AIRFLOW_VERSIONS, type AirflowLine, type PythonVersion } from '../mwaa/versions.js';
+import { repositoriesOf, type ResolvedRepository } from './repositories.js';
 import type { EnvironmentConfig } from './schema.js';
+
+export type { ResolvedRepository } from './repositories.js';
 
 export interface ResolvedServer {
   name: string;
@@ -14,14 +17,16 @@ export interface ResolvedServer {
   hostPublicKey: string | null;
 }
 
-export interface ResolvedConfig extends Omit<EnvironmentConfig, 'airflow' | 'servers'> {
+export interface ResolvedConfig extends Omit<EnvironmentConfig, 'airflow' | 'servers' | 'git' | 'repositories'> {
   envName: string;
   airflow: { version: EnvironmentConfig['airflow']['version']; pythonVersion: PythonVersion; line: AirflowLine };
   servers: ResolvedServer[];
+  /** Every repository, the `git` shorthand included (one list, see repositories.ts). */
+  repositories: ResolvedRepository[];
 }
 
 export function resolveEnvironment(envName: string, env: EnvironmentConfig): ResolvedConfig {
-  const { airflow, servers, ...rest } = env;
+  const { airflow, servers, git: _git, repositories: _repositories, ...rest } = env;
   return {
     envName,
     ...rest,
@@ -38,5 +43,6 @@ export function resolveEnvironment(envName: string, env: EnvironmentConfig): Res
       workspacePath: server.workspacePath,
       hostPublicKey: server.hostPublicKey,
     })),
+    repositories: repositoriesOf(env),
   };
 }

@@ -19,6 +19,7 @@ import {
   scheduleProblem,
 } from './validators.js';
 import { variableKey } from './variables.js';
+import { configuredRepositories, REPOSITORY_NAME, SHORTHAND_REPOSITORY_NAME } from './repositories.js';
 import { AIRFLOW_VERSIONS, PYTHON_VERSIONS } from '../mwaa/versions.js';
 import { keyedByConfig } from '../artifacts/kinds.js';
 import { ALARM_COMPARISONS, ALARM_MISSING_DATA, ALARM_STATISTICS, DAG_METRIC_NAMES } from './metrics.js';
@@ -54,6 +55,12 @@ export const dagSchema = z
     serverConcurrency: positiveInt(256)
       .default(8)
       .describe('How many GPU servers the DAG works on in parallel (max_active_tis_per_dagrun).'),
+    maxActiveTasks: positiveInt(1024)
+      .default(16)
+      .describe(
+        'How many tasks of the DAG run at once over all its runs (max_active_tasks). Every SSH task holds one SSH session, ' +
+          'so this bounds the sessions that repositories x servers open at the same time.',
+      ),
     triggerConf: z
       .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/), z.string().max(1000))
       .default({})
@@ -190,6 +197,19 @@ export const serverSchema = z
   })
   .describe('A GPU server.');
 
+const checkoutDirSchema = z
+  .string()
+  .max(200)
+  .refine(isSafeRelativePath, {
+    message: 'expected a directory relative to the workspace: letters, digits, ".", "_", "-" and "/", without ".." or empty parts',
+  })
+  .refine((value) => value !== '.' && !value.split('/').includes('.'), { message: 'expected a directory inside the workspace, not "."' });
+const remoteNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,50}$/)
+  .default('origin')
+  .describe('Name of the git remote.');
+
 export const gitSchema = z
   .strictObject({
     repoUrl: problemChecked(gitRemoteProblem).describe(
@@ -202,13 +222,12 @@ export const gitSchema = z
       .refine((value) => value !== '.' && value !== '..', { message: 'expected a directory name, not . or ..' })
       .default('cicd-test')
       .describe('Directory of the checkout inside the workspace.'),
-    remoteName: z
-      .string()
-      .regex(/^[A-Za-z0-9_-]{1,50}$/)
-      .default('origin')
-      .describe('Name of the git remote.'),
+    remoteName: remoteNameSchema,
   })
-  .describe('The repository on the GPU servers.');
+  .describe(
+    `One repository on the GPU servers: shorthand for a repositories list of one, named "${SHORTHAND_REPOSITORY_NAME}", ` +
+      'whose version file is versionFile.path.',
+  );
 
 export const variableMappingSchema = z.strictObject({
   key: z
@@ -222,15 +241,14 @@ export const variableMappingSchema = z.strictObject({
     .describe('Expected type of the value; scalar is any string, number or boolean.'),
 });
 
+const versionFilePath = checked(isSafeRelativePath, 'a relative path inside the checkout such as www/version.yaml');
+const versionFileVariables = z.array(variableMappingSchema).min(1);
+
 export const versionFileSchema = z
   .strictObject({
-    path: checked(isSafeRelativePath, 'a relative path inside the checkout such as www/version.yaml')
-      .default('www/version.yaml')
-      .describe('Version file inside the checkout.'),
+    path: versionFilePath.default('www/version.yaml').describe('Version file inside the checkout.'),
     maxBytes: z.number().int().min(16).max(1_048_576).default(65_536).describe('Largest version file accepted.'),
-    variables: z
-      .array(variableMappingSchema)
-      .min(1)
+    variables: versionFileVariables
       .default([
         { key: 'a', variable: 'a', type: 'scalar' },
         { key: 'b', variable: 'b', type: 'scalar' },
@@ -240,6 +258,36 @@ export const versionFileSchema = z
       .describe('Which keys of the version file become which Airflow Variables.'),
   })
   .describe('The version file and its mapping to Airflow Variables.');
+
+export const repositorySchema = z
+  .strictObject({
+    name: z
+      .string()
+      .max(40)
+      .regex(REPOSITORY_NAME, {
+        message: 'expected 1-40 lowercase letters and digits, in words joined by single "-" or "_" (no "__")',
+      })
+      .describe('Short unique name; used in task ids, METRIC lines and (with several version files) Variable names.'),
+    url: problemChecked(gitRemoteProblem).describe('The git remote, as git.repoUrl (no credentials in the URL).'),
+    branch: problemChecked(gitBranchProblem).default('cicd_01_etl').describe('Branch to check out.'),
+    checkoutDir: checkoutDirSchema.describe('Directory of the checkout, relative to the workspace; one per repository.'),
+    remoteName: remoteNameSchema,
+    versionFile: z
+      .union([
+        versionFilePath,
+        z.strictObject({
+          path: versionFilePath,
+          maxBytes: z.number().int().min(16).max(1_048_576).optional(),
+          variables: versionFileVariables.optional(),
+        }),
+      ])
+      .optional()
+      .describe(
+        'The version file inside this checkout whose keys become Airflow Variables: a path, or { path, maxBytes?, variables? }; ' +
+          'what is left out comes from the top-level versionFile. Without it the repository is only checked out.',
+      ),
+  })
+  .describe('A repository checked out on every GPU server.');
 
 const cloudWatchName = (what: string) =>
   z.string().regex(/^[A-Za-z0-9 ._\-/#:]{1,255}$/, { message: `expected ${what}: 1-255 letters, digits, spaces or . _ - / # :` });
@@ -312,7 +360,15 @@ export const environmentSchema = z
     ssh: sshSchema.default(sshSchema.parse({})),
     secrets: secretsSchema,
     servers: z.array(serverSchema).min(1, { message: 'expected at least one GPU server' }).describe('The GPU servers.'),
-    git: gitSchema,
+    git: gitSchema
+      .nullable()
+      .optional()
+      .describe('One repository (shorthand); use repositories for several. null drops a git block set in defaults.'),
+    repositories: z
+      .array(repositorySchema)
+      .min(1, { message: 'expected at least one repository' })
+      .optional()
+      .describe('The repositories checked out on every GPU server, in parallel; replaces git.'),
     versionFile: versionFileSchema.default(versionFileSchema.parse({})),
     monitoring: monitoringSchema.default(monitoringSchema.parse({})),
   })
@@ -349,33 +405,68 @@ export const environmentSchema = z
         );
       }
     });
-    const variables = new Set<string>();
-    env.versionFile.variables.forEach((mapping, index) => {
-      if (variables.has(mapping.variable)) {
-        issue(['versionFile', 'variables', index, 'variable'], `duplicate Airflow Variable "${mapping.variable}"`);
-      }
-      variables.add(mapping.variable);
-    });
-    // Every (server, variable) pair must write its own Airflow Variable, within Airflow's key limit.
-    const written = new Map<string, string>();
-    env.servers.forEach((server, serverIndex) => {
-      env.versionFile.variables.forEach((mapping, index) => {
-        const key = variableKey(env, server.name, mapping.variable);
-        const field = `servers[${serverIndex}].name "${server.name}" with versionFile.variables[${index}].variable "${mapping.variable}"`;
-        if (key.length > MAX_AIRFLOW_VARIABLE_KEY) {
+    const hasGit = env.git !== undefined && env.git !== null;
+    if (hasGit && env.repositories) {
+      issue(
+        ['repositories'],
+        'set either git (one repository) or repositories, not both; in an environment whose defaults set git, add `git: null`',
+      );
+    } else if (!hasGit && !env.repositories) {
+      issue(['repositories'], 'expected the repositories to check out: a repositories list, or the git block for one repository');
+    }
+    const configured = configuredRepositories(env);
+    const repositories = configured.map((entry) => entry.repository);
+    configured.forEach(({ repository, configPath }, index) => {
+      repositories.slice(0, index).forEach((earlier, earlierIndex) => {
+        if (earlier.name === repository.name) {
+          issue([...configPath, 'name'], `duplicate repository name "${repository.name}" (also repositories[${earlierIndex}])`);
+        }
+        const [a, b] = [earlier.checkoutDir, repository.checkoutDir];
+        if (a === b || b.startsWith(`${a}/`) || a.startsWith(`${b}/`)) {
           issue(
-            ['versionFile', 'variables', index, 'variable'],
-            `${field} makes the Airflow Variable key "${key.slice(0, 40)}..." of ${key.length} characters; Airflow allows ${MAX_AIRFLOW_VARIABLE_KEY}`,
+            [...configPath, 'checkoutDir'],
+            `"${b}" and the checkoutDir "${a}" of repository "${earlier.name}" overlap; every repository needs its own directory`,
           );
         }
-        const other = written.get(key);
-        if (other !== undefined && !other.startsWith(`servers[${serverIndex}]`)) {
-          issue(
-            ['versionFile', 'variables', index, 'variable'],
-            `${field} and ${other} both write the Airflow Variable "${key}"; rename a server or a variable`,
-          );
-        } else if (other === undefined) written.set(key, field);
       });
+    });
+    const versioned = configured.filter((entry) => entry.repository.versionFile !== null);
+    const mappingLists = new Map(versioned.map((entry) => [entry.variablesPath.join('.'), entry]));
+    for (const { repository, variablesPath } of mappingLists.values()) {
+      const variables = new Set<string>();
+      repository.versionFile?.variables.forEach((mapping, index) => {
+        if (variables.has(mapping.variable))
+          issue([...variablesPath, index, 'variable'], `duplicate Airflow Variable "${mapping.variable}"`);
+        variables.add(mapping.variable);
+      });
+    }
+    // Every (server, repository, variable) must write its own Airflow Variable, within Airflow's key limit.
+    const scope = { servers: env.servers, repositories };
+    const several = versioned.length > 1;
+    const written = new Map<string, { field: string; serverIndex: number; repository: string }>();
+    env.servers.forEach((server, serverIndex) => {
+      for (const { repository, variablesPath } of versioned) {
+        const repositoryText = several ? `repositories[${repositories.indexOf(repository)}].name "${repository.name}" and ` : '';
+        repository.versionFile?.variables.forEach((mapping, index) => {
+          const key = variableKey(scope, server.name, repository.name, mapping.variable);
+          const field = `servers[${serverIndex}].name "${server.name}" with ${repositoryText}${variablesPath.join('.')}[${index}].variable "${mapping.variable}"`;
+          const path = [...variablesPath, index, 'variable'];
+          if (key.length > MAX_AIRFLOW_VARIABLE_KEY) {
+            issue(
+              path,
+              `${field} makes the Airflow Variable key "${key.slice(0, 40)}..." of ${key.length} characters; Airflow allows ${MAX_AIRFLOW_VARIABLE_KEY}`,
+            );
+          }
+          const other = written.get(key);
+          if (other === undefined) written.set(key, { field, serverIndex, repository: repository.name });
+          else if (other.serverIndex !== serverIndex || other.repository !== repository.name) {
+            issue(
+              path,
+              `${field} and ${other.field} both write the Airflow Variable "${key}"; rename a ${several ? 'server, repository' : 'server'} or a variable`,
+            );
+          }
+        });
+      }
     });
     if (env.dag.schedule === '@continuous' && env.dag.maxActiveRuns !== 1) {
       issue(['dag', 'maxActiveRuns'], `must be 1 with schedule @continuous (Airflow refuses more), got ${env.dag.maxActiveRuns}`);

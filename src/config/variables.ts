@@ -1,9 +1,22 @@
 /**
- * The Airflow Variable key that receives `variable` from one server's version file. With one
- * server it is the plain name (`a`); with several, each server gets its own namespace
- * (`gpu-01__a`) so that servers never overwrite each other. The DAG and the runtime check both
- * take keys from here.
+ * The one naming rule of the Airflow Variables the DAG writes; the generator (which hands the
+ * names to the DAG as literals) and the runtime check both take keys from here.
+ *
+ * The key is the configured variable, prefixed with `<server>__` when there are several servers
+ * and with `<repository>__` when several repositories name a version file:
+ * `a`, `gpu-01__a`, `etl__a`, `gpu-01__etl__a`. With one server and one version file the names
+ * are the plain ones, whether the config uses the `git` shorthand or a `repositories` list.
  */
-export function variableKey(config: { servers: readonly unknown[] }, serverName: string, variable: string): string {
-  return config.servers.length > 1 ? `${serverName}__${variable}` : variable;
+export const VARIABLE_SEPARATOR = '__';
+
+export interface VariableScope {
+  servers: readonly unknown[];
+  repositories: readonly { versionFile: unknown }[];
+}
+
+export function variableKey(scope: VariableScope, serverName: string, repositoryName: string, variable: string): string {
+  const parts: string[] = [];
+  if (scope.servers.length > 1) parts.push(serverName);
+  if (scope.repositories.filter((repository) => repository.versionFile !== null).length > 1) parts.push(repositoryName);
+  return [...parts, variable].join(VARIABLE_SEPARATOR);
 }

@@ -4,7 +4,7 @@
  * hostile file cannot rewrite the terminal.
  */
 import { plainStyle, type Style } from '../util/style.js';
-import { checkDetail, checkStatus, type CheckReport, type CheckStatus, type ServerReport } from './report.js';
+import { checkDetail, checkLabel, checkStatus, type CheckReport, type CheckStatus, type ServerReport } from './report.js';
 
 export interface JsonReport {
   ok: boolean;
@@ -14,8 +14,9 @@ export interface JsonReport {
     port: number;
     ok: boolean;
     /** `ok` is null for a skipped check: it did not run, so it neither passed nor failed. */
-    checks: Array<{ name: string; status: CheckStatus; ok: boolean | null; ms: number; reason: string }>;
+    checks: Array<{ name: string; repository?: string; status: CheckStatus; ok: boolean | null; ms: number; reason: string }>;
     git?: { branch: string; commit: string };
+    repositories?: Record<string, { branch: string; commit: string }>;
     hostKey?: { line: string; fingerprint: string; matchesPinned: boolean | null };
     variables?: Array<{ key: string; fileKey: string; fileValue: string | null; airflowValue: string | null; equal: boolean }>;
   }>;
@@ -32,9 +33,17 @@ export function reportJson(report: CheckReport): JsonReport {
       ok: server.ok,
       checks: server.checks.map((check) => {
         const status = checkStatus(check);
-        return { name: check.name, status, ok: status === 'skip' ? null : check.ok, ms: check.ms, reason: checkDetail(check) };
+        return {
+          name: check.name,
+          ...(check.repository ? { repository: check.repository } : {}),
+          status,
+          ok: status === 'skip' ? null : check.ok,
+          ms: check.ms,
+          reason: checkDetail(check),
+        };
       }),
       ...(server.git ? { git: server.git } : {}),
+      ...(server.repositories ? { repositories: server.repositories } : {}),
       ...(server.hostKey ? { hostKey: server.hostKey } : {}),
       ...(server.variables ? { variables: server.variables } : {}),
     })),
@@ -58,7 +67,7 @@ function formatChecks(report: CheckReport, style: Style): string {
         ['check', 'result', 'time', 'detail'],
         server.checks.map((check) => {
           const status = checkStatus(check);
-          return [check.name, RESULT_WORDS[status], formatMs(check.ms), clean(checkDetail(check))];
+          return [checkLabel(check), RESULT_WORDS[status], formatMs(check.ms), clean(checkDetail(check))];
         }),
         '  ',
         [false, false, true, false],
@@ -125,7 +134,7 @@ function summary(report: CheckReport, style: Style): string {
     (server) =>
       `${server.name} (${server.checks
         .filter((c) => checkStatus(c) === 'fail')
-        .map((c) => c.name)
+        .map(checkLabel)
         .join(', ')})`,
   );
   const more = failed.length > 20 ? `, and ${failed.length - 20} more` : '';

@@ -9,12 +9,13 @@ import { performance } from 'node:perf_hooks';
 import type { ParsedKey } from 'ssh2';
 import type { AwsClients } from '../mwaa/clients.js';
 import type { ResolvedConfig, ResolvedServer } from '../config/resolved.js';
+import { versionRepositories } from '../config/repositories.js';
 import { variableKey } from '../config/variables.js';
 import { ExitCode, UserError } from '../errors.js';
 import { fingerprint, parsePublicKeyLine, publicKeyLine } from './host-key.js';
 import { mapWithConcurrency } from '../util/concurrency.js';
 import { serverOk, type CheckEvent, type CheckReport, type CheckResult, type ServerReport } from './report.js';
-import { checkServer, elapsed } from './server-check.js';
+import { checkServer, elapsed, repositoryTag } from './server-check.js';
 import { fetchHostKey } from './ssh.js';
 import { keyFromFile, keyFromSecret, parsePrivateKey, type LoadedKey } from './ssh-key.js';
 import { compareValues, summarizeComparisons, type VariableReader } from './variables.js';
@@ -72,7 +73,7 @@ export async function runRuntimeCheck(
   const { key, source } = await loadKey(config, options);
   events({ type: 'key-loaded', source });
 
-  const values = new Map<string, Record<string, VersionValue>>();
+  const values = new Map<string, Record<string, Record<string, VersionValue>>>();
   const reports = await mapWithConcurrency(servers, concurrency, async (server) => {
     events({ type: 'server-started', server: server.name });
     const outcome = await checkServer({ config, server, key, now, quick: options.quick === true }).catch(
@@ -88,6 +89,7 @@ export async function runRuntimeCheck(
       ok: serverOk(outcome.checks),
       checks: outcome.checks,
       ...(outcome.git ? { git: outcome.git } : {}),
+      ...(outcome.repositories && config.repositories.length > 1 ? { repositories: outcome.repositories } : {}),
     };
     events({ type: 'server-finished', server: report });
     return report;
@@ -175,17 +177,30 @@ async function defaultVariableReader(
   return mwaaAccess(mwaa, settings, (message) => events({ type: 'warning', message })).airflow;
 }
 
-/** Reads every needed Variable in one go, then adds a `variables` check per server. */
+/**
+ * Reads every needed Variable in one go, then adds a `variables` check per server and repository
+ * with a version file (keys from src/config/variables.ts, the names the DAG was given).
+ */
 async function compareAllVariables(
   config: ResolvedConfig,
   reports: ServerReport[],
-  values: ReadonlyMap<string, Record<string, VersionValue>>,
+  values: ReadonlyMap<string, Record<string, Record<string, VersionValue>>>,
   reader: VariableReader,
   now: () => number,
   events: (event: CheckEvent) => void,
 ): Promise<void> {
+  const versioned = versionRepositories(config.repositories);
+  const mappingsOf = (server: string, repository: (typeof versioned)[number], fileValues: Record<string, VersionValue>) =>
+    repository.versionFile.variables.map((m) => ({
+      fileKey: m.key,
+      key: variableKey(config, server, repository.name, m.variable),
+      fileValue: fileValues[m.key] as VersionValue,
+    }));
   const wanted = reports.flatMap((report) =>
-    values.has(report.name) ? config.versionFile.variables.map((m) => variableKey(config, report.name, m.variable)) : [],
+    versioned.flatMap((repository) => {
+      const fileValues = values.get(report.name)?.[repository.name];
+      return fileValues ? mappingsOf(report.name, repository, fileValues).map((m) => m.key) : [];
+    }),
   );
   const keys = [...new Set(wanted)];
   events({ type: 'variables-started', count: keys.length });
@@ -200,25 +215,21 @@ async function compareAllVariables(
   const ms = elapsed(started, now);
 
   for (const report of reports) {
-    const fileValues = values.get(report.name);
-    let check: CheckResult;
-    if (!fileValues) {
-      check = { name: 'variables', ok: false, ms: 0, reason: 'skipped: no valid version file to compare with' };
-    } else {
-      const mappings = config.versionFile.variables.map((m) => ({
-        fileKey: m.key,
-        key: variableKey(config, report.name, m.variable),
-        fileValue: fileValues[m.key] as VersionValue,
-      }));
-      if (failure !== undefined) {
-        check = { name: 'variables', ok: false, ms, reason: `cannot read Airflow Variables: ${failure}` };
+    for (const repository of versioned) {
+      const tag = repositoryTag(config.repositories, repository);
+      const fileValues = values.get(report.name)?.[repository.name];
+      let check: CheckResult;
+      if (!fileValues) {
+        check = { name: 'variables', ...tag, ok: false, ms: 0, reason: 'skipped: no valid version file to compare with' };
+      } else if (failure !== undefined) {
+        check = { name: 'variables', ...tag, ok: false, ms, reason: `cannot read Airflow Variables: ${failure}` };
       } else {
-        const rows = compareValues(mappings, airflow);
-        report.variables = rows;
-        check = { name: 'variables', ok: rows.every((row) => row.equal), ms, reason: summarizeComparisons(rows) };
+        const rows = compareValues(mappingsOf(report.name, repository, fileValues), airflow);
+        report.variables = [...(report.variables ?? []), ...rows];
+        check = { name: 'variables', ...tag, ok: rows.every((row) => row.equal), ms, reason: summarizeComparisons(rows) };
       }
+      report.checks.push(check);
     }
-    report.checks.push(check);
     report.ok = serverOk(report.checks);
   }
 }

@@ -5,6 +5,8 @@ export type CheckName = 'reachable' | 'whoami' | 'checkout' | 'version-file' | '
 
 export interface CheckResult {
   name: CheckName;
+  /** With several repositories: the repository a checkout, version-file or variables check is about. */
+  repository?: string;
   ok: boolean;
   /** Wall time of this check, in milliseconds. */
   ms: number;
@@ -19,6 +21,8 @@ export interface ServerReport {
   checks: CheckResult[];
   /** What the checkout is on, when the checkout check got that far. */
   git?: { branch: string; commit: string };
+  /** With several repositories: what each checkout is on, by repository name. */
+  repositories?: Record<string, { branch: string; commit: string }>;
   /** With printHostKeys: the key the server presented. */
   hostKey?: { line: string; fingerprint: string; matchesPinned: boolean | null };
   /** With compareVariables, once the version file was read. */
@@ -59,4 +63,9 @@ export function checkDetail(check: Pick<CheckResult, 'ok' | 'reason'>): string {
 
 export function serverOk(checks: readonly CheckResult[]): boolean {
   return checks.length > 0 && checks.every((check) => check.ok);
+}
+
+/** How a check is named in text: with its repository when it has one (`checkout etl`). */
+export function checkLabel(check: Pick<CheckResult, 'name' | 'repository'>): string {
+  return check.repository ? `${check.name} ${check.repository}` : check.name;
 }

@@ -1,26 +1,32 @@
 /**
  * The checks of one server, in order, over one SSH connection: reachable (TCP, SSH, host key,
- * authentication), whoami, checkout (branch and commit), version-file. A check that cannot run
- * because the connection failed is reported as failed and skipped, never left out.
+ * authentication), whoami, then per repository checkout (branch and commit) and, where the
+ * repository names one, version-file. A check that cannot run because the connection failed is
+ * reported as failed and skipped, never left out. With several repositories every per-repository
+ * check carries the repository's name.
  */
 import { posix } from 'node:path';
 import type { ParsedKey } from 'ssh2';
-import type { ResolvedConfig, ResolvedServer } from '../config/resolved.js';
+import type { ResolvedConfig, ResolvedRepository, ResolvedServer } from '../config/resolved.js';
+import { mapWithConcurrency } from '../util/concurrency.js';
 import { fingerprint, parsePublicKeyLine } from './host-key.js';
 import { shellJoin } from '../util/shell-quote.js';
-import type { CheckName, CheckResult } from './report.js';
+import type { CheckResult } from './report.js';
 import { CommandTimeoutError, connect, RemoteFileError, type HostKeyPolicy, type SshConnection } from './ssh.js';
 import { parseVersionFile, variableText, type VersionValue } from './version-file.js';
 
 export interface ServerCheckOutcome {
   checks: CheckResult[];
+  /** What the first repository's checkout is on. */
   git?: { branch: string; commit: string };
-  /** The parsed version file values, keyed by file key, when the file was valid. */
-  values?: Record<string, VersionValue>;
+  /** What each repository's checkout is on, by repository name. */
+  repositories?: Record<string, { branch: string; commit: string }>;
+  /** The parsed version file values, by repository name, then file key, for each valid file. */
+  values?: Record<string, Record<string, VersionValue>>;
 }
 
 export interface ServerCheckContext {
-  config: Pick<ResolvedConfig, 'ssh' | 'git' | 'versionFile'>;
+  config: Pick<ResolvedConfig, 'ssh' | 'repositories'>;
   server: ResolvedServer;
   key: ParsedKey;
   now: () => number;
@@ -28,16 +34,38 @@ export interface ServerCheckContext {
   quick?: boolean;
 }
 
-/** Checks that need a connection, in the order they run. */
-const REMOTE_CHECKS: CheckName[] = ['whoami', 'checkout', 'version-file'];
-const QUICK_CHECKS: CheckName[] = ['whoami'];
+/** Repositories checked at once on one connection: each takes up to two channels (git, SFTP),
+ * well under OpenSSH's default MaxSessions of 10. */
+const REPOSITORY_CONCURRENCY = 4;
 
-export function checkoutPath(config: Pick<ResolvedConfig, 'git'>, server: ResolvedServer): string {
-  return posix.join(server.workspacePath, config.git.checkoutDir);
+/** Checks that need a connection, in the order they run. */
+function remoteChecks(repositories: readonly ResolvedRepository[]): Array<Pick<CheckResult, 'name' | 'repository'>> {
+  return [
+    { name: 'whoami' },
+    ...repositories.flatMap((repository) => {
+      const tag = repositoryTag(repositories, repository);
+      const checkout: Pick<CheckResult, 'name' | 'repository'> = { name: 'checkout', ...tag };
+      return repository.versionFile ? [checkout, { name: 'version-file' as const, ...tag }] : [checkout];
+    }),
+  ];
 }
 
-export function versionFilePath(config: Pick<ResolvedConfig, 'git' | 'versionFile'>, server: ResolvedServer): string {
-  return posix.join(checkoutPath(config, server), config.versionFile.path);
+/** The repository field of a per-repository check: only with several repositories, so that the
+ * report of one repository reads as it always did. */
+export function repositoryTag(repositories: readonly { name: string }[], repository: { name: string }): { repository?: string } {
+  return repositories.length > 1 ? { repository: repository.name } : {};
+}
+
+export function checkoutPath(repository: Pick<ResolvedRepository, 'checkoutDir'>, server: ResolvedServer): string {
+  return posix.join(server.workspacePath, repository.checkoutDir);
+}
+
+export function versionFilePath(
+  repository: Pick<ResolvedRepository, 'checkoutDir'>,
+  file: { path: string },
+  server: ResolvedServer,
+): string {
+  return posix.join(checkoutPath(repository, server), file.path);
 }
 
 /** The host key rule for a server: its pinned key; without one the server is refused. */
@@ -56,7 +84,8 @@ export async function checkServer(context: ServerCheckContext): Promise<ServerCh
   const { config, server, now } = context;
   const checks: CheckResult[] = [];
   const skipRest = (why: string): ServerCheckOutcome => {
-    for (const name of context.quick ? QUICK_CHECKS : REMOTE_CHECKS) checks.push({ name, ok: false, ms: 0, reason: `skipped: ${why}` });
+    const names = context.quick ? [{ name: 'whoami' as const }] : remoteChecks(config.repositories);
+    for (const check of names) checks.push({ ...check, ok: false, ms: 0, reason: `skipped: ${why}` });
     return { checks };
   };
 
@@ -102,22 +131,39 @@ export async function checkServer(context: ServerCheckContext): Promise<ServerCh
       checks.push({ name: 'whoami', ...whoami, ms: elapsed(begin, now) });
       return outcome;
     }
-    // The identity/git command and the SFTP read run side by side on the one connection: two
-    // channels at once instead of three round trips in a row.
+    // The identity/git commands and the SFTP reads run side by side on the one connection: a few
+    // channels at once instead of round trips in a row. The first repository's git command rides
+    // along with whoami.
     const timed = async <T>(work: Promise<T>): Promise<{ value: T; ms: number }> => {
       const begin = now();
       const value = await work;
       return { value, ms: elapsed(begin, now) };
     };
-    const [identity, file] = await Promise.all([
-      timed(identityAndCheckout(connection, server.user, checkoutPath(config, server), config.git.branch, commandTimeoutMs)),
-      timed(versionFile(connection, config, server, commandTimeoutMs)),
-    ]);
-    checks.push({ name: 'whoami', ...identity.value.whoami, ms: identity.ms });
-    checks.push({ name: 'checkout', ...identity.value.checkout, ms: identity.ms });
-    if (identity.value.git) outcome.git = identity.value.git;
-    checks.push({ name: 'version-file', ok: file.value.ok, reason: file.value.reason, ms: file.ms });
-    if (file.value.values) outcome.values = file.value.values;
+    const repositories = config.repositories;
+    const results = await mapWithConcurrency(repositories, REPOSITORY_CONCURRENCY, (repository, index) =>
+      Promise.all([
+        timed(
+          index === 0
+            ? identityAndCheckout(connection, server.user, checkoutPath(repository, server), repository.branch, commandTimeoutMs)
+            : checkoutOnly(connection, checkoutPath(repository, server), repository.branch, commandTimeoutMs),
+        ),
+        repository.versionFile ? timed(versionFile(connection, repository, repository.versionFile, server, commandTimeoutMs)) : undefined,
+      ]),
+    );
+    results.forEach(([identity, file], index) => {
+      const repository = repositories[index] as ResolvedRepository;
+      const tag = repositoryTag(repositories, repository);
+      if (index === 0) checks.push({ name: 'whoami', ...identity.value.whoami, ms: identity.ms });
+      checks.push({ name: 'checkout', ...tag, ...identity.value.checkout, ms: identity.ms });
+      if (identity.value.git) {
+        outcome.git ??= identity.value.git;
+        outcome.repositories = { ...outcome.repositories, [repository.name]: identity.value.git };
+      }
+      if (file) {
+        checks.push({ name: 'version-file', ...tag, ok: file.value.ok, reason: file.value.reason, ms: file.ms });
+        if (file.value.values) outcome.values = { ...outcome.values, [repository.name]: file.value.values };
+      }
+    });
   } finally {
     connection.close();
   }
@@ -164,6 +210,22 @@ export function interpretWhoami(
   return { ok: false, reason: `logged in as ${JSON.stringify(actual)}, expected ${JSON.stringify(user)}` };
 }
 
+/** The branch and commit of one more checkout (whoami already ran with the first). */
+async function checkoutOnly(connection: SshConnection, path: string, branch: string, timeoutMs: number): Promise<IdentityOutcome> {
+  const result = await run(connection, shellJoin(['git', '-C', path, 'rev-parse', 'HEAD', '--abbrev-ref', 'HEAD']), timeoutMs);
+  const whoami = { ok: true, reason: '' };
+  if ('reason' in result) return { whoami, checkout: { ok: false, reason: result.reason } };
+  return {
+    whoami,
+    ...interpretCheckout(
+      result,
+      result.stdout.split('\n').map((line) => line.trim()),
+      path,
+      branch,
+    ),
+  };
+}
+
 /** Reads the output of identityCommand. Pure, for tests. */
 export function interpretIdentity(
   result: { code: number | null; stdout: string; stderr: string },
@@ -175,21 +237,30 @@ export function interpretIdentity(
   const whoami = interpretWhoami(result, user);
   // `whoami && git ...`: no user name means git never ran.
   if (lines[0] === '' || lines[0] === undefined) return { whoami, checkout: { ok: false, reason: 'skipped: whoami failed' } };
+  return { whoami, ...interpretCheckout(result, lines.slice(1), path, branch) };
+}
+
+/** Reads `git rev-parse HEAD --abbrev-ref HEAD` (commit, then branch). Pure, for tests. */
+function interpretCheckout(
+  result: { code: number | null; stderr: string },
+  lines: string[],
+  path: string,
+  branch: string,
+): Omit<IdentityOutcome, 'whoami'> {
   if (result.code !== 0) {
     const detail = firstLine(result.stderr) || exitText(result.code);
-    return { whoami, checkout: { ok: false, reason: `no git checkout at ${path}: ${detail}` } };
+    return { checkout: { ok: false, reason: `no git checkout at ${path}: ${detail}` } };
   }
-  const commit = lines[1] ?? '';
-  const current = lines[2] ?? '';
+  const commit = lines[0] ?? '';
+  const current = lines[1] ?? '';
   if (!/^[0-9a-f]{40,64}$/.test(commit) || current === '') {
-    return { whoami, checkout: { ok: false, reason: `unexpected git output at ${path}` } };
+    return { checkout: { ok: false, reason: `unexpected git output at ${path}` } };
   }
   const git = { branch: current, commit };
   const short = commit.slice(0, 12);
-  if (current === branch) return { whoami, checkout: { ok: true, reason: `${path} on ${branch} at ${short}` }, git };
+  if (current === branch) return { checkout: { ok: true, reason: `${path} on ${branch} at ${short}` }, git };
   const where = current === 'HEAD' ? 'a detached HEAD' : `branch ${JSON.stringify(current)}`;
   return {
-    whoami,
     checkout: { ok: false, reason: `${path} is on ${where} at ${short}, expected branch ${JSON.stringify(branch)}` },
     git,
   };
@@ -197,20 +268,21 @@ export function interpretIdentity(
 
 async function versionFile(
   connection: SshConnection,
-  config: Pick<ResolvedConfig, 'git' | 'versionFile'>,
+  repository: ResolvedRepository,
+  file: NonNullable<ResolvedRepository['versionFile']>,
   server: ResolvedServer,
   timeoutMs: number,
 ): Promise<{ ok: boolean; reason: string; values?: Record<string, VersionValue> }> {
-  const path = versionFilePath(config, server);
+  const path = versionFilePath(repository, file, server);
   let bytes: Buffer;
   try {
-    bytes = await connection.readFile(path, { maxBytes: config.versionFile.maxBytes, timeoutMs });
+    bytes = await connection.readFile(path, { maxBytes: file.maxBytes, timeoutMs });
   } catch (error) {
     if (error instanceof CommandTimeoutError) return { ok: false, reason: `reading ${path}: ${error.message}` };
     if (error instanceof RemoteFileError) return { ok: false, reason: error.message };
     return { ok: false, reason: `reading ${path} over SFTP failed: ${(error as Error).message}` };
   }
-  return validateVersionBytes(bytes, path, config.versionFile.variables);
+  return validateVersionBytes(bytes, path, file.variables);
 }
 
 /** UTF-8 decoding and validation of the file's bytes. Pure, for tests. */

@@ -56,7 +56,6 @@ def select_targets(
     all_servers: str,
     secret_arns: list[str],
     workspace_pattern: str,
-    checkout_dir: str,
 ) -> list[dict]:
     """Validates the run parameters (again: a schema cannot express all of this, and a run can be
     created without schema validation) and returns the servers of this run, each with the key's ARN.
@@ -98,12 +97,16 @@ def select_targets(
                 "user": server["user"],
                 "host_public_key": server["host_public_key"],
                 "workspace_path": base,
-                "checkout_path": f"{base.rstrip('/')}/{checkout_dir}",
                 "variables": server["variables"],
                 "secrets_arn": secret_arn,
             }
         )
     return targets
+
+
+def checkout_path(target: dict, repository: dict) -> str:
+    """Where a repository is checked out on a target: its checkout_dir inside the run's workspace."""
+    return f"{target['workspace_path'].rstrip('/')}/{repository['checkout_dir']}"
 
 
 # --------------------------------------------------------------------------- the version file

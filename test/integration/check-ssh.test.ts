@@ -95,25 +95,91 @@ describe('SshConnection', () => {
   });
 });
 
+/** A config of one server: this test's sshd, with `workspace` and the given repositories. */
+function sshdConfig(name: string, workspace: string, repositories: Record<string, unknown>) {
+  return resolveEnvironment(
+    name,
+    environmentSchema.parse({
+      mwaa: { environmentName: name, region: 'us-east-1', bucket: `airflow-${name}` },
+      secrets: { sshKeyArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:gpu-server-ssh-key-AbCdEf' },
+      ...repositories,
+      ssh: { user: sshd.user },
+      servers: [{ name: 'gpu-01', host: '127.0.0.1', port: sshd.port, workspacePath: workspace, hostPublicKey: sshd.hostPublicKey }],
+    }),
+  );
+}
+
 describe('a server without a pinned host key', () => {
   it('is never connected to: the check has no accept-new policy', async () => {
     const workspace = join(dir, 'ws');
     makeCheckout(workspace, 'cicd-test', 'cicd_01_etl', 'a: 1\nb: 2\nc: 3\nd: 4\n');
-    const config = resolveEnvironment(
-      'unpinned',
-      environmentSchema.parse({
-        mwaa: { environmentName: 'unpinned', region: 'us-east-1', bucket: 'airflow-unpinned' },
-        secrets: { sshKeyArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:gpu-server-ssh-key-AbCdEf' },
-        git: { repoUrl: '/srv/git/cicd-test.git' },
-        ssh: { user: sshd.user },
-        servers: [{ name: 'gpu-01', host: '127.0.0.1', port: sshd.port, workspacePath: workspace, hostPublicKey: sshd.hostPublicKey }],
-      }),
-    );
+    const config = sshdConfig('unpinned', workspace, { git: { repoUrl: '/srv/git/cicd-test.git' } });
     // The schema requires a pinned key; a config object built some other way still gets no connection.
     config.servers[0]!.hostPublicKey = null;
     const report = await runRuntimeCheck(config, { identityFile: sshd.clientKeyPath });
     expect(report.ok).toBe(false);
     expect(report.servers[0]?.checks[0]?.reason).toMatch(/^no pinned hostPublicKey/);
     expect(report.servers[0]?.checks.slice(1).every((c) => !c.ok && c.reason.startsWith('skipped'))).toBe(true);
+  });
+});
+
+describe('several repositories', () => {
+  it('checks every checkout and compares each version file with its own Variables', async () => {
+    const workspace = join(dir, 'ws-many');
+    makeCheckout(workspace, 'cicd-test', 'cicd_01_etl', 'a: 1\nb: two\nc: 3.5\nd: true\n');
+    makeCheckout(workspace, 'models', 'main', 'model: resnet-7\n');
+    const config = sshdConfig('many', workspace, {
+      repositories: [
+        { name: 'etl', url: '/srv/git/cicd-test.git', checkoutDir: 'cicd-test', versionFile: 'www/version.yaml' },
+        {
+          name: 'models',
+          url: '/srv/git/models.git',
+          branch: 'main',
+          checkoutDir: 'models',
+          versionFile: { path: 'www/version.yaml', variables: [{ key: 'model', variable: 'model' }] },
+        },
+        // Configured but never cloned on this server: its checkout check fails.
+        { name: 'docs', url: '/srv/git/docs.git', branch: 'main', checkoutDir: 'docs' },
+      ],
+    });
+    const asked: string[] = [];
+    const airflow = new Map([
+      ['etl__a', '1'],
+      ['etl__b', 'two'],
+      ['etl__c', '3.5'],
+      ['etl__d', 'true'],
+      ['models__model', 'resnet-6'],
+    ]);
+    const report = await runRuntimeCheck(config, {
+      identityFile: sshd.clientKeyPath,
+      compareVariables: true,
+      variableReader: {
+        variables: async (keys) => {
+          asked.push(...keys);
+          return new Map(keys.map((key) => [key, airflow.get(key)]));
+        },
+      },
+    });
+    const [server] = report.servers;
+    expect(server?.checks.map((c) => [c.name, c.repository, c.ok])).toEqual([
+      ['reachable', undefined, true],
+      ['whoami', undefined, true],
+      ['checkout', 'etl', true],
+      ['version-file', 'etl', true],
+      ['checkout', 'models', true],
+      ['version-file', 'models', true],
+      ['checkout', 'docs', false],
+      ['variables', 'etl', true],
+      ['variables', 'models', false],
+    ]);
+    expect(asked.sort()).toEqual(['etl__a', 'etl__b', 'etl__c', 'etl__d', 'models__model']);
+    expect(server?.checks[4]?.reason).toMatch(/\/models on main at [0-9a-f]{12}$/);
+    expect(server?.checks[6]?.reason).toMatch(/^no git checkout at .*\/docs: fatal: cannot change to/);
+    expect(server?.repositories).toEqual({
+      etl: { branch: 'cicd_01_etl', commit: expect.stringMatching(/^[0-9a-f]{40}$/) },
+      models: { branch: 'main', commit: expect.stringMatching(/^[0-9a-f]{40}$/) },
+    });
+    expect(server?.variables?.find((row) => row.key === 'models__model')).toMatchObject({ equal: false, airflowValue: 'resnet-6' });
+    expect(report.ok).toBe(false);
   });
 });

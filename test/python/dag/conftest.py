@@ -191,7 +191,7 @@ BRANCH_FILES = {
 RETRIED_BRANCHES = {"t-vf-bomb", "t-vf-deep"}
 
 # DAG variants rendered for the tests, each into dags/<name>/<name>.py.
-VARIANTS = ["main", "multi", "badhostkey", "down", "nobranch", "missingsecret", "deniedsecret"] + [
+VARIANTS = ["main", "multi", "tworepos", "badhostkey", "down", "nobranch", "missingsecret", "deniedsecret"] + [
     branch.removeprefix("t-").replace("-", "_") for branch in BRANCH_FILES
 ]
 if AIRFLOW_LINE == "3":
@@ -278,6 +278,34 @@ def dag_files(stack, test_repo, wrong_host_key, airflow_db) -> dict:  # noqa: AR
                 {**server, "name": "gpu-01", "workspacePath": f"{stack['workspace']}/multi-01"},
                 {**server, "name": "gpu-02", "workspacePath": f"{stack['workspace']}/multi-02"},
                 {**server, "name": "gpu-03", "port": dead_port, "workspacePath": f"{stack['workspace']}/multi-03"},
+            ],
+        ),
+        # Three repositories on two servers: one clones and publishes, one names a branch that does
+        # not exist, one is only checked out.
+        variant(
+            "tworepos",
+            dag={"maxActiveTasks": 4},
+            git=None,
+            repositories=[
+                {
+                    "name": "good",
+                    "url": str(test_repo),
+                    "branch": stack["git"]["branch"],
+                    "checkoutDir": "good",
+                    "versionFile": "www/version.yaml",
+                },
+                {
+                    "name": "broken",
+                    "url": str(test_repo),
+                    "branch": "t-no-such-branch",
+                    "checkoutDir": "broken",
+                    "versionFile": "www/version.yaml",
+                },
+                {"name": "code-only", "url": str(test_repo), "branch": "t-vf-missing", "checkoutDir": "repos/code"},
+            ],
+            servers=[
+                {**server, "name": "gpu-01", "workspacePath": f"{stack['workspace']}/repos-01"},
+                {**server, "name": "gpu-02", "workspacePath": f"{stack['workspace']}/repos-02"},
             ],
         ),
         variant("badhostkey", servers=[{**server, "hostPublicKey": wrong_host_key}]),

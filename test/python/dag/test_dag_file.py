@@ -46,6 +46,28 @@ def test_per_server_tasks_are_mapped_and_bounded(dagbag):
         assert task.get_closest_mapped_task_group() is not None, task_id
 
 
+def test_each_repository_is_its_own_branch_after_the_connection_test(dagbag):
+    dag = dagbag.get_dag("t_tworepos")
+    assert dag.max_active_tasks == 4
+    for name in ("good", "broken", "code-only"):
+        clone = dag.get_task(f"clone_{name}")
+        # Its inputs (targets, key, connection test), never another repository's task.
+        assert clone.upstream_task_ids == {"validate_inputs", "retrieve_ssh_key", "test_ssh_connection"}, name
+        assert clone.max_active_tis_per_dagrun == dag.get_task("test_ssh_connection").max_active_tis_per_dagrun
+        assert clone.get_closest_mapped_task_group() is not None, name
+    for name in ("good", "broken"):
+        assert dag.get_task(f"read_version_{name}").upstream_task_ids == {
+            "validate_inputs",
+            "retrieve_ssh_key",
+            f"clone_{name}",
+        }
+        assert dag.get_task(f"update_variables_{name}").upstream_task_ids >= {f"read_version_{name}", f"clone_{name}"}
+    assert "read_version_code-only" not in dag.task_ids
+    cleanup = dag.get_task("cleanup_temp_files")
+    leaves = {"update_variables_good", "update_variables_broken", "clone_code-only"}
+    assert leaves <= cleanup.upstream_task_ids, cleanup.upstream_task_ids
+
+
 def test_params_carry_json_schema_for_every_input(dagbag, stack):
     dag = dagbag.get_dag("gpu_server_cicd_workflow")
     params = dag.params

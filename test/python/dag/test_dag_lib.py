@@ -123,7 +123,6 @@ def select(**params):
         all_servers="all",
         secret_arns=[ARN],
         workspace_pattern=WORKSPACE,
-        checkout_dir="cicd-test",
     )
 
 
@@ -140,7 +139,10 @@ def test_only_the_configured_secret_and_clean_workspaces_are_accepted():
     for workspace in ("/home/ubuntu/./ws", "/home//ws", "/a/../b", "relative", "/a\n"):
         with pytest.raises(lib.InputError, match=r"^workspace_path: "):
             select(workspace_path=workspace)
-    assert select(workspace_path="/srv/ws/")[0]["checkout_path"] == "/srv/ws/cicd-test"
+    target = select(workspace_path="/srv/ws/")[0]
+    assert lib.checkout_path(target, {"checkout_dir": "cicd-test"}) == "/srv/ws/cicd-test"
+    assert lib.checkout_path(target, {"checkout_dir": "repos/etl"}) == "/srv/ws/repos/etl"
+    assert lib.checkout_path(select(workspace_path="/")[0], {"checkout_dir": "cicd-test"}) == "/cicd-test"
 
 
 # --------------------------------------------------------------------------- values

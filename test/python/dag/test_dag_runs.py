@@ -76,6 +76,8 @@ def test_full_run_sets_the_variables_and_the_second_run_updates_incrementally(da
     assert summary["ssh_connect_seconds"] > 0
     assert summary["git_seconds"] > 0
     assert "METRIC ssh_connect" in first.log and "METRIC git" in first.log and "METRIC variables" in first.log
+    # The one repository of the git shorthand is named "repo" in the METRIC lines.
+    assert any('"repository": "repo"' in line for line in first.log.splitlines() if "METRIC git " in line)
     key_info = first.result("retrieve_ssh_key")
     assert key_info["fingerprint"].startswith("SHA256:")
     assert first.result("test_ssh_connection")["whoami"] == stack["ssh"]["user"]
@@ -247,6 +249,45 @@ def test_one_server_failing_does_not_stop_the_others(dagbag, stack):
     assert get_variable("gpu-03__a") is None
     assert {run.result("update_airflow_variables", i)["server"] for i in (0, 1)} == {"gpu-01", "gpu-02"}
     for server in ("multi-01", "multi-02"):
+        shutil.rmtree(Path(stack["workspace"]) / server, ignore_errors=True)
+
+
+def test_a_failing_repository_fails_only_its_own_tasks(dagbag, stack):
+    dag = dagbag.get_dag("t_tworepos")
+    assert dag.max_active_tasks == 4
+    run = run_dag(dag, {})
+    assert run.state == "failed", run.tis
+    for index in (0, 1):
+        for task_id in ("test_ssh_connection", "clone_good", "read_version_good", "update_variables_good"):
+            assert run.task_state(task_id, index) == "success", (task_id, index, run.tis)
+        assert run.task_state("clone_code-only", index) == "success", run.tis
+        assert run.task_state("clone_broken", index) == "failed", run.tis
+        for task_id in ("read_version_broken", "update_variables_broken"):
+            assert run.task_state(task_id, index) == "upstream_failed", (task_id, index, run.tis)
+    # Nothing of the single-repository shape: every task carries its repository's name.
+    assert not {task_id for task_id, _ in run.tis} & {"clone_and_checkout_repo", "read_version_yaml"}
+    assert run.task_state("cleanup_temp_files") == "success"
+    assert "Branch 't-no-such-branch' does not exist" in run.log
+    values = expected_values(stack)
+    for server in ("gpu-01", "gpu-02"):
+        for key, value in values.items():
+            assert get_variable(f"{server}__good__{key}") == as_variable_text(value)
+            assert get_variable(f"{server}__broken__{key}") is None
+        workspace = Path(stack["workspace"]) / f"repos-{server.removeprefix('gpu-')}"
+        assert (workspace / "good" / "www" / "version.yaml").is_file()
+        code_branch = subprocess.run(
+            ["git", "-C", str(workspace / "repos" / "code"), "rev-parse", "--abbrev-ref", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        assert code_branch == "t-vf-missing"
+    summary = run.result("update_variables_good", 0)
+    assert summary["repository"] == "good" and summary["variables_updated"] == 4
+    metric_lines = [line for line in run.log.splitlines() if "METRIC git " in line]
+    assert any('"repository": "good"' in line for line in metric_lines), metric_lines
+    assert any('"repository": "code-only"' in line for line in metric_lines), metric_lines
+    for server in ("repos-01", "repos-02"):
         shutil.rmtree(Path(stack["workspace"]) / server, ignore_errors=True)
 
 

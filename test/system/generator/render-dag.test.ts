@@ -68,8 +68,8 @@ describe('renderDag', () => {
     const constants = pythonConstants(source);
     expect(constants.SERVER_CHOICES).toEqual(['all', 'gpu-prod-01', 'gpu-prod-02', '10.30.1.21', '10.30.1.22']);
     expect(constants.DEFAULT_SERVER).toBe('all');
-    const servers = constants.SERVERS as Array<{ name: string; variables: Array<{ variable: string }> }>;
-    expect(servers.map((s) => s.variables.map((v) => v.variable))).toEqual([
+    const servers = constants.SERVERS as Array<{ name: string; variables: Record<string, Array<{ variable: string }>> }>;
+    expect(servers.map((s) => s.variables.repo!.map((v) => v.variable))).toEqual([
       ['gpu-prod-01__a', 'gpu-prod-01__b', 'gpu-prod-01__c', 'gpu-prod-01__d'],
       ['gpu-prod-02__a', 'gpu-prod-02__b', 'gpu-prod-02__c', 'gpu-prod-02__d'],
     ]);
@@ -81,8 +81,22 @@ describe('renderDag', () => {
     expect(constants.DEFAULT_SERVER).toBe('10.20.1.15');
     expect(constants.SERVER_CHOICES).toEqual(['gpu-dev-01', '10.20.1.15']);
     expect(constants.DEFAULT_WORKSPACE).toBe('/home/ubuntu/workspace');
-    const servers = constants.SERVERS as Array<{ variables: Array<{ variable: string }> }>;
-    expect(servers[0]!.variables.map((v) => v.variable)).toEqual(['a', 'b', 'c', 'd']);
+    const servers = constants.SERVERS as Array<{ variables: Record<string, Array<{ variable: string }>> }>;
+    expect(servers[0]!.variables).toEqual({ repo: expect.any(Array) });
+    expect(servers[0]!.variables.repo!.map((v) => v.variable)).toEqual(['a', 'b', 'c', 'd']);
+    const repositories = constants.REPOSITORIES as Array<Record<string, unknown>>;
+    expect(repositories).toEqual([
+      {
+        name: 'repo',
+        url: 'git@github.com:example-org/cicd-test.git',
+        branch: 'cicd_01_etl',
+        checkout_dir: 'cicd-test',
+        remote: 'origin',
+        version_file: 'www/version.yaml',
+        version_file_max_bytes: 65536,
+        tasks: { clone: 'clone_and_checkout_repo', read: 'read_version_yaml', update: 'update_airflow_variables' },
+      },
+    ]);
   });
 
   it('keeps hostile config values as data: the file compiles and holds each value unchanged', async () => {
@@ -92,30 +106,31 @@ describe('renderDag', () => {
       c.dag.description = hostile('description');
       c.dag.owner = hostile('owner');
       c.dag.tags = [hostile('tag')];
-      c.git.branch = hostile('branch');
-      c.git.repoUrl = hostile('repo');
-      c.versionFile.path = hostile('path');
+      c.repositories[0]!.branch = hostile('branch');
+      c.repositories[0]!.url = hostile('repo');
+      c.repositories[0]!.versionFile!.path = hostile('path');
       c.secrets.sshKeyArn = hostile('arn');
       c.secrets.sshKeyJsonField = hostile('field');
       c.servers[0]!.workspacePath = hostile('workspace');
       c.servers[0]!.host = hostile('host');
       c.servers[0]!.hostPublicKey = hostile('hostkey');
-      c.versionFile.variables[0]!.key = hostile('key');
+      c.repositories[0]!.versionFile!.variables[0]!.key = hostile('key');
     });
     const constants = pythonConstants(renderDag(c, meta));
     expect(constants.DAG_DESCRIPTION).toBe(hostile('description'));
     expect(constants.DAG_OWNER).toBe(hostile('owner'));
     expect(constants.DAG_TAGS).toEqual([hostile('tag'), 'config-ffffffffffff']);
-    expect(constants.GIT_BRANCH).toBe(hostile('branch'));
-    expect(constants.GIT_REPO_URL).toBe(hostile('repo'));
-    expect(constants.VERSION_FILE).toBe(hostile('path'));
+    const repository = (constants.REPOSITORIES as Array<Record<string, unknown>>)[0]!;
+    expect(repository.branch).toBe(hostile('branch'));
+    expect(repository.url).toBe(hostile('repo'));
+    expect(repository.version_file).toBe(hostile('path'));
     expect(constants.SSH_KEY_ARN).toBe(hostile('arn'));
     expect(constants.SECRET_JSON_FIELD).toBe(hostile('field'));
     const servers = constants.SERVERS as Array<Record<string, unknown>>;
     expect(servers[0]!.workspace_path).toBe(hostile('workspace'));
     expect(servers[0]!.host).toBe(hostile('host'));
     expect(servers[0]!.host_public_key).toBe(hostile('hostkey'));
-    expect((servers[0]!.variables as Array<{ key: string }>)[0]!.key).toBe(hostile('key'));
+    expect((servers[0]!.variables as Record<string, Array<{ key: string }>>).repo![0]!.key).toBe(hostile('key'));
     expect(constants.SERVER_CHOICES).toContain(hostile('host'));
   });
 

@@ -44,8 +44,7 @@ describe('the shipped config', () => {
     expect(environmentNames(file)).toEqual(['dev', 'local', 'prod']);
     const dev = resolveConfig(file, 'dev');
     expect(dev.dag.id).toBe('gpu_server_cicd_workflow');
-    expect(dev.git.branch).toBe('cicd_01_etl');
-    expect(dev.git.checkoutDir).toBe('cicd-test');
+    expect(dev.repositories).toMatchObject([{ name: 'repo', branch: 'cicd_01_etl', checkoutDir: 'cicd-test' }]);
     expect(dev.ssh.user).toBe('ubuntu');
     expect(dev.servers[0]).toMatchObject({ port: 22, user: 'ubuntu', workspacePath: '/home/ubuntu/workspace' });
     expect(dev.airflow).toEqual({ version: '2.10.3', pythonVersion: '3.11', line: '2' });
@@ -62,8 +61,8 @@ describe('the shipped config', () => {
 
   it('names Variables per server only when there are several', async () => {
     const file = await readConfigFile();
-    expect(variableKey(resolveConfig(file, 'dev'), 'gpu-dev-01', 'a')).toBe('a');
-    expect(variableKey(resolveConfig(file, 'prod'), 'gpu-prod-02', 'a')).toBe('gpu-prod-02__a');
+    expect(variableKey(resolveConfig(file, 'dev'), 'gpu-dev-01', 'repo', 'a')).toBe('a');
+    expect(variableKey(resolveConfig(file, 'prod'), 'gpu-prod-02', 'repo', 'a')).toBe('gpu-prod-02__a');
   });
 
   it('derives the Python version from the Airflow version as MWAA pairs them', async () => {
@@ -303,7 +302,7 @@ describe('messages in the words of the file, not of the validator', () => {
 
   it('an unknown key far from any known one lists the keys allowed there', async () => {
     expect(await messageAt(base.replace('    servers:', '    zzzzzzzz: 1\n    servers:'), 'environments.dev.zzzzzzzz')).toMatch(
-      /^unknown key; remove it or check its spelling\. Allowed here: localStack, dag, airflow, mwaa, aws, ssh, secrets, servers, git, versionFile, monitoring\.$/,
+      /^unknown key; remove it or check its spelling\. Allowed here: localStack, dag, airflow, mwaa, aws, ssh, secrets, servers, git, repositories, versionFile, monitoring\.$/,
     );
   });
 

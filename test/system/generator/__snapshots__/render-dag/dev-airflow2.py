@@ -3,8 +3,12 @@
 # ruff: noqa: S104, S108
 """Checks out the CI/CD branch on each GPU server and publishes its version file as Airflow Variables.
 
-Tasks: validate_inputs -> retrieve_ssh_key -> (per server) test_ssh_connection ->
-clone_and_checkout_repo -> read_version_yaml -> update_airflow_variables -> cleanup_temp_files.
+Tasks: validate_inputs -> retrieve_ssh_key -> (per server) test_ssh_connection -> per repository,
+in parallel: clone -> read the version file -> update the Airflow Variables (only for a repository
+that names a version file) -> cleanup_temp_files. With one repository the tasks are
+clone_and_checkout_repo, read_version_yaml and update_airflow_variables; with several,
+clone_<repository>, read_version_<repository> and update_variables_<repository>. A failing
+repository fails only its own tasks; the other repositories and the cleanup still run.
 
 On MWAA each task may run on a different worker, so no task relies on a file or an in-memory object
 that another task created: every SSH task fetches the key itself (gpu_ssh_utils and
@@ -48,16 +52,30 @@ SSH_KEY_ARN = "arn:aws:secretsmanager:us-east-1:111122223333:secret:gpu-server-s
 SECRET_JSON_FIELD = None  # noqa: E501
 SECRET_CACHE_TTL_SECONDS = 300
 
-GIT_REPO_URL = "git@github.com:example-org/cicd-test.git"  # noqa: E501
-GIT_BRANCH = "cicd_01_etl"  # noqa: E501
-GIT_CHECKOUT_DIR = "cicd-test"  # noqa: E501
-GIT_REMOTE = "origin"  # noqa: E501
+MAX_ACTIVE_TASKS = 16
 
-VERSION_FILE = "www/version.yaml"  # noqa: E501
-VERSION_FILE_MAX_BYTES = 65536
+# The repositories checked out on every server, each with its task ids; version_file is None for a
+# repository that is only checked out.
+REPOSITORIES = [
+    {
+        "name": "repo",
+        "url": "git@github.com:example-org/cicd-test.git",  # noqa: E501
+        "branch": "cicd_01_etl",  # noqa: E501
+        "checkout_dir": "cicd-test",  # noqa: E501
+        "remote": "origin",  # noqa: E501
+        "version_file": "www/version.yaml",  # noqa: E501
+        "version_file_max_bytes": 65536,
+        "tasks": {
+            "clone": "clone_and_checkout_repo",  # noqa: E501
+            "read": "read_version_yaml",  # noqa: E501
+            "update": "update_airflow_variables",  # noqa: E501
+        },
+    },
+]
 
-# The GPU servers, with the Airflow Variable each version-file key goes to (per-server namespace
-# when there are several servers).
+# The GPU servers, with the Airflow Variable each version-file key goes to, per repository (the
+# names come from src/config/variables.ts: per-server and per-repository namespaces when there are
+# several servers or several version files).
 SERVERS = [
     {
         "name": "gpu-dev-01",
@@ -66,12 +84,14 @@ SERVERS = [
         "user": "ubuntu",
         "workspace_path": "/home/ubuntu/workspace",  # noqa: E501
         "host_public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPb1nLd3Y6u0m3dQ8n7p1mS3T6dXk2yq0GWqk3W2v9cE",  # noqa: E501
-        "variables": [
-            {"key": "a", "type": "scalar", "variable": "a"},  # noqa: E501
-            {"key": "b", "type": "scalar", "variable": "b"},  # noqa: E501
-            {"key": "c", "type": "scalar", "variable": "c"},  # noqa: E501
-            {"key": "d", "type": "scalar", "variable": "d"},  # noqa: E501
-        ],
+        "variables": {
+            "repo": [
+                {"key": "a", "type": "scalar", "variable": "a"},  # noqa: E501
+                {"key": "b", "type": "scalar", "variable": "b"},  # noqa: E501
+                {"key": "c", "type": "scalar", "variable": "c"},  # noqa: E501
+                {"key": "d", "type": "scalar", "variable": "d"},  # noqa: E501
+            ],
+        },
     },
 ]
 
@@ -134,7 +154,6 @@ def select_targets(
     all_servers: str,
     secret_arns: list[str],
     workspace_pattern: str,
-    checkout_dir: str,
 ) -> list[dict]:
     """Validates the run parameters (again: a schema cannot express all of this, and a run can be
     created without schema validation) and returns the servers of this run, each with the key's ARN.
@@ -176,12 +195,16 @@ def select_targets(
                 "user": server["user"],
                 "host_public_key": server["host_public_key"],
                 "workspace_path": base,
-                "checkout_path": f"{base.rstrip('/')}/{checkout_dir}",
                 "variables": server["variables"],
                 "secrets_arn": secret_arn,
             }
         )
     return targets
+
+
+def checkout_path(target: dict, repository: dict) -> str:
+    """Where a repository is checked out on a target: its checkout_dir inside the run's workspace."""
+    return f"{target['workspace_path'].rstrip('/')}/{repository['checkout_dir']}"
 
 
 # --------------------------------------------------------------------------- the version file
@@ -460,7 +483,6 @@ def check_inputs(params: dict) -> list[dict]:
         all_servers=ALL_SERVERS,
         secret_arns=[SSH_KEY_ARN],
         workspace_pattern=WORKSPACE_PATTERN,
-        checkout_dir=GIT_CHECKOUT_DIR,
     )
 
 
@@ -481,6 +503,8 @@ def _failure(message: str) -> Exception:
     start_date=datetime(2024, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=MAX_ACTIVE_RUNS,
+    # Every SSH task holds one session: this bounds them over repositories x servers.
+    max_active_tasks=MAX_ACTIVE_TASKS,
     tags=DAG_TAGS,
     doc_md=__doc__,
     default_args={
@@ -563,12 +587,13 @@ def gpu_server_cicd_workflow():
         return {"server": target["name"], "whoami": whoami, "ssh": metrics}
 
     @task(max_active_tis_per_dagrun=SERVER_CONCURRENCY)
-    def clone_and_checkout_repo(target: dict, key_info: dict, connection: dict) -> dict:
+    def clone_and_checkout_repo(target: dict, key_info: dict, connection: dict, repository: dict) -> dict:
         import gpu_ssh_utils
 
-        checkout = target["checkout_path"]
-        where = f"server {target['name']}"
-        remote_ref = f"refs/remotes/{GIT_REMOTE}/{GIT_BRANCH}"
+        checkout = checkout_path(target, repository)
+        branch_name, url, remote = repository["branch"], repository["url"], repository["remote"]
+        where = f"server {target['name']} (repository {repository['name']})"
+        remote_ref = f"refs/remotes/{remote}/{branch_name}"
         with connect(target, key_info["fingerprint"], SSH_OPTIONS, _failure) as ssh:
             started = time.monotonic()
             step = "preparing the workspace"
@@ -584,31 +609,34 @@ def gpu_server_cicd_workflow():
                 mode = ssh.run(probe).stdout.strip()
                 if mode == "clone":
                     step = "git clone"
-                    git(ssh, None, "clone", "--no-checkout", "--origin", GIT_REMOTE, "--", GIT_REPO_URL, checkout)
-                # Fetching from the configured URL (not the checkout's remote) follows a changed repoUrl.
-                step = f"git fetch of branch {GIT_BRANCH}"
-                refspec = f"+refs/heads/{GIT_BRANCH}:{remote_ref}"
-                fetch = git(ssh, checkout, "fetch", "--prune", "--", GIT_REPO_URL, refspec, check=False)
+                    git(ssh, None, "clone", "--no-checkout", "--origin", remote, "--", url, checkout)
+                # Fetching from the configured URL (not the checkout's remote) follows a changed URL.
+                step = f"git fetch of branch {branch_name}"
+                refspec = f"+refs/heads/{branch_name}:{remote_ref}"
+                fetch = git(ssh, checkout, "fetch", "--prune", "--", url, refspec, check=False)
                 if fetch.exit_code != 0:
                     detail = fetch.stderr.strip()[-600:]
                     if "couldn't find remote ref" in fetch.stderr:
-                        raise _failure(f"Branch {GIT_BRANCH!r} does not exist in {GIT_REPO_URL} ({where}).")
+                        raise _failure(f"Branch {branch_name!r} does not exist in {url} ({where}).")
                     raise RuntimeError(f"git fetch failed on {where} (exit {fetch.exit_code}): {detail}")
-                step = f"git checkout of branch {GIT_BRANCH}"
-                git(ssh, checkout, "checkout", "-q", "-B", GIT_BRANCH, remote_ref)
+                step = f"git checkout of branch {branch_name}"
+                git(ssh, checkout, "checkout", "-q", "-B", branch_name, remote_ref)
                 step = "verifying the checkout"
                 branch = git(ssh, checkout, "rev-parse", "--abbrev-ref", "HEAD").stdout.strip()
                 shas = git(ssh, checkout, "rev-parse", "HEAD", remote_ref).stdout.split()
                 commit, expected = (shas + ["?", "?"])[:2]
             except gpu_ssh_utils.GpuSSHError as exc:
-                raise RuntimeError(remote_error(target, step, exc)) from None
+                raise RuntimeError(remote_error(target, f"{step} of repository {repository['name']}", exc)) from None
             git_seconds = round(time.monotonic() - started, 3)
             metrics = ssh.metrics.to_dict()
-        if branch != GIT_BRANCH or commit != expected:
-            raise _failure(f"Checkout on {where} is on {branch!r} at {commit}, expected {GIT_BRANCH!r} at {expected}.")
-        metric("git", server=target["name"], mode=mode, seconds=git_seconds, commit=commit)
+        if branch != branch_name or commit != expected:
+            raise _failure(f"Checkout on {where} is on {branch!r} at {commit}, expected {branch_name!r} at {expected}.")
+        metric(
+            "git", server=target["name"], repository=repository["name"], mode=mode, seconds=git_seconds, commit=commit
+        )
         return {
             "server": target["name"],
+            "repository": repository["name"],
             "mode": mode,
             "branch": branch,
             "commit": commit,
@@ -617,19 +645,22 @@ def gpu_server_cicd_workflow():
         }
 
     @task(max_active_tis_per_dagrun=SERVER_CONCURRENCY)
-    def read_version_yaml(target: dict, key_info: dict, checkout: dict) -> dict:
+    def read_version_yaml(target: dict, key_info: dict, checkout: dict, repository: dict) -> dict:
         import gpu_ssh_utils
 
-        path = f"{target['checkout_path']}/{VERSION_FILE}"
-        where = f"{VERSION_FILE} on server {target['name']} (commit {checkout['commit']})"
+        version_file, max_bytes = repository["version_file"], repository["version_file_max_bytes"]
+        path = f"{checkout_path(target, repository)}/{version_file}"
+        where = f"{version_file} of repository {repository['name']} on server {target['name']}"
+        where += f" (commit {checkout['commit']})"
         with connect(target, key_info["fingerprint"], SSH_OPTIONS, _failure) as ssh:
             try:
-                text = ssh.read_text(path, max_bytes=VERSION_FILE_MAX_BYTES)
+                text = ssh.read_text(path, max_bytes=max_bytes)
             except gpu_ssh_utils.RemoteFileNotFound:
-                raise _failure(f"{where} does not exist: the branch must contain {VERSION_FILE}.") from None
+                raise _failure(f"{where} does not exist: the branch must contain {version_file}.") from None
             except gpu_ssh_utils.RemoteFileTooLarge as exc:
-                limit = f"the limit of {VERSION_FILE_MAX_BYTES} bytes (versionFile.maxBytes)"
-                raise _failure(f"{where} is {exc.size} bytes, over {limit}.") from None
+                raise _failure(
+                    f"{where} is {exc.size} bytes, over the limit of {max_bytes} bytes (versionFile.maxBytes)."
+                ) from None
             except gpu_ssh_utils.RemoteFileTimeout as exc:  # a hung server may recover: retried
                 raise RuntimeError(f"{where} cannot be read: {exc}") from None
             except gpu_ssh_utils.RemoteFileError as exc:
@@ -640,18 +671,27 @@ def gpu_server_cicd_workflow():
         except VersionFileError as exc:
             raise _failure(f"{where} is refused: {exc} (see the README, Variable values).") from None
         try:
-            values = check_version_values(document, target["variables"])
+            values = check_version_values(document, target["variables"][repository["name"]])
         except ValueError as exc:
             raise _failure(f"{where}: {exc}") from None
         log.info("%s holds %s", where, json.dumps(values, sort_keys=True))
-        return {"server": target["name"], "values": values, "bytes": len(text.encode()), "ssh": metrics}
+        return {
+            "server": target["name"],
+            "repository": repository["name"],
+            "values": values,
+            "bytes": len(text.encode()),
+            "ssh": metrics,
+        }
 
     @task(max_active_tis_per_dagrun=SERVER_CONCURRENCY)
-    def update_airflow_variables(target: dict, connection: dict, checkout: dict, version: dict) -> dict:
+    def update_airflow_variables(
+        target: dict, connection: dict, checkout: dict, version: dict, repository: dict
+    ) -> dict:
         from airflow.models import Variable
 
         updated = 0
-        for mapping in target["variables"]:
+        variables = target["variables"][repository["name"]]
+        for mapping in variables:
             new = variable_text(version["values"][mapping["key"]])
             old = Variable.get(mapping["variable"], default_var=None)
             if old == new:
@@ -662,6 +702,7 @@ def gpu_server_cicd_workflow():
             log.info("Variable %s: %r -> %r", mapping["variable"], old, new)
         summary = {
             "server": target["name"],
+            "repository": repository["name"],
             "commit": checkout["commit"],
             "git_mode": checkout["mode"],
             "git_seconds": checkout["git_seconds"],
@@ -670,7 +711,7 @@ def gpu_server_cicd_workflow():
             "ssh_connect_attempts": sum(step["ssh"]["connect_attempts"] for step in (connection, checkout, version)),
             "ssh_commands": sum(step["ssh"]["commands_run"] for step in (connection, checkout, version)),
             "variables_updated": updated,
-            "variables_total": len(target["variables"]),
+            "variables_total": len(variables),
         }
         metric("variables", **summary)
         return summary
@@ -708,11 +749,20 @@ def gpu_server_cicd_workflow():
         return result
 
     @task_group(group_id="per_server", prefix_group_id=False)
-    def per_server(target: dict, key_info: dict):
+    def per_server(target: dict, key_info: dict) -> None:
         connection = test_ssh_connection(target, key_info)
-        checkout = clone_and_checkout_repo(target, key_info, connection)
-        version = read_version_yaml(target, key_info, checkout)
-        return update_airflow_variables(target, connection, checkout, version)
+        # One branch per repository: each depends only on the connection test, so a repository
+        # that fails leaves the others running.
+        for repository in REPOSITORIES:
+            task_ids = repository["tasks"]
+            clone = clone_and_checkout_repo.override(task_id=task_ids["clone"])
+            checkout = clone(target, key_info, connection, repository)
+            if repository["version_file"] is None:
+                continue
+            read = read_version_yaml.override(task_id=task_ids["read"])
+            version = read(target, key_info, checkout, repository)
+            update = update_airflow_variables.override(task_id=task_ids["update"])
+            update(target, connection, checkout, version, repository)
 
     targets = validate_inputs()
     key_info = retrieve_ssh_key(targets)
