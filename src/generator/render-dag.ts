@@ -4,6 +4,7 @@
  * Config values reach the Python source only through the template's `{{py}}` helper.
  */
 import type { ResolvedConfig } from '../config/resolved.js';
+import { DAG_METRICS } from '../config/metrics.js';
 import { SAFE_ABSOLUTE_PATH_PATTERN, VERSION_FILE_LIMITS } from '../config/validators.js';
 import { versionRepositories } from '../config/repositories.js';
 import { variableKey } from '../config/variables.js';
@@ -119,6 +120,17 @@ export function dagContext(config: ResolvedConfig) {
         ]),
       ),
     })),
+    monitoring: {
+      namespace: config.monitoring.metrics.namespace,
+      dimensions: config.monitoring.metrics.dimensions,
+      // The metric table's units and per-item dimensions, as the DAG's publisher reads them.
+      metrics: Object.fromEntries(
+        Object.entries(DAG_METRICS).map(([name, metric]) => [name, { unit: metric.unit, item_dimensions: [...metric.itemDimensions] }]),
+      ),
+      region: config.mwaa.region,
+      notifyTopicArn: config.monitoring.notifyTopicArn,
+      environmentName: config.mwaa.environmentName,
+    },
     allServers: ALL_SERVERS,
     // Names first, then hosts that are not also a name; "all" only when there is a choice.
     serverChoices: [...(several ? [ALL_SERVERS] : []), ...names, ...hosts],

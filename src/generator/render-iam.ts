@@ -5,8 +5,10 @@
  *   server as Op (Airflow's REST API: DAG state, runs, task logs, Variables); read the SSH key
  *   secret for the post-deploy runtime check; with monitoring on, the CloudWatch alarms deploy
  *   manages (describe all, write the configured ones, delete the environment's own);
- * - the MWAA execution role: read the one SSH key secret (its other permissions come from the
- *   standard MWAA execution policy, see docs/MWAA_SETUP.md).
+ * - the MWAA execution role: read the one SSH key secret; when monitoring is configured, publish
+ *   the DAG's metrics to its one namespace and failure notices to its one topic (its other
+ *   permissions come from the standard MWAA execution policy, see docs/MWAA_SETUP.md). The file
+ *   keeps its name, execution-role-secrets-policy.json, so existing role setups stay valid.
  * Pure: config in, `{path, bytes}` out, keys sorted, so the same config gives the same bytes.
  */
 import type { ResolvedConfig } from '../config/resolved.js';
@@ -122,20 +124,33 @@ function alarmStatements(config: IamConfig): Statement[] {
   return statements;
 }
 
-export function executionRoleSecretsPolicy(config: IamConfig): object {
-  return {
-    Statement: [
-      {
-        Sid: 'ReadGpuServerSshKey',
-        Effect: 'Allow',
-        Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
-        Resource: [secretPolicyResource(config.secrets.sshKeyArn)],
-      },
-      // MWAA reads the DAG, plugins and requirements from an SSE-KMS bucket with the execution role.
-      ...(config.mwaa.kmsKeyArn ? [bucketKeyStatement(config.mwaa.kmsKeyArn, config.mwaa.region, ['kms:Decrypt'])] : []),
-    ],
-    Version: '2012-10-17',
-  };
+export function executionRolePolicy(config: IamConfig): object {
+  const { namespace } = config.monitoring.metrics;
+  const topic = config.monitoring.notifyTopicArn;
+  const statements: Statement[] = [
+    {
+      Sid: 'ReadGpuServerSshKey',
+      Effect: 'Allow',
+      Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
+      Resource: [secretPolicyResource(config.secrets.sshKeyArn)],
+    },
+  ];
+  // MWAA reads the DAG, plugins and requirements from an SSE-KMS bucket with the execution role.
+  if (config.mwaa.kmsKeyArn) statements.push(bucketKeyStatement(config.mwaa.kmsKeyArn, config.mwaa.region, ['kms:Decrypt']));
+  if (namespace !== null) {
+    // PutMetricData has no resource ARN; the namespace condition is its only scope.
+    statements.push({
+      Sid: 'PublishDagMetrics',
+      Effect: 'Allow',
+      Action: ['cloudwatch:PutMetricData'],
+      Resource: ['*'],
+      Condition: { StringEquals: { 'cloudwatch:namespace': [namespace] } },
+    });
+  }
+  if (topic !== null) {
+    statements.push({ Sid: 'NotifyFailedRuns', Effect: 'Allow', Action: ['sns:Publish'], Resource: [topic] });
+  }
+  return { Statement: statements, Version: '2012-10-17' };
 }
 
 /** Use of the bucket's KMS key, only through S3 in the environment's region. */
@@ -157,6 +172,6 @@ function policyFile(path: string, document: object): PolicyFile {
 export function renderIamPolicies(config: IamConfig): PolicyFile[] {
   return [
     policyFile('iam/deploy-role-policy.json', deployRolePolicy(config)),
-    policyFile('iam/execution-role-secrets-policy.json', executionRoleSecretsPolicy(config)),
+    policyFile('iam/execution-role-secrets-policy.json', executionRolePolicy(config)),
   ];
 }

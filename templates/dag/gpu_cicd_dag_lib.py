@@ -1,5 +1,5 @@
 """The config-independent logic of the generated DAG: run-parameter checks, the version file's
-reader and type checks, Variable text, SSH and git helpers.
+reader and type checks, Variable text, SSH and git helpers, CloudWatch metrics and failure notices.
 
 A plain module so that ruff checks it and pytest imports it as it is. The generator
 (src/generator/render-dag.ts) copies everything below the INLINE marker into the generated DAG
@@ -298,10 +298,6 @@ def variable_text(value: str | int | float | bool) -> str:
 # --------------------------------------------------------------------------- SSH, secrets, git
 
 
-def metric(name: str, **values: object) -> None:
-    log.info("METRIC %s %s", name, json.dumps(values, sort_keys=True, default=str))
-
-
 def private_key(secret_arn: str, *, json_field: str | None, ttl_seconds: int, fail: Callable[[str], Exception]) -> str:
     """The key text, in memory only (short-lived in-process cache in aws_secrets_utils)."""
     import aws_secrets_utils
@@ -371,3 +367,198 @@ def git(ssh, checkout: str | None, *args: str, check: bool = True):
     if checkout is not None:
         argv += ["-C", checkout]
     return ssh.run([*argv, *args], check=check)
+
+
+# --------------------------------------------------------------------------- metrics and notices
+
+# Which METRIC log line feeds which CloudWatch metric, and the field that holds its value. Units and
+# per-item dimensions come from the config's metric table (src/config/metrics.ts) as `metrics`.
+METRIC_LINES = {
+    "ssh_connect": ("SshConnectSeconds", "seconds"),
+    "git": ("GitSeconds", "seconds"),
+    "variables": ("VariablesUpdated", "variables_updated"),
+}
+# The METRIC line field behind each per-item dimension.
+ITEM_DIMENSION_FIELDS = {"Server": "server", "Repository": "repository"}
+# PutMetricData limits: 1000 data per call and a 1 MB request. The size of a datum is estimated
+# from its JSON with room for the query protocol's longer member names.
+MAX_DATA_PER_CALL = 1000
+MAX_REQUEST_BYTES = 1_000_000
+# An unreachable endpoint costs seconds, not minutes: short timeouts, one retry.
+AWS_CLIENT_OPTIONS = {"connect_timeout": 2, "read_timeout": 5, "retries": {"max_attempts": 2, "mode": "standard"}}
+
+# The METRIC lines of the running task, published in one call when the task ends (publishes_metrics).
+_pending_metrics: list[tuple[str, dict]] = []
+
+
+def metric(name: str, **values: object) -> None:
+    """Logs a METRIC line and keeps it for the task's PutMetricData call."""
+    log.info("METRIC %s %s", name, json.dumps(values, sort_keys=True, default=str))
+    _pending_metrics.append((name, values))
+
+
+def metric_data(name: str, values: dict, settings: dict, timestamp) -> list[dict]:
+    """The CloudWatch data of one METRIC line: the datum with the configured dimensions only (the
+    series alarms watch) and, when the metric has per-item dimensions, the same datum with them
+    added. A line that feeds no metric gives none. settings: namespace, dimensions, metrics (name ->
+    unit, item_dimensions)."""
+    source = METRIC_LINES.get(name)
+    if source is None:
+        return []
+    metric_name, field = source
+    value = values.get(field)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return []
+    table = settings["metrics"][metric_name]
+    base = [{"Name": key, "Value": str(text)} for key, text in sorted(settings["dimensions"].items())]
+    extra = []
+    for dimension in table["item_dimensions"]:
+        text = values.get(ITEM_DIMENSION_FIELDS[dimension])
+        if text not in (None, ""):
+            extra.append({"Name": dimension, "Value": str(text)[:1024]})
+    datum = {"MetricName": metric_name, "Value": float(value), "Unit": table["unit"], "Timestamp": timestamp}
+    data = [{**datum, "Dimensions": base}]
+    if extra:
+        data.append({**datum, "Dimensions": base + extra})
+    return data
+
+
+def metric_batches(data: list[dict]) -> list[list[dict]]:
+    """Splits data into PutMetricData calls within CloudWatch's limits (one call for any task of this
+    DAG: a task has a few data, a call holds 1000)."""
+    batches: list[list[dict]] = []
+    size = 0
+    for datum in data:
+        datum_bytes = 2 * len(json.dumps(datum, default=str)) + 200
+        if not batches or len(batches[-1]) >= MAX_DATA_PER_CALL or size + datum_bytes > MAX_REQUEST_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1].append(datum)
+        size += datum_bytes
+    return batches
+
+
+def aws_client(service: str, region: str | None):
+    """A boto3 client with short timeouts; AWS_ENDPOINT_URL (if set) chooses the endpoint."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(service, region_name=region or None, config=Config(**AWS_CLIENT_OPTIONS))
+
+
+def put_metrics(data: list[dict], settings: dict) -> int:
+    """Publishes data to settings["namespace"]; returns the data published. Never raises: CloudWatch
+    being unreachable or refusing costs a warning, and the METRIC lines stay in the log."""
+    if not settings.get("namespace") or not data:
+        return 0
+    published = 0
+    try:
+        client = aws_client("cloudwatch", settings.get("region"))
+        for batch in metric_batches(data):
+            client.put_metric_data(Namespace=settings["namespace"], MetricData=batch)
+            published += len(batch)
+    except Exception as exc:  # noqa: BLE001 - metrics must never fail a task
+        log.warning(
+            "CloudWatch metrics not published (%d of %d data sent): %s",
+            published,
+            len(data),
+            shown(str(exc), 300),
+        )
+    return published
+
+
+def flush_metrics(settings: dict) -> int:
+    """Publishes the METRIC lines this task logged (one PutMetricData call) and forgets them."""
+    import datetime
+
+    lines = list(_pending_metrics)
+    _pending_metrics.clear()
+    if not settings.get("namespace"):
+        return 0
+    now = datetime.datetime.now(datetime.UTC)
+    data = [datum for name, values in lines for datum in metric_data(name, values, settings, now)]
+    return put_metrics(data, settings)
+
+
+def publishes_metrics(settings: dict):
+    """Task decorator: the METRIC lines of one task try go to CloudWatch together when it ends,
+    whether it succeeds or fails."""
+    import functools
+
+    def decorate(function):
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            _pending_metrics.clear()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                flush_metrics(settings)
+
+        return wrapper
+
+    return decorate
+
+
+def run_result_metric(settings: dict, succeeded: bool) -> int:
+    """RunSucceeded: 1 when a run succeeded, 0 when it failed (from the DAG's run callbacks)."""
+    import datetime
+
+    table = settings["metrics"]["RunSucceeded"]
+    dimensions = [{"Name": key, "Value": str(text)} for key, text in sorted(settings["dimensions"].items())]
+    datum = {
+        "MetricName": "RunSucceeded",
+        "Value": 1.0 if succeeded else 0.0,
+        "Unit": table["unit"],
+        "Timestamp": datetime.datetime.now(datetime.UTC),
+        "Dimensions": dimensions,
+    }
+    return put_metrics([datum], settings)
+
+
+def failure_notice(run: dict) -> tuple[str, str]:
+    """Subject and text of the notice about one failed run. run: dag_id, run_id, reason,
+    environment, log_group, failed (task_id, map_index, server, log_url), not_run (count)."""
+    failed = run["failed"]
+    subject = f"Airflow DAG {run['dag_id']} run failed: {len(failed)} failed task(s)"
+    subject = "".join(c if " " <= c <= "~" else "?" for c in subject)[:100]
+    lines = [
+        f"DAG: {run['dag_id']}",
+        f"Run: {run['run_id']}",
+        f"Environment: {run['environment']}",
+        f"Reason: {run.get('reason') or 'task failed'}",
+        "",
+        "Failed tasks:",
+    ]
+    for entry in failed:
+        where = []
+        if entry.get("map_index") is not None and entry["map_index"] >= 0:
+            where.append(f"map index {entry['map_index']}")
+        if entry.get("server"):
+            where.append(f"server {entry['server']}")
+        suffix = f" ({', '.join(where)})" if where else ""
+        lines.append(f"- {entry['task_id']}{suffix}")
+        lines.append(f"  log: {entry['log_url']}")
+    if not failed:
+        lines.append("- none recorded as failed (see the run in the Airflow UI)")
+    if run.get("not_run"):
+        lines.append(f"{run['not_run']} task(s) did not run because an upstream task failed.")
+    lines += [
+        "",
+        "Where the logs are: the Airflow UI links above (Log tab); on MWAA with task logging on, also the",
+        f"CloudWatch Logs group {run['log_group']}.",
+    ]
+    return subject, "\n".join(lines) + "\n"
+
+
+def send_failure_notice(topic_arn: str | None, run: dict) -> bool:
+    """Publishes failure_notice(run) to the SNS topic; never raises (a warning when it fails)."""
+    if not topic_arn:
+        return False
+    subject, text = failure_notice(run)
+    try:
+        aws_client("sns", topic_arn.split(":")[3]).publish(TopicArn=topic_arn, Subject=subject, Message=text)
+    except Exception as exc:  # noqa: BLE001 - a notice must never fail the callback
+        log.warning("Failure notice not sent to %s: %s", topic_arn, shown(str(exc), 300))
+        return False
+    log.info("Failure notice sent to %s: %s", topic_arn, subject)
+    return True

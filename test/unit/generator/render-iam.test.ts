@@ -83,6 +83,27 @@ describe('renderIamPolicies', () => {
     ]);
   });
 
+  it('the execution role may publish metrics to the one namespace and notices to the one topic, only when configured', () => {
+    const topic = 'arn:aws:sns:us-east-1:444455556666:gpu-cicd-notices';
+    const monitored = {
+      ...config,
+      monitoring: { ...config.monitoring, metrics: { namespace: 'GpuCicd', dimensions: {} }, notifyTopicArn: topic },
+    };
+    const doc = JSON.parse(renderIamPolicies(monitored)[1]!.bytes.toString());
+    expect(doc.Statement.map((s: { Sid: string }) => s.Sid)).toEqual(['ReadGpuServerSshKey', 'PublishDagMetrics', 'NotifyFailedRuns']);
+    expect(doc.Statement[1]).toEqual({
+      Sid: 'PublishDagMetrics',
+      Effect: 'Allow',
+      Action: ['cloudwatch:PutMetricData'],
+      Resource: ['*'],
+      Condition: { StringEquals: { 'cloudwatch:namespace': ['GpuCicd'] } },
+    });
+    expect(doc.Statement[2]).toEqual({ Sid: 'NotifyFailedRuns', Effect: 'Allow', Action: ['sns:Publish'], Resource: [topic] });
+    const topicOnly = { ...config, monitoring: { ...config.monitoring, notifyTopicArn: topic } };
+    const sids = JSON.parse(renderIamPolicies(topicOnly)[1]!.bytes.toString()).Statement.map((s: { Sid: string }) => s.Sid);
+    expect(sids).toEqual(['ReadGpuServerSshKey', 'NotifyFailedRuns']);
+  });
+
   it("names the environment by the configured account, not the secret's (a secret in another account)", () => {
     const crossAccount = { ...config, mwaa: { ...config.mwaa, accountId: '111122223333' } };
     const doc = JSON.parse(renderIamPolicies(crossAccount)[0]!.bytes.toString());
