@@ -116,6 +116,21 @@ SSH_OPTIONS = {
     "retries": SSH_CONNECT_RETRIES,
 }
 
+# CloudWatch metrics (namespace None: none are published; the METRIC log lines remain) and the SNS
+# topic told about failed runs (None: no notices).
+# The metric table (src/config/metrics.ts): each metric's unit and per-item dimensions.
+METRIC_NAMESPACE = None  # noqa: E501
+METRIC_DIMENSIONS = {}  # noqa: E501  # fmt: skip
+METRIC_TABLE = {"GitSeconds": {"item_dimensions": ["Server", "Repository"], "unit": "Seconds"}, "RunSucceeded": {"item_dimensions": [], "unit": "Count"}, "SshConnectSeconds": {"item_dimensions": ["Server"], "unit": "Seconds"}, "VariablesUpdated": {"item_dimensions": ["Server"], "unit": "Count"}}  # noqa: E501  # fmt: skip
+METRIC_SETTINGS = {
+    "namespace": METRIC_NAMESPACE,
+    "dimensions": METRIC_DIMENSIONS,
+    "metrics": METRIC_TABLE,
+    "region": "us-east-1",
+}
+NOTIFY_TOPIC_ARN = None  # noqa: E501
+MWAA_ENVIRONMENT = "gpu-cicd-dev"  # noqa: E501
+
 # --------------------------------------------------------------------------- from templates/dag/gpu_cicd_dag_lib.py
 
 log = logging.getLogger("airflow.task.gpu_server_cicd")
@@ -395,10 +410,6 @@ def variable_text(value: str | int | float | bool) -> str:
 # --------------------------------------------------------------------------- SSH, secrets, git
 
 
-def metric(name: str, **values: object) -> None:
-    log.info("METRIC %s %s", name, json.dumps(values, sort_keys=True, default=str))
-
-
 def private_key(secret_arn: str, *, json_field: str | None, ttl_seconds: int, fail: Callable[[str], Exception]) -> str:
     """The key text, in memory only (short-lived in-process cache in aws_secrets_utils)."""
     import aws_secrets_utils
@@ -470,6 +481,201 @@ def git(ssh, checkout: str | None, *args: str, check: bool = True):
     return ssh.run([*argv, *args], check=check)
 
 
+# --------------------------------------------------------------------------- metrics and notices
+
+# Which METRIC log line feeds which CloudWatch metric, and the field that holds its value. Units and
+# per-item dimensions come from the config's metric table (src/config/metrics.ts) as `metrics`.
+METRIC_LINES = {
+    "ssh_connect": ("SshConnectSeconds", "seconds"),
+    "git": ("GitSeconds", "seconds"),
+    "variables": ("VariablesUpdated", "variables_updated"),
+}
+# The METRIC line field behind each per-item dimension.
+ITEM_DIMENSION_FIELDS = {"Server": "server", "Repository": "repository"}
+# PutMetricData limits: 1000 data per call and a 1 MB request. The size of a datum is estimated
+# from its JSON with room for the query protocol's longer member names.
+MAX_DATA_PER_CALL = 1000
+MAX_REQUEST_BYTES = 1_000_000
+# An unreachable endpoint costs seconds, not minutes: short timeouts, one retry.
+AWS_CLIENT_OPTIONS = {"connect_timeout": 2, "read_timeout": 5, "retries": {"max_attempts": 2, "mode": "standard"}}
+
+# The METRIC lines of the running task, published in one call when the task ends (publishes_metrics).
+_pending_metrics: list[tuple[str, dict]] = []
+
+
+def metric(name: str, **values: object) -> None:
+    """Logs a METRIC line and keeps it for the task's PutMetricData call."""
+    log.info("METRIC %s %s", name, json.dumps(values, sort_keys=True, default=str))
+    _pending_metrics.append((name, values))
+
+
+def metric_data(name: str, values: dict, settings: dict, timestamp) -> list[dict]:
+    """The CloudWatch data of one METRIC line: the datum with the configured dimensions only (the
+    series alarms watch) and, when the metric has per-item dimensions, the same datum with them
+    added. A line that feeds no metric gives none. settings: namespace, dimensions, metrics (name ->
+    unit, item_dimensions)."""
+    source = METRIC_LINES.get(name)
+    if source is None:
+        return []
+    metric_name, field = source
+    value = values.get(field)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return []
+    table = settings["metrics"][metric_name]
+    base = [{"Name": key, "Value": str(text)} for key, text in sorted(settings["dimensions"].items())]
+    extra = []
+    for dimension in table["item_dimensions"]:
+        text = values.get(ITEM_DIMENSION_FIELDS[dimension])
+        if text not in (None, ""):
+            extra.append({"Name": dimension, "Value": str(text)[:1024]})
+    datum = {"MetricName": metric_name, "Value": float(value), "Unit": table["unit"], "Timestamp": timestamp}
+    data = [{**datum, "Dimensions": base}]
+    if extra:
+        data.append({**datum, "Dimensions": base + extra})
+    return data
+
+
+def metric_batches(data: list[dict]) -> list[list[dict]]:
+    """Splits data into PutMetricData calls within CloudWatch's limits (one call for any task of this
+    DAG: a task has a few data, a call holds 1000)."""
+    batches: list[list[dict]] = []
+    size = 0
+    for datum in data:
+        datum_bytes = 2 * len(json.dumps(datum, default=str)) + 200
+        if not batches or len(batches[-1]) >= MAX_DATA_PER_CALL or size + datum_bytes > MAX_REQUEST_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1].append(datum)
+        size += datum_bytes
+    return batches
+
+
+def aws_client(service: str, region: str | None):
+    """A boto3 client with short timeouts; AWS_ENDPOINT_URL (if set) chooses the endpoint."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(service, region_name=region or None, config=Config(**AWS_CLIENT_OPTIONS))
+
+
+def put_metrics(data: list[dict], settings: dict) -> int:
+    """Publishes data to settings["namespace"]; returns the data published. Never raises: CloudWatch
+    being unreachable or refusing costs a warning, and the METRIC lines stay in the log."""
+    if not settings.get("namespace") or not data:
+        return 0
+    published = 0
+    try:
+        client = aws_client("cloudwatch", settings.get("region"))
+        for batch in metric_batches(data):
+            client.put_metric_data(Namespace=settings["namespace"], MetricData=batch)
+            published += len(batch)
+    except Exception as exc:  # noqa: BLE001 - metrics must never fail a task
+        log.warning(
+            "CloudWatch metrics not published (%d of %d data sent): %s",
+            published,
+            len(data),
+            shown(str(exc), 300),
+        )
+    return published
+
+
+def flush_metrics(settings: dict) -> int:
+    """Publishes the METRIC lines this task logged (one PutMetricData call) and forgets them."""
+    import datetime
+
+    lines = list(_pending_metrics)
+    _pending_metrics.clear()
+    if not settings.get("namespace"):
+        return 0
+    now = datetime.datetime.now(datetime.UTC)
+    data = [datum for name, values in lines for datum in metric_data(name, values, settings, now)]
+    return put_metrics(data, settings)
+
+
+def publishes_metrics(settings: dict):
+    """Task decorator: the METRIC lines of one task try go to CloudWatch together when it ends,
+    whether it succeeds or fails."""
+    import functools
+
+    def decorate(function):
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            _pending_metrics.clear()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                flush_metrics(settings)
+
+        return wrapper
+
+    return decorate
+
+
+def run_result_metric(settings: dict, succeeded: bool) -> int:
+    """RunSucceeded: 1 when a run succeeded, 0 when it failed (from the DAG's run callbacks)."""
+    import datetime
+
+    table = settings["metrics"]["RunSucceeded"]
+    dimensions = [{"Name": key, "Value": str(text)} for key, text in sorted(settings["dimensions"].items())]
+    datum = {
+        "MetricName": "RunSucceeded",
+        "Value": 1.0 if succeeded else 0.0,
+        "Unit": table["unit"],
+        "Timestamp": datetime.datetime.now(datetime.UTC),
+        "Dimensions": dimensions,
+    }
+    return put_metrics([datum], settings)
+
+
+def failure_notice(run: dict) -> tuple[str, str]:
+    """Subject and text of the notice about one failed run. run: dag_id, run_id, reason,
+    environment, log_group, failed (task_id, map_index, server, log_url), not_run (count)."""
+    failed = run["failed"]
+    subject = f"Airflow DAG {run['dag_id']} run failed: {len(failed)} failed task(s)"
+    subject = "".join(c if " " <= c <= "~" else "?" for c in subject)[:100]
+    lines = [
+        f"DAG: {run['dag_id']}",
+        f"Run: {run['run_id']}",
+        f"Environment: {run['environment']}",
+        f"Reason: {run.get('reason') or 'task failed'}",
+        "",
+        "Failed tasks:",
+    ]
+    for entry in failed:
+        where = []
+        if entry.get("map_index") is not None and entry["map_index"] >= 0:
+            where.append(f"map index {entry['map_index']}")
+        if entry.get("server"):
+            where.append(f"server {entry['server']}")
+        suffix = f" ({', '.join(where)})" if where else ""
+        lines.append(f"- {entry['task_id']}{suffix}")
+        lines.append(f"  log: {entry['log_url']}")
+    if not failed:
+        lines.append("- none recorded as failed (see the run in the Airflow UI)")
+    if run.get("not_run"):
+        lines.append(f"{run['not_run']} task(s) did not run because an upstream task failed.")
+    lines += [
+        "",
+        "Where the logs are: the Airflow UI links above (Log tab); on MWAA with task logging on, also the",
+        f"CloudWatch Logs group {run['log_group']}.",
+    ]
+    return subject, "\n".join(lines) + "\n"
+
+
+def send_failure_notice(topic_arn: str | None, run: dict) -> bool:
+    """Publishes failure_notice(run) to the SNS topic; never raises (a warning when it fails)."""
+    if not topic_arn:
+        return False
+    subject, text = failure_notice(run)
+    try:
+        aws_client("sns", topic_arn.split(":")[3]).publish(TopicArn=topic_arn, Subject=subject, Message=text)
+    except Exception as exc:  # noqa: BLE001 - a notice must never fail the callback
+        log.warning("Failure notice not sent to %s: %s", topic_arn, shown(str(exc), 300))
+        return False
+    log.info("Failure notice sent to %s: %s", topic_arn, subject)
+    return True
+
+
 # --------------------------------------------------------------------------- bound to this config
 
 
@@ -495,6 +701,78 @@ def _failure(message: str) -> Exception:
     return AirflowFailException(message)
 
 
+def task_log_url(dag_id: str, run_id: str, task_id: str, map_index: int) -> str:
+    """The task's log in the Airflow UI (as the UI itself links it); "<Airflow UI>" stands for the
+    address when Airflow's base_url is not set."""
+    from urllib.parse import quote
+
+    from airflow.configuration import conf
+
+    base = (conf.get("api", "base_url", fallback="") or "").rstrip("/") or "<Airflow UI>"
+    mapped = f"/mapped/{map_index}" if map_index >= 0 else ""
+    return f"{base}/dags/{dag_id}/runs/{quote(run_id, safe='')}/tasks/{task_id}{mapped}"
+
+
+def run_task_states(dag, run_id: str) -> list[tuple[str, int, str]]:
+    """(task_id, map_index, state) of every task instance of the run."""
+    # DAG callbacks run in the DAG processor, which asks the API server (no database access here).
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+    states = RuntimeTaskInstance.get_task_states(dag_id=dag.dag_id, run_ids=[run_id]).get(run_id, {})
+    found = []
+    for key, state in states.items():
+        task_id, map_index = key, -1
+        if key not in dag.task_ids and "_" in key:
+            task_id, _, index = key.rpartition("_")
+            map_index = int(index) if index.isdigit() else -1
+        found.append((task_id, map_index, str(state)))
+    return found
+
+
+def on_run_success(context: dict) -> None:
+    run_result_metric(METRIC_SETTINGS, succeeded=True)
+
+
+def on_run_failure(context: dict) -> None:
+    """RunSucceeded 0 and one notice naming the failed tasks, their servers and where the logs are."""
+    run_result_metric(METRIC_SETTINGS, succeeded=False)
+    if not NOTIFY_TOPIC_ARN:
+        return
+    dag_id, run_id = context["dag"].dag_id, context["run_id"]
+    try:
+        states = run_task_states(context["dag"], run_id)
+    except Exception as exc:  # noqa: BLE001 - the notice goes out even without the task list
+        log.warning("Could not list the task states of run %s: %s", run_id, shown(str(exc), 300))
+        states = []
+    try:
+        dag_run = context.get("dag_run")
+        params = dict(context.get("params") or {})
+        params.update(getattr(dag_run, "conf", None) or {})
+        servers = [target["name"] for target in check_inputs(params)]
+    except Exception:  # noqa: BLE001 - rejected parameters: no server was contacted
+        servers = []
+    failed = [
+        {
+            "task_id": task_id,
+            "map_index": map_index,
+            "server": servers[map_index] if 0 <= map_index < len(servers) else None,
+            "log_url": task_log_url(dag_id, run_id, task_id, map_index),
+        }
+        for task_id, map_index, state in sorted(states)
+        if state.endswith("failed") and not state.endswith("upstream_failed")
+    ]
+    run = {
+        "dag_id": dag_id,
+        "run_id": run_id,
+        "reason": context.get("reason"),
+        "environment": MWAA_ENVIRONMENT,
+        "log_group": f"airflow-{MWAA_ENVIRONMENT}-Task",
+        "failed": failed,
+        "not_run": sum(1 for _, _, state in states if state.endswith("upstream_failed")),
+    }
+    send_failure_notice(NOTIFY_TOPIC_ARN, run)
+
+
 # --------------------------------------------------------------------------- the DAG
 
 
@@ -509,6 +787,8 @@ def _failure(message: str) -> Exception:
     max_active_tasks=MAX_ACTIVE_TASKS,
     tags=DAG_TAGS,
     doc_md=__doc__,
+    on_success_callback=on_run_success,
+    on_failure_callback=on_run_failure,
     default_args={
         "owner": DAG_OWNER,
         "retries": TASK_RETRIES,
@@ -574,6 +854,7 @@ def gpu_server_cicd_workflow():
         return info
 
     @task(max_active_tis_per_dagrun=SERVER_CONCURRENCY)
+    @publishes_metrics(METRIC_SETTINGS)
     def test_ssh_connection(target: dict, key_info: dict) -> dict:
         import gpu_ssh_utils
 
@@ -589,6 +870,7 @@ def gpu_server_cicd_workflow():
         return {"server": target["name"], "whoami": whoami, "ssh": metrics}
 
     @task(max_active_tis_per_dagrun=SERVER_CONCURRENCY)
+    @publishes_metrics(METRIC_SETTINGS)
     def clone_and_checkout_repo(target: dict, key_info: dict, connection: dict, repository: dict) -> dict:
         import gpu_ssh_utils
 
@@ -686,6 +968,7 @@ def gpu_server_cicd_workflow():
         }
 
     @task(max_active_tis_per_dagrun=SERVER_CONCURRENCY)
+    @publishes_metrics(METRIC_SETTINGS)
     def update_airflow_variables(
         target: dict, connection: dict, checkout: dict, version: dict, repository: dict
     ) -> dict:
