@@ -168,9 +168,9 @@ describe('metrics and failure notices on the local stack', () => {
       SshConnectSeconds: ['Environment', 'Environment,Server'],
       VariablesUpdated: ['Environment', 'Environment,Server'],
     });
-    // Two runs connected; one cloned or fetched (the checkout of config.yaml's git.checkoutDir); one updated Variables.
+    // Two runs connected; one cloned or fetched (config.yaml's git block is the repository named `repo`); one updated Variables.
     expect(await values('SshConnectSeconds', { Server: SERVER }, 'SampleCount')).toEqual([2]);
-    expect(await values('GitSeconds', { Server: SERVER, Repository: 'cicd-test' }, 'SampleCount')).toEqual([1]);
+    expect(await values('GitSeconds', { Server: SERVER, Repository: 'repo' }, 'SampleCount')).toEqual([1]);
     expect(await values('VariablesUpdated', { Server: SERVER }, 'SampleCount')).toEqual([1]);
   }, 900_000);
 });
