@@ -74,7 +74,7 @@ describe(`deploy on Airflow ${stack.airflowLine} as MWAA behaves`, () => {
     expect(out.code).toBe(1);
     expect(out.stderr).toMatch(/clone_and_checkout_repo(\[\d+\])? failed; the last \d+ lines of its log, try 1:/);
     expect(out.stderr).toMatch(
-      /\| .*RuntimeError: preparing the workspace failed on server \S+ \(exit 1\): mkdir: cannot create directory .\/proc\/mwaa-it/,
+      /\| .*RuntimeError: preparing the workspace of repository repo failed on server \S+ \(exit 1\): mkdir: cannot create directory .\/proc\/mwaa-it/,
     );
     expect(out.stderr).toContain(`task logs in CloudWatch: ${TASK_LOG_GROUP}`);
     const result = JSON.parse(out.stdout) as {
@@ -85,9 +85,9 @@ describe(`deploy on Airflow ${stack.airflowLine} as MWAA behaves`, () => {
     expect(result.runState).toBe('failed');
     expect(result.taskLogGroupArn).toBe(TASK_LOG_GROUP);
     expect(result.failures.map((f) => f.taskId)).toEqual(['clone_and_checkout_repo']);
-    expect(result.failures[0]!.logTail.filter((line) => /RuntimeError: preparing the workspace failed/.test(line)).length).toBeGreaterThan(
-      0,
-    );
+    expect(
+      result.failures[0]!.logTail.filter((line) => /RuntimeError: preparing the workspace of repository repo failed/.test(line)).length,
+    ).toBeGreaterThan(0);
   });
 
   it('task logging is on or off as UpdateEnvironment sets it, and GetEnvironment names the log group only when on', async () => {
@@ -126,7 +126,9 @@ describe(`deploy on Airflow ${stack.airflowLine} as MWAA behaves`, () => {
     await controlPlaneSet(stack, 'status', { status: 'MAINTENANCE', forMs: 15_000 });
     const refused = await runDeploy(['--env', 'local', '--yes', '--no-trigger']);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(
+    // The plan's REFUSED line (stdout) says why; stderr says that nothing was changed.
+    expect(refused.stderr).toMatch(/Deploy refused \(environment status\); nothing was changed/);
+    expect(refused.stdout).toMatch(
       /is MAINTENANCE \(MWAA is applying maintenance in its weekly maintenance window\), not AVAILABLE\. Wait for it \(deploy --wait-for-available\)/,
     );
     for (
