@@ -30,6 +30,14 @@ async function setTaskLogging(enabled: boolean): Promise<void> {
   throw new Error('the logging update did not finish within 2 minutes');
 }
 
+async function untilAvailable(): Promise<void> {
+  for (let i = 0; i < 80; i += 1) {
+    const env = (await mwaa.send(new GetEnvironmentCommand({ Name: stack.environmentName }))).Environment;
+    if (env?.Status === 'AVAILABLE') return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 beforeAll(async () => {
   await controlPlaneSet(stack, 'behaviour', { webLoginDenied: false });
   // The standard config's artifacts, so every test below only triggers.
@@ -124,19 +132,17 @@ describe(`deploy on Airflow ${stack.airflowLine} as MWAA behaves`, () => {
 
   it('MAINTENANCE refuses a deploy, naming why; --wait-for-available waits CREATING_SNAPSHOT out', async () => {
     await controlPlaneSet(stack, 'status', { status: 'MAINTENANCE', forMs: 15_000 });
-    const refused = await runDeploy(['--env', 'local', '--yes', '--no-trigger']);
-    expect(refused.code).toBe(1);
-    // The plan's REFUSED line (stdout) says why; stderr says that nothing was changed.
-    expect(refused.stderr).toMatch(/Deploy refused \(environment status\); nothing was changed/);
-    expect(refused.stdout).toMatch(
-      /is MAINTENANCE \(MWAA is applying maintenance in its weekly maintenance window\), not AVAILABLE\. Wait for it \(deploy --wait-for-available\)/,
-    );
-    for (
-      let i = 0;
-      i < 80 && (await mwaa.send(new GetEnvironmentCommand({ Name: stack.environmentName }))).Environment?.Status !== 'AVAILABLE';
-      i += 1
-    ) {
-      await new Promise((r) => setTimeout(r, 500));
+    try {
+      const refused = await runDeploy(['--env', 'local', '--yes', '--no-trigger']);
+      expect(refused.code).toBe(1);
+      // The plan's REFUSED line (stdout) says why; stderr says that nothing was changed.
+      expect(refused.stderr).toMatch(/Deploy refused \(environment status\); nothing was changed/);
+      expect(refused.stdout).toMatch(
+        /is MAINTENANCE \(MWAA is applying maintenance in its weekly maintenance window\), not AVAILABLE\. Wait for it \(deploy --wait-for-available\)/,
+      );
+    } finally {
+      // Whatever the assertions found, the suites after this one need an AVAILABLE environment.
+      await untilAvailable();
     }
     await controlPlaneSet(stack, 'status', { status: 'CREATING_SNAPSHOT', forMs: 15_000 });
     const waited = await runDeploy(['--env', 'local', '--yes', '--no-trigger', '--wait-for-available']);
