@@ -85,6 +85,8 @@ const LINE_DEPENDENT_SUITES = [
   'test/integration/deploy-mwaa.test.ts',
   // Alarms are applied by the same deploy, after the environment update of that line's control plane.
   'test/integration/alarms.test.ts',
+  // Metrics and notices: the run callbacks run in the DAG file processor on 2.x, the DAG processor on 3.x.
+  'test/integration/monitoring.test.ts',
   'local-stack/test/integration',
 ];
 
