@@ -4,7 +4,7 @@
  * a denied web login (the listed CLI commands take over, one request at a time), and the statuses
  * MWAA passes through on its own (MAINTENANCE, CREATING_SNAPSHOT). The real CLI, as users run it.
  */
-import { GetEnvironmentCommand, MWAAClient, UpdateEnvironmentCommand } from '@aws-sdk/client-mwaa';
+import { type Environment, GetEnvironmentCommand, MWAAClient, UpdateEnvironmentCommand } from '@aws-sdk/client-mwaa';
 import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,20 +22,20 @@ async function setTaskLogging(enabled: boolean): Promise<void> {
       LoggingConfiguration: { TaskLogs: { Enabled: enabled, LogLevel: 'INFO' } },
     }),
   );
-  for (let i = 0; i < 240; i += 1) {
-    const env = (await mwaa.send(new GetEnvironmentCommand({ Name: stack.environmentName }))).Environment!;
-    if (env.Status === 'AVAILABLE' && env.LoggingConfiguration?.TaskLogs?.Enabled === enabled) return;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error('the logging update did not finish within 2 minutes');
+  await untilEnvironment(
+    (env) => env.Status === 'AVAILABLE' && env.LoggingConfiguration?.TaskLogs?.Enabled === enabled,
+    'the logging update',
+  );
 }
 
-async function untilAvailable(): Promise<void> {
-  for (let i = 0; i < 80; i += 1) {
+/** Polls GetEnvironment every 0.5 s until `done` holds; fails, naming `what`, after 2 minutes. */
+async function untilEnvironment(done: (env: Environment) => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 240; i += 1) {
     const env = (await mwaa.send(new GetEnvironmentCommand({ Name: stack.environmentName }))).Environment;
-    if (env?.Status === 'AVAILABLE') return;
+    if (env && done(env)) return;
     await new Promise((r) => setTimeout(r, 500));
   }
+  throw new Error(`${what} did not finish within 2 minutes`);
 }
 
 beforeAll(async () => {
@@ -142,7 +142,7 @@ describe(`deploy on Airflow ${stack.airflowLine} as MWAA behaves`, () => {
       );
     } finally {
       // Whatever the assertions found, the suites after this one need an AVAILABLE environment.
-      await untilAvailable();
+      await untilEnvironment((env) => env.Status === 'AVAILABLE', 'the MAINTENANCE window');
     }
     await controlPlaneSet(stack, 'status', { status: 'CREATING_SNAPSHOT', forMs: 15_000 });
     const waited = await runDeploy(['--env', 'local', '--yes', '--no-trigger', '--wait-for-available']);
