@@ -1,12 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { airflowApi, cliAirflowApi, structuredLogText } from '../../../src/mwaa/airflow-api.js';
+import { newestOfLine } from '../../../src/mwaa/versions.js';
 import { FakeAirflow } from '../support/fake-airflow.js';
 
 describe('Variables', () => {
   it.each(['2', '3'] as const)('Airflow %s over REST: all of them in one request per 100, paged by offset', async (line) => {
     const fake = new FakeAirflow(line);
     for (let i = 0; i < 130; i += 1) fake.variables.set(`k${i}`, `v${i}`);
-    const values = await airflowApi({ line, cli: fake.cli(), rest: fake.rest() }).variables(['k0', 'k129', 'missing']);
+    const values = await airflowApi({ version: newestOfLine(line), cli: fake.cli(), rest: fake.rest() }).variables([
+      'k0',
+      'k129',
+      'missing',
+    ]);
     expect(values).toEqual(
       new Map([
         ['k0', 'v0'],
@@ -22,7 +27,7 @@ describe('Variables', () => {
     const fake = new FakeAirflow('3');
     fake.variables.set('a', ' x \n');
     fake.variables.set('b', '');
-    const values = await cliAirflowApi(fake.cli(), '3').variables(['a', 'b', 'c']);
+    const values = await cliAirflowApi(fake.cli(), '3.3.1').variables(['a', 'b', 'c']);
     expect(values).toEqual(
       new Map([
         ['a', ' x \n'],
@@ -39,7 +44,7 @@ describe('Variables', () => {
 
   it('through the CLI, a failure (no exit code to go by) is recognised from its output', async () => {
     const cli = { run: async () => ({ stdout: '', stderr: 'Traceback...\nsqlite3.OperationalError: database is locked\n' }) };
-    await expect(cliAirflowApi(cli, '2').variables(['a'])).rejects.toThrow(
+    await expect(cliAirflowApi(cli, '2.11.2').variables(['a'])).rejects.toThrow(
       /`variables get a` failed: sqlite3.OperationalError: database is locked/,
     );
   });
@@ -51,7 +56,7 @@ describe('falling back to the CLI', () => {
     fake.webLoginDenied = true;
     fake.dags.set('d', { is_paused: false, tags: ['x'] });
     const notices: string[] = [];
-    const api = airflowApi({ line: '2', cli: fake.cli(), rest: fake.rest(), onFallback: (m) => notices.push(m) });
+    const api = airflowApi({ version: '2.11.2', cli: fake.cli(), rest: fake.rest(), onFallback: (m) => notices.push(m) });
     expect(api.via()).toBe('rest');
     expect(await api.dag('d')).toEqual({ dagId: 'd', isPaused: false, tags: ['x'] });
     expect(await api.importErrors()).toEqual([]);
@@ -66,7 +71,7 @@ describe('falling back to the CLI', () => {
   it('other REST failures are errors, not a reason to fall back', async () => {
     const fake = new FakeAirflow('3');
     const api = airflowApi({
-      line: '3',
+      version: '3.3.1',
       cli: fake.cli(),
       rest: { ...fake.rest(), request: async () => ({ status: 500, text: '{"detail": "boom"}', json: { detail: 'boom' } }) },
     });
