@@ -190,6 +190,8 @@ class Walker:
                 self.names[stmt.target.id] = self.ev(stmt.value)
             elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
                 self.list_call(stmt.value)
+            elif isinstance(stmt, ast.ClassDef) and stmt.name == "Arg":
+                self.names[ARG_PARAMS] = arg_params(stmt, self.where)
             # `if` blocks add commands under a setting (internal-api, edge workers): none we record.
         return self.names
 
@@ -244,7 +246,18 @@ class Walker:
 
     def arg(self, node: ast.Call) -> ArgDef:
         keywords = {kw.arg: kw.value for kw in node.keywords if kw.arg}
-        flags_node = node.args[0] if node.args else keywords.get("flags")
+        # Positional arguments too (`Arg(("-r", "--raw"), argparse.SUPPRESS, "store_true")`), by
+        # the order of Arg.__init__'s parameters in this very file.
+        params = self.names.get(ARG_PARAMS)
+        if node.args and not isinstance(params, list):
+            raise ExtractError(f"{self.where}:{node.lineno}: Arg(...) before class Arg is defined")
+        for name, value in zip(params or [], node.args, strict=False):
+            if name in keywords:
+                raise ExtractError(f"{self.where}:{node.lineno}: Arg gets {name} twice")
+            keywords[name] = value
+        if len(node.args) > len(params or []):
+            raise ExtractError(f"{self.where}:{node.lineno}: Arg with more positional arguments than parameters")
+        flags_node = keywords.get("flags")
         flags = self.ev(flags_node) if flags_node is not None else None
         if not isinstance(flags, list) or not flags or not all(isinstance(f, str) for f in flags):
             raise ExtractError(f"{self.where}:{node.lineno}: Arg flags are not a tuple of strings")
@@ -259,6 +272,17 @@ class Walker:
                     if key == "choices" and not isinstance(value, (ast.Tuple, ast.List, ast.Set)):
                         kwargs["choicesSource"] = self.src(value)
         return ArgDef(flags, kwargs)
+
+
+ARG_PARAMS = "<Arg.__init__ parameters>"
+
+
+def arg_params(cls: ast.ClassDef, where: str) -> list[str]:
+    """The parameter names of `class Arg`'s __init__, in order, without self."""
+    for item in cls.body:
+        if isinstance(item, ast.FunctionDef) and item.name == "__init__":
+            return [a.arg for a in item.args.args[1:]]
+    raise ExtractError(f"{where}: class Arg has no __init__")
 
 
 def describe_arg(arg: ArgDef, where: str) -> tuple[str, dict]:
