@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { airflowApi, cliAirflowApi, structuredLogText } from '../../../src/mwaa/airflow-api.js';
+import { airflowApi, CliFallbackUnsupportedError, cliAirflowApi, structuredLogText } from '../../../src/mwaa/airflow-api.js';
 import { newestOfLine } from '../../../src/mwaa/versions.js';
 import { FakeAirflow } from '../support/fake-airflow.js';
 
@@ -77,6 +77,49 @@ describe('falling back to the CLI', () => {
     });
     await expect(api.importErrors()).rejects.toThrow(/HTTP 500 to GET \/importErrors: boom/);
     expect(api.via()).toBe('rest');
+  });
+});
+
+describe('the CLI fallback before Airflow 2.9 (no `dags list --columns`, no `dags unpause -o`)', () => {
+  it.each(['2.7.2', '2.8.1'] as const)(
+    'Airflow %s: the DAG read refuses without sending, naming the version and the fix',
+    async (version) => {
+      const sent: string[][] = [];
+      const cli = {
+        run: async (argv: readonly string[]) => {
+          sent.push([...argv]);
+          return { stdout: '', stderr: '' };
+        },
+      };
+      const error = await cliAirflowApi(cli, version)
+        .dag('d')
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(CliFallbackUnsupportedError);
+      expect((error as Error).message).toMatch(new RegExp(`^Airflow ${version.replaceAll('.', '\\.')}'s CLI cannot show DAG d's tags`));
+      expect((error as Error).message).toMatch(/arrive in Airflow 2\.9\.0.*grant airflow:CreateWebLoginToken/);
+      expect(sent).toEqual([]);
+    },
+  );
+
+  it("unpauses with `dags unpause <dag>` and reads the line it prints; Airflow's refusal is the error", async () => {
+    const outputs: Record<string, { stdout: string; stderr: string }> = {
+      d: { stdout: '[2026-11-26T09:00:00] INFO - Filling up the DagBag\nDag: d, paused: False\n', stderr: '' },
+      gone: { stdout: '', stderr: "DAG: gone does not exist in 'dag' table\n" },
+    };
+    const sent: string[][] = [];
+    const cli = {
+      run: async (argv: readonly string[]) => {
+        sent.push([...argv]);
+        return outputs[argv[2]!]!;
+      },
+    };
+    const api = cliAirflowApi(cli, '2.8.1');
+    await api.unpause('d');
+    await expect(api.unpause('gone')).rejects.toThrow(/Could not unpause gone: DAG: gone does not exist in 'dag' table/);
+    expect(sent).toEqual([
+      ['dags', 'unpause', 'd'],
+      ['dags', 'unpause', 'gone'],
+    ]);
   });
 });
 
