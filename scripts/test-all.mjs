@@ -87,6 +87,8 @@ const LINE_DEPENDENT_SUITES = [
   'test/integration/alarms.test.ts',
   // Metrics and notices: the run callbacks run in the DAG file processor on 2.x, the DAG processor on 3.x.
   'test/integration/monitoring.test.ts',
+  // Airflow's own CLI parser of the line's venv against the CLI table's.
+  'test/integration/airflow-cli-parser.test.ts',
   'local-stack/test/integration',
 ];
 
@@ -112,8 +114,8 @@ try {
   for (const line of ['2', '3']) {
     const env = { MWAA_TEST_AIRFLOW_LINE: line };
     if (!run(`local up (Airflow ${line})`, node, [cli, 'local', 'up', '--airflow', line], { env })) break;
-    run(`ruff (Airflow ${line})`, join(stackState().venvBin, 'ruff'), ['check', 'templates', 'test/python']);
-    run(`ruff format (Airflow ${line})`, join(stackState().venvBin, 'ruff'), ['format', '--check', 'templates', 'test/python']);
+    run(`ruff (Airflow ${line})`, join(stackState().venvBin, 'ruff'), ['check', 'templates', 'test/python', 'scripts']);
+    run(`ruff format (Airflow ${line})`, join(stackState().venvBin, 'ruff'), ['format', '--check', 'templates', 'test/python', 'scripts']);
     // One pytest session per suite: each folder has its own conftest.
     if (line === '2') pytestRun('pytest-plugins', ['test/python/plugins'], env);
     pytestRun(`pytest-dag-airflow-${line}`, ['test/python/dag'], env);

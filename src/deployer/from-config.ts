@@ -72,7 +72,7 @@ export function deployDeps(
 ): DeployDeps {
   const access = mwaaAccess(
     clients.mwaa,
-    { environmentName: config.mwaa.environmentName, webserverScheme: config.mwaa.webserverScheme, airflowLine: config.airflow.line },
+    { environmentName: config.mwaa.environmentName, webserverScheme: config.mwaa.webserverScheme, airflowVersion: config.airflow.version },
     (message) => emit({ type: 'warning', message }),
   );
   return {

@@ -7,12 +7,13 @@ import type { MWAAClient } from '@aws-sdk/client-mwaa';
 import { airflowApi, type AirflowApi } from './airflow-api.js';
 import { createMwaaCli, type MwaaCli } from './cli-client.js';
 import { createAirflowRest } from './rest-client.js';
-import type { AirflowLine } from './versions.js';
+import { airflowLine, type AirflowVersion } from './versions.js';
 
 export interface MwaaAccessSettings {
   environmentName: string;
   webserverScheme: 'https' | 'http';
-  airflowLine: AirflowLine;
+  /** The environment's Airflow version: the REST prefix follows its line, the CLI forms the version. */
+  airflowVersion: AirflowVersion;
 }
 
 export interface MwaaAccess {
@@ -26,8 +27,8 @@ export function mwaaAccess(
   onFallback?: (message: string) => void,
 ): MwaaAccess {
   const cli = createMwaaCli(client, settings.environmentName, settings.webserverScheme);
-  const rest = createAirflowRest(client, settings.environmentName, settings.webserverScheme, settings.airflowLine);
-  const options: Parameters<typeof airflowApi>[0] = { line: settings.airflowLine, cli, rest };
+  const rest = createAirflowRest(client, settings.environmentName, settings.webserverScheme, airflowLine(settings.airflowVersion));
+  const options: Parameters<typeof airflowApi>[0] = { version: settings.airflowVersion, cli, rest };
   if (onFallback) options.onFallback = onFallback;
   return { cli, airflow: airflowApi(options) };
 }

@@ -12,13 +12,16 @@
  *   GET   /dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try}?full_content&map_index
  *   GET   /variables?limit&offset                                      Variables, 100 per request
  * CLI fallback: dags list --columns, dags list-import-errors, dags unpause, dags list-runs,
- * tasks states-for-dag-run, variables get (no task logs: those are in CloudWatch).
+ * tasks states-for-dag-run, variables get (no task logs: those are in CloudWatch), in the forms the
+ * environment's own Airflow version parses (test/fixtures/airflow-cli-table.json holds each
+ * version's CLI, extracted from the published wheels; the unit tests parse every form with it).
  */
 import { UserError } from '../errors.js';
 import { airflowMessage, type CliResult } from './cli-client.js';
 import { cliBoolean, jsonRows, parseJsonOutput, tagNames } from './cli-output.js';
 import { AirflowRestError, WebLoginDeniedError, type AirflowRest, type RestResponse } from './rest-client.js';
-import type { AirflowLine } from './versions.js';
+import { cliHasDagColumns, DAG_COLUMNS_SINCE } from './cli-commands.js';
+import { airflowLine, type AirflowVersion } from './versions.js';
 
 /** Anything that runs an MWAA CLI command (cli-client.ts, or a fake in tests). */
 export interface CliRunner {
@@ -210,9 +213,33 @@ function cliJson(result: CliResult, what: string): unknown {
   return parsed;
 }
 
-export function cliAirflowApi(cli: CliRunner, line: AirflowLine): Omit<AirflowApi, 'via'> {
+/** The CLI fallback cannot answer this on the environment's Airflow version; REST can. */
+export class CliFallbackUnsupportedError extends UserError {
+  constructor(
+    readonly airflowVersion: string,
+    what: string,
+  ) {
+    super(
+      `Airflow ${airflowVersion}'s CLI cannot ${what}: its \`dags list\` has no --columns and lists no DAG tags or parse ` +
+        `times (they arrive in Airflow ${DAG_COLUMNS_SINCE}), so the MWAA CLI fallback cannot tell whether the new DAG is live. ` +
+        "Airflow's REST API can: grant airflow:CreateWebLoginToken (see docs/MWAA_SETUP.md) so the deployer reads Airflow " +
+        `through the web login, or move the environment to Airflow ${DAG_COLUMNS_SINCE} or newer.`,
+    );
+    this.name = 'CliFallbackUnsupportedError';
+  }
+}
+
+/** `dags unpause` before 2.9 prints `Dag: <id>, paused: False` (no -o there). */
+function unpausedLine(stdout: string, dagId: string): boolean {
+  return stdout.split('\n').some((line) => line.trim() === `Dag: ${dagId}, paused: False`);
+}
+
+export function cliAirflowApi(cli: CliRunner, version: AirflowVersion): Omit<AirflowApi, 'via'> {
+  const line = airflowLine(version);
+  const columns = cliHasDagColumns(version);
   return {
     async dag(dagId) {
+      if (!columns) throw new CliFallbackUnsupportedError(version, `show DAG ${dagId}'s tags`);
       const out = await cli.run(['dags', 'list', '-o', 'json', '--columns', 'dag_id,is_paused,tags,last_parsed_time,fileloc']);
       const row = jsonRows(cliJson(out, '`dags list`')).find((r) => r.dag_id === dagId);
       return row ? dagInfo(row, dagId) : undefined;
@@ -225,6 +252,11 @@ export function cliAirflowApi(cli: CliRunner, line: AirflowLine): Omit<AirflowAp
       }));
     },
     async unpause(dagId) {
+      if (!columns) {
+        const out = await cli.run(['dags', 'unpause', dagId]);
+        if (!unpausedLine(out.stdout, dagId)) throw new UserError(`Could not unpause ${dagId}: ${airflowMessage(out)}`);
+        return;
+      }
       // Prints the DAGs it changed, or "No paused DAGs were found" when there was nothing to do.
       const out = await cli.run(['dags', 'unpause', dagId, '-o', 'json']);
       const changed = jsonRows(parseJsonOutput(out.stdout)).some((row) => row.dag_id === dagId);
@@ -272,7 +304,8 @@ export function cliAirflowApi(cli: CliRunner, line: AirflowLine): Omit<AirflowAp
 }
 
 export interface AirflowApiOptions {
-  line: AirflowLine;
+  /** The environment's exact Airflow version (GetEnvironment's AirflowVersion): CLI forms differ by version. */
+  version: AirflowVersion;
   cli: CliRunner;
   /** Absent: the CLI answers everything. */
   rest?: AirflowRest;
@@ -282,7 +315,7 @@ export interface AirflowApiOptions {
 
 /** REST while the web login works; the listed CLI commands from the first denial on. */
 export function airflowApi(options: AirflowApiOptions): AirflowApi {
-  const cli = cliAirflowApi(options.cli, options.line);
+  const cli = cliAirflowApi(options.cli, options.version);
   const rest = options.rest ? restAirflowApi(options.rest) : undefined;
   let via: 'rest' | 'cli' = rest ? 'rest' : 'cli';
   const call =

@@ -6,7 +6,7 @@
  * https://docs.aws.amazon.com/mwaa/latest/userguide/airflow-cli-command-reference.html#airflow-cli-commands-supported
  * (v2 rows: 2.x; v3 rows: "v3.0.6, v3.2.1, v3.3.1").
  */
-import type { AirflowLine } from './versions.js';
+import { compareVersions, type AirflowLine } from './versions.js';
 
 const PROVIDERS = ['behaviours', 'get', 'hooks', 'links', 'list', 'notifications', 'secrets', 'triggerer', 'widgets'];
 const ROLES = ['add-perms', 'create', 'del-perms', 'list'];
@@ -95,4 +95,16 @@ export function checkCliCommand(line: AirflowLine, argv: readonly string[]): Com
     if (forbidden.includes(name)) return { ok: false, reason: `unsupported option for ${command}: ${name}` };
   }
   return { ok: true, command };
+}
+
+/**
+ * The first Airflow version whose CLI has `dags list --columns` (so `-o json` can carry tags and
+ * parse times) and `dags unpause -o`: MWAA's 2.7.2 and 2.8.1 have neither. Source: each version's
+ * `airflow/cli/cli_config.py` (test/fixtures/airflow-cli-table.json, which the unit tests hold
+ * this against for every MWAA version).
+ */
+export const DAG_COLUMNS_SINCE = '2.9.0';
+
+export function cliHasDagColumns(version: string): boolean {
+  return compareVersions(version, DAG_COLUMNS_SINCE) >= 0;
 }

@@ -172,7 +172,7 @@ async function defaultVariableReader(
   const settings = {
     environmentName: config.mwaa.environmentName,
     webserverScheme: config.mwaa.webserverScheme,
-    airflowLine: config.airflow.line,
+    airflowVersion: config.airflow.version,
   };
   return mwaaAccess(mwaa, settings, (message) => events({ type: 'warning', message })).airflow;
 }

@@ -232,7 +232,7 @@ describe('deploy with alarms', () => {
       mwaa,
       cloudWatch,
       cli,
-      airflow: airflowApi({ line: '2', cli }),
+      airflow: airflowApi({ version: '2.11.2', cli }),
       clock,
       emit: (e: DeployEvent) => {
         if (e.type === 'alarm-put' || e.type === 'alarm-deleted') log.push(`${e.type} ${e.name}`);

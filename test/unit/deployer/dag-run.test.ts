@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { logTail, parseTriggerOutput, triggerArgv, waitForRun } from '../../../src/deployer/dag-run.js';
 import { airflowApi } from '../../../src/mwaa/airflow-api.js';
+import { newestOfLine } from '../../../src/mwaa/versions.js';
 import { FakeAirflow } from '../support/fake-airflow.js';
 import { FakeClock } from './fakes.js';
 
@@ -14,7 +15,7 @@ function runWorld(line: '2' | '3', states: string[], rest = true) {
     ],
   });
   const runId = fake.trigger('d', {}).run!.run_id;
-  const airflow = airflowApi({ line, cli: fake.cli(), ...(rest ? { rest: fake.rest() } : {}) });
+  const airflow = airflowApi({ version: newestOfLine(line), cli: fake.cli(), ...(rest ? { rest: fake.rest() } : {}) });
   const wait = (timeoutMs = 1000) =>
     waitForRun(airflow, { dagId: 'd', runId, clock: new FakeClock(), timeoutMs, pollMs: 1000, emit: () => {} });
   return { fake, wait };

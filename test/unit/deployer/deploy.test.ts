@@ -4,7 +4,7 @@ import type { DeployEvent } from '../../../src/deployer/events.js';
 import { LockHeldError, acquireLock } from '../../../src/deployer/lock.js';
 import type { DeployTarget } from '../../../src/deployer/plan.js';
 import { airflowApi } from '../../../src/mwaa/airflow-api.js';
-import type { AirflowLine } from '../../../src/mwaa/versions.js';
+import { newestOfLine, type AirflowLine } from '../../../src/mwaa/versions.js';
 import { FakeAirflow } from '../support/fake-airflow.js';
 import { FakeClock, FakeMwaa, FakeS3 } from './fakes.js';
 import { OPTIONS, SETTINGS, targets } from './helpers.js';
@@ -34,7 +34,12 @@ function world(line: AirflowLine = '2', rest = true) {
   const fake = fakeAirflow(line);
   const cli = fake.cli();
   const notices: string[] = [];
-  const airflow = airflowApi({ line, cli, ...(rest ? { rest: fake.rest() } : {}), onFallback: (m) => notices.push(m) });
+  const airflow = airflowApi({
+    version: newestOfLine(line),
+    cli,
+    ...(rest ? { rest: fake.rest() } : {}),
+    onFallback: (m) => notices.push(m),
+  });
   const events: DeployEvent[] = [];
   // Record the order of S3 writes and environment status changes in one log.
   const log: string[] = [];

@@ -1,12 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { airflowApi, cliAirflowApi, structuredLogText } from '../../../src/mwaa/airflow-api.js';
+import { airflowApi, CliFallbackUnsupportedError, cliAirflowApi, structuredLogText } from '../../../src/mwaa/airflow-api.js';
+import { newestOfLine } from '../../../src/mwaa/versions.js';
 import { FakeAirflow } from '../support/fake-airflow.js';
 
 describe('Variables', () => {
   it.each(['2', '3'] as const)('Airflow %s over REST: all of them in one request per 100, paged by offset', async (line) => {
     const fake = new FakeAirflow(line);
     for (let i = 0; i < 130; i += 1) fake.variables.set(`k${i}`, `v${i}`);
-    const values = await airflowApi({ line, cli: fake.cli(), rest: fake.rest() }).variables(['k0', 'k129', 'missing']);
+    const values = await airflowApi({ version: newestOfLine(line), cli: fake.cli(), rest: fake.rest() }).variables([
+      'k0',
+      'k129',
+      'missing',
+    ]);
     expect(values).toEqual(
       new Map([
         ['k0', 'v0'],
@@ -22,7 +27,7 @@ describe('Variables', () => {
     const fake = new FakeAirflow('3');
     fake.variables.set('a', ' x \n');
     fake.variables.set('b', '');
-    const values = await cliAirflowApi(fake.cli(), '3').variables(['a', 'b', 'c']);
+    const values = await cliAirflowApi(fake.cli(), '3.3.1').variables(['a', 'b', 'c']);
     expect(values).toEqual(
       new Map([
         ['a', ' x \n'],
@@ -39,7 +44,7 @@ describe('Variables', () => {
 
   it('through the CLI, a failure (no exit code to go by) is recognised from its output', async () => {
     const cli = { run: async () => ({ stdout: '', stderr: 'Traceback...\nsqlite3.OperationalError: database is locked\n' }) };
-    await expect(cliAirflowApi(cli, '2').variables(['a'])).rejects.toThrow(
+    await expect(cliAirflowApi(cli, '2.11.2').variables(['a'])).rejects.toThrow(
       /`variables get a` failed: sqlite3.OperationalError: database is locked/,
     );
   });
@@ -51,7 +56,7 @@ describe('falling back to the CLI', () => {
     fake.webLoginDenied = true;
     fake.dags.set('d', { is_paused: false, tags: ['x'] });
     const notices: string[] = [];
-    const api = airflowApi({ line: '2', cli: fake.cli(), rest: fake.rest(), onFallback: (m) => notices.push(m) });
+    const api = airflowApi({ version: '2.11.2', cli: fake.cli(), rest: fake.rest(), onFallback: (m) => notices.push(m) });
     expect(api.via()).toBe('rest');
     expect(await api.dag('d')).toEqual({ dagId: 'd', isPaused: false, tags: ['x'] });
     expect(await api.importErrors()).toEqual([]);
@@ -66,12 +71,55 @@ describe('falling back to the CLI', () => {
   it('other REST failures are errors, not a reason to fall back', async () => {
     const fake = new FakeAirflow('3');
     const api = airflowApi({
-      line: '3',
+      version: '3.3.1',
       cli: fake.cli(),
       rest: { ...fake.rest(), request: async () => ({ status: 500, text: '{"detail": "boom"}', json: { detail: 'boom' } }) },
     });
     await expect(api.importErrors()).rejects.toThrow(/HTTP 500 to GET \/importErrors: boom/);
     expect(api.via()).toBe('rest');
+  });
+});
+
+describe('the CLI fallback before Airflow 2.9 (no `dags list --columns`, no `dags unpause -o`)', () => {
+  it.each(['2.7.2', '2.8.1'] as const)(
+    'Airflow %s: the DAG read refuses without sending, naming the version and the fix',
+    async (version) => {
+      const sent: string[][] = [];
+      const cli = {
+        run: async (argv: readonly string[]) => {
+          sent.push([...argv]);
+          return { stdout: '', stderr: '' };
+        },
+      };
+      const error = await cliAirflowApi(cli, version)
+        .dag('d')
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(CliFallbackUnsupportedError);
+      expect((error as Error).message).toMatch(new RegExp(`^Airflow ${version.replaceAll('.', '\\.')}'s CLI cannot show DAG d's tags`));
+      expect((error as Error).message).toMatch(/arrive in Airflow 2\.9\.0.*grant airflow:CreateWebLoginToken/);
+      expect(sent).toEqual([]);
+    },
+  );
+
+  it("unpauses with `dags unpause <dag>` and reads the line it prints; Airflow's refusal is the error", async () => {
+    const outputs: Record<string, { stdout: string; stderr: string }> = {
+      d: { stdout: '[2026-11-26T09:00:00] INFO - Filling up the DagBag\nDag: d, paused: False\n', stderr: '' },
+      gone: { stdout: '', stderr: "DAG: gone does not exist in 'dag' table\n" },
+    };
+    const sent: string[][] = [];
+    const cli = {
+      run: async (argv: readonly string[]) => {
+        sent.push([...argv]);
+        return outputs[argv[2]!]!;
+      },
+    };
+    const api = cliAirflowApi(cli, '2.8.1');
+    await api.unpause('d');
+    await expect(api.unpause('gone')).rejects.toThrow(/Could not unpause gone: DAG: gone does not exist in 'dag' table/);
+    expect(sent).toEqual([
+      ['dags', 'unpause', 'd'],
+      ['dags', 'unpause', 'gone'],
+    ]);
   });
 });
 
