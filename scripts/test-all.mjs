@@ -3,7 +3,8 @@
 // OpenSSH) for each Airflow line with the Python and integration suites against it. Idempotent:
 // `local up` reuses what is provisioned. Prints one closing line: "N passed, N failed[, N skipped]".
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -14,6 +15,10 @@ if (prerequisites.status !== 0) process.exit(prerequisites.status ?? 1);
 const reports = join(root, '.test-reports');
 rmSync(reports, { recursive: true, force: true });
 mkdirSync(reports, { recursive: true });
+// Every throw-away stack root (and other scratch a test's processes run in) goes under this one
+// directory (test/support/stack.ts testScratchDir), so the stray check below sees all of them.
+const testTmp = mkdtempSync(join(tmpdir(), 'mwaa-test-'));
+process.env.MWAA_TEST_TMP = testTmp;
 const started = Date.now();
 const totals = { passed: 0, failed: 0, skipped: 0 };
 const failedSteps = [];
@@ -50,21 +55,43 @@ function countJunit(file) {
   }
 }
 
-/** After `local down` nothing the stack started may remain (counted as one test). */
+/**
+ * After `local down` nothing any stack of the run started may remain (counted as one test): not
+ * under the main stack's root, nor under MWAA_TEST_TMP, where every throw-away root lives. `local
+ * status` lists the processes marked with a root at or below the one it is given (local-stack/src/strays.ts).
+ */
 function noStrayProcesses(label) {
-  const status = spawnSync(process.execPath, [join(root, 'dist/cli.js'), 'local', 'status', '--json'], { cwd: root, encoding: 'utf8' });
-  let strays;
-  try {
-    strays = JSON.parse(status.stdout).strays;
-  } catch {
-    strays = undefined;
+  for (const where of [stackRoot, testTmp]) {
+    const status = spawnSync(process.execPath, [join(root, 'dist/cli.js'), 'local', 'status', '--json'], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, MWAA_LOCAL_HOME: where },
+    });
+    let strays;
+    try {
+      strays = JSON.parse(status.stdout).strays;
+    } catch {
+      strays = undefined;
+    }
+    if (Array.isArray(strays) && strays.length === 0) {
+      totals.passed += 1;
+      continue;
+    }
+    totals.failed += 1;
+    failedSteps.push(
+      `stray processes under ${where} after local down (${label}): ${JSON.stringify(strays ?? status.stdout.slice(0, 300))}`,
+    );
   }
-  if (Array.isArray(strays) && strays.length === 0) {
-    totals.passed += 1;
-    return;
+}
+
+/** Throw-away stacks a failed test left up are stopped here, after the stray check counted them. */
+function downLeftoverStacks() {
+  for (const entry of readdirSync(testTmp)) {
+    const leftover = join(testTmp, entry);
+    if (!existsSync(join(leftover, 'state.json'))) continue;
+    process.stdout.write(`\n=== local down of a stack a test left up: ${leftover}\n`);
+    spawnSync(node, [cli, 'local', 'down'], { cwd: root, stdio: 'inherit', env: { ...process.env, MWAA_LOCAL_HOME: leftover } });
   }
-  totals.failed += 1;
-  failedSteps.push(`stray processes after local down (${label}): ${JSON.stringify(strays ?? status.stdout.slice(0, 300))}`);
 }
 
 const node = process.execPath;
@@ -128,6 +155,8 @@ try {
   process.stdout.write(`${error.message}\n`);
 } finally {
   if (existsSync(join(stackRoot, 'state.json'))) spawnSync(node, [cli, 'local', 'down'], { cwd: root, stdio: 'inherit' });
+  downLeftoverStacks();
+  rmSync(testTmp, { recursive: true, force: true });
 }
 
 const minutes = ((Date.now() - started) / 60000).toFixed(1);
