@@ -2,8 +2,8 @@
 // The whole test suite, from nothing: build, unit tests, then the local stack (real Airflow, moto,
 // OpenSSH) for each Airflow line with the Python and integration suites against it. Idempotent:
 // `local up` reuses what is provisioned. Prints one closing line: "N passed, N failed[, N skipped]".
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -122,6 +122,42 @@ function stackState() {
   return JSON.parse(readFileSync(join(stackRoot, 'state.json'), 'utf8'));
 }
 
+/**
+ * Provisioning (each line's venv from its lock, and a migrated Airflow DB: `local provision`)
+ * runs in the background from the start, one line after the other: line 2's is ready for its
+ * `local up` after the unit and system tests, line 3's is made while line 2 is tested. Its output
+ * goes to .test-reports/provision.log; a failure shows again in the `local up` that redoes it.
+ */
+function provisionInBackground(lines) {
+  const log = openSync(join(reports, 'provision.log'), 'a');
+  const done = {};
+  let previous = Promise.resolve();
+  for (const line of lines) {
+    previous = previous.then(
+      () =>
+        new Promise((resolveLine) => {
+          const t0 = Date.now();
+          const child = spawn(node, [cli, 'local', 'provision', '--airflow', line], { cwd: root, stdio: ['ignore', log, log] });
+          const settle = (ok) => resolveLine({ ok, seconds: ((Date.now() - t0) / 1000).toFixed(1) });
+          child.on('exit', (code) => settle(code === 0));
+          child.on('error', () => settle(false));
+        }),
+    );
+    done[line] = previous;
+  }
+  void previous.then(() => closeSync(log));
+  return done;
+}
+
+/** Waits for a line's background provisioning and reports it like a step (it is not counted). */
+async function provisioned(provisioning, line) {
+  const result = await provisioning[line];
+  if (result)
+    process.stdout.write(
+      `\n=== local provision (Airflow ${line}, in the background): ${result.ok ? 'ok' : 'FAILED'} in ${result.seconds}s\n`,
+    );
+}
+
 function pytestRun(name, paths, env = {}) {
   const state = stackState();
   const out = join(reports, `${name}.xml`);
@@ -129,8 +165,10 @@ function pytestRun(name, paths, env = {}) {
   countJunit(out);
 }
 
+let provisioning = {};
 try {
   if (!run('build', 'npm', ['run', 'build'])) throw new Error('build failed');
+  provisioning = provisionInBackground(['2', '3']);
   run('typecheck', 'npx', ['tsc', '--noEmit']);
   // Biome: formatting and lint of every TypeScript and script file (biome.jsonc).
   run('biome check', 'npx', ['biome', 'check']);
@@ -138,6 +176,7 @@ try {
   vitestRun('system', 'system', []);
   for (const line of ['2', '3']) {
     const env = { MWAA_TEST_AIRFLOW_LINE: line };
+    await provisioned(provisioning, line);
     if (!run(`local up (Airflow ${line})`, node, [cli, 'local', 'up', '--airflow', line], { env })) break;
     run(`ruff (Airflow ${line})`, join(stackState().venvBin, 'ruff'), ['check', 'templates', 'test/python']);
     run(`ruff format (Airflow ${line})`, join(stackState().venvBin, 'ruff'), ['format', '--check', 'templates', 'test/python']);
@@ -148,12 +187,15 @@ try {
     // stack): the check suites' SSH side is the same on both, and their Variables comparison
     // runs on line 3 inside the deploy suite.
     vitestRun(`integration-airflow-${line}`, 'integration', line === '2' ? [] : LINE_DEPENDENT_SUITES, env);
+    // The stray check must not meet a migration of the next line still running.
+    await Promise.all(Object.values(provisioning));
     run(`local down (Airflow ${line})`, node, [cli, 'local', 'down']);
     noStrayProcesses(`Airflow ${line}`);
   }
 } catch (error) {
   process.stdout.write(`${error.message}\n`);
 } finally {
+  await Promise.all(Object.values(provisioning));
   if (existsSync(join(stackRoot, 'state.json'))) spawnSync(node, [cli, 'local', 'down'], { cwd: root, stdio: 'inherit' });
   downLeftoverStacks();
   rmSync(testTmp, { recursive: true, force: true });

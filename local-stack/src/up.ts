@@ -92,29 +92,7 @@ export async function up(options: UpOptions): Promise<UpResult> {
   const reused: string[] = [];
   const started: string[] = [];
 
-  const python = await findPython(env, mwaaPython(version), FALLBACK_PYTHON);
-  if (python.fallbackNote) progress({ kind: 'note', message: python.fallbackNote });
-  const lockFile = lockPath(repo, version, python.minor);
-  if (!existsSync(lockFile)) {
-    throw new UserError(
-      `No lock for Airflow ${version} on Python ${python.minor} (${lockFile}). Make one: local-stack/scripts/provision-lock.sh ${version}`,
-    );
-  }
-  const venv = await step(progress, now, `venv airflow-${version}`, async () => {
-    const result = await ensureVenv({ python, venvDir: layout.venvDir, lockFile, log: join(layout.logsDir, `pip-${version}.log`) });
-    return { ...result, detail: result.cached ? 'up to date (lock unchanged)' : `installed from ${lockFile}` };
-  });
-
-  const home = await step(progress, now, 'airflow home', async () => {
-    const result = await prepareAirflowHome({
-      airflowHome: layout.airflowHome,
-      line,
-      venvBin: layout.venvBin,
-      lockHash: venv.hash,
-      log: join(layout.logsDir, `airflow-db-migrate-${version}.log`),
-    });
-    return { ...result, cached: !result.migrated, detail: result.migrated ? 'airflow.cfg written, db migrated' : 'db already migrated' };
-  });
+  const { python, lockFile, venv, home } = await provisionLine({ layout, line, repo, env, progress, now });
 
   const ssh = await step(progress, now, 'sshd', async () => {
     const files = sshFiles(layout.sshDir);
@@ -313,6 +291,69 @@ export async function up(options: UpOptions): Promise<UpResult> {
   // keeps their live PIDs in control-plane.json (`status` and `down` read both files).
   clearPending(root);
   return { state, reused, started };
+}
+
+export interface ProvisionOptions {
+  root: string;
+  line: AirflowLine;
+  progress: ProgressListener;
+  now: () => number;
+  env?: NodeJS.ProcessEnv;
+  repo?: string;
+}
+
+/**
+ * `local provision`: what `up` installs before it starts anything, the line's venv and its
+ * AIRFLOW_HOME with a migrated DB. It starts nothing and writes no state, so it can run while a
+ * stack of the other line runs in the same root (npm test prepares line 3 while line 2 is tested).
+ */
+export async function provision(options: ProvisionOptions): Promise<void> {
+  const env = options.env ?? process.env;
+  const repo = options.repo ?? repoRoot();
+  const layout = layoutFor(options.root, AIRFLOW_VERSIONS[options.line], venvsDirFrom(env, options.root));
+  mkdirSync(layout.logsDir, { recursive: true });
+  await provisionLine({ layout, line: options.line, repo, env, progress: options.progress, now: options.now });
+}
+
+async function provisionLine(options: {
+  layout: StackLayout;
+  line: AirflowLine;
+  repo: string;
+  env: NodeJS.ProcessEnv;
+  progress: ProgressListener;
+  now: () => number;
+}) {
+  const { layout, line, repo, env, progress, now } = options;
+  const version = AIRFLOW_VERSIONS[line];
+  const python = await findPython(env, mwaaPython(version), FALLBACK_PYTHON);
+  if (python.fallbackNote) progress({ kind: 'note', message: python.fallbackNote });
+  const lockFile = lockPath(repo, version, python.minor);
+  if (!existsSync(lockFile)) {
+    throw new UserError(
+      `No lock for Airflow ${version} on Python ${python.minor} (${lockFile}). Make one: local-stack/scripts/provision-lock.sh ${version}`,
+    );
+  }
+  const venv = await step(progress, now, `venv airflow-${version}`, async () => {
+    const result = await ensureVenv({ python, venvDir: layout.venvDir, lockFile, log: join(layout.logsDir, `pip-${version}.log`) });
+    return { ...result, detail: result.cached ? 'up to date (lock unchanged)' : `installed from ${lockFile}` };
+  });
+
+  const home = await step(progress, now, 'airflow home', async () => {
+    const result = await prepareAirflowHome({
+      airflowHome: layout.airflowHome,
+      line,
+      venvBin: layout.venvBin,
+      lockHash: venv.hash,
+      log: join(layout.logsDir, `airflow-db-migrate-${version}.log`),
+    });
+    const detail = !result.migrated
+      ? 'db already migrated'
+      : result.fromTemplate
+        ? "airflow.cfg written, db copied from the venv's migrated one"
+        : 'airflow.cfg written, db migrated';
+    return { ...result, cached: !result.migrated, detail };
+  });
+  return { python, lockFile, venv, home };
 }
 
 /** control-plane.json is the running control plane's, says start-up is over, and names every Airflow process alive. */
