@@ -84,7 +84,7 @@ function noStrayProcesses(label) {
   }
 }
 
-/** Throw-away stacks a failed test left up are stopped here, after the stray check counted them. */
+/** Throw-away stacks a failed test left up are stopped here, once the stray check has counted them. */
 function downLeftoverStacks() {
   for (const entry of readdirSync(testTmp)) {
     const leftover = join(testTmp, entry);
@@ -191,6 +191,7 @@ try {
     await Promise.all(Object.values(provisioning));
     run(`local down (Airflow ${line})`, node, [cli, 'local', 'down']);
     noStrayProcesses(`Airflow ${line}`);
+    downLeftoverStacks();
   }
 } catch (error) {
   process.stdout.write(`${error.message}\n`);

@@ -292,7 +292,8 @@ async function putDag(stack: LocalStackState, dagId: string): Promise<void> {
       '    from airflow.sdk import DAG',
       'except ImportError:',
       '    from airflow import DAG',
-      `DAG(dag_id="${dagId}", schedule=None, start_date=datetime.datetime(2024, 1, 1), catchup=False)`,
+      // Airflow collects the DAGs a module's globals hold.
+      `dag = DAG(dag_id="${dagId}", schedule=None, start_date=datetime.datetime(2024, 1, 1), catchup=False)`,
       '',
     ].join('\n');
     await client.send(new PutObjectCommand({ Bucket: stack.bucket, Key: `dags/${dagId}.py`, Body: source }));
