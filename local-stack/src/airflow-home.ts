@@ -8,7 +8,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, 
 import { dirname, join } from 'node:path';
 import type { AirflowLine } from './state.js';
 import { runLogged } from '../../src/util/processes.js';
-import { freePort } from '../../src/util/net.js';
+import { freePort, portIsFree } from '../../src/util/net.js';
 import { writeJsonAtomic } from './state.js';
 
 /** Secrets and ports chosen once per AIRFLOW_HOME and kept, so restarts see the same values. */
@@ -154,6 +154,36 @@ export function renderAirflowCfg(line: AirflowLine, info: AirflowHomeInfo, setti
     }
   }
   return `${lines.join('\n')}\n`;
+}
+
+const PORT_KEYS = ['apiPort', 'workerLogServerPort', 'triggerLogServerPort'] as const;
+
+/**
+ * Airflow's ports are chosen once per AIRFLOW_HOME and kept (stable URLs across restarts), but
+ * while the stack is down another program may take one: another stack's api-server, typically,
+ * whose health check would then answer for this stack's. Called before this stack's Airflow
+ * starts (never while it runs: it holds them), it replaces each port that is no longer free and
+ * rewrites airflow.cfg. Returns the home's info and the ports it moved.
+ */
+export async function moveTakenPorts(
+  airflowHome: string,
+  line: AirflowLine,
+  isFree: (port: number) => Promise<boolean> = portIsFree,
+): Promise<{ info: AirflowHomeInfo; moved: string[] }> {
+  const settings = await loadOrCreateSettings(airflowHome);
+  const moved: string[] = [];
+  for (const key of PORT_KEYS) {
+    if (await isFree(settings[key])) continue;
+    const port = await freePort();
+    moved.push(`${key} ${settings[key]} → ${port}`);
+    settings[key] = port;
+  }
+  const info = homeInfo(airflowHome, line, settings);
+  if (moved.length > 0) {
+    writeJsonAtomic(join(airflowHome, SETTINGS_FILE), settings);
+    writeFileSync(join(airflowHome, 'airflow.cfg'), renderAirflowCfg(line, info, settings));
+  }
+  return { info, moved };
 }
 
 /** Writes airflow.cfg and the folders; migrates the DB unless this lock already migrated it. */

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../../src/errors.js';
-import { prepareAirflowHome, stackAirflowEnv } from './airflow-home.js';
+import { moveTakenPorts, prepareAirflowHome, stackAirflowEnv } from './airflow-home.js';
 import { apiServerHealthy, staleJobs } from './airflow-health.js';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { ensureBucket, ensureSecret, motoAnswers, s3Client, secretsClient } from './aws.js';
@@ -203,6 +203,15 @@ export async function up(options: UpOptions): Promise<UpResult> {
       if (ref) await stopPid(ref, 20_000);
     }
   }
+  // Airflow is about to start: its kept ports must still be free (a stack that was down may find
+  // one taken by another stack's Airflow, whose health check would answer for this one's).
+  let airflowInfo = home.info;
+  if (!cpReusable) {
+    const ports = await moveTakenPorts(layout.airflowHome, line);
+    if (ports.moved.length > 0)
+      progress({ kind: 'note', message: `Airflow ports taken by another program, moved: ${ports.moved.join(', ')}` });
+    airflowInfo = ports.info;
+  }
   const mwaaPort = cpReusable ? portOf(sameLine!.endpoints.mwaa) : await portOrFree(sameLine ? portOf(sameLine.endpoints.mwaa) : undefined);
   const baseProcesses: StackProcess[] = [moto.record, ssh.record];
   const state: LocalStackState = {
@@ -236,7 +245,7 @@ export async function up(options: UpOptions): Promise<UpResult> {
     lockFile,
     lockSha256: venv.hash,
     airflow: {
-      ...home.info,
+      ...airflowInfo,
       env: stackAirflowEnv(layout.airflowHome, moto.url, REGION),
     },
   };
@@ -268,7 +277,7 @@ export async function up(options: UpOptions): Promise<UpResult> {
 
   await step(progress, now, `airflow ${version}`, async () => {
     const since = cp.startedAt ?? new Date(Date.now() - 60_000);
-    await waitForAirflow(layout, line, since, home.info.apiPort, options.airflowTimeoutMs ?? 240_000);
+    await waitForAirflow(layout, line, since, airflowInfo.apiPort, options.airflowTimeoutMs ?? 240_000);
     // The control plane records the Airflow PIDs; `up` is done when that record is complete, so
     // a `status` or `down` right after it sees every process.
     await waitFor('the control plane to report its Airflow processes', () => controlPlaneReported(layout, cp.record, line), 60_000, {
