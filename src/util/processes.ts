@@ -281,7 +281,12 @@ export function runProgram(file: string, args: readonly string[], options: RunOp
     const err = collector(limit);
     child.stdout?.on('data', out.push);
     child.stderr?.on('data', err.push);
-    if (options.input !== undefined) child.stdin?.end(options.input);
+    if (options.input !== undefined) {
+      // A program may exit without reading its input (ssh-keygen asks nothing when there is no
+      // key to overwrite): the write then fails with EPIPE, which its exit status already covers.
+      child.stdin?.on('error', () => undefined);
+      child.stdin?.end(options.input);
+    }
     let timedOut = false;
     const timer =
       options.timeoutMs && options.timeoutMs > 0
