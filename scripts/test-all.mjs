@@ -2,8 +2,9 @@
 // The whole test suite, from nothing: build, unit tests, then the local stack (real Airflow, moto,
 // OpenSSH) for each Airflow line with the Python and integration suites against it. Idempotent:
 // `local up` reuses what is provisioned. Prints one closing line: "N passed, N failed[, N skipped]".
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -14,6 +15,10 @@ if (prerequisites.status !== 0) process.exit(prerequisites.status ?? 1);
 const reports = join(root, '.test-reports');
 rmSync(reports, { recursive: true, force: true });
 mkdirSync(reports, { recursive: true });
+// Every throw-away stack root (and other scratch a test's processes run in) goes under this one
+// directory (test/support/stack.ts testScratchDir), so the stray check below sees all of them.
+const testTmp = mkdtempSync(join(tmpdir(), 'mwaa-test-'));
+process.env.MWAA_TEST_TMP = testTmp;
 const started = Date.now();
 const totals = { passed: 0, failed: 0, skipped: 0 };
 const failedSteps = [];
@@ -50,21 +55,43 @@ function countJunit(file) {
   }
 }
 
-/** After `local down` nothing the stack started may remain (counted as one test). */
+/**
+ * After `local down` nothing any stack of the run started may remain (counted as one test): not
+ * under the main stack's root, nor under MWAA_TEST_TMP, where every throw-away root lives. `local
+ * status` lists the processes marked with a root at or below the one it is given (local-stack/src/strays.ts).
+ */
 function noStrayProcesses(label) {
-  const status = spawnSync(process.execPath, [join(root, 'dist/cli.js'), 'local', 'status', '--json'], { cwd: root, encoding: 'utf8' });
-  let strays;
-  try {
-    strays = JSON.parse(status.stdout).strays;
-  } catch {
-    strays = undefined;
+  for (const where of [stackRoot, testTmp]) {
+    const status = spawnSync(process.execPath, [join(root, 'dist/cli.js'), 'local', 'status', '--json'], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, MWAA_LOCAL_HOME: where },
+    });
+    let strays;
+    try {
+      strays = JSON.parse(status.stdout).strays;
+    } catch {
+      strays = undefined;
+    }
+    if (Array.isArray(strays) && strays.length === 0) {
+      totals.passed += 1;
+      continue;
+    }
+    totals.failed += 1;
+    failedSteps.push(
+      `stray processes under ${where} after local down (${label}): ${JSON.stringify(strays ?? status.stdout.slice(0, 300))}`,
+    );
   }
-  if (Array.isArray(strays) && strays.length === 0) {
-    totals.passed += 1;
-    return;
+}
+
+/** Throw-away stacks a failed test left up are stopped here, once the stray check has counted them. */
+function downLeftoverStacks() {
+  for (const entry of readdirSync(testTmp)) {
+    const leftover = join(testTmp, entry);
+    if (!existsSync(join(leftover, 'state.json'))) continue;
+    process.stdout.write(`\n=== local down of a stack a test left up: ${leftover}\n`);
+    spawnSync(node, [cli, 'local', 'down'], { cwd: root, stdio: 'inherit', env: { ...process.env, MWAA_LOCAL_HOME: leftover } });
   }
-  totals.failed += 1;
-  failedSteps.push(`stray processes after local down (${label}): ${JSON.stringify(strays ?? status.stdout.slice(0, 300))}`);
 }
 
 const node = process.execPath;
@@ -97,6 +124,42 @@ function stackState() {
   return JSON.parse(readFileSync(join(stackRoot, 'state.json'), 'utf8'));
 }
 
+/**
+ * Provisioning (each line's venv from its lock, and a migrated Airflow DB: `local provision`)
+ * runs in the background from the start, one line after the other: line 2's is ready for its
+ * `local up` after the unit and system tests, line 3's is made while line 2 is tested. Its output
+ * goes to .test-reports/provision.log; a failure shows again in the `local up` that redoes it.
+ */
+function provisionInBackground(lines) {
+  const log = openSync(join(reports, 'provision.log'), 'a');
+  const done = {};
+  let previous = Promise.resolve();
+  for (const line of lines) {
+    previous = previous.then(
+      () =>
+        new Promise((resolveLine) => {
+          const t0 = Date.now();
+          const child = spawn(node, [cli, 'local', 'provision', '--airflow', line], { cwd: root, stdio: ['ignore', log, log] });
+          const settle = (ok) => resolveLine({ ok, seconds: ((Date.now() - t0) / 1000).toFixed(1) });
+          child.on('exit', (code) => settle(code === 0));
+          child.on('error', () => settle(false));
+        }),
+    );
+    done[line] = previous;
+  }
+  void previous.then(() => closeSync(log));
+  return done;
+}
+
+/** Waits for a line's background provisioning and reports it like a step (it is not counted). */
+async function provisioned(provisioning, line) {
+  const result = await provisioning[line];
+  if (result)
+    process.stdout.write(
+      `\n=== local provision (Airflow ${line}, in the background): ${result.ok ? 'ok' : 'FAILED'} in ${result.seconds}s\n`,
+    );
+}
+
 function pytestRun(name, paths, env = {}) {
   const state = stackState();
   const out = join(reports, `${name}.xml`);
@@ -104,8 +167,10 @@ function pytestRun(name, paths, env = {}) {
   countJunit(out);
 }
 
+let provisioning = {};
 try {
   if (!run('build', 'npm', ['run', 'build'])) throw new Error('build failed');
+  provisioning = provisionInBackground(['2', '3']);
   run('typecheck', 'npx', ['tsc', '--noEmit']);
   // Biome: formatting and lint of every TypeScript and script file (biome.jsonc).
   run('biome check', 'npx', ['biome', 'check']);
@@ -113,6 +178,7 @@ try {
   vitestRun('system', 'system', []);
   for (const line of ['2', '3']) {
     const env = { MWAA_TEST_AIRFLOW_LINE: line };
+    await provisioned(provisioning, line);
     if (!run(`local up (Airflow ${line})`, node, [cli, 'local', 'up', '--airflow', line], { env })) break;
     run(`ruff (Airflow ${line})`, join(stackState().venvBin, 'ruff'), ['check', 'templates', 'test/python', 'scripts']);
     run(`ruff format (Airflow ${line})`, join(stackState().venvBin, 'ruff'), ['format', '--check', 'templates', 'test/python', 'scripts']);
@@ -123,13 +189,19 @@ try {
     // stack): the check suites' SSH side is the same on both, and their Variables comparison
     // runs on line 3 inside the deploy suite.
     vitestRun(`integration-airflow-${line}`, 'integration', line === '2' ? [] : LINE_DEPENDENT_SUITES, env);
+    // The stray check must not meet a migration of the next line still running.
+    await Promise.all(Object.values(provisioning));
     run(`local down (Airflow ${line})`, node, [cli, 'local', 'down']);
     noStrayProcesses(`Airflow ${line}`);
+    downLeftoverStacks();
   }
 } catch (error) {
   process.stdout.write(`${error.message}\n`);
 } finally {
+  await Promise.all(Object.values(provisioning));
   if (existsSync(join(stackRoot, 'state.json'))) spawnSync(node, [cli, 'local', 'down'], { cwd: root, stdio: 'inherit' });
+  downLeftoverStacks();
+  rmSync(testTmp, { recursive: true, force: true });
 }
 
 const minutes = ((Date.now() - started) / 60000).toFixed(1);

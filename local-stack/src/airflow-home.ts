@@ -4,11 +4,11 @@
  * the file, so any `airflow` command run with only AIRFLOW_HOME set sees the same configuration.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { AirflowLine } from './state.js';
 import { runLogged } from '../../src/util/processes.js';
-import { freePort } from '../../src/util/net.js';
+import { freePort, portIsFree } from '../../src/util/net.js';
 import { writeJsonAtomic } from './state.js';
 
 /** Secrets and ports chosen once per AIRFLOW_HOME and kept, so restarts see the same values. */
@@ -156,6 +156,36 @@ export function renderAirflowCfg(line: AirflowLine, info: AirflowHomeInfo, setti
   return `${lines.join('\n')}\n`;
 }
 
+const PORT_KEYS = ['apiPort', 'workerLogServerPort', 'triggerLogServerPort'] as const;
+
+/**
+ * Airflow's ports are chosen once per AIRFLOW_HOME and kept (stable URLs across restarts), but
+ * while the stack is down another program may take one: another stack's api-server, typically,
+ * whose health check would then answer for this stack's. Called before this stack's Airflow
+ * starts (never while it runs: it holds them), it replaces each port that is no longer free and
+ * rewrites airflow.cfg. Returns the home's info and the ports it moved.
+ */
+export async function moveTakenPorts(
+  airflowHome: string,
+  line: AirflowLine,
+  isFree: (port: number) => Promise<boolean> = portIsFree,
+): Promise<{ info: AirflowHomeInfo; moved: string[] }> {
+  const settings = await loadOrCreateSettings(airflowHome);
+  const moved: string[] = [];
+  for (const key of PORT_KEYS) {
+    if (await isFree(settings[key])) continue;
+    const port = await freePort();
+    moved.push(`${key} ${settings[key]} → ${port}`);
+    settings[key] = port;
+  }
+  const info = homeInfo(airflowHome, line, settings);
+  if (moved.length > 0) {
+    writeJsonAtomic(join(airflowHome, SETTINGS_FILE), settings);
+    writeFileSync(join(airflowHome, 'airflow.cfg'), renderAirflowCfg(line, info, settings));
+  }
+  return { info, moved };
+}
+
 /** Writes airflow.cfg and the folders; migrates the DB unless this lock already migrated it. */
 export async function prepareAirflowHome(options: {
   airflowHome: string;
@@ -163,7 +193,7 @@ export async function prepareAirflowHome(options: {
   venvBin: string;
   lockHash: string;
   log: string;
-}): Promise<{ info: AirflowHomeInfo; settings: AirflowSettings; migrated: boolean }> {
+}): Promise<{ info: AirflowHomeInfo; settings: AirflowSettings; migrated: boolean; fromTemplate: boolean }> {
   const { airflowHome } = options;
   mkdirSync(airflowHome, { recursive: true });
   const settings = await loadOrCreateSettings(airflowHome);
@@ -181,16 +211,34 @@ export async function prepareAirflowHome(options: {
   const marker = join(airflowHome, MIGRATED_MARKER);
   const dbFile = join(airflowHome, 'airflow.db');
   const migrated = !(existsSync(dbFile) && existsSync(marker) && readFileSync(marker, 'utf8').trim() === options.lockHash);
+  let permissionsSynced = false;
+  let fromTemplate = false;
   if (migrated) {
-    await runLogged(join(options.venvBin, 'airflow'), ['db', 'migrate'], { log: options.log, env });
+    const template = dbTemplatePath(options.venvBin, options.lockHash);
+    // A new home starts from the venv's migrated DB when there is one: a second stack sharing the
+    // venvs skips the migration (most of a throw-away stack's start-up on a small machine).
+    if (!existsSync(dbFile) && existsSync(template)) {
+      copyFileSync(template, dbFile);
+      permissionsSynced = true;
+      fromTemplate = true;
+    } else {
+      const fresh = !existsSync(dbFile);
+      await runLogged(join(options.venvBin, 'airflow'), ['db', 'migrate'], { log: options.log, env });
+      if (options.line === '2') {
+        // Flask-AppBuilder keeps roles and permissions in the metadata DB: its default roles (Op
+        // among them) exist once permissions are synced.
+        await runLogged(join(options.venvBin, 'airflow'), ['sync-perm'], { log: options.log, env });
+        permissionsSynced = true;
+      }
+      if (fresh) saveDbTemplate(dbFile, template);
+    }
     writeFileSync(marker, `${options.lockHash}\n`);
   }
   const userMarker = join(airflowHome, WEB_USER_MARKER);
   const userStamp = `${options.lockHash} ${WEB_USER.username}`;
   if (options.line === '2' && !(existsSync(userMarker) && readFileSync(userMarker, 'utf8').trim() === userStamp)) {
-    // Flask-AppBuilder keeps roles and users in the metadata DB: its default roles (Op among them)
-    // exist once permissions are synced; "already exist" is not an error for the user.
-    await runLogged(join(options.venvBin, 'airflow'), ['sync-perm'], { log: options.log, env });
+    // "already exist" is not an error for the user.
+    if (!permissionsSynced) await runLogged(join(options.venvBin, 'airflow'), ['sync-perm'], { log: options.log, env });
     await runLogged(
       join(options.venvBin, 'airflow'),
       [
@@ -213,7 +261,28 @@ export async function prepareAirflowHome(options: {
     );
     writeFileSync(userMarker, `${userStamp}\n`);
   }
-  return { info, settings, migrated };
+  return { info, settings, migrated, fromTemplate };
+}
+
+/**
+ * A freshly migrated metadata DB (and, on line 2, its synced roles), kept in the venv it was
+ * migrated with. It holds no stack's data: no users, no DAGs, no secrets (the Fernet key encrypts
+ * nothing yet), no paths or ports. Removed with the venv when the lock changes.
+ */
+export function dbTemplatePath(venvBin: string, lockHash: string): string {
+  return join(dirname(venvBin), `.mwaa-local-airflow-db-${lockHash.slice(0, 16)}.sqlite`);
+}
+
+/** Copied under a temporary name, then renamed: a stack copying it never sees half a file. */
+function saveDbTemplate(dbFile: string, template: string): void {
+  const tmp = `${template}.${process.pid}.tmp`;
+  try {
+    copyFileSync(dbFile, tmp);
+    renameSync(tmp, template);
+  } catch {
+    // Only a shortcut for the next stack: without it, that stack migrates its own DB.
+    rmSync(tmp, { force: true });
+  }
 }
 
 /** Environment for an `airflow` command of this stack: its home, its venv first on PATH. */

@@ -10,6 +10,9 @@ import type { StackProcess } from './state.js';
 export interface ControlPlaneInfo {
   formatVersion: 1;
   pid: number;
+  /** The control plane's own identity (see liveness.ts). */
+  startTime?: number;
+  bootId?: string;
   port: number;
   url: string;
   ready: boolean;
@@ -25,7 +28,14 @@ export function readControlPlaneInfo(path: string): ControlPlaneInfo | undefined
   }
 }
 
-export function startControlPlane(options: { script: string; statePath: string; log: string; syncIntervalSeconds: number }): number {
+export function startControlPlane(options: {
+  script: string;
+  statePath: string;
+  log: string;
+  syncIntervalSeconds: number;
+  /** The control plane's environment, which its Airflow processes inherit. */
+  env?: NodeJS.ProcessEnv;
+}): number {
   if (!existsSync(options.script)) {
     throw new UserError(`${options.script} is missing: the control plane is not built. Run: npm run build`);
   }
@@ -33,6 +43,7 @@ export function startControlPlane(options: { script: string; statePath: string; 
     command: process.execPath,
     args: [options.script, '--state', options.statePath, '--sync-interval', String(options.syncIntervalSeconds)],
     log: options.log,
+    env: options.env,
   });
 }
 

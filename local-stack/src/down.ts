@@ -6,10 +6,10 @@
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readControlPlaneInfo } from './control-plane-client.js';
-import { recordedAlive } from './liveness.js';
+import { recordedRef } from './liveness.js';
 import { clearPending, readPending } from './pending.js';
 import { step, type ProgressListener } from './progress.js';
-import { stopPid } from '../../src/util/processes.js';
+import { isSameProcess, stopPid } from '../../src/util/processes.js';
 import { strayProcesses } from './strays.js';
 import { readStateIfPresent, statePath, type StackProcess } from './state.js';
 
@@ -22,6 +22,7 @@ export interface DownOptions {
 }
 
 export interface DownResult {
+  /** `with-control-plane`: an Airflow process the control plane stopped as it shut down. */
   stopped: Array<StackProcess & { outcome: string }>;
   wiped: string[];
 }
@@ -41,8 +42,10 @@ export function recordedProcesses(root: string): StackProcess[] {
   // The control plane rewrites its file whenever it restarts Airflow: its list is the live one.
   const fromState = (state?.processes ?? []).filter((p) => !(cp && p.name.startsWith('airflow-')));
   const all = [...fromState, ...(cp?.processes ?? []), ...readPending(root)];
-  if (cp && !all.some((p) => p.pid === cp.pid))
-    all.push({ name: 'control-plane', pid: cp.pid, log: join(root, 'logs', 'control-plane.log') });
+  if (cp && !all.some((p) => p.pid === cp.pid)) {
+    const identity = cp.startTime === undefined ? {} : { startTime: cp.startTime, ...(cp.bootId ? { bootId: cp.bootId } : {}) };
+    all.push({ name: 'control-plane', pid: cp.pid, log: join(root, 'logs', 'control-plane.log'), ...identity });
+  }
   // The first record of a pid wins: the live list comes before pending entries.
   const byPid = new Map<number, StackProcess>();
   for (const p of all) if (!byPid.has(p.pid)) byPid.set(p.pid, p);
@@ -53,24 +56,34 @@ export async function down(options: DownOptions): Promise<DownResult> {
   const { root, progress, now } = options;
   const stopped: DownResult['stopped'] = [];
   const processes = recordedProcesses(root).sort((a, b) => rank(a.name) - rank(b.name));
+  // Identities first: a PID that names another process now (reused) is never signalled.
+  const refs = new Map(processes.map((proc) => [proc, recordedRef(proc)]));
+  let controlPlaneStopped = false;
   for (const proc of processes) {
     await step(progress, now, `stop ${proc.name}`, async () => {
-      if (!recordedAlive(proc)) {
+      const ref = refs.get(proc);
+      if (ref === undefined || !isSameProcess(ref)) {
+        // The control plane stops its Airflow processes as it shuts down: that is their stop.
+        if (controlPlaneStopped && proc.name.startsWith('airflow-') && ref !== undefined) {
+          stopped.push({ ...proc, outcome: 'with-control-plane' });
+          return { detail: `pid ${proc.pid} stopped by the control plane` };
+        }
         stopped.push({ ...proc, outcome: 'not-running' });
         return { cached: true, detail: `pid ${proc.pid} not running` };
       }
       // The control plane gives its Airflow processes 20 s before SIGKILL: wait longer than that.
       const grace = proc.name === 'control-plane' ? 40_000 : proc.name === 'sshd' ? 3_000 : 10_000;
-      const result = await stopPid(proc.pid, grace);
+      const result = await stopPid(ref, grace);
+      if (proc.name === 'control-plane') controlPlaneStopped = true;
       stopped.push({ ...proc, outcome: result.outcome });
       return { detail: `pid ${proc.pid} ${result.outcome}` };
     });
   }
-  // What outlived its recorded parent (its pid is in no record): found by its AIRFLOW_HOME.
+  // What outlived its recorded parent (its pid is in no record): found by its environment.
   const strays = strayProcesses(root);
   if (strays.length > 0) {
     await step(progress, now, 'stop stray processes', async () => {
-      for (const stray of strays) await stopPid(stray.pid, 5_000);
+      for (const stray of strays) if (stray.ref) await stopPid(stray.ref, 5_000);
       return { detail: strays.map((s) => `pid ${s.pid} (${s.command.slice(0, 60)})`).join(', ') };
     });
   }

@@ -16,6 +16,13 @@ export interface StackProcess {
   name: string;
   pid: number;
   log: string;
+  /**
+   * Added fields (allowed by the contract): who the PID named when it was recorded, the start time
+   * in /proc/<pid>/stat (field 22) and /proc/sys/kernel/random/boot_id. A PID that now names a
+   * process with another start time was reused: not this stack's (see liveness.ts).
+   */
+  startTime?: number;
+  bootId?: string;
 }
 
 export interface LocalStackState {

@@ -7,11 +7,12 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../../src/errors.js';
-import { prepareAirflowHome, stackAirflowEnv } from './airflow-home.js';
+import { moveTakenPorts, prepareAirflowHome, stackAirflowEnv } from './airflow-home.js';
 import { apiServerHealthy, staleJobs } from './airflow-health.js';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { ensureBucket, ensureSecret, motoAnswers, s3Client, secretsClient } from './aws.js';
-import { controlPlaneHealthy, mwaaAnswers, startControlPlane } from './control-plane-client.js';
+import { controlPlaneHealthy, mwaaAnswers, readControlPlaneInfo, startControlPlane } from './control-plane-client.js';
+import { processSpecs } from './control-plane/processes.js';
 import { ensureBareRepo } from './git-fixture.js';
 import {
   AIRFLOW_VERSIONS,
@@ -31,12 +32,13 @@ import {
   type StackLayout,
 } from './layout.js';
 import { recordedProcesses } from './down.js';
-import { recordedAlive } from './liveness.js';
+import { recordOf, recordedAlive, recordedRef } from './liveness.js';
 import { step, type ProgressListener } from './progress.js';
 import { spawnDetached, stopPid, waitFor } from '../../src/util/processes.js';
 import { freePort, portIsFree, portOf } from '../../src/util/net.js';
 import { ensureKeyPair, sshBannerSeen, sshFiles, SSHD_BINARY, testSshdConfig, writeSshdConfig } from './sshd.js';
 import { clearPending, readPending, recordPending } from './pending.js';
+import { stackProcessEnv } from './strays.js';
 import { readStateIfPresent, statePath, writeState, type AirflowLine, type LocalStackState, type StackProcess } from './state.js';
 import { findPython, ensureVenv } from './venv.js';
 
@@ -80,7 +82,8 @@ export async function up(options: UpOptions): Promise<UpResult> {
   // Leftovers of an `up` that failed half-way: not in state.json, so nothing would reuse them.
   const recorded = new Set((previous?.processes ?? []).map((p) => p.pid));
   for (const orphan of readPending(root)) {
-    if (!recorded.has(orphan.pid) && recordedAlive(orphan)) await stopPid(orphan.pid, 5_000);
+    const ref = recorded.has(orphan.pid) ? undefined : recordedRef(orphan);
+    if (ref) await stopPid(ref, 5_000);
   }
   clearPending(root);
   const sameLine = previous && previous.airflowLine === line ? previous : undefined;
@@ -89,29 +92,7 @@ export async function up(options: UpOptions): Promise<UpResult> {
   const reused: string[] = [];
   const started: string[] = [];
 
-  const python = await findPython(env, mwaaPython(version), FALLBACK_PYTHON);
-  if (python.fallbackNote) progress({ kind: 'note', message: python.fallbackNote });
-  const lockFile = lockPath(repo, version, python.minor);
-  if (!existsSync(lockFile)) {
-    throw new UserError(
-      `No lock for Airflow ${version} on Python ${python.minor} (${lockFile}). Make one: local-stack/scripts/provision-lock.sh ${version}`,
-    );
-  }
-  const venv = await step(progress, now, `venv airflow-${version}`, async () => {
-    const result = await ensureVenv({ python, venvDir: layout.venvDir, lockFile, log: join(layout.logsDir, `pip-${version}.log`) });
-    return { ...result, detail: result.cached ? 'up to date (lock unchanged)' : `installed from ${lockFile}` };
-  });
-
-  const home = await step(progress, now, 'airflow home', async () => {
-    const result = await prepareAirflowHome({
-      airflowHome: layout.airflowHome,
-      line,
-      venvBin: layout.venvBin,
-      lockHash: venv.hash,
-      log: join(layout.logsDir, `airflow-db-migrate-${version}.log`),
-    });
-    return { ...result, cached: !result.migrated, detail: result.migrated ? 'airflow.cfg written, db migrated' : 'db already migrated' };
-  });
+  const { python, lockFile, venv, home } = await provisionLine({ layout, line, repo, env, progress, now });
 
   const ssh = await step(progress, now, 'sshd', async () => {
     const files = sshFiles(layout.sshDir);
@@ -132,7 +113,7 @@ export async function up(options: UpOptions): Promise<UpResult> {
         cached: true,
         detail: `running on 127.0.0.1:${sameLine.ssh.port}`,
         port: sameLine.ssh.port,
-        pid: old.pid,
+        record: old,
         hostPublicKey,
         files,
         user,
@@ -145,14 +126,16 @@ export async function up(options: UpOptions): Promise<UpResult> {
       command: SSHD_BINARY,
       args: ['-D', '-f', files.config, '-E', files.log],
       log: join(layout.logsDir, 'sshd.out'),
+      env: stackProcessEnv(root),
     });
-    recordPending(root, { name: 'sshd', pid, log: files.log });
+    const record = recordOf('sshd', pid, files.log);
+    recordPending(root, record);
     await waitFor('sshd', () => sshBannerSeen(port), 15_000, {
-      alive: () => recordedAlive({ name: 'sshd', pid, log: '' }),
+      alive: () => recordedAlive(record),
       hint: `See ${files.log}`,
     });
     started.push('sshd');
-    return { cached: false, detail: `started on 127.0.0.1:${port}`, port, pid, hostPublicKey, files, user };
+    return { cached: false, detail: `started on 127.0.0.1:${port}`, port, record, hostPublicKey, files, user };
   });
 
   await step(progress, now, 'git repo', async () => {
@@ -165,7 +148,7 @@ export async function up(options: UpOptions): Promise<UpResult> {
     const old = sameLine?.processes.find((p) => p.name === 'moto');
     if (old && sameLine && recordedAlive(old) && (await motoAnswers(sameLine.endpoints.s3, REGION).catch(() => false))) {
       reused.push('moto');
-      return { cached: true, detail: `running at ${sameLine.endpoints.s3}`, url: sameLine.endpoints.s3, pid: old.pid };
+      return { cached: true, detail: `running at ${sameLine.endpoints.s3}`, url: sameLine.endpoints.s3, record: old };
     }
     const port = await portOrFree(sameLine ? portOf(sameLine.endpoints.s3) : undefined);
     const url = `http://127.0.0.1:${port}`;
@@ -175,15 +158,16 @@ export async function up(options: UpOptions): Promise<UpResult> {
       log: layout.motoLog,
       // moto's request recorder (the tests count S3 writes with it) writes into its working
       // directory unless told otherwise: keep it inside the stack.
-      env: { ...process.env, MOTO_RECORDER_FILEPATH: join(root, 'moto_recording') },
+      env: stackProcessEnv(root, { ...process.env, MOTO_RECORDER_FILEPATH: join(root, 'moto_recording') }),
     });
-    recordPending(root, { name: 'moto', pid, log: layout.motoLog });
+    const record = recordOf('moto', pid, layout.motoLog);
+    recordPending(root, record);
     await waitFor('moto_server', () => motoAnswers(url, REGION), 30_000, {
-      alive: () => recordedAlive({ name: 'moto', pid, log: '' }),
+      alive: () => recordedAlive(record),
       hint: `See ${layout.motoLog}`,
     });
     started.push('moto');
-    return { cached: false, detail: `started at ${url}`, url, pid };
+    return { cached: false, detail: `started at ${url}`, url, record };
   });
 
   const aws = await step(progress, now, 'bucket + secret', async () => {
@@ -202,26 +186,34 @@ export async function up(options: UpOptions): Promise<UpResult> {
 
   // The state must exist before the control plane starts: it reads its settings from it.
   const oldCp = sameLine?.processes.find((p) => p.name === 'control-plane');
-  const cpAlive = Boolean(oldCp && recordedAlive(oldCp));
+  const oldCpRef = oldCp ? recordedRef(oldCp) : undefined;
+  const cpAlive = oldCpRef !== undefined;
   // A control plane that outlived a restarted moto would talk to a dead endpoint: restart it too.
   const cpReusable = cpAlive && reused.includes('moto') && sameLine !== undefined;
   // Stop a control plane that cannot be kept before picking ports, so its port can be taken again.
-  if (oldCp && cpAlive && !cpReusable) {
+  if (oldCpRef && !cpReusable) {
     progress({ kind: 'note', message: 'stopping the control plane (moto was restarted)' });
-    await stopPid(oldCp.pid, 40_000);
+    await stopPid(oldCpRef, 40_000);
   }
   if (!cpReusable) {
     // Airflow processes of a control plane that died without stopping them (e.g. SIGKILL) would
     // hold the api-server port and the SQLite DB next to the ones the new control plane starts.
     for (const orphan of recordedProcesses(root).filter((p) => p.name.startsWith('airflow-'))) {
-      if (recordedAlive(orphan)) await stopPid(orphan.pid, 20_000);
+      const ref = recordedRef(orphan);
+      if (ref) await stopPid(ref, 20_000);
     }
   }
+  // Airflow is about to start: its kept ports must still be free (a stack that was down may find
+  // one taken by another stack's Airflow, whose health check would answer for this one's).
+  let airflowInfo = home.info;
+  if (!cpReusable) {
+    const ports = await moveTakenPorts(layout.airflowHome, line);
+    if (ports.moved.length > 0)
+      progress({ kind: 'note', message: `Airflow ports taken by another program, moved: ${ports.moved.join(', ')}` });
+    airflowInfo = ports.info;
+  }
   const mwaaPort = cpReusable ? portOf(sameLine!.endpoints.mwaa) : await portOrFree(sameLine ? portOf(sameLine.endpoints.mwaa) : undefined);
-  const baseProcesses: StackProcess[] = [
-    { name: 'moto', pid: moto.pid, log: layout.motoLog },
-    { name: 'sshd', pid: ssh.pid, log: ssh.files.log },
-  ];
+  const baseProcesses: StackProcess[] = [moto.record, ssh.record];
   const state: LocalStackState = {
     formatVersion: 1,
     root,
@@ -253,7 +245,7 @@ export async function up(options: UpOptions): Promise<UpResult> {
     lockFile,
     lockSha256: venv.hash,
     airflow: {
-      ...home.info,
+      ...airflowInfo,
       env: stackAirflowEnv(layout.airflowHome, moto.url, REGION),
     },
   };
@@ -262,7 +254,7 @@ export async function up(options: UpOptions): Promise<UpResult> {
   const cp = await step(progress, now, 'control plane', async () => {
     if (cpReusable && oldCp) {
       reused.push('control-plane');
-      return { cached: true, detail: `running at ${state.endpoints.mwaa}`, pid: oldCp.pid, startedAt: undefined as Date | undefined };
+      return { cached: true, detail: `running at ${state.endpoints.mwaa}`, record: oldCp, startedAt: undefined as Date | undefined };
     }
     const startedAt = new Date(Date.now() - 1_000);
     const pid = startControlPlane({
@@ -270,20 +262,29 @@ export async function up(options: UpOptions): Promise<UpResult> {
       statePath: statePath(root),
       log: layout.controlPlaneLog,
       syncIntervalSeconds: DAG_SYNC_INTERVAL_SECONDS,
+      env: stackProcessEnv(root),
     });
-    state.processes = [...baseProcesses, { name: 'control-plane', pid, log: layout.controlPlaneLog }];
+    const record = recordOf('control-plane', pid, layout.controlPlaneLog);
+    state.processes = [...baseProcesses, record];
     writeState(root, state);
     await waitFor('control plane', () => controlPlaneHealthy(state.endpoints.mwaa), 120_000, {
-      alive: () => recordedAlive({ name: 'control-plane', pid, log: '' }),
+      alive: () => recordedAlive(record),
       hint: `See ${layout.controlPlaneLog}`,
     });
     started.push('control-plane');
-    return { cached: false, detail: `started at ${state.endpoints.mwaa}`, pid, startedAt };
+    return { cached: false, detail: `started at ${state.endpoints.mwaa}`, record, startedAt };
   });
 
   await step(progress, now, `airflow ${version}`, async () => {
     const since = cp.startedAt ?? new Date(Date.now() - 60_000);
-    await waitForAirflow(layout, line, since, home.info.apiPort, options.airflowTimeoutMs ?? 240_000);
+    await waitForAirflow(layout, line, since, airflowInfo.apiPort, options.airflowTimeoutMs ?? 240_000);
+    // The control plane records the Airflow PIDs; `up` is done when that record is complete, so
+    // a `status` or `down` right after it sees every process.
+    await waitFor('the control plane to report its Airflow processes', () => controlPlaneReported(layout, cp.record, line), 60_000, {
+      intervalMs: 250,
+      alive: () => recordedAlive(cp.record),
+      hint: `See ${layout.controlPlaneLog}`,
+    });
     return {
       cached: cp.startedAt === undefined,
       detail: line === '2' ? 'web server healthy, scheduler heartbeating' : 'api-server, scheduler, dag-processor healthy',
@@ -299,6 +300,76 @@ export async function up(options: UpOptions): Promise<UpResult> {
   // keeps their live PIDs in control-plane.json (`status` and `down` read both files).
   clearPending(root);
   return { state, reused, started };
+}
+
+export interface ProvisionOptions {
+  root: string;
+  line: AirflowLine;
+  progress: ProgressListener;
+  now: () => number;
+  env?: NodeJS.ProcessEnv;
+  repo?: string;
+}
+
+/**
+ * `local provision`: what `up` installs before it starts anything, the line's venv and its
+ * AIRFLOW_HOME with a migrated DB. It starts nothing and writes no state, so it can run while a
+ * stack of the other line runs in the same root (npm test prepares line 3 while line 2 is tested).
+ */
+export async function provision(options: ProvisionOptions): Promise<void> {
+  const env = options.env ?? process.env;
+  const repo = options.repo ?? repoRoot();
+  const layout = layoutFor(options.root, AIRFLOW_VERSIONS[options.line], venvsDirFrom(env, options.root));
+  mkdirSync(layout.logsDir, { recursive: true });
+  await provisionLine({ layout, line: options.line, repo, env, progress: options.progress, now: options.now });
+}
+
+async function provisionLine(options: {
+  layout: StackLayout;
+  line: AirflowLine;
+  repo: string;
+  env: NodeJS.ProcessEnv;
+  progress: ProgressListener;
+  now: () => number;
+}) {
+  const { layout, line, repo, env, progress, now } = options;
+  const version = AIRFLOW_VERSIONS[line];
+  const python = await findPython(env, mwaaPython(version), FALLBACK_PYTHON);
+  if (python.fallbackNote) progress({ kind: 'note', message: python.fallbackNote });
+  const lockFile = lockPath(repo, version, python.minor);
+  if (!existsSync(lockFile)) {
+    throw new UserError(
+      `No lock for Airflow ${version} on Python ${python.minor} (${lockFile}). Make one: local-stack/scripts/provision-lock.sh ${version}`,
+    );
+  }
+  const venv = await step(progress, now, `venv airflow-${version}`, async () => {
+    const result = await ensureVenv({ python, venvDir: layout.venvDir, lockFile, log: join(layout.logsDir, `pip-${version}.log`) });
+    return { ...result, detail: result.cached ? 'up to date (lock unchanged)' : `installed from ${lockFile}` };
+  });
+
+  const home = await step(progress, now, 'airflow home', async () => {
+    const result = await prepareAirflowHome({
+      airflowHome: layout.airflowHome,
+      line,
+      venvBin: layout.venvBin,
+      lockHash: venv.hash,
+      log: join(layout.logsDir, `airflow-db-migrate-${version}.log`),
+    });
+    const detail = !result.migrated
+      ? 'db already migrated'
+      : result.fromTemplate
+        ? "airflow.cfg written, db copied from the venv's migrated one"
+        : 'airflow.cfg written, db migrated';
+    return { ...result, cached: !result.migrated, detail };
+  });
+  return { python, lockFile, venv, home };
+}
+
+/** control-plane.json is the running control plane's, says start-up is over, and names every Airflow process alive. */
+export function controlPlaneReported(layout: StackLayout, controlPlane: StackProcess, line: AirflowLine): boolean {
+  const info = readControlPlaneInfo(layout.controlPlaneInfo);
+  if (!info?.ready || info.pid !== controlPlane.pid) return false;
+  return processSpecs(line).every((spec) => info.processes.some((p) => p.name === spec.name && recordedAlive(p)));
 }
 
 async function waitForAirflow(

@@ -44,13 +44,50 @@ export function isAlive(pid: number): boolean {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
   // A killed child of ours that nobody reaped yet still answers kill(0); /proc tells the truth.
+  const stat = procStat(pid);
+  return stat !== undefined && stat.state !== 'Z' && stat.state !== 'X';
+}
+
+/**
+ * One process, not just a PID: PIDs are reused (pid_max is 32768 on many machines, and a test run
+ * starts that many processes), but no two processes of one boot share a PID and a start time.
+ */
+export interface ProcessRef {
+  pid: number;
+  /** Field 22 of /proc/<pid>/stat: clock ticks from boot to the process's start. */
+  startTime: number;
+}
+
+interface ProcStat {
+  state: string;
+  ppid: number;
+  pgrp: number;
+  startTime: number;
+}
+
+/** /proc/<pid>/stat, parsed after the command name (which may hold spaces and parentheses). */
+function procStat(pid: number): ProcStat | undefined {
+  let text: string;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
-    return false;
+    return undefined;
   }
+  // Fields from 3 (state) on; field N is at index N - 3.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0] ?? '', ppid: Number(fields[1]), pgrp: Number(fields[2]), startTime: Number(fields[19]) };
+}
+
+/** The process now running as `pid` (zombies included: they are still that process), if any. */
+export function processRef(pid: number): ProcessRef | undefined {
+  const stat = procStat(pid);
+  return stat === undefined || !Number.isFinite(stat.startTime) ? undefined : { pid, startTime: stat.startTime };
+}
+
+/** True while `ref`'s process runs: alive, and its PID not taken over by a later process. */
+export function isSameProcess(ref: ProcessRef): boolean {
+  const stat = procStat(ref.pid);
+  return stat !== undefined && stat.startTime === ref.startTime && stat.state !== 'Z' && stat.state !== 'X';
 }
 
 /** The command line of a PID (for status output and to guard against PID reuse). */
@@ -75,7 +112,20 @@ export function rssKiB(pid: number): number | undefined {
 
 /** PIDs of all descendants of `pid` (children, grandchildren...), read from /proc. */
 export function descendants(pid: number): number[] {
-  const parentOf = new Map<number, number>();
+  return descendantStats(pid).map((d) => d.pid);
+}
+
+/**
+ * The descendants of `ref` as they run now, each with its start time. A child starts after its
+ * parent, so nothing here can be a process that merely reuses the PID of one of them.
+ */
+export function processTree(ref: ProcessRef): ProcessRef[] {
+  if (!isSameProcess(ref)) return [];
+  return [ref, ...descendantStats(ref.pid).map((d) => ({ pid: d.pid, startTime: d.startTime }))];
+}
+
+function descendantStats(pid: number): Array<ProcStat & { pid: number }> {
+  const all: Array<ProcStat & { pid: number }> = [];
   let entries: string[] = [];
   try {
     entries = readdirProc();
@@ -83,22 +133,18 @@ export function descendants(pid: number): number[] {
     return [];
   }
   for (const entry of entries) {
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      parentOf.set(Number(entry), Number(fields[1]));
-    } catch {
-      // The process ended while we looked.
-    }
+    const stat = procStat(Number(entry));
+    // Gone while we looked, or a zombie: nothing to find below it.
+    if (stat !== undefined) all.push({ pid: Number(entry), ...stat });
   }
-  const result: number[] = [];
+  const result: Array<ProcStat & { pid: number }> = [];
   const queue = [pid];
   while (queue.length > 0) {
     const current = queue.shift()!;
-    for (const [child, parent] of parentOf) {
-      if (parent === current) {
-        result.push(child);
-        queue.push(child);
+    for (const proc of all) {
+      if (proc.ppid === current) {
+        result.push(proc);
+        queue.push(proc.pid);
       }
     }
   }
@@ -117,49 +163,57 @@ export interface StopResult {
 
 /**
  * SIGTERM to the process and its process group (detached children lead their own group, so this
- * reaches e.g. Airflow's forked workers), wait up to `graceMs`, then SIGKILL what is left.
+ * reaches e.g. Airflow's forked workers), wait up to `graceMs`, then SIGKILL what is left. A bare
+ * PID means the process running as that PID now; a ProcessRef whose PID now belongs to another
+ * process is not running. Only the processes found at the start (by identity) and the group are
+ * signalled: a PID that a process of the tree freed meanwhile and another program took is left alone.
  */
-export async function stopPid(pid: number, graceMs = 10_000): Promise<StopResult> {
-  if (!isAlive(pid)) return { pid, outcome: 'not-running' };
-  const tree = [pid, ...descendants(pid)];
-  signal(pid, 'SIGTERM', true);
+export async function stopPid(target: number | ProcessRef, graceMs = 10_000): Promise<StopResult> {
+  const pid = typeof target === 'number' ? target : target.pid;
+  const leader = typeof target === 'number' ? processRef(target) : target;
+  if (leader === undefined || !isSameProcess(leader)) return { pid, outcome: 'not-running' };
+  const tree = processTree(leader);
+  signalGroup(leader, 'SIGTERM');
   const deadline = Date.now() + graceMs;
   while (Date.now() < deadline) {
-    if (tree.every((p) => !isAlive(p))) return { pid, outcome: 'terminated' };
+    if (tree.every((p) => !isSameProcess(p))) return { pid, outcome: 'terminated' };
     await sleep(100);
   }
-  signal(pid, 'SIGKILL', true);
-  for (const p of tree) signal(p, 'SIGKILL', false);
+  signalGroup(leader, 'SIGKILL');
+  for (const p of tree) signalProcess(p, 'SIGKILL');
   const killDeadline = Date.now() + 5_000;
-  while (Date.now() < killDeadline && tree.some((p) => isAlive(p))) await sleep(50);
+  while (Date.now() < killDeadline && tree.some((p) => isSameProcess(p))) await sleep(50);
   return { pid, outcome: 'killed' };
 }
 
-function signal(pid: number, sig: NodeJS.Signals, group: boolean): void {
-  // Only signal the group when this PID leads it: a negative PID of a non-leader could hit others.
-  if (group && processGroupOf(pid) === pid) {
-    try {
-      process.kill(-pid, sig);
-      return;
-    } catch {
-      // Fall through to the single process.
-    }
-  }
+/** Signals `ref` unless its PID now names another process (or none). */
+export function signalProcess(ref: ProcessRef, sig: NodeJS.Signals): void {
+  if (processRef(ref.pid)?.startTime !== ref.startTime) return;
   try {
-    process.kill(pid, sig);
+    process.kill(ref.pid, sig);
   } catch {
-    // Already gone.
+    // Gone since.
   }
 }
 
-function processGroupOf(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[2]);
-  } catch {
-    return undefined;
+/**
+ * Signals the process group `leader` leads, or the process alone when it leads none (a negative
+ * PID of a non-leader could hit others). Once the leader has exited, its group may live on (its
+ * members keep the group's ID from being handed out as a PID); but when the leader's PID names
+ * another process, that PID, and so the group ID, belongs to someone else: nothing is signalled.
+ */
+export function signalGroup(leader: ProcessRef, sig: NodeJS.Signals): void {
+  const now = procStat(leader.pid);
+  if (now !== undefined && now.startTime !== leader.startTime) return;
+  if (now === undefined || now.pgrp === leader.pid) {
+    try {
+      process.kill(-leader.pid, sig);
+      return;
+    } catch {
+      // No such group: fall through to the process.
+    }
   }
+  if (now !== undefined) signalProcess(leader, sig);
 }
 
 /** Polls `probe` until it returns true, or throws with `what` after `timeoutMs`. */
@@ -220,17 +274,25 @@ export function runProgram(file: string, args: readonly string[], options: RunOp
       // Its own process group when it may have to be killed, so the kill reaches what it spawned.
       detached: Boolean(options.timeoutMs),
     });
+    // Who the child is, read before it can exit: a timeout that fires after it exited must not
+    // signal a later process that took its PID.
+    const ref = child.pid === undefined ? undefined : processRef(child.pid);
     const out = collector(limit);
     const err = collector(limit);
     child.stdout?.on('data', out.push);
     child.stderr?.on('data', err.push);
-    if (options.input !== undefined) child.stdin?.end(options.input);
+    if (options.input !== undefined) {
+      // A program may exit without reading its input (ssh-keygen asks nothing when there is no
+      // key to overwrite): the write then fails with EPIPE, which its exit status already covers.
+      child.stdin?.on('error', () => undefined);
+      child.stdin?.end(options.input);
+    }
     let timedOut = false;
     const timer =
       options.timeoutMs && options.timeoutMs > 0
         ? setTimeout(() => {
             timedOut = true;
-            killGroup(child.pid, 'SIGKILL');
+            if (ref) signalGroup(ref, 'SIGKILL');
           }, options.timeoutMs)
         : undefined;
     child.on('error', (error) => {
@@ -260,16 +322,6 @@ export async function run(command: string, args: string[], options: RunOptions =
     throw new Error(`${command} ${args.join(' ')} ${why}\n${tail}`);
   }
   return { stdout, stderr };
-}
-
-/** Signals a whole process group; a group that is already gone is not an error. */
-export function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(-pid, signal);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
-  }
 }
 
 function collector(limit: number): { push: (chunk: Buffer) => void; value: () => Buffer } {
@@ -339,11 +391,12 @@ export function processIdentity(): ProcessIdentity {
 }
 
 /**
- * PIDs (other than this process) whose environment has `name` set to a value that `matches`.
- * Reads /proc/<pid>/environ, so it sees only processes this user may inspect.
+ * PIDs (other than this process) whose environment sets one of `names` to a value that `matches`.
+ * Reads /proc/<pid>/environ, so it sees only processes this user may inspect, and only the
+ * environment a process started with.
  */
-export function processesWithEnv(name: string, matches: (value: string) => boolean): number[] {
-  const prefix = `${name}=`;
+export function processesWithEnv(names: string | readonly string[], matches: (value: string) => boolean): number[] {
+  const prefixes = (typeof names === 'string' ? [names] : names).map((name) => `${name}=`);
   const found: number[] = [];
   for (const entry of readdirProc()) {
     const pid = Number(entry);
@@ -354,8 +407,11 @@ export function processesWithEnv(name: string, matches: (value: string) => boole
     } catch {
       continue;
     }
-    const variable = environ.split('\0').find((line) => line.startsWith(prefix));
-    if (variable !== undefined && matches(variable.slice(prefix.length)) && isAlive(pid)) found.push(pid);
+    const hit = environ.split('\0').some((line) => {
+      const prefix = prefixes.find((p) => line.startsWith(p));
+      return prefix !== undefined && matches(line.slice(prefix.length));
+    });
+    if (hit && isAlive(pid)) found.push(pid);
   }
   return found.sort((a, b) => a - b);
 }

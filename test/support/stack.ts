@@ -3,7 +3,8 @@
  * Tests fail (never skip) with a clear message when the stack is not up.
  */
 import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -103,6 +104,45 @@ export function runLocalCli(args: string[], env: NodeJS.ProcessEnv = process.env
     encoding: 'utf8',
     timeout: 900_000,
   });
+}
+
+/**
+ * A fresh directory for a throw-away stack root (or other scratch a test's processes run in):
+ * under $MWAA_TEST_TMP when `npm test` set it, so its closing stray check sees every process
+ * started there, else under the OS temp directory.
+ */
+export function testScratchDir(prefix: string): string {
+  const parent = process.env.MWAA_TEST_TMP || tmpdir();
+  mkdirSync(parent, { recursive: true });
+  return mkdtempSync(join(parent, prefix));
+}
+
+/**
+ * A second stack beside the one the tests use, as a second checkout would have it: its own root,
+ * the main stack's venvs (installing them is not what is tested). `discard` stops whatever it
+ * runs and deletes its root; call it from afterEach/afterAll so a failed assertion half-way still
+ * leaves nothing running.
+ */
+export interface ThrowAwayStack {
+  root: string;
+  env: NodeJS.ProcessEnv;
+  discard: () => SpawnSyncReturns<string> | undefined;
+}
+
+export function throwAwayStack(main: LocalStackState, prefix = 'local-stack-root-'): ThrowAwayStack {
+  const root = testScratchDir(prefix);
+  const env = { ...process.env, MWAA_LOCAL_HOME: root, MWAA_LOCAL_VENVS: resolve(main.venvBin, '..', '..') };
+  return {
+    root,
+    env,
+    discard: () => {
+      // `down` finds processes by their records and by the mark every stack process carries, so
+      // it also stops what a half-finished `up` started.
+      const result = existsSync(root) ? runLocalCli(['local', 'down', '--wipe'], env) : undefined;
+      rmSync(root, { recursive: true, force: true });
+      return result;
+    },
+  };
 }
 
 /** The raw key blob of "ssh-ed25519 AAAA..." (what ssh2's hostVerifier receives). */

@@ -9,7 +9,7 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } fro
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { CliOutput } from './cli-runner.js';
-import { killGroup } from '../../../src/util/processes.js';
+import { processRef, signalGroup, type ProcessRef } from '../../../src/util/processes.js';
 import { CLI_FORK_SERVER } from './python-scripts.js';
 
 /** The request never reached a forked child: running the command another way is safe. */
@@ -23,7 +23,9 @@ export class NotForkedError extends Error {
 interface Pending {
   resolve: (output: CliOutput) => void;
   reject: (error: Error) => void;
-  pid?: number;
+  /** The forked child (it leads its own process group), read when the server reports its PID. */
+  child?: ProcessRef;
+  forked: boolean;
   timer: NodeJS.Timeout;
   timedOut: boolean;
   out: string;
@@ -33,6 +35,7 @@ interface Pending {
 /** One server process and the requests sent to it. */
 interface Instance {
   child: ChildProcess;
+  ref?: ProcessRef;
   ready: boolean;
   pending: Map<number, Pending>;
   exited: Promise<void>;
@@ -99,9 +102,10 @@ export class CliForkServer {
         out,
         err,
         timedOut: false,
+        forked: false,
         timer: setTimeout(() => {
           entry.timedOut = true;
-          if (entry.pid !== undefined) killGroup(entry.pid, 'SIGKILL');
+          if (entry.child) signalGroup(entry.child, 'SIGKILL');
         }, timeoutMs),
       };
       instance.pending.set(id, entry);
@@ -114,7 +118,9 @@ export class CliForkServer {
     instance.ready = false;
     if (instance.child.exitCode !== null || instance.child.signalCode !== null) return;
     instance.child.stdin?.end();
-    const timer = setTimeout(() => killGroup(instance.child.pid, 'SIGKILL'), this.options.drainMs ?? 60_000);
+    const timer = setTimeout(() => {
+      if (instance.ref) signalGroup(instance.ref, 'SIGKILL');
+    }, this.options.drainMs ?? 60_000);
     await instance.exited;
     clearTimeout(timer);
   }
@@ -140,6 +146,7 @@ export class CliForkServer {
     let onExit!: () => void;
     const instance: Instance = {
       child,
+      ...(child.pid === undefined ? {} : { ref: processRef(child.pid) }),
       ready: false,
       pending: new Map(),
       exited: new Promise((resolveExit) => (onExit = resolveExit)),
@@ -165,8 +172,11 @@ export class CliForkServer {
         const entry = message.id === undefined ? undefined : instance.pending.get(message.id);
         if (!entry) return;
         if (message.code === undefined) {
-          entry.pid = message.pid;
-          if (entry.timedOut && entry.pid !== undefined) killGroup(entry.pid, 'SIGKILL');
+          entry.forked = true;
+          // The server sends this before it reaps the child; a child already reaped by now has
+          // its exit reply next in this same stream, which settles the entry and its timer.
+          if (message.pid !== undefined) entry.child = processRef(message.pid);
+          if (entry.timedOut && entry.child) signalGroup(entry.child, 'SIGKILL');
           return;
         }
         instance.pending.delete(message.id!);
@@ -180,7 +190,7 @@ export class CliForkServer {
         rejectReady(new Error(`fork server exited (${code ?? signal}) before it was ready`));
         for (const [id, entry] of instance.pending) {
           instance.pending.delete(id);
-          if (entry.pid === undefined) {
+          if (!entry.forked) {
             clearTimeout(entry.timer);
             entry.reject(new NotForkedError('fork server exited before forking'));
           } else {

@@ -7,6 +7,8 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { writeJsonAtomic, type LocalStackState } from '../state.js';
+import { identityOf } from '../liveness.js';
+import { processRef } from '../../../src/util/processes.js';
 import { loadOrCreateSettings, WEB_USER } from '../airflow-home.js';
 import { MWAA_AIRFLOW_VERSIONS, type AirflowVersion } from '../../../src/mwaa/versions.js';
 import { airflowLogin } from './airflow-login.js';
@@ -118,11 +120,15 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const restBaseUrl = (): string => apiServerBaseUrl(env(), state.airflowHome, state.airflowLine);
   const store = createS3Store({ endpoint: state.endpoints.s3, region: state.region, bucket: state.bucket });
   let processes: RunningProcess[] = [];
+  // False until Airflow answered (or start-up gave up on it); the file exists from the moment
+  // the Airflow processes are spawned, so `status` and `down` always see every PID it runs.
   let ready = false;
+  const self = processRef(process.pid);
   const writeInfo = (): void =>
     writeJsonAtomic(infoPath, {
       formatVersion: 1,
       pid: process.pid,
+      ...(self ? identityOf(self) : {}),
       port: actualPort,
       url: `http://${hostname}`,
       ready,
@@ -137,7 +143,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     onEvent: (event: SupervisorEvent) => log({ ...event }),
     onChange: (list) => {
       processes = list;
-      if (ready) writeInfo();
+      writeInfo();
     },
   });
   const controller = new EnvironmentController(record, {

@@ -8,7 +8,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { descendants, killGroup } from '../../../src/util/processes.js';
+import { processRef, processTree, signalGroup, signalProcess, type ProcessRef } from '../../../src/util/processes.js';
+import { identityOf } from '../liveness.js';
 import type { AirflowLine } from '../../../src/mwaa/versions.js';
 
 export interface ProcessSpec {
@@ -22,6 +23,9 @@ export interface RunningProcess {
   name: string;
   pid: number;
   log: string;
+  /** Who this PID is (see liveness.ts): `status` and `down` tell it from a later process with its PID. */
+  startTime?: number;
+  bootId?: string;
 }
 
 export type SupervisorEvent =
@@ -45,6 +49,8 @@ export interface SupervisorOptions {
 interface Slot {
   spec: ProcessSpec;
   child?: ChildProcess;
+  /** The child as the kernel knows it, read at spawn: every signal goes through it. */
+  ref?: ProcessRef;
   log: string;
   stopping: boolean;
   restarts: number;
@@ -111,8 +117,8 @@ export class AirflowSupervisor {
 
   processes(): RunningProcess[] {
     return this.slots
-      .filter((slot) => slot.child?.pid !== undefined && slot.child.exitCode === null && slot.child.signalCode === null)
-      .map((slot) => ({ name: slot.spec.name, pid: slot.child!.pid!, log: slot.log }));
+      .filter((slot) => slot.ref !== undefined && slot.child?.exitCode === null && slot.child.signalCode === null)
+      .map((slot) => ({ name: slot.spec.name, pid: slot.ref!.pid, log: slot.log, ...identityOf(slot.ref!) }));
   }
 
   private spawnSlot(slot: Slot): void {
@@ -130,7 +136,10 @@ export class AirflowSupervisor {
     }
     slot.child = child;
     slot.stopping = false;
-    const pid = child.pid ?? -1;
+    // Read before the child can exit and be reaped: afterwards its PID may name another process.
+    const ref = child.pid === undefined ? undefined : processRef(child.pid);
+    slot.ref = ref;
+    const pid = child.pid ?? 0;
     this.options.onEvent({ type: 'process-started', name: slot.spec.name, pid });
     slot.exited = new Promise((resolveExit) => {
       child.on('exit', (code, signal) => {
@@ -139,7 +148,7 @@ export class AirflowSupervisor {
         resolveExit();
         if (expected) return;
         // The scheduler's children may outlive it; clear the group before starting again.
-        killGroup(pid, 'SIGKILL');
+        if (ref) signalGroup(ref, 'SIGKILL');
         this.options.onChange(this.processes());
         if (slot.restarts >= (this.options.maxUnexpectedRestarts ?? 5)) {
           this.options.onEvent({ type: 'process-gave-up', name: slot.spec.name });
@@ -158,33 +167,30 @@ export class AirflowSupervisor {
 
   private async stopSlots(slots: Slot[]): Promise<void> {
     const grace = this.options.graceMs ?? 20_000;
-    const running = slots.filter((slot) => slot.child && slot.child.exitCode === null && slot.child.signalCode === null);
+    const running = slots.filter((slot) => slot.ref && slot.child?.exitCode === null && slot.child.signalCode === null);
     // Airflow 2's DAG processor manager moves itself into a new process group, so the group
-    // alone does not reach it: remember every descendant before asking the leader to stop.
-    const trees = new Map(running.map((slot) => [slot, descendants(slot.child!.pid!)]));
+    // alone does not reach it: remember every descendant (by identity) before asking the leader
+    // to stop. Each is signalled only while its PID still names it.
+    const trees = new Map(running.map((slot) => [slot, processTree(slot.ref!)]));
     for (const slot of running) {
       slot.stopping = true;
-      killGroup(slot.child!.pid, 'SIGTERM');
+      signalGroup(slot.ref!, 'SIGTERM');
     }
     await Promise.all(
       running.map(async (slot) => {
-        const timer = setTimeout(() => killGroup(slot.child!.pid, 'SIGKILL'), grace);
+        const ref = slot.ref!;
+        const timer = setTimeout(() => signalGroup(ref, 'SIGKILL'), grace);
         await slot.exited;
         clearTimeout(timer);
         // Task processes and helpers must not outlive their parent.
-        killGroup(slot.child!.pid, 'SIGKILL');
-        for (const pid of trees.get(slot) ?? []) killPid(pid);
+        signalGroup(ref, 'SIGKILL');
+        for (const member of trees.get(slot) ?? []) signalProcess(member, 'SIGKILL');
       }),
     );
-    for (const slot of slots) slot.child = undefined;
-  }
-}
-
-function killPid(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+    for (const slot of slots) {
+      slot.child = undefined;
+      slot.ref = undefined;
+    }
   }
 }
 

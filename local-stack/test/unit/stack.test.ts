@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { homeInfo, renderAirflowCfg, type AirflowSettings } from '../../src/airflow-home.js';
+import { homeInfo, loadOrCreateSettings, moveTakenPorts, renderAirflowCfg, type AirflowSettings } from '../../src/airflow-home.js';
 import { layoutFor, lockPath, mwaaPython, repoRoot, AIRFLOW_VERSIONS, FALLBACK_PYTHON } from '../../src/layout.js';
 import { recordedProcesses } from '../../src/down.js';
 import { recordedAlive } from '../../src/liveness.js';
@@ -214,5 +215,29 @@ describe('recorded processes', () => {
       JSON.stringify({ formatVersion: 1, pid: 40, processes: [{ name: 'airflow-api-server', pid: 41, log: 'x' }] }),
     );
     expect(recordedProcesses(root).map((p) => `${p.name}:${p.pid}`)).toEqual(['airflow-api-server:41', 'control-plane:40']);
+  });
+});
+
+describe("Airflow's kept ports", () => {
+  it('a port another program took while the stack was down is replaced, in airflow.cfg too; free ones stay', async () => {
+    const home = tmp();
+    const kept = await loadOrCreateSettings(home);
+    writeFileSync(join(home, 'airflow.cfg'), renderAirflowCfg('3', homeInfo(home, '3', kept), kept));
+    // Another stack's api-server on this stack's api port.
+    const other = createServer();
+    await new Promise<void>((r) => other.listen(kept.apiPort, '127.0.0.1', () => r()));
+    try {
+      const { info, moved } = await moveTakenPorts(home, '3');
+      expect(moved).toEqual([expect.stringMatching(new RegExp(`^apiPort ${kept.apiPort} → \\d+$`))]);
+      expect(info.apiPort).not.toBe(kept.apiPort);
+      const cfg = parseCfg(readFileSync(join(home, 'airflow.cfg'), 'utf8'));
+      expect(cfg.api?.port).toBe(String(info.apiPort));
+      expect(cfg.core?.execution_api_server_url).toBe(`http://127.0.0.1:${info.apiPort}/execution/`);
+      expect(cfg.logging?.worker_log_server_port).toBe(String(kept.workerLogServerPort));
+      expect((await loadOrCreateSettings(home)).apiPort).toBe(info.apiPort);
+    } finally {
+      other.close();
+    }
+    expect((await moveTakenPorts(home, '3')).moved).toEqual([]);
   });
 });

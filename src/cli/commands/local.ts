@@ -10,7 +10,7 @@ import { descendants } from '../../util/processes.js';
 import type { StackEvent } from '../../../local-stack/src/progress.js';
 import { readStateIfPresent, stackRoot, type AirflowLine } from '../../../local-stack/src/state.js';
 import { stackStatus, type StackStatus } from '../../../local-stack/src/status.js';
-import { up } from '../../../local-stack/src/up.js';
+import { provision, up } from '../../../local-stack/src/up.js';
 
 /** Progress lines on stderr: `[  12.3s] venv airflow-2.10.3: installed ... (95.1s)`. */
 function progressPrinter(startedAt: number, quiet: boolean): (event: StackEvent) => void {
@@ -68,11 +68,12 @@ function tail(path: string, lines: number): string {
   return `${text.slice(-lines).join('\n')}\n`;
 }
 
-type Action = 'up' | 'status' | 'down' | 'logs';
+type Action = 'up' | 'provision' | 'status' | 'down' | 'logs';
 
 /** The options each action takes; any other given option is a usage error. */
 const ACTION_OPTIONS: Record<Action, readonly string[]> = {
   up: ['airflow'],
+  provision: ['airflow'],
   status: ['json'],
   down: ['wipe', 'wipe-venvs'],
   logs: ['name', 'lines', 'paths'],
@@ -104,14 +105,14 @@ const command: CommandModule<object, LocalArgs> = {
   builder: (yargs: Argv) =>
     yargs
       .positional('action', {
-        choices: ['up', 'status', 'down', 'logs'] as const,
-        describe: 'up: provision and start (idempotent); status; down: stop; logs: log files',
+        choices: ['up', 'provision', 'status', 'down', 'logs'] as const,
+        describe: 'up: provision and start (idempotent); provision: only install (venv, migrated DB); status; down: stop; logs: log files',
         demandOption: true,
       })
       .option('airflow', {
         type: 'string',
         choices: ['2', '3'],
-        describe: 'up: Airflow line (2 = 2.10.3, 3 = 3.3.1); default: the line of the stack that is up, else 2',
+        describe: 'up, provision: Airflow line (2 = 2.10.3, 3 = 3.3.1); default: the line of the stack that is up, else 2',
       })
       .option('json', { type: 'boolean', default: false, describe: 'status: print JSON' })
       .option('wipe', { type: 'boolean', default: false, describe: 'down: also delete the stack data (keeps venvs)' })
@@ -145,6 +146,14 @@ const command: CommandModule<object, LocalArgs> = {
           `${result.started.length === 0 ? ' (everything was already running)' : ''}\n`,
       );
       process.stdout.write(`${s.root}/state.json\n`);
+      return;
+    }
+    if (args.action === 'provision') {
+      const line = (args.airflow ?? readStateIfPresent(root)?.airflowLine ?? '2') as AirflowLine;
+      await provision({ root, line, progress, now: Date.now });
+      process.stderr.write(
+        `[${((Date.now() - startedAt) / 1000).toFixed(1).padStart(6)}s] local stack provisioned for Airflow line ${line}\n`,
+      );
       return;
     }
     if (args.action === 'down') {

@@ -27,6 +27,12 @@ describe('runProgram and run', () => {
     await expect(run('sh', ['-c', 'echo boom >&2; exit 2'])).rejects.toThrow(/exited with 2\nboom/);
   });
 
+  it('a program that exits without reading its input is no error (its exit code tells)', async () => {
+    // More than a pipe holds, so the write is still going on when the program has exited.
+    const result = await runProgram('sh', ['-c', 'exit 0'], { input: 'y\n'.repeat(1 << 20) });
+    expect(result.code).toBe(0);
+  });
+
   it('kills the program and what it spawned on timeout', async () => {
     const started = Date.now();
     const result = await runProgram('sh', ['-c', 'sleep 30 & sleep 30'], { timeoutMs: 300 });
