@@ -5,7 +5,7 @@
  */
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { UserError } from '../errors.js';
+import { filesystemProblem, isFilesystemError, UserError } from '../errors.js';
 
 export interface OutputFile {
   path: string;
@@ -61,8 +61,8 @@ export async function writeDirectoryAtomically(targetDir: string, files: OutputF
   const base = targetDir.slice(parent.length + 1);
   const staging = join(parent, `.${base}.tmp-${process.pid}`);
   const retired = join(parent, `.${base}.old-${process.pid}`);
-  await rm(staging, { recursive: true, force: true });
   try {
+    await rm(staging, { recursive: true, force: true });
     for (const file of files) {
       const destination = join(staging, file.path);
       await mkdir(dirname(destination), { recursive: true });
@@ -84,8 +84,8 @@ export async function writeDirectoryAtomically(targetDir: string, files: OutputF
     }
     if (hadPrevious) await rm(retired, { recursive: true, force: true });
   } catch (error) {
-    await rm(staging, { recursive: true, force: true });
-    throw error;
+    await rm(staging, { recursive: true, force: true }).catch(() => undefined);
+    throw isFilesystemError(error) ? filesystemProblem(error, { verb: 'Cannot write', path: targetDir }) : error;
   }
 }
 
