@@ -96,6 +96,7 @@ export type RemoteFailureKind =
   | 'unreachable'
   | 'timeout'
   | 'not-aws'
+  | 'bad-endpoint'
   | 'refused';
 
 /**
@@ -157,26 +158,45 @@ const SYSCALL_VERBS: Record<string, string> = {
   utime: 'Cannot change the times of',
 };
 
-/** Node's error of a filesystem call: a code we know and the path it was about. */
-export function isFilesystemError(error: unknown): error is NodeJS.ErrnoException & { code: string; path: string } {
+/** Node's error of a filesystem call: a code we know, and the path or the system call it was about. */
+export function isFilesystemError(error: unknown): error is NodeJS.ErrnoException & { code: string } {
   const e = error as NodeJS.ErrnoException | null;
-  return typeof e === 'object' && e !== null && typeof e.code === 'string' && e.code in FILESYSTEM_PROBLEMS && typeof e.path === 'string';
+  return (
+    typeof e === 'object' &&
+    e !== null &&
+    typeof e.code === 'string' &&
+    e.code in FILESYSTEM_PROBLEMS &&
+    (typeof e.path === 'string' || typeof e.syscall === 'string')
+  );
 }
 
 /**
  * A filesystem error as a UserError naming the path and what to do, e.g. `Cannot write out/dev:
  * cannot create the directory out/.dev.tmp-7: the filesystem is read-only: ... (EROFS).` `target`
- * is what the command was writing or reading, when the failing path is a part of it.
+ * is what the command was writing or reading (named also when the error names no path: a failed
+ * write(2) on a full disk does not).
  */
 export function filesystemProblem(error: NodeJS.ErrnoException & { code: string }, target?: { verb: string; path: string }): UserError {
-  const path = error.path ?? '';
+  const path = error.path;
   const dest = (error as { dest?: string }).dest;
-  const where = dest ? `${path} to ${dest}` : path;
-  const problem = FILESYSTEM_PROBLEMS[error.code] ?? error.message;
+  const problem =
+    error.code === 'EEXIST' && error.syscall === 'mkdir'
+      ? 'a file of that name is in the way: remove it, or choose another path'
+      : (FILESYSTEM_PROBLEMS[error.code] ?? error.message);
   const verb = SYSCALL_VERBS[error.syscall ?? ''] ?? 'Cannot use';
-  const head = target && target.path !== path ? `${target.verb} ${target.path}: ${verb.toLowerCase()}` : verb;
-  return new UserError(`${head} ${where}: ${problem} (${error.code}).`, ExitCode.failure, {
+  let head: string;
+  if (path === undefined) head = target ? `${target.verb} ${target.path}` : `${verb} a file`;
+  else {
+    const where = dest ? `${path} to ${dest}` : path;
+    head = target && target.path !== path ? `${target.verb} ${target.path}: ${verb.toLowerCase()} ${where}` : `${verb} ${where}`;
+  }
+  return new UserError(`${head}: ${problem} (${error.code}).`, ExitCode.failure, {
     cause: error,
-    details: { path, ...(dest ? { dest } : {}), code: error.code, ...(error.syscall ? { syscall: error.syscall } : {}) },
+    details: {
+      ...(path !== undefined ? { path } : target ? { path: target.path } : {}),
+      ...(dest ? { dest } : {}),
+      code: error.code,
+      ...(error.syscall ? { syscall: error.syscall } : {}),
+    },
   });
 }

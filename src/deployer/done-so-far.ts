@@ -11,7 +11,8 @@ export interface DoneSoFar {
   written: Array<{ key: string; method: 'upload' | 'copy'; versionId?: string }>;
   /** A write that started and did not finish: its object may or may not be there. */
   unfinishedWrite?: string;
-  environmentUpdate: 'not requested' | 'requested' | 'finished';
+  /** `refused`: UpdateEnvironment itself failed with an answer; `unknown`: it got no clear answer. */
+  environmentUpdate: 'not requested' | 'refused' | 'unknown' | 'requested' | 'finished';
   /** The status the update ended in, when it finished. */
   updateStatus?: string;
   recordKey?: string;
@@ -94,11 +95,14 @@ export class DeployProgress {
     }
     if (d.unfinishedWrite) parts.push(`the write of ${s3(d.unfinishedWrite)} did not finish (it may or may not be there)`);
     parts.push(
-      d.environmentUpdate === 'not requested'
-        ? 'the environment was not updated'
-        : d.environmentUpdate === 'requested'
-          ? 'the environment update was requested and had not finished'
-          : `the environment update finished (${d.updateStatus})`,
+      {
+        'not requested': 'the environment was not updated',
+        refused: 'the environment was not updated (UpdateEnvironment was refused)',
+        unknown:
+          'the environment update may or may not have started (UpdateEnvironment got no clear answer: check its status in the MWAA console)',
+        requested: 'the environment update was requested and had not finished',
+        finished: `the environment update finished (${d.updateStatus})`,
+      }[d.environmentUpdate],
     );
     if (d.recordKey) parts.push(`the deploy record ${s3(d.recordKey)} was written`);
     if (d.alarmsPut.length + d.alarmsDeleted.length > 0) {
@@ -111,19 +115,29 @@ export class DeployProgress {
           : `the deploy lock ${s3(d.lock.key)} may still be held (its release failed): it expires on its own, or remove it: aws s3 rm ${s3(d.lock.key)}`,
       );
     }
+    const notUpdated = d.environmentUpdate === 'not requested' || d.environmentUpdate === 'refused';
     const rerun =
-      d.environmentUpdate === 'requested'
+      d.environmentUpdate === 'requested' || d.environmentUpdate === 'unknown'
         ? 'Once the environment is AVAILABLE again, deploy again: it plans from what is there now and uploads only what differs.'
         : 'Deploy again: it plans from what is there now and uploads only what differs' +
           `${d.written.length > 0 ? ' (the objects above are in place and are not uploaded again)' : ''}` +
-          `${d.environmentUpdate === 'not requested' && d.written.length > 0 ? ', then pins the new versions with UpdateEnvironment if they need it' : ''}.`;
+          `${notUpdated && d.written.length > 0 ? ', then pins the new versions with UpdateEnvironment if they need it' : ''}.`;
     return [`Done before the failure: ${parts.join('; ')}.`, rerun];
   }
 }
 
+/** Failures after which a request may have been carried out all the same. */
+const UNCLEAR = new Set(['timeout', 'server-error']);
+
 /** `error` with what the deploy had done appended (and in its JSON details), when it changed anything. */
 export function withProgress(error: unknown, progress: DeployProgress, bucket: string): unknown {
   if (!progress.changedAnything()) return error;
+  // UpdateEnvironment itself failed: with an answer it changed nothing; without one, nobody knows.
+  if (error instanceof RemoteError && error.facts.service === 'MWAA' && error.facts.operation === 'UpdateEnvironment') {
+    if (progress.done.environmentUpdate === 'requested') {
+      progress.done.environmentUpdate = UNCLEAR.has(error.facts.kind) ? 'unknown' : 'refused';
+    }
+  }
   const lines = progress.lines(bucket);
   const deploy = progress.done;
   if (error instanceof RemoteError) {

@@ -32,7 +32,9 @@ export async function ensureDirectory(dir: string): Promise<void> {
       info = await stat(current);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new UserError(`Cannot write to ${dir}: ${current} is not accessible (${code}).`);
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') {
+        throw isFilesystemError(error) ? filesystemProblem(error, { verb: 'Cannot write to', path: dir }) : error;
+      }
       missing.unshift(current);
       const parent = dirname(current);
       if (parent === current) break;
@@ -50,7 +52,7 @@ export async function ensureDirectory(dir: string): Promise<void> {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') continue;
-      throw new UserError(`Cannot create ${path} for ${dir} (${code ?? (error as Error).message}). Choose a writable output directory.`);
+      throw isFilesystemError(error) ? filesystemProblem(error, { verb: 'Cannot write to', path: dir }) : error;
     }
   }
 }

@@ -279,6 +279,20 @@ function retried(attempts: number | undefined): string {
   return `retried ${attempts - 1} time${attempts === 2 ? '' : 's'} (${attempts} attempts)`;
 }
 
+/** What a connection failure says about the endpoint. */
+function unanswered(code: string, host: string): string {
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `The name ${host.replace(/:\d+$/, '')} does not resolve (${code})`;
+  if (code === 'ECONNREFUSED') return `Nothing listens at ${host}: the connection was refused`;
+  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED' || code === 'UND_ERR_SOCKET') {
+    return `${host} closed the connection before it answered`;
+  }
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return `There is no route to ${host}`;
+  if (code.startsWith('ERR_TLS') || code.includes('CERT') || code === 'EPROTO') {
+    return `${host}'s TLS certificate or handshake was refused (${code}): is it the endpoint you meant, and is its CA trusted (NODE_EXTRA_CA_CERTS)?`;
+  }
+  return `Nothing answered at ${host}`;
+}
+
 function seconds(ms: number): string {
   return ms >= 10_000 ? `${Math.round(ms / 1000)} s` : `${(ms / 1000).toFixed(1)} s`;
 }
@@ -411,8 +425,17 @@ function explainTagged(e: SdkLike, call: RemoteCall | undefined, context: AwsErr
           `${host} did not answer within ${bound ? seconds(Number(bound)) : call?.elapsedMs !== undefined ? `about ${seconds(call.elapsedMs)}` : 'the request timeout'}` +
             `${attempts > 1 ? ` (retried ${attempts - 1} time${attempts === 2 ? '' : 's'})` : ''}. ${reachHint(service ?? 'S3', context, env)}`,
         ]
-      : [`Nothing answered at ${host}${attempts > 1 ? ` after ${attempts} attempts` : ''}. ${reachHint(service ?? 'S3', context, env)}`];
+      : [`${unanswered(code, host)}${attempts > 1 ? ` (${attempts} attempts)` : ''}. ${reachHint(service ?? 'S3', context, env)}`];
     return make(timedOut ? 'timeout' : 'unreachable', code, detail, lines);
+  }
+  // An endpoint override that is not a URL: the SDK cannot even build the request.
+  if (e.name === 'TypeError' && /Invalid URL/.test(e.message ?? '') && service) {
+    const overrides = overridesOf(service, context, env);
+    return make('bad-endpoint', 'Invalid URL', e.message, [
+      overrides.length > 0
+        ? `${overrides.join(' and ')} ${overrides.length === 1 ? 'is' : 'are'} not a URL the SDK can use: give one such as https://host:port, or unset it.`
+        : 'The endpoint is not a URL the SDK can use: check the AWS_ENDPOINT_URL* variables and aws.endpoints in the config.',
+    ]);
   }
   if (!sdk) return undefined;
 

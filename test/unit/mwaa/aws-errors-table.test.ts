@@ -304,7 +304,7 @@ describe('transport failures of every call we make', () => {
       const [first, hint] = remote.message.split('\n');
       expect(first).toMatch(new RegExp(`^${service} ${operation} at 127\\.0\\.0\\.1:${port} failed: ECONNREFUSED: connect ECONNREFUSED`));
       expect(hint).toBe(
-        `Nothing answered at 127.0.0.1:${port} after 2 attempts. Check the network and the region (mwaa.region of prod is eu-west-1).`,
+        `Nothing listens at 127.0.0.1:${port}: the connection was refused (2 attempts). Check the network and the region (mwaa.region of prod is eu-west-1).`,
       );
       expect(remote.facts).toMatchObject({ kind: 'unreachable', code: 'ECONNREFUSED', attempts: 2 });
     });

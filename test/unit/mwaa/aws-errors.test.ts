@@ -56,7 +56,7 @@ describe('explainRemoteError', () => {
     expect(out).toBeInstanceOf(RemoteError);
     expect(lines(out)).toEqual([
       'S3 GetBucketVersioning at 127.0.0.1:1 failed: ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:1',
-      'Nothing answered at 127.0.0.1:1 after 3 attempts. Is the local stack up? Run: npx mwaa-gpu-cicd local status',
+      'Nothing listens at 127.0.0.1:1: the connection was refused (3 attempts). Is the local stack up? Run: npx mwaa-gpu-cicd local status',
     ]);
   });
 
