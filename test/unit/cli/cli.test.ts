@@ -221,7 +221,9 @@ describe('output', () => {
     expect(help.status).toBe(0);
     expect(help.stdout).toContain('Examples:');
     expect(help.stdout).toContain('mwaa-gpu-cicd deploy --env prod --plan --diff');
-    expect(help.stdout).toMatch(/Exit codes: 0 success; 1 failure .*\n2 usage or configuration error; 3 deploy --plan --detailed-exitcode/);
+    expect(help.stdout).toMatch(
+      /Exit codes:\n {2}0 success\n {2}1 failure [^\n]*(\n[^\n]*)?\n {2}2 usage or configuration error\n {2}3 deploy --plan --detailed-exitcode/,
+    );
     expect(runCli(['--help']).stdout).toMatch(/Commands:[\s\S]*init[\s\S]*parse[\s\S]*completion/);
   });
 
