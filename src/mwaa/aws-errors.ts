@@ -42,7 +42,7 @@ export interface AwsErrorContext {
 }
 
 /** The standard variables that override each service's endpoint (the SDK reads them; clients.ts too). */
-export const ENDPOINT_VARIABLES: Record<Exclude<RemoteService, 'Airflow web server' | 'SSH'>, string> = {
+const ENDPOINT_VARIABLES: Record<Exclude<RemoteService, 'Airflow web server' | 'SSH'>, string> = {
   S3: 'AWS_ENDPOINT_URL_S3',
   MWAA: 'AWS_ENDPOINT_URL_MWAA',
   'Secrets Manager': 'AWS_ENDPOINT_URL_SECRETS_MANAGER',
@@ -80,7 +80,7 @@ const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_
 const TIMEOUT_NAMES = new Set(['TimeoutError', 'AbortError', 'RequestTimeoutError']);
 
 /** The codes AWS answers when it throttles (the SDK retries them with a longer back-off). */
-export const THROTTLING_CODES = new Set([
+const THROTTLING_CODES = new Set([
   'Throttling',
   'ThrottlingException',
   'ThrottledException',
@@ -232,12 +232,6 @@ function missingCredentials(e: SdkLike, env: NodeJS.ProcessEnv): string {
     'No AWS credentials found (tried AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, the default profile, SSO, web identity and the instance role). ' +
     'Name a profile with --profile <name> (or AWS_PROFILE), or sign in: aws sso login / aws configure.'
   );
-}
-
-/** IAM said no (S3 answers AccessDenied, most JSON/query services AccessDeniedException). */
-export function isAccessDenied(error: unknown): boolean {
-  const e = error as SdkLike | null;
-  return (e?.name !== undefined && ACCESS_DENIED.has(e.name)) || e?.$metadata?.httpStatusCode === 403;
 }
 
 function isSdkError(e: SdkLike): boolean {
@@ -441,8 +435,8 @@ function explainTagged(e: SdkLike, call: RemoteCall | undefined, context: AwsErr
 
   const { message } = sdk;
   const status = sdk.status;
-  // A HEAD answer has no body: all there is to go by is the status.
-  const code = (sdk.code === 'Unknown' || sdk.code === 'UnknownError') && status !== undefined ? `HTTP ${status}` : sdk.code;
+  // A HEAD answer has no body, and a body the SDK could not read has no code: the status is all there is.
+  const code = (!sdk.parsed || sdk.code === 'Unknown' || sdk.code === 'UnknownError') && status !== undefined ? `HTTP ${status}` : sdk.code;
   // Something answered, but not an AWS API: an HTML page, a 404 without AWS's request id.
   const unknownCode = !sdk.parsed || code === 'NotFound' || code.startsWith('HTTP ');
   if (!sdk.requestId && unknownCode && (status === undefined || status < 500)) {

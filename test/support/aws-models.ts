@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 
 export const repoRoot = resolve(import.meta.dirname, '../..');
@@ -189,8 +189,4 @@ export function readAwsErrorModels(): AwsErrorModels {
 
 export function serializeAwsErrorModels(models: AwsErrorModels): string {
   return `${JSON.stringify(models, null, 2)}\n`;
-}
-
-export function describeBotocore(dir: string): string {
-  return relative(repoRoot, dir);
 }

@@ -262,7 +262,7 @@ describe('every AWS error of every call we make, explained', () => {
         const remote = explained as RemoteError;
         const [first, hint = ''] = remote.message.split('\n');
         const bodyless = method === 'HEAD';
-        const code = bodyless ? (c.status === 404 ? 'NotFound' : `HTTP ${c.status}`) : c.code;
+        const code = bodyless ? `HTTP ${c.status}` : c.code;
         const endpoint = `127.0.0.1:${server.port}`;
         expect(first, label).toBe(
           `${c.service} ${c.operation} at ${endpoint} failed: ${code}${bodyless ? '' : `: AWS says ${c.code} to ${c.operation}`}`,
@@ -280,7 +280,7 @@ describe('every AWS error of every call we make, explained', () => {
         expect(remote.facts.requestId, label).toMatch(/^[0-9a-f-]{36}$/);
         expect(remote.exitCode).toBe(1);
         expectHint(kind, c, hint, seen.length, code);
-        table.push(`| ${c.code} | ${c.service} ${c.operation} | \`${String(first).replace(`:${server.port}`, ':PORT')}\` |`);
+        table.push(`| ${c.code} | ${c.service} ${c.operation} | ${kind} | \`${String(first).replace(`:${server.port}`, ':PORT')}\` |`);
       } catch (failure) {
         failures.push(`${label}: ${(failure as Error).message.split('\n').slice(0, 6).join(' / ')}`);
       }

@@ -264,3 +264,24 @@ describe('awsErrorContext', () => {
     expect(awsErrorContext({ ...config, localStack: true }, {}).endpointFields).toEqual({});
   });
 });
+
+describe('an answer without an AWS error document', () => {
+  it('a 502 page from a proxy is AWS (or what stands in front of it) failing: the status is the code', () => {
+    const proxy = tagRemoteCall(
+      Object.assign(
+        new SyntaxError(
+          'Unexpected token < in JSON\n  Deserialization error: to see the raw response, inspect the hidden field {error}.$response on this object.',
+        ),
+        {
+          $metadata: { attempts: 3 },
+          $response: { statusCode: 502, headers: { 'content-type': 'text/html' } },
+        },
+      ),
+      { service: 'MWAA', operation: 'GetEnvironment', endpoint: 'api.airflow.eu-west-1.amazonaws.com' },
+    );
+    expect(lines(explainRemoteError(proxy, { ...ctx, region: 'eu-west-1' }))).toEqual([
+      'MWAA GetEnvironment at api.airflow.eu-west-1.amazonaws.com failed: HTTP 502',
+      'AWS had a problem answering (HTTP 502); retried 2 times (3 attempts). Run the command again; if it keeps failing, see the AWS Health Dashboard for MWAA in eu-west-1.',
+    ]);
+  });
+});
