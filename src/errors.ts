@@ -97,6 +97,8 @@ export type RemoteFailureKind =
   | 'timeout'
   | 'not-aws'
   | 'bad-endpoint'
+  /** The answer was larger than the most the toolkit reads from that call. */
+  | 'too-large'
   | 'refused';
 
 /**

@@ -411,16 +411,19 @@ function explainTagged(e: SdkLike, call: RemoteCall | undefined, context: AwsErr
   if (timedOut || (!answered && networkCode)) {
     const code = networkCode ?? (TIMEOUT_NAMES.has(e.name ?? '') ? e.name! : (cause.name ?? 'TimeoutError'));
     const detail = e.message && e.message !== 'fetch failed' ? e.message : (cause.message ?? e.message);
-    const bound = /(\d+)\s*ms/.exec(detail ?? '')?.[1];
+    const own = e instanceof UserError;
+    const bound = (e as { deadlineMs?: number }).deadlineMs ?? /(\d+)\s*ms/.exec(detail ?? '')?.[1];
     const host = call?.endpoint ?? 'the endpoint';
     const attempts = sdk?.attempts ?? 1;
-    const lines = timedOut
-      ? [
-          `${host} did not answer within ${bound ? seconds(Number(bound)) : call?.elapsedMs !== undefined ? `about ${seconds(call.elapsedMs)}` : 'the request timeout'}` +
-            `${attempts > 1 ? ` (retried ${attempts - 1} time${attempts === 2 ? '' : 's'})` : ''}. ${reachHint(service ?? 'S3', context, env)}`,
-        ]
-      : [`${unanswered(code, host)}${attempts > 1 ? ` (${attempts} attempts)` : ''}. ${reachHint(service ?? 'S3', context, env)}`];
-    return make(timedOut ? 'timeout' : 'unreachable', code, detail, lines);
+    const lines = own
+      ? [detail ?? '']
+      : timedOut
+        ? [
+            `${host} did not answer within ${bound ? seconds(Number(bound)) : call?.elapsedMs !== undefined ? `about ${seconds(call.elapsedMs)}` : 'the request timeout'}` +
+              `${attempts > 1 ? ` (retried ${attempts - 1} time${attempts === 2 ? '' : 's'})` : ''}. ${reachHint(service ?? 'S3', context, env)}`,
+          ]
+        : [`${unanswered(code, host)}${attempts > 1 ? ` (${attempts} attempts)` : ''}. ${reachHint(service ?? 'S3', context, env)}`];
+    return make(timedOut ? 'timeout' : 'unreachable', code, own ? undefined : detail, lines);
   }
   // An endpoint override that is not a URL: the SDK cannot even build the request.
   if (e.name === 'TypeError' && /Invalid URL/.test(e.message ?? '') && service) {
@@ -431,6 +434,8 @@ function explainTagged(e: SdkLike, call: RemoteCall | undefined, context: AwsErr
         : 'The endpoint is not a URL the SDK can use: check the AWS_ENDPOINT_URL* variables and aws.endpoints in the config.',
     ]);
   }
+  // Any other error of ours raised inside the call (an answer over its cap): its message says it.
+  if (e instanceof UserError) return make(/TooLarge/.test(e.name) ? 'too-large' : 'refused', e.name, undefined, [e.message]);
   if (!sdk) return undefined;
 
   const { message } = sdk;
@@ -584,9 +589,11 @@ function explainWebServer(error: UserError, call: RemoteCall, context: AwsErrorC
 export function explainRemoteError(error: unknown, context: AwsErrorContext): unknown {
   if (error instanceof RemoteError || typeof error !== 'object' || error === null) return error;
   const call = remoteCallOf(error);
-  if (error instanceof UserError) {
-    return call?.service === 'Airflow web server' ? (explainWebServer(error, call, context) ?? error) : error;
-  }
   const env = context.env ?? process.env;
+  if (error instanceof UserError) {
+    if (call?.service === 'Airflow web server') return explainWebServer(error, call, context) ?? error;
+    // Raised inside an AWS call (a bound of the request handler): the call's first line, its own words after.
+    return call ? (explainTagged(error as SdkLike, call, context, env) ?? error) : error;
+  }
   return explainTagged(error as SdkLike, call, context, env) ?? error;
 }

@@ -285,3 +285,40 @@ describe('an answer without an AWS error document', () => {
     ]);
   });
 });
+
+describe('an error of ours raised inside an AWS call', () => {
+  it('a deadline of the request handler: the call first, then its own words', () => {
+    const deadline = tagRemoteCall(
+      Object.assign(new UserError('S3 at 127.0.0.1:9000 did not answer within 60 s, 3 attempts. Check the endpoint and the network.'), {
+        name: 'TimeoutError',
+        code: 'ETIMEDOUT',
+        deadlineMs: 60_000,
+        $metadata: { attempts: 3 },
+      }),
+      { ...S3_CALL, endpoint: '127.0.0.1:9000' },
+    );
+    const explained = explainRemoteError(deadline, ctx) as RemoteError;
+    expect(explained).toBeInstanceOf(RemoteError);
+    expect(lines(explained)).toEqual([
+      'S3 GetBucketVersioning at 127.0.0.1:9000 failed: ETIMEDOUT',
+      'S3 at 127.0.0.1:9000 did not answer within 60 s, 3 attempts. Check the endpoint and the network.',
+    ]);
+    expect(explained.facts).toMatchObject({ kind: 'timeout', attempts: 3 });
+  });
+
+  it('an answer over its cap', () => {
+    const big = tagRemoteCall(
+      Object.assign(new UserError('S3 at h sent an answer larger than 16 MiB.'), { name: 'AnswerTooLargeError' }),
+      S3_CALL,
+    );
+    expect(lines(explainRemoteError(big, ctx))).toEqual([
+      'S3 GetBucketVersioning at s3.eu-west-1.amazonaws.com failed: AnswerTooLargeError',
+      'S3 at h sent an answer larger than 16 MiB.',
+    ]);
+  });
+
+  it('a UserError from no call stays as it is', () => {
+    const plain = new UserError('Aborted: nothing was changed.');
+    expect(explainRemoteError(plain, ctx)).toBe(plain);
+  });
+});
