@@ -93,10 +93,17 @@ export function readStateIfPresent(root: string): LocalStackState | undefined {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
-  const parsed = JSON.parse(text) as LocalStackState;
-  if (parsed.formatVersion !== 1) {
+  let parsed: LocalStackState;
+  try {
+    parsed = JSON.parse(text) as LocalStackState;
+  } catch {
     throw new UserError(
-      `${statePath(root)} has formatVersion ${String(parsed.formatVersion)}; this tool reads 1. ` +
+      `${statePath(root)} is not JSON (edited or cut short?): remove it (rm ${statePath(root)}), then run: npm run local -- up`,
+    );
+  }
+  if (parsed?.formatVersion !== 1) {
+    throw new UserError(
+      `${statePath(root)} has formatVersion ${String(parsed?.formatVersion)}; this tool reads 1. ` +
         'Run: npm run local -- down --wipe, then up.',
     );
   }

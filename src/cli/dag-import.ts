@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { layoutFor, venvsDirFrom } from '../../local-stack/src/layout.js';
 import { stackRoot } from '../../local-stack/src/state.js';
 import { zipMembers } from '../util/zip-listing.js';
+import { UserError } from '../errors.js';
 
 export interface DagToImport {
   env: string;
@@ -92,7 +93,10 @@ export async function importDags(python: string, dags: readonly DagToImport[]): 
     const { code, stdout, stderr } = await run(python, ['-c', PARSE_SCRIPT, JSON.stringify(specs)], env);
     const lines = stdout.split('\n').filter((line) => line.startsWith('{'));
     if (code !== 0 || lines.length !== dags.length) {
-      throw new Error(`Airflow (${python}) could not parse the DAGs (exit ${code}):\n${stderr.trim().split('\n').slice(-15).join('\n')}`);
+      throw new UserError(
+        `Airflow (${python}) could not parse the DAGs (exit ${code}); is that venv complete? ` +
+          `Its own output:\n${stderr.trim().split('\n').slice(-15).join('\n')}`,
+      );
     }
     return lines.map((line, i) => ({ env: dags[i]!.env, ...(JSON.parse(line) as Omit<DagImportResult, 'env'>) }));
   } finally {

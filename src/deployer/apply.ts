@@ -8,7 +8,6 @@ import { UserError } from '../errors.js';
 import { ARTIFACT_KINDS, PINNED_KINDS } from '../artifacts/kinds.js';
 import type { ArtifactAction, DeployTarget, PlannedPin } from './plan.js';
 import type { AlarmAction } from './alarms.js';
-import { isAccessDenied } from './aws-errors.js';
 import type { CloudWatchPort, EnvironmentState, EnvironmentUpdate, MwaaPort, S3Port } from './ports.js';
 import type { DeployEvent } from './events.js';
 
@@ -108,8 +107,6 @@ export interface AlarmDeps {
   cloudWatch: CloudWatchPort;
   /** The tags a created alarm carries (its owner, src/deployer/alarms.ts). */
   tags: Record<string, string>;
-  /** The IAM policy deploy needs, named in the error when CloudWatch refuses. */
-  policyPath: string;
   emit: (event: DeployEvent) => void;
 }
 
@@ -118,46 +115,23 @@ export interface AlarmResult {
   deleted: string[];
 }
 
-/** An alarm call that failed: which one, why, which IAM actions it needs, and that the artifacts are in place. */
-function alarmCallFailed(error: unknown, what: string, iamActions: string, deps: AlarmDeps, done: AlarmResult): UserError {
-  const already = done.put.length + done.deleted.length > 0 ? ` Alarms already written: ${[...done.put, ...done.deleted].join(', ')}.` : '';
-  const why = isAccessDenied(error)
-    ? `CloudWatch denied it: the deploying role needs ${iamActions} on that alarm (the policy in ${deps.policyPath}).`
-    : `CloudWatch answered: ${(error as Error)?.message ?? String(error)}.`;
-  return new UserError(
-    `${what} failed. ${why} The DAG, plugins and requirements are deployed and recorded;${already} ` +
-      'deploy again once this is fixed: it plans only the alarm changes still missing.',
-    undefined,
-    { cause: error },
-  );
-}
-
 /**
  * Runs a plan's alarm actions, after the artifacts are in place: puts in plan order, then one
- * DeleteAlarms for the alarms no longer configured. The first failure stops with an error naming
- * the alarm and the IAM action; what ran stays (each call is idempotent, a new deploy resumes).
+ * DeleteAlarms for the alarms no longer configured. The first failure stops (the workflow says
+ * which call failed, what was done before it and that a new deploy resumes: each call is idempotent).
  */
 export async function applyAlarms(actions: readonly AlarmAction[], deps: AlarmDeps): Promise<AlarmResult> {
   const done: AlarmResult = { put: [], deleted: [] };
   for (const action of actions) {
     if (action.type !== 'put-alarm') continue;
     const { name } = action.alarm;
-    try {
-      await deps.cloudWatch.putAlarm(action.alarm, deps.tags);
-    } catch (error) {
-      const iam = action.reason === 'new' ? 'cloudwatch:PutMetricAlarm and cloudwatch:TagResource' : 'cloudwatch:PutMetricAlarm';
-      throw alarmCallFailed(error, `PutMetricAlarm of alarm ${name}`, iam, deps, done);
-    }
+    await deps.cloudWatch.putAlarm(action.alarm, deps.tags);
     done.put.push(name);
     deps.emit({ type: 'alarm-put', name, reason: action.reason });
   }
   const deletes = actions.flatMap((action) => (action.type === 'delete-alarm' ? [action.name] : []));
   if (deletes.length > 0) {
-    try {
-      await deps.cloudWatch.deleteAlarms(deletes);
-    } catch (error) {
-      throw alarmCallFailed(error, `DeleteAlarms of ${deletes.join(', ')}`, 'cloudwatch:DeleteAlarms', deps, done);
-    }
+    await deps.cloudWatch.deleteAlarms(deletes);
     for (const name of deletes) {
       done.deleted.push(name);
       deps.emit({ type: 'alarm-deleted', name });

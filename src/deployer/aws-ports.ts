@@ -52,29 +52,11 @@ function isPreconditionFailed(error: unknown): boolean {
   return status(error) === 412 || status(error) === 409 || e?.name === 'PreconditionFailed';
 }
 
-function isNoSuchBucket(error: unknown): boolean {
-  return (error as SdkError)?.name === 'NoSuchBucket';
-}
-
-function bucketProblem(bucket: string, error: unknown): never {
-  if (isNoSuchBucket(error)) {
-    throw new UserError(
-      `No bucket named ${bucket}. Create it (name starting with airflow-) and enable versioning: ` +
-        `aws s3api create-bucket --bucket ${bucket} && aws s3api put-bucket-versioning --bucket ${bucket} --versioning-configuration Status=Enabled`,
-    );
-  }
-  throw error;
-}
-
 export function s3Port(client: S3Client): S3Port {
   return {
     async getBucketVersioning(bucket) {
-      try {
-        const out = await client.send(new GetBucketVersioningCommand({ Bucket: bucket }));
-        return out.Status;
-      } catch (error) {
-        return bucketProblem(bucket, error);
-      }
+      const out = await client.send(new GetBucketVersioningCommand({ Bucket: bucket }));
+      return out.Status;
     },
     async headObject(bucket, key, versionId) {
       try {
@@ -90,7 +72,7 @@ export function s3Port(client: S3Client): S3Port {
         // A HEAD on a delete marker answers 405 (or 404 with x-amz-delete-marker).
         if (isNotFound(error) || status(error) === 405) return undefined;
         if (status(error) === 400 && versionId) return undefined; // malformed/unknown version id
-        return bucketProblem(bucket, error);
+        throw error;
       }
     },
     async putObject(input) {
@@ -111,7 +93,7 @@ export function s3Port(client: S3Client): S3Port {
         if ((input.ifNoneMatch || input.ifMatch) && (isPreconditionFailed(error) || (input.ifMatch && isNotFound(error)))) {
           throw new PreconditionFailedError(input.key);
         }
-        return bucketProblem(input.bucket, error);
+        throw error;
       }
     },
     async getObject(bucket, key, versionId) {
@@ -122,7 +104,7 @@ export function s3Port(client: S3Client): S3Port {
       } catch (error) {
         if (isNotFound(error)) return undefined;
         if (status(error) === 400 && versionId) return undefined; // malformed/unknown version id
-        return bucketProblem(bucket, error);
+        throw error;
       }
     },
     async copyObject(bucket, key, sourceVersionId) {
@@ -158,15 +140,8 @@ function bucketFromArn(arn: string | undefined): string | undefined {
 export function mwaaPort(client: MWAAClient): MwaaPort {
   return {
     async getEnvironment(name) {
-      let out;
-      try {
-        out = await client.send(new GetEnvironmentCommand({ Name: name }));
-      } catch (error) {
-        if ((error as SdkError)?.name === 'ResourceNotFoundException') {
-          throw new UserError(`No MWAA environment named ${name} in this account and region. Create it first (see docs/MWAA_SETUP.md).`);
-        }
-        throw error;
-      }
+      // Its errors (ResourceNotFoundException included) are explained by src/mwaa/aws-errors.ts.
+      const out = await client.send(new GetEnvironmentCommand({ Name: name }));
       const env = out.Environment;
       if (!env) throw new UserError(`GetEnvironment for ${name} returned no environment.`);
       const state: EnvironmentState = {

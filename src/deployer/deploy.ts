@@ -216,13 +216,20 @@ export async function deploy(
     if (lock.takenOverFrom)
       lockEvent.takenOverFrom = `${lock.takenOverFrom.holder} (pid ${lock.takenOverFrom.pid} on ${lock.takenOverFrom.host})`;
     emit(lockEvent);
-    try {
-      await work();
-    } finally {
+    const released = async () => {
       await lock.release();
       deps.onLock?.(undefined);
       emit({ type: 'lock-released', key: lock.key });
+    };
+    try {
+      await work();
+    } catch (error) {
+      // That failure is the news (it says whether the lock was released); a release that fails
+      // after it is left out.
+      await released().catch(() => undefined);
+      throw error;
     }
+    await released();
   };
 
   let dagWrittenAtMs: number | undefined;
@@ -284,7 +291,6 @@ export async function deploy(
         result.alarms = await applyAlarms(alarmChanges, {
           cloudWatch: deps.cloudWatch,
           tags: ownerTags(alarms),
-          policyPath: `dist-artifacts/${settings.envName}/iam/deploy-role-policy.json`,
           emit,
         });
       }

@@ -57,7 +57,21 @@ export async function listRecordKeys(s3: S3Port, bucket: string, deploymentsPref
 export async function readRecord(s3: S3Port, bucket: string, key: string): Promise<DeployRecord> {
   const object = await s3.getObject(bucket, key);
   if (!object) throw new UserError(`Deploy record s3://${bucket}/${key} disappeared.`);
-  return JSON.parse(Buffer.from(object.body).toString('utf8')) as DeployRecord;
+  let record: Partial<DeployRecord> | null;
+  try {
+    record = JSON.parse(Buffer.from(object.body).toString('utf8')) as Partial<DeployRecord> | null;
+  } catch (error) {
+    record = null;
+    if (!(error instanceof SyntaxError)) throw error;
+  }
+  // Written by hand or by another tool: every later step reads these fields.
+  if (typeof record !== 'object' || record === null || typeof record.environment !== 'string' || !Array.isArray(record.objects)) {
+    throw new UserError(
+      `s3://${bucket}/${key} is not a deploy record (not JSON with "environment" and "objects"): ` +
+        `move it out of ${key.slice(0, key.lastIndexOf('/') + 1)}, which holds only the records deploy writes.`,
+    );
+  }
+  return record as DeployRecord;
 }
 
 export interface KeyedRecord {

@@ -4,16 +4,18 @@
  * when it succeeded, smoke-check the GPU servers. The CLI only parses arguments and renders the
  * events and the result; a program can run the same workflow.
  */
+import { awsErrorContext } from '../config/aws-error-context.js';
 import type { ResolvedConfig } from '../config/resolved.js';
 import { ExitCode, UserError } from '../errors.js';
 import { generateEnvironment, writeEnvironment } from '../generator/generate.js';
+import { explainRemoteError } from '../mwaa/aws-errors.js';
 import { createAwsClients, type AwsClients } from '../mwaa/clients.js';
 import type { CheckReport } from '../runtime-check/index.js';
 import { processIdentity } from '../util/processes.js';
-import { explainAwsError } from './aws-errors.js';
 import { s3Port } from './aws-ports.js';
 import { systemClock, type Clock } from './clock.js';
 import { deploy, type DeployDeps, type DeployResult } from './deploy.js';
+import { DeployProgress, withProgress } from './done-so-far.js';
 import { planDiffs, type ArtifactDiff } from './diff.js';
 import type { DeployEvent } from './events.js';
 import { defaultDeployOptions, deployDeps, deploySettings, deployTargets } from './from-config.js';
@@ -134,11 +136,18 @@ export async function runDeployWorkflow(request: DeployRequest, hooks: WorkflowH
     waitForAvailable: request.waitForAvailable,
     conf: request.conf,
   };
+  // What the deploy did so far, for a failure part-way through.
+  const progress = new DeployProgress();
+  const emit = (event: WorkflowEvent) => {
+    if (event.type !== 'smoke-started' && event.type !== 'interrupted') progress.observe(event);
+    hooks.emit(event);
+  };
+  const explain = (error: unknown) => explainRemoteError(error, awsErrorContext(config));
   // The runtime check afterwards reads the Variables through the same web login (or CLI fallback).
-  const deps = deployDeps(config, clients, hooks.clock ?? systemClock, hooks.emit, hooks.who);
+  const deps = deployDeps(config, clients, hooks.clock ?? systemClock, emit, hooks.who);
   let result: DeployResult;
   try {
-    result = await releasingLockOnSignal(hooks, (onLock) =>
+    result = await releasingLockOnSignal({ ...hooks, emit }, (onLock) =>
       deploy(deploySettings(config, generated, request.toolVersion), deployTargets(generated), options, {
         ...deps,
         onLock,
@@ -146,7 +155,7 @@ export async function runDeployWorkflow(request: DeployRequest, hooks: WorkflowH
       }),
     );
   } catch (error) {
-    throw explainAwsError(error, { envName: config.envName, localStack: config.localStack, region: config.mwaa.region });
+    throw withProgress(explain(error), progress, config.mwaa.bucket);
   }
 
   if (request.planOnly) {
@@ -155,7 +164,7 @@ export async function runDeployWorkflow(request: DeployRequest, hooks: WorkflowH
       try {
         planned.diffs = await planDiffs(s3Port(clients.s3), config.mwaa.bucket, result.plan.actions, result.remote);
       } catch (error) {
-        throw explainAwsError(error, { envName: config.envName, localStack: config.localStack, region: config.mwaa.region });
+        throw explain(error);
       }
     }
     return planned;
@@ -168,7 +177,7 @@ export async function runDeployWorkflow(request: DeployRequest, hooks: WorkflowH
     try {
       outcome.smoke = await runRuntimeCheck(config, { compareVariables: true, aws: clients, variableReader: deps.airflow });
     } catch (error) {
-      throw explainAwsError(error, { envName: config.envName, localStack: config.localStack, region: config.mwaa.region });
+      throw explain(error);
     }
     if (!outcome.smoke.ok) outcome.exitCode = ExitCode.failure;
   }

@@ -5,7 +5,7 @@
  */
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { UserError } from '../errors.js';
+import { filesystemProblem, isFilesystemError, UserError } from '../errors.js';
 
 export interface OutputFile {
   path: string;
@@ -32,7 +32,9 @@ export async function ensureDirectory(dir: string): Promise<void> {
       info = await stat(current);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new UserError(`Cannot write to ${dir}: ${current} is not accessible (${code}).`);
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') {
+        throw isFilesystemError(error) ? filesystemProblem(error, { verb: 'Cannot write to', path: dir }) : error;
+      }
       missing.unshift(current);
       const parent = dirname(current);
       if (parent === current) break;
@@ -50,7 +52,7 @@ export async function ensureDirectory(dir: string): Promise<void> {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') continue;
-      throw new UserError(`Cannot create ${path} for ${dir} (${code ?? (error as Error).message}). Choose a writable output directory.`);
+      throw isFilesystemError(error) ? filesystemProblem(error, { verb: 'Cannot write to', path: dir }) : error;
     }
   }
 }
@@ -61,8 +63,8 @@ export async function writeDirectoryAtomically(targetDir: string, files: OutputF
   const base = targetDir.slice(parent.length + 1);
   const staging = join(parent, `.${base}.tmp-${process.pid}`);
   const retired = join(parent, `.${base}.old-${process.pid}`);
-  await rm(staging, { recursive: true, force: true });
   try {
+    await rm(staging, { recursive: true, force: true });
     for (const file of files) {
       const destination = join(staging, file.path);
       await mkdir(dirname(destination), { recursive: true });
@@ -84,8 +86,8 @@ export async function writeDirectoryAtomically(targetDir: string, files: OutputF
     }
     if (hadPrevious) await rm(retired, { recursive: true, force: true });
   } catch (error) {
-    await rm(staging, { recursive: true, force: true });
-    throw error;
+    await rm(staging, { recursive: true, force: true }).catch(() => undefined);
+    throw isFilesystemError(error) ? filesystemProblem(error, { verb: 'Cannot write', path: targetDir }) : error;
   }
 }
 

@@ -2,11 +2,13 @@
  * The one factory for AWS SDK clients. It follows the SDK's own conventions (default credential
  * chain, AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL*) and adds only what the config says:
  * the region and, for the local stack, endpoint overrides. Loaded only by commands that talk to AWS.
+ * Every client tags its failures with the call they came from (remote-call.ts).
  */
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { MWAAClient } from '@aws-sdk/client-mwaa';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { tagFailuresOf } from './remote-call.js';
 
 /** What the clients need from an environment's config (a ResolvedConfig satisfies it). */
 export interface AwsSettings {
@@ -48,7 +50,7 @@ function common(target: ClientTarget) {
 }
 
 export function createS3Client(target: ClientTarget): S3Client {
-  return new S3Client({
+  const client = new S3Client({
     ...common(target),
     // Path-style addressing: an overridden endpoint (moto, MinIO) has no per-bucket DNS names; and
     // checksums only where S3 requires them, which every S3-compatible server supports.
@@ -61,20 +63,23 @@ export function createS3Client(target: ClientTarget): S3Client {
         }
       : {}),
   });
+  return tagFailuresOf(client);
 }
 
 export function createSecretsManagerClient(target: ClientTarget): SecretsManagerClient {
-  return new SecretsManagerClient({ ...common(target), ...(target.endpoint ? { endpoint: target.endpoint } : {}) });
+  return tagFailuresOf(new SecretsManagerClient({ ...common(target), ...(target.endpoint ? { endpoint: target.endpoint } : {}) }));
 }
 
 export function createMwaaClient(target: ClientTarget): MWAAClient {
   // CreateCliToken carries an `env.` host prefix and the others `api.`; an overridden endpoint
   // is one host, so the prefixes must go.
-  return new MWAAClient({ ...common(target), ...(target.endpoint ? { endpoint: target.endpoint, disableHostPrefix: true } : {}) });
+  return tagFailuresOf(
+    new MWAAClient({ ...common(target), ...(target.endpoint ? { endpoint: target.endpoint, disableHostPrefix: true } : {}) }),
+  );
 }
 
 export function createCloudWatchClient(target: ClientTarget): CloudWatchClient {
-  return new CloudWatchClient({ ...common(target), ...(target.endpoint ? { endpoint: target.endpoint } : {}) });
+  return tagFailuresOf(new CloudWatchClient({ ...common(target), ...(target.endpoint ? { endpoint: target.endpoint } : {}) }));
 }
 
 export interface AwsClients {

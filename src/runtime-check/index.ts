@@ -8,6 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import type { ParsedKey } from 'ssh2';
 import type { AwsClients } from '../mwaa/clients.js';
+import { awsErrorContext } from '../config/aws-error-context.js';
 import type { ResolvedConfig, ResolvedServer } from '../config/resolved.js';
 import { versionRepositories } from '../config/repositories.js';
 import { variableKey } from '../config/variables.js';
@@ -121,7 +122,12 @@ async function loadKey(config: ResolvedConfig, options: RuntimeCheckOptions): Pr
   if (options.privateKey !== undefined) return { key: parsePrivateKey(options.privateKey, 'the given private key'), source: 'inline' };
   if (options.identityFile !== undefined) return keyFromFile(options.identityFile);
   const client = options.aws?.secretsManager ?? (await import('../mwaa/clients.js')).createAwsClients(config).secretsManager;
-  return keyFromSecret(client, config.secrets.sshKeyArn, config.secrets.sshKeyJsonField);
+  try {
+    return await keyFromSecret(client, config.secrets.sshKeyArn, config.secrets.sshKeyJsonField);
+  } catch (error) {
+    const { explainRemoteError } = await import('../mwaa/aws-errors.js');
+    throw explainRemoteError(error, awsErrorContext(config));
+  }
 }
 
 async function collectHostKey(config: ResolvedConfig, server: ResolvedServer, now: () => number): Promise<ServerReport> {
@@ -210,7 +216,9 @@ async function compareAllVariables(
   try {
     airflow = keys.length > 0 ? await reader.variables(keys) : airflow;
   } catch (error) {
-    failure = (error as Error).message;
+    const { explainRemoteError } = await import('../mwaa/aws-errors.js');
+    const explained = explainRemoteError(error, awsErrorContext(config));
+    failure = explained instanceof Error ? explained.message.replace(/\n/g, ' ') : String(explained);
   }
   const ms = elapsed(started, now);
 

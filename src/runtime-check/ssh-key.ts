@@ -18,16 +18,9 @@ export interface LoadedKey {
 export type SecretsReader = Pick<SecretsManagerClient, 'send'>;
 
 export async function keyFromSecret(client: SecretsReader, arn: string, jsonField: string | null): Promise<LoadedKey> {
-  let response;
-  try {
-    response = await client.send(new GetSecretValueCommand({ SecretId: arn }));
-  } catch (error) {
-    // The SDK's message can echo request details; its error name is enough to act on.
-    const name = (error as { name?: string }).name ?? 'Error';
-    throw new UserError(`Cannot read the SSH key secret ${arn}: ${name}. Check the ARN, the region and your AWS credentials.`, undefined, {
-      cause: error,
-    });
-  }
+  // Its failures are explained by the caller (src/mwaa/aws-errors.ts). AWS's message cannot hold
+  // the key: the request names only the secret, and a failed call returns no value.
+  const response = await client.send(new GetSecretValueCommand({ SecretId: arn }));
   let text = response.SecretString ?? (response.SecretBinary ? Buffer.from(response.SecretBinary).toString('utf8') : '');
   if (jsonField !== null) {
     let parsed: unknown;

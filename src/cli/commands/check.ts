@@ -1,6 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { DEFAULT_CONFIG_PATH } from '../../config/load.js';
-import { explainAwsError } from '../../deployer/aws-errors.js';
+import { awsErrorContext } from '../../config/aws-error-context.js';
+import { explainRemoteError } from '../../mwaa/aws-errors.js';
 import { ExitCode, UserError } from '../../errors.js';
 import {
   DEFAULT_CONCURRENCY,
@@ -136,15 +137,8 @@ const command: CommandModule<object, CheckArgs> = {
         onEvent,
       );
     } catch (error) {
-      const context = { envName: config.envName, localStack: config.localStack, region: config.mwaa.region };
-      // Reading the key secret is the one AWS call that ends a check: say what was wrong with the access.
-      const explained = error instanceof UserError && error.cause !== undefined ? explainAwsError(error.cause, context) : undefined;
-      if (explained instanceof UserError) {
-        throw new UserError(`Cannot read the SSH key secret ${config.secrets.sshKeyArn}: ${explained.message}`, explained.exitCode, {
-          cause: error,
-        });
-      }
-      throw explainAwsError(error, context);
+      // Reading the key secret is the one AWS call that ends a check (the runtime check explains it).
+      throw explainRemoteError(error, awsErrorContext(config));
     } finally {
       clearInterval(heartbeat);
       progress.done();

@@ -2,7 +2,8 @@ import { hostname, userInfo } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 import type { CommandModule } from 'yargs';
 import { DEFAULT_CONFIG_PATH } from '../../config/load.js';
-import { explainAwsError } from '../../deployer/aws-errors.js';
+import { awsErrorContext } from '../../config/aws-error-context.js';
+import { explainRemoteError } from '../../mwaa/aws-errors.js';
 import type { PlanRefusedError } from '../../deployer/deploy.js';
 import {
   diffsMarkdown,
@@ -209,10 +210,7 @@ const command: CommandModule<object, DeployArgs> = {
         },
       );
     } catch (error) {
-      throw (
-        refusalError(error, shownPlan, PlanRefusedError) ??
-        explainAwsError(error, { envName: config.envName, localStack: config.localStack, region: config.mwaa.region })
-      );
+      throw refusalError(error, shownPlan, PlanRefusedError) ?? explainRemoteError(error, awsErrorContext(config));
     } finally {
       progress.done();
     }

@@ -221,7 +221,9 @@ describe('output', () => {
     expect(help.status).toBe(0);
     expect(help.stdout).toContain('Examples:');
     expect(help.stdout).toContain('mwaa-gpu-cicd deploy --env prod --plan --diff');
-    expect(help.stdout).toMatch(/Exit codes: 0 success; 1 failure .*\n2 usage or configuration error; 3 deploy --plan --detailed-exitcode/);
+    expect(help.stdout).toMatch(
+      /Exit codes:\n {2}0 success\n {2}1 failure [^\n]*(\n[^\n]*)?\n {2}2 usage or configuration error\n {2}3 deploy --plan --detailed-exitcode/,
+    );
     expect(runCli(['--help']).stdout).toMatch(/Commands:[\s\S]*init[\s\S]*parse[\s\S]*completion/);
   });
 
@@ -252,22 +254,23 @@ describe('AWS access problems name what this run used', () => {
   it('--profile that names no profile says so, instead of a raw CredentialsProviderError', () => {
     const run = runCli(['check', '--env', 'dev', '--profile', 'nope'], { cwd: project(), env: isolated() });
     expect(run.status).toBe(1);
-    expect(run.stderr).toMatch(
-      /Cannot read the SSH key secret arn:aws:secretsmanager:us-east-1:111122223333:secret:gpu-server-ssh-key-Ab12Cd: AWS_PROFILE is "nope", but no profile of that name is in ~\/\.aws\/config or ~\/\.aws\/credentials/,
-    );
-    expect(run.stderr).not.toContain('CredentialsProviderError');
+    const [first, hint] = run.stderr.split('\n');
+    // No request went out: the credentials are resolved before the endpoint.
+    expect(first).toMatch(/^Secrets Manager GetSecretValue failed: CredentialsProviderError: /);
+    expect(hint).toMatch(/^AWS_PROFILE is "nope", but no profile of that name is in ~\/\.aws\/config or ~\/\.aws\/credentials/);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
   });
 
   it('--verbose adds the cause the message was made from', () => {
     const run = runCli(['check', '--env', 'dev', '--profile', 'nope', '--verbose'], { cwd: project(), env: isolated() });
     expect(run.status).toBe(1);
-    expect(run.stderr).toMatch(/\ncause: UserError: Cannot read the SSH key secret .*: CredentialsProviderError/);
+    expect(run.stderr).toMatch(/\ncause: CredentialsProviderError: Could not load credentials from any providers\n\s+at /);
   });
 
   it('no credentials at all says how to provide them', () => {
     const run = runCli(['deploy', '--env', 'dev', '--plan'], { cwd: project(), env: isolated() });
     expect(run.status).toBe(1);
-    expect(run.stderr).toMatch(/^No AWS credentials found .*--profile <name>/);
+    expect(run.stderr).toMatch(/^(S3|MWAA) \w+ failed: CredentialsProviderError: .*\nNo AWS credentials found .*--profile <name>/);
   });
 });
 

@@ -5,7 +5,9 @@ import type { DeployEvent } from '../../../src/deployer/events.js';
 import { formatPlan, planJson, planMarkdown } from '../../../src/deployer/format.js';
 import { alarmActions, plan, type RemoteState } from '../../../src/deployer/plan.js';
 import { monitoringSchema } from '../../../src/config/schema.js';
-import { UserError } from '../../../src/errors.js';
+import { DeployProgress, withProgress } from '../../../src/deployer/done-so-far.js';
+import { RemoteError } from '../../../src/errors.js';
+import { explainRemoteError } from '../../../src/mwaa/aws-errors.js';
 import { airflowApi } from '../../../src/mwaa/airflow-api.js';
 import { FakeAirflow } from '../support/fake-airflow.js';
 import { FakeClock, FakeCloudWatch, FakeMwaa, FakeS3 } from './fakes.js';
@@ -275,10 +277,23 @@ describe('deploy with alarms', () => {
     const w = world(alarmsOf([SSH_SLOW, RUN_FAILED]));
     w.cloudWatch.denied.add('env-x-run-failed');
     const error = await w.run().catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(UserError);
-    expect((error as Error).message).toMatch(
-      /^PutMetricAlarm of alarm env-x-run-failed failed\. CloudWatch denied it: the deploying role needs cloudwatch:PutMetricAlarm and cloudwatch:TagResource on that alarm \(the policy in dist-artifacts\/local\/iam\/deploy-role-policy\.json\)\. The DAG, plugins and requirements are deployed and recorded; Alarms already written: env-x-ssh-slow\./,
+    // What the deploy workflow says about it: the call, what to attach, what was done, what a rerun does.
+    const progress = new DeployProgress();
+    for (const event of w.events) progress.observe(event);
+    const explained = withProgress(explainRemoteError(error, { envName: 'local', localStack: false }), progress, 'airflow-b');
+    expect(explained).toBeInstanceOf(RemoteError);
+    const lines = (explained as Error).message.split('\n');
+    expect(lines[0]).toBe(
+      'CloudWatch PutMetricAlarm at monitoring.us-east-1.amazonaws.com failed: AccessDenied: User is not authorized to perform: cloudwatch:PutMetricAlarm on env-x-run-failed',
     );
+    expect(lines[1]).toBe(
+      'The credentials in use may not call cloudwatch:PutMetricAlarm (and cloudwatch:TagResource for a new alarm) on alarm env-x-run-failed: ' +
+        'attach dist-artifacts/local/iam/deploy-role-policy.json to the role or user that runs this (run generate first if it is not there; see docs/MWAA_SETUP.md).',
+    );
+    expect(lines[2]).toMatch(
+      /^Done before the failure: uploaded s3:\/\/airflow-b\/.*; the deploy record s3:\/\/airflow-b\/deployments\/records\/.* was written; alarms written: env-x-ssh-slow; the deploy lock was released\.$/,
+    );
+    expect(lines[3]).toMatch(/^Deploy again: it plans from what is there now and uploads only what differs/);
     expect(w.s3.text('dags/gpu_server_cicd_dag.py')).toBe('dag v1');
     expect(w.log.some((line) => line.startsWith('write deployments/records/'))).toBe(true);
     // The lock is released; once allowed, the next deploy puts only what is missing.

@@ -13,6 +13,7 @@ import {
   type S3Port,
 } from '../../../src/deployer/ports.js';
 import type { Clock } from '../../../src/deployer/clock.js';
+import { tagRemoteCall } from '../../../src/mwaa/remote-call.js';
 
 interface Version {
   versionId: string;
@@ -215,9 +216,17 @@ export class FakeCloudWatch implements CloudWatchPort {
   async putAlarm(alarm: AlarmDefinition, tags: Record<string, string>): Promise<void> {
     this.calls.push(`put ${alarm.name}`);
     if (this.denied.has(alarm.name)) {
-      throw Object.assign(new Error(`User is not authorized to perform: cloudwatch:PutMetricAlarm on ${alarm.name}`), {
+      // As the SDK client from src/mwaa/clients.ts throws it: tagged with the call it came from.
+      const denied = Object.assign(new Error(`User is not authorized to perform: cloudwatch:PutMetricAlarm on ${alarm.name}`), {
         name: 'AccessDenied',
-        $metadata: { httpStatusCode: 403 },
+        $fault: 'client',
+        $metadata: { httpStatusCode: 403, requestId: 'r-1', attempts: 1 },
+      });
+      throw tagRemoteCall(denied, {
+        service: 'CloudWatch',
+        operation: 'PutMetricAlarm',
+        endpoint: 'monitoring.us-east-1.amazonaws.com',
+        input: { AlarmName: alarm.name },
       });
     }
     const existing = this.alarms.get(alarm.name);

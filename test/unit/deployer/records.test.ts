@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { recordFingerprint, rollbackTarget, type DeployRecord } from '../../../src/deployer/records.js';
+import { readRecord, recordFingerprint, rollbackTarget, type DeployRecord } from '../../../src/deployer/records.js';
+import { UserError } from '../../../src/errors.js';
+import { FakeS3 } from './fakes.js';
 
 describe('rollbackTarget', () => {
   const rec = (sha: string): DeployRecord => ({
@@ -24,5 +26,22 @@ describe('rollbackTarget', () => {
         live('a'),
       ),
     ).toBeUndefined();
+  });
+});
+
+describe('readRecord', () => {
+  it.each([
+    ['not JSON', '{"environment": "e", "obj'],
+    ['JSON of another shape', '{"hello": "world"}'],
+    ['JSON null', 'null'],
+  ])('an object under records/ that is %s is named, with what to do', async (_what, text) => {
+    const s3 = new FakeS3();
+    await s3.putObject({ bucket: 'b', key: 'deployments/records/x.json', body: Buffer.from(text) });
+    const error = await readRecord(s3, 'b', 'deployments/records/x.json').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UserError);
+    expect((error as Error).message).toBe(
+      's3://b/deployments/records/x.json is not a deploy record (not JSON with "environment" and "objects"): ' +
+        'move it out of deployments/records/, which holds only the records deploy writes.',
+    );
   });
 });

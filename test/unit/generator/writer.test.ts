@@ -27,7 +27,9 @@ describe('ensureDirectory', () => {
   });
 
   it('fails at once where a directory cannot be made (under /proc)', async () => {
-    await expect(ensureDirectory('/proc/nope/dev')).rejects.toThrow(/^Cannot create \/proc\/nope for \/proc\/nope\/dev \(ENOENT\)/);
+    await expect(ensureDirectory('/proc/nope/dev')).rejects.toThrow(
+      /^Cannot write to \/proc\/nope\/dev: cannot create the directory \/proc\/nope: no such file or directory: check the path \(ENOENT\)\.$/,
+    );
   });
 });
 
