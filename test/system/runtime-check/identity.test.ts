@@ -29,6 +29,24 @@ describe('identityCommand', () => {
   });
 });
 
+describe('a detached checkout, read by real git', () => {
+  it('fails whatever branch the config names, saying the checkout is detached', () => {
+    const repo = join(dir, 'detached');
+    const env = { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' };
+    execFileSync('git', ['init', '-q', '-b', 'cicd_01_etl', repo], { env });
+    execFileSync('git', ['-C', repo, 'commit', '-q', '--allow-empty', '-m', 'x'], { env });
+    execFileSync('git', ['-C', repo, 'checkout', '-q', '--detach'], { env });
+    const stdout = execFileSync('/bin/sh', ['-c', identityCommand(repo)], { encoding: 'utf8', cwd: dir });
+    const user = execFileSync('whoami', { encoding: 'utf8' }).trim();
+    // "HEAD" is what git prints for a detached checkout, so a config naming it must not pass either.
+    for (const branch of ['cicd_01_etl', 'HEAD']) {
+      const outcome = interpretIdentity({ code: 0, stdout, stderr: '' }, user, repo, branch);
+      expect(outcome.checkout.ok, branch).toBe(false);
+      expect(outcome.checkout.reason, branch).toMatch(new RegExp(`^${repo} is on a detached HEAD at [0-9a-f]{12}, expected branch "${branch}"$`));
+    }
+  });
+});
+
 describe('interpretIdentity', () => {
   it('fails whoami for another user but still reads the checkout', () => {
     const outcome = interpretIdentity({ code: 0, stdout: `root\n${sha}\ncicd_01_etl\n`, stderr: '' }, 'ubuntu', '/w/r', 'cicd_01_etl');
