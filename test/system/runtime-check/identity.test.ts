@@ -42,7 +42,9 @@ describe('a detached checkout, read by real git', () => {
     for (const branch of ['cicd_01_etl', 'HEAD']) {
       const outcome = interpretIdentity({ code: 0, stdout, stderr: '' }, user, repo, branch);
       expect(outcome.checkout.ok, branch).toBe(false);
-      expect(outcome.checkout.reason, branch).toMatch(new RegExp(`^${repo} is on a detached HEAD at [0-9a-f]{12}, expected branch "${branch}"$`));
+      expect(outcome.checkout.reason, branch).toMatch(
+        new RegExp(`^${repo} is on a detached HEAD at [0-9a-f]{12}, expected branch "${branch}"$`),
+      );
     }
   });
 });
