@@ -51,6 +51,7 @@ describe('formatEvent', () => {
 describe('text from a GPU server, a git remote or Airflow', () => {
   // C0 (but the newline that separates lines), DEL and C1: what can move the cursor, clear the
   // screen, recolour or retitle a terminal.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what must not get through.
   const CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
   const hostile = [
     '\u001b[2J\u001b[H',
