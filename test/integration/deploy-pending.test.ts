@@ -6,13 +6,9 @@
  * models environments that exist, never one that is still being created).
  */
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseDocument } from 'yaml';
-import { repoRoot, requireLocalStack, runDeploy } from './deploy-helpers.js';
+import { explicitStackEnvironment, requireLocalStack, runDeploy } from './deploy-helpers.js';
 
 const stack = requireLocalStack();
 const name = `pending-${randomUUID().slice(0, 8)}`;
@@ -54,33 +50,10 @@ afterAll(async () => {
 });
 
 function pendingConfig(): string {
-  const doc = parseDocument(readFileSync(join(repoRoot, 'config/config.yaml'), 'utf8'));
-  doc.setIn(['environments', 'pending'], {
-    airflow: { version: stack.airflowVersion },
-    mwaa: {
-      environmentName: name,
-      region: stack.region,
-      accountId: '123456789012',
-      bucket: stack.bucket,
-      deploymentsPrefix: `deployments-${name}`,
-    },
-    aws: { endpoints: { s3: stack.endpoints.s3, secretsManager: stack.endpoints.secretsManager, mwaa: endpoint } },
-    secrets: { sshKeyArn: stack.secretArn },
-    ssh: { user: stack.ssh.user },
-    servers: [
-      {
-        name: 'local-gpu',
-        host: stack.ssh.host,
-        port: stack.ssh.port,
-        workspacePath: stack.workspace,
-        hostPublicKey: stack.ssh.hostPublicKey,
-      },
-    ],
-    git: { repoUrl: stack.git.remoteUrl, branch: stack.git.branch },
+  return explicitStackEnvironment(stack, 'pending', {
+    mwaa: { environmentName: name, deploymentsPrefix: `deployments-${name}` },
+    endpoints: { mwaa: endpoint },
   });
-  const file = join(mkdtempSync(join(tmpdir(), 'deploy-pending-')), 'config.yaml');
-  writeFileSync(file, doc.toString());
-  return file;
 }
 
 describe('deploy and a PENDING environment', () => {
