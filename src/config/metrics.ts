@@ -17,6 +17,13 @@ export const DAG_METRICS = {
 } as const;
 
 export type DagMetric = keyof typeof DAG_METRICS;
+
+/**
+ * The dimensions the DAG adds to the per-item datum (from the table above, which the generator
+ * passes to the DAG as its `item_dimensions`). A configured dimension of the same name would be
+ * on that datum twice, which CloudWatch refuses, so the config may not use these names.
+ */
+export const ITEM_DIMENSIONS: readonly string[] = [...new Set(Object.values(DAG_METRICS).flatMap((metric) => metric.itemDimensions))];
 export const DAG_METRIC_NAMES = Object.keys(DAG_METRICS) as [DagMetric, ...DagMetric[]];
 
 /** CloudWatch's statistics and comparison operators that an alarm on these metrics may use. */

@@ -13,6 +13,7 @@ import {
   gitBranchProblem,
   gitRemoteProblem,
   isHostname,
+  isLoopbackUrl,
   isSafeAbsolutePath,
   isSafeRelativePath,
   MAX_AIRFLOW_VARIABLE_KEY,
@@ -22,7 +23,7 @@ import { variableKey } from './variables.js';
 import { configuredRepositories, REPOSITORY_NAME, SHORTHAND_REPOSITORY_NAME } from './repositories.js';
 import { AIRFLOW_VERSIONS, PYTHON_VERSIONS } from '../mwaa/versions.js';
 import { keyedByConfig } from '../artifacts/kinds.js';
-import { ALARM_COMPARISONS, ALARM_MISSING_DATA, ALARM_STATISTICS, DAG_METRIC_NAMES } from './metrics.js';
+import { ALARM_COMPARISONS, ALARM_MISSING_DATA, ALARM_STATISTICS, DAG_METRIC_NAMES, ITEM_DIMENSIONS } from './metrics.js';
 
 const checked = (test: (value: string) => boolean, expected: string) => z.string().refine(test, { message: `expected ${expected}` });
 const problemChecked = (problem: (value: string) => string | undefined) =>
@@ -111,7 +112,12 @@ export const mwaaSchema = z
     deploymentsPrefix: checked(isSafeRelativePath, 'a relative S3 prefix')
       .default('deployments')
       .describe('Where deploy records and the deploy lock live in the bucket.'),
-    webserverScheme: z.enum(['https', 'http']).default('https').describe('Scheme of the MWAA CLI endpoint; http only for the local stack.'),
+    webserverScheme: z
+      .enum(['https', 'http'])
+      .default('https')
+      .describe(
+        'Scheme of the MWAA web server (CLI and web login). http only for the local stack (localStack: true) or an aws.endpoints.mwaa on loopback: tokens and the session cookie would otherwise travel in clear text.',
+      ),
   })
   .describe('The MWAA environment.');
 
@@ -329,6 +335,19 @@ export const monitoringSchema = z
           .refine((d) => Object.keys(d).length <= 20, {
             message: 'expected at most 20 dimensions (CloudWatch allows 30, the DAG adds its own)',
           })
+          .superRefine((dimensions, ctx) => {
+            for (const name of Object.keys(dimensions).filter((key) => ITEM_DIMENSIONS.includes(key))) {
+              ctx.addIssue({
+                code: 'custom',
+                path: [name],
+                message:
+                  `"${name}" is a dimension the DAG adds itself (${ITEM_DIMENSIONS.join(', ')}); CloudWatch refuses a datum that ` +
+                  'names a dimension twice. Rename it (e.g. Gpu' +
+                  name +
+                  ')',
+              });
+            }
+          })
           .default({})
           .describe('Dimensions on every datum, e.g. { Environment: prod }.'),
       })
@@ -405,6 +424,16 @@ export const environmentSchema = z
         );
       }
     });
+    // The CLI token, the web login token and the 12-hour session cookie go to the web server.
+    if (env.mwaa.webserverScheme === 'http' && !env.localStack && !isLoopbackUrl(env.aws.endpoints.mwaa)) {
+      const endpoint = env.aws.endpoints.mwaa;
+      issue(
+        ['mwaa', 'webserverScheme'],
+        '"http" would send the CLI token, the web login token and the 12-hour session cookie in clear text; ' +
+          (endpoint === undefined ? 'this is a real MWAA environment, so ' : `aws.endpoints.mwaa ${endpoint} is not on loopback, so `) +
+          'use https (the default): plain HTTP is only for the local stack (localStack: true) or an aws.endpoints.mwaa on loopback',
+      );
+    }
     const hasGit = env.git !== undefined && env.git !== null;
     if (hasGit && env.repositories) {
       issue(

@@ -17,6 +17,18 @@ export function isHostname(value: string): boolean {
 }
 
 /**
+ * A URL whose host is this machine: `localhost`, 127.0.0.0/8 or ::1 (as the URL parser
+ * normalises them, so `http://0x7f.1` counts and `http://127.0.0.1.nip.io` does not).
+ */
+export function isLoopbackUrl(value: string | undefined): boolean {
+  if (value === undefined || !URL.canParse(value)) return false;
+  const host = new URL(value).hostname.replace(/^\[(.*)\]$/, '$1');
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return isIP(host) === 6 && host === '::1';
+}
+
+/**
  * An absolute POSIX path of characters that never need shell quoting, without "." or ".."
  * components or "//", at most 1024 characters. One definition for the config and the DAG: the
  * generator passes this source to the DAG's run-parameter check (Python `re.fullmatch`) and to its
@@ -36,12 +48,17 @@ export function isSafeRelativePath(value: string): boolean {
 }
 
 /**
- * git check-ref-format rules for a branch name (see `git help check-ref-format`), narrowed to the
- * characters that are safe on a command line.
+ * `git check-ref-format --branch` rules for a branch name (see `git help check-ref-format`),
+ * narrowed to the characters that are safe on a command line; test/system/config/git-rules.test.ts
+ * holds it to git's own verdict on generated names.
  */
 export function gitBranchProblem(value: string): string | undefined {
   if (value.length === 0) return 'must not be empty';
   if (!/^[A-Za-z0-9._/-]+$/.test(value)) return 'may contain only letters, digits, ".", "_", "/" and "-"';
+  // git refuses it as a branch name; `rev-parse --abbrev-ref HEAD` prints it for a detached checkout.
+  if (value === 'HEAD') {
+    return 'must not be "HEAD": git does not accept it as a branch name (git check-ref-format --branch); name the branch to check out';
+  }
   if (value.startsWith('-')) return 'must not start with "-"';
   if (value.startsWith('/') || value.endsWith('/')) return 'must not start or end with "/"';
   if (value.includes('//')) return 'must not contain "//"';
@@ -78,10 +95,35 @@ export function gitRemoteProblem(value: string): string | undefined {
       return 'must not contain a password: use an ssh deploy key on the GPU server';
     }
     if (!/^(https|ssh|git|file):\/\/[A-Za-z0-9._~@:/+-]+$/.test(value)) return expected;
-    return undefined;
+    const hostPort = authority.slice(at + 1);
+    const colon = hostPort.indexOf(':');
+    const host = colon >= 0 ? hostPort.slice(0, colon) : hostPort;
+    const port = colon >= 0 ? hostPort.slice(colon + 1) : undefined;
+    return (
+      optionLikeProblem('the user', userInfo, 'the ssh user of the remote, such as git') ??
+      optionLikeProblem('the host', host, "the server's host name or address") ??
+      optionLikeProblem('the port', port, 'a port number') ??
+      (port !== undefined && port !== '' && !/^\d{1,5}$/.test(port) ? `the port ${JSON.stringify(port)} is not a port number` : undefined)
+    );
   }
-  if (/^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._~/+-]+$/.test(value)) return undefined;
+  const scpLike = /^([A-Za-z0-9._-]+)@([A-Za-z0-9.-]+):[A-Za-z0-9._~/+-]+$/.exec(value);
+  if (scpLike) {
+    return (
+      optionLikeProblem('the user', scpLike[1], 'the ssh user of the remote, such as git@host:path') ??
+      optionLikeProblem('the host', scpLike[2], "the server's host name or address")
+    );
+  }
   return isSafeAbsolutePath(value) ? undefined : expected;
+}
+
+/**
+ * git hands an ssh remote's user, host and port to ssh as arguments: one that starts with "-" is
+ * an ssh option (`-oProxyCommand=...` runs a command). git blocks some of them ("strange
+ * hostname"), not all (`git@-host`); the config refuses every one, in every URL form.
+ */
+function optionLikeProblem(what: string, part: string | undefined, instead: string): string | undefined {
+  if (part === undefined || !part.startsWith('-')) return undefined;
+  return `${what} ${JSON.stringify(part)} starts with "-", which ssh would read as an option (git refuses such URLs as "strange"); write ${instead}`;
 }
 
 export const SECRETS_MANAGER_ARN =

@@ -41,6 +41,7 @@ import {
 } from './records.js';
 import { readRemoteState } from './remote-state.js';
 import { waitForAvailable } from './wait-environment.js';
+import { isWaitable } from '../mwaa/environment-status.js';
 import type { AirflowLine } from '../mwaa/versions.js';
 
 export interface DeploySettings extends PlanSettings {
@@ -175,7 +176,9 @@ export async function deploy(
   const result: DeployResult = { plan: { actions: [], changes: 0, refusals: [], warnings: [] } };
   let current = await planNow();
   const onlyStatus = current.refusals.length > 0 && current.refusals.every((r) => r.code === 'status');
-  if (onlyStatus && options.waitForAvailable && !options.planOnly) {
+  // Waiting helps only for a status that ends by itself; the refusal says what to do about the others.
+  const waitable = lastRemote !== undefined && isWaitable(lastRemote.environment.status);
+  if (onlyStatus && waitable && options.waitForAvailable && !options.planOnly) {
     await waitForAvailable(mwaa, settings.environmentName, {
       clock,
       timeoutMs: options.timeoutMs,

@@ -1,6 +1,7 @@
 /** Text, Markdown and JSON views of plans, diffs, events and results; pure, the CLI prints them. */
 import { environmentFieldsForPins, PINNED_KINDS } from '../artifacts/kinds.js';
 import { plainStyle, type Style } from '../util/style.js';
+import { clean } from '../util/terminal-text.js';
 import { formatElapsed } from './clock.js';
 import type { DeployResult } from './deploy.js';
 import type { ArtifactDiff } from './diff.js';
@@ -218,20 +219,32 @@ export function planJson(plan: Plan): object {
   };
 }
 
-export function formatTasks(tasks: readonly TaskState[]): string {
-  const width = Math.max(0, ...tasks.map((t) => t.taskId.length + (t.mapIndex ? t.mapIndex.length + 2 : 0)));
-  return tasks.map((t) => `  ${(t.mapIndex ? `${t.taskId}[${t.mapIndex}]` : t.taskId).padEnd(width)}  ${t.state}`).join('\n');
+/** A task's name as Airflow gave it, made safe for a terminal (as everything Airflow answers here). */
+function taskName(t: { taskId: string; mapIndex?: string }): string {
+  return clean(t.mapIndex ? `${t.taskId}[${t.mapIndex}]` : t.taskId);
 }
 
-/** Each failed task with the end of its log (or why the log is not shown). */
+export function formatTasks(tasks: readonly TaskState[]): string {
+  const names = tasks.map(taskName);
+  const width = Math.max(0, ...names.map((name) => name.length));
+  return tasks.map((t, i) => `  ${names[i]?.padEnd(width)}  ${clean(t.state)}`).join('\n');
+}
+
+/**
+ * Each failed task with the end of its log (or why the log is not shown). The log lines come
+ * from a GPU server, a git remote and the task itself: each is cleaned, as `check` cleans what a
+ * server sends, so none can clear the screen or print a fake result in colour.
+ */
 export function formatFailures(failures: readonly FailedTask[]): string {
   const blocks = failures.map((f) => {
-    const name = f.mapIndex ? `${f.taskId}[${f.mapIndex}]` : f.taskId;
+    const name = taskName(f);
     if (f.logTail) {
       const tries = f.tryNumber > 0 ? `, try ${f.tryNumber}` : '';
-      return [`${name} failed; the last ${f.logTail.length} lines of its log${tries}:`, ...f.logTail.map((l) => `  | ${l}`)].join('\n');
+      return [`${name} failed; the last ${f.logTail.length} lines of its log${tries}:`, ...f.logTail.map((l) => `  | ${clean(l)}`)].join(
+        '\n',
+      );
     }
-    return `${name} failed; its log could not be read${f.logError ? `: ${f.logError}` : ' (the MWAA CLI does not serve task logs)'}`;
+    return `${name} failed; its log could not be read${f.logError ? `: ${clean(f.logError)}` : ' (the MWAA CLI does not serve task logs)'}`;
   });
   return blocks.join('\n');
 }
@@ -283,15 +296,17 @@ export function formatEvent(event: DeployEvent): { text: string; live?: boolean 
     case 'triggered':
       return { text: `triggered ${event.dagId}: run ${event.runId}` };
     case 'run-status': {
-      const running = event.tasks.filter((t) => t.state === 'running').map((t) => t.taskId);
+      const running = event.tasks.filter((t) => t.state === 'running').map(taskName);
       return {
-        text: `run ${event.state} (${formatElapsed(event.elapsedMs)})${running.length ? `: ${running.join(', ')}` : ''}`,
+        text: `run ${clean(event.state)} (${formatElapsed(event.elapsedMs)})${running.length ? `: ${running.join(', ')}` : ''}`,
         live: true,
       };
     }
     case 'run-finished': {
       const failures = event.failures.length > 0 ? `\n${formatFailures(event.failures)}` : '';
-      return { text: `run ${event.runId} ${event.state} after ${formatElapsed(event.elapsedMs)}\n${formatTasks(event.tasks)}${failures}` };
+      return {
+        text: `run ${clean(event.runId)} ${clean(event.state)} after ${formatElapsed(event.elapsedMs)}\n${formatTasks(event.tasks)}${failures}`,
+      };
     }
     case 'task-logs':
       return {

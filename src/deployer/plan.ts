@@ -11,7 +11,7 @@ import { ALL_KINDS, ARTIFACT_KINDS, PINNED_KINDS, type PinnedKind, type Uploaded
 import { planAlarms, type AlarmAction, type AlarmTargets } from './alarms.js';
 import type { EnvironmentState, ObjectHead, RemoteAlarm } from './ports.js';
 import { isAirflowLine, versionMoveHint } from '../mwaa/versions.js';
-import { STATUS_MEANINGS } from '../mwaa/environment-status.js';
+import { describeStatus, isWaitable, statusTodo } from '../mwaa/environment-status.js';
 
 /** One object the deploy should leave in the bucket. */
 export interface DeployTarget {
@@ -146,13 +146,8 @@ function changeHint(name: string, from: string, to: string): string {
 }
 
 function statusRefusal(name: string, status: string): string {
-  const meaning = STATUS_MEANINGS[status];
-  const why = meaning ? ` (${meaning.why})` : '';
-  const next =
-    meaning?.waitable === false
-      ? 'Deploying needs an AVAILABLE environment; waiting will not help.'
-      : 'Wait for it (deploy --wait-for-available) or check the MWAA console.';
-  return `Environment ${name} is ${status}${why}, not AVAILABLE. ${next}`;
+  const next = isWaitable(status) ? 'Wait for it (deploy --wait-for-available) or check the MWAA console.' : statusTodo(status);
+  return `Environment ${name} is ${describeStatus(status)}, not AVAILABLE. ${next}`;
 }
 
 function writeAction(target: DeployTarget, current: ObjectHead | undefined): Action {

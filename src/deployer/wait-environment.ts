@@ -8,7 +8,7 @@ import { PINNED_KINDS } from '../artifacts/kinds.js';
 import { UserError } from '../errors.js';
 import type { Clock } from './clock.js';
 import type { EnvironmentState, EnvironmentUpdate, MwaaPort } from './ports.js';
-import { describeStatus } from '../mwaa/environment-status.js';
+import { describeStatus, isWaitable, statusTodo } from '../mwaa/environment-status.js';
 
 export const FAILED_STATUSES = new Set(['UPDATE_FAILED', 'UNAVAILABLE', 'CREATE_FAILED', 'DELETING', 'DELETED']);
 
@@ -63,6 +63,10 @@ export async function waitForAvailable(
     const elapsed = clock.now() - started;
     if (state.status !== lastStatus || options.onStatus) options.onStatus?.(state.status, elapsed);
     lastStatus = state.status;
+    // A status that does not end by itself (PENDING waits for the customer's VPC endpoints) ends the wait.
+    if (!isWaitable(state.status) && !FAILED_STATUSES.has(state.status)) {
+      throw new UserError(`Environment ${name} is ${describeStatus(state.status)}. ${statusTodo(state.status)}`);
+    }
     if (state.status !== 'AVAILABLE' && !FAILED_STATUSES.has(state.status)) sawTransition = true;
     if (evidence) {
       const lastUpdateStarted = state.lastUpdate?.createdAt ? Date.parse(state.lastUpdate.createdAt) : undefined;

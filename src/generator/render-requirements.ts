@@ -1,4 +1,5 @@
 import type { ResolvedConfig } from '../config/resolved.js';
+import { airflowConstraintUrl } from '../mwaa/requirements.js';
 import { compileTemplate } from './templates.js';
 
 /**
@@ -12,7 +13,8 @@ export const PLUGIN_REQUIREMENTS = ['paramiko'] as const;
 export function renderRequirements(config: ResolvedConfig): string {
   return compileTemplate('requirements/requirements.txt.hbs')({
     airflowVersion: config.airflow.version,
-    pythonVersion: config.airflow.pythonVersion,
+    // The one form MWAA and pip both read as this constraint file (src/mwaa/requirements.ts).
+    constraintUrl: airflowConstraintUrl(config.airflow.version, config.airflow.pythonVersion),
     requirements: [...PLUGIN_REQUIREMENTS].sort(),
   });
 }

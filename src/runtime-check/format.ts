@@ -4,6 +4,7 @@
  * hostile file cannot rewrite the terminal.
  */
 import { plainStyle, type Style } from '../util/style.js';
+import { clean } from '../util/terminal-text.js';
 import { checkDetail, checkLabel, checkStatus, type CheckReport, type CheckStatus, type ServerReport } from './report.js';
 
 export interface JsonReport {
@@ -144,12 +145,6 @@ function summary(report: CheckReport, style: Style): string {
 export function formatMs(ms: number): string {
   if (ms >= 10_000) return `${(ms / 1000).toFixed(1)} s`;
   return `${Math.round(ms)} ms`;
-}
-
-/** Control characters (C0, DEL, C1) become U+FFFD; tabs and newlines become spaces. */
-export function clean(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this replaces.
-  return text.replace(/[\t\n\r]/g, ' ').replace(/[\u0000-\u001f\u007f-\u009f]/g, '\uFFFD');
 }
 
 function quoteCell(value: string): string {

@@ -258,8 +258,10 @@ function interpretCheckout(
   }
   const git = { branch: current, commit };
   const short = commit.slice(0, 12);
-  if (current === branch) return { checkout: { ok: true, reason: `${path} on ${branch} at ${short}` }, git };
-  const where = current === 'HEAD' ? 'a detached HEAD' : `branch ${JSON.stringify(current)}`;
+  // `--abbrev-ref HEAD` prints "HEAD" for a detached checkout: never a match, whatever is configured.
+  const detached = current === 'HEAD';
+  if (current === branch && !detached) return { checkout: { ok: true, reason: `${path} on ${branch} at ${short}` }, git };
+  const where = detached ? 'a detached HEAD' : `branch ${JSON.stringify(current)}`;
   return {
     checkout: { ok: false, reason: `${path} is on ${where} at ${short}, expected branch ${JSON.stringify(branch)}` },
     git,

@@ -28,6 +28,45 @@ export function configVariant(patch: Record<string, unknown> = {}): string {
   return file;
 }
 
+/**
+ * config/config.yaml plus an environment `env` that reaches the stack's servers, secret and bucket
+ * through explicit settings (not `localStack: true`), so that its Airflow version or its MWAA
+ * endpoint can differ from the stack's; `mwaa` and `endpoints` on top. Returns the temp file's path.
+ */
+export function explicitStackEnvironment(
+  stack: LocalStackState,
+  env: string,
+  options: { airflowVersion?: string; mwaa?: Record<string, unknown>; endpoints?: Record<string, string> } = {},
+): string {
+  const doc = parseDocument(readFileSync(join(repoRoot, 'config/config.yaml'), 'utf8'));
+  doc.setIn(['environments', env], {
+    airflow: { version: options.airflowVersion ?? stack.airflowVersion },
+    mwaa: {
+      environmentName: stack.environmentName,
+      region: stack.region,
+      accountId: '123456789012',
+      bucket: stack.bucket,
+      ...options.mwaa,
+    },
+    aws: { endpoints: { ...stack.endpoints, ...options.endpoints } },
+    secrets: { sshKeyArn: stack.secretArn },
+    ssh: { user: stack.ssh.user },
+    servers: [
+      {
+        name: 'local-gpu',
+        host: stack.ssh.host,
+        port: stack.ssh.port,
+        workspacePath: stack.workspace,
+        hostPublicKey: stack.ssh.hostPublicKey,
+      },
+    ],
+    git: { repoUrl: stack.git.remoteUrl, branch: stack.git.branch },
+  });
+  const file = join(mkdtempSync(join(tmpdir(), `config-${env}-`)), 'config.yaml');
+  writeFileSync(file, doc.toString());
+  return file;
+}
+
 export interface CliRun {
   code: number | null;
   signal: NodeJS.Signals | null;

@@ -5,7 +5,9 @@
  * MWAA passes through on its own (MAINTENANCE, CREATING_SNAPSHOT). The real CLI, as users run it.
  */
 import { type Environment, GetEnvironmentCommand, MWAAClient, UpdateEnvironmentCommand } from '@aws-sdk/client-mwaa';
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { controlPlaneSet, controlPlaneStats, requireLocalStack, resetCliPeak, runDeploy, statsDelta } from './deploy-helpers.js';
@@ -96,6 +98,28 @@ describe(`deploy on Airflow ${stack.airflowLine} as MWAA behaves`, () => {
     expect(
       result.failures[0]!.logTail.filter((line) => /RuntimeError: preparing the workspace of repository repo failed/.test(line)).length,
     ).toBeGreaterThan(0);
+  });
+
+  it("a failed task's log from a hostile GPU server reaches the terminal with its escape sequences broken", async () => {
+    // A checkout already on the server whose post-checkout hook writes terminal escapes, as a
+    // compromised server or repository could: clear the screen, then a fake green success.
+    const workspace = mkdtempSync('/tmp/mwaa-it-esc-');
+    try {
+      const checkout = join(workspace, 'cicd-test');
+      execFileSync('git', ['clone', '-q', stack.git.remoteUrl, checkout]);
+      const hook = join(checkout, '.git/hooks/post-checkout');
+      writeFileSync(hook, "#!/bin/sh\nprintf '\\033[2J\\033[H\\033[32mrun succeeded\\033[0m\\n' >&2\nexit 1\n");
+      chmodSync(hook, 0o755);
+      const out = await runDeploy(['--env', 'local', '--yes', '--wait', '--conf', `workspace_path=${workspace}`], { NO_COLOR: '1' });
+      expect(out.code, out.stderr).toBe(1);
+      expect(out.stderr).toMatch(/clone_and_checkout_repo(\[\d+\])? failed; the last \d+ lines of its log, try 1:/);
+      // The text is shown, its escapes are not: nothing in the output can drive the terminal.
+      expect(out.stderr).toContain('\uFFFD[2J\uFFFD[H\uFFFD[32mrun succeeded\uFFFD[0m');
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what must not get through.
+      expect(`${out.stdout}${out.stderr}`).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    } finally {
+      rmSync(workspace, { recursive: true, force: true });
+    }
   });
 
   it('task logging is on or off as UpdateEnvironment sets it, and GetEnvironment names the log group only when on', async () => {

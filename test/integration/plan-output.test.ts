@@ -4,17 +4,14 @@
  * and nothing else, in text and with --json. Also `parse` importing the DAG in the stack's Airflow.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutBucketVersioningCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseDocument } from 'yaml';
 import { runningStackOverlay } from '../../local-stack/src/config-overlay.js';
 import { plan } from '../../src/api.js';
 import { importDags } from '../../src/cli/dag-import.js';
 import { renderPluginsZip } from '../../src/generator/render-plugins.js';
-import { configVariant, repoRoot, requireLocalStack, runDeploy } from './deploy-helpers.js';
+import { configVariant, explicitStackEnvironment, requireLocalStack, runDeploy } from './deploy-helpers.js';
 import { runLocalCli, stackS3 } from '../support/stack.js';
 
 const stack = requireLocalStack();
@@ -100,34 +97,10 @@ describe('a refused plan', () => {
    * so its Airflow version can differ from the one the environment runs.
    */
   function mismatchConfig(): string {
-    const doc = parseDocument(readFileSync(join(repoRoot, 'config/config.yaml'), 'utf8'));
-    doc.setIn(['environments', 'mismatch'], {
-      airflow: { version: '2.9.2' },
-      mwaa: {
-        environmentName: stack.environmentName,
-        region: stack.region,
-        accountId: '123456789012',
-        bucket: stack.bucket,
-        webserverScheme: 'http',
-        deploymentsPrefix: deployments,
-      },
-      aws: { endpoints: stack.endpoints },
-      secrets: { sshKeyArn: stack.secretArn },
-      ssh: { user: stack.ssh.user },
-      servers: [
-        {
-          name: 'local-gpu',
-          host: stack.ssh.host,
-          port: stack.ssh.port,
-          workspacePath: stack.workspace,
-          hostPublicKey: stack.ssh.hostPublicKey,
-        },
-      ],
-      git: { repoUrl: stack.git.remoteUrl, branch: stack.git.branch },
+    return explicitStackEnvironment(stack, 'mismatch', {
+      airflowVersion: '2.9.2',
+      mwaa: { webserverScheme: 'http', deploymentsPrefix: deployments },
     });
-    const file = join(mkdtempSync(join(tmpdir(), 'plan-refused-')), 'config.yaml');
-    writeFileSync(file, doc.toString());
-    return file;
   }
   const credentials = { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' };
 

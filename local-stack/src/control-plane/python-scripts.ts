@@ -129,3 +129,30 @@ while not closing or running:
         if request_id is not None:
             send({"id": request_id, "code": os.waitstatus_to_exitcode(status)})
 `;
+
+/**
+ * argv: served (JSON {file or URL: local path}), refused-log path, then pip's own arguments.
+ * Runs pip in this process with its requirements-file reader (`req_file.get_file_content`) able
+ * to open only the files in `served`: every file a requirements.txt names, in whatever form pip
+ * accepts, comes through it. Anything else is written to the refused log and stops pip, so pip
+ * parses the file exactly as it would on MWAA and still never reaches the network for one.
+ */
+export const PIP_SERVED_FILES = `
+import json, sys
+from pip._internal.exceptions import InstallationError
+from pip._internal.req import req_file
+served, refused_log, pip_args = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3:]
+original = getattr(req_file, 'get_file_content', None)
+if original is None:
+    sys.exit('this pip has no req_file.get_file_content: the local stack must learn its reader anew')
+def get_file_content(url, session):
+    if url in served:
+        _, content = original(served[url], session)
+        return url, content
+    with open(refused_log, 'a') as log:
+        log.write(json.dumps(url) + '\\n')
+    raise InstallationError(f'{url}: the local stack does not fetch it')
+req_file.get_file_content = get_file_content
+from pip._internal.cli.main import main
+sys.exit(main(pip_args))
+`;

@@ -1,16 +1,21 @@
 /**
  * Checks a requirements.txt the way an MWAA update would install it, without installing anything:
- * 1. the constraint line (MWAA recognises `-c ` / `--constraint `, and adds its own when there is
- *    none) must name the environment's Airflow version and the Python version MWAA pairs with it;
- * 2. pip must resolve the file under that constraint file (`pip install --dry-run`), served from a
- *    local copy derived from the stack's lock, with no index: the stack's packages are fixed, so a
- *    requirement they cannot satisfy fails the update, as an unresolvable one fails on MWAA.
+ * MWAA runs `pip install -r requirements.txt`, adding `-c <its constraint file>` unless it sees a
+ * constraint (src/mwaa/requirements.ts, the one definition of that rule). pip reads the file
+ * itself here (`pip install --dry-run --no-index`, through PIP_SERVED_FILES), so every constraint
+ * file it names is found in whatever form pip accepts: Airflow's published file for the
+ * environment's versions is served from a local copy derived from the stack's lock (also what the
+ * stack adds as MWAA's own); any other file is refused, naming it, since the stack fetches
+ * nothing. A requirement the stack's fixed packages cannot satisfy fails the update, as an
+ * unresolvable one fails on MWAA.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { runProgram } from '../../../src/util/processes.js';
+import { AIRFLOW_CONSTRAINT_URL, airflowConstraintUrl, mwaaSeesConstraint } from '../../../src/mwaa/requirements.js';
+import { PIP_SERVED_FILES } from './python-scripts.js';
 
 export class RequirementsRejectedError extends Error {
   constructor(
@@ -22,58 +27,12 @@ export class RequirementsRejectedError extends Error {
   }
 }
 
-/** Airflow's published constraint files, as MWAA's user guide tells users to reference them. */
-const CONSTRAINT_URL =
-  /^https:\/\/raw\.githubusercontent\.com\/apache\/airflow\/constraints-([0-9][0-9.]*)\/constraints-([0-9]+\.[0-9]+)\.txt$/;
-const CONSTRAINT_LINE = /^\s*(?:-c\s+|--constraint(?:\s+|=))(.+?)\s*$/;
-
 export interface ConstraintTarget {
   environmentName: string;
   airflowVersion: string;
   pythonVersion: string;
   /** Local copy of constraints-<airflowVersion>/constraints-<pythonVersion>.txt. */
   constraintsFile: string;
-}
-
-export function constraintUrl(airflowVersion: string, pythonVersion: string): string {
-  return `https://raw.githubusercontent.com/apache/airflow/constraints-${airflowVersion}/constraints-${pythonVersion}.txt`;
-}
-
-function unquote(value: string): string {
-  const trimmed = value.trim();
-  return /^(["']).*\1$/.test(trimmed) ? trimmed.slice(1, -1) : trimmed;
-}
-
-/**
- * The requirements as pip will read them here: the constraint line checked and pointed at the
- * local copy (or added, as MWAA adds its own). Throws when it names another version.
- */
-export function localRequirements(text: string, target: ConstraintTarget): string {
-  const wanted = constraintUrl(target.airflowVersion, target.pythonVersion);
-  let found = false;
-  const lines = text.split(/\r?\n/).map((line, index) => {
-    const match = CONSTRAINT_LINE.exec(line.split(' #', 1)[0]!);
-    if (!match) return line;
-    found = true;
-    const url = unquote(match[1]!);
-    const parts = CONSTRAINT_URL.exec(url);
-    if (!parts) {
-      throw new RequirementsRejectedError(
-        'REQUIREMENTS_CONSTRAINT_MISMATCH',
-        `requirements.txt line ${index + 1}: constraint ${url} is not Airflow's constraint file; use --constraint "${wanted}"`,
-      );
-    }
-    if (parts[1] !== target.airflowVersion || parts[2] !== target.pythonVersion) {
-      throw new RequirementsRejectedError(
-        'REQUIREMENTS_CONSTRAINT_MISMATCH',
-        `requirements.txt line ${index + 1}: the constraint file is for Airflow ${parts[1]} on Python ${parts[2]}, but ` +
-          `${target.environmentName} runs Airflow ${target.airflowVersion} on Python ${target.pythonVersion}; use --constraint "${wanted}"`,
-      );
-    }
-    return `--constraint ${target.constraintsFile}`;
-  });
-  if (!found) lines.unshift(`--constraint ${target.constraintsFile}`);
-  return `${lines.join('\n')}\n`;
 }
 
 /** A pip constraint file from a lock (`name==version` lines; comments dropped). */
@@ -97,23 +56,56 @@ function pipErrors(stderr: string, stdout: string): string {
   return (errors.length > 0 ? errors : lines.filter(Boolean).slice(-3)).join(' ').slice(0, 1500);
 }
 
+/** Why the stack refuses a file that requirements.txt names (pip stopped at it). */
+function refusal(url: string, target: ConstraintTarget): RequirementsRejectedError {
+  const wanted = airflowConstraintUrl(target.airflowVersion, target.pythonVersion);
+  const parts = AIRFLOW_CONSTRAINT_URL.exec(url);
+  if (parts) {
+    return new RequirementsRejectedError(
+      'REQUIREMENTS_CONSTRAINT_MISMATCH',
+      `requirements.txt: the constraint file is for Airflow ${parts[1]} on Python ${parts[2]}, but ` +
+        `${target.environmentName} runs Airflow ${target.airflowVersion} on Python ${target.pythonVersion}; use --constraint "${wanted}"`,
+    );
+  }
+  return new RequirementsRejectedError(
+    'REQUIREMENTS_CONSTRAINT_MISMATCH',
+    `requirements.txt names ${url}, which is not Airflow's constraint file (the local stack fetches no other file); ` +
+      `use --constraint "${wanted}"`,
+  );
+}
+
 export async function checkRequirements(body: Buffer, target: ConstraintTarget, python: string, baseEnv: NodeJS.ProcessEnv): Promise<void> {
-  const text = localRequirements(body.toString('utf8'), target);
+  const text = body.toString('utf8');
   const dir = await mkdtemp(join(tmpdir(), 'cp-req-'));
   try {
     const file = join(dir, 'requirements.txt');
-    await writeFile(file, text);
-    // Only what is installed counts: no index, no extra wheel folders from the caller's pip settings.
+    const refusedLog = join(dir, 'refused.jsonl');
+    await writeFile(file, body);
+    // The files pip may open: the requirements, Airflow's constraint file of these versions (a
+    // local copy), and that copy under its own name, which is what MWAA's added `-c` names.
+    const served = {
+      [file]: file,
+      [airflowConstraintUrl(target.airflowVersion, target.pythonVersion)]: target.constraintsFile,
+      [target.constraintsFile]: target.constraintsFile,
+    };
+    const mwaaAdds = mwaaSeesConstraint(text) ? [] : ['-c', target.constraintsFile];
+    // Only what is installed counts: no index, no extra wheel folders from the caller's pip settings;
+    // and a find-links URL in the file fails at once instead of waiting on the network.
     const env: NodeJS.ProcessEnv = { ...baseEnv, PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_INPUT: '1' };
     for (const key of ['PIP_FIND_LINKS', 'PIP_INDEX_URL', 'PIP_EXTRA_INDEX_URL', 'PIP_CONSTRAINT', 'PIP_REQUIREMENT']) delete env[key];
-    const result = await runProgram(python, ['-m', 'pip', 'install', '--dry-run', '--no-index', '-r', file], { env, timeoutMs: 180_000 });
-    if (result.code !== 0) {
-      throw new RequirementsRejectedError(
-        'REQUIREMENTS_NOT_RESOLVABLE',
-        `pip cannot resolve requirements.txt with the constraints of Airflow ${target.airflowVersion} on Python ${target.pythonVersion}: ` +
-          pipErrors(result.stderr.toString('utf8'), result.stdout.toString('utf8')),
-      );
-    }
+    const pipArgs = ['install', '--dry-run', '--no-index', '--timeout', '5', '--retries', '0', '-r', file, ...mwaaAdds];
+    const result = await runProgram(python, ['-c', PIP_SERVED_FILES, JSON.stringify(served), refusedLog, ...pipArgs], {
+      env,
+      timeoutMs: 180_000,
+    });
+    if (result.code === 0) return;
+    const refused = (await readFile(refusedLog, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+    if (refused[0] !== undefined) throw refusal(JSON.parse(refused[0]) as string, target);
+    throw new RequirementsRejectedError(
+      'REQUIREMENTS_NOT_RESOLVABLE',
+      `pip cannot resolve requirements.txt with the constraints of Airflow ${target.airflowVersion} on Python ${target.pythonVersion}: ` +
+        pipErrors(result.stderr.toString('utf8'), result.stdout.toString('utf8')),
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

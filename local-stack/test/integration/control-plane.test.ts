@@ -24,6 +24,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readStateIfPresent, stackRoot, type LocalStackState } from '../../src/state.js';
 import { stackMwaa, stackS3 } from '../../../test/support/stack.js';
 import { MWAA_AIRFLOW_VERSIONS, type AirflowVersion } from '../../../src/mwaa/versions.js';
+import { airflowConstraintUrl } from '../../../src/mwaa/requirements.js';
 
 const root = stackRoot();
 const state = readStateIfPresent(root);
@@ -363,6 +364,12 @@ describe('control plane on the running stack', () => {
       'REQUIREMENTS_CONSTRAINT_MISMATCH',
       /on Python 3\.9, but/,
     ],
+    [
+      'the constraint file of another Airflow written -c<URL>, which pip reads and MWAA does not see',
+      `-c${airflowConstraintUrl('2.10.3', '3.11')}\nparamiko\n`,
+      'REQUIREMENTS_CONSTRAINT_MISMATCH',
+      /for Airflow 2\.10\.3 on Python 3\.11/,
+    ],
   ])('requirements.txt with %s fail the update and change nothing', async (_what, text, code, message) => {
     const pinned = await environment();
     const version = await put('cp-it/requirements-bad.txt', text);
@@ -377,7 +384,9 @@ describe('control plane on the running stack', () => {
   });
 
   it("requirements pip resolves under the line's constraint file (or none: MWAA adds it) update the environment", async () => {
-    for (const text of [`${constraint(stack.airflowVersion, python)}boto3\nparamiko\n`, 'pyyaml\n']) {
+    // -c<URL> is not what MWAA looks for: it adds its own constraint file, and pip applies both.
+    const unseen = `-c${airflowConstraintUrl(stack.airflowVersion, python)}\nparamiko\n`;
+    for (const text of [`${constraint(stack.airflowVersion, python)}boto3\nparamiko\n`, 'pyyaml\n', unseen]) {
       const version = await put('cp-it/requirements-good.txt', text);
       await mwaa.send(
         new UpdateEnvironmentCommand({

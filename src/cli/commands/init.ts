@@ -1,9 +1,10 @@
-import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { DEFAULT_CONFIG_PATH, readConfigFile, resolveEveryEnvironment } from '../../config/load.js';
 import { ConfigError, ExitCode, UserError } from '../../errors.js';
 import { packageRoot } from '../../util/package-root.js';
+import { refuseExistingConfig, schemaCopyNeeded, writeBeside } from '../../init/files.js';
 import { renderScaffold, type ScaffoldValues } from '../../init/scaffold.js';
 import { AIRFLOW_VERSIONS, type AirflowVersion } from '../../mwaa/versions.js';
 import { cliContext, commandLine } from '../context.js';
@@ -81,10 +82,12 @@ const command: CommandModule<object, InitArgs> = {
         ExitCode.usage,
       );
     const target = resolve(args.config);
-    if (existsSync(target) && !args.force) {
-      throw new UserError(`${args.config} already exists. Edit it, or pass --force to replace it.`, ExitCode.usage);
-    }
+    refuseExistingConfig(target, args.config, args.force);
     const schema = schemaReference(target);
+    // The schema copy beside the config, checked before anything is written.
+    const schemaCopy = schema.copyFrom ? { to: join(dirname(target), SCHEMA_FILE), bytes: readFileSync(schema.copyFrom) } : undefined;
+    const writeSchema =
+      schemaCopy !== undefined && schemaCopyNeeded(schemaCopy.to, join(dirname(args.config), SCHEMA_FILE), schemaCopy.bytes, args.force);
     const values: ScaffoldValues = {
       env: args.env,
       schemaRef: schema.ref,
@@ -102,8 +105,7 @@ const command: CommandModule<object, InitArgs> = {
     // Written beside the target and validated by the real loader before it takes the target's
     // place: a value given on the command line that the schema refuses writes nothing.
     mkdirSync(dirname(target), { recursive: true });
-    const temporary = `${target}.init-${process.pid}`;
-    writeFileSync(temporary, renderScaffold(values), { mode: 0o644 });
+    const temporary = writeBeside(target, renderScaffold(values));
     try {
       resolveEveryEnvironment(await readConfigFile({ configPath: temporary }));
     } catch (error) {
@@ -117,8 +119,8 @@ const command: CommandModule<object, InitArgs> = {
       }
       throw error;
     }
+    if (writeSchema && schemaCopy) renameSync(writeBeside(schemaCopy.to, schemaCopy.bytes), schemaCopy.to);
     renameSync(temporary, target);
-    if (schema.copyFrom) copyFileSync(schema.copyFrom, join(dirname(target), SCHEMA_FILE));
 
     const env = args.env;
     const configArgs = args.config === DEFAULT_CONFIG_PATH ? [] : ['--config', args.config];

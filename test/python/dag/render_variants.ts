@@ -31,7 +31,8 @@ const base = {
   airflow: { version: state.airflowVersion },
   // The bucket plays no part in the DAG.
   mwaa: { environmentName: state.environmentName, region: state.region, bucket: 'airflow-dagtest', webserverScheme: 'http' },
-  aws: { endpoints: { s3: state.endpoints.s3, secretsManager: state.endpoints.secretsManager } },
+  // The stack's MWAA endpoint (on loopback) is what lets webserverScheme be http.
+  aws: { endpoints: { s3: state.endpoints.s3, secretsManager: state.endpoints.secretsManager, mwaa: state.endpoints.mwaa } },
   dag: { retries: 0 },
   ssh: { user: state.ssh.user, connectRetries: 1, connectTimeoutSeconds: 5 },
   secrets: { sshKeyArn: state.secretArn },

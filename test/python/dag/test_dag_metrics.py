@@ -201,6 +201,155 @@ def test_run_result_and_failure_notice_reach_cloudwatch_and_an_sqs_subscriber(st
         assert expected in text
 
 
+# --------------------------------------------------------------------------- failure notice size
+
+# AWS (SNS Publish): "messages must be UTF-8 encoded strings and at most 256 KB in size (262,144
+# bytes, not 262,144 characters)"; message attributes count too (we send none). The subject is
+# counted in here as well, so the bound holds however AWS adds it up.
+SNS_LIMIT_BYTES = 262_144
+WIDE = "\U0001f600"  # 4 bytes of UTF-8; 12 characters once percent-quoted in a log URL
+
+
+def notice_bytes(subject: str, text: str) -> int:
+    return len(subject.encode()) + len(text.encode())
+
+
+def worst_case_run(failed: int, distinct_tasks: int, not_run: int = 0) -> dict:
+    """A failed run with every field as long as it can be: Airflow's 250-character ids, a run id
+    of 4-byte characters, 63-character server names, long log URLs and an unbounded reason."""
+    from urllib.parse import quote
+
+    dag_id = "d" * 250
+    run_id = WIDE * 250
+    base = "https://" + "h" * 240 + ".example.com"
+    quoted_run = quote(run_id, safe="")
+    entries = []
+    for index in range(failed):
+        task_id = f"task_{index % distinct_tasks}_".ljust(250, "x")
+        url = f"{base}/dags/{dag_id}/grid?dag_run_id={quoted_run}&task_id={task_id}&map_index={index}&tab=logs"
+        entries.append({"task_id": task_id, "map_index": index, "server": "s" * 63, "log_url": url})
+    counts: dict[tuple[str, str], int] = {}
+    for entry in entries:
+        counts[(entry["task_id"], "failed")] = counts.get((entry["task_id"], "failed"), 0) + 1
+    for index in range(not_run):
+        key = (f"later_{index % distinct_tasks}_".ljust(250, "y"), "upstream_failed")
+        counts[key] = counts.get(key, 0) + 1
+    return {
+        "dag_id": dag_id,
+        "run_id": run_id,
+        "reason": "r" * 100_000,
+        "environment": "e" * 80,
+        "log_group": "airflow-" + "e" * 80 + "-Task",
+        "failed": entries,
+        "not_run": not_run,
+        "state_counts": [[task, state, count] for (task, state), count in sorted(counts.items())],
+    }
+
+
+@pytest.mark.parametrize("distinct_tasks", [1, 7, 5000])
+def test_the_failure_notice_always_fits_in_one_sns_message(distinct_tasks):
+    worst = 0
+    for failed in (0, 1, 50, 51, 1000, 20000):
+        subject, text = lib.failure_notice(worst_case_run(failed, distinct_tasks, not_run=failed))
+        size = notice_bytes(subject, text)
+        assert size <= SNS_LIMIT_BYTES, f"{failed} failed tasks: {size} bytes"
+        assert len(subject) < 100
+        worst = max(worst, size)
+    sys.stderr.write(f"failure notice, {distinct_tasks} distinct task(s): largest {worst} bytes of {SNS_LIMIT_BYTES}\n")
+
+
+def test_the_notice_lists_the_first_failed_tasks_then_counts_every_task_and_state():
+    listed = lib.NOTICE_LISTED_TASKS
+    run = worst_case_run(5000, 7, not_run=300)
+    subject, text = lib.failure_notice(run)
+    assert subject.endswith("5000 failed task(s)")
+    assert sum(1 for line in text.splitlines() if line.startswith("- task_")) == listed
+    assert f"... and {5000 - listed} more failed task instance(s)" in text
+    summary = text[text.index("Task instances by task and state:") :]
+    counted = {}
+    for line in summary.splitlines()[1:]:
+        if not line.startswith("  "):
+            break
+        task, _, rest = line.strip().rpartition(": ")
+        number, state = rest.split(" ", 1)
+        counted[(task, state)] = int(number)
+    assert sum(n for (_, state), n in counted.items() if state == "failed") == 5000
+    assert sum(n for (_, state), n in counted.items() if state == "upstream_failed") == 300
+    # A run with few failures lists them all and needs no summary.
+    small = worst_case_run(3, 7)
+    _, short = lib.failure_notice(small)
+    assert sum(1 for line in short.splitlines() if line.startswith("- task_")) == 3
+    assert "by task and state" not in short
+
+
+def test_a_notice_over_the_limit_keeps_whole_lines_and_says_it_was_cut():
+    text = "".join(f"line {i} {WIDE}\n" for i in range(100_000))
+    fitted = lib.fit_bytes(text, 10_000)
+    assert len(fitted.encode()) <= 10_000
+    assert fitted.endswith(lib.NOTICE_CUT + "\n")
+    assert all(line.startswith("line ") and line.endswith(WIDE) for line in fitted.splitlines()[:-1])
+    assert lib.fit_bytes("short\n", 10_000) == "short\n"
+
+
+def test_a_fleet_wide_failure_notice_reaches_an_sqs_subscriber(stack):  # noqa: ARG001
+    import boto3
+
+    sns, sqs = boto3.client("sns"), boto3.client("sqs")
+    topic = sns.create_topic(Name=f"notice-{uuid.uuid4().hex[:8]}")["TopicArn"]
+    queue = sqs.create_queue(QueueName=f"notice-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    # 5,000 servers, each with its clone failed: the outage the notice exists for.
+    run = worst_case_run(5000, 1, not_run=5000 * 3)
+    assert lib.send_failure_notice(topic, run) is True
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=2).get("Messages", [])
+    assert len(messages) == 1
+    body = json.loads(messages[0]["Body"])
+    assert body["Subject"].endswith("5000 failed task(s)")
+    assert notice_bytes(body["Subject"], body["Message"]) <= SNS_LIMIT_BYTES
+    assert ": 5000 failed" in body["Message"]
+
+
+def test_the_dags_failure_callback_notifies_about_thousands_of_failed_task_instances(dagbag, stack, monkeypatch):  # noqa: ARG001
+    """The callback of the DAG file as Airflow loads it, told of a run in which 3,000 servers failed
+    their clone and the 6,000 tasks after it never ran (the task states come from the metadata DB)."""
+    import boto3
+
+    sns, sqs = boto3.client("sns"), boto3.client("sqs")
+    topic = sns.create_topic(Name=f"notice-{uuid.uuid4().hex[:8]}")["TopicArn"]
+    queue = sqs.create_queue(QueueName=f"notice-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+
+    dag = dagbag.get_dag("gpu_server_cicd_workflow")
+    callbacks = dag.on_failure_callback if isinstance(dag.on_failure_callback, list) else [dag.on_failure_callback]
+    (callback,) = callbacks
+    servers = 3000
+    states = [("clone_and_checkout_repo", i, "failed") for i in range(servers)]
+    states += [
+        (task, i, "upstream_failed")
+        for task in ("read_version_yaml", "update_airflow_variables")
+        for i in range(servers)
+    ]
+    states += [("validate_inputs", -1, "success"), ("retrieve_ssh_key", -1, "success")]
+    monkeypatch.setitem(callback.__globals__, "NOTIFY_TOPIC_ARN", topic)
+    monkeypatch.setitem(callback.__globals__, "run_task_states", lambda _dag, _run_id: states)
+    callback({"dag": dag, "run_id": "manual__fleet_outage", "reason": "task_failure", "params": {}})
+
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=2).get("Messages", [])
+    assert len(messages) == 1
+    body = json.loads(messages[0]["Body"])
+    assert body["Subject"] == f"Airflow DAG gpu_server_cicd_workflow run failed: {servers} failed task(s)"
+    size = notice_bytes(body["Subject"], body["Message"])
+    assert size <= SNS_LIMIT_BYTES
+    text = body["Message"]
+    assert f"  clone_and_checkout_repo: {servers} failed" in text
+    assert f"  read_version_yaml: {servers} upstream_failed" in text
+    assert "  validate_inputs: 1 success" in text
+    assert f"{servers * 2} task(s) did not run" in text
+    sys.stderr.write(f"failure notice of the DAG for {servers} failed servers: {size} bytes\n")
+
+
 # --------------------------------------------------------------------------- unreachable endpoint
 
 

@@ -9,12 +9,17 @@ const sha = 'f'.repeat(40);
 const dir = mkdtempSync(join(tmpdir(), "identity test 'quoted' "));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** A repository at `repo` on branch cicd_01_etl with one commit. */
+function repoWithOneCommit(repo: string): string {
+  const env = { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' };
+  execFileSync('git', ['init', '-q', '-b', 'cicd_01_etl', repo], { env });
+  execFileSync('git', ['-C', repo, 'commit', '-q', '--allow-empty', '-m', 'x'], { env });
+  return repo;
+}
+
 describe('identityCommand', () => {
   it('runs whoami and one git rev-parse on a path a shell could misread', () => {
-    const repo = join(dir, 'cicd $(touch pwned) test');
-    const env = { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' };
-    execFileSync('git', ['init', '-q', '-b', 'cicd_01_etl', repo], { env });
-    execFileSync('git', ['-C', repo, 'commit', '-q', '--allow-empty', '-m', 'x'], { env });
+    const repo = repoWithOneCommit(join(dir, 'cicd $(touch pwned) test'));
     const commit = execFileSync('git', ['-C', repo, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
 
     const command = identityCommand(repo);
@@ -26,6 +31,23 @@ describe('identityCommand', () => {
     expect(outcome.whoami.ok).toBe(true);
     expect(outcome.checkout).toEqual({ ok: true, reason: `${repo} on cicd_01_etl at ${commit.slice(0, 12)}` });
     expect(outcome.git).toEqual({ branch: 'cicd_01_etl', commit });
+  });
+});
+
+describe('a detached checkout, read by real git', () => {
+  it('fails whatever branch the config names, saying the checkout is detached', () => {
+    const repo = repoWithOneCommit(join(dir, 'detached'));
+    execFileSync('git', ['-C', repo, 'checkout', '-q', '--detach']);
+    const stdout = execFileSync('/bin/sh', ['-c', identityCommand(repo)], { encoding: 'utf8', cwd: dir });
+    const user = execFileSync('whoami', { encoding: 'utf8' }).trim();
+    // "HEAD" is what git prints for a detached checkout, so a config naming it must not pass either.
+    for (const branch of ['cicd_01_etl', 'HEAD']) {
+      const outcome = interpretIdentity({ code: 0, stdout, stderr: '' }, user, repo, branch);
+      expect(outcome.checkout.ok, branch).toBe(false);
+      expect(outcome.checkout.reason, branch).toMatch(
+        new RegExp(`^${repo} is on a detached HEAD at [0-9a-f]{12}, expected branch "${branch}"$`),
+      );
+    }
   });
 });
 

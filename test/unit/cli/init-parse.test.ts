@@ -1,8 +1,8 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { runCli } from '../../support/cli.js';
+import { repoRoot, runCli } from '../../support/cli.js';
 import { useTmpDir } from '../../support/tmp.js';
 
 const tmp = useTmpDir();
@@ -72,6 +72,64 @@ describe('init', () => {
     expect(again.stderr).toBe('config/config.yaml already exists. Edit it, or pass --force to replace it.\n');
     expect(readFileSync(join(cwd, 'config/config.yaml'), 'utf8')).toBe('# mine\n');
     expect(runCli(['init', '--force'], { cwd }).status).toBe(0);
+  });
+});
+
+describe('init and what is already there', () => {
+  const packageSchema = () => readFileSync(join(repoRoot, 'config/config.schema.json'), 'utf8');
+
+  it('never overwrites a config.schema.json of its own without --force, and then writes nothing at all', () => {
+    const cwd = tmp();
+    mkdirSync(join(cwd, 'config'));
+    writeFileSync(join(cwd, 'config/config.schema.json'), '{"mine": true}\n');
+    const run = runCli(['init'], { cwd });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toBe(
+      'config/config.schema.json already exists and differs from the schema of this version. Nothing was written. ' +
+        'Move it away, or pass --force to replace it (and the config).\n',
+    );
+    expect(readFileSync(join(cwd, 'config/config.schema.json'), 'utf8')).toBe('{"mine": true}\n');
+    expect(existsSync(join(cwd, 'config/config.yaml'))).toBe(false);
+    const forced = runCli(['init', '--force'], { cwd });
+    expect(forced.status, forced.stderr).toBe(0);
+    expect(readFileSync(join(cwd, 'config/config.schema.json'), 'utf8')).toBe(packageSchema());
+  });
+
+  it('leaves an identical config.schema.json as it is', () => {
+    const cwd = tmp();
+    mkdirSync(join(cwd, 'config'));
+    writeFileSync(join(cwd, 'config/config.schema.json'), packageSchema());
+    const run = runCli(['init'], { cwd });
+    expect(run.status, run.stderr).toBe(0);
+    expect(existsSync(join(cwd, 'config/config.yaml'))).toBe(true);
+  });
+
+  it.each(['config/config.yaml', 'config/config.schema.json'])('never writes through a symlink at %s', (file) => {
+    const cwd = tmp();
+    mkdirSync(join(cwd, 'config'));
+    const victim = join(cwd, 'victim.txt');
+    writeFileSync(victim, 'precious\n');
+    symlinkSync(victim, join(cwd, file));
+    const refused = runCli(['init'], { cwd });
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toMatch(
+      new RegExp(`^${file.replaceAll('.', '\\.')} already exists \\(a symbolic link to ${victim.replaceAll('.', '\\.')}\\)`),
+    );
+    expect(readlinkSync(join(cwd, file))).toBe(victim);
+    // --force replaces the link itself with a file of our own; what it pointed to is untouched.
+    const forced = runCli(['init', '--force'], { cwd });
+    expect(forced.status, forced.stderr).toBe(0);
+    expect(lstatSync(join(cwd, file)).isSymbolicLink()).toBe(false);
+    expect(readFileSync(victim, 'utf8')).toBe('precious\n');
+  });
+
+  it('counts a dangling symlink as something there', () => {
+    const cwd = tmp();
+    mkdirSync(join(cwd, 'config'));
+    symlinkSync(join(cwd, 'nowhere'), join(cwd, 'config/config.yaml'));
+    const run = runCli(['init'], { cwd });
+    expect(run.status).toBe(2);
+    expect(existsSync(join(cwd, 'nowhere'))).toBe(false);
   });
 });
 

@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { deepMerge } from '../../../src/config/load.js';
 import { environmentSchema } from '../../../src/config/schema.js';
-import { scheduleProblem } from '../../../src/config/validators.js';
+import { DAG_METRICS, ITEM_DIMENSIONS } from '../../../src/config/metrics.js';
+import { isLoopbackUrl, scheduleProblem } from '../../../src/config/validators.js';
 
 const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPb1nLd3Y6u0m3dQ8n7p1mS3T6dXk2yq0GWqk3W2v9cE';
 const base = {
@@ -129,6 +130,51 @@ describe('config rules that keep the DAG and the deploy working', () => {
     expect(problems({ ssh: { hostKeyPolicy: 'accept-new' } })).toEqual([
       expect.stringMatching(/^ssh\.hostKeyPolicy: expected "strict".*--print-host-keys/),
     ]);
+  });
+});
+
+describe('what the config refuses so that later steps cannot fail on it', () => {
+  it('refuses as a dimension every name the DAG adds per item, taken from the metric table the DAG is given', () => {
+    const added = new Set(Object.values(DAG_METRICS).flatMap((metric) => [...metric.itemDimensions]));
+    expect([...ITEM_DIMENSIONS].sort()).toEqual([...added].sort());
+    expect(ITEM_DIMENSIONS).toEqual(expect.arrayContaining(['Server', 'Repository']));
+    for (const name of ITEM_DIMENSIONS) {
+      expect(problems({ monitoring: { metrics: { namespace: 'N', dimensions: { [name]: 'x', Environment: 'e' } } } })).toEqual([
+        expect.stringMatching(new RegExp(`^monitoring\\.metrics\\.dimensions\\.${name}: "${name}" is a dimension the DAG adds itself`)),
+      ]);
+    }
+  });
+
+  it('takes webserverScheme http only for the local stack or an MWAA endpoint on loopback', () => {
+    const http = { mwaa: { ...base.mwaa, webserverScheme: 'http' } };
+    expect(problems(http)).toEqual([expect.stringMatching(/^mwaa\.webserverScheme: "http" would send the CLI token/)]);
+    expect(problems({ ...http, localStack: true })).toEqual([]);
+    expect(problems({ ...http, aws: { endpoints: { mwaa: 'http://127.0.0.1:4010' } } })).toEqual([]);
+    expect(problems({ ...http, aws: { endpoints: { mwaa: 'https://airflow.us-east-1.amazonaws.com' } } })).toHaveLength(1);
+    expect(problems({ aws: { endpoints: { mwaa: 'http://10.1.1.1:4010' } } })).toEqual([]);
+  });
+
+  it('knows loopback as the URL parser normalises it', () => {
+    for (const url of [
+      'http://localhost:1',
+      'http://127.0.0.1',
+      'http://127.255.0.9:80',
+      'http://[::1]:9',
+      'http://0x7f.1:5',
+      'http://2130706433/',
+    ])
+      expect(isLoopbackUrl(url), url).toBe(true);
+    for (const url of [
+      undefined,
+      '',
+      'not a url',
+      'http://128.0.0.1',
+      'http://[::2]',
+      'http://localhost.example.com',
+      'http://127.0.0.1.nip.io',
+      'http://[::ffff:10.0.0.1]',
+    ])
+      expect(isLoopbackUrl(url), String(url)).toBe(false);
   });
 });
 

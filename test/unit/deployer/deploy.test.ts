@@ -252,6 +252,19 @@ describe('deploy', () => {
     w.mwaa.state.status = 'AVAILABLE';
   });
 
+  it('does not wait on PENDING even when told to wait: it says what the environment needs instead', async () => {
+    const w = world();
+    w.mwaa.state.status = 'PENDING';
+    const started = w.clock.now();
+    const error = await w.run(targets(), { waitForAvailable: true, timeoutMs: 3_600_000 }).catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/is PENDING \(MWAA paused its creation until the VPC endpoints it needs exist/);
+    expect((error as Error).message).toMatch(/Create the VPC endpoints/);
+    expect(w.clock.now() - started).toBe(0);
+    expect(w.mwaa.statusLog.length).toBeLessThanOrEqual(1);
+    expect(w.events.some((e) => e.type === 'waiting-for-available')).toBe(false);
+    expect(w.s3.writes).toEqual([]);
+  });
+
   it('confirm=false aborts with nothing written', async () => {
     const w = world();
     await expect(deploy(DEPLOY_SETTINGS, targets(), OPTIONS, { ...w.deps, confirm: async () => false })).rejects.toThrow(/Aborted/);

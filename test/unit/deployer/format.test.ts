@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { formatPlan, planJson } from '../../../src/deployer/format.js';
+import { formatFailures, formatPlan, formatTasks, planJson } from '../../../src/deployer/format.js';
+import { formatReport } from '../../../src/runtime-check/format.js';
+import { clean } from '../../../src/util/terminal-text.js';
 import { plan } from '../../../src/deployer/plan.js';
 import { SETTINGS, targets } from './helpers.js';
 
@@ -43,5 +45,51 @@ describe('formatEvent', () => {
     expect(formatEvent({ type: 'lock-acquired', key: 'k', takenOverFrom: 'bob (pid 1 on h)' })?.text).toMatch(
       /over from expired holder bob/,
     );
+  });
+});
+
+describe('text from a GPU server, a git remote or Airflow', () => {
+  // C0 (but the newline that separates lines), DEL and C1: what can move the cursor, clear the
+  // screen, recolour or retitle a terminal.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what must not get through.
+  const CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
+  const hostile = [
+    '\u001b[2J\u001b[H',
+    '\u001b[32mrun succeeded\u001b[0m',
+    'progress 10%\rrun succeeded',
+    '\u001b]0;owned\u0007',
+    '\u009b31m',
+    'tab\there',
+    'plain line',
+  ];
+
+  it('reaches the terminal with every control character replaced, as the check shows it', () => {
+    const text = formatFailures([
+      { taskId: 'clone_and_checkout_repo\u001b[8m', tryNumber: 1, logTail: hostile },
+      { taskId: 'read_version_yaml', tryNumber: 1, logError: 'HTTP 500: \u001b[2Jgone' },
+    ]);
+    for (const line of text.split('\n')) expect(line, JSON.stringify(line)).not.toMatch(CONTROL);
+    for (const line of hostile) expect(text).toContain(`  | ${clean(line)}`);
+    expect(text).toContain('run succeeded');
+    expect(formatTasks([{ taskId: 'a\u001b[2J', state: 'failed\u0007' }])).not.toMatch(CONTROL);
+  });
+
+  it('is cleaned by the one definition the check uses too', () => {
+    const random = (n: number) => Math.floor(Math.random() * n);
+    for (let i = 0; i < 200; i += 1) {
+      const line = Array.from({ length: 1 + random(20) }, () => String.fromCharCode(random(0xa0)))
+        .join('')
+        .replaceAll('\n', '');
+      expect(formatFailures([{ taskId: 't', tryNumber: 0, logTail: [line] }]).split('\n')[1]).toBe(`  | ${clean(line)}`);
+    }
+    const report = formatReport({
+      ok: false,
+      mode: 'check',
+      durationMs: 1,
+      servers: [
+        { name: 's', host: 'h', port: 22, ok: false, checks: [{ name: 'version-file', ok: false, ms: 1, reason: hostile.join(' ') }] },
+      ],
+    });
+    expect(report).toContain(clean(hostile.join(' ')));
   });
 });

@@ -164,6 +164,10 @@ describe('plan', () => {
       ['CREATING_SNAPSHOT', /is CREATING_SNAPSHOT \(MWAA is snapshotting its metadata database.*\. Wait for it/],
       ['ROLLING_BACK', /is ROLLING_BACK \(an update failed and MWAA is restoring the previous version\)/],
       ['UNAVAILABLE', /is UNAVAILABLE .*; waiting will not help\./],
+      [
+        'PENDING',
+        /is PENDING \(MWAA paused its creation until the VPC endpoints it needs exist in your VPC \(EndpointManagement CUSTOMER\); without them it becomes CREATE_FAILED 72 hours after the create request\), not AVAILABLE\. Create the VPC endpoints .*vpc-endpoint-management\.html.*; waiting here will not help\.$/,
+      ],
     ])('%s is refused with what it means and whether waiting helps', (status, message) => {
       const remote = deployedState();
       remote.environment.status = status;

@@ -74,6 +74,18 @@ describe('waitForAvailable', () => {
     );
   });
 
+  it('PENDING ends the wait at once: creation waits for VPC endpoints, not for time', async () => {
+    const clock = new FakeClock();
+    const mwaa = new FakeMwaa(clock, { status: 'PENDING' });
+    const error = await waitForAvailable(mwaa, 'env-x', { clock, timeoutMs: 3_600_000, pollMs: 20_000 }).catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(
+      /^Environment env-x is PENDING \(MWAA paused its creation until the VPC endpoints it needs exist/,
+    );
+    expect((error as Error).message).toMatch(/Create the VPC endpoints/);
+    expect(mwaa.statusLog).toEqual(['PENDING']);
+    expect(clock.now()).toBe(new FakeClock().now());
+  });
+
   it('without an update, UNAVAILABLE fails at once', async () => {
     const clock = new FakeClock();
     const mwaa = new FakeMwaa(clock, { status: 'UNAVAILABLE' });

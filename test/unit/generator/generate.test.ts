@@ -6,6 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { readConfigFile, resolveConfig } from '../../../src/config/load.js';
 import { generateEnvironment, staleFiles, writeEnvironment } from '../../../src/generator/generate.js';
 import { readDirectoryFiles } from '../../../src/generator/writer.js';
+import { renderRequirements } from '../../../src/generator/render-requirements.js';
+import { AIRFLOW_CONSTRAINT_URL, airflowConstraintUrl, mwaaSeesConstraint } from '../../../src/mwaa/requirements.js';
+import { MWAA_AIRFLOW_VERSIONS } from '../../../src/mwaa/versions.js';
 import { useTmpDir } from '../../support/tmp.js';
 
 const repo = resolve('.');
@@ -64,6 +67,18 @@ describe('generateEnvironment', () => {
   it('renders requirements.txt with the MWAA constraint line', async () => {
     const { files } = await generated('dev');
     expect(files.find((f) => f.path === 'requirements.txt')!.bytes.toString()).toMatchSnapshot();
+  });
+
+  it('names the constraint file in the form MWAA sees, for every Airflow version MWAA runs', async () => {
+    const file = await readConfigFile({ cwd: repo });
+    for (const [airflow, python] of Object.entries(MWAA_AIRFLOW_VERSIONS)) {
+      const config = resolveConfig({ ...file, defaults: { ...file.defaults, airflow: { version: airflow } } }, 'dev');
+      const text = renderRequirements(config);
+      expect(mwaaSeesConstraint(text), airflow).toBe(true);
+      const constraintLines = text.split('\n').filter((line) => /^\s*(-c|--constraint)/.test(line));
+      expect(constraintLines, airflow).toEqual([`--constraint "${airflowConstraintUrl(airflow, python)}"`]);
+      expect(airflowConstraintUrl(airflow, python)).toMatch(AIRFLOW_CONSTRAINT_URL);
+    }
   });
 
   it('renders the resolved config', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { clean, formatMs, formatReport, reportJson } from '../../../src/runtime-check/format.js';
+import { formatMs, formatReport, reportJson } from '../../../src/runtime-check/format.js';
+import { clean } from '../../../src/util/terminal-text.js';
 import type { CheckReport } from '../../../src/runtime-check/report.js';
 
 const report: CheckReport = {

@@ -627,39 +627,85 @@ def run_result_metric(settings: dict, succeeded: bool) -> int:
     return put_metrics([datum], settings)
 
 
+# SNS refuses a message over 256 KiB: "at most 256 KB in size (262,144 bytes, not 262,144
+# characters)" of UTF-8, message attributes included (none are sent). The subject is counted in as
+# well, so the bound holds however SNS adds them up. A fleet-wide outage fails thousands of task
+# instances at once, exactly when the notice matters: it lists the first ones, then counts them.
+SNS_MAX_MESSAGE_BYTES = 262_144
+NOTICE_LISTED_TASKS = 50
+NOTICE_SUMMARY_LINES = 200
+NOTICE_CUT = "[the rest is cut to fit one SNS message; see the run in the Airflow UI]"
+
+
+def clip(text: object, limit: int) -> str:
+    """str(text), at most `limit` characters (an ellipsis marks a cut)."""
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def task_state_counts(states: list[tuple[str, int, str]]) -> list[list]:
+    """[task_id, state, count] of the run's task instances, by task and state, sorted."""
+    counts: dict[tuple[str, str], int] = {}
+    for task_id, _map_index, state in states:
+        counts[(task_id, state)] = counts.get((task_id, state), 0) + 1
+    return [[task_id, state, count] for (task_id, state), count in sorted(counts.items())]
+
+
+def fit_bytes(text: str, limit: int) -> str:
+    """text when its UTF-8 fits in `limit` bytes; otherwise whole lines of it that fit, then NOTICE_CUT."""
+    data = text.encode()
+    if len(data) <= limit:
+        return text
+    head = data[: max(0, limit - len(NOTICE_CUT.encode()) - 2)].decode(errors="ignore")
+    return head[: head.rfind("\n") + 1] + NOTICE_CUT + "\n"
+
+
 def failure_notice(run: dict) -> tuple[str, str]:
-    """Subject and text of the notice about one failed run. run: dag_id, run_id, reason,
-    environment, log_group, failed (task_id, map_index, server, log_url), not_run (count)."""
+    """Subject and text of the notice about one failed run, within one SNS message whatever the run
+    holds: the first NOTICE_LISTED_TASKS failed task instances, then counts by task and state.
+    run: dag_id, run_id, reason, environment, log_group, failed (task_id, map_index, server,
+    log_url), not_run (count), state_counts ([task_id, state, count]; from `failed` when absent)."""
     failed = run["failed"]
-    subject = f"Airflow DAG {run['dag_id']} run failed: {len(failed)} failed task(s)"
-    subject = "".join(c if " " <= c <= "~" else "?" for c in subject)[:100]
+    # SNS: a subject of fewer than 100 printable ASCII characters; the count survives a long DAG id.
+    tail = f" run failed: {len(failed)} failed task(s)"
+    subject = f"Airflow DAG {clip(run['dag_id'], 99 - len('Airflow DAG ') - len(tail))}{tail}"
+    subject = "".join(c if " " <= c <= "~" else "?" for c in subject)
     lines = [
-        f"DAG: {run['dag_id']}",
-        f"Run: {run['run_id']}",
-        f"Environment: {run['environment']}",
-        f"Reason: {run.get('reason') or 'task failed'}",
+        f"DAG: {clip(run['dag_id'], 250)}",
+        f"Run: {clip(run['run_id'], 250)}",
+        f"Environment: {clip(run['environment'], 100)}",
+        f"Reason: {clip(run.get('reason') or 'task failed', 500)}",
         "",
-        "Failed tasks:",
+        f"Failed tasks ({len(failed)}):",
     ]
-    for entry in failed:
+    for entry in failed[:NOTICE_LISTED_TASKS]:
         where = []
         if entry.get("map_index") is not None and entry["map_index"] >= 0:
             where.append(f"map index {entry['map_index']}")
         if entry.get("server"):
-            where.append(f"server {entry['server']}")
+            where.append(f"server {clip(entry['server'], 100)}")
         suffix = f" ({', '.join(where)})" if where else ""
-        lines.append(f"- {entry['task_id']}{suffix}")
-        lines.append(f"  log: {entry['log_url']}")
+        lines.append(f"- {clip(entry['task_id'], 250)}{suffix}")
+        lines.append(f"  log: {clip(entry['log_url'], 2000)}")
     if not failed:
         lines.append("- none recorded as failed (see the run in the Airflow UI)")
+    if len(failed) > NOTICE_LISTED_TASKS:
+        lines.append(f"... and {len(failed) - NOTICE_LISTED_TASKS} more failed task instance(s), counted below.")
     if run.get("not_run"):
         lines.append(f"{run['not_run']} task(s) did not run because an upstream task failed.")
+    if len(failed) > NOTICE_LISTED_TASKS:
+        counts = run.get("state_counts") or task_state_counts([(entry["task_id"], -1, "failed") for entry in failed])
+        lines += ["", "Task instances by task and state:"]
+        shown_counts = counts[:NOTICE_SUMMARY_LINES]
+        lines += [f"  {clip(task_id, 250)}: {count} {clip(state, 40)}" for task_id, state, count in shown_counts]
+        if len(counts) > NOTICE_SUMMARY_LINES:
+            lines.append(f"  ... and {len(counts) - NOTICE_SUMMARY_LINES} more (task, state) pairs")
     lines += [
         "",
         "Where the logs are: the Airflow UI links above (Log tab); on MWAA with task logging on, also the",
-        f"CloudWatch Logs group {run['log_group']}.",
+        f"CloudWatch Logs group {clip(run['log_group'], 600)}.",
     ]
-    return subject, "\n".join(lines) + "\n"
+    return subject, fit_bytes("\n".join(lines) + "\n", SNS_MAX_MESSAGE_BYTES - len(subject.encode()))
 
 
 def send_failure_notice(topic_arn: str | None, run: dict) -> bool:
@@ -769,6 +815,8 @@ def on_run_failure(context: dict) -> None:
         "log_group": f"airflow-{MWAA_ENVIRONMENT}-Task",
         "failed": failed,
         "not_run": sum(1 for _, _, state in states if state.endswith("upstream_failed")),
+        # What the notice counts once there are too many failed task instances to list.
+        "state_counts": task_state_counts(states),
     }
     send_failure_notice(NOTIFY_TOPIC_ARN, run)
 
