@@ -123,11 +123,11 @@ describe('filesystem errors', () => {
     const loop = runCli(['init', '--config', 'loop/config.yaml'], { cwd });
     expect(loop.status).toBe(1);
     expect(loop.stderr).toBe(
-      `Cannot create the directory ${join(cwd, 'loop')}: too many symbolic links (a loop?): fix the links, or choose another path (ELOOP).\n`,
+      `Cannot access ${join(cwd, 'loop', 'config.yaml')}: too many symbolic links (a loop?): fix the links, or choose another path (ELOOP).\n`,
     );
     const file = runCli(['init', '--config', 'afile/config.yaml'], { cwd });
     expect(file.stderr).toBe(
-      `Cannot create the directory ${join(cwd, 'afile')}: a file of that name is in the way: remove it, or choose another path (EEXIST).\n`,
+      `Cannot access ${join(cwd, 'afile', 'config.yaml')}: a part of the path is a file, not a directory: choose another path (ENOTDIR).\n`,
     );
   });
 
