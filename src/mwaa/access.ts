@@ -6,6 +6,7 @@
 import type { MWAAClient } from '@aws-sdk/client-mwaa';
 import { airflowApi, type AirflowApi } from './airflow-api.js';
 import { createMwaaCli, type MwaaCli } from './cli-client.js';
+import { transportLimits, type TransportLimits } from './limits.js';
 import { createAirflowRest } from './rest-client.js';
 import type { AirflowLine } from './versions.js';
 
@@ -24,10 +25,12 @@ export function mwaaAccess(
   client: Pick<MWAAClient, 'send'>,
   settings: MwaaAccessSettings,
   onFallback?: (message: string) => void,
+  limits: TransportLimits = transportLimits(),
 ): MwaaAccess {
-  const cli = createMwaaCli(client, settings.environmentName, settings.webserverScheme);
-  const rest = createAirflowRest(client, settings.environmentName, settings.webserverScheme, settings.airflowLine);
-  const options: Parameters<typeof airflowApi>[0] = { line: settings.airflowLine, cli, rest };
+  const bounds = { requestTimeoutMs: limits.requestTimeoutMs, maxAnswerBytes: limits.maxAnswerBytes };
+  const cli = createMwaaCli(client, settings.environmentName, settings.webserverScheme, bounds);
+  const rest = createAirflowRest(client, settings.environmentName, settings.webserverScheme, settings.airflowLine, bounds);
+  const options: Parameters<typeof airflowApi>[0] = { line: settings.airflowLine, cli, rest, logTailBytes: limits.logTailBytes };
   if (onFallback) options.onFallback = onFallback;
   return { cli, airflow: airflowApi(options) };
 }
