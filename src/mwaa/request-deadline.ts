@@ -168,7 +168,8 @@ export function withRequestBounds(inner: RequestHandlerLike, service: string, bo
             settled = true;
             const response = result.response as { body?: unknown; headers?: Record<string, string> };
             const answer = response.body;
-            if (!isStream(answer)) {
+            // A HEAD answer has no body to wait for.
+            if (!isStream(answer) || request.method === 'HEAD') {
               clearTimeout(timer);
               resolve(result);
               return;
