@@ -47,7 +47,11 @@ export interface WireError {
   message: string;
 }
 
+/** The modeled error shapes the table below answers with, by service: what botocore must agree on. */
+export const MODELED_SHAPES: Array<{ service: AwsService; shape: string }> = [];
+
 function modeled(service: AwsService, shape: string, status: number, message: string): WireError {
+  MODELED_SHAPES.push({ service, shape });
   const model = AWS_MODELS.services[service].errors[shape];
   if (!model) throw new Error(`botocore models no ${shape} for ${service}`);
   const out: WireError = {

@@ -109,11 +109,13 @@ export function newState(line: '2' | '3'): WorldState {
 function configYaml(world: { state: WorldState; urls: Record<HttpRemote, string>; sshPort: number; hostKey: string }, spec: WorldSpec) {
   const { state, urls } = world;
   const ssh = { connectTimeoutSeconds: 10, commandTimeoutSeconds: 600, keepaliveSeconds: 30, connectRetries: 3, ...spec.ssh };
+  // The web server's scheme is the config's (its host comes from MWAA): https only to meet a TLS stall.
+  const webScheme = spec.hostile?.remote === 'webServer' && spec.hostile.behaviour === 'tls-stall' ? 'https' : 'http';
   return [
     'environments:',
     `  ${ENV_NAME}:`,
     `    airflow: { version: "${state.airflowVersion}" }`,
-    `    mwaa: { environmentName: ${state.environmentName}, region: ${state.region}, accountId: "${state.accountId}", bucket: ${state.bucket}, webserverScheme: http }`,
+    `    mwaa: { environmentName: ${state.environmentName}, region: ${state.region}, accountId: "${state.accountId}", bucket: ${state.bucket}, webserverScheme: ${webScheme} }`,
     `    aws: { endpoints: { s3: "${urls.s3}", mwaa: "${urls.mwaa}", secretsManager: "${urls.secretsManager}", cloudWatch: "${urls.cloudWatch}" } }`,
     `    secrets: { sshKeyArn: "${state.secret.arn}" }`,
     `    ssh: { ${Object.entries(ssh)

@@ -17,7 +17,7 @@ afterEach(async () => {
 });
 
 async function world(spec: WorldSpec): Promise<World> {
-  const started = await startWorld({ ...spec, ssh: { connectTimeoutSeconds: 2, commandTimeoutSeconds: 5, connectRetries: 0 } });
+  const started = await startWorld({ ssh: { connectTimeoutSeconds: 2, commandTimeoutSeconds: 5, connectRetries: 0 }, ...spec });
   worlds.push(started);
   return started;
 }
@@ -76,5 +76,18 @@ describe('defects met against a hostile world', { timeout: TEST_TIMEOUT_MS }, ()
     expect(out.peakRssMiB).toBeLessThan(RSS_BOUND_MIB);
     expect(out.stdout).toContain(`Airflow web server at ${w.hostPorts.webServer}: GET /variables answered offset 100 with the same page`);
     expect(w.servers.webServer.stats.operations['GET variables']).toBeLessThanOrEqual(2);
+  });
+
+  it('check --timeout bounds the whole check, whatever each command may take', async () => {
+    // Each command may take 10 minutes (the default): the server accepts them and never answers.
+    const w = await world({ hostile: { remote: 'ssh', behaviour: 'exec-stall' }, ssh: { commandTimeoutSeconds: 600 } });
+    const out = await run(w, ['check', '--timeout', '3s'], 120);
+    expect(out.killed).toBe(false);
+    expect(out.seconds).toBeLessThan(3 + SLACK_S);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toContain('The check did not finish within 3s (--timeout): 0 of 1 servers done.');
+    const refused = await run(w, ['check', '--timeout', '0'], 60);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('--timeout must be longer than 0');
   });
 });

@@ -12,6 +12,7 @@ import { cloudWatchService } from '../../support/hostile/services/cloudwatch.js'
 import { s3Service } from '../../support/hostile/services/s3.js';
 import { putVersion } from '../../support/hostile/state.js';
 import { newState } from '../../support/hostile/world.js';
+import { rejection } from '../../support/hostile/rejection.js';
 
 const servers: HostileHttpServer[] = [];
 afterEach(async () => {
@@ -26,15 +27,6 @@ async function serve(service: Service, hostility: Hostility = { behaviour: 'ok' 
 }
 
 const target = (url: string) => ({ region: 'us-east-1', endpoint: url, localStack: true, maxAttempts: 1 });
-
-async function rejection(work: Promise<unknown>): Promise<Error> {
-  return work.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: unknown) => e as Error,
-  );
-}
 
 describe('S3', () => {
   it('listKeys: a ListObjectsV2 that never ends its pages stops at the page limit', async () => {

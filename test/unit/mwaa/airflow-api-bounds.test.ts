@@ -10,6 +10,7 @@ import { logTail } from '../../../src/deployer/dag-run.js';
 import { HostileHttpServer, type Reply, type Service } from '../../support/hostile/http-server.js';
 import { webServerService } from '../../support/hostile/services/web-server.js';
 import { newState } from '../../support/hostile/world.js';
+import { rejection } from '../../support/hostile/rejection.js';
 
 const servers: HostileHttpServer[] = [];
 afterEach(async () => {
@@ -30,15 +31,6 @@ function api(server: HostileHttpServer, line: '2' | '3') {
     },
   };
   return restAirflowApi(createAirflowRest(tokens, 'env', 'http', line, { requestTimeoutMs: 10_000 }));
-}
-
-async function rejection(work: Promise<unknown>): Promise<Error> {
-  return work.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: unknown) => e as Error,
-  );
 }
 
 describe('collect(): a list that would not end', () => {

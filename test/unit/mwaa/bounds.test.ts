@@ -21,6 +21,7 @@ import { s3Service } from '../../support/hostile/services/s3.js';
 import { secretsManagerService } from '../../support/hostile/services/secrets-manager.js';
 import { webServerService } from '../../support/hostile/services/web-server.js';
 import { newState } from '../../support/hostile/world.js';
+import { timedRejection } from '../../support/hostile/rejection.js';
 
 const servers: HostileHttpServer[] = [];
 afterEach(async () => {
@@ -77,17 +78,6 @@ const SERVICES: Record<
   },
 };
 
-async function failure(work: Promise<unknown>): Promise<{ error: Error & { $metadata?: { attempts?: number } }; seconds: number }> {
-  const started = performance.now();
-  const error = await work.then(
-    () => {
-      throw new Error('expected the call to fail');
-    },
-    (e: unknown) => e as Error,
-  );
-  return { error, seconds: (performance.now() - started) / 1000 };
-}
-
 describe('AWS SDK clients end within their bounds', () => {
   const cases = (Object.keys(SERVICES) as AwsService[]).flatMap((name) =>
     (['never-answer', 'stall-body', 'drip', 'tls-stall'] as const).map((behaviour) => [name, behaviour] as const),
@@ -95,7 +85,7 @@ describe('AWS SDK clients end within their bounds', () => {
   it.each(cases)('%s that does %s: a TimeoutError after %#', async (name, behaviour) => {
     const remote = SERVICES[name];
     const server = await serve(remote.service(), { behaviour });
-    const { error, seconds } = await failure(remote.call(server.url));
+    const { error, seconds } = await timedRejection(remote.call(server.url));
     // Each attempt ends at its deadline; the SDK's backoff between attempts is well under a second here.
     expect(seconds).toBeLessThan(ATTEMPTS * (LIMITS.requestTimeoutMs / 1000) + 3);
     expect(error.name).toBe('TimeoutError');
@@ -107,7 +97,7 @@ describe('AWS SDK clients end within their bounds', () => {
     const remote = SERVICES[name];
     const server = await serve(remote.service(), { behaviour: 'huge-body' });
     // A deadline long enough for 16 MiB on a loaded machine: the cap, not the clock, ends this.
-    const { error } = await failure(remote.call(server.url, { ...LIMITS, requestTimeoutMs: 30_000 }));
+    const { error } = await timedRejection(remote.call(server.url, { ...LIMITS, requestTimeoutMs: 30_000 }));
     expect(error.name).toBe('AnswerTooLargeError');
     expect(error.message).toContain(`${remote.display} at ${server.hostPort} sent an answer larger than 16 MiB`);
     // Backpressure: what left the harness is the cap plus what the socket buffers hold.
@@ -118,7 +108,7 @@ describe('AWS SDK clients end within their bounds', () => {
 
   it('retries stay bounded: the SDK makes its max attempts, no more', async () => {
     const server = await serve(SERVICES.mwaa.service(), { behaviour: 'unavailable' });
-    const { error } = await failure(SERVICES.mwaa.call(server.url));
+    const { error } = await timedRejection(SERVICES.mwaa.call(server.url));
     expect(error.name).toBe('ServiceUnavailableException');
     expect(server.stats.requests).toBe(ATTEMPTS);
   });
@@ -157,7 +147,7 @@ describe('the MWAA web server clients end within their bounds and read at most t
   it('REST: a 64 MiB answer is refused at a 1 MiB cap, and little more than the cap is ever sent', async () => {
     const server = await serve(webServerService(webState), { behaviour: 'huge-body', only: ['GET variables'] }, 64 * 1024 * 1024);
     const rest = createAirflowRest(tokens(server), 'env', 'http', '2', { requestTimeoutMs: 10_000, maxAnswerBytes: 1024 * 1024 });
-    const { error } = await failure(rest.request('GET', '/variables'));
+    const { error } = await timedRejection(rest.request('GET', '/variables'));
     expect(error.message).toBe(
       `Airflow web server at ${server.hostPort}: the answer is larger than 1 MiB, the most the toolkit reads from one request (GET /api/v1/variables)`,
     );
@@ -167,7 +157,7 @@ describe('the MWAA web server clients end within their bounds and read at most t
   it('REST: a login page of 64 MiB is read for a snippet only', async () => {
     const server = await serve(webServerService(webState), { behaviour: 'huge-body', only: ['login'] }, 64 * 1024 * 1024);
     const rest = createAirflowRest(tokens(server), 'env', 'http', '2', { requestTimeoutMs: 10_000 });
-    const { error } = await failure(rest.request('GET', '/variables'));
+    const { error } = await timedRejection(rest.request('GET', '/variables'));
     expect(error.message).toMatch(
       /^Airflow web server at 127\.0\.0\.1:\d+: the web login \(POST \/aws_mwaa\/login\) answered HTTP 200 without/,
     );
@@ -182,7 +172,7 @@ describe('the MWAA web server clients end within their bounds and read at most t
         only: behaviour === 'tls-stall' ? undefined : ['GET variables'],
       });
       const rest = createAirflowRest(tokens(server), 'env', behaviour === 'tls-stall' ? 'https' : 'http', '2', { requestTimeoutMs: 600 });
-      const { error, seconds } = await failure(rest.request('GET', '/variables'));
+      const { error, seconds } = await timedRejection(rest.request('GET', '/variables'));
       expect(seconds).toBeLessThan(3);
       expect(error.message).toMatch(
         new RegExp(`^Airflow web server at ${server.hostPort}: did (not answer|not finish its answer) within 0\\.6 s`),
@@ -193,13 +183,13 @@ describe('the MWAA web server clients end within their bounds and read at most t
   it('CLI: a 64 MiB answer is refused at the cap; a dripping answer ends at the deadline', async () => {
     const huge = await serve(webServerService(webState), { behaviour: 'huge-body' }, 64 * 1024 * 1024);
     const cli = createMwaaCli(tokens(huge), 'env-huge', 'http', { requestTimeoutMs: 10_000, maxAnswerBytes: 1024 * 1024 });
-    expect((await failure(cli.run(['dags', 'list']))).error.message).toBe(
+    expect((await timedRejection(cli.run(['dags', 'list']))).error.message).toBe(
       `Airflow web server at ${huge.hostPort}: the answer is larger than 1 MiB, the most the toolkit reads from one request (POST /aws_mwaa/cli)`,
     );
     expect(huge.stats.hugeBytesSent).toBeLessThan(8 * 1024 * 1024);
     const drip = await serve(webServerService(webState), { behaviour: 'drip' });
     const slow = createMwaaCli(tokens(drip), 'env-drip', 'http', { requestTimeoutMs: 600 });
-    const { error, seconds } = await failure(slow.run(['dags', 'list']));
+    const { error, seconds } = await timedRejection(slow.run(['dags', 'list']));
     expect(seconds).toBeLessThan(3);
     expect(error.message).toContain(`Airflow web server at ${drip.hostPort}: did not finish its answer within 0.6 s`);
   });

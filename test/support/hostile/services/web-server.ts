@@ -87,6 +87,10 @@ export function webServerService(state: WorldState): Service {
             );
           }
           if (argv[0] === 'dags' && argv[1] === 'unpause') return cliAnswer('[]\n', 'No paused DAGs were found\n');
+          if (argv[0] === 'variables' && argv[1] === 'get') {
+            const value = airflow.variables[argv[2] ?? ''];
+            return value === undefined ? cliAnswer('', `Variable ${argv[2]} does not exist\n`) : cliAnswer(`${value}\n`);
+          }
           return cliAnswer('[]\n');
         }
         case 'GET importErrors':
