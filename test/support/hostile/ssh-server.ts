@@ -31,9 +31,16 @@ export interface HostKeyPair {
   public: string;
 }
 
+/**
+ * A new ed25519 key pair. ssh2's keygen writes about one key in 250 with a 31-byte public key (a
+ * leading zero byte dropped), which its own parser then refuses: such a pair is drawn again.
+ */
 export function generateEd25519(): HostKeyPair {
-  const pair = utils.generateKeyPairSync('ed25519');
-  return { private: pair.private, public: pair.public.trim().split(/\s+/).slice(0, 2).join(' ') };
+  for (;;) {
+    const pair = utils.generateKeyPairSync('ed25519');
+    if (utils.parseKey(pair.private) instanceof Error || utils.parseKey(pair.public) instanceof Error) continue;
+    return { private: pair.private, public: pair.public.trim().split(/\s+/).slice(0, 2).join(' ') };
+  }
 }
 
 export class HostileSshServer {
