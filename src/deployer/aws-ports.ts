@@ -111,6 +111,7 @@ export function s3Port(client: S3Client): S3Port {
             IfMatch: input.ifMatch,
           }),
         );
+        if (!out.VersionId) throw await unversioned(client, 'PutObject', input.bucket, input.key);
         return { versionId: out.VersionId, etag: out.ETag };
       } catch (error) {
         if ((input.ifNoneMatch || input.ifMatch) && (isPreconditionFailed(error) || (input.ifMatch && isNotFound(error)))) {
@@ -153,6 +154,7 @@ export function s3Port(client: S3Client): S3Port {
     async copyObject(bucket, key, sourceVersionId) {
       const source = `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}?versionId=${encodeURIComponent(sourceVersionId)}`;
       const out = await client.send(new CopyObjectCommand({ Bucket: bucket, Key: key, CopySource: source, MetadataDirective: 'COPY' }));
+      if (!out.VersionId) throw await unversioned(client, 'CopyObject', bucket, key);
       return { versionId: out.VersionId };
     },
     async deleteObject(bucket, key, ifMatch) {
@@ -206,6 +208,19 @@ async function nextToken(
   if (page + 1 >= MAX_LIST_PAGES)
     throw await endlessList(service, client, what, `has more than ${MAX_LIST_PAGES} pages, the most the toolkit reads`);
   return next;
+}
+
+/**
+ * A write to a versioned bucket always answers with the new version's ID (deploy refuses a bucket
+ * without versioning before it writes): an answer without one did not come from S3, or not from
+ * that bucket, and must not be recorded as a deploy.
+ */
+async function unversioned(client: { config: unknown }, operation: string, bucket: string, key: string): Promise<UserError> {
+  const endpoint = await overriddenEndpoint(client);
+  return new UserError(
+    `S3${endpoint ? ` at ${endpoint}` : ''}: ${operation} of s3://${bucket}/${key} answered without a version ID, as no versioned ` +
+      'S3 bucket answers. Is the endpoint S3 (aws.endpoints.s3, AWS_ENDPOINT_URL_S3), and is versioning on for the bucket?',
+  );
 }
 
 function bucketFromArn(arn: string | undefined): string | undefined {

@@ -80,10 +80,11 @@ function path(...parts: string[]): string {
   return parts.map((p) => `/${encodeURIComponent(p)}`).join('');
 }
 
-function ok(response: RestResponse, method: string, where: string): Row {
-  if (response.status < 200 || response.status > 299) throw new AirflowRestError(response.status, method, where, response.text);
+function ok(rest: AirflowRest, response: RestResponse, method: string, where: string): Row {
+  if (response.status < 200 || response.status > 299)
+    throw new AirflowRestError(response.status, method, where, response.text, rest.endpoint?.());
   if (!response.json || typeof response.json !== 'object') {
-    throw new AirflowRestError(response.status, method, where, `not JSON: ${response.text.slice(0, 200)}`);
+    throw new AirflowRestError(response.status, method, where, `not JSON: ${response.text.slice(0, 200)}`, rest.endpoint?.());
   }
   return response.json as Row;
 }
@@ -105,7 +106,7 @@ async function collect(rest: AirflowRest, where: string, listKey: string): Promi
           'the most the toolkit reads; stopped there.',
       );
     }
-    const body = ok(await rest.request('GET', where, { query: { limit: PAGE, offset } }), 'GET', where);
+    const body = ok(rest, await rest.request('GET', where, { query: { limit: PAGE, offset } }), 'GET', where);
     const page = jsonRows(body[listKey]);
     // A server that ignores `offset` answers the first page again, and again.
     const first = page.length > 0 ? JSON.stringify(page[0]) : undefined;
@@ -207,7 +208,7 @@ export function restAirflowApi(rest: AirflowRest, logTailBytes = DEFAULT_LOG_TAI
       const where = path('dags', dagId);
       const response = await rest.request('GET', where);
       if (response.status === 404) return undefined;
-      return dagInfo(ok(response, 'GET', where), dagId);
+      return dagInfo(ok(rest, response, 'GET', where), dagId);
     },
     async importErrors() {
       return (await collect(rest, '/importErrors', 'import_errors')).map((row) => ({
@@ -217,13 +218,14 @@ export function restAirflowApi(rest: AirflowRest, logTailBytes = DEFAULT_LOG_TAI
     },
     async unpause(dagId) {
       const where = path('dags', dagId);
-      ok(await rest.request('PATCH', where, { query: { update_mask: 'is_paused' }, body: { is_paused: false } }), 'PATCH', where);
+      ok(rest, await rest.request('PATCH', where, { query: { update_mask: 'is_paused' }, body: { is_paused: false } }), 'PATCH', where);
     },
     async dagRun(dagId, runId) {
       const where = path('dags', dagId, 'dagRuns', runId);
       const response = await rest.request('GET', where);
-      if (response.status === 404) return { found: false, reason: new AirflowRestError(404, 'GET', where, response.text).message };
-      const state = ok(response, 'GET', where).state;
+      if (response.status === 404)
+        return { found: false, reason: new AirflowRestError(404, 'GET', where, response.text, rest.endpoint?.()).message };
+      const state = ok(rest, response, 'GET', where).state;
       return { found: true, state: typeof state === 'string' ? state : 'none' };
     },
     async taskInstances(dagId, runId) {
@@ -241,7 +243,8 @@ export function restAirflowApi(rest: AirflowRest, logTailBytes = DEFAULT_LOG_TAI
       // v2 answers 406 to text/plain, and streams structured entries as NDJSON when asked for it.
       const accept = rest.line === '2' ? 'text/plain' : 'application/x-ndjson';
       const response = await rest.request('GET', where, { query, accept, tailBytes: logTailBytes });
-      if (response.status < 200 || response.status > 299) throw new AirflowRestError(response.status, 'GET', where, response.text);
+      if (response.status < 200 || response.status > 299)
+        throw new AirflowRestError(response.status, 'GET', where, response.text, rest.endpoint?.());
       const skipped = response.skippedBytes ?? 0;
       if (rest.line === '2') return tailLines(response.text, skipped).join('\n');
       if ((response.contentType ?? '').includes('ndjson')) return structuredLogText(ndjsonEntries(tailLines(response.text, skipped)));

@@ -75,7 +75,10 @@ function bounded<C extends { config: unknown }>(client: C, service: string, targ
   const config = client.config as { requestHandler: RequestHandlerLike };
   config.requestHandler = withRequestBounds(config.requestHandler, service, {
     deadlineFor: (request) => (isObjectTransfer(request) ? limits.objectTransferTimeoutMs : limits.requestTimeoutMs),
-    maxAnswerBytesFor: (request) => (isObjectTransfer(request) ? limits.maxObjectBytes : limits.maxAnswerBytes),
+    // Only an object read answers with the object; PutObject and CopyObject answer a few headers.
+    maxAnswerBytesFor: (request) => (request.query?.['x-id'] === 'GetObject' ? limits.maxObjectBytes : limits.maxAnswerBytes),
+    connectTimeoutMs: limits.connectTimeoutMs,
+    silenceTimeoutMs: limits.requestTimeoutMs,
   });
   return client;
 }

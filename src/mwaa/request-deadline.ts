@@ -45,11 +45,15 @@ export interface RequestHandlerLike {
   metadata?: unknown;
 }
 
+/** Which bound ended an attempt: the whole attempt's deadline, a silence, or the TCP connect. */
+export type TimeoutKind = 'deadline' | 'silence' | 'connect';
+
 /**
  * One attempt did not finish in time. Named TimeoutError with code ETIMEDOUT, as the SDK's own
  * timeouts are, so that its retry strategy retries it as transient; a UserError, so that once the
  * attempts are spent its message (which names the service, the endpoint and the bound, and counts
- * the attempts the SDK made) is what the user reads.
+ * the attempts the SDK made) is what the user reads. The SDK handler's own connect and silence
+ * timeouts are reported as this too, so that every timeout reads alike.
  */
 export class RequestDeadlineError extends UserError {
   readonly code = 'ETIMEDOUT';
@@ -59,8 +63,9 @@ export class RequestDeadlineError extends UserError {
   constructor(
     readonly service: string,
     readonly endpoint: string,
-    readonly deadlineMs: number,
+    readonly boundMs: number,
     readonly answered: boolean,
+    readonly kind: TimeoutKind = 'deadline',
   ) {
     super('');
     this.name = 'TimeoutError';
@@ -69,11 +74,16 @@ export class RequestDeadlineError extends UserError {
 
   private describe(): string {
     const attempts = this.$metadata.attempts ?? 1;
-    return (
-      `${this.service} at ${this.endpoint} ${this.answered ? 'did not finish its answer' : 'did not answer'} within ` +
-      `${shownSeconds(this.deadlineMs)}${attempts > 1 ? `, ${attempts} attempts` : ''} ` +
-      `(the deadline of each attempt; ${LIMIT_VARIABLES.request} changes it). Check the endpoint and the network.`
-    );
+    const tries = attempts > 1 ? `, ${attempts} attempts` : '';
+    const within = shownSeconds(this.boundMs);
+    const what =
+      this.kind === 'connect'
+        ? `accepted no connection within ${within}${tries} (${LIMIT_VARIABLES.connect} changes it)`
+        : this.kind === 'silence'
+          ? `went silent for ${within}${tries} (${LIMIT_VARIABLES.request} changes it)`
+          : `${this.answered ? 'did not finish its answer' : 'did not answer'} within ${within}${tries} ` +
+            `(the deadline of each attempt; ${LIMIT_VARIABLES.request} changes it)`;
+    return `${this.service} at ${this.endpoint} ${what}. Check the endpoint and the network.`;
   }
 }
 
@@ -94,8 +104,8 @@ export class AnswerTooLargeError extends UserError {
   }
 }
 
-/** The body, passed through a counter that fails it once more than `maxBytes` came. */
-function capped(body: Readable, maxBytes: number, tooLarge: () => Error): Readable {
+/** The body, passed through a counter that fails it once more than `maxBytes` came; its errors as `translate` says. */
+function capped(body: Readable, maxBytes: number, tooLarge: () => Error, translate: (error: unknown) => unknown): Readable {
   let seen = 0;
   const out = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
@@ -108,7 +118,7 @@ function capped(body: Readable, maxBytes: number, tooLarge: () => Error): Readab
       callback(null, chunk);
     },
   });
-  body.on('error', (error) => out.destroy(error));
+  body.on('error', (error) => out.destroy(translate(error) as Error));
   out.on('close', () => {
     if (!body.readableEnded) body.destroy();
   });
@@ -128,8 +138,26 @@ function isStream(body: unknown): body is Readable {
 export interface RequestBounds {
   /** Milliseconds from the start of an attempt to the end of its answer's body. */
   deadlineFor(request: HttpRequestLike): number;
+  /** The handler's own timeouts, for the messages of the TimeoutErrors it raises. */
+  connectTimeoutMs: number;
+  silenceTimeoutMs: number;
   /** The largest answer body to read; undefined leaves the body to the caller (an S3 object read). */
   maxAnswerBytesFor(request: HttpRequestLike): number | undefined;
+}
+
+/** The handler's own TimeoutError (connect or silence) as a RequestDeadlineError; anything else as it is. */
+function ours(error: unknown, service: string, endpoint: string, bounds: RequestBounds, answered: boolean): unknown {
+  const e = error as { name?: string; message?: string } | undefined;
+  if (error instanceof UserError || e?.name !== 'TimeoutError') return error;
+  // Both handler versions say "establish" (a connection) for the connect timeout only.
+  const connect = /establish/i.test(e.message ?? '') && !answered;
+  return new RequestDeadlineError(
+    service,
+    endpoint,
+    connect ? bounds.connectTimeoutMs : bounds.silenceTimeoutMs,
+    answered,
+    connect ? 'connect' : 'silence',
+  );
 }
 
 /** `inner` with a deadline and a size cap on each attempt. */
@@ -182,7 +210,10 @@ export function withRequestBounds(inner: RequestHandlerLike, service: string, bo
               reject(tooLarge());
               return;
             }
-            body = maxBytes === undefined ? answer : capped(answer, maxBytes, tooLarge);
+            body =
+              maxBytes === undefined
+                ? answer
+                : capped(answer, maxBytes, tooLarge, (e) => ours(e, service, hostPort(request), bounds, true));
             response.body = body;
             const done = () => clearTimeout(timer);
             body.once('end', done);
@@ -194,7 +225,7 @@ export function withRequestBounds(inner: RequestHandlerLike, service: string, bo
             if (settled) return;
             settled = true;
             clearTimeout(timer);
-            reject(error);
+            reject(ours(error, service, hostPort(request), bounds, false));
           },
         );
       });

@@ -28,15 +28,20 @@ export class WebLoginDeniedError extends UserError {
   }
 }
 
-/** Airflow's REST API answered with an unexpected status. */
+/** Airflow's REST API answered with an unexpected status (or not JSON). */
 export class AirflowRestError extends UserError {
   constructor(
     readonly status: number,
     readonly method: string,
     readonly path: string,
     readonly responseText: string,
+    /** `host:port` of the web server, when known. */
+    readonly endpoint?: string,
   ) {
-    super(`Airflow REST API answered HTTP ${status} to ${method} ${path}${responseText ? `: ${restDetail(responseText)}` : ''}`);
+    super(
+      `Airflow web server${endpoint ? ` at ${endpoint}` : ''}: the REST API answered HTTP ${status} to ${method} ${path}` +
+        `${responseText ? `: ${restDetail(responseText)}` : ''}`,
+    );
     this.name = 'AirflowRestError';
   }
 }

@@ -2,8 +2,8 @@
  * One bounded request to the MWAA web server (the CLI endpoint, the web login, Airflow's REST API):
  * a deadline that covers the answer's body (the signal of the fetch also aborts reading its body),
  * and a cap on what is read. Node's fetch gives up connecting after 10 s (limits.ts). Failures of
- * ours (the deadline, the cap) say so, naming the web server; anything else (a refused or reset
- * connection) is left as fetch reports it.
+ * ours (the deadline, the cap) and an answer that breaks off say so, naming the web server; a
+ * request that gets no answer at all (refused, reset before the headers) is left as fetch reports it.
  */
 import { UserError } from '../errors.js';
 import { byteSize, readStreamBounded, readStreamHead, readStreamTail, StreamTooLargeError } from '../util/bounded-read.js';
@@ -11,12 +11,12 @@ import { LIMIT_VARIABLES, shownSeconds } from './limits.js';
 
 export const WEB_SERVER = 'Airflow web server';
 
-/** A request to the web server did not finish within its deadline, or answered more than its cap. */
+/** A request to the web server did not finish within its deadline, answered more than its cap, or broke off. */
 export class WebServerLimitError extends UserError {
   constructor(
     readonly endpoint: string,
     readonly request: string,
-    readonly problem: 'timeout' | 'too-large',
+    readonly problem: 'timeout' | 'too-large' | 'broken',
     detail: string,
   ) {
     super(`${WEB_SERVER} at ${endpoint}: ${detail} (${request})`);
@@ -72,12 +72,25 @@ export async function webFetch(doFetch: typeof fetch, url: string, init: Request
   }
 }
 
+/** What broke a body off (`ECONNRESET: other side closed`), from fetch's error and its causes. */
+function brokenBy(error: unknown): string {
+  const parts: string[] = [];
+  for (let e = error as { code?: string; message?: string; cause?: unknown } | undefined, depth = 0; e && depth < 4; depth += 1) {
+    if (e.code) parts.push(e.code);
+    if (e.message && e.message !== 'terminated') parts.push(e.message);
+    e = e.cause as typeof e;
+  }
+  return [...new Set(parts)].join(': ') || String(error);
+}
+
 async function reading<T>(answer: WebAnswer, read: () => Promise<T>): Promise<T> {
   try {
     return await read();
   } catch (error) {
     if (isDeadline(answer.signal)) throw deadlineError(answer, true);
-    throw error;
+    if (error instanceof UserError) throw error;
+    // The answer began and then broke off (a reset, a closed connection): say where.
+    throw new WebServerLimitError(answer.endpoint, answer.request, 'broken', `the answer broke off (${brokenBy(error)})`);
   }
 }
 

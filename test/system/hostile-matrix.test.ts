@@ -18,7 +18,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mapWithConcurrency } from '../../src/util/concurrency.js';
-import { AWS_ERROR_KINDS, wireError } from '../support/hostile/aws-wire.js';
+import { AWS_ERROR_KINDS, type AwsErrorKind, wireError } from '../support/hostile/aws-wire.js';
 import type { AwsService } from '../support/hostile/botocore-models.js';
 import { HarnessProcess } from '../support/hostile/child.js';
 import { HTTP_BEHAVIOURS } from '../support/hostile/http-server.js';
@@ -31,6 +31,9 @@ const REQUEST_TIMEOUT_S = 2;
 const ATTEMPTS = 2;
 /** The SDK's standard backoff before the one retry: under a second (throttling: base 500 ms). */
 const BACKOFF_S = 1;
+/** S3 operations whose attempts get OBJECT_TRANSFER_FACTOR request deadlines (src/mwaa/limits.ts). */
+const OBJECT_TRANSFERS = ['GetObject', 'PutObject', 'CopyObject'];
+const OBJECT_TRANSFER_FACTOR = 5;
 const SSH = { connectTimeoutSeconds: 3, commandTimeoutSeconds: 3, keepaliveSeconds: 1, connectRetries: 0 };
 /** Starting node, loading the SDK, generating the artifacts: a few seconds on a loaded 2-core machine. */
 const STARTUP_SLACK_S = 20;
@@ -139,22 +142,28 @@ const PAIRS = only ? ALL_PAIRS.filter((p) => label(p).includes(only)) : ALL_PAIR
 /**
  * The sum of the pair's bounds: a command stops at the first request that fails for good (after
  * its attempts, each at most the deadline, and the backoff between them); the plan reads S3, MWAA
- * and CloudWatch side by side, so three such requests are allowed. Over SSH: the connect timeout
- * and two rounds of commands (identity and the version file run side by side).
+ * and CloudWatch side by side, so three such requests are allowed. An S3 object transfer's attempt
+ * has five request deadlines. Over SSH: the connect timeout and two rounds of commands (identity
+ * and the version file run side by side).
  */
 function boundSeconds(p: Pair): number {
   if (p.remote === 'ssh') return STARTUP_SLACK_S + SSH.connectTimeoutSeconds + 2 * SSH.commandTimeoutSeconds;
-  return STARTUP_SLACK_S + 3 * (ATTEMPTS * REQUEST_TIMEOUT_S + BACKOFF_S);
+  const ops = TARGETS[p.command][p.remote]?.ops;
+  const transfers = p.remote === 's3' && ops !== 'all' && ops?.some((op) => OBJECT_TRANSFERS.includes(op));
+  const attempt = transfers ? OBJECT_TRANSFER_FACTOR * REQUEST_TIMEOUT_S : REQUEST_TIMEOUT_S;
+  return STARTUP_SLACK_S + 3 * (ATTEMPTS * attempt + BACKOFF_S);
 }
 
 /**
  * 1 for a failure; 0 where the behaviour cannot touch the command: endless pages of a remote it
- * reads no list from, and a web login refused to `check --compare-variables`, which then reads
- * the Variables through the MWAA CLI commands, as documented.
+ * reads no list from, and a web login refused (HTTP 403) to `check --compare-variables`, which
+ * then reads the Variables through the MWAA CLI commands, as documented.
  */
 function expectedExit(p: Pair): number {
   if (p.behaviour === 'endless-pages' && !p.pages) return 0;
-  if (p.command === 'check --compare-variables' && p.remote === 'mwaa' && p.behaviour === 'access-denied') return 0;
+  const refusedLogin =
+    (AWS_ERROR_KINDS as readonly string[]).includes(p.behaviour) && wireError('mwaa', p.behaviour as AwsErrorKind).status === 403;
+  if (p.command === 'check --compare-variables' && p.remote === 'mwaa' && refusedLogin) return 0;
   return 1;
 }
 
@@ -187,6 +196,7 @@ function reportedFailure(json: unknown): string | undefined {
 }
 
 const outcomes = new Map<string, Outcome>();
+const failedToStart = new Map<string, Error>();
 let harness: HarnessProcess;
 let fileSeconds = 0;
 
@@ -194,7 +204,14 @@ beforeAll(async () => {
   harness = await HarnessProcess.start();
   const started = performance.now();
   await mapWithConcurrency(PAIRS, CONCURRENCY, async (pair) => {
-    const world = await harness.startWorld(pair.spec);
+    let world: WorldHandle;
+    try {
+      world = await harness.startWorld(pair.spec);
+    } catch (error) {
+      // This pair's test fails with it; the others still run.
+      failedToStart.set(label(pair), error as Error);
+      return;
+    }
     try {
       const args = [...COMMAND_ARGS[pair.command], '--env', world.env, '--config', world.configPath, '--json', '--quiet'];
       const out = await runCli(args, {
@@ -223,6 +240,8 @@ afterAll(async () => {
 });
 
 function outcomeOf(pair: Pair): Outcome {
+  const notStarted = failedToStart.get(label(pair));
+  if (notStarted) throw notStarted;
   const out = outcomes.get(label(pair));
   if (!out) throw new Error(`no outcome for ${label(pair)}`);
   return out;
@@ -242,7 +261,7 @@ describe('every command ends within its bounds, small, with its documented exit 
 /** The codes a message may name for an AWS error: the SDK's name for it (a query-compatible one has two). */
 function awsCodes(remote: Remote, behaviour: string): string[] {
   if (!AWS_REMOTES.has(remote) || !(AWS_ERROR_KINDS as readonly string[]).includes(behaviour)) return [];
-  const wire = wireError(remote as AwsService, behaviour as (typeof AWS_ERROR_KINDS)[number]);
+  const wire = wireError(remote as AwsService, behaviour as AwsErrorKind);
   return [wire.code, ...(wire.queryCode ? [wire.queryCode] : [])];
 }
 

@@ -6,7 +6,7 @@
  */
 import { DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { GetEnvironmentCommand } from '@aws-sdk/client-mwaa';
-import { GetBucketVersioningCommand } from '@aws-sdk/client-s3';
+import { GetBucketVersioningCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCloudWatchClient, createMwaaClient, createS3Client, createSecretsManagerClient } from '../../../src/mwaa/clients.js';
@@ -104,6 +104,23 @@ describe('AWS SDK clients end within their bounds', () => {
     expect(server.stats.hugeBytesSent).toBeLessThan(LIMITS.maxAnswerBytes + 8 * 1024 * 1024);
     // Not retried: one request.
     expect(server.stats.requests).toBe(1);
+  });
+
+  it("the SDK handler's own silence timeout reads like ours: service, endpoint, bound, attempts", async () => {
+    const server = await serve(SERVICES.s3.service(), { behaviour: 'never-answer', only: ['PutObject'] });
+    // An upload's attempt may take five request deadlines; a silence ends it at one.
+    const client = createS3Client({
+      region: 'us-east-1',
+      endpoint: server.url,
+      localStack: true,
+      maxAttempts: ATTEMPTS,
+      limits: { ...LIMITS, objectTransferTimeoutMs: 30_000 },
+    });
+    const { error, seconds } = await timedRejection(client.send(new PutObjectCommand({ Bucket: state.bucket, Key: 'k', Body: 'x' })));
+    expect(seconds).toBeLessThan(ATTEMPTS * (LIMITS.requestTimeoutMs / 1000) + 3);
+    expect(error.message).toBe(
+      `S3 at ${server.hostPort} went silent for 0.6 s, 2 attempts (MWAA_GPU_CICD_REQUEST_TIMEOUT changes it). Check the endpoint and the network.`,
+    );
   });
 
   it('retries stay bounded: the SDK makes its max attempts, no more', async () => {
