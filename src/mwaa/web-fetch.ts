@@ -12,7 +12,7 @@ import { LIMIT_VARIABLES, shownSeconds } from './limits.js';
 export const WEB_SERVER = 'Airflow web server';
 
 /** A request to the web server did not finish within its deadline, answered more than its cap, or broke off. */
-export class WebServerLimitError extends UserError {
+export class WebServerError extends UserError {
   constructor(
     readonly endpoint: string,
     readonly request: string,
@@ -20,7 +20,7 @@ export class WebServerLimitError extends UserError {
     detail: string,
   ) {
     super(`${WEB_SERVER} at ${endpoint}: ${detail} (${request})`);
-    this.name = 'WebServerLimitError';
+    this.name = 'WebServerError';
   }
 }
 
@@ -44,8 +44,8 @@ function isDeadline(signal: AbortSignal): boolean {
   return signal.aborted && (signal.reason as { name?: string } | undefined)?.name === 'TimeoutError';
 }
 
-function deadlineError(answer: Pick<WebAnswer, 'endpoint' | 'request' | 'timeoutMs'>, answered: boolean): WebServerLimitError {
-  return new WebServerLimitError(
+function deadlineError(answer: Pick<WebAnswer, 'endpoint' | 'request' | 'timeoutMs'>, answered: boolean): WebServerError {
+  return new WebServerError(
     answer.endpoint,
     answer.request,
     'timeout',
@@ -90,7 +90,7 @@ async function reading<T>(answer: WebAnswer, read: () => Promise<T>): Promise<T>
     if (isDeadline(answer.signal)) throw deadlineError(answer, true);
     if (error instanceof UserError) throw error;
     // The answer began and then broke off (a reset, a closed connection): say where.
-    throw new WebServerLimitError(answer.endpoint, answer.request, 'broken', `the answer broke off (${brokenBy(error)})`);
+    throw new WebServerError(answer.endpoint, answer.request, 'broken', `the answer broke off (${brokenBy(error)})`);
   }
 }
 
@@ -98,7 +98,7 @@ async function reading<T>(answer: WebAnswer, read: () => Promise<T>): Promise<T>
 export async function readText(answer: WebAnswer, maxBytes: number): Promise<string> {
   const { response } = answer;
   const tooLarge = () =>
-    new WebServerLimitError(
+    new WebServerError(
       answer.endpoint,
       answer.request,
       'too-large',
