@@ -2,9 +2,9 @@
  * What botocore's service models say about the four AWS services the toolkit calls: each
  * service's wire protocol and its modeled error shapes (code on the wire, HTTP status, the casing
  * of the message member). The harness answers in exactly these formats, so the real SDK
- * deserializes its errors as it would AWS's. The table is committed (aws-protocols.json) and a
- * system test compares it with the botocore installed in the local stack's venvs (or any python3
- * with botocore); regenerate it with:
+ * deserializes its errors as it would AWS's. The table is committed (aws-protocols.json) and an
+ * integration test compares it with the botocore installed in the local stack's venvs (or any
+ * python3 with botocore); regenerate it with:
  *
  *   npx tsx test/support/hostile/botocore-models.ts > test/support/hostile/aws-protocols.json
  */
@@ -64,13 +64,18 @@ export function findBotocoreData(env: NodeJS.ProcessEnv = process.env, repoRoot 
       }
     }
   }
-  const out = execFileSync(
-    'python3',
-    ['-c', 'import botocore, os; print(os.path.dirname(botocore.__file__)); print(botocore.__version__)'],
-    {
+  let out: string;
+  try {
+    out = execFileSync('python3', ['-c', 'import botocore, os; print(os.path.dirname(botocore.__file__)); print(botocore.__version__)'], {
       encoding: 'utf8',
-    },
-  );
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  } catch (error) {
+    throw new Error(
+      `botocore not found in the local stack's venvs (${venvRoots.join(', ')}) nor for python3: run npm run local -- up, ` +
+        `whose venvs bring it (${(error as Error).message.split('\n')[0]})`,
+    );
+  }
   const [pkg = '', version = ''] = out.trim().split('\n');
   return { data: join(pkg, 'data'), version };
 }

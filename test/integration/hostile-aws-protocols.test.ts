@@ -1,14 +1,14 @@
 /**
  * The harness's table of protocols and error shapes (test/support/hostile/aws-protocols.json) is
  * what botocore's service models say: read from the botocore the local stack's venvs install (moto
- * brings it), or from python3's. Regenerate with:
+ * brings it; hence an integration test: `local up` made the venvs), or from python3's. Regenerate with:
  *   npx tsx test/support/hostile/botocore-models.ts > test/support/hostile/aws-protocols.json
  */
 import { describe, expect, it } from 'vitest';
-import protocols from '../../support/hostile/aws-protocols.json' with { type: 'json' };
-import { MODELED_SHAPES } from '../../support/hostile/aws-wire.js';
-import { findBotocoreData, readAwsProtocols } from '../../support/hostile/botocore-models.js';
-import { repoRoot } from '../../support/hostile/run-cli.js';
+import protocols from '../support/hostile/aws-protocols.json' with { type: 'json' };
+import { MODELED_SHAPES } from '../support/hostile/aws-wire.js';
+import { findBotocoreData, readAwsProtocols } from '../support/hostile/botocore-models.js';
+import { repoRoot } from '../support/hostile/run-cli.js';
 
 describe("the hostile harness's AWS wire formats", () => {
   it("match botocore's models of S3, MWAA, CloudWatch and Secrets Manager", () => {
