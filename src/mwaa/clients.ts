@@ -54,7 +54,7 @@ function common(target: ClientTarget) {
     ...(target.maxAttempts ? { maxAttempts: target.maxAttempts } : {}),
     // @smithy/node-http-handler 4 (S3, CloudWatch, Secrets Manager): socketTimeout is the longest
     // silence on an open connection. Its requestTimeout would also cut an upload that takes longer
-    // than the deadline to send, so the deadline is ours (withRequestDeadline) instead.
+    // than the deadline to send, so the deadline is ours (withRequestBounds) instead.
     requestHandler: { connectionTimeout: limits.connectTimeoutMs, socketTimeout: limits.requestTimeoutMs },
   };
 }
