@@ -34,6 +34,8 @@ const BACKOFF_S = 1;
 /** S3 operations whose attempts get OBJECT_TRANSFER_FACTOR request deadlines (src/mwaa/limits.ts). */
 const OBJECT_TRANSFERS = ['GetObject', 'PutObject', 'CopyObject'];
 const OBJECT_TRANSFER_FACTOR = 5;
+/** How often deploy --wait polls a run on MWAA (src/deployer/from-config.ts). */
+const RUN_POLL_S = 15;
 const SSH = { connectTimeoutSeconds: 3, commandTimeoutSeconds: 3, keepaliveSeconds: 1, connectRetries: 0 };
 /** Starting node, loading the SDK, generating the artifacts: a few seconds on a loaded 2-core machine. */
 const STARTUP_SLACK_S = 20;
@@ -143,15 +145,17 @@ const PAIRS = only ? ALL_PAIRS.filter((p) => label(p).includes(only)) : ALL_PAIR
  * The sum of the pair's bounds: a command stops at the first request that fails for good (after
  * its attempts, each at most the deadline, and the backoff between them); the plan reads S3, MWAA
  * and CloudWatch side by side, so three such requests are allowed. An S3 object transfer's attempt
- * has five request deadlines. Over SSH: the connect timeout and two rounds of commands (identity
- * and the version file run side by side).
+ * has five request deadlines; following a run adds a poll interval. Over SSH: the connect timeout
+ * and two rounds of commands (identity and the version file run side by side).
  */
 function boundSeconds(p: Pair): number {
   if (p.remote === 'ssh') return STARTUP_SLACK_S + SSH.connectTimeoutSeconds + 2 * SSH.commandTimeoutSeconds;
   const ops = TARGETS[p.command][p.remote]?.ops;
   const transfers = p.remote === 's3' && ops !== 'all' && ops?.some((op) => OBJECT_TRANSFERS.includes(op));
   const attempt = transfers ? OBJECT_TRANSFER_FACTOR * REQUEST_TIMEOUT_S : REQUEST_TIMEOUT_S;
-  return STARTUP_SLACK_S + 3 * (ATTEMPTS * attempt + BACKOFF_S);
+  // Following the run, deploy asks again after its poll interval before it gives up on a run it cannot see.
+  const polls = p.command === 'deploy --wait' && p.remote === 'webServer' ? RUN_POLL_S : 0;
+  return STARTUP_SLACK_S + 3 * (ATTEMPTS * attempt + BACKOFF_S) + polls;
 }
 
 /**
