@@ -123,7 +123,8 @@ export interface PlanResult {
   diffs?: ArtifactDiff[];
 }
 
-const DEFAULT_TIMEOUT_MS = 45 * 60_000;
+/** As `deploy --timeout`: an environment update takes 20 to 40 minutes on MWAA. */
+const DEFAULT_TIMEOUT_MS = 60 * 60_000;
 
 function who() {
   return import('./deployer/workflow.js').then(({ currentDeployer }) => currentDeployer(userInfo().username, hostname()));
@@ -181,7 +182,7 @@ export interface DeployOptions extends ConfigOptions, AwsOptions {
   waitForAvailable?: boolean;
   /** After a successful wait, run the runtime check (default true). */
   smoke?: boolean;
-  /** Limit of each wait, in milliseconds (default 45 minutes). */
+  /** Limit of each wait, in milliseconds (default 60 minutes). */
   timeoutMs?: number;
   /** Run conf; overrides dag.triggerConf. */
   conf?: Record<string, string>;

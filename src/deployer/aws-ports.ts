@@ -18,9 +18,14 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import type { Readable } from 'node:stream';
 import { environmentFieldsForPins, pinsFromEnvironment } from '../artifacts/kinds.js';
 import { UserError } from '../errors.js';
 import { ALARM_OWNER_TAG } from '../config/metrics.js';
+import { overriddenEndpoint } from '../mwaa/clients.js';
+import { DEFAULT_LIMITS } from '../mwaa/limits.js';
+import { byteSize, readStreamBounded, StreamTooLargeError } from '../util/bounded-read.js';
+import { mapWithConcurrency } from '../util/concurrency.js';
 import {
   PreconditionFailedError,
   type AlarmDefinition,
@@ -88,6 +93,7 @@ export function s3Port(client: S3Client): S3Port {
             IfMatch: input.ifMatch,
           }),
         );
+        if (!out.VersionId) throw await unversioned(client, 'PutObject', input.bucket, input.key);
         return { versionId: out.VersionId, etag: out.ETag };
       } catch (error) {
         if ((input.ifNoneMatch || input.ifMatch) && (isPreconditionFailed(error) || (input.ifMatch && isNotFound(error)))) {
@@ -96,10 +102,30 @@ export function s3Port(client: S3Client): S3Port {
         throw error;
       }
     },
-    async getObject(bucket, key, versionId) {
+    async getObject(bucket, key, versionId, maxBytes = DEFAULT_LIMITS.maxObjectBytes) {
       try {
         const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
-        const body = out.Body ? await out.Body.transformToByteArray() : new Uint8Array();
+        const tooLarge = async () => {
+          const endpoint = await overriddenEndpoint(client);
+          return new UserError(
+            `S3${endpoint ? ` at ${endpoint}` : ''}: s3://${bucket}/${key}${versionId ? ` (version ${versionId})` : ''} is larger than ` +
+              `${byteSize(maxBytes)}, the most the toolkit reads of it.`,
+          );
+        };
+        const stream = out.Body as (Readable & { destroy?: () => void }) | undefined;
+        if (out.ContentLength !== undefined && out.ContentLength > maxBytes) {
+          stream?.destroy?.();
+          throw await tooLarge();
+        }
+        let body: Uint8Array = new Uint8Array();
+        if (stream) {
+          try {
+            body = await readStreamBounded(stream, maxBytes);
+          } catch (error) {
+            if (error instanceof StreamTooLargeError) throw await tooLarge();
+            throw error;
+          }
+        }
         return { body, etag: out.ETag, versionId: out.VersionId };
       } catch (error) {
         if (isNotFound(error)) return undefined;
@@ -110,6 +136,7 @@ export function s3Port(client: S3Client): S3Port {
     async copyObject(bucket, key, sourceVersionId) {
       const source = `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}?versionId=${encodeURIComponent(sourceVersionId)}`;
       const out = await client.send(new CopyObjectCommand({ Bucket: bucket, Key: key, CopySource: source, MetadataDirective: 'COPY' }));
+      if (!out.VersionId) throw await unversioned(client, 'CopyObject', bucket, key);
       return { versionId: out.VersionId };
     },
     async deleteObject(bucket, key, ifMatch) {
@@ -123,14 +150,59 @@ export function s3Port(client: S3Client): S3Port {
     async listKeys(bucket, prefix) {
       const keys: string[] = [];
       let token: string | undefined;
-      do {
+      for (let page = 0; ; page += 1) {
         const out = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
         for (const object of out.Contents ?? []) if (object.Key) keys.push(object.Key);
-        token = out.IsTruncated ? out.NextContinuationToken : undefined;
-      } while (token);
-      return keys;
+        const next = out.IsTruncated ? out.NextContinuationToken : undefined;
+        token = await nextToken('S3', client, `ListObjectsV2 of s3://${bucket}/${prefix}`, page, token, next);
+        if (token === undefined) return keys;
+      }
     },
   };
+}
+
+/**
+ * The most pages a list is read to: 100,000 keys of ListObjectsV2, 10,000 alarms of DescribeAlarms
+ * (at most 100 a page). An endless list (a server that ignores the token) ends there, with an error.
+ */
+export const MAX_LIST_PAGES = 100;
+/** ListTagsForResource calls in flight at once, one per alarm (CloudWatch throttles bursts). */
+export const TAG_READ_CONCURRENCY = 4;
+
+/** A paged read that would not end: the same token again, or more pages than MAX_LIST_PAGES. */
+async function endlessList(service: string, client: { config: unknown }, what: string, why: string): Promise<UserError> {
+  const endpoint = await overriddenEndpoint(client);
+  return new UserError(`${service}${endpoint ? ` at ${endpoint}` : ''}: ${what} ${why}; stopped there.`);
+}
+
+/** The next token of page `page`, or an error when the list does not end. */
+async function nextToken(
+  service: string,
+  client: { config: unknown },
+  what: string,
+  page: number,
+  previous: string | undefined,
+  next: string | undefined,
+): Promise<string | undefined> {
+  if (next === undefined) return undefined;
+  if (next === previous)
+    throw await endlessList(service, client, what, `answered the continuation token ${JSON.stringify(next)} with itself`);
+  if (page + 1 >= MAX_LIST_PAGES)
+    throw await endlessList(service, client, what, `has more than ${MAX_LIST_PAGES} pages, the most the toolkit reads`);
+  return next;
+}
+
+/**
+ * A write to a versioned bucket always answers with the new version's ID (deploy refuses a bucket
+ * without versioning before it writes): an answer without one did not come from S3, or not from
+ * that bucket, and must not be recorded as a deploy.
+ */
+async function unversioned(client: { config: unknown }, operation: string, bucket: string, key: string): Promise<UserError> {
+  const endpoint = await overriddenEndpoint(client);
+  return new UserError(
+    `S3${endpoint ? ` at ${endpoint}` : ''}: ${operation} of s3://${bucket}/${key} answered without a version ID, as no versioned ` +
+      'S3 bucket answers. Is the endpoint S3 (aws.endpoints.s3, AWS_ENDPOINT_URL_S3), and is versioning on for the bucket?',
+  );
 }
 
 function bucketFromArn(arn: string | undefined): string | undefined {
@@ -210,20 +282,19 @@ export function cloudWatchPort(client: CloudWatchClient): CloudWatchPort {
     async describeAlarms(prefix) {
       const alarms: MetricAlarm[] = [];
       let token: string | undefined;
-      do {
+      for (let page = 0; ; page += 1) {
         const out = await client.send(
           new DescribeAlarmsCommand({ AlarmNamePrefix: prefix, AlarmTypes: ['MetricAlarm'], NextToken: token }),
         );
         alarms.push(...(out.MetricAlarms ?? []));
-        token = out.NextToken;
-      } while (token);
-      return Promise.all(
-        alarms.map(async (alarm): Promise<RemoteAlarm> => {
-          const arn = alarm.AlarmArn ?? '';
-          const tags = await client.send(new ListTagsForResourceCommand({ ResourceARN: arn }));
-          return { ...alarmFromSdk(alarm), arn, owner: tags.Tags?.find((tag) => tag.Key === ALARM_OWNER_TAG)?.Value };
-        }),
-      );
+        token = await nextToken('CloudWatch', client, `DescribeAlarms of the alarms named ${prefix}*`, page, token, out.NextToken);
+        if (token === undefined) break;
+      }
+      return mapWithConcurrency(alarms, TAG_READ_CONCURRENCY, async (alarm): Promise<RemoteAlarm> => {
+        const arn = alarm.AlarmArn ?? '';
+        const tags = await client.send(new ListTagsForResourceCommand({ ResourceARN: arn }));
+        return { ...alarmFromSdk(alarm), arn, owner: tags.Tags?.find((tag) => tag.Key === ALARM_OWNER_TAG)?.Value };
+      });
     },
     async putAlarm(alarm, tags) {
       await client.send(

@@ -31,7 +31,7 @@ import {
   newestRecord,
   newRecord,
   objectsInPlace,
-  readRecord,
+  readRecords,
   recordFingerprint,
   rollbackTarget,
   rollbackTargets,
@@ -112,7 +112,7 @@ const DAG_FILE_SEPARATOR = '/';
 /** This environment's deploy records, oldest first. */
 async function environmentRecords(deps: DeployDeps, settings: DeploySettings): Promise<KeyedRecord[]> {
   const keys = await listRecordKeys(deps.s3, settings.bucket, settings.deploymentsPrefix);
-  const records = await Promise.all(keys.map(async (key) => ({ key, record: await readRecord(deps.s3, settings.bucket, key) })));
+  const records = await readRecords(deps.s3, settings.bucket, keys);
   return records.filter((r) => r.record.environment === settings.envName);
 }
 

@@ -31,8 +31,16 @@ export interface S3Port {
   /** Undefined when there is no such (current) object or version. */
   headObject(bucket: string, key: string, versionId?: string): Promise<ObjectHead | undefined>;
   putObject(input: PutObjectInput): Promise<{ versionId?: string; etag?: string }>;
-  /** Undefined when there is no such (current) object or version. */
-  getObject(bucket: string, key: string, versionId?: string): Promise<{ body: Uint8Array; etag?: string; versionId?: string } | undefined>;
+  /**
+   * Undefined when there is no such (current) object or version. An object larger than `maxBytes`
+   * (default: the largest object the toolkit reads, src/mwaa/limits.ts) is an error, never read whole.
+   */
+  getObject(
+    bucket: string,
+    key: string,
+    versionId?: string,
+    maxBytes?: number,
+  ): Promise<{ body: Uint8Array; etag?: string; versionId?: string } | undefined>;
   /** Makes an old version current again; the new current version keeps the source's metadata. */
   copyObject(bucket: string, key: string, sourceVersionId: string): Promise<{ versionId?: string }>;
   deleteObject(bucket: string, key: string, ifMatch?: string): Promise<void>;

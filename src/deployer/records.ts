@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { isPinned, PINNED_KINDS, type PinnedKind } from '../artifacts/kinds.js';
 import { UserError } from '../errors.js';
+import { mapWithConcurrency } from '../util/concurrency.js';
 import type { DeployedObject } from './apply.js';
 import type { DeployTarget, Plan, RemoteState } from './plan.js';
 import type { EnvironmentState, S3Port } from './ports.js';
@@ -54,8 +55,13 @@ export async function listRecordKeys(s3: S3Port, bucket: string, deploymentsPref
   return keys.filter((key) => key.endsWith('.json')).sort();
 }
 
+/** A record is a few KiB (its manifest lists a handful of artifacts); anything this large is not one. */
+export const RECORD_MAX_BYTES = 16 * 1024 * 1024;
+/** Records read at once (a rollback reads them all). */
+export const RECORD_READ_CONCURRENCY = 8;
+
 export async function readRecord(s3: S3Port, bucket: string, key: string): Promise<DeployRecord> {
-  const object = await s3.getObject(bucket, key);
+  const object = await s3.getObject(bucket, key, undefined, RECORD_MAX_BYTES);
   if (!object) throw new UserError(`Deploy record s3://${bucket}/${key} disappeared.`);
   let record: Partial<DeployRecord> | null;
   try {
@@ -72,6 +78,11 @@ export async function readRecord(s3: S3Port, bucket: string, key: string): Promi
     );
   }
   return record as DeployRecord;
+}
+
+/** The records of `keys`, in their order, a few at a time. */
+export async function readRecords(s3: S3Port, bucket: string, keys: readonly string[]): Promise<KeyedRecord[]> {
+  return mapWithConcurrency(keys, RECORD_READ_CONCURRENCY, async (key) => ({ key, record: await readRecord(s3, bucket, key) }));
 }
 
 export interface KeyedRecord {

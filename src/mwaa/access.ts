@@ -7,6 +7,7 @@
 import type { MWAAClient } from '@aws-sdk/client-mwaa';
 import { airflowApi, type AirflowApi } from './airflow-api.js';
 import { createMwaaCli, type MwaaCli } from './cli-client.js';
+import { transportLimits, type TransportLimits } from './limits.js';
 import { endpointHost, remoteCallOf, tagFailuresOfFetch, tagRemoteCall } from './remote-call.js';
 import { createAirflowRest, WEB_LOGIN } from './rest-client.js';
 import { airflowLine, type AirflowVersion } from './versions.js';
@@ -52,7 +53,9 @@ export function mwaaAccess(
   client: Pick<MWAAClient, 'send'>,
   settings: MwaaAccessSettings,
   onFallback?: (message: string) => void,
+  limits: TransportLimits = transportLimits(),
 ): MwaaAccess {
+  const bounds = { requestTimeoutMs: limits.requestTimeoutMs, maxAnswerBytes: limits.maxAnswerBytes };
   let lastHost: string | undefined;
   const tagged = tagFailuresOfFetch(fetch);
   const doFetch: typeof fetch = (resource, init) => {
@@ -63,12 +66,12 @@ export function mwaaAccess(
   const line = airflowLine(settings.airflowVersion);
   const apiPrefix = WEB_LOGIN[line].apiPrefix;
   const cli = taggingWebServerErrors(
-    createMwaaCli(client, settings.environmentName, settings.webserverScheme, { fetch: doFetch }),
+    createMwaaCli(client, settings.environmentName, settings.webserverScheme, { ...bounds, fetch: doFetch }),
     () => lastHost,
     apiPrefix,
   );
-  const rest = createAirflowRest(client, settings.environmentName, settings.webserverScheme, line, { fetch: doFetch });
-  const options: Parameters<typeof airflowApi>[0] = { version: settings.airflowVersion, cli, rest };
+  const rest = createAirflowRest(client, settings.environmentName, settings.webserverScheme, line, { ...bounds, fetch: doFetch });
+  const options: Parameters<typeof airflowApi>[0] = { version: settings.airflowVersion, cli, rest, logTailBytes: limits.logTailBytes };
   if (onFallback) options.onFallback = onFallback;
   return { cli, airflow: taggingWebServerErrors(airflowApi(options), () => lastHost, apiPrefix) };
 }

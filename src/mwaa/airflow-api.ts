@@ -68,6 +68,14 @@ export interface AirflowApi {
 
 /** Airflow's REST default and maximum page size (`[api] maximum_page_limit`) on both lines. */
 const PAGE = 100;
+/**
+ * The most pages one list is read to: 10,000 import errors, task instances or Variables. A server
+ * that ignores `offset` (or a list beyond this) ends the read with an error instead of filling
+ * memory page after page.
+ */
+export const MAX_PAGES = 100;
+/** How much of a failed task's log deploy reads (its end: deploy prints the last 40 lines). */
+export const DEFAULT_LOG_TAIL_BYTES = 64 * 1024;
 
 type Row = Record<string, unknown>;
 
@@ -75,19 +83,43 @@ function path(...parts: string[]): string {
   return parts.map((p) => `/${encodeURIComponent(p)}`).join('');
 }
 
-function ok(response: RestResponse, method: string, where: string): Row {
-  if (response.status < 200 || response.status > 299) throw new AirflowRestError(response.status, method, where, response.text);
+function ok(rest: AirflowRest, response: RestResponse, method: string, where: string): Row {
+  if (response.status < 200 || response.status > 299)
+    throw new AirflowRestError(response.status, method, where, response.text, rest.endpoint?.());
   if (!response.json || typeof response.json !== 'object') {
-    throw new AirflowRestError(response.status, method, where, `not JSON: ${response.text.slice(0, 200)}`);
+    throw new AirflowRestError(response.status, method, where, `not JSON: ${response.text.slice(0, 200)}`, rest.endpoint?.());
   }
   return response.json as Row;
 }
 
+/** The web server a list came from, as messages name it. */
+function webServer(rest: AirflowRest): string {
+  const endpoint = rest.endpoint?.();
+  return `Airflow web server${endpoint ? ` at ${endpoint}` : ''}`;
+}
+
+/** Every row of a paged list, at most MAX_PAGES pages of PAGE rows. */
 async function collect(rest: AirflowRest, where: string, listKey: string): Promise<Row[]> {
   const rows: Row[] = [];
-  for (let offset = 0; ; offset += PAGE) {
-    const body = ok(await rest.request('GET', where, { query: { limit: PAGE, offset } }), 'GET', where);
+  let previousFirst: string | undefined;
+  for (let pageNumber = 0, offset = 0; ; pageNumber += 1, offset += PAGE) {
+    if (pageNumber >= MAX_PAGES) {
+      throw new UserError(
+        `${webServer(rest)}: GET ${where} lists more than ${MAX_PAGES * PAGE} rows (${MAX_PAGES} pages of ${PAGE}), ` +
+          'the most the toolkit reads; stopped there.',
+      );
+    }
+    const body = ok(rest, await rest.request('GET', where, { query: { limit: PAGE, offset } }), 'GET', where);
     const page = jsonRows(body[listKey]);
+    // A server that ignores `offset` answers the first page again, and again.
+    const first = page.length > 0 ? JSON.stringify(page[0]) : undefined;
+    if (offset > 0 && page.length === PAGE && first === previousFirst) {
+      throw new UserError(
+        `${webServer(rest)}: GET ${where} answered offset ${offset} with the same page as offset ${offset - PAGE}: ` +
+          'it ignores `offset`, so the list would never end. Is this an Airflow REST API?',
+      );
+    }
+    previousFirst = first;
     rows.push(...page);
     const total = typeof body.total_entries === 'number' ? body.total_entries : undefined;
     if (page.length < PAGE || (total !== undefined && rows.length >= total)) return rows;
@@ -153,13 +185,33 @@ function errorDetailLines(detail: unknown): string[] {
   return lines;
 }
 
-export function restAirflowApi(rest: AirflowRest): Omit<AirflowApi, 'via'> {
+/** The complete lines of a log's tail: a first line cut by the tail's start is dropped. */
+function tailLines(text: string, skipped: number): string[] {
+  const lines = text.split('\n');
+  return skipped > 0 ? lines.slice(1) : lines;
+}
+
+/** Airflow 3's NDJSON log stream (one structured entry per line) as entries. */
+function ndjsonEntries(lines: readonly string[]): unknown[] {
+  const entries: unknown[] = [];
+  for (const line of lines) {
+    if (line.trim() === '') continue;
+    try {
+      entries.push(JSON.parse(line));
+    } catch {
+      entries.push(line);
+    }
+  }
+  return entries;
+}
+
+export function restAirflowApi(rest: AirflowRest, logTailBytes = DEFAULT_LOG_TAIL_BYTES): Omit<AirflowApi, 'via'> {
   return {
     async dag(dagId) {
       const where = path('dags', dagId);
       const response = await rest.request('GET', where);
       if (response.status === 404) return undefined;
-      return dagInfo(ok(response, 'GET', where), dagId);
+      return dagInfo(ok(rest, response, 'GET', where), dagId);
     },
     async importErrors() {
       return (await collect(rest, '/importErrors', 'import_errors')).map((row) => ({
@@ -169,13 +221,14 @@ export function restAirflowApi(rest: AirflowRest): Omit<AirflowApi, 'via'> {
     },
     async unpause(dagId) {
       const where = path('dags', dagId);
-      ok(await rest.request('PATCH', where, { query: { update_mask: 'is_paused' }, body: { is_paused: false } }), 'PATCH', where);
+      ok(rest, await rest.request('PATCH', where, { query: { update_mask: 'is_paused' }, body: { is_paused: false } }), 'PATCH', where);
     },
     async dagRun(dagId, runId) {
       const where = path('dags', dagId, 'dagRuns', runId);
       const response = await rest.request('GET', where);
-      if (response.status === 404) return { found: false, reason: new AirflowRestError(404, 'GET', where, response.text).message };
-      const state = ok(response, 'GET', where).state;
+      if (response.status === 404)
+        return { found: false, reason: new AirflowRestError(404, 'GET', where, response.text, rest.endpoint?.()).message };
+      const state = ok(rest, response, 'GET', where).state;
       return { found: true, state: typeof state === 'string' ? state : 'none' };
     },
     async taskInstances(dagId, runId) {
@@ -189,12 +242,29 @@ export function restAirflowApi(rest: AirflowRest): Omit<AirflowApi, 'via'> {
     async taskLog(dagId, runId, ti) {
       const where = path('dags', dagId, 'dagRuns', runId, 'taskInstances', ti.taskId, 'logs', String(Math.max(ti.tryNumber, 1)));
       const query = { full_content: true, map_index: ti.mapIndex };
-      // v1 streams plain text; v2 answers 406 to text/plain and gives structured JSON entries.
-      const accept = rest.line === '2' ? 'text/plain' : 'application/json';
-      const response = await rest.request('GET', where, { query, accept });
-      if (response.status < 200 || response.status > 299) throw new AirflowRestError(response.status, 'GET', where, response.text);
-      if (rest.line === '2') return response.text;
-      return structuredLogText((response.json as { content?: unknown } | undefined)?.content ?? response.text);
+      // The whole log streams past; only its last logTailBytes are kept. v1 streams plain text;
+      // v2 answers 406 to text/plain, and streams structured entries as NDJSON when asked for it.
+      const accept = rest.line === '2' ? 'text/plain' : 'application/x-ndjson';
+      const response = await rest.request('GET', where, { query, accept, tailBytes: logTailBytes });
+      if (response.status < 200 || response.status > 299)
+        throw new AirflowRestError(response.status, 'GET', where, response.text, rest.endpoint?.());
+      const skipped = response.skippedBytes ?? 0;
+      if (rest.line === '2') return tailLines(response.text, skipped).join('\n');
+      if ((response.contentType ?? '').includes('ndjson')) return structuredLogText(ndjsonEntries(tailLines(response.text, skipped)));
+      // A server that answered JSON instead: usable only when the whole document fit in the tail.
+      if (skipped > 0) {
+        throw new UserError(
+          `${webServer(rest)}: the log of ${ti.taskId} is larger than ${logTailBytes} bytes and came as one JSON document, ` +
+            'not as a stream; read it in the Airflow UI.',
+        );
+      }
+      let parsed: { content?: unknown } | undefined;
+      try {
+        parsed = JSON.parse(response.text) as { content?: unknown };
+      } catch {
+        parsed = undefined;
+      }
+      return structuredLogText(parsed?.content ?? response.text);
     },
     async variables(keys) {
       const all = new Map<string, string>();
@@ -311,12 +381,14 @@ export interface AirflowApiOptions {
   rest?: AirflowRest;
   /** Told once, when the web login is denied and the CLI takes over. */
   onFallback?: (message: string) => void;
+  /** How much of a failed task's log to keep (default 64 KiB). */
+  logTailBytes?: number;
 }
 
 /** REST while the web login works; the listed CLI commands from the first denial on. */
 export function airflowApi(options: AirflowApiOptions): AirflowApi {
   const cli = cliAirflowApi(options.cli, options.version);
-  const rest = options.rest ? restAirflowApi(options.rest) : undefined;
+  const rest = options.rest ? restAirflowApi(options.rest, options.logTailBytes) : undefined;
   let via: 'rest' | 'cli' = rest ? 'rest' : 'cli';
   const call =
     <K extends keyof Omit<AirflowApi, 'via'>>(name: K) =>

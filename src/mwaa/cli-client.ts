@@ -10,6 +10,8 @@
 import { CreateCliTokenCommand, type MWAAClient } from '@aws-sdk/client-mwaa';
 import { UserError } from '../errors.js';
 import { shellJoin } from '../util/shell-quote.js';
+import { DEFAULT_LIMITS } from './limits.js';
+import { readText, readTextHead, type WebAnswer, webFetch } from './web-fetch.js';
 
 /** The one MWAA call the CLI client needs. */
 export interface CliTokenApi {
@@ -35,9 +37,17 @@ export interface MwaaCliOptions {
   now?: () => number;
   /** Reuse a token for at most this long (default 45 s, well inside MWAA's 60 s). */
   tokenReuseMs?: number;
-  /** Per-request timeout (default 120 s: each command imports Airflow on the web server). */
+  /**
+   * Deadline of each request, its answer included (default 60 s, limits.ts, as for every other
+   * request: a CLI command that takes longer on the web server is better read through the REST API).
+   */
   requestTimeoutMs?: number;
+  /** The largest answer read (default 16 MiB, limits.ts). */
+  maxAnswerBytes?: number;
 }
+
+/** Of a refused request, the first bytes are all a message shows. */
+const SNIPPET_BYTES = 4096;
 
 /** The endpoint refused or failed a request (HTTP status other than 200). */
 export class MwaaCliError extends UserError {
@@ -82,7 +92,8 @@ export function createMwaaCli(
   const doFetch = options.fetch ?? fetch;
   const now = options.now ?? Date.now;
   const reuseMs = options.tokenReuseMs ?? 45_000;
-  const timeoutMs = options.requestTimeoutMs ?? 120_000;
+  const timeoutMs = options.requestTimeoutMs ?? DEFAULT_LIMITS.requestTimeoutMs;
+  const maxAnswerBytes = options.maxAnswerBytes ?? DEFAULT_LIMITS.maxAnswerBytes;
   const stats = { tokens: 0, requests: 0, retriesAfterAuthFailure: 0 };
   const lane = laneFor(environmentName);
   let cached: { token: string; hostname: string; at: number } | undefined;
@@ -96,7 +107,7 @@ export function createMwaaCli(
     return cached;
   }
 
-  async function post(body: string, fresh: boolean): Promise<Response> {
+  async function post(body: string, fresh: boolean): Promise<WebAnswer> {
     const { token: bearer, hostname } = await token(fresh);
     stats.requests += 1;
     return postFollowingRedirects(doFetch, `${scheme}://${hostname}/aws_mwaa/cli`, bearer, body, timeoutMs);
@@ -107,15 +118,14 @@ export function createMwaaCli(
     run(argv) {
       const body = shellJoin(argv);
       return lane(async () => {
-        let response = await post(body, false);
-        if (response.status === 401 || response.status === 403) {
-          await response.body?.cancel();
+        let answer = await post(body, false);
+        if (answer.response.status === 401 || answer.response.status === 403) {
+          await answer.response.body?.cancel();
           stats.retriesAfterAuthFailure += 1;
-          response = await post(body, true);
+          answer = await post(body, true);
         }
-        const text = await response.text();
-        if (response.status !== 200) throw new MwaaCliError(response.status, body, text);
-        return decodeCliResponse(body, text);
+        if (answer.response.status !== 200) throw new MwaaCliError(answer.response.status, body, await readTextHead(answer, SNIPPET_BYTES));
+        return decodeCliResponse(body, await readText(answer, maxAnswerBytes));
       });
     },
   };
@@ -123,24 +133,27 @@ export function createMwaaCli(
 
 const MAX_REDIRECTS = 5;
 
-/** POST, and on a redirect POST the same body again to the new location (as `curl -L --request POST`). */
+/**
+ * POST, and on a redirect POST the same body again to the new location (as `curl -L --request
+ * POST`). Each hop has the request deadline.
+ */
 async function postFollowingRedirects(
   doFetch: typeof fetch,
   url: string,
   bearer: string,
   body: string,
   timeoutMs: number,
-): Promise<Response> {
-  const signal = AbortSignal.timeout(timeoutMs);
+): Promise<WebAnswer> {
   const origin = new URL(url).origin;
   let target = url;
   for (let hop = 0; ; hop += 1) {
     // The token goes only to the host it was issued for.
     const sameOrigin = new URL(target).origin === origin;
     const headers: Record<string, string> = { 'Content-Type': 'text/plain', ...(sameOrigin ? { Authorization: `Bearer ${bearer}` } : {}) };
-    const response = await doFetch(target, { method: 'POST', headers, body, signal, redirect: 'manual' });
+    const answer = await webFetch(doFetch, target, { method: 'POST', headers, body, redirect: 'manual' }, timeoutMs);
+    const { response } = answer;
     const location = response.headers.get('location');
-    if (response.status < 300 || response.status > 399 || !location || hop >= MAX_REDIRECTS) return response;
+    if (response.status < 300 || response.status > 399 || !location || hop >= MAX_REDIRECTS) return answer;
     await response.body?.cancel();
     target = new URL(location, target).toString();
   }

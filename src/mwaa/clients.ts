@@ -1,14 +1,18 @@
 /**
  * The one factory for AWS SDK clients. It follows the SDK's own conventions (default credential
- * chain, AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL*) and adds only what the config says:
- * the region and, for the local stack, endpoint overrides. Loaded only by commands that talk to AWS.
- * Every client tags its failures with the call they came from (remote-call.ts).
+ * chain, AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL*, and AWS_MAX_ATTEMPTS / AWS_RETRY_MODE for
+ * retries: 3 attempts in the standard mode unless set) and adds what the config says (the region
+ * and, for the local stack, endpoint overrides) and the bounds of limits.ts: a connect timeout, a
+ * silence timeout, and a deadline on each attempt that covers the answer's body. Every client tags
+ * its failures with the call they came from (remote-call.ts). Loaded only by commands that talk to AWS.
  */
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { MWAAClient } from '@aws-sdk/client-mwaa';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { transportLimits, type TransportLimits } from './limits.js';
 import { tagFailuresOf } from './remote-call.js';
+import { type RequestHandlerLike, withRequestBounds } from './request-deadline.js';
 
 /** What the clients need from an environment's config (a ResolvedConfig satisfies it). */
 export interface AwsSettings {
@@ -39,14 +43,45 @@ export interface ClientTarget {
   localStack?: boolean;
   /** SDK retry attempts (default: the SDK's). */
   maxAttempts?: number;
+  /** Timeouts (default: transportLimits() of the process environment). */
+  limits?: TransportLimits;
 }
 
 function common(target: ClientTarget) {
+  const limits = target.limits ?? transportLimits();
   return {
     region: target.region,
     ...(target.localStack ? { credentials: LOCAL_STACK_CREDENTIALS } : {}),
     ...(target.maxAttempts ? { maxAttempts: target.maxAttempts } : {}),
+    // @smithy/node-http-handler 4 (S3, CloudWatch, Secrets Manager): socketTimeout is the longest
+    // silence on an open connection. Its requestTimeout would also cut an upload that takes longer
+    // than the deadline to send, so the deadline is ours (withRequestBounds) instead.
+    requestHandler: { connectionTimeout: limits.connectTimeoutMs, socketTimeout: limits.requestTimeoutMs },
   };
+}
+
+/** S3 GetObject/PutObject/CopyObject (the SDK names the operation in `x-id`) move object bodies. */
+function isObjectTransfer(request: { query?: Record<string, unknown> }): boolean {
+  const operation = request.query?.['x-id'];
+  return operation === 'GetObject' || operation === 'PutObject' || operation === 'CopyObject';
+}
+
+/**
+ * Replaces the handler the client built with one that bounds each attempt, body included: the
+ * request deadline, and the answer cap (object bodies have a larger one; aws-ports.ts reads each
+ * with a cap of its own call, too).
+ */
+function bounded<C extends { config: unknown }>(client: C, service: string, target: ClientTarget): C {
+  const limits = target.limits ?? transportLimits();
+  const config = client.config as { requestHandler: RequestHandlerLike };
+  config.requestHandler = withRequestBounds(config.requestHandler, service, {
+    deadlineFor: (request) => (isObjectTransfer(request) ? limits.objectTransferTimeoutMs : limits.requestTimeoutMs),
+    // Only an object read answers with the object; PutObject and CopyObject answer a few headers.
+    maxAnswerBytesFor: (request) => (request.query?.['x-id'] === 'GetObject' ? limits.maxObjectBytes : limits.maxAnswerBytes),
+    connectTimeoutMs: limits.connectTimeoutMs,
+    silenceTimeoutMs: limits.requestTimeoutMs,
+  });
+  return client;
 }
 
 export function createS3Client(target: ClientTarget): S3Client {
@@ -63,23 +98,31 @@ export function createS3Client(target: ClientTarget): S3Client {
         }
       : {}),
   });
-  return tagFailuresOf(client);
+  return tagFailuresOf(bounded(client, 'S3', target));
 }
 
 export function createSecretsManagerClient(target: ClientTarget): SecretsManagerClient {
-  return tagFailuresOf(new SecretsManagerClient({ ...common(target), ...(target.endpoint ? { endpoint: target.endpoint } : {}) }));
+  const client = new SecretsManagerClient({ ...common(target), ...(target.endpoint ? { endpoint: target.endpoint } : {}) });
+  return tagFailuresOf(bounded(client, 'Secrets Manager', target));
 }
 
 export function createMwaaClient(target: ClientTarget): MWAAClient {
+  const limits = target.limits ?? transportLimits();
   // CreateCliToken carries an `env.` host prefix and the others `api.`; an overridden endpoint
   // is one host, so the prefixes must go.
-  return tagFailuresOf(
-    new MWAAClient({ ...common(target), ...(target.endpoint ? { endpoint: target.endpoint, disableHostPrefix: true } : {}) }),
-  );
+  const client = new MWAAClient({
+    ...common(target),
+    // @aws-sdk/client-mwaa 3.523 builds @smithy/node-http-handler 2, whose requestTimeout is the
+    // longest silence on an open connection (it has no socketTimeout).
+    requestHandler: { connectionTimeout: limits.connectTimeoutMs, requestTimeout: limits.requestTimeoutMs },
+    ...(target.endpoint ? { endpoint: target.endpoint, disableHostPrefix: true } : {}),
+  });
+  return tagFailuresOf(bounded(client, 'MWAA', target));
 }
 
 export function createCloudWatchClient(target: ClientTarget): CloudWatchClient {
-  return tagFailuresOf(new CloudWatchClient({ ...common(target), ...(target.endpoint ? { endpoint: target.endpoint } : {}) }));
+  const client = new CloudWatchClient({ ...common(target), ...(target.endpoint ? { endpoint: target.endpoint } : {}) });
+  return tagFailuresOf(bounded(client, 'CloudWatch', target));
 }
 
 export interface AwsClients {
@@ -91,7 +134,7 @@ export interface AwsClients {
 }
 
 export function createAwsClients(config: AwsSettings, env: NodeJS.ProcessEnv = process.env): AwsClients {
-  const base = { region: config.mwaa.region, localStack: config.localStack };
+  const base = { region: config.mwaa.region, localStack: config.localStack, limits: transportLimits(env) };
   return {
     s3: createS3Client({ ...base, endpoint: endpointFor(config.aws.endpoints.s3, 'AWS_ENDPOINT_URL_S3', env) }),
     secretsManager: createSecretsManagerClient({
@@ -104,4 +147,17 @@ export function createAwsClients(config: AwsSettings, env: NodeJS.ProcessEnv = p
       endpoint: endpointFor(config.aws.endpoints.cloudWatch, 'AWS_ENDPOINT_URL_CLOUDWATCH', env),
     }),
   };
+}
+
+/** `host:port` of a client's endpoint override, for messages; undefined for AWS's own endpoints. */
+export async function overriddenEndpoint(client: { config: unknown }): Promise<string | undefined> {
+  const endpoint = (client.config as { endpoint?: () => Promise<{ hostname?: string; port?: number; protocol?: string }> }).endpoint;
+  if (typeof endpoint !== 'function') return undefined;
+  try {
+    const { hostname, port, protocol } = await endpoint();
+    if (!hostname) return undefined;
+    return `${hostname}:${port ?? (protocol === 'http:' ? 80 : 443)}`;
+  } catch {
+    return undefined;
+  }
 }

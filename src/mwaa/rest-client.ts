@@ -11,7 +11,9 @@
  */
 import { CreateWebLoginTokenCommand, type MWAAClient } from '@aws-sdk/client-mwaa';
 import { UserError } from '../errors.js';
+import { DEFAULT_LIMITS } from './limits.js';
 import type { AirflowLine } from './versions.js';
+import { readText, readTextHead, readTextTail, type WebAnswer, webFetch } from './web-fetch.js';
 
 /** The one MWAA call the web login needs. */
 export interface WebLoginApi {
@@ -26,15 +28,20 @@ export class WebLoginDeniedError extends UserError {
   }
 }
 
-/** Airflow's REST API answered with an unexpected status. */
+/** Airflow's REST API answered with an unexpected status (or not JSON). */
 export class AirflowRestError extends UserError {
   constructor(
     readonly status: number,
     readonly method: string,
     readonly path: string,
     readonly responseText: string,
+    /** `host:port` of the web server, when known. */
+    readonly endpoint?: string,
   ) {
-    super(`Airflow REST API answered HTTP ${status} to ${method} ${path}${responseText ? `: ${restDetail(responseText)}` : ''}`);
+    super(
+      `Airflow web server${endpoint ? ` at ${endpoint}` : ''}: the REST API answered HTTP ${status} to ${method} ${path}` +
+        `${responseText ? `: ${restDetail(responseText)}` : ''}`,
+    );
     this.name = 'AirflowRestError';
   }
 }
@@ -75,9 +82,14 @@ export function webLoginApi(client: Pick<MWAAClient, 'send'>): WebLoginApi {
 
 export interface RestResponse {
   status: number;
+  /** The body (with `tailBytes`: its end only). */
   text: string;
   /** Parsed when the body is JSON. */
   json?: unknown;
+  /** The answer's Content-Type. */
+  contentType?: string;
+  /** With `tailBytes`: how many bytes of the body came before `text`. */
+  skippedBytes?: number;
 }
 
 export interface RestRequest {
@@ -85,6 +97,11 @@ export interface RestRequest {
   body?: unknown;
   /** Default application/json. */
   accept?: string;
+  /**
+   * Keep only the last this many bytes of a 2xx body, however long it is (a task log); the rest
+   * is read and dropped. Without it a body over the client's maxAnswerBytes is an error.
+   */
+  tailBytes?: number;
 }
 
 export interface AirflowRest {
@@ -92,13 +109,20 @@ export interface AirflowRest {
   /** `path` without the `/api/vN` prefix, e.g. `/dags/my_dag`. Any status comes back; transport failures throw. */
   request(method: 'GET' | 'PATCH' | 'POST' | 'DELETE', path: string, request?: RestRequest): Promise<RestResponse>;
   readonly stats: { logins: number; requests: number };
+  /** `host:port` of the web server, once a login told it. */
+  endpoint?(): string | undefined;
 }
 
 export interface AirflowRestOptions {
   fetch?: typeof fetch;
-  /** Per-request timeout (default 60 s). */
+  /** Deadline of each request, its answer's body included (default 60 s, limits.ts). */
   requestTimeoutMs?: number;
+  /** The largest answer read (default 16 MiB, limits.ts). */
+  maxAnswerBytes?: number;
 }
+
+/** Of a refused login or an error page, the first bytes are all a message shows. */
+const SNIPPET_BYTES = 4096;
 
 /** What each line's login and API look like on MWAA. */
 export const WEB_LOGIN = {
@@ -130,7 +154,8 @@ export function createAirflowRest(
 ): AirflowRest {
   const api = isWebLoginApi(mwaa) ? mwaa : webLoginApi(mwaa);
   const doFetch = options.fetch ?? fetch;
-  const timeoutMs = options.requestTimeoutMs ?? 60_000;
+  const timeoutMs = options.requestTimeoutMs ?? DEFAULT_LIMITS.requestTimeoutMs;
+  const maxAnswerBytes = options.maxAnswerBytes ?? DEFAULT_LIMITS.maxAnswerBytes;
   const flow = WEB_LOGIN[line];
   const stats = { logins: 0, requests: 0 };
   let session: { hostname: string; credential: string } | undefined;
@@ -140,31 +165,38 @@ export function createAirflowRest(
     const { token, hostname } = await api.createWebLoginToken(environmentName);
     stats.logins += 1;
     let url = `${scheme}://${hostname}${flow.loginPath}`;
-    let response = await doFetch(url, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ token }).toString(),
-      redirect: 'manual',
-      signal: AbortSignal.timeout(timeoutMs),
-    });
+    let answer = await webFetch(
+      doFetch,
+      url,
+      {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token }).toString(),
+        redirect: 'manual',
+      },
+      timeoutMs,
+    );
+    let response = answer.response;
     const cookies = cookiesOf(response);
     for (let hop = 0; hop < 3 && !cookies.has(flow.cookie) && response.status >= 300 && response.status < 400; hop += 1) {
       const location = response.headers.get('location');
       if (!location) break;
       await response.body?.cancel();
       url = new URL(location, url).toString();
-      response = await doFetch(url, { redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+      answer = await webFetch(doFetch, url, { redirect: 'manual' }, timeoutMs);
+      response = answer.response;
       for (const [k, v] of cookiesOf(response)) cookies.set(k, v);
     }
-    const text = await response.text().catch(() => '');
+    // Only a snippet is ever shown: the rest of the page is not read.
+    const text = await readTextHead(answer, SNIPPET_BYTES).catch(() => '');
     const value = cookies.get(flow.cookie);
     if (response.status === 401 || response.status === 403) {
       throw new WebLoginDeniedError(`${flow.loginPath} answered HTTP ${response.status}${text ? `: ${text.slice(0, 200)}` : ''}`);
     }
     if (!value) {
       throw new UserError(
-        `Web login at ${scheme}://${hostname}${flow.loginPath} answered HTTP ${response.status} without a \`${flow.cookie}\` cookie. ` +
-          `Is the environment on Airflow ${line}.x?`,
+        `Airflow web server at ${answer.endpoint}: the web login (POST ${flow.loginPath}) answered HTTP ${response.status} ` +
+          `without a \`${flow.cookie}\` cookie. Is the environment on Airflow ${line}.x?`,
       );
     }
     session = { hostname, credential: value };
@@ -180,7 +212,7 @@ export function createAirflowRest(
     return loggingIn;
   }
 
-  async function send(method: string, path: string, request: RestRequest, fresh: boolean): Promise<Response> {
+  async function send(method: string, path: string, request: RestRequest, fresh: boolean): Promise<WebAnswer> {
     const { hostname, credential } = await current(fresh);
     const url = new URL(`${scheme}://${hostname}${flow.apiPrefix}${path}`);
     for (const [key, value] of Object.entries(request.query ?? {})) if (value !== undefined) url.searchParams.set(key, String(value));
@@ -189,30 +221,43 @@ export function createAirflowRest(
     else headers.Authorization = `Bearer ${credential}`;
     if (request.body !== undefined) headers['Content-Type'] = 'application/json';
     stats.requests += 1;
-    return doFetch(url, {
-      method,
-      headers,
-      body: request.body === undefined ? undefined : JSON.stringify(request.body),
-      redirect: 'manual',
-      signal: AbortSignal.timeout(timeoutMs),
-    });
+    return webFetch(
+      doFetch,
+      url.toString(),
+      { method, headers, body: request.body === undefined ? undefined : JSON.stringify(request.body), redirect: 'manual' },
+      timeoutMs,
+    );
   }
 
   return {
     line,
     stats,
+    endpoint: () => {
+      if (!session) return undefined;
+      const url = new URL(`${scheme}://${session.hostname}`);
+      return `${url.hostname}:${url.port || (scheme === 'http' ? '80' : '443')}`;
+    },
     async request(method, path, request = {}) {
-      let response = await send(method, path, request, false);
-      if (response.status === 401 || response.status === 403) {
+      let answer = await send(method, path, request, false);
+      if (answer.response.status === 401 || answer.response.status === 403) {
         // An expired session: log in once more. A second refusal is a real permission problem.
-        await response.body?.cancel();
-        response = await send(method, path, request, true);
+        await answer.response.body?.cancel();
+        answer = await send(method, path, request, true);
       }
-      const text = await response.text();
-      const out: RestResponse = { status: response.status, text };
-      if ((response.headers.get('content-type') ?? '').includes('json')) {
+      const { response } = answer;
+      const contentType = response.headers.get('content-type') ?? '';
+      const out: RestResponse = { status: response.status, text: '', contentType };
+      if (request.tailBytes !== undefined && response.ok) {
+        const { text, skipped } = await readTextTail(answer, request.tailBytes);
+        out.text = text;
+        out.skippedBytes = skipped;
+        return out;
+      }
+      // An error's page is shown as a snippet only; a 2xx answer is read whole, up to the cap.
+      out.text = response.ok ? await readText(answer, maxAnswerBytes) : await readTextHead(answer, SNIPPET_BYTES);
+      if (contentType.includes('json')) {
         try {
-          out.json = JSON.parse(text);
+          out.json = JSON.parse(out.text);
         } catch {
           // leave json unset
         }

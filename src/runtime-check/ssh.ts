@@ -207,8 +207,10 @@ export class SshConnection {
       const chunks: Buffer[] = [];
       let total = 0;
       // Read up to the size stat reported (never past maxBytes + 1, so a file that grows
-      // meanwhile cannot make us read more than the limit).
-      while (total < stats.size || total === 0) {
+      // meanwhile cannot make us read more than the limit). More bytes than stat reported mean
+      // the file changed under us, or a server whose stat lies.
+      const expected = stats.size;
+      while (total < expected || total === 0) {
         const want = Math.min(READ_CHUNK, maxBytes + 1 - total);
         if (want <= 0) break;
         const buffer = Buffer.alloc(want);
@@ -225,6 +227,9 @@ export class SshConnection {
       }
       if (total > maxBytes) {
         throw new RemoteFileError(`${path} grew over the limit of ${maxBytes} bytes while being read`, 'too-large');
+      }
+      if (total > expected) {
+        throw new RemoteFileError(`${path} holds more than the ${expected} bytes its stat reported (it changed while being read)`, 'other');
       }
       return Buffer.concat(chunks, total);
     } finally {

@@ -13,7 +13,7 @@ import {
   type CheckReport,
 } from '../../runtime-check/index.js';
 import { cliContext } from '../context.js';
-import { refuseEmpty, wholeNumber } from '../flags.js';
+import { positiveDuration, refuseEmpty, wholeNumber } from '../flags.js';
 import { EXIT_CODES_EPILOG } from '../help.js';
 import { loadCliConfig } from '../load-config.js';
 import { useProfile } from '../profile.js';
@@ -30,10 +30,27 @@ interface CheckArgs {
   'print-host-keys': boolean;
   quick: boolean;
   profile: string | undefined;
+  timeout: string;
 }
 
 /** How often a long check says how far it got. */
 const HEARTBEAT_MS = 15_000;
+
+/**
+ * The whole check's bound. One server's check ends within ssh.connectTimeoutSeconds plus
+ * ssh.commandTimeoutSeconds (10 s and 10 min by default); this caps a fleet, however many rounds
+ * of --concurrency it takes, and the Variables read after it.
+ */
+const DEFAULT_CHECK_TIMEOUT = '30m';
+
+/** `work`, or the error of `timedOut()` when it has not settled within `ms`. */
+function within<T>(work: Promise<T>, ms: number, timedOut: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(timedOut()), ms);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
 
 const command: CommandModule<object, CheckArgs> = {
   command: 'check',
@@ -67,14 +84,22 @@ const command: CommandModule<object, CheckArgs> = {
         describe: 'Only reachability and whoami (no git, no version file): a fast fleet-wide probe',
       })
       .option('profile', { type: 'string', describe: 'AWS profile for Secrets Manager and MWAA (sets AWS_PROFILE)' })
+      .option('timeout', {
+        type: 'string',
+        default: DEFAULT_CHECK_TIMEOUT,
+        describe:
+          'Limit for the whole check (e.g. 10m, 90s); each SSH connect, command and request has its own (README, "Limits and timeouts")',
+      })
       .example('$0 check --env prod', 'Every server: reachable, whoami, checkout, version file')
       .example('$0 check --env prod --print-host-keys', 'First-time setup: the hostPublicKey lines to pin in the config')
       .example('$0 check --env prod --compare-variables --json', 'Also compare with the Airflow Variables; JSON report')
+      .example('$0 check --env prod --timeout 5m', 'Give up on the whole check after 5 minutes')
       .epilog(`A skipped check (after an earlier one failed) shows as "skip", not as a failure.\n\n${EXIT_CODES_EPILOG}`)
       .strictOptions(),
   handler: async (args) => {
     const context = cliContext();
-    refuseEmpty(args, context.argv, ['env', 'config', 'server', 'identity-file', 'profile']);
+    refuseEmpty(args, context.argv, ['env', 'config', 'server', 'identity-file', 'profile', 'timeout']);
+    const timeoutMs = positiveDuration('timeout', args.timeout);
     // Checked here rather than with yargs' conflicts(), which counts boolean defaults as given.
     const modes = (['print-host-keys', 'quick', 'compare-variables'] as const).filter((name) => args[name]);
     if (modes.length > 1) {
@@ -124,17 +149,25 @@ const command: CommandModule<object, CheckArgs> = {
       : undefined;
     let report: CheckReport;
     try {
-      report = await runRuntimeCheck(
-        config,
-        {
-          servers: args.server,
-          concurrency: args.concurrency,
-          compareVariables: args['compare-variables'],
-          identityFile: args['identity-file'],
-          printHostKeys: args['print-host-keys'],
-          quick: args.quick,
-        },
-        onEvent,
+      report = await within(
+        runRuntimeCheck(
+          config,
+          {
+            servers: args.server,
+            concurrency: args.concurrency,
+            compareVariables: args['compare-variables'],
+            identityFile: args['identity-file'],
+            printHostKeys: args['print-host-keys'],
+            quick: args.quick,
+          },
+          onEvent,
+        ),
+        timeoutMs,
+        () =>
+          new UserError(
+            `The check did not finish within ${args.timeout} (--timeout): ${done} of ${total} servers done. ` +
+              'Raise --timeout, check fewer servers at once (--server), or look at the servers that did not answer.',
+          ),
       );
     } catch (error) {
       // Reading the key secret is the one AWS call that ends a check (the runtime check explains it).

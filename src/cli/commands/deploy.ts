@@ -80,7 +80,7 @@ function checkFlags(args: DeployArgs, argv: readonly string[]): Format {
   const given = givenOptions(argv, { y: 'yes' });
   refuseEmpty(args, argv, ['env', 'config', 'out', 'timeout', 'conf', 'profile'], {
     env: 'an environment name from the config file',
-    timeout: 'a duration such as 45m',
+    timeout: 'a duration such as 60m',
     conf: 'key=value',
   });
   refuseTogether(given, CONFLICTS);
@@ -125,7 +125,13 @@ const command: CommandModule<object, DeployArgs> = {
         default: false,
         describe: 'If the environment is busy (UPDATING, ...), wait for AVAILABLE instead of refusing',
       })
-      .option('timeout', { type: 'string', default: '45m', describe: 'Limit for each wait (environment update, DAG parse, run)' })
+      // An environment update takes 20 to 40 minutes on MWAA; the default leaves room past that.
+      .option('timeout', {
+        type: 'string',
+        default: '60m',
+        describe:
+          'Limit for each wait (environment update, DAG parse, run); each request has its own deadline (README, "Limits and timeouts")',
+      })
       .option('conf', { type: 'string', array: true, describe: 'Run conf key=value (repeatable); overrides dag.triggerConf' })
       .option('rollback', { type: 'boolean', default: false, describe: "Restore the previous deploy record's object versions" })
       .option('format', {

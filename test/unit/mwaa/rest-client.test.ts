@@ -52,7 +52,7 @@ describe('createAirflowRest', () => {
     const server = webServer({ cookie: 'session' });
     const rest = createAirflowRest(tokens(), 'env-x', 'https', '2', { fetch: server.fetchImpl });
     const out = await rest.request('GET', '/dags/d', { query: { limit: 100, offset: 0, skip: undefined } });
-    expect(out).toEqual({ status: 200, text: '{"ok":200}', json: { ok: 200 } });
+    expect(out).toEqual({ status: 200, text: '{"ok":200}', json: { ok: 200 }, contentType: 'application/json' });
     expect(server.seen[0]).toEqual({
       method: 'POST',
       url: 'https://abc.airflow.example/aws_mwaa/login',
