@@ -11,6 +11,7 @@ import { awsErrorContext } from '../../../src/config/aws-error-context.js';
 import { RemoteError, type RemoteFacts } from '../../../src/errors.js';
 import { explainRemoteError } from '../../../src/mwaa/aws-errors.js';
 import { createCloudWatchClient, createMwaaClient, createS3Client, createSecretsManagerClient } from '../../../src/mwaa/clients.js';
+import { transportLimits, type TransportLimits } from '../../../src/mwaa/limits.js';
 import { type AwsErrorServer, NOT_AWS_404, startAwsErrorServer } from '../../support/aws-errors-server.js';
 import { operationsWeCall, readAwsErrorModels, type ServiceName } from '../../support/aws-models.js';
 import { mapWithConcurrency } from '../../../src/util/concurrency.js';
@@ -136,9 +137,15 @@ function cases(): Case[] {
   return out;
 }
 
-async function send(service: ServiceName, operation: string, endpoint: string, tune?: (client: { config: unknown }) => void) {
+async function send(
+  service: ServiceName,
+  operation: string,
+  endpoint: string,
+  tune?: (client: { config: unknown }) => void,
+  limits?: TransportLimits,
+) {
   // The local stack's static credentials: no credential chain on a test machine.
-  const target = { region: REGION, endpoint, localStack: true, maxAttempts: 2 };
+  const target = { region: REGION, endpoint, localStack: true, maxAttempts: 2, ...(limits ? { limits } : {}) };
   const client =
     service === 'S3'
       ? createS3Client(target)
@@ -312,19 +319,17 @@ describe('transport failures of every call we make', () => {
 
   it('an endpoint that stalls names the bound it did not answer within', async () => {
     const server = await startAwsErrorServer(() => ({ stall: true }));
+    // Every attempt ends at the client's own deadline (request-deadline.ts), whichever handler the client has.
+    const limits = { ...transportLimits({}), requestTimeoutMs: 300, objectTransferTimeoutMs: 300 };
     try {
       await mapWithConcurrency(ops, 16, async ({ service, operation }) => {
-        const error = await send(service, operation, server.url, (client) => {
-          const handler = (client.config as { requestHandler: { updateHttpClientConfig: (k: string, v: unknown) => void } }).requestHandler;
-          handler.updateHttpClientConfig('requestTimeout', 300);
-          // @smithy/node-http-handler 4.x only warns at requestTimeout unless told to throw.
-          handler.updateHttpClientConfig('throwOnRequestTimeout', true);
-        });
-        const remote = explainRemoteError(error, context) as RemoteError;
+        const remote = explainRemoteError(await send(service, operation, server.url, undefined, limits), context) as RemoteError;
         const [first, hint] = remote.message.split('\n');
-        expect(first).toMatch(new RegExp(`^${service} ${operation} at 127\\.0\\.0\\.1:${server.port} failed: (TimeoutError|ETIMEDOUT): `));
+        expect(first).toBe(`${service} ${operation} at 127.0.0.1:${server.port} failed: ETIMEDOUT`);
         expect(hint).toMatch(
-          new RegExp(`^127\\.0\\.0\\.1:${server.port} did not answer within 0\\.3 s \\(retried 1 time\\)\\. Check the network`),
+          new RegExp(
+            `^${service} at 127\\.0\\.0\\.1:${server.port} (did not answer|went silent for|did not finish its answer) (within )?0\\.3 s, 2 attempts`,
+          ),
         );
         expect(remote.facts).toMatchObject({ kind: 'timeout', attempts: 2 });
       });
