@@ -10,7 +10,7 @@
  * `1e3` is text): the DAG writes the Variables from those values. Integers are exact (bigint),
  * floats are numbers; the yaml package only parses the structure here, its schemas resolve nothing.
  */
-import { isAlias, isMap, isPair, isScalar, isSeq, parseDocument, Scalar, type Node } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, parseDocument, Scalar, type Node, type YAMLError } from 'yaml';
 import { VERSION_FILE_LIMITS } from '../config/validators.js';
 import type { ResolvedConfig } from '../config/resolved.js';
 
@@ -18,14 +18,16 @@ export type VariableMapping = ResolvedConfig['versionFile']['variables'][number]
 export type ValueType = VariableMapping['type'];
 /** A scalar a Variable can hold: integers as bigint (exact), floats as number. */
 export type VersionValue = string | boolean | bigint | number;
-export type YamlValue = VersionValue | null | YamlValue[] | { [key: string]: YamlValue };
+/** Mappings are Maps: they keep the document's key order, as the DAG's dicts do, and any key is data. */
+export type YamlValue = VersionValue | null | YamlValue[] | YamlMap;
+export type YamlMap = Map<string, YamlValue>;
 
 /** Aliases a version file may use; a handful is plenty for four scalars. */
 export const MAX_ALIAS_COUNT = VERSION_FILE_LIMITS.maxAliases;
 
 export type VersionFileResult = { ok: true; values: Record<string, VersionValue> } | { ok: false; reason: string };
 
-export type VersionDocumentResult = { ok: true; document: Record<string, YamlValue> } | { ok: false; reason: string };
+export type VersionDocumentResult = { ok: true; document: YamlMap } | { ok: false; reason: string };
 
 class Refused extends Error {}
 
@@ -103,7 +105,7 @@ export function readVersionDocument(text: string, limits = VERSION_FILE_LIMITS):
   if (problem?.code === 'TAG_RESOLVE_FAILED') {
     return { ok: false, reason: `the tag ${firstLine(problem).replace(/^Unresolved tag: /, '')} is not allowed (write plain values)` };
   }
-  if (problem) return { ok: false, reason: `invalid YAML: ${firstLine(problem)}` };
+  if (problem) return { ok: false, reason: explain(text, problem) };
   let value: YamlValue;
   try {
     value = new Composer(limits).node(doc.contents, 1);
@@ -111,10 +113,45 @@ export function readVersionDocument(text: string, limits = VERSION_FILE_LIMITS):
     if (error instanceof Refused || error instanceof RangeError) return { ok: false, reason: firstLine(error) };
     throw error;
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    return { ok: false, reason: `expected a mapping of keys to values, found ${describe(value)}` };
-  }
+  if (!(value instanceof Map)) return { ok: false, reason: `expected a mapping of keys to values, found ${describe(value)}` };
   return { ok: true, document: value };
+}
+
+/**
+ * A quoted value or flow collection whose continuation line is not indented past its key or "-"
+ * breaks YAML's indentation rule: the yaml package ends it there (an unclosed quote or
+ * collection), PyYAML would read on; the DAG's reader refuses it with this same reason.
+ */
+function unindented(line: number, what: string): string {
+  return (
+    `${what} is not closed before line ${line}, which is not indented past its key or "-" ` +
+    '(close it, or indent each of its continuation lines further)'
+  );
+}
+
+/** The refusal for a problem the yaml package found, in the words the DAG's reader uses. */
+function explain(text: string, problem: YAMLError): string {
+  const message = firstLine(problem).replace(/ at line \d+, column \d+:?$/, '');
+  // Where the yaml package stopped reading: more text after it means an unindented line, not
+  // the end of the file.
+  const at = problem.pos[0];
+  const more = text.slice(at).trim() !== '';
+  if (more && problem.code === 'BAD_INDENT' && /^Flow (sequence|map) in block collection/.test(message)) {
+    return unindented(lineOf(text, at), 'a flow collection ([...] or {...})');
+  }
+  if (more && problem.code === 'MISSING_CHAR' && /^Missing closing .quote/.test(message)) {
+    // The value's source ends at the line break before the unindented line.
+    return unindented(lineOf(text, at) + 1, 'a quoted value');
+  }
+  const column = at - text.lastIndexOf('\n', at - 1);
+  return `invalid YAML: ${message} (line ${lineOf(text, at)}, column ${column})`;
+}
+
+/** The 1-based line of an offset: lines end at LF (a lone CR is refused before parsing). */
+function lineOf(text: string, offset: number): number {
+  let line = 1;
+  for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) line += 1;
+  return line;
 }
 
 /** Walks the parsed nodes in document order as PyYAML's composer does, applying the limits. */
@@ -165,15 +202,14 @@ class Composer {
     return node.type === Scalar.PLAIN ? resolvePlain(text, this.limits) : text;
   }
 
-  private mapping(items: ReadonlyArray<{ key: unknown; value: unknown }>, depth: number): { [key: string]: YamlValue } {
-    // A null prototype: a "__proto__" key is data, not the object's prototype.
-    const result = Object.create(null) as { [key: string]: YamlValue };
+  private mapping(items: ReadonlyArray<{ key: unknown; value: unknown }>, depth: number): YamlMap {
+    const result: YamlMap = new Map();
     for (const item of items) {
       if (isAlias(item.key)) throw new Refused('an alias as a mapping key is not allowed');
       const key = this.node(item.key, depth + 1);
       if (typeof key !== 'string') throw new Refused(`the key ${describe(key)} is not a string (quote it)`);
-      if (Object.hasOwn(result, key)) throw new Refused(`duplicate key ${JSON.stringify(key)}`);
-      result[key] = this.node(item.value, depth + 1);
+      if (result.has(key)) throw new Refused(`duplicate key ${JSON.stringify(key)}`);
+      result.set(key, this.node(item.value, depth + 1));
     }
     return result;
   }
@@ -190,11 +226,11 @@ export function parseVersionFile(text: string, mappings: readonly VariableMappin
   const problems: string[] = [];
   const values: Record<string, VersionValue> = {};
   for (const mapping of mappings) {
-    if (!Object.hasOwn(map, mapping.key)) {
+    if (!map.has(mapping.key)) {
       problems.push(`missing key "${mapping.key}"`);
       continue;
     }
-    const found = map[mapping.key];
+    const found = map.get(mapping.key);
     if (!hasType(found, mapping.type)) {
       problems.push(`"${mapping.key}" should be ${article(mapping.type)}, found ${describe(found)}`);
       continue;
@@ -238,7 +274,7 @@ function article(type: ValueType): string {
 function describe(value: unknown): string {
   if (value === null || value === undefined) return 'an empty value';
   if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
+  if (value instanceof Map) return 'a mapping';
   if (typeof value === 'bigint') return `integer ${truncate(value.toString(), 40)}`;
   if (typeof value === 'number') return Number.isFinite(value) ? `float ${String(value)}` : String(value);
   return `${typeof value} ${truncate(JSON.stringify(value), 40)}`;

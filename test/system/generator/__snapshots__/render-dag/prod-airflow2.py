@@ -276,6 +276,44 @@ def read_version_document(text: str, limits: dict) -> dict:
         # Anchors whose node is still being composed: an alias to one would make a cycle.
         open_anchors: frozenset = frozenset()
 
+        # YAML's indentation rule, which PyYAML does not enforce inside quoted values and flow
+        # collections: each of their continuation lines is indented past the enclosing block's
+        # key or "-" (self.indent is that column). PyYAML reads `a: "x\ny"` as "x y"; YAML and
+        # the runtime check's reader refuse it.
+        def unindented(self, what: str) -> VersionFileError:
+            return VersionFileError(
+                f'{what} is not closed before line {self.line + 1}, which is not indented past its key or "-" '
+                "(close it, or indent each of its continuation lines further)"
+            )
+
+        def scan_to_next_token(self):
+            super().scan_to_next_token()
+            # A closing bracket of the outermost collection may stand at the key's column.
+            closing = self.flow_level == 1 and self.column == self.indent and self.peek() in "]}"
+            if self.flow_level and self.column <= self.indent and self.peek() != "\0" and not closing:
+                raise self.unindented("a flow collection ([...] or {...})")
+
+        def scan_plain_spaces(self, indent, start_mark):
+            line = self.line
+            chunks = super().scan_plain_spaces(indent, start_mark)
+            if self.flow_level and self.line > line and self.column <= self.indent and self.peek() not in "\0#]}":
+                raise self.unindented("a flow collection ([...] or {...})")
+            return chunks
+
+        def scan_flow_scalar_breaks(self, double, start_mark):
+            chunks = super().scan_flow_scalar_breaks(double, start_mark)
+            if self.column <= self.indent:
+                raise self.unindented("a quoted value")
+            return chunks
+
+        def fetch_block_scalar(self, style):
+            if self.column <= self.indent:
+                raise VersionFileError(
+                    f'line {self.line + 1}: a block value ("|" or ">") must stand past its key or "-" '
+                    "(write it on the key's line: key: |)"
+                )
+            super().fetch_block_scalar(style)
+
         def compose_node(self, parent, index):
             if self.check_event(AliasEvent):
                 self.aliases += 1
@@ -340,8 +378,13 @@ def read_version_document(text: str, limits: dict) -> dict:
         document = loader.get_single_data()
     except VersionFileError:
         raise
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = ", ".join(part for part in (exc.context, exc.problem) if part)
+        raise VersionFileError(f"invalid YAML: {problem[:300]}{where}") from None
     except yaml.YAMLError as exc:
-        raise VersionFileError(str(exc).splitlines()[0][:300]) from None
+        raise VersionFileError(f"invalid YAML: {str(exc).splitlines()[0][:300]}") from None
     except (ValueError, RecursionError, MemoryError) as exc:
         # PyYAML's constructors raise plain ValueError (e.g. "0b_"), not YAMLError.
         raise VersionFileError(f"unreadable value ({type(exc).__name__})") from None
