@@ -10,8 +10,22 @@
  * `1e3` is text): the DAG writes the Variables from those values. Integers are exact (bigint),
  * floats are numbers; the yaml package only parses the structure here, its schemas resolve nothing.
  */
-import { isAlias, isMap, isPair, isScalar, isSeq, parseDocument, Scalar, type Node, type YAMLError } from 'yaml';
+import {
+  Composer as YamlComposer,
+  type CST,
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  Parser,
+  Scalar,
+  type Document,
+  type Node,
+  type YAMLError,
+} from 'yaml';
 import { VERSION_FILE_LIMITS } from '../config/validators.js';
+import { lineOf, syntaxProblem } from './version-file-syntax.js';
 import type { ResolvedConfig } from '../config/resolved.js';
 
 export type VariableMapping = ResolvedConfig['versionFile']['variables'][number];
@@ -85,36 +99,62 @@ export function readVersionDocument(text: string, limits = VERSION_FILE_LIMITS):
   if (text.includes('\t')) return { ok: false, reason: 'contains a tab (indent with spaces; write "\\t" inside double quotes)' };
   if (/\r(?!\n)/.test(text)) return { ok: false, reason: 'contains a carriage return that does not end a CRLF line' };
   if (text.indexOf('\ufeff', 1) >= 0) return { ok: false, reason: 'contains a byte order mark after the start' };
-  let doc;
+  // Read as if the file ended with a line break, as most do: a block value on the last line then
+  // ends with one (PyYAML drops it there, the yaml package keeps it). A line of only spaces reads
+  // as an empty line: inside a | or > value PyYAML keeps the spaces past the value's indentation,
+  // the yaml package does not when no text follows.
+  const source = (text.endsWith('\n') ? text : `${text}\n`).replace(/(^|\n) +(?=\r?\n|$)/g, '$1');
+  let parsed;
   try {
-    doc = parseDocument(text, {
-      version: '1.1',
-      // Structure only: every scalar stays text here and is resolved by resolvePlain.
-      schema: 'failsafe',
-      customTags: [],
-      resolveKnownTags: false,
-      merge: false,
-      uniqueKeys: false,
-      strict: true,
-      prettyErrors: false,
-    });
+    parsed = parseOne(source);
   } catch (error) {
     return { ok: false, reason: `not parseable YAML: ${firstLine(error)}` };
   }
+  if (parsed === null) return { ok: false, reason: 'contains more than one document (remove the "---" or "..." lines after the first)' };
+  const { doc, tokens } = parsed;
+  const syntax = syntaxProblem(source, tokens);
+  if (syntax !== undefined) return { ok: false, reason: syntax };
   const problem = doc.errors[0] ?? doc.warnings[0];
   if (problem?.code === 'TAG_RESOLVE_FAILED') {
     return { ok: false, reason: `the tag ${firstLine(problem).replace(/^Unresolved tag: /, '')} is not allowed (write plain values)` };
   }
-  if (problem) return { ok: false, reason: explain(text, problem) };
+  if (problem) return { ok: false, reason: explain(source, problem) };
   let value: YamlValue;
   try {
-    value = new Composer(limits).node(doc.contents, 1);
+    value = new Composer(source, limits).node(doc.contents, 1);
   } catch (error) {
     if (error instanceof Refused || error instanceof RangeError) return { ok: false, reason: firstLine(error) };
     throw error;
   }
   if (!(value instanceof Map)) return { ok: false, reason: `expected a mapping of keys to values, found ${describe(value)}` };
   return { ok: true, document: value };
+}
+
+/**
+ * parseDocument, keeping the concrete syntax tree for syntaxProblem: the structure only, every
+ * scalar stays text here and is resolved by resolvePlain. Null when the text holds more than one
+ * document.
+ */
+function parseOne(text: string): { doc: Document; tokens: CST.Token[] } | null {
+  const tokens: CST.Token[] = [];
+  function* kept(source: Iterable<CST.Token>): Generator<CST.Token> {
+    for (const token of source) {
+      tokens.push(token);
+      yield token;
+    }
+  }
+  const composer = new YamlComposer({
+    version: '1.1',
+    schema: 'failsafe',
+    customTags: [],
+    resolveKnownTags: false,
+    merge: false,
+    uniqueKeys: false,
+    strict: true,
+    prettyErrors: false,
+  });
+  const docs = [...composer.compose(kept(new Parser().parse(text)), true, text.length)];
+  return docs.length === 1 ? { doc: docs[0]!, tokens } : null;
 }
 
 /**
@@ -143,27 +183,50 @@ function explain(text: string, problem: YAMLError): string {
     // The value's source ends at the line break before the unindented line.
     return unindented(lineOf(text, at) + 1, 'a quoted value');
   }
+  if (message.startsWith('Comments must be separated from other tokens')) {
+    return `line ${lineOf(text, at)}: a comment must be separated from the value before it by a space`;
+  }
   const column = at - text.lastIndexOf('\n', at - 1);
   return `invalid YAML: ${message} (line ${lineOf(text, at)}, column ${column})`;
 }
 
-/** The 1-based line of an offset: lines end at LF (a lone CR is refused before parsing). */
-function lineOf(text: string, offset: number): number {
-  let line = 1;
-  for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) line += 1;
-  return line;
+/**
+ * Escapes in a double-quoted value the readers decode differently: a \\u escape of a UTF-16
+ * surrogate (PyYAML keeps two code points where the yaml package joins a pair into one
+ * character), and a "\\" ending a line followed by an empty line (the yaml package folds the empty
+ * line). lineAt gives the line of an offset in source.
+ */
+function escapeProblem(source: string, lineAt: (offset: number) => number): string | undefined {
+  for (const match of source.matchAll(/\\(?:u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|\r?\n( *\r?\n)?|[\s\S])/g)) {
+    const code = Number.parseInt(match[1] ?? match[2] ?? 'x', 16);
+    if (code >= 0xd800 && code <= 0xdfff) {
+      return `the escape ${match[0]} is half of a UTF-16 surrogate pair (write the character itself, or \\U0001F600 for one past U+FFFF)`;
+    }
+    if (match[3] !== undefined) {
+      return `line ${lineAt(match.index)}: a "\\" at the end of a line inside double quotes is followed by an empty line (write "\\n" for a line break)`;
+    }
+  }
+  return undefined;
 }
+
+const INDICATOR_IN_FLOW = 'a plain value inside [...] or {...} starts with ":" or holds "?" (quote it)';
 
 /** Walks the parsed nodes in document order as PyYAML's composer does, applying the limits. */
 class Composer {
   private aliases = 0;
   private readonly open = new Set<string>();
   private readonly anchors = new Map<string, YamlValue>();
+  /** How many flow collections ([...] or {...}) enclose the node being composed. */
+  private flowLevel = 0;
 
-  constructor(private readonly limits: typeof VERSION_FILE_LIMITS) {}
+  constructor(
+    private readonly text: string,
+    private readonly limits: typeof VERSION_FILE_LIMITS,
+  ) {}
 
   node(node: unknown, depth: number): YamlValue {
     if (isAlias(node)) {
+      this.checkName(node.source);
       this.aliases += 1;
       if (this.aliases > this.limits.maxAliases) throw new Refused(`more than ${this.limits.maxAliases} aliases`);
       if (this.open.has(node.source)) throw new Refused('an alias inside its own anchored value (a cycle)');
@@ -175,6 +238,7 @@ class Composer {
     if (anchored.tag !== undefined) throw new Refused(`the tag ${anchored.tag} is not allowed (write plain values)`);
     if (depth > this.limits.maxDepth) return this.tooDeep();
     const anchor = anchored.anchor;
+    if (anchor !== undefined) this.checkName(anchor);
     if (anchor !== undefined) {
       if (this.anchors.has(anchor) || this.open.has(anchor)) throw new Refused(`found duplicate anchor ${JSON.stringify(anchor)}`);
       this.open.add(anchor);
@@ -189,17 +253,40 @@ class Composer {
 
   private compose(node: Node, depth: number): YamlValue {
     if (isScalar(node)) return this.scalar(node);
-    if (isSeq(node)) {
-      // A `key: value` pair inside a flow sequence is a one-pair mapping, as PyYAML reads it.
-      return node.items.map((item) => (isPair(item) ? this.mapping([item], depth + 1) : this.node(item, depth + 1)));
+    const flow = (isSeq(node) || isMap(node)) && node.flow === true;
+    if (flow) this.flowLevel += 1;
+    try {
+      if (isSeq(node)) {
+        // A `key: value` pair inside a flow sequence is a one-pair mapping, as PyYAML reads it.
+        return node.items.map((item) => (isPair(item) ? this.mapping([item], depth + 1) : this.node(item, depth + 1)));
+      }
+      if (isMap(node)) return this.mapping(node.items, depth);
+    } finally {
+      if (flow) this.flowLevel -= 1;
     }
-    if (isMap(node)) return this.mapping(node.items, depth);
     throw new Refused('an unsupported YAML node');
   }
 
   private scalar(node: Scalar): YamlValue {
     const text = String(node.value);
-    return node.type === Scalar.PLAIN ? resolvePlain(text, this.limits) : text;
+    if (node.type === Scalar.PLAIN) {
+      // Inside [...] or {...} PyYAML ends a plain value at "?" and takes a leading ":" for an
+      // indicator; the yaml package reads both as text.
+      if (this.flowLevel > 0 && (text.includes('?') || text.startsWith(':'))) throw new Refused(INDICATOR_IN_FLOW);
+      return resolvePlain(text, this.limits);
+    }
+    const [start, end] = node.range ?? [0, 0];
+    const source = this.text.slice(start, end);
+    // The yaml package takes an escaped quote before an unindented line for the closing one.
+    const closed = node.type === Scalar.QUOTE_DOUBLE ? /^"(?:[^"\\]|\\[\s\S])*"$/ : /^'(?:[^']|'')*'$/;
+    if ((node.type === Scalar.QUOTE_DOUBLE || node.type === Scalar.QUOTE_SINGLE) && !closed.test(source)) {
+      throw new Refused(unindented(lineOf(this.text, end) + 1, 'a quoted value'));
+    }
+    if (node.type === Scalar.QUOTE_DOUBLE) {
+      const problem = escapeProblem(source, (offset) => lineOf(this.text, start + offset));
+      if (problem) throw new Refused(problem);
+    }
+    return text;
   }
 
   private mapping(items: ReadonlyArray<{ key: unknown; value: unknown }>, depth: number): YamlMap {
@@ -212,6 +299,13 @@ class Composer {
       result.set(key, this.node(item.value, depth + 1));
     }
     return result;
+  }
+
+  /** PyYAML's anchor names: the yaml package allows more (any character but spaces and ,[]{}). */
+  private checkName(name: string): void {
+    if (!/^[0-9A-Za-z_-]+$/.test(name)) {
+      throw new Refused(`the anchor name ${JSON.stringify(name)} is not allowed (use letters, digits, "_" and "-")`);
+    }
   }
 
   private tooDeep(): never {
