@@ -226,6 +226,33 @@ def checkout_path(target: dict, repository: dict) -> str:
 _YAML_TAG = "tag:yaml.org,2002:"
 
 
+_MORE_DOCUMENTS = 'contains more than one document (remove the "---" or "..." lines after the first)'
+# Where YAML ends an anchor or alias name.
+_NAME_ENDS = "\0 \t\r\n\x85\u2028\u2029,[]{}"
+_SPACES_ONLY_LINE = re.compile(r"(^|\n) +(?=\r?\n|\Z)")
+_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|\r?\n( *\r?\n)?|[\s\S])")
+
+
+def escape_problem(source: str, line_at: Callable[[int], int]) -> str | None:
+    """Escapes in a double-quoted value the readers decode differently: a \\u escape of a UTF-16
+    surrogate (PyYAML keeps two code points where the runtime check's reader joins a pair into one
+    character), and a "\\" ending a line followed by an empty line (the runtime check's reader folds
+    the empty line). line_at gives the line of an offset in source."""
+    for match in _ESCAPE.finditer(source):
+        code = int(match[1] or match[2] or "0", 16)
+        if 0xD800 <= code <= 0xDFFF:
+            return (
+                f"the escape {match[0]} is half of a UTF-16 surrogate pair (write the character itself, "
+                "or \\U0001F600 for one past U+FFFF)"
+            )
+        if match[3] is not None:
+            return (
+                f'line {line_at(match.start())}: a "\\" at the end of a line inside double quotes is followed '
+                'by an empty line (write "\\n" for a line break)'
+            )
+    return None
+
+
 def read_version_document(text: str, limits: dict) -> dict:
     """Parses a version file under the one rule the DAG and the runtime check share (README,
     "Variable values"): one YAML document whose top level is a mapping; no tags, no merge keys,
@@ -252,10 +279,19 @@ def read_version_document(text: str, limits: dict) -> dict:
         raise VersionFileError("contains a carriage return that does not end a CRLF line")
     if "\ufeff" in text[1:]:
         raise VersionFileError("contains a byte order mark after the start")
+    if not text.endswith("\n"):
+        # Read as if the file ended with a line break, as most do: a block value on the last line
+        # then ends with one (PyYAML drops it there, the runtime check's reader keeps it).
+        text += "\n"
+    # A line of only spaces reads as an empty line: inside a | or > value PyYAML keeps the spaces
+    # past the value's indentation, the runtime check's reader does not when no text follows.
+    text = _SPACES_ONLY_LINE.sub(r"\1", text)
 
     class StrictLoader(yaml.SafeLoader):
         aliases = 0
         depth = 0
+        directives = 0
+        document_ends = 0
         # Anchors whose node is still being composed: an alias to one would make a cycle.
         open_anchors: frozenset = frozenset()
 
@@ -270,6 +306,11 @@ def read_version_document(text: str, limits: dict) -> dict:
             )
 
         def scan_to_next_token(self):
+            if self.peek() == "#" and self.pointer > 0 and self.buffer[self.pointer - 1] not in " \n\ufeff":
+                # PyYAML starts a comment at any "#" between tokens; YAML needs a space before it.
+                raise VersionFileError(
+                    f"line {self.line + 1}: a comment must be separated from the value before it by a space"
+                )
             super().scan_to_next_token()
             # A closing bracket of the outermost collection may stand at the key's column.
             closing = self.flow_level == 1 and self.column == self.indent and self.peek() in "]}"
@@ -288,6 +329,45 @@ def read_version_document(text: str, limits: dict) -> dict:
             if self.column <= self.indent:
                 raise self.unindented("a quoted value")
             return chunks
+
+        def scan_anchor(self, TokenClass):  # noqa: N803 - PyYAML's parameter name
+            # YAML reads a name on to a space or ,[]{}; PyYAML stops earlier, at ":" for one.
+            end = self.pointer + 1
+            while self.buffer[end] not in _NAME_ENDS:
+                end += 1
+            name = self.buffer[self.pointer + 1 : end]
+            if not re.fullmatch(r"[0-9A-Za-z_-]+", name):
+                raise VersionFileError(
+                    f"the anchor name {shown(name, 40)} is not allowed (use letters, digits, _ and -)"
+                )
+            return super().scan_anchor(TokenClass)
+
+        def fetch_document_end(self):
+            self.document_ends += 1
+            if self.document_ends > 1:
+                raise VersionFileError(_MORE_DOCUMENTS)
+            super().fetch_document_end()
+
+        def fetch_plain(self):
+            # Inside [...] or {...} YAML reads "-" before ",]}" as a block entry, PyYAML as text.
+            if self.flow_level and self.peek() == "-" and self.peek(1) in ",[]{}":
+                raise VersionFileError('a plain "-" inside [...] or {...} is not allowed (quote it)')
+            super().fetch_plain()
+
+        def check_key(self):
+            # In [...] or {...} PyYAML takes any "?" for a key indicator; YAML needs a space after it.
+            if self.flow_level and self.peek(1) not in "\0 \t\r\n\x85\u2028\u2029,[]{}":
+                raise VersionFileError('a plain value inside [...] or {...} starts with ":" or holds "?" (quote it)')
+            return super().check_key()
+
+        def scan_directive(self):
+            start = self.pointer
+            token = super().scan_directive()
+            line = self.buffer[start : self.pointer].split("#")[0].strip()
+            self.directives += 1
+            if line not in ("%YAML 1.1", "%YAML 1.2") or self.directives > 1:
+                raise VersionFileError(f"the directive {shown(line, 40)} is not allowed (a version file needs none)")
+            return token
 
         def fetch_block_scalar(self, style):
             if self.column <= self.indent:
@@ -322,6 +402,14 @@ def read_version_document(text: str, limits: dict) -> dict:
 
         def compose_scalar_node(self, anchor):
             node = super().compose_scalar_node(anchor)
+            if node.style == '"':
+                start = node.start_mark.index
+                problem = escape_problem(
+                    self.buffer[start : node.end_mark.index],
+                    lambda offset: self.buffer[: start + offset].count("\n") + 1,
+                )
+                if problem is not None:
+                    raise VersionFileError(problem)
             if node.style is None:  # plain: the implicit resolvers gave it its type
                 kind = node.tag.removeprefix(_YAML_TAG)
                 if kind == "timestamp" or (kind in ("int", "float") and ":" in node.value):
@@ -362,6 +450,8 @@ def read_version_document(text: str, limits: dict) -> dict:
     except VersionFileError:
         raise
     except yaml.MarkedYAMLError as exc:
+        if exc.context == "expected a single document in the stream":
+            raise VersionFileError(_MORE_DOCUMENTS) from None
         mark = exc.problem_mark or exc.context_mark
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = ", ".join(part for part in (exc.context, exc.problem) if part)
