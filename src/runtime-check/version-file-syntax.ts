@@ -25,6 +25,8 @@ export function syntaxProblem(text: string, tokens: readonly CST.Token[]): strin
 }
 
 function tokenProblem(text: string, token: CST.Token): string | undefined {
+  // Any tag, also one the yaml package reads and then leaves out of the document (`!:`).
+  if (token.type === 'tag') return `the tag ${token.source} is not allowed (write plain values)`;
   if (token.type === 'anchor' || token.type === 'alias') {
     // The yaml package ends a name at "[" or "{", PyYAML refuses it.
     const next = text[token.offset + token.source.length];
@@ -52,6 +54,11 @@ function keyProblem(text: string, item: CST.CollectionItem, block: boolean): str
   }
   const props = item.start.find((token) => token.type === 'anchor' || token.type === 'tag');
   const start = props?.offset ?? item.key?.offset ?? colon.offset;
+  // PyYAML (and YAML) want an implicit key on one line with its ":"; the yaml package not in [...] or {...}.
+  const newline = text.indexOf('\n', start);
+  if (newline !== -1 && newline < colon.offset) {
+    return `line ${lineOf(text, start)}: a key and its ":" must be on one line (or write the key after "? ")`;
+  }
   // PyYAML counts characters (code points), JavaScript UTF-16 units.
   if (colon.offset - start > MAX_IMPLICIT_KEY && [...text.slice(start, colon.offset)].length > MAX_IMPLICIT_KEY) {
     return `line ${lineOf(text, start)}: a key runs over ${MAX_IMPLICIT_KEY} characters (use a shorter key)`;
