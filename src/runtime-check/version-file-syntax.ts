@@ -55,8 +55,7 @@ function keyProblem(text: string, item: CST.CollectionItem, block: boolean): str
   const props = item.start.find((token) => token.type === 'anchor' || token.type === 'tag');
   const start = props?.offset ?? item.key?.offset ?? colon.offset;
   // PyYAML (and YAML) want an implicit key on one line with its ":"; the yaml package not in [...] or {...}.
-  const newline = text.indexOf('\n', start);
-  if (newline !== -1 && newline < colon.offset) {
+  if (text.slice(start, colon.offset).includes('\n')) {
     return `line ${lineOf(text, start)}: a key and its ":" must be on one line (or write the key after "? ")`;
   }
   // PyYAML counts characters (code points), JavaScript UTF-16 units.

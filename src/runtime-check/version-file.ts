@@ -1,14 +1,17 @@
 /**
  * The version file read from a GPU server, read exactly as the DAG reads it (templates/dag/
  * gpu_cicd_dag_lib.py read_version_document): one rule, documented in the README ("Variable
- * values") and held to by test/fixtures/version-yaml-corpus.json on both sides.
+ * values"), held to by test/fixtures/version-yaml-corpus.json on both sides and checked by
+ * differential fuzzing against the DAG's reader (test/fuzz, test/python/dag/test_version_fuzz.py).
  *
  * The rule: one YAML document whose top level is a mapping; no tags, no merge keys, no duplicate
  * keys, only string keys, no plain "=", no tabs, lone CRs, NEL/LS/PS or inner byte order marks,
- * and VERSION_FILE_LIMITS on aliases, nesting and number length. Timestamps and base-60 numbers (1:30) stay text. Every other
- * plain scalar resolves as PyYAML's SafeLoader resolves it (YAML 1.1: `yes` is true, `010` is 8,
- * `1e3` is text): the DAG writes the Variables from those values. Integers are exact (bigint),
- * floats are numbers; the yaml package only parses the structure here, its schemas resolve nothing.
+ * and VERSION_FILE_LIMITS on aliases, nesting and number length; none of the forms PyYAML reads
+ * otherwise than YAML does (version-file-syntax.ts and the checks below name each). Timestamps and
+ * base-60 numbers (1:30) stay text. Every other plain scalar resolves as PyYAML's SafeLoader
+ * resolves it (YAML 1.1: `yes` is true, `010` is 8, `1e3` is text): the DAG writes the Variables
+ * from those values. Integers are exact (bigint), floats are numbers; the yaml package only parses
+ * the structure here, its schemas resolve nothing.
  */
 import {
   Composer as YamlComposer,

@@ -259,9 +259,10 @@ def read_version_document(text: str, limits: dict) -> dict:
     "Variable values"): one YAML document whose top level is a mapping; no tags, no merge keys,
     no duplicate keys, only string keys; at most limits["maxAliases"] aliases, limits["maxDepth"]
     levels of nesting and limits["maxNumberChars"] characters per number; no plain "=", no tabs,
-    lone CRs, NEL/LS/PS line breaks or byte order marks past the start. Timestamps and base-60
-    numbers (1:30) stay text; everything else resolves as PyYAML's SafeLoader does. Raises
-    VersionFileError with the reason."""
+    lone CRs, NEL/LS/PS line breaks or byte order marks past the start; none of the forms PyYAML
+    reads otherwise than YAML and the runtime check's reader do (StrictLoader's overrides name
+    each). Timestamps and base-60 numbers (1:30) stay text; everything else resolves as PyYAML's
+    SafeLoader does. Raises VersionFileError with the reason."""
     import yaml
     from yaml.events import AliasEvent, MappingEndEvent
     from yaml.nodes import MappingNode, ScalarNode
