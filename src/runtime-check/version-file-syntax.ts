@@ -43,7 +43,11 @@ function tokenProblem(text: string, token: CST.Token): string | undefined {
 
 function keyProblem(text: string, item: CST.CollectionItem, block: boolean): string | undefined {
   const colon = item.sep?.find((token) => token.type === 'map-value-ind');
-  if (colon === undefined) return undefined;
+  if (colon === undefined) {
+    // After a "? key" line the yaml package takes a line without ":" for the value, then drops it.
+    if (block && item.value) return `line ${lineOf(text, item.value.offset)}: a value needs a ":" before it`;
+    return undefined;
+  }
   const explicit = item.start.find((token) => token.type === 'explicit-key-ind');
   if (explicit !== undefined) {
     // PyYAML wants the ":" of a "?" key on a line of its own, under the "?".
