@@ -28,7 +28,7 @@ from conftest import REPO
 DEFAULT_COUNT = 20_000
 
 
-def test_the_dag_and_the_runtime_check_read_generated_version_files_alike(capsys):
+def test_the_dag_and_the_runtime_check_read_generated_version_files_alike(capfd):
     env = {**os.environ, "VERSION_FUZZ_COUNT": os.environ.get("VERSION_FUZZ_COUNT") or str(DEFAULT_COUNT)}
     result = subprocess.run(
         [
@@ -45,7 +45,7 @@ def test_the_dag_and_the_runtime_check_read_generated_version_files_alike(capsys
         check=False,
     )
     # The seed and the counts, shown on a pass too: a run's seed is what reproduces it.
-    with capsys.disabled():
+    with capfd.disabled():
         sys.stdout.write("\n" + "".join(line + "\n" for line in result.stdout.splitlines() if "fuzz:" in line))
     assert result.returncode == 0, (result.stdout[-20_000:], result.stderr[-5_000:])
     assert f"{env['VERSION_FUZZ_COUNT']} documents: " in result.stdout
