@@ -522,17 +522,28 @@ class Generator {
         if (r.chance(0.05)) text += r.pick(['\n', `${' '.repeat(r.between(0, indent + 3))}\n`]);
       }
       const at = compact && i === 0 ? '' : pad;
-      if (r.chance(0.04) && !this.isBlock(value)) {
-        // An explicit key; its ":" under the "?", or elsewhere.
-        const colon = r.chance(this.knobs.oddSpacing)
-          ? r.pick([' ', `\n${' '.repeat(indent + 1)}`, `\n${' '.repeat(Math.max(indent - 1, 0))}`])
-          : `\n${pad}`;
-        text += `${at}? ${this.propsText(key)}${this.inline(key, indent)}${colon}: ${this.propsText(value)}${this.inline(value, indent)}\n`;
+      if (r.chance(0.05)) {
+        text += `${at}${this.explicitEntry(key, value, indent)}`;
         return;
       }
-      text += `${at}${this.propsText(key)}${this.inline(key, indent)}:${this.valueAfter(value, indent, true)}`;
+      // Spaces before the ":" are allowed; a comment there is not.
+      const before = r.chance(0.03) ? r.pick(['  ', ' ']) : '';
+      text += `${at}${this.propsText(key)}${this.inline(key, indent)}${before}:${this.valueAfter(value, indent, true)}`;
     });
     return text;
+  }
+
+  /** "? key" and ": value" lines; the key may be a block value, the ":" out of line. */
+  private explicitEntry(key: YamlNode, value: YamlNode, indent: number): string {
+    const r = this.random;
+    const pad = ' '.repeat(indent);
+    let text = `?${this.comment()}`;
+    if (key.kind === 'scalar' && r.chance(0.2)) text += ` ${this.blockScalar({ ...key, style: r.pick(['literal', 'folded']) }, indent)}`;
+    else if (r.chance(0.1)) text += `\n${this.blockSeq({ kind: 'seq', items: [key], flow: false }, indent + this.step)}`;
+    else text += ` ${this.propsText(key)}${this.inline(key, indent)}\n`;
+    const colon = r.chance(this.knobs.oddSpacing) ? r.pick([`${' '.repeat(indent + 1)}`, `${' '.repeat(Math.max(indent - 1, 0))}`]) : pad;
+    if (r.chance(0.1)) return text;
+    return `${text}${colon}:${this.valueAfter(value, indent, true)}`;
   }
 
   private blockSeq(node: SeqNode, indent: number): string {
@@ -626,6 +637,8 @@ class Generator {
     items.forEach((item, i) => {
       text += item;
       if (i < items.length - 1 || r.chance(0.1)) text += ',';
+      // An empty entry: YAML and PyYAML refuse it in different ways.
+      if (r.chance(this.knobs.oddSpacing / 10)) text += ' ,';
       if (r.chance(0.2)) text += `${r.chance(this.knobs.comments) ? ' # c' : ''}${this.lineBreak(indent)}`;
       else text += ' ';
     });
