@@ -28,6 +28,11 @@ function tokenProblem(text: string, token: CST.Token): string | undefined {
   // Any tag, also one the yaml package reads and then leaves out of the document (`!:`).
   if (token.type === 'tag') return `the tag ${token.source} is not allowed (write plain values)`;
   if (token.type === 'anchor' || token.type === 'alias') {
+    // PyYAML's names: the yaml package allows any character but spaces and ,[]{}.
+    const name = token.source.slice(1);
+    if (!/^[0-9A-Za-z_-]+$/.test(name)) {
+      return `the anchor name ${JSON.stringify(name)} is not allowed (use letters, digits, "_" and "-")`;
+    }
     // The yaml package ends a name at "[" or "{", PyYAML refuses it.
     const next = text[token.offset + token.source.length];
     if (next === '[' || next === '{') return `line ${lineOf(text, token.offset)}: ${token.source} needs a space before "${next}"`;

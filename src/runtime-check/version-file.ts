@@ -118,9 +118,6 @@ export function readVersionDocument(text: string, limits = VERSION_FILE_LIMITS):
   const syntax = syntaxProblem(source, tokens);
   if (syntax !== undefined) return { ok: false, reason: syntax };
   const problem = doc.errors[0] ?? doc.warnings[0];
-  if (problem?.code === 'TAG_RESOLVE_FAILED') {
-    return { ok: false, reason: `the tag ${firstLine(problem).replace(/^Unresolved tag: /, '')} is not allowed (write plain values)` };
-  }
   if (problem) return { ok: false, reason: explain(source, problem) };
   let value: YamlValue;
   try {
@@ -229,7 +226,6 @@ class Composer {
 
   node(node: unknown, depth: number): YamlValue {
     if (isAlias(node)) {
-      this.checkName(node.source);
       this.aliases += 1;
       if (this.aliases > this.limits.maxAliases) throw new Refused(`more than ${this.limits.maxAliases} aliases`);
       if (this.open.has(node.source)) throw new Refused('an alias inside its own anchored value (a cycle)');
@@ -241,7 +237,6 @@ class Composer {
     if (anchored.tag !== undefined) throw new Refused(`the tag ${anchored.tag} is not allowed (write plain values)`);
     if (depth > this.limits.maxDepth) return this.tooDeep();
     const anchor = anchored.anchor;
-    if (anchor !== undefined) this.checkName(anchor);
     if (anchor !== undefined) {
       if (this.anchors.has(anchor) || this.open.has(anchor)) throw new Refused(`found duplicate anchor ${JSON.stringify(anchor)}`);
       this.open.add(anchor);
@@ -302,13 +297,6 @@ class Composer {
       result.set(key, this.node(item.value, depth + 1));
     }
     return result;
-  }
-
-  /** PyYAML's anchor names: the yaml package allows more (any character but spaces and ,[]{}). */
-  private checkName(name: string): void {
-    if (!/^[0-9A-Za-z_-]+$/.test(name)) {
-      throw new Refused(`the anchor name ${JSON.stringify(name)} is not allowed (use letters, digits, "_" and "-")`);
-    }
   }
 
   private tooDeep(): never {
