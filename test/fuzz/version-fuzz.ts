@@ -1,9 +1,9 @@
 /**
  * Differential fuzzing of the two version.yaml readers: the runtime check's (src/runtime-check/
  * version-file.ts, here in-process) and the DAG's (templates/dag/gpu_cicd_dag_lib.py, in one
- * Python process with PyYAML: pyyaml_reader.py). Both read the same generated batch; any document
- * that one accepts and the other refuses, or that they read to different values, is a
- * disagreement, reported with its seed and index, which regenerate it exactly.
+ * Python process with PyYAML: test/python/dag/version_fuzz_reader.py). Both read the same
+ * generated batch; any document that one accepts and the other refuses, or that they read to
+ * different values, is a disagreement, reported with its seed and index, which regenerate it.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +13,7 @@ import { VERSION_FILE_LIMITS } from '../../src/config/validators.js';
 import { readVersionDocument, type YamlValue } from '../../src/runtime-check/version-file.js';
 import { generateDocuments } from './version-yaml-generator.js';
 
-/** One reader's answer: a value (typed, see pyyaml_reader.py), a refusal, or a crash. */
+/** One reader's answer: a value (typed, see version_fuzz_reader.py), a refusal, or a crash. */
 export type Answer = { ok: true; value: unknown } | { ok: false; reason: string } | { crash: string };
 
 export interface Disagreement {
@@ -37,7 +37,7 @@ export interface FuzzReport {
 /** Reads a batch with the DAG's reader; a function so that tests can stand in for Python. */
 export type DagReader = (documents: readonly string[]) => Promise<Answer[]>;
 
-const READER = resolve(import.meta.dirname, 'pyyaml_reader.py');
+const READER = resolve(import.meta.dirname, '../python/dag/version_fuzz_reader.py');
 
 /**
  * The DAG's reader in one Python process (the interpreter must have PyYAML: a stack venv's). The
@@ -82,7 +82,7 @@ export function checkAnswer(document: string): Answer {
   }
 }
 
-/** The typed encoding pyyaml_reader.py writes, for equal values to compare as equal JSON. */
+/** The typed encoding version_fuzz_reader.py writes, for equal values to compare as equal JSON. */
 export function typed(value: YamlValue): unknown {
   if (value === null || typeof value === 'boolean') return value;
   if (typeof value === 'string') return text(value);

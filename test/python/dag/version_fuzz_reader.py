@@ -20,7 +20,7 @@ import struct
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "templates" / "dag"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "templates" / "dag"))
 import gpu_cicd_dag_lib as lib  # noqa: E402 - the module is found through the path set above
 
 
