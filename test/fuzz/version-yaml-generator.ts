@@ -540,7 +540,10 @@ class Generator {
     let text = `?${this.comment()}`;
     if (key.kind === 'scalar' && r.chance(0.2)) text += ` ${this.blockScalar({ ...key, style: r.pick(['literal', 'folded']) }, indent)}`;
     else if (r.chance(0.1)) text += `\n${this.blockSeq({ kind: 'seq', items: [key], flow: false }, indent + this.step)}`;
-    else text += ` ${this.propsText(key)}${this.inline(key, indent)}\n`;
+    else if (r.chance(this.knobs.oddSpacing / 3)) {
+      // "? key : value" on one line.
+      return `${text} ${this.propsText(key)}${this.inline(key, indent)} :${this.valueAfter(value, indent, true)}`;
+    } else text += ` ${this.propsText(key)}${this.inline(key, indent)}\n`;
     const colon = r.chance(this.knobs.oddSpacing) ? r.pick([`${' '.repeat(indent + 1)}`, `${' '.repeat(Math.max(indent - 1, 0))}`]) : pad;
     if (r.chance(0.1)) return text;
     return `${text}${colon}:${this.valueAfter(value, indent, true)}`;

@@ -434,9 +434,11 @@ def read_version_document(text: str, limits: dict) -> dict:
                     raise VersionFileError("an alias as a mapping key is not allowed")
                 key = self.compose_node(node, None)
                 if not isinstance(key, ScalarNode) or key.tag != _YAML_TAG + "str":
-                    raise VersionFileError(
-                        f"the key {shown(getattr(key, 'value', key), 40)} is not a string (quote it)"
-                    )
+                    if isinstance(key, ScalarNode):
+                        found = shown(key.value, 40)
+                    else:
+                        found = "a mapping" if isinstance(key, MappingNode) else "a list"
+                    raise VersionFileError(f"the key {found} is not a string (quote it)")
                 if key.value in seen:
                     raise VersionFileError(f"duplicate key {shown(key.value, 60)}")
                 seen.add(key.value)
