@@ -6,16 +6,20 @@
  */
 import type { CST } from 'yaml';
 
+/** The one directive allowed, as the DAG's reader matches it (gpu_cicd_dag_lib _VERSION_DIRECTIVE). */
+const VERSION_DIRECTIVE = /^%YAML +1\.[12](?: +(?:#.*)?)?\r?$/;
+
 /** PyYAML drops a possible implicit key that runs longer than this to its ":" (as YAML says). */
 const MAX_IMPLICIT_KEY = 1024;
 
 /** The first rule the tokens break, in words for the user; undefined when they break none. */
 export function syntaxProblem(text: string, tokens: readonly CST.Token[]): string | undefined {
   const directives = tokens.filter((token) => token.type === 'directive');
-  // PyYAML and the yaml package differ on versions, repeats and unknown names: one plain version line at most.
-  const directive = directives.find((token, i) => i > 0 || !/^%YAML 1\.[12]$/.test(withoutComment(token.source)));
+  // PyYAML and the yaml package differ on versions, repeats, unknown names and what may follow:
+  // one plain version line at most.
+  const directive = directives.find((token, i) => i > 0 || !VERSION_DIRECTIVE.test(token.source));
   if (directive !== undefined) {
-    return `the directive ${JSON.stringify(withoutComment(directive.source).slice(0, 40))} is not allowed (a version file needs none)`;
+    return `the directive ${JSON.stringify(directive.source.slice(0, 40))} is not allowed (a version file needs none)`;
   }
   for (const token of walk(tokens)) {
     const problem = tokenProblem(text, token);
@@ -88,10 +92,6 @@ function* walk(root: unknown): Generator<CST.Token> {
     const children = Object.values(value).filter((child) => child !== null && typeof child === 'object');
     for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]);
   }
-}
-
-function withoutComment(line: string): string {
-  return line.replace(/#.*/, '').trim();
 }
 
 /** The 0-based column of an offset; a byte order mark at the start takes none (as in PyYAML). */

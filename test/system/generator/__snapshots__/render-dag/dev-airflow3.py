@@ -229,6 +229,8 @@ _YAML_TAG = "tag:yaml.org,2002:"
 _MORE_DOCUMENTS = 'contains more than one document (remove the "---" or "..." lines after the first)'
 # Where YAML ends an anchor or alias name.
 _NAME_ENDS = "\0 \t\r\n\x85\u2028\u2029,[]{}"
+# The one directive allowed (the runtime check's VERSION_DIRECTIVE).
+_VERSION_DIRECTIVE = re.compile(r"%YAML +1\.[12](?: +(?:#.*)?)?")
 _SPACES_ONLY_LINE = re.compile(r"(^|\n) +(?=\r?\n|\Z)")
 _ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|\r?\n( *\r?\n)?|[\s\S])")
 
@@ -362,13 +364,18 @@ def read_version_document(text: str, limits: dict) -> dict:
             return super().check_key()
 
         def scan_directive(self):
-            start = self.pointer
-            token = super().scan_directive()
-            line = self.buffer[start : self.pointer].split("#")[0].strip()
+            # PyYAML and YAML differ on versions, repeats, unknown names and what may follow: one
+            # plain version line at most, matched on the line as written.
+            end = self.pointer
+            while self.buffer[end] not in "\0\r\n\x85\u2028\u2029":
+                end += 1
+            line = self.buffer[self.pointer : end]
             self.directives += 1
-            if line not in ("%YAML 1.1", "%YAML 1.2") or self.directives > 1:
-                raise VersionFileError(f"the directive {shown(line, 40)} is not allowed (a version file needs none)")
-            return token
+            if not _VERSION_DIRECTIVE.fullmatch(line) or self.directives > 1:
+                raise VersionFileError(
+                    f"the directive {shown(line, 40)} is not allowed (a version file needs none)"
+                )
+            return super().scan_directive()
 
         def fetch_block_scalar(self, style):
             if self.column <= self.indent:
