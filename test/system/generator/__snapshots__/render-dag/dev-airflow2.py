@@ -256,42 +256,17 @@ def escape_problem(source: str, line_at: Callable[[int], int]) -> str | None:
     return None
 
 
-def read_version_document(text: str, limits: dict) -> dict:
-    """Parses a version file under the one rule the DAG and the runtime check share (README,
-    "Variable values"): one YAML document whose top level is a mapping; no tags, no merge keys,
-    no duplicate keys, only string keys; at most limits["maxAliases"] aliases, limits["maxDepth"]
-    levels of nesting and limits["maxNumberChars"] characters per number; no plain "=", no tabs,
-    lone CRs, NEL/LS/PS line breaks or byte order marks past the start; none of the forms PyYAML
-    reads otherwise than YAML and the runtime check's reader do (StrictLoader's overrides name
-    each). Timestamps and base-60 numbers (1:30) stay text; everything else resolves as PyYAML's
-    SafeLoader does. Raises VersionFileError with the reason."""
+_LOADER_CLASSES: dict = {}
+
+
+def _strict_loader_class():
+    """PyYAML's SafeLoader narrowed to the shared rule (read_version_document)."""
     import yaml
     from yaml.events import AliasEvent, MappingEndEvent
     from yaml.nodes import MappingNode, ScalarNode
 
-    # Characters on which YAML readers disagree (PyYAML's line breaks of YAML 1.1 only, its refusal
-    # of most tabs, a lone CR as a line break, a byte order mark past the start): refused outright.
-    for character, name in (
-        ("\x85", "the line break NEL"),
-        ("\u2028", "the line break LINE SEPARATOR"),
-        ("\u2029", "the line break PARAGRAPH SEPARATOR"),
-        ("\t", 'a tab (indent with spaces; write "\\t" inside double quotes)'),
-    ):
-        if character in text:
-            raise VersionFileError(f"contains {name}")
-    if "\r" in text.replace("\r\n", ""):
-        raise VersionFileError("contains a carriage return that does not end a CRLF line")
-    if "\ufeff" in text[1:]:
-        raise VersionFileError("contains a byte order mark after the start")
-    if not text.endswith("\n"):
-        # Read as if the file ended with a line break, as most do: a block value on the last line
-        # then ends with one (PyYAML drops it there, the runtime check's reader keeps it).
-        text += "\n"
-    # A line of only spaces reads as an empty line: inside a | or > value PyYAML keeps the spaces
-    # past the value's indentation, the runtime check's reader does not when no text follows.
-    text = _SPACES_ONLY_LINE.sub(r"\1", text)
-
     class StrictLoader(yaml.SafeLoader):
+        limits: dict  # set on each instance by read_version_document
         aliases = 0
         depth = 0
         directives = 0
@@ -373,9 +348,7 @@ def read_version_document(text: str, limits: dict) -> dict:
             line = self.buffer[self.pointer : end]
             self.directives += 1
             if not _VERSION_DIRECTIVE.fullmatch(line) or self.directives > 1:
-                raise VersionFileError(
-                    f"the directive {shown(line, 40)} is not allowed (a version file needs none)"
-                )
+                raise VersionFileError(f"the directive {shown(line, 40)} is not allowed (a version file needs none)")
             return super().scan_directive()
 
         def fetch_block_scalar(self, style):
@@ -389,16 +362,16 @@ def read_version_document(text: str, limits: dict) -> dict:
         def compose_node(self, parent, index):
             if self.check_event(AliasEvent):
                 self.aliases += 1
-                if self.aliases > limits["maxAliases"]:
-                    raise VersionFileError(f"more than {limits['maxAliases']} aliases")
+                if self.aliases > self.limits["maxAliases"]:
+                    raise VersionFileError(f"more than {self.limits['maxAliases']} aliases")
                 if self.peek_event().anchor in self.open_anchors:
                     raise VersionFileError("an alias inside its own anchored value (a cycle)")
                 return super().compose_node(parent, index)
             event = self.peek_event()
             if getattr(event, "tag", None) is not None:
                 raise VersionFileError(f"the tag {shown(event.tag, 100)} is not allowed (write plain values)")
-            if self.depth >= limits["maxDepth"]:
-                raise VersionFileError(f"nested more than {limits['maxDepth']} levels deep")
+            if self.depth >= self.limits["maxDepth"]:
+                raise VersionFileError(f"nested more than {self.limits['maxDepth']} levels deep")
             outer = self.open_anchors
             self.depth += 1
             if event.anchor is not None:
@@ -426,8 +399,8 @@ def read_version_document(text: str, limits: dict) -> dict:
                     node.tag = _YAML_TAG + "str"
                 elif kind in ("merge", "value", "yaml"):
                     raise VersionFileError(f"the plain value {shown(node.value, 20)} is not allowed (quote it)")
-                elif kind in ("int", "float") and len(node.value) > limits["maxNumberChars"]:
-                    raise VersionFileError(f"a number longer than {limits['maxNumberChars']} characters")
+                elif kind in ("int", "float") and len(node.value) > self.limits["maxNumberChars"]:
+                    raise VersionFileError(f"a number longer than {self.limits['maxNumberChars']} characters")
             return node
 
         def compose_mapping_node(self, anchor):
@@ -454,9 +427,49 @@ def read_version_document(text: str, limits: dict) -> dict:
             node.end_mark = self.get_event().end_mark
             return node
 
+    return StrictLoader
+
+
+def read_version_document(text: str, limits: dict) -> dict:
+    """Parses a version file under the one rule the DAG and the runtime check share (README,
+    "Variable values"): one YAML document whose top level is a mapping; no tags, no merge keys,
+    no duplicate keys, only string keys; at most limits["maxAliases"] aliases, limits["maxDepth"]
+    levels of nesting and limits["maxNumberChars"] characters per number; no plain "=", no tabs,
+    lone CRs, NEL/LS/PS line breaks or byte order marks past the start; none of the forms PyYAML
+    reads otherwise than YAML and the runtime check's reader do (StrictLoader's overrides name
+    each). Timestamps and base-60 numbers (1:30) stay text; everything else resolves as PyYAML's
+    SafeLoader does. Raises VersionFileError with the reason."""
+    import yaml
+
+    # Characters on which YAML readers disagree (PyYAML's line breaks of YAML 1.1 only, its refusal
+    # of most tabs, a lone CR as a line break, a byte order mark past the start): refused outright.
+    for character, name in (
+        ("\x85", "the line break NEL"),
+        ("\u2028", "the line break LINE SEPARATOR"),
+        ("\u2029", "the line break PARAGRAPH SEPARATOR"),
+        ("\t", 'a tab (indent with spaces; write "\\t" inside double quotes)'),
+    ):
+        if character in text:
+            raise VersionFileError(f"contains {name}")
+    if "\r" in text.replace("\r\n", ""):
+        raise VersionFileError("contains a carriage return that does not end a CRLF line")
+    if "\ufeff" in text[1:]:
+        raise VersionFileError("contains a byte order mark after the start")
+    if not text.endswith("\n"):
+        # Read as if the file ended with a line break, as most do: a block value on the last line
+        # then ends with one (PyYAML drops it there, the runtime check's reader keeps it).
+        text += "\n"
+    # A line of only spaces reads as an empty line: inside a | or > value PyYAML keeps the spaces
+    # past the value's indentation, the runtime check's reader does not when no text follows.
+    text = _SPACES_ONLY_LINE.sub(r"\1", text)
+
+    if "strict" not in _LOADER_CLASSES:
+        # One class per process, made on first use (yaml is imported only when a file is read).
+        _LOADER_CLASSES["strict"] = _strict_loader_class()
     loader = None
     try:
-        loader = StrictLoader(text)
+        loader = _LOADER_CLASSES["strict"](text)
+        loader.limits = limits
         document = loader.get_single_data()
     except VersionFileError:
         raise
