@@ -30,7 +30,7 @@ export function syntaxProblem(text: string, tokens: readonly CST.Token[]): strin
 
 function tokenProblem(text: string, token: CST.Token): string | undefined {
   // Any tag, also one the yaml package reads and then leaves out of the document (`!:`).
-  if (token.type === 'tag') return `the tag ${token.source} is not allowed (write plain values)`;
+  if (token.type === 'tag') return `the tag ${tagName(token.source)} is not allowed (write plain values)`;
   if (token.type === 'anchor' || token.type === 'alias') {
     // PyYAML's names: the yaml package allows any character but spaces and ,[]{}.
     const name = token.source.slice(1);
@@ -76,6 +76,12 @@ function keyProblem(text: string, item: CST.CollectionItem, block: boolean): str
     return `line ${lineOf(text, start)}: a key runs over ${MAX_IMPLICIT_KEY} characters (use a shorter key)`;
   }
   return undefined;
+}
+
+/** A tag as PyYAML names it: "!!" is tag:yaml.org,2002:, "!<...>" verbatim (%TAG is refused). */
+function tagName(source: string): string {
+  if (source.startsWith('!<') && source.endsWith('>')) return source.slice(2, -1);
+  return source.startsWith('!!') ? `tag:yaml.org,2002:${source.slice(2)}` : source;
 }
 
 /** Every token of the tree, depth first in document order; a loop, as trees may nest deeply. */
