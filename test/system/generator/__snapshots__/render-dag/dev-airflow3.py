@@ -302,6 +302,15 @@ def _strict_loader_class():
                 raise self.unindented("a flow collection ([...] or {...})")
             return chunks
 
+        def scan_flow_scalar_non_spaces(self, double, start_mark):
+            try:
+                return super().scan_flow_scalar_non_spaces(double, start_mark)
+            except (ValueError, OverflowError):
+                # chr() of a \U escape past U+10FFFF (an OverflowError past 2**31).
+                raise VersionFileError(
+                    f"line {self.line + 1}: an escape past U+10FFFF, the last Unicode character"
+                ) from None
+
         def scan_flow_scalar_breaks(self, double, start_mark):
             chunks = super().scan_flow_scalar_breaks(double, start_mark)
             if self.column <= self.indent:
@@ -481,7 +490,7 @@ def read_version_document(text: str, limits: dict) -> dict:
         raise VersionFileError(f"invalid YAML: {problem[:300]}{where}") from None
     except yaml.YAMLError as exc:
         raise VersionFileError(f"invalid YAML: {str(exc).splitlines()[0][:300]}") from None
-    except (ValueError, RecursionError, MemoryError) as exc:
+    except (ValueError, OverflowError, RecursionError, MemoryError) as exc:
         # PyYAML's constructors raise plain ValueError (e.g. "0b_"), not YAMLError.
         raise VersionFileError(f"unreadable value ({type(exc).__name__})") from None
     finally:
