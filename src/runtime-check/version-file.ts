@@ -1,31 +1,50 @@
 /**
  * The version file read from a GPU server, read exactly as the DAG reads it (templates/dag/
  * gpu_cicd_dag_lib.py read_version_document): one rule, documented in the README ("Variable
- * values") and held to by test/fixtures/version-yaml-corpus.json on both sides.
+ * values"), held to by test/fixtures/version-yaml-corpus.json on both sides and checked by
+ * differential fuzzing against the DAG's reader (test/fuzz, test/python/dag/test_version_fuzz.py).
  *
  * The rule: one YAML document whose top level is a mapping; no tags, no merge keys, no duplicate
  * keys, only string keys, no plain "=", no tabs, lone CRs, NEL/LS/PS or inner byte order marks,
- * and VERSION_FILE_LIMITS on aliases, nesting and number length. Timestamps and base-60 numbers (1:30) stay text. Every other
- * plain scalar resolves as PyYAML's SafeLoader resolves it (YAML 1.1: `yes` is true, `010` is 8,
- * `1e3` is text): the DAG writes the Variables from those values. Integers are exact (bigint),
- * floats are numbers; the yaml package only parses the structure here, its schemas resolve nothing.
+ * and VERSION_FILE_LIMITS on aliases, nesting and number length; none of the forms PyYAML reads
+ * otherwise than YAML does (version-file-syntax.ts and the checks below name each). Timestamps and
+ * base-60 numbers (1:30) stay text. Every other plain scalar resolves as PyYAML's SafeLoader
+ * resolves it (YAML 1.1: `yes` is true, `010` is 8, `1e3` is text): the DAG writes the Variables
+ * from those values. Integers are exact (bigint), floats are numbers; the yaml package only parses
+ * the structure here, its schemas resolve nothing.
  */
-import { isAlias, isMap, isPair, isScalar, isSeq, parseDocument, Scalar, type Node } from 'yaml';
+import {
+  Composer as YamlComposer,
+  type CST,
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  Parser,
+  Scalar,
+  type Document,
+  type Node,
+  type YAMLError,
+} from 'yaml';
 import { VERSION_FILE_LIMITS } from '../config/validators.js';
+import { lineOf, syntaxProblem } from './version-file-syntax.js';
 import type { ResolvedConfig } from '../config/resolved.js';
 
 export type VariableMapping = ResolvedConfig['versionFile']['variables'][number];
 export type ValueType = VariableMapping['type'];
 /** A scalar a Variable can hold: integers as bigint (exact), floats as number. */
 export type VersionValue = string | boolean | bigint | number;
-export type YamlValue = VersionValue | null | YamlValue[] | { [key: string]: YamlValue };
+/** Mappings are Maps: they keep the document's key order, as the DAG's dicts do, and any key is data. */
+export type YamlValue = VersionValue | null | YamlValue[] | YamlMap;
+export type YamlMap = Map<string, YamlValue>;
 
 /** Aliases a version file may use; a handful is plenty for four scalars. */
 export const MAX_ALIAS_COUNT = VERSION_FILE_LIMITS.maxAliases;
 
 export type VersionFileResult = { ok: true; values: Record<string, VersionValue> } | { ok: false; reason: string };
 
-export type VersionDocumentResult = { ok: true; document: Record<string, YamlValue> } | { ok: false; reason: string };
+export type VersionDocumentResult = { ok: true; document: YamlMap } | { ok: false; reason: string };
 
 class Refused extends Error {}
 
@@ -83,47 +102,127 @@ export function readVersionDocument(text: string, limits = VERSION_FILE_LIMITS):
   if (text.includes('\t')) return { ok: false, reason: 'contains a tab (indent with spaces; write "\\t" inside double quotes)' };
   if (/\r(?!\n)/.test(text)) return { ok: false, reason: 'contains a carriage return that does not end a CRLF line' };
   if (text.indexOf('\ufeff', 1) >= 0) return { ok: false, reason: 'contains a byte order mark after the start' };
-  let doc;
+  // Read as if the file ended with a line break, as most do: a block value on the last line then
+  // ends with one (PyYAML drops it there, the yaml package keeps it). A line of only spaces reads
+  // as an empty line: inside a | or > value PyYAML keeps the spaces past the value's indentation,
+  // the yaml package does not when no text follows.
+  const source = (text.endsWith('\n') ? text : `${text}\n`).replace(/(^|\n) +(?=\r?\n|$)/g, '$1');
+  let parsed;
   try {
-    doc = parseDocument(text, {
-      version: '1.1',
-      // Structure only: every scalar stays text here and is resolved by resolvePlain.
-      schema: 'failsafe',
-      customTags: [],
-      resolveKnownTags: false,
-      merge: false,
-      uniqueKeys: false,
-      strict: true,
-      prettyErrors: false,
-    });
+    parsed = parseOne(source);
   } catch (error) {
     return { ok: false, reason: `not parseable YAML: ${firstLine(error)}` };
   }
+  if (parsed === null) return { ok: false, reason: 'contains more than one document (remove the "---" or "..." lines after the first)' };
+  const { doc, tokens } = parsed;
+  const syntax = syntaxProblem(source, tokens);
+  if (syntax !== undefined) return { ok: false, reason: syntax };
   const problem = doc.errors[0] ?? doc.warnings[0];
-  if (problem?.code === 'TAG_RESOLVE_FAILED') {
-    return { ok: false, reason: `the tag ${firstLine(problem).replace(/^Unresolved tag: /, '')} is not allowed (write plain values)` };
-  }
-  if (problem) return { ok: false, reason: `invalid YAML: ${firstLine(problem)}` };
+  if (problem) return { ok: false, reason: explain(source, problem) };
   let value: YamlValue;
   try {
-    value = new Composer(limits).node(doc.contents, 1);
+    value = new Composer(source, limits).node(doc.contents, 1);
   } catch (error) {
     if (error instanceof Refused || error instanceof RangeError) return { ok: false, reason: firstLine(error) };
     throw error;
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    return { ok: false, reason: `expected a mapping of keys to values, found ${describe(value)}` };
-  }
+  if (!(value instanceof Map)) return { ok: false, reason: `expected a mapping of keys to values, found ${describe(value)}` };
   return { ok: true, document: value };
 }
+
+/**
+ * parseDocument, keeping the concrete syntax tree for syntaxProblem: the structure only, every
+ * scalar stays text here and is resolved by resolvePlain. Null when the text holds more than one
+ * document.
+ */
+function parseOne(text: string): { doc: Document; tokens: CST.Token[] } | null {
+  const tokens: CST.Token[] = [];
+  function* kept(source: Iterable<CST.Token>): Generator<CST.Token> {
+    for (const token of source) {
+      tokens.push(token);
+      yield token;
+    }
+  }
+  const composer = new YamlComposer({
+    version: '1.1',
+    schema: 'failsafe',
+    customTags: [],
+    resolveKnownTags: false,
+    merge: false,
+    uniqueKeys: false,
+    strict: true,
+    prettyErrors: false,
+  });
+  const docs = [...composer.compose(kept(new Parser().parse(text)), true, text.length)];
+  return docs.length === 1 ? { doc: docs[0]!, tokens } : null;
+}
+
+/**
+ * A quoted value or flow collection whose continuation line is not indented past its key or "-"
+ * breaks YAML's indentation rule: the yaml package ends it there (an unclosed quote or
+ * collection), PyYAML would read on; the DAG's reader refuses it with this same reason.
+ */
+function unindented(line: number, what: string): string {
+  return (
+    `${what} is not closed before line ${line}, which is not indented past its key or "-" ` +
+    '(close it, or indent each of its continuation lines further)'
+  );
+}
+
+/** The refusal for a problem the yaml package found, in the words the DAG's reader uses. */
+function explain(text: string, problem: YAMLError): string {
+  const message = firstLine(problem).replace(/ at line \d+, column \d+:?$/, '');
+  // Where the yaml package stopped reading: more text after it means an unindented line, not
+  // the end of the file.
+  const at = problem.pos[0];
+  const more = text.slice(at).trim() !== '';
+  if (more && problem.code === 'BAD_INDENT' && /^Flow (sequence|map) in block collection/.test(message)) {
+    return unindented(lineOf(text, at), 'a flow collection ([...] or {...})');
+  }
+  if (more && problem.code === 'MISSING_CHAR' && /^Missing closing .quote/.test(message)) {
+    // The value's source ends at the line break before the unindented line.
+    return unindented(lineOf(text, at) + 1, 'a quoted value');
+  }
+  if (message.startsWith('Comments must be separated from other tokens')) {
+    return `line ${lineOf(text, at)}: a comment must be separated from the value before it by a space`;
+  }
+  const column = at - text.lastIndexOf('\n', at - 1);
+  return `invalid YAML: ${message} (line ${lineOf(text, at)}, column ${column})`;
+}
+
+/**
+ * Escapes in a double-quoted value the readers decode differently: a \\u escape of a UTF-16
+ * surrogate (PyYAML keeps two code points where the yaml package joins a pair into one
+ * character), and a "\\" ending a line followed by an empty line (the yaml package folds the empty
+ * line). lineAt gives the line of an offset in source.
+ */
+function escapeProblem(source: string, lineAt: (offset: number) => number): string | undefined {
+  for (const match of source.matchAll(/\\(?:u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|\r?\n( *\r?\n)?|[\s\S])/g)) {
+    const code = Number.parseInt(match[1] ?? match[2] ?? 'x', 16);
+    if (code >= 0xd800 && code <= 0xdfff) {
+      return `the escape ${match[0]} is half of a UTF-16 surrogate pair (write the character itself, or \\U0001F600 for one past U+FFFF)`;
+    }
+    if (match[3] !== undefined) {
+      return `line ${lineAt(match.index)}: a "\\" at the end of a line inside double quotes is followed by an empty line (write "\\n" for a line break)`;
+    }
+  }
+  return undefined;
+}
+
+const INDICATOR_IN_FLOW = 'a plain value inside [...] or {...} starts with ":" or holds "?" (quote it)';
 
 /** Walks the parsed nodes in document order as PyYAML's composer does, applying the limits. */
 class Composer {
   private aliases = 0;
   private readonly open = new Set<string>();
   private readonly anchors = new Map<string, YamlValue>();
+  /** How many flow collections ([...] or {...}) enclose the node being composed. */
+  private flowLevel = 0;
 
-  constructor(private readonly limits: typeof VERSION_FILE_LIMITS) {}
+  constructor(
+    private readonly text: string,
+    private readonly limits: typeof VERSION_FILE_LIMITS,
+  ) {}
 
   node(node: unknown, depth: number): YamlValue {
     if (isAlias(node)) {
@@ -152,28 +251,50 @@ class Composer {
 
   private compose(node: Node, depth: number): YamlValue {
     if (isScalar(node)) return this.scalar(node);
-    if (isSeq(node)) {
-      // A `key: value` pair inside a flow sequence is a one-pair mapping, as PyYAML reads it.
-      return node.items.map((item) => (isPair(item) ? this.mapping([item], depth + 1) : this.node(item, depth + 1)));
+    const flow = (isSeq(node) || isMap(node)) && node.flow === true;
+    if (flow) this.flowLevel += 1;
+    try {
+      if (isSeq(node)) {
+        // A `key: value` pair inside a flow sequence is a one-pair mapping, as PyYAML reads it.
+        return node.items.map((item) => (isPair(item) ? this.mapping([item], depth + 1) : this.node(item, depth + 1)));
+      }
+      if (isMap(node)) return this.mapping(node.items, depth);
+    } finally {
+      if (flow) this.flowLevel -= 1;
     }
-    if (isMap(node)) return this.mapping(node.items, depth);
     throw new Refused('an unsupported YAML node');
   }
 
   private scalar(node: Scalar): YamlValue {
     const text = String(node.value);
-    return node.type === Scalar.PLAIN ? resolvePlain(text, this.limits) : text;
+    if (node.type === Scalar.PLAIN) {
+      // Inside [...] or {...} PyYAML ends a plain value at "?" and takes a leading ":" for an
+      // indicator; the yaml package reads both as text.
+      if (this.flowLevel > 0 && (text.includes('?') || text.startsWith(':'))) throw new Refused(INDICATOR_IN_FLOW);
+      return resolvePlain(text, this.limits);
+    }
+    const [start, end] = node.range ?? [0, 0];
+    const source = this.text.slice(start, end);
+    // The yaml package takes an escaped quote before an unindented line for the closing one.
+    const closed = node.type === Scalar.QUOTE_DOUBLE ? /^"(?:[^"\\]|\\[\s\S])*"$/ : /^'(?:[^']|'')*'$/;
+    if ((node.type === Scalar.QUOTE_DOUBLE || node.type === Scalar.QUOTE_SINGLE) && !closed.test(source)) {
+      throw new Refused(unindented(lineOf(this.text, end) + 1, 'a quoted value'));
+    }
+    if (node.type === Scalar.QUOTE_DOUBLE) {
+      const problem = escapeProblem(source, (offset) => lineOf(this.text, start + offset));
+      if (problem) throw new Refused(problem);
+    }
+    return text;
   }
 
-  private mapping(items: ReadonlyArray<{ key: unknown; value: unknown }>, depth: number): { [key: string]: YamlValue } {
-    // A null prototype: a "__proto__" key is data, not the object's prototype.
-    const result = Object.create(null) as { [key: string]: YamlValue };
+  private mapping(items: ReadonlyArray<{ key: unknown; value: unknown }>, depth: number): YamlMap {
+    const result: YamlMap = new Map();
     for (const item of items) {
       if (isAlias(item.key)) throw new Refused('an alias as a mapping key is not allowed');
       const key = this.node(item.key, depth + 1);
       if (typeof key !== 'string') throw new Refused(`the key ${describe(key)} is not a string (quote it)`);
-      if (Object.hasOwn(result, key)) throw new Refused(`duplicate key ${JSON.stringify(key)}`);
-      result[key] = this.node(item.value, depth + 1);
+      if (result.has(key)) throw new Refused(`duplicate key ${JSON.stringify(key)}`);
+      result.set(key, this.node(item.value, depth + 1));
     }
     return result;
   }
@@ -190,11 +311,11 @@ export function parseVersionFile(text: string, mappings: readonly VariableMappin
   const problems: string[] = [];
   const values: Record<string, VersionValue> = {};
   for (const mapping of mappings) {
-    if (!Object.hasOwn(map, mapping.key)) {
+    if (!map.has(mapping.key)) {
       problems.push(`missing key "${mapping.key}"`);
       continue;
     }
-    const found = map[mapping.key];
+    const found = map.get(mapping.key);
     if (!hasType(found, mapping.type)) {
       problems.push(`"${mapping.key}" should be ${article(mapping.type)}, found ${describe(found)}`);
       continue;
@@ -238,7 +359,7 @@ function article(type: ValueType): string {
 function describe(value: unknown): string {
   if (value === null || value === undefined) return 'an empty value';
   if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
+  if (value instanceof Map) return 'a mapping';
   if (typeof value === 'bigint') return `integer ${truncate(value.toString(), 40)}`;
   if (typeof value === 'number') return Number.isFinite(value) ? `float ${String(value)}` : String(value);
   return `${typeof value} ${truncate(JSON.stringify(value), 40)}`;

@@ -41,8 +41,9 @@ def typed(value):
 @pytest.mark.parametrize("case", CORPUS["cases"], ids=[case["id"] for case in CORPUS["cases"]])
 def test_version_corpus_reads_as_the_runtime_check_reads_it(case):
     if case["expect"] == "refused":
-        with pytest.raises(lib.VersionFileError):
+        with pytest.raises(lib.VersionFileError) as refused:
             lib.read_version_document(case["yaml"], LIMITS)
+        assert case.get("reason", "") in str(refused.value)
     else:
         assert typed(lib.read_version_document(case["yaml"], LIMITS)) == case["expect"]
 

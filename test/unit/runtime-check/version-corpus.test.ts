@@ -11,6 +11,8 @@ interface Case {
   id: string;
   yaml: string;
   expect: 'refused' | Record<string, unknown>;
+  /** For a refusal: a text both readers' reasons contain. */
+  reason?: string;
 }
 const corpus = JSON.parse(readFileSync('test/fixtures/version-yaml-corpus.json', 'utf8')) as { limits: unknown; cases: Case[] };
 
@@ -24,7 +26,7 @@ function typed(value: YamlValue): unknown {
     return { float: variableText(value) };
   }
   if (Array.isArray(value)) return value.map(typed);
-  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, typed(item)]));
+  return Object.fromEntries([...value].map(([key, item]) => [key, typed(item)]));
 }
 
 describe('the version file corpus', () => {
@@ -38,6 +40,7 @@ describe('the version file corpus', () => {
     const result = readVersionDocument(c.yaml);
     if (c.expect === 'refused') {
       expect(result.ok, JSON.stringify(result)).toBe(false);
+      if (c.reason !== undefined && !result.ok) expect(result.reason).toContain(c.reason);
     } else {
       expect(result.ok ? typed(result.document) : result).toEqual(c.expect);
     }

@@ -102,8 +102,9 @@ describe('parseVersionFile', () => {
 
   it.each([
     ['duplicate keys', 'a: 1\na: 2\nb: 1\nc: 1\nd: 1\n', /^duplicate key "a"/],
-    ['several documents', 'a: 1\nb: 1\nc: 1\nd: 1\n---\na: 2\n', /multiple documents/],
-    ['broken syntax', 'a: [1, 2\nb: 1\n', /invalid YAML/],
+    ['several documents', 'a: 1\nb: 1\nc: 1\nd: 1\n---\na: 2\n', /more than one document/],
+    ['broken syntax', 'a: b: c\n', /^invalid YAML: .* \(line 1, column \d+\)$/],
+    ['an unclosed flow collection', 'a: [1, 2\nb: 1\n', /^a flow collection \(\[\.\.\.\] or \{\.\.\.\}\) is not closed before line 2/],
     ['tabs for indentation', 'a:\n\tb: 1\n', /contains a tab/],
   ])('refuses %s', (_name, text, expected) => {
     expect(reason(text)).toMatch(expected);
