@@ -415,15 +415,20 @@ function explainTagged(e: SdkLike, call: RemoteCall | undefined, context: AwsErr
     const bound = (e as { deadlineMs?: number }).deadlineMs ?? /(\d+)\s*ms/.exec(detail ?? '')?.[1];
     const host = call?.endpoint ?? 'the endpoint';
     const attempts = sdk?.attempts ?? 1;
+    // Our own deadline: what the endpoint did goes in the first line, where the AWS message would.
+    const ownReason = own ? (e as { reason?: unknown }).reason : undefined;
     const lines = own
-      ? [detail ?? '']
+      ? typeof ownReason === 'string'
+        ? [`Check the endpoint and the network. ${reachHint(service ?? 'S3', context, env)}`]
+        : [detail ?? '']
       : timedOut
         ? [
             `${host} did not answer within ${bound ? seconds(Number(bound)) : call?.elapsedMs !== undefined ? `about ${seconds(call.elapsedMs)}` : 'the request timeout'}` +
               `${attempts > 1 ? ` (retried ${attempts - 1} time${attempts === 2 ? '' : 's'})` : ''}. ${reachHint(service ?? 'S3', context, env)}`,
           ]
         : [`${unanswered(code, host)}${attempts > 1 ? ` (${attempts} attempts)` : ''}. ${reachHint(service ?? 'S3', context, env)}`];
-    return make(timedOut ? 'timeout' : 'unreachable', code, own ? undefined : detail, lines);
+    const remoteMessage = typeof ownReason === 'string' ? ownReason : own ? undefined : detail;
+    return make(timedOut ? 'timeout' : 'unreachable', code, remoteMessage, lines);
   }
   // An endpoint override that is not a URL: the SDK cannot even build the request.
   if (e.name === 'TypeError' && /Invalid URL/.test(e.message ?? '') && service) {
@@ -482,10 +487,15 @@ function explainTagged(e: SdkLike, call: RemoteCall | undefined, context: AwsErr
     ]);
   };
   const serverError = () =>
-    make('server-error', code, message, [
-      `AWS had a problem answering (HTTP ${status ?? '5xx'}); ${retried(sdk.attempts)}. Run the command again; ` +
-        `if it keeps failing, see the AWS Health Dashboard for ${service ?? 'the service'}${context.region ? ` in ${context.region}` : ''}.`,
-    ]);
+    code === 'HTTP 503' && service === 'S3'
+      ? // S3 answers a HEAD without a body: 503 is SlowDown as often as an outage.
+        make('throttled', code, message, [
+          `S3 answered 503 without a body (a HEAD request): it is throttling (SlowDown) or unavailable; ${retried(sdk.attempts)}. Try again in a few minutes.`,
+        ])
+      : make('server-error', code, message, [
+          `AWS had a problem answering (HTTP ${status ?? '5xx'}); ${retried(sdk.attempts)}. Run the command again; ` +
+            `if it keeps failing, see the AWS Health Dashboard for ${service ?? 'the service'}${context.region ? ` in ${context.region}` : ''}.`,
+        ]);
   const invalid = () => {
     const named = namedFields(message ?? '', context.inputFields ?? {});
     const which =

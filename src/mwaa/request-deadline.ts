@@ -73,6 +73,11 @@ export class RequestDeadlineError extends UserError {
   }
 
   private describe(): string {
+    return `${this.service} at ${this.endpoint} ${this.reason}. Check the endpoint and the network.`;
+  }
+
+  /** What the endpoint did, with the bound and the attempts (the message without who and what to do). */
+  get reason(): string {
     const attempts = this.$metadata.attempts ?? 1;
     const tries = attempts > 1 ? `, ${attempts} attempts` : '';
     const within = shownSeconds(this.boundMs);
@@ -83,7 +88,7 @@ export class RequestDeadlineError extends UserError {
           ? `went silent for ${within}${tries} (${LIMIT_VARIABLES.request} changes it)`
           : `${this.answered ? 'did not finish its answer' : 'did not answer'} within ${within}${tries} ` +
             `(the deadline of each attempt; ${LIMIT_VARIABLES.request} changes it)`;
-    return `${this.service} at ${this.endpoint} ${what}. Check the endpoint and the network.`;
+    return what;
   }
 }
 
