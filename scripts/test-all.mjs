@@ -3,9 +3,9 @@
 // OpenSSH) for each Airflow line with the Python and integration suites against it. Idempotent:
 // `local up` reuses what is provisioned. Prints one closing line: "N passed, N failed[, N skipped]".
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -56,12 +56,13 @@ function countJunit(file) {
 }
 
 /**
- * After `local down` nothing any stack of the run started may remain (counted as one test): not
- * under the main stack's root, nor under MWAA_TEST_TMP, where every throw-away root lives. `local
- * status` lists the processes marked with a root at or below the one it is given (local-stack/src/strays.ts).
+ * After a line's `local down` nothing its stacks started may remain (counted as one test per
+ * root): not under the line's stack root, nor under the line's scratch directory, where every
+ * throw-away root of its tests lives. `local status` lists the processes marked with a root at or
+ * below the one it is given (local-stack/src/strays.ts).
  */
-function noStrayProcesses(label) {
-  for (const where of [stackRoot, testTmp]) {
+function noStrayProcesses(label, roots) {
+  for (const where of roots) {
     const status = spawnSync(process.execPath, [join(root, 'dist/cli.js'), 'local', 'status', '--json'], {
       cwd: root,
       encoding: 'utf8',
@@ -85,9 +86,10 @@ function noStrayProcesses(label) {
 }
 
 /** Throw-away stacks a failed test left up are stopped here, once the stray check has counted them. */
-function downLeftoverStacks() {
-  for (const entry of readdirSync(testTmp)) {
-    const leftover = join(testTmp, entry);
+function downLeftoverStacks(scratch) {
+  if (!existsSync(scratch)) return;
+  for (const entry of readdirSync(scratch)) {
+    const leftover = join(scratch, entry);
     if (!existsSync(join(leftover, 'state.json'))) continue;
     process.stdout.write(`\n=== local down of a stack a test left up: ${leftover}\n`);
     spawnSync(node, [cli, 'local', 'down'], { cwd: root, stdio: 'inherit', env: { ...process.env, MWAA_LOCAL_HOME: leftover } });
@@ -121,32 +123,65 @@ const LINE_DEPENDENT_SUITES = [
 ];
 
 const stackRoot = process.env.MWAA_LOCAL_HOME || join(root, '.local-stack');
-function stackState() {
-  return JSON.parse(readFileSync(join(stackRoot, 'state.json'), 'utf8'));
+const venvsDir = process.env.MWAA_LOCAL_VENVS || join(stackRoot, 'venvs');
+
+/**
+ * The two Airflow lines run at the same time, each in a checkout of its own: line 2 here, line 3
+ * in a copy of this checkout (node_modules linked, not copied) under the run's scratch directory,
+ * with its own stack root, dist/, dist-artifacts/ and scratch directory. Nothing of one line's
+ * files, stack or ports is then the other's; the venvs are shared (one install per line). Much of
+ * an integration test is waiting for Airflow's scheduler, so the other line's tests fill the CPU.
+ */
+function lineCheckout(line) {
+  const scratch = join(testTmp, `line-${line}`);
+  mkdirSync(scratch, { recursive: true });
+  if (line === '2') return { line, dir: root, stackRoot, scratch };
+  const dir = join(testTmp, `checkout-line-${line}`);
+  const skipped = new Set(['node_modules', '.local-stack', '.test-reports', 'dist-artifacts', '.cache']);
+  cpSync(root, dir, {
+    recursive: true,
+    filter: (source) => !skipped.has(relative(root, source).split(sep)[0]),
+  });
+  symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  return { line, dir, stackRoot: join(dir, '.local-stack'), scratch };
+}
+
+/** The environment of a line's steps: its stack, its scratch directory, the shared venvs. */
+function lineEnv(checkout) {
+  return {
+    MWAA_TEST_AIRFLOW_LINE: checkout.line,
+    MWAA_LOCAL_HOME: checkout.stackRoot,
+    MWAA_LOCAL_VENVS: venvsDir,
+    MWAA_TEST_TMP: checkout.scratch,
+  };
 }
 
 /**
  * Provisioning (each line's venv from its lock, and a migrated Airflow DB: `local provision`)
  * runs in the background from the start, one line after the other: line 2's is ready for its
- * `local up` after the unit and system tests, line 3's is made while line 2 is tested. Its output
- * goes to .test-reports/provision.log; a failure shows again in the `local up` that redoes it.
+ * `local up` after the unit and system tests, line 3's soon after. Its output goes to
+ * .test-reports/provision.log; a failure shows again in the `local up` that redoes it.
  */
-function provisionInBackground(lines) {
+function provisionInBackground(checkouts) {
   const log = openSync(join(reports, 'provision.log'), 'a');
   const done = {};
   let previous = Promise.resolve();
-  for (const line of lines) {
+  for (const checkout of checkouts) {
     previous = previous.then(
       () =>
         new Promise((resolveLine) => {
           const t0 = Date.now();
-          const child = spawn(node, [cli, 'local', 'provision', '--airflow', line], { cwd: root, stdio: ['ignore', log, log] });
+          const child = spawn(node, [cli, 'local', 'provision', '--airflow', checkout.line], {
+            cwd: root,
+            env: { ...process.env, ...lineEnv(checkout) },
+            stdio: ['ignore', log, log],
+          });
           const settle = (ok) => resolveLine({ ok, seconds: ((Date.now() - t0) / 1000).toFixed(1) });
           child.on('exit', (code) => settle(code === 0));
           child.on('error', () => settle(false));
         }),
     );
-    done[line] = previous;
+    done[checkout.line] = previous;
   }
   void previous.then(() => closeSync(log));
   return done;
@@ -161,11 +196,37 @@ async function provisioned(provisioning, line) {
     );
 }
 
-function pytestRun(name, paths, env = {}) {
-  const state = stackState();
-  const out = join(reports, `${name}.xml`);
-  run(name, join(state.venvBin, 'python'), ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', `--junitxml=${out}`, ...paths], { env });
-  countJunit(out);
+/**
+ * One step of a line: its output is kept and printed in one block when it ends, so the two lines'
+ * steps never interleave line by line.
+ */
+function runStep(name, command, args, { env, cwd }) {
+  process.stdout.write(`\n=== ${name}: started\n`);
+  return new Promise((resolveStep) => {
+    const t0 = Date.now();
+    const chunks = [];
+    const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.on('data', (d) => chunks.push(d));
+    child.stderr.on('data', (d) => chunks.push(d));
+    let settled = false;
+    const finish = (code, signal) => {
+      if (settled) return;
+      settled = true;
+      const seconds = ((Date.now() - t0) / 1000).toFixed(1);
+      const ok = code === 0;
+      if (!ok) failedSteps.push(name);
+      const output = Buffer.concat(chunks).toString();
+      process.stdout.write(
+        `\n=== ${name}\n${output}${output.endsWith('\n') || output === '' ? '' : '\n'}=== ${name}: ${ok ? 'ok' : `FAILED (exit ${code ?? signal})`} in ${seconds}s\n`,
+      );
+      resolveStep(ok);
+    };
+    child.on('close', finish);
+    child.on('error', (error) => {
+      chunks.push(Buffer.from(`${error.message}\n`));
+      finish(null, 'spawn error');
+    });
+  });
 }
 
 const FUZZ_TEST = 'test/python/dag/test_version_fuzz.py';
@@ -188,41 +249,92 @@ function fuzzDeselection(line) {
   return [`--ignore=${FUZZ_TEST}`];
 }
 
+/** A line's whole part: its stack up, ruff, pytest, the integration suites, down, the stray check. */
+async function testLine(checkout, provisioning) {
+  const { line, dir } = checkout;
+  const env = lineEnv(checkout);
+  const label = `Airflow ${line}`;
+  const lineCli = join(dir, 'dist/cli.js');
+  await provisioned(provisioning, line);
+  try {
+    if (!(await runStep(`local up (${label})`, node, [lineCli, 'local', 'up', '--airflow', line], { env, cwd: dir }))) return;
+    const state = JSON.parse(readFileSync(join(checkout.stackRoot, 'state.json'), 'utf8'));
+    const ruff = join(state.venvBin, 'ruff');
+    await runStep(`ruff (${label})`, ruff, ['check', 'templates', 'test/python', 'scripts'], { env, cwd: dir });
+    await runStep(`ruff format (${label})`, ruff, ['format', '--check', 'templates', 'test/python', 'scripts'], { env, cwd: dir });
+    const pytest = async (name, paths) => {
+      const out = join(reports, `${name}.xml`);
+      await runStep(name, join(state.venvBin, 'python'), ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', `--junitxml=${out}`, ...paths], {
+        env,
+        cwd: dir,
+      });
+      countJunit(out);
+    };
+    // One pytest session per suite: each folder has its own conftest.
+    if (line === '2') await pytest('pytest-plugins', ['test/python/plugins']);
+    await pytest(`pytest-dag-airflow-${line}`, ['test/python/dag', ...fuzzDeselection(line)]);
+    // Everything on line 2; on line 3 what depends on the line (deploy, the control plane, the
+    // stack): the check suites' SSH side is the same on both, and their Variables comparison
+    // runs on line 3 inside the deploy suite.
+    const name = `integration-airflow-${line}`;
+    const out = join(reports, `${name}.json`);
+    const files = line === '2' ? [] : LINE_DEPENDENT_SUITES;
+    await runStep(
+      name,
+      node,
+      [
+        join(dir, 'node_modules/vitest/vitest.mjs'),
+        'run',
+        '--project',
+        'integration',
+        '--reporter=default',
+        '--reporter=json',
+        `--outputFile.json=${out}`,
+        ...files,
+      ],
+      { env, cwd: dir },
+    );
+    countVitest(out);
+  } finally {
+    // The stray check must not meet a provisioning still running.
+    await Promise.all(Object.values(provisioning));
+    await runStep(`local down (${label})`, node, [lineCli, 'local', 'down'], { env, cwd: dir });
+    noStrayProcesses(label, [checkout.stackRoot, checkout.scratch]);
+    downLeftoverStacks(checkout.scratch);
+  }
+}
+
 let provisioning = {};
+const checkouts = [];
 try {
   if (!run('build', 'npm', ['run', 'build'])) throw new Error('build failed');
-  provisioning = provisionInBackground(['2', '3']);
+  // After the build: the copy for line 3 takes dist/ with it.
+  for (const line of ['2', '3']) checkouts.push(lineCheckout(line));
+  provisioning = provisionInBackground(checkouts);
   run('typecheck', 'npx', ['tsc', '--noEmit']);
   // Biome: formatting and lint of every TypeScript and script file (biome.jsonc).
   run('biome check', 'npx', ['biome', 'check']);
   // One run for both projects: while the hostile-world matrix (test/system) waits on its stalled
   // remotes, the other worker runs unit files instead of idling.
-  vitestRun('unit + system', ['unit', 'system'], []);
-  for (const line of ['2', '3']) {
-    const env = { MWAA_TEST_AIRFLOW_LINE: line };
-    await provisioned(provisioning, line);
-    if (!run(`local up (Airflow ${line})`, node, [cli, 'local', 'up', '--airflow', line], { env })) break;
-    run(`ruff (Airflow ${line})`, join(stackState().venvBin, 'ruff'), ['check', 'templates', 'test/python', 'scripts']);
-    run(`ruff format (Airflow ${line})`, join(stackState().venvBin, 'ruff'), ['format', '--check', 'templates', 'test/python', 'scripts']);
-    // One pytest session per suite: each folder has its own conftest.
-    if (line === '2') pytestRun('pytest-plugins', ['test/python/plugins'], env);
-    pytestRun(`pytest-dag-airflow-${line}`, ['test/python/dag', ...fuzzDeselection(line)], env);
-    // Everything on line 2; on line 3 what depends on the line (deploy, the control plane, the
-    // stack): the check suites' SSH side is the same on both, and their Variables comparison
-    // runs on line 3 inside the deploy suite.
-    vitestRun(`integration-airflow-${line}`, ['integration'], line === '2' ? [] : LINE_DEPENDENT_SUITES, env);
-    // The stray check must not meet a migration of the next line still running.
-    await Promise.all(Object.values(provisioning));
-    run(`local down (Airflow ${line})`, node, [cli, 'local', 'down']);
-    noStrayProcesses(`Airflow ${line}`);
-    downLeftoverStacks();
-  }
+  const unitScratch = join(testTmp, 'unit-system');
+  mkdirSync(unitScratch);
+  vitestRun('unit + system', ['unit', 'system'], [], { MWAA_TEST_TMP: unitScratch });
+  noStrayProcesses('unit and system tests', [unitScratch]);
+  downLeftoverStacks(unitScratch);
+  await Promise.all(checkouts.map((checkout) => testLine(checkout, provisioning)));
 } catch (error) {
   process.stdout.write(`${error.message}\n`);
 } finally {
   await Promise.all(Object.values(provisioning));
-  if (existsSync(join(stackRoot, 'state.json'))) spawnSync(node, [cli, 'local', 'down'], { cwd: root, stdio: 'inherit' });
-  downLeftoverStacks();
+  for (const checkout of checkouts) {
+    if (existsSync(join(checkout.stackRoot, 'state.json')))
+      spawnSync(node, [join(checkout.dir, 'dist/cli.js'), 'local', 'down'], {
+        cwd: checkout.dir,
+        stdio: 'inherit',
+        env: { ...process.env, ...lineEnv(checkout) },
+      });
+    downLeftoverStacks(checkout.scratch);
+  }
   rmSync(testTmp, { recursive: true, force: true });
 }
 
