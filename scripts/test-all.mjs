@@ -23,15 +23,31 @@ const started = Date.now();
 const totals = { passed: 0, failed: 0, skipped: 0 };
 const failedSteps = [];
 
+/**
+ * A step with its output streamed as it comes. Never spawnSync: the event loop must keep running,
+ * or the background provisioning would not even start until the first await.
+ */
 function run(name, command, args, options = {}) {
   const t0 = Date.now();
   process.stdout.write(`\n=== ${name}\n`);
-  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...options.env } });
-  const seconds = ((Date.now() - t0) / 1000).toFixed(1);
-  const ok = result.status === 0;
-  process.stdout.write(`=== ${name}: ${ok ? 'ok' : `FAILED (exit ${result.status ?? result.signal})`} in ${seconds}s\n`);
-  if (!ok) failedSteps.push(name);
-  return ok;
+  return new Promise((resolveStep) => {
+    const child = spawn(command, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...options.env } });
+    let settled = false;
+    const finish = (code, signal) => {
+      if (settled) return;
+      settled = true;
+      const seconds = ((Date.now() - t0) / 1000).toFixed(1);
+      const ok = code === 0;
+      process.stdout.write(`=== ${name}: ${ok ? 'ok' : `FAILED (exit ${code ?? signal})`} in ${seconds}s\n`);
+      if (!ok) failedSteps.push(name);
+      resolveStep(ok);
+    };
+    child.on('close', finish);
+    child.on('error', (error) => {
+      process.stdout.write(`${error.message}\n`);
+      finish(null, 'spawn error');
+    });
+  });
 }
 
 function countVitest(file) {
@@ -100,10 +116,10 @@ const node = process.execPath;
 const cli = join(root, 'dist/cli.js');
 const vitest = join(root, 'node_modules/vitest/vitest.mjs');
 
-function vitestRun(name, projects, files, env = {}) {
+async function vitestRun(name, projects, files, env = {}) {
   const out = join(reports, `${name}.json`);
   const projectArgs = projects.flatMap((project) => ['--project', project]);
-  run(name, node, [vitest, 'run', ...projectArgs, '--reporter=default', '--reporter=json', `--outputFile.json=${out}`, ...files], {
+  await run(name, node, [vitest, 'run', ...projectArgs, '--reporter=default', '--reporter=json', `--outputFile.json=${out}`, ...files], {
     env,
   });
   countVitest(out);
@@ -307,18 +323,18 @@ async function testLine(checkout, provisioning) {
 let provisioning = {};
 const checkouts = [];
 try {
-  if (!run('build', 'npm', ['run', 'build'])) throw new Error('build failed');
+  if (!(await run('build', 'npm', ['run', 'build']))) throw new Error('build failed');
   // After the build: the copy for line 3 takes dist/ with it.
   for (const line of ['2', '3']) checkouts.push(lineCheckout(line));
   provisioning = provisionInBackground(checkouts);
-  run('typecheck', 'npx', ['tsc', '--noEmit']);
+  await run('typecheck', 'npx', ['tsc', '--noEmit']);
   // Biome: formatting and lint of every TypeScript and script file (biome.jsonc).
-  run('biome check', 'npx', ['biome', 'check']);
+  await run('biome check', 'npx', ['biome', 'check']);
   // One run for both projects: while the hostile-world matrix (test/system) waits on its stalled
   // remotes, the other worker runs unit files instead of idling.
   const unitScratch = join(testTmp, 'unit-system');
   mkdirSync(unitScratch);
-  vitestRun('unit + system', ['unit', 'system'], [], { MWAA_TEST_TMP: unitScratch });
+  await vitestRun('unit + system', ['unit', 'system'], [], { MWAA_TEST_TMP: unitScratch });
   noStrayProcesses('unit and system tests', [unitScratch]);
   downLeftoverStacks(unitScratch);
   await Promise.all(checkouts.map((checkout) => testLine(checkout, provisioning)));
