@@ -24,27 +24,42 @@ const totals = { passed: 0, failed: 0, skipped: 0 };
 const failedSteps = [];
 
 /**
- * A step with its output streamed as it comes. Never spawnSync: the event loop must keep running,
- * or the background provisioning would not even start until the first await.
+ * One step: a program run to its end, reported as `=== name: ok|FAILED in Ns`. Its output is
+ * streamed as it comes, or with `buffered` (the two lines' steps, which run at the same time)
+ * kept and printed in one block when it ends, so that two steps never interleave line by line.
+ * Never spawnSync: the event loop must keep running, or the background provisioning would not
+ * even start until the first await.
  */
-function run(name, command, args, options = {}) {
-  const t0 = Date.now();
-  process.stdout.write(`\n=== ${name}\n`);
+function run(name, command, args, { env = {}, cwd = root, buffered = false } = {}) {
+  process.stdout.write(buffered ? `\n=== ${name}: started\n` : `\n=== ${name}\n`);
   return new Promise((resolveStep) => {
-    const child = spawn(command, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...options.env } });
+    const t0 = Date.now();
+    const chunks = [];
+    const child = spawn(command, args, {
+      cwd,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', buffered ? 'pipe' : 'inherit', buffered ? 'pipe' : 'inherit'],
+    });
+    if (buffered) {
+      child.stdout.on('data', (d) => chunks.push(d));
+      child.stderr.on('data', (d) => chunks.push(d));
+    }
     let settled = false;
     const finish = (code, signal) => {
       if (settled) return;
       settled = true;
       const seconds = ((Date.now() - t0) / 1000).toFixed(1);
       const ok = code === 0;
-      process.stdout.write(`=== ${name}: ${ok ? 'ok' : `FAILED (exit ${code ?? signal})`} in ${seconds}s\n`);
       if (!ok) failedSteps.push(name);
+      const output = Buffer.concat(chunks).toString();
+      const block = buffered ? `\n=== ${name}\n${output}${output.endsWith('\n') || output === '' ? '' : '\n'}` : '';
+      process.stdout.write(`${block}=== ${name}: ${ok ? 'ok' : `FAILED (exit ${code ?? signal})`} in ${seconds}s\n`);
       resolveStep(ok);
     };
     child.on('close', finish);
     child.on('error', (error) => {
-      process.stdout.write(`${error.message}\n`);
+      if (buffered) chunks.push(Buffer.from(`${error.message}\n`));
+      else process.stdout.write(`${error.message}\n`);
       finish(null, 'spawn error');
     });
   });
@@ -114,13 +129,16 @@ function downLeftoverStacks(scratch) {
 
 const node = process.execPath;
 const cli = join(root, 'dist/cli.js');
-const vitest = join(root, 'node_modules/vitest/vitest.mjs');
 
-async function vitestRun(name, projects, files, env = {}) {
+/** One vitest run of these projects (in the checkout `cwd`), counted from its JSON report. */
+async function vitestRun(name, projects, files, { env = {}, cwd = root, buffered = false } = {}) {
   const out = join(reports, `${name}.json`);
   const projectArgs = projects.flatMap((project) => ['--project', project]);
+  const vitest = join(cwd, 'node_modules/vitest/vitest.mjs');
   await run(name, node, [vitest, 'run', ...projectArgs, '--reporter=default', '--reporter=json', `--outputFile.json=${out}`, ...files], {
     env,
+    cwd,
+    buffered,
   });
   countVitest(out);
 }
@@ -221,39 +239,6 @@ async function provisioned(provisioning, line) {
     );
 }
 
-/**
- * One step of a line: its output is kept and printed in one block when it ends, so the two lines'
- * steps never interleave line by line.
- */
-function runStep(name, command, args, { env, cwd }) {
-  process.stdout.write(`\n=== ${name}: started\n`);
-  return new Promise((resolveStep) => {
-    const t0 = Date.now();
-    const chunks = [];
-    const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout.on('data', (d) => chunks.push(d));
-    child.stderr.on('data', (d) => chunks.push(d));
-    let settled = false;
-    const finish = (code, signal) => {
-      if (settled) return;
-      settled = true;
-      const seconds = ((Date.now() - t0) / 1000).toFixed(1);
-      const ok = code === 0;
-      if (!ok) failedSteps.push(name);
-      const output = Buffer.concat(chunks).toString();
-      process.stdout.write(
-        `\n=== ${name}\n${output}${output.endsWith('\n') || output === '' ? '' : '\n'}=== ${name}: ${ok ? 'ok' : `FAILED (exit ${code ?? signal})`} in ${seconds}s\n`,
-      );
-      resolveStep(ok);
-    };
-    child.on('close', finish);
-    child.on('error', (error) => {
-      chunks.push(Buffer.from(`${error.message}\n`));
-      finish(null, 'spawn error');
-    });
-  });
-}
-
 const FUZZ_TEST = 'test/python/dag/test_version_fuzz.py';
 
 /**
@@ -282,16 +267,21 @@ async function testLine(checkout, provisioning) {
   const lineCli = join(dir, 'dist/cli.js');
   await provisioned(provisioning, line);
   try {
-    if (!(await runStep(`local up (${label})`, node, [lineCli, 'local', 'up', '--airflow', line], { env, cwd: dir }))) return;
+    if (!(await run(`local up (${label})`, node, [lineCli, 'local', 'up', '--airflow', line], { env, cwd: dir, buffered: true }))) return;
     const state = JSON.parse(readFileSync(join(checkout.stackRoot, 'state.json'), 'utf8'));
     const ruff = join(state.venvBin, 'ruff');
-    await runStep(`ruff (${label})`, ruff, ['check', 'templates', 'test/python', 'scripts'], { env, cwd: dir });
-    await runStep(`ruff format (${label})`, ruff, ['format', '--check', 'templates', 'test/python', 'scripts'], { env, cwd: dir });
+    await run(`ruff (${label})`, ruff, ['check', 'templates', 'test/python', 'scripts'], { env, cwd: dir, buffered: true });
+    await run(`ruff format (${label})`, ruff, ['format', '--check', 'templates', 'test/python', 'scripts'], {
+      env,
+      cwd: dir,
+      buffered: true,
+    });
     const pytest = async (name, paths) => {
       const out = join(reports, `${name}.xml`);
-      await runStep(name, join(state.venvBin, 'python'), ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', `--junitxml=${out}`, ...paths], {
+      await run(name, join(state.venvBin, 'python'), ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', `--junitxml=${out}`, ...paths], {
         env,
         cwd: dir,
+        buffered: true,
       });
       countJunit(out);
     };
@@ -304,31 +294,15 @@ async function testLine(checkout, provisioning) {
     // (deploy, the control plane, the stack): the check suites' SSH side is the same on both, and
     // their Variables comparison runs on line 3 inside the deploy suite.
     const name = `integration-airflow-${line}`;
-    const out = join(reports, `${name}.json`);
     const files =
       line === '2'
         ? LINE_AGNOSTIC_ON_LINE_3.flatMap((file) => ['--exclude', file])
         : [...LINE_DEPENDENT_SUITES, ...LINE_AGNOSTIC_ON_LINE_3];
-    await runStep(
-      name,
-      node,
-      [
-        join(dir, 'node_modules/vitest/vitest.mjs'),
-        'run',
-        '--project',
-        'integration',
-        '--reporter=default',
-        '--reporter=json',
-        `--outputFile.json=${out}`,
-        ...files,
-      ],
-      { env, cwd: dir },
-    );
-    countVitest(out);
+    await vitestRun(name, ['integration'], files, { env, cwd: dir, buffered: true });
   } finally {
     // The stray check must not meet a provisioning still running.
     await Promise.all(Object.values(provisioning));
-    await runStep(`local down (${label})`, node, [lineCli, 'local', 'down'], { env, cwd: dir });
+    await run(`local down (${label})`, node, [lineCli, 'local', 'down'], { env, cwd: dir, buffered: true });
     noStrayProcesses(label, [checkout.stackRoot, checkout.scratch]);
     downLeftoverStacks(checkout.scratch);
   }
@@ -348,7 +322,7 @@ try {
   // remotes, the other worker runs unit files instead of idling.
   const unitScratch = join(testTmp, 'unit-system');
   mkdirSync(unitScratch);
-  await vitestRun('unit + system', ['unit', 'system'], [], { MWAA_TEST_TMP: unitScratch });
+  await vitestRun('unit + system', ['unit', 'system'], [], { env: { MWAA_TEST_TMP: unitScratch } });
   noStrayProcesses('unit and system tests', [unitScratch]);
   downLeftoverStacks(unitScratch);
   await Promise.all(checkouts.map((checkout) => testLine(checkout, provisioning)));
