@@ -388,14 +388,15 @@ function explainTagged(e: SdkLike, call: RemoteCall | undefined, context: AwsErr
   const answered = sdk?.status !== undefined;
   const where = call ? `${call.service} ${call.operation}${call.endpoint ? ` at ${call.endpoint}` : ''}` : 'AWS';
   const first = (code: string, message: string | undefined) => `${where} failed: ${code}${message ? `: ${oneLine(message)}` : ''}`;
-  const make = (kind: RemoteFailureKind, code: string, remoteMessage: string | undefined, lines: string[]) => {
+  /** `shown`: what the first line says after the code when it is not the remote's own message (our deadline's). */
+  const make = (kind: RemoteFailureKind, code: string, remoteMessage: string | undefined, lines: string[], shown = remoteMessage) => {
     const facts: RemoteFacts = { service: service ?? 'AWS', operation: call?.operation ?? 'unknown', code, kind };
     if (call?.endpoint) facts.endpoint = call.endpoint;
     if (remoteMessage) facts.remoteMessage = remoteMessage;
     if (sdk?.status !== undefined) facts.httpStatus = sdk.status;
     if (sdk?.requestId) facts.requestId = sdk.requestId;
     if (sdk?.attempts !== undefined) facts.attempts = sdk.attempts;
-    return new RemoteError([first(code, remoteMessage), ...lines].join('\n'), facts, { cause: e });
+    return new RemoteError([first(code, shown), ...lines].join('\n'), facts, { cause: e });
   };
 
   // No credentials to sign with: nothing was sent.
@@ -427,8 +428,15 @@ function explainTagged(e: SdkLike, call: RemoteCall | undefined, context: AwsErr
               `${attempts > 1 ? ` (retried ${attempts - 1} time${attempts === 2 ? '' : 's'})` : ''}. ${reachHint(service ?? 'S3', context, env)}`,
           ]
         : [`${unanswered(code, host)}${attempts > 1 ? ` (${attempts} attempts)` : ''}. ${reachHint(service ?? 'S3', context, env)}`];
-    const remoteMessage = typeof ownReason === 'string' ? ownReason : own ? undefined : detail;
-    return make(timedOut ? 'timeout' : 'unreachable', code, remoteMessage, lines);
+    // The remote said nothing of its own here: our deadline's words are shown, never reported as its message.
+    const remoteMessage = own ? undefined : detail;
+    return make(
+      timedOut ? 'timeout' : 'unreachable',
+      code,
+      remoteMessage,
+      lines,
+      typeof ownReason === 'string' ? ownReason : remoteMessage,
+    );
   }
   // An endpoint override that is not a URL: the SDK cannot even build the request.
   if (e.name === 'TypeError' && /Invalid URL/.test(e.message ?? '') && service) {

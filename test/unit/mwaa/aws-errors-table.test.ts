@@ -333,6 +333,8 @@ describe('transport failures of every call we make', () => {
         );
         expect(hint).toMatch(/^Check the endpoint and the network\. /);
         expect(remote.facts).toMatchObject({ kind: 'timeout', attempts: 2 });
+        // Our deadline's words are shown, never reported as the remote's own message.
+        expect(remote.facts.remoteMessage).toBeUndefined();
       });
     } finally {
       await server.close();
