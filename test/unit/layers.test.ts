@@ -18,7 +18,18 @@ const ALLOWED: Record<string, readonly string[]> = {
   'src/config': ['src/util', 'src/errors.ts', 'src/mwaa', 'src/artifacts'],
   'src/generator': ['src/util', 'src/errors.ts', 'src/mwaa', 'src/artifacts', 'src/config'],
   'src/runtime-check': ['src/util', 'src/errors.ts', 'src/mwaa', 'src/artifacts', 'src/config'],
-  'src/deployer': ['src/util', 'src/errors.ts', 'src/mwaa', 'src/artifacts', 'src/config', 'src/generator', 'src/runtime-check'],
+  // Neither the generator nor the runtime check: the deploy workflow composes them.
+  'src/deployer': ['src/util', 'src/errors.ts', 'src/mwaa', 'src/artifacts', 'src/config'],
+  'src/workflows': [
+    'src/util',
+    'src/errors.ts',
+    'src/mwaa',
+    'src/artifacts',
+    'src/config',
+    'src/generator',
+    'src/runtime-check',
+    'src/deployer',
+  ],
   'src/init': ['src/util', 'src/errors.ts', 'src/mwaa', 'src/config'],
   // The programmatic API: every library, never the CLI or the local stack.
   'src/api.ts': [
@@ -30,6 +41,7 @@ const ALLOWED: Record<string, readonly string[]> = {
     'src/generator',
     'src/runtime-check',
     'src/deployer',
+    'src/workflows',
     'package.json',
   ],
   'src/cli': [
@@ -42,6 +54,7 @@ const ALLOWED: Record<string, readonly string[]> = {
     'src/runtime-check',
     'src/deployer',
     'src/init',
+    'src/workflows',
     'local-stack/src',
     'package.json',
   ],

@@ -16,7 +16,7 @@ import {
   resultMarkdown,
 } from '../../deployer/format.js';
 import type { Plan, Refusal } from '../../deployer/plan.js';
-import type { WorkflowEvent, WorkflowResult } from '../../deployer/workflow.js';
+import type { WorkflowEvent, WorkflowResult } from '../../workflows/deploy.js';
 import { ExitCode, UserError } from '../../errors.js';
 import { DEFAULT_OUT_DIR } from '../../generator/generate.js';
 import { formatReport, reportJson } from '../../runtime-check/format.js';
@@ -160,7 +160,7 @@ const command: CommandModule<object, DeployArgs> = {
     const config = await loadCliConfig(args.config, args.env);
     // The workflow brings the AWS SDK: loaded only once there is something to deploy (not for --help).
     const [{ currentDeployer, runDeployWorkflow }, { PlanRefusedError }] = await Promise.all([
-      import('../../deployer/workflow.js'),
+      import('../../workflows/deploy.js'),
       import('../../deployer/deploy.js'),
     ]);
     const progress = context.quiet ? { print: () => undefined, done: () => undefined } : progressPrinter();
@@ -199,6 +199,7 @@ const command: CommandModule<object, DeployArgs> = {
           outDir: args.out,
           planOnly: args.plan,
           diff: args.diff,
+          detailedExitCode: args['detailed-exitcode'],
           rollback: args.rollback,
           trigger: args.trigger,
           waitForRun: args.wait,
@@ -220,9 +221,7 @@ const command: CommandModule<object, DeployArgs> = {
     } finally {
       progress.done();
     }
-    const { result, smoke, diffs } = outcome;
-    let exitCode = outcome.exitCode;
-    if (args.plan && args['detailed-exitcode'] && result.plan.changes > 0) exitCode = ExitCode.changesPending;
+    const { result, smoke, diffs, exitCode } = outcome;
     if (format === 'json') {
       const document: Record<string, unknown> = {
         ok: exitCode === ExitCode.ok || exitCode === ExitCode.changesPending,
