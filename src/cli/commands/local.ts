@@ -6,7 +6,7 @@ import { givenOptions, refuseEmpty, wholeNumber } from '../flags.js';
 import { EXIT_CODES_EPILOG } from '../help.js';
 import { down } from '../../../local-stack/src/down.js';
 import { layoutFor } from '../../../local-stack/src/layout.js';
-import { descendants } from '../../util/processes.js';
+import { descendants } from '../../../local-stack/src/processes.js';
 import type { StackEvent } from '../../../local-stack/src/progress.js';
 import { readStateIfPresent, stackRoot, type AirflowLine } from '../../../local-stack/src/state.js';
 import { stackStatus, type StackStatus } from '../../../local-stack/src/status.js';
