@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { airflowPython } from '../../src/cli/dag-import.js';
+import { stackAirflowPython } from '../../local-stack/src/layout.js';
 import { AIRFLOW_VERSIONS, airflowLine, isAirflowLine, newestOfLine } from '../../src/mwaa/versions.js';
 import { type CliCommand, type CliOption, type CliPositional, loadCliTable, parseCli } from '../unit/mwaa/airflow-cli-table.js';
 import { formsSent } from '../unit/mwaa/sent-forms.js';
@@ -103,7 +103,7 @@ const home = mkdtempSync(join(tmpdir(), 'airflow-cli-parser-'));
 afterAll(() => rmSync(home, { recursive: true, force: true }));
 
 function realParser(argvs: string[][]): { version: string; commands: string[]; verdicts: { ok: boolean; message?: string }[] } {
-  const python = airflowPython(version);
+  const python = stackAirflowPython(version);
   if (!python) throw new Error(`No venv for Airflow ${version}: run \`node dist/cli.js local up --airflow ${lineSetting}\` first`);
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('AIRFLOW__')) env[key] = value;
