@@ -1,5 +1,5 @@
 /**
- * The CLI table's parser (test/unit/mwaa/airflow-cli-table.ts) against Airflow's own: every argv the
+ * The CLI table's parser (src/mwaa/airflow-cli.ts) against Airflow's own: every argv the
  * toolkit sends, every command of the table in its shortest and its fullest form, and mutations of
  * each (a value dropped, an unknown option, a choice Airflow does not offer, a positional missing)
  * are fed to `airflow.cli.cli_parser.get_parser().parse_args` in the local stack's venv of the
@@ -13,13 +13,13 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stackAirflowPython } from '../../local-stack/src/layout.js';
 import { AIRFLOW_VERSIONS, airflowLine, isAirflowLine, newestOfLine } from '../../src/mwaa/versions.js';
-import { type CliCommand, type CliOption, type CliPositional, loadCliTable, parseCli } from '../unit/mwaa/airflow-cli-table.js';
+import { type CliCommand, type CliOption, type CliPositional, AIRFLOW_CLI_TABLE, parseCli } from '../../src/mwaa/airflow-cli.js';
 import { formsSent } from '../unit/mwaa/sent-forms.js';
 
 const lineSetting = process.env.MWAA_TEST_AIRFLOW_LINE ?? '2';
 if (!isAirflowLine(lineSetting)) throw new Error(`MWAA_TEST_AIRFLOW_LINE=${lineSetting}: expected 2 or 3`);
 const version = newestOfLine(lineSetting);
-const table = loadCliTable();
+const table = AIRFLOW_CLI_TABLE;
 const commands = table.versions[version]!.commands;
 
 // Reads a JSON list of argvs on stdin; prints the version, the top-level commands and, per argv,
