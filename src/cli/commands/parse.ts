@@ -1,8 +1,9 @@
 import { basename } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { DEFAULT_CONFIG_PATH, readConfigFile, requireEnvironment } from '../../config/load.js';
+import { readConfigFile, requireEnvironment } from '../../config/load.js';
 import { ExitCode, UserError } from '../../errors.js';
 import { generateEnvironment, type GeneratedEnvironment } from '../../generator/generate.js';
+import { COMMANDS, SHARED_OPTIONS } from '../command-table.js';
 import { cliContext, commandLine } from '../context.js';
 import { AIRFLOW_PYTHON_VARIABLE, findAirflow, importDags, type DagImportResult, type DagToImport } from '../dag-import.js';
 import { refuseEmpty } from '../flags.js';
@@ -59,12 +60,12 @@ function outcomeOf(dag: DagToImport, result: DagImportResult): EnvironmentOutcom
 
 const command: CommandModule<object, ParseArgs> = {
   command: 'parse',
-  describe: 'Validate every environment and import each rendered DAG in a real Airflow DagBag',
+  describe: COMMANDS.parse,
   builder: (yargs) =>
     yargs
-      .option('env', { type: 'string', array: true, describe: "Import only these environments' DAGs (all are still validated)" })
-      .option('config', { type: 'string', default: DEFAULT_CONFIG_PATH, describe: 'Config file' })
-      .option('json', { type: 'boolean', default: false, describe: 'Print the result as JSON' })
+      .option('env', { ...SHARED_OPTIONS.env, array: true, describe: "Import only these environments' DAGs (all are still validated)" })
+      .option('config', SHARED_OPTIONS.config)
+      .option('json', SHARED_OPTIONS.json)
       .option('airflow-python', {
         type: 'string',
         array: true,
