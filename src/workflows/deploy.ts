@@ -179,8 +179,7 @@ export async function runDeployWorkflow(request: DeployRequest, hooks: WorkflowH
   }
 
   if (request.planOnly) {
-    const pending = request.detailedExitCode === true && result.plan.changes > 0;
-    const planned: WorkflowResult = { result, exitCode: pending ? ExitCode.changesPending : ExitCode.ok };
+    const planned: WorkflowResult = { result, exitCode: deployExitCode(request, result) };
     if (request.diff && result.remote) {
       try {
         planned.diffs = await planDiffs(s3Port(clients.s3), config.mwaa.bucket, result.plan.actions, result.remote);
@@ -190,8 +189,7 @@ export async function runDeployWorkflow(request: DeployRequest, hooks: WorkflowH
     }
     return planned;
   }
-  const outcome: WorkflowResult = { result, exitCode: ExitCode.ok };
-  if (result.runState !== undefined && result.runState !== 'success') outcome.exitCode = ExitCode.failure;
+  const outcome: WorkflowResult = { result, exitCode: deployExitCode(request, result) };
   if (result.runState === 'success' && request.smoke) {
     hooks.emit({ type: 'smoke-started' });
     const { runRuntimeCheck } = await import('../runtime-check/index.js');
@@ -200,7 +198,24 @@ export async function runDeployWorkflow(request: DeployRequest, hooks: WorkflowH
     } catch (error) {
       throw explain(error);
     }
-    if (!outcome.smoke.ok) outcome.exitCode = ExitCode.failure;
+    outcome.exitCode = deployExitCode(request, result, outcome.smoke);
   }
   return outcome;
+}
+
+/**
+ * How a deploy that did not throw ends: a plan exits ok, or changesPending (3) when it changes
+ * anything and detailedExitCode asks; a deploy exits failure when its run ended other than in
+ * success or the smoke check afterwards failed, else ok. (A refused plan and a failed step throw:
+ * their UserError carries the code.)
+ */
+export function deployExitCode(
+  request: Pick<DeployRequest, 'planOnly' | 'detailedExitCode'>,
+  result: Pick<DeployResult, 'plan' | 'runState'>,
+  smoke?: Pick<CheckReport, 'ok'>,
+): number {
+  if (request.planOnly) return request.detailedExitCode === true && result.plan.changes > 0 ? ExitCode.changesPending : ExitCode.ok;
+  if (result.runState !== undefined && result.runState !== 'success') return ExitCode.failure;
+  if (smoke && !smoke.ok) return ExitCode.failure;
+  return ExitCode.ok;
 }
