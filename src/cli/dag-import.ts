@@ -165,6 +165,10 @@ export async function importDags(python: string, dags: readonly DagToImport[]): 
   }
 }
 
+/** Output kept of each stream: far more than DagBag's JSON lines and tracebacks ever need. */
+const MAX_OUTPUT_CHARS = 16 * 1024 * 1024;
+
+/** Runs a program without a shell, keeping at most MAX_OUTPUT_CHARS of each stream; killed after `timeoutMs`. */
 function run(
   command: string,
   args: string[],
@@ -175,8 +179,12 @@ function run(
     const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    child.stdout.on('data', (chunk: Buffer) => {
+      if (stdout.length < MAX_OUTPUT_CHARS) stdout += chunk.toString('utf8');
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      if (stderr.length < MAX_OUTPUT_CHARS) stderr += chunk.toString('utf8');
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.once('error', (error) => {
       clearTimeout(timer);
