@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
-"""Writes test/fixtures/airflow-cli-table.json: the Airflow CLI of every version MWAA runs.
+"""Writes src/mwaa/airflow-cli-table.json: the Airflow CLI of every version MWAA runs.
+
+The product's MWAA CLI client refuses to send a command this table says the environment's Airflow
+would refuse (src/mwaa/airflow-cli.ts), and the tests hold every command we send against it.
 
 For each version in src/mwaa/versions.ts it downloads the published wheel from PyPI (checked
 against PyPI's sha256), reads the CLI definition from the zip without installing or importing
@@ -37,7 +40,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 VERSIONS_TS = REPO / "src" / "mwaa" / "versions.ts"
-DEFAULT_OUT = REPO / "test" / "fixtures" / "airflow-cli-table.json"
+DEFAULT_OUT = REPO / "src" / "mwaa" / "airflow-cli-table.json"
 DEFAULT_CACHE = REPO / ".cache" / "airflow-wheels"
 
 # The command groups (and single commands) recorded: every one MWAA's CLI endpoint lists.

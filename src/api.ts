@@ -14,7 +14,7 @@ import { readConfigFile, resolveEveryEnvironment, resolveValidated, type LoadOpt
 import type { ResolvedConfig } from './config/resolved.js';
 import type { ArtifactDiff } from './deployer/diff.js';
 import type { Plan } from './deployer/plan.js';
-import type { WorkflowEvent, WorkflowResult } from './deployer/workflow.js';
+import type { WorkflowEvent, WorkflowResult } from './workflows/deploy.js';
 import { ExitCode, UserError } from './errors.js';
 import { DEFAULT_OUT_DIR, generateEnvironment, writeEnvironment, type GeneratedEnvironment } from './generator/generate.js';
 import type { Manifest } from './generator/manifest.js';
@@ -28,7 +28,7 @@ export type { Manifest, ManifestEntry } from './generator/manifest.js';
 export type { Action, Plan, Refusal } from './deployer/plan.js';
 export type { ArtifactDiff, MemberChange } from './deployer/diff.js';
 export type { DeployResult } from './deployer/deploy.js';
-export type { WorkflowEvent, WorkflowResult } from './deployer/workflow.js';
+export type { WorkflowEvent, WorkflowResult } from './workflows/deploy.js';
 export type { CheckEvent, CheckReport, CheckResult, ServerReport } from './runtime-check/index.js';
 
 export const VERSION: string = pkg.version;
@@ -127,14 +127,14 @@ export interface PlanResult {
 const DEFAULT_TIMEOUT_MS = 60 * 60_000;
 
 function who() {
-  return import('./deployer/workflow.js').then(({ currentDeployer }) => currentDeployer(userInfo().username, hostname()));
+  return import('./workflows/deploy.js').then(({ currentDeployer }) => currentDeployer(userInfo().username, hostname()));
 }
 
 /** What a deploy would change (like `deploy --plan`); a refused plan is returned, not thrown. */
 export async function plan(options: PlanOptions): Promise<PlanResult> {
   const config = await loadConfig(options);
   const [{ runDeployWorkflow }, { PlanRefusedError }] = await Promise.all([
-    import('./deployer/workflow.js'),
+    import('./workflows/deploy.js'),
     import('./deployer/deploy.js'),
   ]);
   try {
@@ -193,7 +193,7 @@ export interface DeployOptions extends ConfigOptions, AwsOptions {
 /** Plans and applies (like `deploy --yes`); a refused plan throws a UserError. */
 export async function deploy(options: DeployOptions): Promise<WorkflowResult> {
   const config = await loadConfig(options);
-  const { runDeployWorkflow } = await import('./deployer/workflow.js');
+  const { runDeployWorkflow } = await import('./workflows/deploy.js');
   const { confirm, onEvent } = options;
   // The plan is announced (event `planned`) just before the confirmation is asked for.
   let planned: Plan | undefined;

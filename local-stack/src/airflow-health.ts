@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import type { AirflowLine } from './state.js';
-import { run } from '../../src/util/processes.js';
+import { run } from './processes.js';
 import { HEALTH_PATH } from './control-plane/readiness.js';
 
 const HEARTBEAT_PROBE = `

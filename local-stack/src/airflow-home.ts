@@ -7,8 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { AirflowLine } from './state.js';
-import { runLogged } from '../../src/util/processes.js';
-import { freePort, portIsFree } from '../../src/util/net.js';
+import { runLogged } from './processes.js';
+import { freePort, portIsFree } from './net.js';
 import { writeJsonAtomic } from './state.js';
 
 /** Secrets and ports chosen once per AIRFLOW_HOME and kept, so restarts see the same values. */

@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { UserError } from '../../src/errors.js';
-import { spawnDetached } from '../../src/util/processes.js';
+import { spawnDetached } from './processes.js';
 import type { StackProcess } from './state.js';
 
 export interface ControlPlaneInfo {

@@ -9,7 +9,7 @@ import { readControlPlaneInfo } from './control-plane-client.js';
 import { recordedRef } from './liveness.js';
 import { clearPending, readPending } from './pending.js';
 import { step, type ProgressListener } from './progress.js';
-import { isSameProcess, stopPid } from '../../src/util/processes.js';
+import { isSameProcess, stopPid } from './processes.js';
 import { strayProcesses } from './strays.js';
 import { readStateIfPresent, statePath, type StackProcess } from './state.js';
 

@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run } from '../../src/util/processes.js';
+import { run } from './processes.js';
 
 /** The version file the fixture ships; the keys a, b, c, d are part of the project's contract. */
 export const FIXTURE_VERSION_YAML = [

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { AirflowLine } from './state.js';
+import { stackRoot, type AirflowLine } from './state.js';
 import { MWAA_AIRFLOW_VERSIONS, newestOfLine, type AirflowVersion } from '../../src/mwaa/versions.js';
 
 /** The Airflow versions the stack runs: the newest MWAA runs on each line. */
@@ -72,13 +72,25 @@ export function layoutFor(root: string, airflowVersion: string, venvsDir: string
 }
 
 /**
- * The repository this code runs from (holds package.json, the locks and dist/). Found by walking
- * up from this module, so it works from src/ (tsx) and from the esbuild bundle in dist/.
+ * The python of the stack's venv for `airflowVersion` (`$MWAA_LOCAL_HOME`, `$MWAA_LOCAL_VENVS`),
+ * when `local up` or `local provision` has built it: how the CLI's `parse` finds the stack's
+ * Airflow without knowing this layout.
  */
+export function stackAirflowPython(airflowVersion: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const root = stackRoot(env);
+  const python = join(layoutFor(root, airflowVersion, venvsDirFrom(env, root)).venvBin, 'python');
+  return existsSync(python) ? python : undefined;
+}
+
+/** Where the venvs are: `$MWAA_LOCAL_VENVS`, else `<root>/venvs`. */
 export function venvsDirFrom(env: NodeJS.ProcessEnv, root: string): string {
   return env.MWAA_LOCAL_VENVS ? resolve(env.MWAA_LOCAL_VENVS) : join(root, 'venvs');
 }
 
+/**
+ * The repository this code runs from (holds package.json, the locks and dist/). Found by walking
+ * up from this module, so it works from src/ (tsx) and from the esbuild bundle in dist/.
+ */
 export function repoRoot(from: string = fileURLToPath(import.meta.url)): string {
   let dir = dirname(from);
   for (;;) {

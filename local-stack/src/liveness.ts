@@ -6,7 +6,8 @@
  * was started in; a PID whose process started at another time is someone else's.
  */
 import { readFileSync } from 'node:fs';
-import { commandLine, isAlive, isSameProcess, processRef, type ProcessRef } from '../../src/util/processes.js';
+import { isAlive } from '../../src/util/processes.js';
+import { commandLine, isSameProcess, processRef, type ProcessRef } from './processes.js';
 import type { StackProcess } from './state.js';
 
 /** A substring of the command line each kind of recorded process has (for records without identity). */

@@ -5,7 +5,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { run } from '../../src/util/processes.js';
+import { run } from './processes.js';
 
 export const SSHD_BINARY = '/usr/sbin/sshd';
 

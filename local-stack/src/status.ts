@@ -1,7 +1,7 @@
 /** `local status`: the state file plus, for every recorded process, whether it runs and its RSS. */
 import { recordedProcesses } from './down.js';
 import { recordedAlive } from './liveness.js';
-import { rssKiB } from '../../src/util/processes.js';
+import { rssKiB } from './processes.js';
 import { readStateIfPresent, type LocalStackState, type StackProcess } from './state.js';
 import { strayProcesses, type StrayProcess } from './strays.js';
 

@@ -7,7 +7,7 @@
  * process tree. Command lines are not searched: a user's editor or `tail -f` on a file under the
  * root is not the stack's.
  */
-import { commandLine, processRef, processesWithEnv, type ProcessRef } from '../../src/util/processes.js';
+import { commandLine, processRef, processesWithEnv, type ProcessRef } from './processes.js';
 
 /** Set to the stack's root in the environment of every process the stack starts. */
 export const STACK_ROOT_ENV = 'MWAA_LOCAL_STACK_ROOT';

@@ -34,8 +34,8 @@ import {
 import { recordedProcesses } from './down.js';
 import { recordOf, recordedAlive, recordedRef } from './liveness.js';
 import { step, type ProgressListener } from './progress.js';
-import { spawnDetached, stopPid, waitFor } from '../../src/util/processes.js';
-import { freePort, portIsFree, portOf } from '../../src/util/net.js';
+import { spawnDetached, stopPid, waitFor } from './processes.js';
+import { freePort, portIsFree, portOf } from './net.js';
 import { ensureKeyPair, sshBannerSeen, sshFiles, SSHD_BINARY, testSshdConfig, writeSshdConfig } from './sshd.js';
 import { clearPending, readPending, recordPending } from './pending.js';
 import { stackProcessEnv } from './strays.js';

@@ -8,7 +8,7 @@ import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'no
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../../src/errors.js';
-import { run, runLogged } from '../../src/util/processes.js';
+import { run, runLogged } from './processes.js';
 
 const MARKER = '.mwaa-local-lock.sha256';
 /** Bump when the way a venv is built changes, so old venvs get rebuilt. */

@@ -1,17 +1,22 @@
 /**
- * Imports rendered DAG files in a real Airflow DagBag, with the Airflow the local stack installed
- * (`.local-stack/venvs/airflow-<version>/`): the check MWAA's scheduler makes, done before a deploy.
- * Each file gets its own DAG folder and the plugin modules extracted beside it, as MWAA extracts
- * plugins.zip into the plugins folder; one Python process per Airflow version parses them all.
+ * Imports rendered DAG files in a real Airflow DagBag: the check MWAA's scheduler makes, done
+ * before a deploy. Each file gets its own DAG folder and the plugin modules extracted beside it, as
+ * MWAA extracts plugins.zip into the plugins folder; one Python process per Airflow version parses
+ * them all.
+ *
+ * Which Airflow: one lookup (`findAirflow`), documented in the README ("Parse"). For each Airflow
+ * version, the first of
+ *   1. a python given with `--airflow-python` (repeatable), else those in `$MWAA_AIRFLOW_PYTHON`
+ *      (colon-separated, as PATH), whose installed apache-airflow is that version;
+ *   2. the local stack's venv for that version (`local up`), as the stack itself reports it.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { layoutFor, venvsDirFrom } from '../../local-stack/src/layout.js';
-import { stackRoot } from '../../local-stack/src/state.js';
+import { stackAirflowPython } from '../../local-stack/src/layout.js';
 import { zipMembers } from '../util/zip-listing.js';
-import { UserError } from '../errors.js';
+import { ExitCode, UserError } from '../errors.js';
 
 export interface DagToImport {
   env: string;
@@ -29,11 +34,67 @@ export interface DagImportResult {
   taskCount: number | null;
 }
 
-/** The python of the local stack's venv for this Airflow version, when it has been built. */
-export function airflowPython(airflowVersion: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const root = stackRoot(env);
-  const python = join(layoutFor(root, airflowVersion, venvsDirFrom(env, root)).venvBin, 'python');
-  return existsSync(python) ? python : undefined;
+/** The variable that names pythons with Airflow when `--airflow-python` is not given. */
+export const AIRFLOW_PYTHON_VARIABLE = 'MWAA_AIRFLOW_PYTHON';
+
+export interface FoundAirflow {
+  python: string;
+  /** Where the lookup found it: the flag, the variable, or the local stack. */
+  source: '--airflow-python' | typeof AIRFLOW_PYTHON_VARIABLE | 'local stack';
+}
+
+export interface AirflowLookup {
+  /** Airflow version → the python to import its DAGs with. */
+  found: Map<string, FoundAirflow>;
+  /** The versions of the pythons given (flag or variable), to say why one did not fit. */
+  given: { python: string; version: string }[];
+}
+
+// Reads the installed distribution's metadata: no `import airflow`, which takes seconds.
+const VERSION_SCRIPT = "from importlib.metadata import version; print(version('apache-airflow'))";
+const VERSION_TIMEOUT_MS = 60_000;
+
+/** The apache-airflow version `python` has, or a usage error naming where the python came from. */
+async function airflowVersionOf(python: string, source: string): Promise<string> {
+  const fix = `give the python of a venv with apache-airflow installed (e.g. <venv>/bin/python) to ${source}`;
+  let result: Awaited<ReturnType<typeof run>>;
+  try {
+    result = await run(python, ['-c', VERSION_SCRIPT], process.env, VERSION_TIMEOUT_MS);
+  } catch (error) {
+    throw new UserError(`${source}: cannot run ${python} (${(error as Error).message}); ${fix}.`, ExitCode.usage);
+  }
+  const version = result.stdout.trim();
+  if (result.code !== 0 || !/^\d+\.\d+\.\d+\S*$/.test(version)) {
+    const why = /PackageNotFoundError/.test(result.stderr) ? 'has no apache-airflow installed' : `failed (exit ${result.code})`;
+    throw new UserError(`${source}: ${python} ${why}; ${fix}.`, ExitCode.usage);
+  }
+  return version;
+}
+
+/**
+ * The pythons to import the DAGs of `versions` with, by the lookup above. `given` is the
+ * `--airflow-python` values; without them `$MWAA_AIRFLOW_PYTHON` is read from `env`.
+ */
+export async function findAirflow(
+  versions: readonly string[],
+  given: readonly string[] = [],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<AirflowLookup> {
+  const fromVariable = (env[AIRFLOW_PYTHON_VARIABLE] ?? '').split(':').filter((p) => p.trim() !== '');
+  const source: FoundAirflow['source'] = given.length > 0 ? '--airflow-python' : AIRFLOW_PYTHON_VARIABLE;
+  const pythons = given.length > 0 ? given : fromVariable;
+  const lookup: AirflowLookup = { found: new Map(), given: [] };
+  for (const python of pythons) {
+    const version = await airflowVersionOf(python, source === AIRFLOW_PYTHON_VARIABLE ? `$${AIRFLOW_PYTHON_VARIABLE}` : source);
+    lookup.given.push({ python, version });
+    if (!lookup.found.has(version)) lookup.found.set(version, { python, source });
+  }
+  for (const version of versions) {
+    if (lookup.found.has(version)) continue;
+    const python = stackAirflowPython(version, env);
+    if (python) lookup.found.set(version, { python, source: 'local stack' });
+  }
+  return lookup;
 }
 
 // Parses each [dag folder, plugins folder, DAG id] of the JSON argument with DagBag and prints one
@@ -90,7 +151,7 @@ export async function importDags(python: string, dags: readonly DagToImport[]): 
       AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT: '30',
       PYTHONDONTWRITEBYTECODE: '1',
     });
-    const { code, stdout, stderr } = await run(python, ['-c', PARSE_SCRIPT, JSON.stringify(specs)], env);
+    const { code, stdout, stderr } = await run(python, ['-c', PARSE_SCRIPT, JSON.stringify(specs)], env, TIMEOUT_MS);
     const lines = stdout.split('\n').filter((line) => line.startsWith('{'));
     if (code !== 0 || lines.length !== dags.length) {
       throw new UserError(
@@ -104,14 +165,27 @@ export async function importDags(python: string, dags: readonly DagToImport[]): 
   }
 }
 
-function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Output kept of each stream: far more than DagBag's JSON lines and tracebacks ever need. */
+const MAX_OUTPUT_CHARS = 16 * 1024 * 1024;
+
+/** Runs a program without a shell, keeping at most MAX_OUTPUT_CHARS of each stream; killed after `timeoutMs`. */
+function run(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_MS);
+    child.stdout.on('data', (chunk: Buffer) => {
+      if (stdout.length < MAX_OUTPUT_CHARS) stdout += chunk.toString('utf8');
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      if (stderr.length < MAX_OUTPUT_CHARS) stderr += chunk.toString('utf8');
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.once('error', (error) => {
       clearTimeout(timer);
       reject(error);

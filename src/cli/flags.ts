@@ -5,6 +5,7 @@
  */
 import { ExitCode, UserError } from '../errors.js';
 import { parseDuration } from '../deployer/clock.js';
+import { VALUE_HINTS } from './command-table.js';
 
 /**
  * The long names of the options on the command line, before any `--`: `--name`, `--name=value`,
@@ -33,16 +34,18 @@ export function refuseTogether(given: ReadonlySet<string>, pairs: ReadonlyArray<
 
 /**
  * A usage error for each listed string option given without a value: `--env` at the end or
- * followed by another flag (yargs would quietly use the default), or `--env=` / `--env ""`.
+ * followed by another flag (yargs would quietly use the default), or `--env=` / `--env ""`. The
+ * error says what a value looks like (command-table.ts VALUE_HINTS).
  */
-export function refuseEmpty(args: object, argv: readonly string[], names: readonly string[], what: Record<string, string> = {}): void {
+export function refuseEmpty(args: object, argv: readonly string[], names: readonly string[]): void {
   const end = argv.includes('--') ? argv.indexOf('--') : argv.length;
   for (const name of names) {
     const bare = argv.slice(0, end).some((arg, i) => arg === `--${name}` && (i + 1 >= end || argv[i + 1]!.startsWith('-')));
     const value = (args as Record<string, unknown>)[name];
     const values = value === undefined ? [] : Array.isArray(value) ? value : [value];
     const blank = givenOptions(argv).has(name) && values.some((v) => typeof v !== 'string' || v.trim() === '');
-    if (bare || blank) throw new UserError(`--${name} needs a value${what[name] ? `: ${what[name]}` : ''}.`, ExitCode.usage);
+    const hint = VALUE_HINTS[name];
+    if (bare || blank) throw new UserError(`--${name} needs a value${hint ? `: ${hint}` : ''}.`, ExitCode.usage);
   }
 }
 

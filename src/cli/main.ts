@@ -9,45 +9,29 @@ import { ExitCode, UserError } from '../errors.js';
 import { closestName, didYouMean } from '../util/did-you-mean.js';
 import { contextFromArgv, invocation } from './context.js';
 import { EXIT_CODES_EPILOG } from './help.js';
-import { GLOBAL_OPTIONS } from './quick-parse.js';
+import { COMMANDS, GLOBAL_OPTIONS, type CommandName } from './command-table.js';
 import { reportAndExit } from './report-error.js';
 import { join } from 'node:path';
 import { builtDir } from '../util/package-root.js';
 import pkg from '../../package.json' with { type: 'json' };
 
-interface LazyCommand {
-  describe: string;
-  // Each module's handler is typed with its own arguments; yargs checks them at parse time.
-  // biome-ignore lint/suspicious/noExplicitAny: the table holds modules with different argument types.
-  load: () => Promise<{ default: CommandModule<any, any> }>;
-}
-
-const commands: Record<string, LazyCommand> = {
-  init: {
-    describe: 'Start a project: write a commented config/config.yaml to fill in',
-    load: () => import('./commands/init.js'),
-  },
-  generate: {
-    describe: 'Render the DAG, plugins.zip, requirements.txt and manifest into dist-artifacts/<env>/',
-    load: () => import('./commands/generate.js'),
-  },
-  parse: {
-    describe: 'Validate every environment and import the rendered DAG in a real Airflow DagBag',
-    load: () => import('./commands/parse.js'),
-  },
-  deploy: {
-    describe: 'Upload what changed to the MWAA bucket, update the environment, trigger the DAG',
-    load: () => import('./commands/deploy.js'),
-  },
-  check: {
-    describe: 'Verify over SSH that each GPU server is reachable and carries the expected version',
-    load: () => import('./commands/check.js'),
-  },
-  local: {
-    describe: 'Run a local MWAA-compatible stack (Airflow, S3, Secrets Manager, SSH) without Docker or AWS',
-    load: () => import('./commands/local.js'),
-  },
+/**
+ * How to load each command of the table (command-table.ts), only when that command runs. Each
+ * module's handler is typed with its own arguments; yargs checks them at parse time.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: the table holds modules with different argument types.
+const LOADERS: Record<CommandName, () => Promise<{ default: CommandModule<any, any> }>> = {
+  init: () => import('./commands/init.js'),
+  generate: () => import('./commands/generate.js'),
+  parse: () => import('./commands/parse.js'),
+  deploy: () => import('./commands/deploy.js'),
+  check: () => import('./commands/check.js'),
+  local: () => import('./commands/local.js'),
 };
+
+function isCommand(name: string | undefined): name is CommandName {
+  return name !== undefined && Object.hasOwn(COMMANDS, name);
+}
 
 const COMPLETION_COMMAND = 'completion';
 /** What yargs' completion script passes: `--get-yargs-completions <program> <words...>`. */
@@ -122,10 +106,10 @@ async function main(argv: string[]): Promise<void> {
   contextFromArgv(argv);
   const requested = requestedCommand(argv);
   const completing = argv[0] === COMPLETION_REQUEST;
-  if (requested && !completing && !commands[requested] && requested !== COMPLETION_COMMAND) {
-    const near = closestName(requested, Object.keys(commands));
+  if (requested && !completing && !isCommand(requested) && requested !== COMPLETION_COMMAND) {
+    const near = closestName(requested, Object.keys(COMMANDS));
     throw new UserError(
-      `Unknown command "${requested}".${near ? ` Did you mean "${near}"?` : ''} Commands: ${Object.keys(commands).join(', ')}, ${COMPLETION_COMMAND}.\n` +
+      `Unknown command "${requested}".${near ? ` Did you mean "${near}"?` : ''} Commands: ${Object.keys(COMMANDS).join(', ')}, ${COMPLETION_COMMAND}.\n` +
         `See: ${invocation('').trimEnd()} --help`,
       ExitCode.usage,
     );
@@ -166,11 +150,10 @@ async function main(argv: string[]): Promise<void> {
     .getUsageInstance?.();
   if (usage?.cacheHelpMessage) usage.cacheHelpMessage = () => undefined;
 
-  const chosen = requested ? commands[requested] : undefined;
-  if (chosen) {
-    cli.command((await chosen.load()).default);
+  if (isCommand(requested)) {
+    cli.command((await LOADERS[requested]()).default);
   } else {
-    for (const [name, command] of Object.entries(commands)) cli.command(name, command.describe);
+    for (const [name, describe] of Object.entries(COMMANDS)) cli.command(name, describe);
   }
   cli.completion(COMPLETION_COMMAND, 'Print a shell completion script (bash, zsh): mwaa-gpu-cicd completion >> ~/.bashrc');
   await cli.parseAsync();

@@ -6,18 +6,13 @@
  * globals) returns undefined, and yargs parses the line, with its messages, as for every command.
  */
 import { parseArgs } from 'node:util';
+import { GLOBAL_OPTIONS } from './command-table.js';
 
 export interface PlainOption {
   type: 'string' | 'boolean';
   default?: string | boolean;
   describe: string;
 }
-
-/** The global switches every command takes (main.ts gives them to yargs too). */
-export const GLOBAL_OPTIONS = {
-  quiet: { type: 'boolean', alias: 'q', describe: 'Print only results and errors (no progress)' },
-  verbose: { type: 'boolean', alias: 'v', describe: 'Print more: every progress event, the causes of errors' },
-} as const;
 
 export function quickParse(
   argv: readonly string[],
@@ -30,8 +25,7 @@ export function quickParse(
       args: [...argv],
       options: {
         ...Object.fromEntries(Object.entries(options).map(([name, o]) => [name, { type: o.type }])),
-        quiet: { type: 'boolean', short: 'q' },
-        verbose: { type: 'boolean', short: 'v' },
+        ...Object.fromEntries(Object.entries(GLOBAL_OPTIONS).map(([name, o]) => [name, { type: o.type, short: o.alias }])),
       },
       allowPositionals: true,
       strict: true,

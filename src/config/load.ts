@@ -6,6 +6,7 @@
 import { resolve } from 'node:path';
 import type { z } from 'zod';
 import { ConfigError, ExitCode, UserError, type ConfigIssue } from '../errors.js';
+import { DEFAULT_CONFIG_PATH } from './default-path.js';
 import { didYouMean } from '../util/did-you-mean.js';
 import { issueMessage, knownKeysAt, unknownKeyMessage } from './messages.js';
 import { resolveEnvironment, type ResolvedConfig } from './resolved.js';
@@ -13,7 +14,8 @@ import { configFileSchema, environmentSchema } from './schema.js';
 import { FileTooLargeError, readBounded } from '../util/bounded-read.js';
 import { MAX_CONFIG_BYTES, parseYamlSource, type PathSegment, type YamlSource } from './yaml-source.js';
 
-export const DEFAULT_CONFIG_PATH = 'config/config.yaml';
+/** Re-exported for the loader's callers; defined apart so the CLI's command table reads it without the loader. */
+export { DEFAULT_CONFIG_PATH };
 
 export interface LoadOptions {
   configPath?: string;

@@ -9,7 +9,6 @@ import type { DeployEvent, FailedTask, TaskState } from './events.js';
 import { describeStatus } from '../mwaa/environment-status.js';
 import { alarmSummary } from './alarms.js';
 import type { Action, Plan } from './plan.js';
-import type { CheckReport } from '../runtime-check/report.js';
 
 function describeAction(action: Action): [string, string, string] {
   switch (action.type) {
@@ -337,8 +336,17 @@ export function resultJson(result: DeployResult): object {
   };
 }
 
+/**
+ * The smoke check's outcome as the result shows it: whether each server passed. The runtime
+ * check's report has this shape; the deployer names only what it prints of it.
+ */
+export interface SmokeOutcome {
+  ok: boolean;
+  servers: readonly { name: string; ok: boolean }[];
+}
+
 /** What a deploy did, as Markdown (after the plan): writes, update, record, run and smoke check. */
-export function resultMarkdown(result: DeployResult, smoke?: CheckReport): string {
+export function resultMarkdown(result: DeployResult, smoke?: SmokeOutcome): string {
   const lines = ['#### Result', ''];
   const applied = result.applied;
   lines.push(`- objects written: ${applied?.writes ?? 0}${applied?.updatedEnvironment ? '; environment updated (UpdateEnvironment)' : ''}`);

@@ -1,12 +1,12 @@
 /**
- * Wiring from a ResolvedConfig and the generator's output to the deployer's inputs: settings,
- * targets, default options and the real ports. Shared by the CLI and the integration tests, so
- * both drive the same code.
+ * Wiring from a ResolvedConfig and the generated artifacts to the deployer's inputs: settings,
+ * targets, default options and the real ports. Shared by the deploy workflow
+ * (src/workflows/deploy.ts) and the integration tests, so both drive the same code. The artifacts
+ * come in as plain data (DeployArtifacts): the deployer does not depend on the generator.
  */
+import type { ArtifactKind } from '../artifacts/kinds.js';
 import type { AwsClients } from '../mwaa/clients.js';
 import type { ResolvedConfig } from '../config/resolved.js';
-import { configTag } from '../generator/artifact.js';
-import type { GeneratedEnvironment } from '../generator/generate.js';
 import { alarmTargets } from './alarms.js';
 import { cloudWatchPort, mwaaPort, s3Port } from './aws-ports.js';
 import type { Clock } from './clock.js';
@@ -15,7 +15,13 @@ import type { DeployEvent } from './events.js';
 import { mwaaAccess } from '../mwaa/access.js';
 import type { DeployTarget } from './plan.js';
 
-export function deploySettings(config: ResolvedConfig, generated: GeneratedEnvironment, toolVersion: string): DeploySettings {
+/** What the deployer reads of one generated environment: the artifacts' bytes and the manifest. */
+export interface DeployArtifacts {
+  artifacts: readonly { path: string; kind: ArtifactKind; s3Key: string | null; bytes: Uint8Array }[];
+  manifest: { configHash: string; artifacts: readonly { path: string; sha256: string; size: number }[] };
+}
+
+export function deploySettings(config: ResolvedConfig, generated: DeployArtifacts, toolVersion: string): DeploySettings {
   const alarms = alarmTargets(config);
   return {
     ...(alarms ? { alarms } : {}),
@@ -33,22 +39,19 @@ export function deploySettings(config: ResolvedConfig, generated: GeneratedEnvir
   };
 }
 
-export function deployTargets(generated: GeneratedEnvironment): DeployTarget[] {
+export function deployTargets(generated: DeployArtifacts): DeployTarget[] {
   return targetsFromArtifacts(generated.artifacts, generated.manifest);
-}
-
-/** The DAG tag only this config's DAG carries, when the generated DAG declares one. */
-export function dagMarker(generated: GeneratedEnvironment): string | undefined {
-  const marker = configTag(generated.manifest.configHash);
-  const dag = generated.artifacts.find((a) => a.kind === 'dag');
-  return dag?.bytes.includes(marker) ? marker : undefined;
 }
 
 /**
  * Poll intervals follow the service: MWAA updates take tens of minutes and sync DAG files about
  * every 30 s; the local stack updates in seconds.
  */
-export function defaultDeployOptions(config: ResolvedConfig, generated: GeneratedEnvironment, timeoutMs: number): DeployOptions {
+/**
+ * `dagMarker`: the DAG tag the new DAG carries (the workflow reads it from the generated DAG);
+ * before triggering, the deployer waits until Airflow has parsed a DAG with it.
+ */
+export function defaultDeployOptions(config: ResolvedConfig, timeoutMs: number, dagMarker?: string): DeployOptions {
   const local = config.localStack;
   const options: DeployOptions = {
     trigger: true,
@@ -58,8 +61,7 @@ export function defaultDeployOptions(config: ResolvedConfig, generated: Generate
     dagSettleMs: local ? 40_000 : 90_000,
     lockTtlMs: timeoutMs * 3 + 15 * 60_000,
   };
-  const marker = dagMarker(generated);
-  if (marker) options.dagMarker = marker;
+  if (dagMarker) options.dagMarker = dagMarker;
   return options;
 }
 

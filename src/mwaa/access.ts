@@ -66,7 +66,7 @@ export function mwaaAccess(
   const line = airflowLine(settings.airflowVersion);
   const apiPrefix = WEB_LOGIN[line].apiPrefix;
   const cli = taggingWebServerErrors(
-    createMwaaCli(client, settings.environmentName, settings.webserverScheme, { ...bounds, fetch: doFetch }),
+    createMwaaCli(client, settings.environmentName, settings.webserverScheme, settings.airflowVersion, { ...bounds, fetch: doFetch }),
     () => lastHost,
     apiPrefix,
   );

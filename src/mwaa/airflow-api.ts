@@ -13,7 +13,7 @@
  *   GET   /variables?limit&offset                                      Variables, 100 per request
  * CLI fallback: dags list --columns, dags list-import-errors, dags unpause, dags list-runs,
  * tasks states-for-dag-run, variables get (no task logs: those are in CloudWatch), in the forms the
- * environment's own Airflow version parses (test/fixtures/airflow-cli-table.json holds each
+ * environment's own Airflow version parses (src/mwaa/airflow-cli-table.json holds each
  * version's CLI, extracted from the published wheels; the unit tests parse every form with it).
  */
 import { UserError } from '../errors.js';

@@ -6,11 +6,14 @@
  * 401/403 answer fetches a fresh one and retries once. Redirects are followed with the POST kept
  * (AWS's Airflow 3 samples use `curl -L --request POST`). AWS asks callers not to open a CLI request
  * before the previous one finished: every client in this process shares one lane per environment.
+ * Nothing is sent that MWAA's endpoint or the environment's Airflow version would refuse
+ * (airflow-cli.ts `checkSendable`): such a command is a bug here, refused with MwaaCliRefusedError.
  */
 import { CreateCliTokenCommand, type MWAAClient } from '@aws-sdk/client-mwaa';
 import { UserError } from '../errors.js';
 import { shellJoin } from '../util/shell-quote.js';
 import { DEFAULT_LIMITS } from './limits.js';
+import type { AirflowVersion } from './versions.js';
 import { readText, readTextHead, type WebAnswer, webFetch } from './web-fetch.js';
 
 /** The one MWAA call the CLI client needs. */
@@ -65,6 +68,25 @@ export class MwaaCliError extends UserError {
   }
 }
 
+/**
+ * A command this client will not send: MWAA does not run it on the environment's line, or the
+ * environment's Airflow version would not parse it. The toolkit's own commands never are such, so
+ * this is a bug to report, found before the environment answers with a 500 or a usage error.
+ */
+export class MwaaCliRefusedError extends UserError {
+  constructor(
+    readonly command: string,
+    readonly airflowVersion: string,
+    readonly reason: string,
+  ) {
+    super(
+      `Not sent to MWAA's CLI endpoint: \`${command}\` on Airflow ${airflowVersion}: ${reason}. ` +
+        "The toolkit holds every command it sends to MWAA's list and to that version's own CLI; this one slipped through: please report it.",
+    );
+    this.name = 'MwaaCliRefusedError';
+  }
+}
+
 /** Adapts an SDK MWAAClient (or anything with its `send`) to CliTokenApi. */
 export function cliTokenApi(client: Pick<MWAAClient, 'send'>): CliTokenApi {
   return {
@@ -82,10 +104,12 @@ function isTokenApi(value: CliTokenApi | Pick<MWAAClient, 'send'>): value is Cli
   return typeof (value as CliTokenApi).createCliToken === 'function';
 }
 
+/** `airflowVersion`: the environment's; what it may be sent follows it. */
 export function createMwaaCli(
   mwaa: CliTokenApi | Pick<MWAAClient, 'send'>,
   environmentName: string,
   scheme: 'https' | 'http',
+  airflowVersion: AirflowVersion,
   options: MwaaCliOptions = {},
 ): MwaaCli {
   const api = isTokenApi(mwaa) ? mwaa : cliTokenApi(mwaa);
@@ -115,8 +139,12 @@ export function createMwaaCli(
 
   return {
     stats,
-    run(argv) {
+    async run(argv) {
       const body = shellJoin(argv);
+      // The table of Airflow's CLI is large: loaded with the first command, not with this module.
+      const { checkSendable } = await import('./airflow-cli.js');
+      const sendable = checkSendable(airflowVersion, argv);
+      if (!sendable.ok) throw new MwaaCliRefusedError(body, airflowVersion, sendable.reason);
       return lane(async () => {
         let answer = await post(body, false);
         if (answer.response.status === 401 || answer.response.status === 403) {

@@ -100,7 +100,7 @@ export function checkCliCommand(line: AirflowLine, argv: readonly string[]): Com
 /**
  * The first Airflow version whose CLI has `dags list --columns` (so `-o json` can carry tags and
  * parse times) and `dags unpause -o`: MWAA's 2.7.2 and 2.8.1 have neither. Source: each version's
- * `airflow/cli/cli_config.py` (test/fixtures/airflow-cli-table.json, which the unit tests hold
+ * `airflow/cli/cli_config.py` (src/mwaa/airflow-cli-table.json, which the unit tests hold
  * this against for every MWAA version).
  */
 export const DAG_COLUMNS_SINCE = '2.9.0';

@@ -1,5 +1,5 @@
 /**
- * The CLI table's parser (test/unit/mwaa/airflow-cli-table.ts) against Airflow's own: every argv the
+ * The CLI table's parser (src/mwaa/airflow-cli.ts) against Airflow's own: every argv the
  * toolkit sends, every command of the table in its shortest and its fullest form, and mutations of
  * each (a value dropped, an unknown option, a choice Airflow does not offer, a positional missing)
  * are fed to `airflow.cli.cli_parser.get_parser().parse_args` in the local stack's venv of the
@@ -11,15 +11,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { airflowPython } from '../../src/cli/dag-import.js';
+import { stackAirflowPython } from '../../local-stack/src/layout.js';
 import { AIRFLOW_VERSIONS, airflowLine, isAirflowLine, newestOfLine } from '../../src/mwaa/versions.js';
-import { type CliCommand, type CliOption, type CliPositional, loadCliTable, parseCli } from '../unit/mwaa/airflow-cli-table.js';
+import { type CliCommand, type CliOption, type CliPositional, AIRFLOW_CLI_TABLE, parseCli } from '../../src/mwaa/airflow-cli.js';
 import { formsSent } from '../unit/mwaa/sent-forms.js';
 
 const lineSetting = process.env.MWAA_TEST_AIRFLOW_LINE ?? '2';
 if (!isAirflowLine(lineSetting)) throw new Error(`MWAA_TEST_AIRFLOW_LINE=${lineSetting}: expected 2 or 3`);
 const version = newestOfLine(lineSetting);
-const table = loadCliTable();
+const table = AIRFLOW_CLI_TABLE;
 const commands = table.versions[version]!.commands;
 
 // Reads a JSON list of argvs on stdin; prints the version, the top-level commands and, per argv,
@@ -103,7 +103,7 @@ const home = mkdtempSync(join(tmpdir(), 'airflow-cli-parser-'));
 afterAll(() => rmSync(home, { recursive: true, force: true }));
 
 function realParser(argvs: string[][]): { version: string; commands: string[]; verdicts: { ok: boolean; message?: string }[] } {
-  const python = airflowPython(version);
+  const python = stackAirflowPython(version);
   if (!python) throw new Error(`No venv for Airflow ${version}: run \`node dist/cli.js local up --airflow ${lineSetting}\` first`);
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('AIRFLOW__')) env[key] = value;

@@ -278,12 +278,12 @@ describe("check --compare-variables through Airflow's REST API", () => {
 
   afterAll(async () => {
     if (!config) return;
-    const cli = createMwaaCli(createAwsClients(config).mwaa, config.mwaa.environmentName, 'http');
+    const cli = createMwaaCli(createAwsClients(config).mwaa, config.mwaa.environmentName, 'http', config.airflow.version);
     for (const key of keys) await cli.run(['variables', 'delete', key]).catch(() => undefined);
   });
 
   it('shows a diff table and fails when a Variable differs from the file or is missing', async () => {
-    const cli = createMwaaCli(createAwsClients(config).mwaa, config.mwaa.environmentName, 'http');
+    const cli = createMwaaCli(createAwsClients(config).mwaa, config.mwaa.environmentName, 'http', config.airflow.version);
     // a and b as the DAG would write them, c different, d absent.
     await cli.run(['variables', 'set', 'good__rc_check_a', String(fileValues.a)]);
     await cli.run(['variables', 'set', 'good__rc_check_b', String(fileValues.b)]);

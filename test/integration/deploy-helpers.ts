@@ -216,7 +216,7 @@ import type { DeployEvent } from '../../src/deployer/events.js';
 import { defaultDeployOptions, deployDeps, deploySettings, deployTargets } from '../../src/deployer/from-config.js';
 import type { DeployTarget } from '../../src/deployer/plan.js';
 import { generateEnvironment } from '../../src/generator/generate.js';
-import { currentDeployer } from '../../src/deployer/workflow.js';
+import { currentDeployer, dagMarker } from '../../src/workflows/deploy.js';
 import { PLUGIN_MODULES } from '../../src/generator/render-plugins.js';
 import { readTemplateFile } from '../../src/generator/templates.js';
 import { deterministicZip } from '../../src/generator/zip.js';
@@ -264,6 +264,6 @@ export async function prepareLibDeploy(input: LibDeployInput): Promise<() => Pro
   if (input.plugins) targets = withPlugins(targets, input.plugins);
   const clients = createAwsClients(config);
   const deps = deployDeps(config, clients, systemClock, input.emit ?? (() => {}), currentDeployer(userInfo().username, hostname()));
-  const options = { ...defaultDeployOptions(config, generated, 600_000), trigger: false, ...input.options };
+  const options = { ...defaultDeployOptions(config, 600_000, dagMarker(generated)), trigger: false, ...input.options };
   return () => deploy({ ...deploySettings(config, generated, pkg.version), ...input.settings }, targets, options, deps);
 }

@@ -17,6 +17,7 @@ import { acquireLock, LockHeldError } from '../../src/deployer/lock.js';
 import { s3Port } from '../../src/deployer/aws-ports.js';
 import { hostname } from 'node:os';
 import { createMwaaCli, type CliTokenApi, cliTokenApi } from '../../src/mwaa/cli-client.js';
+import type { AirflowVersion } from '../../src/mwaa/versions.js';
 import type { DeployEvent } from '../../src/deployer/events.js';
 import {
   MotoRecorder,
@@ -155,7 +156,7 @@ describe('deploy against the local stack', () => {
     const versionYaml = parseYaml(
       execFileSync('git', ['--git-dir', stack.git.remoteUrl, 'show', `${stack.git.branch}:www/version.yaml`], { encoding: 'utf8' }),
     ) as Record<string, unknown>;
-    const cli = createMwaaCli(mwaa, stack.environmentName, 'http');
+    const cli = createMwaaCli(mwaa, stack.environmentName, 'http', stack.airflowVersion as AirflowVersion);
     for (const key of ['a', 'b', 'c', 'd']) {
       const got = await cli.run(['variables', 'get', key]);
       expect(got.stdout.trim(), `Variable ${key}: ${got.stderr}`).toBe(String(versionYaml[key]));
@@ -330,7 +331,9 @@ describe('deploy against the local stack', () => {
       },
     };
     try {
-      const cli = createMwaaCli(counting, stack.environmentName, 'http', { tokenReuseMs: 10 * 60_000 });
+      const cli = createMwaaCli(counting, stack.environmentName, 'http', stack.airflowVersion as AirflowVersion, {
+        tokenReuseMs: 10 * 60_000,
+      });
       await cli.run(['version']);
       await new Promise((r) => setTimeout(r, 4000));
       const out = await cli.run(['version']);

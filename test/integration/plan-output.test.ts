@@ -151,6 +151,21 @@ describe("parse with the local stack's Airflow", () => {
     );
   });
 
+  it('imports with the python given by --airflow-python or $MWAA_AIRFLOW_PYTHON, without looking at the stack', () => {
+    const python = join(stack.venvBin, 'python');
+    // No stack venvs where the lookup would look: only the given python can import.
+    const env = { ...process.env, MWAA_LOCAL_VENVS: join(base, '..', 'no-venvs-here') };
+    const ok = new RegExp(`^ok {4}local: DAG gpu_server_cicd_workflow imports in Airflow ${stack.airflowVersion.replace(/\./g, '\\.')} `);
+    const flagged = runLocalCli(['parse', '--env', 'local', '--config', base, '--airflow-python', python], env);
+    expect(flagged.status, flagged.stderr).toBe(0);
+    expect(flagged.stdout).toMatch(ok);
+    expect(flagged.stderr).toContain(`(--airflow-python: ${python})`);
+    const variable = runLocalCli(['parse', '--env', 'local', '--config', base], { ...env, MWAA_AIRFLOW_PYTHON: python });
+    expect(variable.status, variable.stderr).toBe(0);
+    expect(variable.stdout).toMatch(ok);
+    expect(variable.stderr).toContain(`(MWAA_AIRFLOW_PYTHON: ${python})`);
+  });
+
   it('reports the import error of a DAG that does not import', async () => {
     const python = join(stack.venvBin, 'python');
     const [broken] = await importDags(python, [

@@ -9,7 +9,7 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } fro
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { CliOutput } from './cli-runner.js';
-import { processRef, signalGroup, type ProcessRef } from '../../../src/util/processes.js';
+import { processRef, signalGroup, type ProcessRef } from '../processes.js';
 import { CLI_FORK_SERVER } from './python-scripts.js';
 
 /** The request never reached a forked child: running the command another way is safe. */

@@ -5,7 +5,7 @@
  * and the rest wait.
  */
 import { NotForkedError, type CliForkServer } from './cli-fork-server.js';
-import { runProgram } from '../../../src/util/processes.js';
+import { runProgram } from '../processes.js';
 
 export interface CliOutput {
   stdout: Buffer;

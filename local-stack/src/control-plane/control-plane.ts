@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { writeJsonAtomic, type LocalStackState } from '../state.js';
 import { identityOf } from '../liveness.js';
-import { processRef } from '../../../src/util/processes.js';
+import { processRef } from '../processes.js';
 import { loadOrCreateSettings, WEB_USER } from '../airflow-home.js';
 import { MWAA_AIRFLOW_VERSIONS, type AirflowVersion } from '../../../src/mwaa/versions.js';
 import { airflowLogin } from './airflow-login.js';
@@ -26,7 +26,7 @@ import { apiServerBaseUrl, waitForAirflow } from './readiness.js';
 import { createS3Store } from './s3.js';
 import { createControlPlaneServer, type Behaviour, type Operation } from './server.js';
 import { TokenStore } from './tokens.js';
-import { portOf } from '../../../src/util/net.js';
+import { portOf } from '../net.js';
 
 export interface ControlPlaneOptions {
   statePath: string;

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { runProgram } from '../../../src/util/processes.js';
+import { runProgram } from '../processes.js';
 import { CHECK_IMPORTS, EXTRACT_ZIP } from './python-scripts.js';
 
 export class PluginsRejectedError extends Error {

@@ -8,7 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { processRef, processTree, signalGroup, signalProcess, type ProcessRef } from '../../../src/util/processes.js';
+import { processRef, processTree, signalGroup, signalProcess, type ProcessRef } from '../processes.js';
 import { identityOf } from '../liveness.js';
 import type { AirflowLine } from '../../../src/mwaa/versions.js';
 

@@ -13,7 +13,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { runProgram } from '../../../src/util/processes.js';
+import { runProgram } from '../processes.js';
 import { AIRFLOW_CONSTRAINT_URL, airflowConstraintUrl, mwaaSeesConstraint } from '../../../src/mwaa/requirements.js';
 import { PIP_SERVED_FILES } from './python-scripts.js';
 

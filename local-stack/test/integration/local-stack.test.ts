@@ -24,7 +24,7 @@ import { parse } from 'yaml';
 import { recordedProcesses } from '../../src/down.js';
 import { staleJobs } from '../../src/airflow-health.js';
 import { recordedRef } from '../../src/liveness.js';
-import { isSameProcess, processTree, type ProcessRef } from '../../../src/util/processes.js';
+import { isSameProcess, processTree, type ProcessRef } from '../../src/processes.js';
 import type { LocalStackState } from '../../src/state.js';
 import type { StackStatus } from '../../src/status.js';
 import {

@@ -12,7 +12,8 @@ import { down } from '../../src/down.js';
 import { bootId, recordOf, recordedAlive, recordedRef } from '../../src/liveness.js';
 import { writeState, type LocalStackState, type StackProcess } from '../../src/state.js';
 import { stackStatus } from '../../src/status.js';
-import { commandLine, descendants, isAlive, processRef, signalGroup, stopPid } from '../../../src/util/processes.js';
+import { isAlive } from '../../../src/util/processes.js';
+import { commandLine, descendants, processRef, signalGroup, stopPid } from '../../src/processes.js';
 import { useTmpDir } from '../../../test/support/tmp.js';
 
 const tmp = useTmpDir('liveness-');

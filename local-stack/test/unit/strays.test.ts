@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isAlive, stopPid } from '../../../src/util/processes.js';
+import { isAlive } from '../../../src/util/processes.js';
+import { stopPid } from '../../src/processes.js';
 import { STACK_ROOT_ENV, stackProcessEnv, strayProcesses } from '../../src/strays.js';
 import { useTmpDir } from '../../../test/support/tmp.js';
 

@@ -1,5 +1,4 @@
 import type { CommandModule } from 'yargs';
-import { DEFAULT_CONFIG_PATH } from '../../config/load.js';
 import { awsErrorContext } from '../../config/aws-error-context.js';
 import { explainRemoteError } from '../../mwaa/aws-errors.js';
 import { ExitCode, UserError } from '../../errors.js';
@@ -12,6 +11,7 @@ import {
   type CheckEvent,
   type CheckReport,
 } from '../../runtime-check/index.js';
+import { COMMANDS, SHARED_OPTIONS } from '../command-table.js';
 import { cliContext } from '../context.js';
 import { positiveDuration, refuseEmpty, wholeNumber } from '../flags.js';
 import { EXIT_CODES_EPILOG } from '../help.js';
@@ -54,11 +54,11 @@ function within<T>(work: Promise<T>, ms: number, timedOut: () => Error): Promise
 
 const command: CommandModule<object, CheckArgs> = {
   command: 'check',
-  describe: 'Verify over SSH that each GPU server is reachable, on the configured branch, with a valid version file',
+  describe: COMMANDS.check,
   builder: (yargs) =>
     yargs
-      .option('env', { type: 'string', demandOption: true, describe: 'Environment from config.yaml' })
-      .option('config', { type: 'string', default: DEFAULT_CONFIG_PATH, describe: 'Config file' })
+      .option('env', { ...SHARED_OPTIONS.env, demandOption: true })
+      .option('config', SHARED_OPTIONS.config)
       .option('server', { type: 'string', array: true, describe: 'Check only these servers (repeatable)' })
       .option('concurrency', {
         type: 'string',
@@ -72,7 +72,7 @@ const command: CommandModule<object, CheckArgs> = {
         describe: "Also compare the version file with the Airflow Variables (Airflow's REST API through MWAA's web login)",
       })
       .option('identity-file', { type: 'string', describe: 'SSH private key file instead of the Secrets Manager secret' })
-      .option('json', { type: 'boolean', default: false, describe: 'Print the report as JSON' })
+      .option('json', { ...SHARED_OPTIONS.json, describe: 'Print the report as JSON' })
       .option('print-host-keys', {
         type: 'boolean',
         default: false,
@@ -83,9 +83,9 @@ const command: CommandModule<object, CheckArgs> = {
         default: false,
         describe: 'Only reachability and whoami (no git, no version file): a fast fleet-wide probe',
       })
-      .option('profile', { type: 'string', describe: 'AWS profile for Secrets Manager and MWAA (sets AWS_PROFILE)' })
+      .option('profile', SHARED_OPTIONS.profile)
       .option('timeout', {
-        type: 'string',
+        ...SHARED_OPTIONS.timeout,
         default: DEFAULT_CHECK_TIMEOUT,
         describe:
           'Limit for the whole check (e.g. 10m, 90s); each SSH connect, command and request has its own (README, "Limits and timeouts")',

@@ -1,7 +1,6 @@
 import { hostname, userInfo } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 import type { CommandModule } from 'yargs';
-import { DEFAULT_CONFIG_PATH } from '../../config/load.js';
 import { awsErrorContext } from '../../config/aws-error-context.js';
 import { explainRemoteError } from '../../mwaa/aws-errors.js';
 import type { PlanRefusedError } from '../../deployer/deploy.js';
@@ -16,10 +15,11 @@ import {
   resultMarkdown,
 } from '../../deployer/format.js';
 import type { Plan, Refusal } from '../../deployer/plan.js';
-import type { WorkflowEvent, WorkflowResult } from '../../deployer/workflow.js';
+import type { WorkflowEvent, WorkflowResult } from '../../workflows/deploy.js';
 import { ExitCode, UserError } from '../../errors.js';
 import { DEFAULT_OUT_DIR } from '../../generator/generate.js';
 import { formatReport, reportJson } from '../../runtime-check/format.js';
+import { COMMANDS, SHARED_OPTIONS } from '../command-table.js';
 import { cliContext } from '../context.js';
 import { givenOptions, positiveDuration, refuseEmpty, refuseTogether } from '../flags.js';
 import { EXIT_CODES_EPILOG } from '../help.js';
@@ -78,11 +78,7 @@ const CONFLICTS: ReadonlyArray<readonly [string, string, string]> = [
 /** Validates the flags as given; returns the output format. */
 function checkFlags(args: DeployArgs, argv: readonly string[]): Format {
   const given = givenOptions(argv, { y: 'yes' });
-  refuseEmpty(args, argv, ['env', 'config', 'out', 'timeout', 'conf', 'profile'], {
-    env: 'an environment name from the config file',
-    timeout: 'a duration such as 60m',
-    conf: 'key=value',
-  });
+  refuseEmpty(args, argv, ['env', 'config', 'out', 'timeout', 'conf', 'profile']);
   refuseTogether(given, CONFLICTS);
   if (!args.plan) {
     for (const flag of ['detailed-exitcode', 'diff'] as const) {
@@ -100,12 +96,12 @@ function checkFlags(args: DeployArgs, argv: readonly string[]): Format {
 
 const command: CommandModule<object, DeployArgs> = {
   command: 'deploy',
-  describe: 'Upload what changed to the MWAA bucket, pin new plugin/requirements versions, trigger the DAG',
+  describe: COMMANDS.deploy,
   builder: (yargs) =>
     yargs
-      .option('env', { type: 'string', demandOption: true, describe: 'Environment from config.yaml' })
-      .option('config', { type: 'string', default: DEFAULT_CONFIG_PATH, describe: 'Config file' })
-      .option('out', { type: 'string', default: DEFAULT_OUT_DIR, describe: 'Where the generated artifacts are written too' })
+      .option('env', { ...SHARED_OPTIONS.env, demandOption: true })
+      .option('config', SHARED_OPTIONS.config)
+      .option('out', { ...SHARED_OPTIONS.out, default: DEFAULT_OUT_DIR })
       .option('plan', { type: 'boolean', default: false, describe: 'Show what would change; change nothing' })
       .option('diff', {
         type: 'boolean',
@@ -127,7 +123,7 @@ const command: CommandModule<object, DeployArgs> = {
       })
       // An environment update takes 20 to 40 minutes on MWAA; the default leaves room past that.
       .option('timeout', {
-        type: 'string',
+        ...SHARED_OPTIONS.timeout,
         default: '60m',
         describe:
           'Limit for each wait (environment update, DAG parse, run); each request has its own deadline (README, "Limits and timeouts")',
@@ -139,13 +135,13 @@ const command: CommandModule<object, DeployArgs> = {
         choices: FORMATS,
         describe: 'Output: text, json, or markdown (for $GITHUB_STEP_SUMMARY and pull request comments)',
       })
-      .option('json', { type: 'boolean', default: false, describe: 'Same as --format json' })
+      .option('json', { ...SHARED_OPTIONS.json, describe: 'Same as --format json' })
       .option('smoke', {
         type: 'boolean',
         default: true,
         describe: 'After a successful --wait, run the runtime check (--no-smoke: skip it)',
       })
-      .option('profile', { type: 'string', describe: 'AWS profile to use (sets AWS_PROFILE)' })
+      .option('profile', SHARED_OPTIONS.profile)
       .example('$0 deploy --env prod --plan --diff', 'What would change, with the content diff; changes nothing')
       .example('$0 deploy --env prod --plan --format markdown >> "$GITHUB_STEP_SUMMARY"', 'The plan as a CI job summary')
       .example('$0 deploy --env prod --yes --wait', 'Ship, trigger, wait for the run, smoke-check the servers')
@@ -160,7 +156,7 @@ const command: CommandModule<object, DeployArgs> = {
     const config = await loadCliConfig(args.config, args.env);
     // The workflow brings the AWS SDK: loaded only once there is something to deploy (not for --help).
     const [{ currentDeployer, runDeployWorkflow }, { PlanRefusedError }] = await Promise.all([
-      import('../../deployer/workflow.js'),
+      import('../../workflows/deploy.js'),
       import('../../deployer/deploy.js'),
     ]);
     const progress = context.quiet ? { print: () => undefined, done: () => undefined } : progressPrinter();
@@ -199,6 +195,7 @@ const command: CommandModule<object, DeployArgs> = {
           outDir: args.out,
           planOnly: args.plan,
           diff: args.diff,
+          detailedExitCode: args['detailed-exitcode'],
           rollback: args.rollback,
           trigger: args.trigger,
           waitForRun: args.wait,
@@ -220,9 +217,7 @@ const command: CommandModule<object, DeployArgs> = {
     } finally {
       progress.done();
     }
-    const { result, smoke, diffs } = outcome;
-    let exitCode = outcome.exitCode;
-    if (args.plan && args['detailed-exitcode'] && result.plan.changes > 0) exitCode = ExitCode.changesPending;
+    const { result, smoke, diffs, exitCode } = outcome;
     if (format === 'json') {
       const document: Record<string, unknown> = {
         ok: exitCode === ExitCode.ok || exitCode === ExitCode.changesPending,

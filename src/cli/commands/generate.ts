@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { DEFAULT_CONFIG_PATH, readConfigFile, requireEnvironment } from '../../config/load.js';
+import { readConfigFile, requireEnvironment } from '../../config/load.js';
 import type { ResolvedConfig } from '../../config/resolved.js';
 import { ExitCode, UserError } from '../../errors.js';
 import { DEFAULT_OUT_DIR, environmentDir, generateEnvironment, staleFiles, writeEnvironment } from '../../generator/generate.js';
+import { COMMANDS, SHARED_OPTIONS } from '../command-table.js';
 import { cliContext, commandLine } from '../context.js';
 import { givenOptions, refuseEmpty, refuseTogether } from '../flags.js';
 import { EXIT_CODES_EPILOG } from '../help.js';
@@ -22,7 +23,7 @@ interface GenerateArgs {
 
 /** The options, as yargs and the quick parser (quick-parse.ts) both read them. */
 export const GENERATE_OPTIONS = {
-  env: { type: 'string', default: 'dev', describe: 'Environment from config.yaml' },
+  env: { ...SHARED_OPTIONS.env, default: 'dev' },
   all: { type: 'boolean', default: false, describe: 'Every environment (local only while the local stack is up)' },
   check: {
     type: 'boolean',
@@ -31,14 +32,14 @@ export const GENERATE_OPTIONS = {
       'For CI: write nothing; validate and render every environment (or --env) in memory; exit 1 on any problem, or when ' +
       '<out>/<env>/ exists and differs from what the config renders',
   },
-  json: { type: 'boolean', default: false, describe: 'Print the manifest(s) as JSON' },
-  config: { type: 'string', default: DEFAULT_CONFIG_PATH, describe: 'Config file' },
-  out: { type: 'string', default: DEFAULT_OUT_DIR, describe: 'Output root' },
+  json: { ...SHARED_OPTIONS.json, describe: 'Print the manifest(s) as JSON' },
+  config: SHARED_OPTIONS.config,
+  out: { ...SHARED_OPTIONS.out, default: DEFAULT_OUT_DIR },
 } as const satisfies Record<string, PlainOption>;
 
 const command: CommandModule<object, GenerateArgs> = {
   command: 'generate',
-  describe: 'Render the DAG, plugins.zip, requirements.txt, resolved config and manifest into <out>/<env>/',
+  describe: COMMANDS.generate,
   builder: (yargs) =>
     yargs
       .options(GENERATE_OPTIONS)
@@ -53,11 +54,7 @@ const command: CommandModule<object, GenerateArgs> = {
   handler: async (args) => {
     const context = cliContext();
     const given = givenOptions(context.argv);
-    refuseEmpty(args, context.argv, ['env', 'config', 'out'], {
-      env: 'an environment name from the config file',
-      config: 'a config file',
-      out: 'a directory',
-    });
+    refuseEmpty(args, context.argv, ['env', 'config', 'out']);
     refuseTogether(given, [['env', 'all', '--all already means every environment; drop one of them']]);
 
     const file = await readConfigFile({ configPath: args.config });

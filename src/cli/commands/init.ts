@@ -7,6 +7,7 @@ import { packageRoot } from '../../util/package-root.js';
 import { refuseExistingConfig, schemaCopyNeeded, writeBeside } from '../../init/files.js';
 import { renderScaffold, type ScaffoldValues } from '../../init/scaffold.js';
 import { AIRFLOW_VERSIONS, type AirflowVersion } from '../../mwaa/versions.js';
+import { COMMANDS, SHARED_OPTIONS } from '../command-table.js';
 import { cliContext, commandLine } from '../context.js';
 import { refuseEmpty } from '../flags.js';
 import { EXIT_CODES_EPILOG } from '../help.js';
@@ -43,11 +44,11 @@ function schemaReference(configFile: string): { ref: string; copyFrom?: string }
 
 const command: CommandModule<object, InitArgs> = {
   command: 'init',
-  describe: 'Start a project: write a commented config/config.yaml (and what leads to the first deploy)',
+  describe: COMMANDS.init,
   builder: (yargs) =>
     yargs
-      .option('config', { type: 'string', default: DEFAULT_CONFIG_PATH, describe: 'Where to write the config' })
-      .option('env', { type: 'string', default: 'dev', describe: 'Name of the first environment' })
+      .option('config', { ...SHARED_OPTIONS.config, describe: 'Where to write the config' })
+      .option('env', { ...SHARED_OPTIONS.env, default: 'dev', describe: 'Name of the first environment' })
       .option('region', { type: 'string', describe: 'AWS region of the MWAA environment' })
       .option('mwaa-environment', { type: 'string', describe: 'Name of the MWAA environment' })
       .option('bucket', { type: 'string', describe: 'MWAA source bucket (starts with airflow-)' })

@@ -1,12 +1,13 @@
 import type { Argv, CommandModule } from 'yargs';
 import { existsSync, readFileSync } from 'node:fs';
 import { ExitCode, UserError } from '../../errors.js';
+import { COMMANDS, SHARED_OPTIONS } from '../command-table.js';
 import { cliContext } from '../context.js';
 import { givenOptions, refuseEmpty, wholeNumber } from '../flags.js';
 import { EXIT_CODES_EPILOG } from '../help.js';
 import { down } from '../../../local-stack/src/down.js';
-import { layoutFor } from '../../../local-stack/src/layout.js';
-import { descendants } from '../../util/processes.js';
+import { AIRFLOW_VERSIONS, layoutFor } from '../../../local-stack/src/layout.js';
+import { descendants } from '../../../local-stack/src/processes.js';
 import type { StackEvent } from '../../../local-stack/src/progress.js';
 import { readStateIfPresent, stackRoot, type AirflowLine } from '../../../local-stack/src/state.js';
 import { stackStatus, type StackStatus } from '../../../local-stack/src/status.js';
@@ -101,7 +102,7 @@ interface LocalArgs {
 
 const command: CommandModule<object, LocalArgs> = {
   command: 'local <action>',
-  describe: 'Run a local MWAA-compatible stack (Airflow, S3, Secrets Manager, SSH) without Docker or AWS',
+  describe: COMMANDS.local,
   builder: (yargs: Argv) =>
     yargs
       .positional('action', {
@@ -112,9 +113,9 @@ const command: CommandModule<object, LocalArgs> = {
       .option('airflow', {
         type: 'string',
         choices: ['2', '3'],
-        describe: 'up, provision: Airflow line (2 = 2.10.3, 3 = 3.3.1); default: the line of the stack that is up, else 2',
+        describe: `up, provision: Airflow line (2 = ${AIRFLOW_VERSIONS['2']}, 3 = ${AIRFLOW_VERSIONS['3']}); default: the line of the stack that is up, else 2`,
       })
-      .option('json', { type: 'boolean', default: false, describe: 'status: print JSON' })
+      .option('json', { ...SHARED_OPTIONS.json, describe: 'status: print JSON' })
       .option('wipe', { type: 'boolean', default: false, describe: 'down: also delete the stack data (keeps venvs)' })
       .option('wipe-venvs', { type: 'boolean', default: false, describe: 'down --wipe: delete the venvs too' })
       .option('name', { type: 'string', array: true, describe: 'logs: only these processes (e.g. moto, airflow-scheduler)' })

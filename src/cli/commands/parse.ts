@@ -1,10 +1,11 @@
 import { basename } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { DEFAULT_CONFIG_PATH, readConfigFile, requireEnvironment } from '../../config/load.js';
+import { readConfigFile, requireEnvironment } from '../../config/load.js';
 import { ExitCode, UserError } from '../../errors.js';
 import { generateEnvironment, type GeneratedEnvironment } from '../../generator/generate.js';
+import { COMMANDS, SHARED_OPTIONS } from '../command-table.js';
 import { cliContext, commandLine } from '../context.js';
-import { airflowPython, importDags, type DagImportResult, type DagToImport } from '../dag-import.js';
+import { AIRFLOW_PYTHON_VARIABLE, findAirflow, importDags, type DagImportResult, type DagToImport } from '../dag-import.js';
 import { refuseEmpty } from '../flags.js';
 import { EXIT_CODES_EPILOG } from '../help.js';
 import { resolveCliFile } from '../load-config.js';
@@ -14,6 +15,7 @@ interface ParseArgs {
   env: string[] | undefined;
   config: string;
   json: boolean;
+  'airflow-python': string[] | undefined;
 }
 
 interface EnvironmentOutcome {
@@ -58,22 +60,29 @@ function outcomeOf(dag: DagToImport, result: DagImportResult): EnvironmentOutcom
 
 const command: CommandModule<object, ParseArgs> = {
   command: 'parse',
-  describe: 'Validate every environment and import each rendered DAG in a real Airflow DagBag (local stack venv)',
+  describe: COMMANDS.parse,
   builder: (yargs) =>
     yargs
-      .option('env', { type: 'string', array: true, describe: "Import only these environments' DAGs (all are still validated)" })
-      .option('config', { type: 'string', default: DEFAULT_CONFIG_PATH, describe: 'Config file' })
-      .option('json', { type: 'boolean', default: false, describe: 'Print the result as JSON' })
+      .option('env', { ...SHARED_OPTIONS.env, array: true, describe: "Import only these environments' DAGs (all are still validated)" })
+      .option('config', SHARED_OPTIONS.config)
+      .option('json', SHARED_OPTIONS.json)
+      .option('airflow-python', {
+        type: 'string',
+        array: true,
+        describe: `A python with apache-airflow installed, used for the DAGs of its Airflow version (repeatable; default $${AIRFLOW_PYTHON_VARIABLE}, colon-separated)`,
+      })
       .example('$0 parse', 'Validate the config; import every DAG in Airflow when its venv exists')
       .example('$0 parse --env prod', 'Import only the prod DAG')
+      .example('$0 parse --airflow-python ~/venvs/airflow-2.10.3/bin/python', 'Import with an Airflow of your own')
       .epilog(
-        'The DagBag import uses the Airflow of the local stack (.local-stack/venvs/airflow-<version>/, made by `local up`); ' +
-          `without it, parse validates and renders only, and says so.\n\n${EXIT_CODES_EPILOG}`,
+        `Which Airflow imports a DAG of version V: a python given with --airflow-python (else in $${AIRFLOW_PYTHON_VARIABLE}) ` +
+          "whose apache-airflow is V; else the local stack's venv for V (made by `local up`). Without one, parse validates " +
+          `and renders only, and says so.\n\n${EXIT_CODES_EPILOG}`,
       )
       .strictOptions(),
   handler: async (args) => {
     const context = cliContext();
-    refuseEmpty(args, context.argv, ['env', 'config']);
+    refuseEmpty(args, context.argv, ['env', 'config', 'airflow-python']);
     const file = await readConfigFile({ configPath: args.config });
     for (const env of args.env ?? []) requireEnvironment(file, env);
     const { configs, skipped } = resolveCliFile(file);
@@ -86,23 +95,32 @@ const command: CommandModule<object, ParseArgs> = {
     const dags = generated.map(dagToImport);
     const outcomes = new Map<string, EnvironmentOutcome>();
     const versions = [...new Set(dags.map((d) => d.airflowVersion))].sort();
+    const airflow = await findAirflow(versions, args['airflow-python'] ?? []);
+    const given = airflow.given.map((g) => `${g.python} has ${g.version}`).join(', ');
     for (const version of versions) {
       const batch = dags.filter((d) => d.airflowVersion === version);
-      const python = airflowPython(version);
-      if (!python) {
+      const found = airflow.found.get(version);
+      if (!found) {
+        const how = given
+          ? `the pythons given have other versions (${given})`
+          : `give one with --airflow-python or $${AIRFLOW_PYTHON_VARIABLE}, or run \`${commandLine('local', ['up'])}\` with that line`;
         for (const dag of batch) {
           outcomes.set(dag.env, {
             env: dag.env,
             airflowVersion: version,
             dagId: dag.dagId,
             status: 'rendered',
-            note: `no local Airflow ${version} (run \`${commandLine('local', ['up'])}\` with that line to get one): validated and rendered only, not imported`,
+            note: `no Airflow ${version} here (${how}): validated and rendered only, not imported`,
           });
         }
         continue;
       }
-      if (!context.quiet && !args.json) process.stderr.write(`importing ${batch.map((d) => d.env).join(', ')} in Airflow ${version}...\n`);
-      const results = await importDags(python, batch);
+      if (!context.quiet && !args.json) {
+        process.stderr.write(
+          `importing ${batch.map((d) => d.env).join(', ')} in Airflow ${version} (${found.source}: ${found.python})...\n`,
+        );
+      }
+      const results = await importDags(found.python, batch);
       for (const [i, dag] of batch.entries()) outcomes.set(dag.env, outcomeOf(dag, results[i]!));
     }
     const ordered = dags.map((d) => outcomes.get(d.env)!);

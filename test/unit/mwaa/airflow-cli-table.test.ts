@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { MWAA_CLI_COMMANDS } from '../../../src/mwaa/cli-commands.js';
 import { AIRFLOW_VERSIONS, airflowLine, compareVersions } from '../../../src/mwaa/versions.js';
-import { loadCliTable, parseCli } from './airflow-cli-table.js';
+import { AIRFLOW_CLI_TABLE, parseCli } from '../../../src/mwaa/airflow-cli.js';
 
-const table = loadCliTable();
+const table = AIRFLOW_CLI_TABLE;
 
 describe("the table of each MWAA version's CLI", () => {
   it('holds every MWAA version, each from its published wheels with their sha256, and names the script that wrote it', () => {

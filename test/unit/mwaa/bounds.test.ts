@@ -199,13 +199,13 @@ describe('the MWAA web server clients end within their bounds and read at most t
 
   it('CLI: a 64 MiB answer is refused at the cap; a dripping answer ends at the deadline', async () => {
     const huge = await serve(webServerService(webState), { behaviour: 'huge-body' }, 64 * 1024 * 1024);
-    const cli = createMwaaCli(tokens(huge), 'env-huge', 'http', { requestTimeoutMs: 10_000, maxAnswerBytes: 1024 * 1024 });
+    const cli = createMwaaCli(tokens(huge), 'env-huge', 'http', '2.11.2', { requestTimeoutMs: 10_000, maxAnswerBytes: 1024 * 1024 });
     expect((await timedRejection(cli.run(['dags', 'list']))).error.message).toBe(
       `Airflow web server at ${huge.hostPort}: the answer is larger than 1 MiB, the most the toolkit reads from one request (POST /aws_mwaa/cli)`,
     );
     expect(huge.stats.hugeBytesSent).toBeLessThan(8 * 1024 * 1024);
     const drip = await serve(webServerService(webState), { behaviour: 'drip' });
-    const slow = createMwaaCli(tokens(drip), 'env-drip', 'http', { requestTimeoutMs: 600 });
+    const slow = createMwaaCli(tokens(drip), 'env-drip', 'http', '2.11.2', { requestTimeoutMs: 600 });
     const { error, seconds } = await timedRejection(slow.run(['dags', 'list']));
     expect(seconds).toBeLessThan(3);
     expect(error.message).toContain(`Airflow web server at ${drip.hostPort}: did not finish its answer within 0.6 s`);

@@ -1,11 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { airflowMessage, createMwaaCli, decodeCliResponse, MwaaCliError, type CliTokenApi } from '../../../src/mwaa/cli-client.js';
+import {
+  airflowMessage,
+  createMwaaCli,
+  decodeCliResponse,
+  MwaaCliError,
+  MwaaCliRefusedError,
+  type CliTokenApi,
+} from '../../../src/mwaa/cli-client.js';
+import { UserError } from '../../../src/errors.js';
+import type { AirflowVersion } from '../../../src/mwaa/versions.js';
 
 function b64(text: string): string {
   return Buffer.from(text, 'utf8').toString('base64');
 }
 
-function setup(statuses: number[] = []) {
+function setup(statuses: number[] = [], version: AirflowVersion = '2.11.2') {
   let now = 1_000_000;
   let issued = 0;
   const tokens: CliTokenApi = {
@@ -22,7 +31,7 @@ function setup(statuses: number[] = []) {
     const body = status === 200 ? JSON.stringify({ stdout: b64('out ✓\n'), stderr: b64('warn\n') }) : 'nope';
     return new Response(body, { status });
   }) as typeof fetch;
-  const cli = createMwaaCli(tokens, 'env-x', 'https', { fetch: fetchImpl, now: () => now });
+  const cli = createMwaaCli(tokens, 'env-x', 'https', version, { fetch: fetchImpl, now: () => now });
   return { cli, requests, advance: (ms: number) => (now += ms), issued: () => issued };
 }
 
@@ -65,11 +74,45 @@ describe('createMwaaCli', () => {
     await expect(cli.run(['version'])).rejects.toMatchObject({ status: 403 });
   });
 
-  it('500 (unsupported command) is a MwaaCliError naming the command', async () => {
+  it('500 (what MWAA answers to an unsupported command) is a MwaaCliError naming the command', async () => {
     const { cli } = setup([500]);
-    const error = await cli.run(['db', 'reset']).catch((e: unknown) => e);
+    const error = await cli.run(['version']).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MwaaCliError);
-    expect((error as Error).message).toMatch(/HTTP 500 to `db reset`.*does not support/);
+    expect((error as Error).message).toMatch(/HTTP 500 to `version`.*does not support/);
+  });
+
+  // What MWAA's list (cli-commands.ts) and each version's own CLI (airflow-cli-table.json) refuse.
+  it.each([
+    ['2.11.2', ['db', 'reset'], /`db reset` is not a supported command on Airflow 2\.x/],
+    ['3.3.1', ['dags', 'backfill', 'd'], /`dags backfill` is not a supported command on Airflow 3\.x/],
+    ['2.11.2', ['dags', 'show', 'd', '--save', 'x.png'], /unsupported option for dags show: --save/],
+    [
+      '2.11.2',
+      ['dags', 'trigger', 'd', '--logical-date', '2026-01-01'],
+      /Airflow 2\.11\.2's CLI would refuse it: unrecognized arguments: --logical-date/,
+    ],
+    ['3.3.1', ['dags', 'trigger', 'd', '-e', '2026-01-01'], /Airflow 3\.3\.1's CLI would refuse it: unrecognized arguments: -e/],
+    [
+      '2.7.2',
+      ['dags', 'list', '-o', 'json', '--columns', 'dag_id'],
+      /Airflow 2\.7\.2's CLI would refuse it: unrecognized arguments: --columns/,
+    ],
+    ['2.11.2', ['variables', 'get'], /the following arguments are required: key/],
+  ] as const)('on %s refuses %j before sending anything', async (version, argv, reason) => {
+    const { cli, requests, issued } = setup([], version);
+    const error = await cli.run(argv).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MwaaCliRefusedError);
+    expect(error).toBeInstanceOf(UserError);
+    expect((error as Error).message).toMatch(new RegExp(`^Not sent to MWAA's CLI endpoint: \`${argv.join(' ')}\` on Airflow ${version}: `));
+    expect((error as Error).message).toMatch(reason);
+    expect(requests).toEqual([]);
+    expect(issued()).toBe(0);
+  });
+
+  it("sends the form the version's CLI takes", async () => {
+    const { cli, requests } = setup([], '3.3.1');
+    await cli.run(['dags', 'trigger', 'd', '--logical-date', '2026-01-01T00:00:00Z']);
+    expect(requests.map((r) => r.body)).toEqual(['dags trigger d --logical-date 2026-01-01T00:00:00Z']);
   });
 
   it('follows a redirect with the same POST, body and token (as `curl -L --request POST`)', async () => {
@@ -80,7 +123,7 @@ describe('createMwaaCli', () => {
       return new Response(JSON.stringify({ stdout: b64('ok'), stderr: '' }), { status: 200 });
     }) as typeof fetch;
     const tokenApi: CliTokenApi = { createCliToken: async () => ({ token: 't', hostname: 'h' }) };
-    const out = await createMwaaCli(tokenApi, 'env-r', 'https', { fetch: fetchImpl }).run(['version']);
+    const out = await createMwaaCli(tokenApi, 'env-r', 'https', '2.11.2', { fetch: fetchImpl }).run(['version']);
     expect(out.stdout).toBe('ok');
     expect(seen).toEqual(['POST https://h/aws_mwaa/cli Bearer t version', 'POST https://h/aws_mwaa/cli/ Bearer t version']);
   });
@@ -96,15 +139,15 @@ describe('createMwaaCli', () => {
       return new Response(JSON.stringify({ stdout: '', stderr: '' }), { status: 200 });
     }) as typeof fetch;
     const tokenApi: CliTokenApi = { createCliToken: async () => ({ token: 't', hostname: 'h' }) };
-    const deploy = createMwaaCli(tokenApi, 'env-lane', 'https', { fetch: fetchImpl });
-    const check = createMwaaCli(tokenApi, 'env-lane', 'https', { fetch: fetchImpl });
+    const deploy = createMwaaCli(tokenApi, 'env-lane', 'https', '2.11.2', { fetch: fetchImpl });
+    const check = createMwaaCli(tokenApi, 'env-lane', 'https', '2.11.2', { fetch: fetchImpl });
     await Promise.all([
       ...Array.from({ length: 4 }, () => deploy.run(['version'])),
       ...Array.from({ length: 4 }, () => check.run(['version'])),
     ]);
     expect(most).toBe(1);
     // Another environment has its own lane.
-    const other = createMwaaCli(tokenApi, 'env-other', 'https', { fetch: fetchImpl });
+    const other = createMwaaCli(tokenApi, 'env-other', 'https', '2.11.2', { fetch: fetchImpl });
     most = 0;
     await Promise.all([deploy.run(['version']), other.run(['version'])]);
     expect(most).toBe(2);

@@ -2,7 +2,7 @@
  * Every CLI command the deployer and the runtime check can send, on every Airflow version MWAA
  * runs: it is a command MWAA lists for the line (anything else is HTTP 500 there), and it parses
  * with that version's own CLI definition, extracted from the published wheel
- * (test/fixtures/airflow-cli-table.json). Every path that sends commands is driven (sent-forms.ts):
+ * (src/mwaa/airflow-cli-table.json). Every path that sends commands is driven (sent-forms.ts):
  * the REST path (the trigger only) and the CLI fallback a denied web login leads to (reads,
  * unpause, trigger, run polling, Variables). Where a version's CLI cannot answer what the deploy
  * needs (2.7.2 and 2.8.1 list no DAG tags), the fallback refuses and says why instead of sending
@@ -11,10 +11,10 @@
 import { describe, expect, it } from 'vitest';
 import { checkCliCommand, cliHasDagColumns, DAG_COLUMNS_SINCE, MWAA_CLI_COMMANDS } from '../../../src/mwaa/cli-commands.js';
 import { AIRFLOW_VERSIONS, airflowLine } from '../../../src/mwaa/versions.js';
-import { loadCliTable, parseCli } from './airflow-cli-table.js';
+import { AIRFLOW_CLI_TABLE, parseCli } from '../../../src/mwaa/airflow-cli.js';
 import { formsSent } from './sent-forms.js';
 
-const table = loadCliTable();
+const table = AIRFLOW_CLI_TABLE;
 
 describe.each(AIRFLOW_VERSIONS)('Airflow %s', (version) => {
   const line = airflowLine(version);

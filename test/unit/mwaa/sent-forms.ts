@@ -4,7 +4,7 @@
  * that succeeds and one that fails), the runtime check's Variables comparison, and each CLI-fallback
  * read once more on its own. The CLI answering them is MWAA's (FakeAirflow: only the commands MWAA
  * lists for the line) with the version's own argparse in front (the table of
- * test/fixtures/airflow-cli-table.json): what that version would refuse is answered with its
+ * src/mwaa/airflow-cli-table.json): what that version would refuse is answered with its
  * usage error, as MWAA's endpoint answers it.
  */
 import { deploy, type DeployOptions } from '../../../src/deployer/deploy.js';
@@ -14,7 +14,7 @@ import { airflowLine, type AirflowVersion } from '../../../src/mwaa/versions.js'
 import { FakeClock, FakeMwaa, FakeS3 } from '../deployer/fakes.js';
 import { SETTINGS, targets } from '../deployer/helpers.js';
 import { FakeAirflow } from '../support/fake-airflow.js';
-import { loadCliTable, parseCli } from './airflow-cli-table.js';
+import { AIRFLOW_CLI_TABLE, parseCli } from '../../../src/mwaa/airflow-cli.js';
 
 const MARKER = 'config-cccccccccccc';
 const DAG_ID = 'gpu_server_cicd_workflow';
@@ -32,7 +32,7 @@ export interface SentForms {
 
 /** The version's CLI in front of MWAA's: its argparse, and its output where it differs from the fake's. */
 function versionCli(fake: FakeAirflow, version: AirflowVersion, sent: SentForms): { run(argv: readonly string[]): Promise<CliResult> } {
-  const commands = loadCliTable().versions[version]?.commands;
+  const commands = AIRFLOW_CLI_TABLE.versions[version]?.commands;
   if (!commands) throw new Error(`no CLI table for Airflow ${version}: rerun scripts/airflow-cli-table.py`);
   const mwaa = fake.cli();
   return {

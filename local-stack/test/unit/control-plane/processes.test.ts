@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AirflowSupervisor, airflowEnv, processSpecs, type RunningProcess } from '../../../src/control-plane/processes.js';
-import { descendants, isAlive } from '../../../../src/util/processes.js';
+import { isAlive } from '../../../../src/util/processes.js';
+import { descendants } from '../../../src/processes.js';
 
 async function waitFor(check: () => boolean, ms = 5000): Promise<void> {
   const end = Date.now() + ms;

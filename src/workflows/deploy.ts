@@ -1,26 +1,30 @@
 /**
- * The whole `deploy` as a user runs it: generate the artifacts, plan against the environment,
- * apply (with the lock released however the process is stopped), trigger, follow the run and,
- * when it succeeded, smoke-check the GPU servers. The CLI only parses arguments and renders the
- * events and the result; a program can run the same workflow.
+ * Where a deploy starts: `runDeployWorkflow`, for the CLI's `deploy` (src/cli/commands/deploy.ts)
+ * and the API's `plan` and `deploy` (src/api.ts) alike. It composes the layers below it, none of
+ * which knows the others: generate the artifacts (src/generator), plan against the environment
+ * and apply with the lock released however the process is stopped, trigger and follow the run
+ * (src/deployer), and, when the run succeeded, smoke-check the GPU servers (src/runtime-check).
+ * It alone decides the exit code of the whole. The CLI only parses arguments and renders the
+ * events and the result; a program runs the same workflow through the API.
  */
 import { awsErrorContext } from '../config/aws-error-context.js';
 import type { ResolvedConfig } from '../config/resolved.js';
+import { s3Port } from '../deployer/aws-ports.js';
+import { systemClock, type Clock } from '../deployer/clock.js';
+import { deploy, type DeployDeps, type DeployResult } from '../deployer/deploy.js';
+import { DeployProgress, withProgress } from '../deployer/done-so-far.js';
+import { planDiffs, type ArtifactDiff } from '../deployer/diff.js';
+import type { DeployEvent } from '../deployer/events.js';
+import { defaultDeployOptions, deployDeps, deploySettings, deployTargets } from '../deployer/from-config.js';
+import type { DeployLock } from '../deployer/lock.js';
+import type { Plan } from '../deployer/plan.js';
 import { ExitCode, UserError } from '../errors.js';
-import { generateEnvironment, writeEnvironment } from '../generator/generate.js';
+import { configTag } from '../generator/artifact.js';
+import { generateEnvironment, writeEnvironment, type GeneratedEnvironment } from '../generator/generate.js';
 import { explainRemoteError } from '../mwaa/aws-errors.js';
 import { createAwsClients, type AwsClients } from '../mwaa/clients.js';
 import type { CheckReport } from '../runtime-check/index.js';
 import { processIdentity } from '../util/processes.js';
-import { s3Port } from './aws-ports.js';
-import { systemClock, type Clock } from './clock.js';
-import { deploy, type DeployDeps, type DeployResult } from './deploy.js';
-import { DeployProgress, withProgress } from './done-so-far.js';
-import { planDiffs, type ArtifactDiff } from './diff.js';
-import type { DeployEvent } from './events.js';
-import { defaultDeployOptions, deployDeps, deploySettings, deployTargets } from './from-config.js';
-import type { DeployLock } from './lock.js';
-import type { Plan } from './plan.js';
 
 export interface DeployRequest {
   config: ResolvedConfig;
@@ -30,6 +34,8 @@ export interface DeployRequest {
   planOnly: boolean;
   /** With planOnly: also read the deployed objects and diff them against the new ones. */
   diff?: boolean;
+  /** With planOnly: exit ExitCode.changesPending (3) when the plan changes anything. */
+  detailedExitCode?: boolean;
   rollback: boolean;
   trigger: boolean;
   waitForRun: boolean;
@@ -63,7 +69,21 @@ export interface WorkflowResult {
   /** With diff: the content change of each write in the plan. */
   diffs?: ArtifactDiff[];
   smoke?: CheckReport;
+  /**
+   * What the whole deploy ends with: ok; failure when the run or the smoke check failed;
+   * changesPending for a plan with changes under detailedExitCode.
+   */
   exitCode: number;
+}
+
+/**
+ * The DAG tag that only this config's DAG carries, when the generated DAG declares one: the
+ * deployer waits for a parsed DAG with it before it triggers (the new DAG is live).
+ */
+export function dagMarker(generated: GeneratedEnvironment): string | undefined {
+  const marker = configTag(generated.manifest.configHash);
+  const dag = generated.artifacts.find((a) => a.kind === 'dag');
+  return dag?.bytes.includes(marker) ? marker : undefined;
 }
 
 /** Who deploys, as deploy records and the lock name them. */
@@ -128,7 +148,7 @@ export async function runDeployWorkflow(request: DeployRequest, hooks: WorkflowH
   if (!request.planOnly) await writeEnvironment(request.outDir, generated);
   const clients = hooks.clients ?? createAwsClients(config);
   const options = {
-    ...defaultDeployOptions(config, generated, request.timeoutMs),
+    ...defaultDeployOptions(config, request.timeoutMs, dagMarker(generated)),
     planOnly: request.planOnly,
     rollback: request.rollback,
     trigger: request.trigger,
@@ -159,7 +179,7 @@ export async function runDeployWorkflow(request: DeployRequest, hooks: WorkflowH
   }
 
   if (request.planOnly) {
-    const planned: WorkflowResult = { result, exitCode: ExitCode.ok };
+    const planned: WorkflowResult = { result, exitCode: deployExitCode(request, result) };
     if (request.diff && result.remote) {
       try {
         planned.diffs = await planDiffs(s3Port(clients.s3), config.mwaa.bucket, result.plan.actions, result.remote);
@@ -169,8 +189,7 @@ export async function runDeployWorkflow(request: DeployRequest, hooks: WorkflowH
     }
     return planned;
   }
-  const outcome: WorkflowResult = { result, exitCode: ExitCode.ok };
-  if (result.runState !== undefined && result.runState !== 'success') outcome.exitCode = ExitCode.failure;
+  const outcome: WorkflowResult = { result, exitCode: deployExitCode(request, result) };
   if (result.runState === 'success' && request.smoke) {
     hooks.emit({ type: 'smoke-started' });
     const { runRuntimeCheck } = await import('../runtime-check/index.js');
@@ -179,7 +198,24 @@ export async function runDeployWorkflow(request: DeployRequest, hooks: WorkflowH
     } catch (error) {
       throw explain(error);
     }
-    if (!outcome.smoke.ok) outcome.exitCode = ExitCode.failure;
+    outcome.exitCode = deployExitCode(request, result, outcome.smoke);
   }
   return outcome;
+}
+
+/**
+ * How a deploy that did not throw ends: a plan exits ok, or changesPending (3) when it changes
+ * anything and detailedExitCode asks; a deploy exits failure when its run ended other than in
+ * success or the smoke check afterwards failed, else ok. (A refused plan and a failed step throw:
+ * their UserError carries the code.)
+ */
+export function deployExitCode(
+  request: Pick<DeployRequest, 'planOnly' | 'detailedExitCode'>,
+  result: Pick<DeployResult, 'plan' | 'runState'>,
+  smoke?: Pick<CheckReport, 'ok'>,
+): number {
+  if (request.planOnly) return request.detailedExitCode === true && result.plan.changes > 0 ? ExitCode.changesPending : ExitCode.ok;
+  if (result.runState !== undefined && result.runState !== 'success') return ExitCode.failure;
+  if (smoke && !smoke.ok) return ExitCode.failure;
+  return ExitCode.ok;
 }

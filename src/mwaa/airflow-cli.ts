@@ -1,6 +1,6 @@
 /**
- * Airflow's own CLI definition for every MWAA version (test/fixtures/airflow-cli-table.json, written
- * by scripts/airflow-cli-table.py from the published wheels) and a parser over it that decides as
+ * Airflow's own CLI definition for every MWAA version (airflow-cli-table.json beside this module,
+ * written by scripts/airflow-cli-table.py from the published wheels) and a parser over it that decides as
  * Airflow's argparse does whether an argv parses: the command path, each option and its value, the
  * literal choices, the required options and positionals. It follows CPython's argparse
  * (`_parse_known_args`): tokens are classed as options ('O') or arguments ('A'), positionals are
@@ -9,8 +9,9 @@
  * Values are not converted: Airflow's `type=` functions (dates, ints) are checked only by the
  * cross-check with the real parser (test/integration/airflow-cli-parser.test.ts).
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import tableJson from './airflow-cli-table.json' with { type: 'json' };
+import { checkCliCommand, type CommandCheck } from './cli-commands.js';
+import { airflowLine, type AirflowVersion } from './versions.js';
 
 export type Nargs = 'none' | 'one' | 'optional' | 'many' | 'oneOrMore' | number;
 
@@ -52,11 +53,8 @@ export interface CliTable {
   versions: Record<string, { sources: WheelSource[]; commands: Record<string, CliCommand> }>;
 }
 
-export const CLI_TABLE_PATH = join(import.meta.dirname, '../../fixtures/airflow-cli-table.json');
-
-export function loadCliTable(): CliTable {
-  return JSON.parse(readFileSync(CLI_TABLE_PATH, 'utf8')) as CliTable;
-}
+/** The table, as scripts/airflow-cli-table.py wrote it. */
+export const AIRFLOW_CLI_TABLE: CliTable = tableJson as CliTable;
 
 export type CliParse = { ok: true; command: string; values: Map<string, string[]> } | { ok: false; reason: string };
 
@@ -267,4 +265,20 @@ function parseArgs(spec: CliCommand, args: readonly string[]): Map<string, strin
   if (missing.length > 0) throw new ParseError(`the following arguments are required: ${missing.join(', ')}`);
   if (extras.length > 0) throw new ParseError(`unrecognized arguments: ${extras.join(' ')}`);
   return values;
+}
+
+/**
+ * Whether the MWAA CLI client may send `argv` (without `airflow`) to an environment on `version`:
+ * a command MWAA's endpoint runs on the line (cli-commands.ts), which this version's own CLI
+ * parses (the table above). Anything else would come back as HTTP 500 or a usage error in the
+ * output, which MWAA gives no exit code for.
+ */
+export function checkSendable(version: AirflowVersion, argv: readonly string[]): CommandCheck {
+  const listed = checkCliCommand(airflowLine(version), argv);
+  if (!listed.ok) return listed;
+  const commands = AIRFLOW_CLI_TABLE.versions[version]?.commands;
+  if (!commands) return { ok: false, reason: `the table of Airflow's CLI has no version ${version}` };
+  const parsed = parseCli(commands, argv);
+  if (!parsed.ok) return { ok: false, reason: `Airflow ${version}'s CLI would refuse it: ${parsed.reason}` };
+  return { ok: true, command: parsed.command };
 }
