@@ -2,6 +2,7 @@
  * The SSH private key the check authenticates with: from Secrets Manager (the same secret the DAG
  * uses) or a local identity file. Errors name the source and the problem, never the key.
  */
+import { createPrivateKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import ssh2 from 'ssh2';
@@ -60,5 +61,44 @@ export function parsePrivateKey(text: string, where: string, exitCode: number = 
     throw new UserError(`${where} does not hold a usable SSH private key${encrypted}.`, exitCode);
   }
   if (!key.isPrivateKey()) throw new UserError(`${where} holds a public key; the check needs the private key.`, exitCode);
-  return key;
+  return withDecodedSigner(key);
+}
+
+/** The hash each key type signs with when ssh2 names none, as ssh2's key parser sets it. */
+const DEFAULT_HASH: Readonly<Record<string, string | null>> = {
+  'ssh-ed25519': null,
+  'ssh-rsa': 'sha1',
+  'ssh-dss': 'sha1',
+  'ecdsa-sha2-nistp256': 'sha256',
+  'ecdsa-sha2-nistp384': 'sha384',
+  'ecdsa-sha2-nistp521': 'sha512',
+};
+
+/**
+ * The key, signing with a KeyObject decoded once. ssh2's parsed key keeps its private half as PEM
+ * text and hands that text to crypto.sign for every signature, so OpenSSL decodes the key again on
+ * every connection: under OpenSSL 3 that decoding is most of an ed25519 signature's cost (about
+ * 0.8 of 0.9 ms), paid once per server. The signature is the same call on the same key (same
+ * bytes for ed25519 and RSA); type, public half and verify stay the parsed key's own. A key type
+ * ssh2's parser does not name here keeps ssh2's signing.
+ */
+export function withDecodedSigner(key: ParsedKey): ParsedKey {
+  const fallback = DEFAULT_HASH[key.type];
+  if (fallback === undefined) return key;
+  let signer: KeyObject;
+  try {
+    signer = createPrivateKey(key.getPrivatePEM());
+  } catch {
+    return key;
+  }
+  // ssh2 returns a signing failure as an Error value (its client checks `instanceof Error`).
+  const sign = (data: Buffer | string, algo?: string): Buffer => {
+    try {
+      return cryptoSign(algo || fallback, typeof data === 'string' ? Buffer.from(data) : data, signer);
+    } catch (error) {
+      return error as Buffer;
+    }
+  };
+  // The parsed key stays the prototype: ssh2 recognises a parsed key by its own symbol fields.
+  return Object.create(key, { sign: { value: sign } }) as ParsedKey;
 }

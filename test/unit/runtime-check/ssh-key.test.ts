@@ -1,9 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import ssh2 from 'ssh2';
+import type { ParsedKey } from 'ssh2';
 import { describe, expect, it } from 'vitest';
 import type { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
-import { keyFromFile, keyFromSecret, parsePrivateKey } from '../../../src/runtime-check/ssh-key.js';
+import { keyFromFile, keyFromSecret, parsePrivateKey, withDecodedSigner } from '../../../src/runtime-check/ssh-key.js';
 import { UserError } from '../../../src/errors.js';
 import { useTmpDir } from '../../support/tmp.js';
 
@@ -64,6 +67,63 @@ describe('parsePrivateKey', () => {
     expect(caught).toBeInstanceOf(UserError);
     expect((caught as Error).message).toMatch(/passphrase-protected/);
     expect((caught as Error).message).not.toContain(keyBody(encrypted));
+  });
+});
+
+/** ssh2's own reading of a key file (what the check signed with before it decoded keys once). */
+function ssh2Key(text: string): ParsedKey {
+  const parsed = ssh2.utils.parseKey(text);
+  if (parsed instanceof Error) throw parsed;
+  return Array.isArray(parsed) ? (parsed[0] as ParsedKey) : parsed;
+}
+
+describe('the key signs as ssh2 signs, with the key decoded once', () => {
+  // Keys from ssh-keygen, in OpenSSH's format and in PEM; signatures checked by ssh2's verify of
+  // the .pub file ssh-keygen wrote beside each key.
+  const types: Array<{ args: string[]; type: string; hashes: Array<string | undefined>; deterministic: boolean }> = [
+    { args: ['-t', 'ed25519'], type: 'ssh-ed25519', hashes: [undefined], deterministic: true },
+    { args: ['-t', 'ecdsa', '-b', '256'], type: 'ecdsa-sha2-nistp256', hashes: [undefined], deterministic: false },
+    { args: ['-t', 'ecdsa', '-b', '384'], type: 'ecdsa-sha2-nistp384', hashes: [undefined], deterministic: false },
+    { args: ['-t', 'ecdsa', '-b', '521'], type: 'ecdsa-sha2-nistp521', hashes: [undefined], deterministic: false },
+    { args: ['-t', 'rsa', '-b', '2048'], type: 'ssh-rsa', hashes: [undefined, 'sha256', 'sha512'], deterministic: true },
+    { args: ['-t', 'rsa', '-b', '2048', '-m', 'PEM'], type: 'ssh-rsa', hashes: ['sha256'], deterministic: true },
+  ];
+  for (const { args, type, hashes, deterministic } of types) {
+    it(`${type} (${args.join(' ')})`, () => {
+      const path = join(tmp(), 'id');
+      execFileSync('ssh-keygen', ['-q', ...args, '-N', '', '-C', 'test', '-f', path]);
+      const text = readFileSync(path, 'utf8');
+      const key = parsePrivateKey(text, 'k');
+      const theirs = ssh2Key(text);
+      const pub = ssh2Key(readFileSync(`${path}.pub`, 'utf8'));
+      expect(key.type).toBe(type);
+      expect(key.isPrivateKey()).toBe(true);
+      expect(key.getPublicSSH().equals(pub.getPublicSSH())).toBe(true);
+      // ssh2 takes it for a parsed key (it parses anything else again).
+      expect(ssh2.utils.parseKey(key as never)).toBe(key);
+      for (const hash of hashes) {
+        for (const data of [randomBytes(200), randomBytes(200)]) {
+          const signature = key.sign(data, hash);
+          expect(signature).toBeInstanceOf(Buffer);
+          expect(pub.verify(data, signature, hash)).toBe(true);
+          expect(pub.verify(randomBytes(200), signature, hash)).toBe(false);
+          if (deterministic) expect(signature.equals(theirs.sign(data, hash))).toBe(true);
+        }
+      }
+    });
+  }
+
+  it('leaves a key type it does not know to ssh2', () => {
+    const { text } = newKey(tmp());
+    const unknown = Object.assign(Object.create(ssh2Key(text)), { type: 'sk-ssh-ed25519@openssh.com' }) as ParsedKey;
+    expect(withDecodedSigner(unknown)).toBe(unknown);
+  });
+
+  it('returns a signing failure as an Error, as ssh2 does', () => {
+    const { text } = newKey(tmp());
+    const result = parsePrivateKey(text, 'k').sign(Buffer.from('x'), 'no-such-hash') as unknown;
+    expect(result).toBeInstanceOf(Error);
+    expect(ssh2Key(text).sign(Buffer.from('x'), 'no-such-hash')).toBeInstanceOf(Error);
   });
 });
 
