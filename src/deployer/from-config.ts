@@ -5,7 +5,7 @@
  */
 import type { AwsClients } from '../mwaa/clients.js';
 import type { ResolvedConfig } from '../config/resolved.js';
-import { configTag } from '../generator/artifact.js';
+import { dagBuildTag } from '../generator/artifact.js';
 import type { GeneratedEnvironment } from '../generator/generate.js';
 import { alarmTargets } from './alarms.js';
 import { cloudWatchPort, mwaaPort, s3Port } from './aws-ports.js';
@@ -39,7 +39,7 @@ export function deployTargets(generated: GeneratedEnvironment): DeployTarget[] {
 
 /** The DAG tag only this config's DAG carries, when the generated DAG declares one. */
 export function dagMarker(generated: GeneratedEnvironment): string | undefined {
-  const marker = configTag(generated.manifest.configHash);
+  const marker = dagBuildTag(generated.manifest);
   const dag = generated.artifacts.find((a) => a.kind === 'dag');
   return dag?.bytes.includes(marker) ? marker : undefined;
 }
