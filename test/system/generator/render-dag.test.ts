@@ -162,10 +162,36 @@ describe('renderDag', () => {
       // No task logic and no Airflow-line branching: every top-level import is from the standard
       // library or Airflow, and no body but the stubs' one-line calls.
       const imports = source.split('\n').filter((l) => /^(import|from) /.test(l));
-      for (const imported of imports)
-        expect(imported).toMatch(/^from (__future__|datetime|airflow\.(sdk|decorators|models\.param)) import /);
+      for (const imported of imports) {
+        expect(imported).toMatch(
+          /^(from (datetime|airflow\.(sdk|decorators|models\.param)) import |import airflow\.sdk\.definitions\.decorators )/,
+        );
+      }
       expect(source).not.toMatch(/airflow[23]\b|^\s*try:/m);
     }
+  });
+
+  it('wires one branch per repository, each task named for its repository, when there are several', async () => {
+    const c = await config('prod', (c) => {
+      const [first] = c.repositories;
+      c.repositories = [
+        { ...first!, name: 'etl', checkoutDir: 'etl' },
+        { ...first!, name: 'code', checkoutDir: 'code', versionFile: null },
+      ];
+    });
+    const source = renderDag(c, meta);
+    const constants = pythonConstants(source);
+    const tasks = (constants.REPOSITORIES as Array<{ tasks: Record<string, string> }>).map((r) => r.tasks);
+    expect(tasks).toEqual([
+      { clone: 'clone_etl', read: 'read_version_etl', update: 'update_variables_etl' },
+      { clone: 'clone_code', read: 'read_version_code', update: 'update_variables_code' },
+    ]);
+    const wiring = source.slice(source.indexOf('def per_server'));
+    expect(wiring.match(/repository = REPOSITORIES\[\d\]/g)).toEqual(['repository = REPOSITORIES[0]', 'repository = REPOSITORIES[1]']);
+    // The repository without a version file is only cloned.
+    expect(wiring.match(/\.override\(task_id=repository\["tasks"\]\["(\w+)"\]\)/g)).toHaveLength(4);
+    // With one repository the tasks keep their function names: no override.
+    expect(renderDag(await config('prod'), meta)).not.toContain('.override(');
   });
 
   it('gives the DAG the rules the config is validated with', async () => {

@@ -8,8 +8,6 @@ parallel: clone -> read the version file -> update the Variables; cleanup_temp_f
 This file is the config and the wiring; the task logic is the package gpu_cicd_lib_7d405aca4e39/ beside it.
 """
 
-from __future__ import annotations
-
 from datetime import UTC, datetime, timedelta
 
 from airflow.decorators import dag, task, task_group
@@ -21,7 +19,7 @@ DAG_ID = "gpu_server_cicd_workflow"
 DAG_DESCRIPTION = "Checks out the CI/CD branch on each GPU server and publishes its version as Airflow Variables."
 DAG_OWNER = "mlops"
 DAG_SCHEDULE = None
-DAG_TAGS = ["cicd", "gpu", "build-c6d0cd64066f"]  # fmt: skip
+DAG_TAGS = ["cicd", "gpu", "build-c541f9d818f0"]  # fmt: skip
 TASK_RETRIES = 1
 TASK_RETRY_DELAY_SECONDS = 60
 TASK_TIMEOUT_SECONDS = 900
@@ -34,8 +32,7 @@ LIBRARY_SYNC_RETRIES = 3
 LIBRARY_SYNC_RETRY_SECONDS = 30
 
 SSH_KEY_ARN = "arn:aws:secretsmanager:us-east-1:111122223333:secret:gpu-server-ssh-key-Ab12Cd"
-# gpu_server_ip selects the servers of a run: a server name (that server only), a host (every
-# server on it), or ALL_SERVERS when there are several. Nothing outside this list is ever contacted.
+# gpu_server_ip: a server name, a host (every server on it) or ALL_SERVERS; nothing else is contacted.
 ALL_SERVERS = "all"
 SERVER_CHOICES = ["gpu-dev-01", "10.20.1.15"]  # fmt: skip
 DEFAULT_SERVER = "10.20.1.15"
@@ -84,8 +81,7 @@ SERVERS = [
     },
 ]
 
-# The key secret's field (None: the whole secret), its cache and the SSH client's bounds.
-SSH = {
+SSH = {  # the key secret's field (None: all of it), its cache and the SSH client's bounds
     "json_field": None,
     "ttl_seconds": 300,
     "connect_timeout": 10,
@@ -97,6 +93,9 @@ METRIC_DIMENSIONS = {}  # fmt: skip
 # Each CloudWatch metric's unit and per-item dimensions (src/config/metrics.ts).
 METRIC_TABLE = {"GitSeconds": {"item_dimensions": ["Server", "Repository"], "unit": "Seconds"}, "RunSucceeded": {"item_dimensions": [], "unit": "Count"}, "SshConnectSeconds": {"item_dimensions": ["Server"], "unit": "Seconds"}, "VariablesUpdated": {"item_dimensions": ["Server"], "unit": "Count"}}  # fmt: skip
 
+# The run parameters' JSON Schema dialect: draft 7 has all they use, and Airflow checks each schema
+# against the dialect's metaschema at every parse (draft 7's is one document, the default's seven).
+PARAM_DIALECT = {"$schema": "http://json-schema.org/draft-07/schema#"}
 # What the library's tasks read (metric namespace None: METRIC log lines only; topic None: no notices).
 CONFIG = {
     "airflow_line": "2",
@@ -159,67 +158,61 @@ def on_run_failure(context: dict) -> None:
             DEFAULT_SERVER,
             type="string",
             enum=SERVER_CHOICES,
+            **PARAM_DIALECT,
             description="GPU server to deploy to: a configured server name or host.",
         ),
         "workspace_path": Param(
             DEFAULT_WORKSPACE,
             type="string",
             pattern="^$|" + WORKSPACE_PATTERN,
+            **PARAM_DIALECT,
             description='Absolute workspace on the server; "" uses each server\'s configured workspace.',
         ),
         "secrets_arn": Param(
             SSH_KEY_ARN,
             type="string",
             enum=[SSH_KEY_ARN],
+            **PARAM_DIALECT,
             description="Secrets Manager ARN of the SSH private key (only the configured secret).",
         ),
     },
 )
 def gpu_server_cicd_workflow():
     @task(retries=LIBRARY_SYNC_RETRIES, retry_delay=timedelta(seconds=LIBRARY_SYNC_RETRY_SECONDS))
-    def validate_inputs(params: dict | None = None) -> list[dict]:
+    def validate_inputs(params: dict | None = None):
         return library().validate_inputs(CONFIG, params)
 
     @task
-    def retrieve_ssh_key(targets: list[dict]) -> dict:
+    def retrieve_ssh_key(targets: list[dict]):
         return library().retrieve_ssh_key(CONFIG, targets)
 
     @task(max_active_tis_per_dagrun=SERVER_CONCURRENCY)
-    def test_ssh_connection(target: dict, key_info: dict) -> dict:
+    def test_ssh_connection(target: dict, key_info: dict):
         return library().test_ssh_connection(CONFIG, target, key_info)
 
     @task(max_active_tis_per_dagrun=SERVER_CONCURRENCY)
-    def clone_and_checkout_repo(target: dict, key_info: dict, connection: dict, repository: dict) -> dict:
+    def clone_and_checkout_repo(target: dict, key_info: dict, connection: dict, repository: dict):
         return library().clone_and_checkout_repo(CONFIG, target, key_info, connection, repository)
 
     @task(max_active_tis_per_dagrun=SERVER_CONCURRENCY)
-    def read_version_yaml(target: dict, key_info: dict, checkout: dict, repository: dict) -> dict:
+    def read_version_yaml(target: dict, key_info: dict, checkout: dict, repository: dict):
         return library().read_version_yaml(CONFIG, target, key_info, checkout, repository)
 
     @task(max_active_tis_per_dagrun=SERVER_CONCURRENCY)
-    def update_airflow_variables(
-        target: dict, connection: dict, checkout: dict, version: dict, repository: dict
-    ) -> dict:
+    def update_airflow_variables(target: dict, connection: dict, checkout: dict, version: dict, repository: dict):
         return library().update_airflow_variables(CONFIG, target, connection, checkout, version, repository)
 
     @task
-    def cleanup_temp_files() -> dict:
+    def cleanup_temp_files():
         return library().cleanup_temp_files()
 
     @task_group(group_id="per_server", prefix_group_id=False)
-    def per_server(target: dict, key_info: dict) -> None:
+    def per_server(target: dict, key_info: dict):
         connection = test_ssh_connection(target, key_info)
-        # One branch per repository after the connection test: a failing one leaves the others running.
-        for repository in REPOSITORIES:
-            task_ids = repository["tasks"]
-            clone = clone_and_checkout_repo.override(task_id=task_ids["clone"])
-            checkout = clone(target, key_info, connection, repository)
-            if repository["version_file"] is None:
-                continue
-            read = read_version_yaml.override(task_id=task_ids["read"])
-            version = read(target, key_info, checkout, repository)
-            update = update_airflow_variables.override(task_id=task_ids["update"])
-            update(target, connection, checkout, version, repository)
+        repository = REPOSITORIES[0]
+        checkout = clone_and_checkout_repo(target, key_info, connection, repository)
+        version = read_version_yaml(target, key_info, checkout, repository)
+        update_airflow_variables(target, connection, checkout, version, repository)
 
     targets = validate_inputs()
     key_info = retrieve_ssh_key(targets)
