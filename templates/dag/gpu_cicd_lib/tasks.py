@@ -1,6 +1,6 @@
 """The bodies of the DAG's tasks and run callbacks. The generated DAG file calls each one from a
-stub of two lines, passing its CONFIG (the config's values, see the DAG file) and the task's
-inputs; everything a task returns goes to XCom.
+one-line stub that imports this module when the task runs, passing its CONFIG (the config's values,
+see the DAG file) and the task's inputs; what a task returns goes to XCom as one value.
 
 On MWAA each task may run on a different worker, so no task relies on a file or an in-memory object
 that another task created: every SSH task fetches the key itself (gpu_ssh_utils and
