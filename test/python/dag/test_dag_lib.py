@@ -181,3 +181,24 @@ def test_version_values_are_type_checked_with_every_problem_named():
         assert fragment in str(problem.value)
     with pytest.raises(ValueError, match="expected a mapping of keys to values, found a list"):
         version_file.check_version_values([1, 2], mappings)
+
+
+# --------------------------------------------------------------------------- Airflow adapters
+
+
+def test_the_adapter_of_this_airflow_line_fails_tasks_without_retries_and_links_their_logs():
+    """tasks.airflow picks the adapter by the line the DAG was generated for; the adapter's names
+    are the ones this Airflow has (every import inside a function, so both modules import anywhere)."""
+    from conftest import AIRFLOW_LINE
+    from gpu_cicd_lib import airflow2, airflow3, tasks
+
+    adapter = tasks.airflow({"airflow_line": AIRFLOW_LINE})
+    assert adapter is {"2": airflow2, "3": airflow3}[AIRFLOW_LINE]
+    assert [name for name in dir(airflow2) if not name.startswith("_")] == [
+        name for name in dir(airflow3) if not name.startswith("_")
+    ]
+    error = adapter.failure("workspace_path: refused")
+    assert type(error).__name__ == "AirflowFailException" and str(error) == "workspace_path: refused"
+    url = adapter.task_log_url("d", "manual__2026-01-01T00:00:00+00:00", "clone_and_checkout_repo", 2)
+    assert "manual__2026-01-01T00%3A00%3A00%2B00%3A00" in url and "clone_and_checkout_repo" in url
+    assert ("map_index=2" if AIRFLOW_LINE == "2" else "/mapped/2") in url
