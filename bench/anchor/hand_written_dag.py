@@ -3,7 +3,8 @@
 
 Seven classic PythonOperators with their callables in the file, the same task chain as the
 generated DAG, and the imports such a file carries (boto3 for Secrets Manager, PyYAML for the
-version file, ssh through the OpenSSH client). The bench writes the Airflow imports for the line.
+version file, ssh through the OpenSSH client). The bench writes the Airflow imports for the line and
+the schedule of the config it compares with (Airflow builds the same timetable for both files).
 """
 
 import json
@@ -29,6 +30,7 @@ WORKSPACE = "/opt/ci/workspace"
 VERSION_FILE = "version.yaml"
 SSH_USER = "ubuntu"
 HOST_PATTERN = re.compile(r"^[A-Za-z0-9.-]{1,253}$")
+SCHEDULE = None
 
 
 def _ssh(host, key_path, command):
@@ -40,6 +42,8 @@ def validate_inputs(**context):
     params = context["params"]
     if not HOST_PATTERN.match(params["gpu_server_ip"]):
         raise ValueError("gpu_server_ip is not a host name or address")
+    if not params["workspace_path"].startswith("/") or params["secrets_arn"] != SECRETS_ARN:
+        raise ValueError("workspace_path must be absolute and secrets_arn the configured secret")
     return params["gpu_server_ip"]
 
 
@@ -91,11 +95,12 @@ def cleanup_temp_files(**context):
 
 with DAG(
     dag_id="hand_written_gpu_cicd",
-    schedule=None,
+    schedule=SCHEDULE,
     start_date=datetime(2024, 1, 1),
     catchup=False,
     default_args={"owner": "ci", "retries": 1, "retry_delay": timedelta(minutes=1)},
-    params={"gpu_server_ip": "10.0.0.1"},
+    # The three inputs the DAG's first task validates (docs: DESIGN, "The workflow").
+    params={"gpu_server_ip": "10.0.0.1", "workspace_path": WORKSPACE, "secrets_arn": SECRETS_ARN},
     tags=["gpu", "cicd"],
 ) as dag:
     tasks = [
@@ -110,6 +115,6 @@ with DAG(
             cleanup_temp_files,
         )
     ]
-    for upstream, downstream in zip(tasks, tasks[1:]):
+    for upstream, downstream in zip(tasks, tasks[1:], strict=False):
         upstream >> downstream
     tasks[-1].trigger_rule = "all_done"

@@ -27,8 +27,13 @@ interface KindSpec {
   contentType: string | null;
   /** Path under dist-artifacts/<env>/ (null: several files, named by their renderer). */
   distPath: string | null;
-  /** Object key in the MWAA bucket (null: not uploaded). */
-  s3Key: (settings: KeySettings) => string | null;
+  /**
+   * Object key in the MWAA bucket of the artifact at `path` under dist-artifacts/<env>/ (null: not
+   * uploaded). Kinds of one file ignore the path; kinds of several files map each path to its key.
+   */
+  s3Key: (settings: KeySettings, path: string) => string | null;
+  /** For kinds of several uploaded files: the keys they may take, as an IAM resource pattern. */
+  keyPattern?: (settings: KeySettings) => string;
   /** The config field that chooses the object key, when one does. */
   keyField?: string;
   /** For pinned kinds: GetEnvironment/UpdateEnvironment's fields for the S3 path and object version. */
@@ -38,8 +43,34 @@ interface KindSpec {
 }
 
 export const DAG_FILE_NAME = 'gpu_server_cicd_dag.py';
+/**
+ * The DAG's task logic ships as a Python package in a subfolder of the DAG folder, named by the
+ * hash of what it holds: `gpu_cicd_lib_<12 hex digits>/`. The DAG file imports exactly the folder
+ * it was generated with, so a parse never pairs a DAG with another library version, and a new
+ * library is a new folder beside the old one (stale folders are removed by a later deploy).
+ */
+export const DAG_LIBRARY_PREFIX = 'gpu_cicd_lib_';
+const DAG_LIBRARY_FOLDER = /^gpu_cicd_lib_[0-9a-f]{12}$/;
 
-/** Row order is upload order: pinned kinds first. */
+/** The library folder a key of the DAG folder lies in (`<dagsPrefix>/gpu_cicd_lib_<hash12>/...`), if any. */
+export function dagLibraryFolderOfKey(dagsPrefix: string, key: string): string | undefined {
+  const prefix = `${dagsPrefix.replace(/\/+$/, '')}/`;
+  if (!key.startsWith(prefix)) return undefined;
+  const [folder, ...rest] = key.slice(prefix.length).split('/');
+  return folder && rest.length > 0 && DAG_LIBRARY_FOLDER.test(folder) ? folder : undefined;
+}
+
+/** dist-artifacts/<env>/dags/<file> mirrors the DAG folder: its key is <dagsPrefix>/<file>. */
+function dagFolderKey(settings: KeySettings, path: string): string {
+  if (!path.startsWith('dags/')) throw new Error(`${path} is not under dags/, the DAG folder's copy in dist-artifacts`);
+  return `${settings.mwaa.dagsPrefix}/${path.slice('dags/'.length)}`;
+}
+
+/**
+ * Row order is upload order: pinned kinds first, then the DAG library before the DAG file that
+ * imports it (MWAA still syncs in no promised order: the DAG imports the library only inside its
+ * tasks, so a parse never needs it).
+ */
 export const ARTIFACT_KINDS = {
   requirements: {
     delivery: 'pinned',
@@ -58,6 +89,16 @@ export const ARTIFACT_KINDS = {
     keyField: 'mwaa.pluginsKey',
     environmentFields: MWAA_VERSIONED_OBJECTS.Plugins,
     label: 'plugins.zip',
+  },
+  dagLibrary: {
+    delivery: 'synced',
+    // .py modules and the folder's .airflowignore: all plain text to MWAA's sync.
+    contentType: 'text/plain',
+    // One artifact per file: dags/gpu_cicd_lib_<hash12>/<file>, named by the renderer.
+    distPath: null,
+    s3Key: dagFolderKey,
+    keyPattern: (s) => `${s.mwaa.dagsPrefix}/${DAG_LIBRARY_PREFIX}*`,
+    label: 'DAG library file',
   },
   dag: {
     delivery: 'synced',
@@ -98,6 +139,14 @@ export function kindSpec(kind: ArtifactKind): KindSpec {
   return ARTIFACT_KINDS[kind];
 }
 
+/** The keys an uploaded kind writes, for the IAM policy: its one key, or its pattern. */
+export function kindKeyPattern(kind: UploadedKind, settings: KeySettings): string {
+  const spec: KindSpec = ARTIFACT_KINDS[kind];
+  if (spec.keyPattern) return spec.keyPattern(settings);
+  if (spec.distPath === null) throw new Error(`artifact kind ${kind} has several files but no key pattern`);
+  return spec.s3Key(settings, spec.distPath) as string;
+}
+
 export function isPinned(kind: ArtifactKind): kind is PinnedKind {
   return ARTIFACT_KINDS[kind].delivery === 'pinned';
 }
@@ -111,7 +160,7 @@ export function keyedByConfig(mwaa: KeySettings['mwaa']): Array<[field: string, 
   const keyed: Array<[string, string]> = [];
   for (const kind of ALL_KINDS) {
     const spec: KindSpec = ARTIFACT_KINDS[kind];
-    if (spec.keyField) keyed.push([spec.keyField, spec.s3Key({ envName: '', mwaa }) as string]);
+    if (spec.keyField && spec.distPath !== null) keyed.push([spec.keyField, spec.s3Key({ envName: '', mwaa }, spec.distPath) as string]);
   }
   return keyed;
 }

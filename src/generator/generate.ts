@@ -3,12 +3,13 @@
  * config gives the same bytes on every run and machine.
  */
 import { join } from 'node:path';
-import { ALL_KINDS, ARTIFACT_KINDS, type ArtifactKind } from '../artifacts/kinds.js';
+import { ALL_KINDS, kindSpec, type ArtifactKind } from '../artifacts/kinds.js';
 import type { ResolvedConfig } from '../config/resolved.js';
 import type { Artifact, GeneratorMeta } from './artifact.js';
 import { buildManifest, MANIFEST_FILE, serializeManifest, type Manifest } from './manifest.js';
 import { renderResolvedConfig } from './render-config.js';
-import { renderDag } from './render-dag.js';
+import { dagBuild, renderDag } from './render-dag.js';
+import { renderDagLibrary, type DagLibrary } from './render-dag-library.js';
 import { renderIamPolicies } from './render-iam.js';
 import { renderPluginsZip } from './render-plugins.js';
 import { renderRequirements } from './render-requirements.js';
@@ -30,30 +31,43 @@ export function configHash(config: ResolvedConfig): string {
   return sha256Hex(stableStringify(config));
 }
 
-/** Each kind's renderer: one file's bytes, or several files (named by the renderer, not uploaded). */
-const RENDERERS: Record<ArtifactKind, (config: ResolvedConfig, meta: GeneratorMeta) => Promise<Buffer | OutputFile[]>> = {
+/**
+ * Each kind's renderer: one file's bytes, or several files named by the renderer (their keys come
+ * from the kind's s3Key). The DAG library is rendered once per run, for its files and for the DAG
+ * that imports it.
+ */
+type Renderer = (config: ResolvedConfig, meta: GeneratorMeta, library: DagLibrary) => Promise<Buffer | OutputFile[]>;
+const RENDERERS: Record<ArtifactKind, Renderer> = {
   requirements: async (config) => Buffer.from(renderRequirements(config)),
   plugins: () => renderPluginsZip(),
-  dag: async (config, meta) => Buffer.from(renderDag(config, meta)),
+  dagLibrary: async (_config, _meta, library) => library.files,
+  dag: async (config, meta, library) => Buffer.from(renderDag(config, meta, library)),
   config: async (config, meta) => Buffer.from(renderResolvedConfig(config, meta)),
   iam: async (config) => renderIamPolicies(config),
 };
 
 export async function generateEnvironment(config: ResolvedConfig, toolVersion: string): Promise<GeneratedEnvironment> {
   const meta: GeneratorMeta = { toolVersion, configHash: configHash(config) };
+  const library = renderDagLibrary(config.airflow.line);
   const artifacts: Artifact[] = [];
   for (const kind of ALL_KINDS) {
-    const spec = ARTIFACT_KINDS[kind];
-    const rendered = await RENDERERS[kind](config, meta);
+    const spec = kindSpec(kind);
+    const rendered = await RENDERERS[kind](config, meta, library);
     if (Buffer.isBuffer(rendered)) {
       if (spec.distPath === null) throw new Error(`artifact kind ${kind} renders one file but has no distPath`);
-      artifacts.push({ path: spec.distPath, kind, s3Key: spec.s3Key(config), bytes: rendered });
+      artifacts.push({ path: spec.distPath, kind, s3Key: spec.s3Key(config, spec.distPath), bytes: rendered });
     } else {
-      for (const file of rendered) artifacts.push({ ...file, kind, s3Key: null });
+      for (const file of rendered) artifacts.push({ ...file, kind, s3Key: spec.s3Key(config, file.path) });
     }
   }
   const manifest = buildManifest(
-    { toolVersion, environment: config.envName, configHash: meta.configHash, airflowVersion: config.airflow.version },
+    {
+      toolVersion,
+      environment: config.envName,
+      configHash: meta.configHash,
+      airflowVersion: config.airflow.version,
+      dagBuild: dagBuild(library),
+    },
     artifacts,
   );
   const files = [...artifacts.map(({ path, bytes }) => ({ path, bytes })), { path: MANIFEST_FILE, bytes: serializeManifest(manifest) }];

@@ -1,5 +1,5 @@
 import type { ArtifactKind } from '../artifacts/kinds.js';
-import type { Artifact } from './artifact.js';
+import type { Artifact, DagBuild } from './artifact.js';
 import { sha256Hex, stableStringify } from '../util/stable-json.js';
 import { byPath } from '../util/order.js';
 
@@ -20,6 +20,8 @@ export interface Manifest {
   environment: string;
   configHash: string;
   airflowVersion: string;
+  /** What the DAG runs besides its config: its library package and the hashes its tag is made of. */
+  dagBuild: DagBuild;
   artifacts: ManifestEntry[];
 }
 
@@ -33,6 +35,7 @@ export function buildManifest(
     environment: fields.environment,
     configHash: fields.configHash,
     airflowVersion: fields.airflowVersion,
+    dagBuild: fields.dagBuild,
     artifacts: artifacts
       .map((artifact) => ({
         path: artifact.path,

@@ -12,7 +12,7 @@
  * Pure: config in, `{path, bytes}` out, keys sorted, so the same config gives the same bytes.
  */
 import type { ResolvedConfig } from '../config/resolved.js';
-import { ARTIFACT_KINDS, UPLOADED_KINDS } from '../artifacts/kinds.js';
+import { kindKeyPattern, UPLOADED_KINDS } from '../artifacts/kinds.js';
 import { alarmName } from '../config/metrics.js';
 import { alarmArn, bucketArn, environmentArn, secretPolicyResource, webLoginRoleArn } from '../mwaa/arns.js';
 import { stableStringify } from '../util/stable-json.js';
@@ -43,8 +43,10 @@ export function deployRolePolicy(config: IamConfig): object {
   // (MWAA user guide, "Accessing an Amazon MWAA environment": role/<env>/<Admin|Op|User|Viewer|Public>).
   // Op reads Variables and unpauses DAGs; User and Viewer cannot read Variables.
   const webLoginRole = webLoginRoleArn(region, accountId ?? '*', environmentName, WEB_LOGIN_ROLE);
-  // Exactly the objects deploy writes (one row each in the artifact table), plus its records and lock.
-  const objectKeys = [...UPLOADED_KINDS.map((kind) => ARTIFACT_KINDS[kind].s3Key(config) as string), `${deploymentsPrefix}/*`].sort();
+  // Exactly the objects deploy writes (one row each in the artifact table; the DAG library's
+  // folders by their name pattern), plus its records and lock.
+  const objectKeys = [...UPLOADED_KINDS.map((kind) => kindKeyPattern(kind, config)), `${deploymentsPrefix}/*`].sort();
+  const libraryKeys = kindKeyPattern('dagLibrary', config);
   const statements: Statement[] = [
     {
       Sid: 'BucketVersioningAndRecordListing',
@@ -64,6 +66,14 @@ export function deployRolePolicy(config: IamConfig): object {
       Effect: 'Allow',
       Action: ['s3:DeleteObject'],
       Resource: [`${bucketResource}/${deploymentsPrefix}/lock.json`],
+    },
+    {
+      // A library folder no current DAG imports leaves the DAG folder (a delete marker: the
+      // versions stay for a rollback).
+      Sid: 'StaleDagLibraryRemoval',
+      Effect: 'Allow',
+      Action: ['s3:DeleteObject'],
+      Resource: [`${bucketResource}/${libraryKeys}`],
     },
     {
       Sid: 'MwaaEnvironment',

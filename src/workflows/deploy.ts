@@ -19,7 +19,7 @@ import { defaultDeployOptions, deployDeps, deploySettings, deployTargets } from 
 import type { DeployLock } from '../deployer/lock.js';
 import type { Plan } from '../deployer/plan.js';
 import { ExitCode, UserError } from '../errors.js';
-import { configTag } from '../generator/artifact.js';
+import { dagBuildTag } from '../generator/artifact.js';
 import { generateEnvironment, writeEnvironment, type GeneratedEnvironment } from '../generator/generate.js';
 import { explainRemoteError } from '../mwaa/aws-errors.js';
 import { createAwsClients, type AwsClients } from '../mwaa/clients.js';
@@ -77,11 +77,12 @@ export interface WorkflowResult {
 }
 
 /**
- * The DAG tag that only this config's DAG carries, when the generated DAG declares one: the
- * deployer waits for a parsed DAG with it before it triggers (the new DAG is live).
+ * The DAG tag that only this build of the DAG (its config and its library) carries, when the
+ * generated DAG declares one: the deployer waits for a parsed DAG with it before it triggers (the
+ * new DAG is live).
  */
 export function dagMarker(generated: GeneratedEnvironment): string | undefined {
-  const marker = configTag(generated.manifest.configHash);
+  const marker = dagBuildTag(generated.manifest);
   const dag = generated.artifacts.find((a) => a.kind === 'dag');
   return dag?.bytes.includes(marker) ? marker : undefined;
 }

@@ -263,7 +263,7 @@ describe('layers', () => {
     [
       'the deployer importing the generator',
       'src/deployer/bad.ts',
-      "import { configTag } from '../generator/artifact.js';",
+      "import { dagBuildTag } from '../generator/artifact.js';",
       /src\/deployer → src\/generator/,
     ],
     [

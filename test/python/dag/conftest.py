@@ -72,6 +72,11 @@ if AIRFLOW_LINE == "3":
     )
 tempfile.tempdir = None
 sys.path.insert(0, str(HERE))
+# The DAG library's source (templates/dag/gpu_cicd_lib), imported by the tests as it is.
+sys.path.insert(0, str(REPO / "templates" / "dag"))
+# Airflow puts the DAG folder on sys.path in every process that runs tasks or DAG callbacks (2.x
+# when it starts, 3.x in the bundle's DAG bag); dag.test runs them in this process.
+sys.path.append(str(_HOME / "dags"))
 
 # Every log record of the session, formatted with tracebacks: scanned for key material at the end.
 LOG_LINES: list[str] = []
@@ -253,7 +258,8 @@ def wrong_host_key() -> str:
 
 @pytest.fixture(scope="session")
 def dag_files(stack, test_repo, wrong_host_key, airflow_db) -> dict:  # noqa: ARG001
-    """Renders every DAG variant with the real config loader and renderDag (one tsx process)."""
+    """Renders every DAG variant with the real config loader and renderDag (one tsx process), each
+    with the DAG library beside it as the generator ships it."""
     ssh = stack["ssh"]
     dead_port = free_port()
     server = {

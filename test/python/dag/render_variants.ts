@@ -5,13 +5,16 @@
  * stdin: {"outDir": "...", "variants": [{"name": "main", "env": "local"} | {"name": "x", "overrides": {...}}]}
  * A variant with `env` loads that environment of config/config.yaml (the local stack fills it in);
  * one with `overrides` deep-merges them over a config built from the running stack's state.json.
- * stdout: {"<name>": {"path": "<outDir>/<name>/<name>.py", "dagId": "..."}}
+ * Each variant's folder (its own bundle on Airflow 3) and outDir itself (the DAG folder, which
+ * Airflow 2 puts on sys.path) get the DAG library folder, as generate writes it.
+ * stdout: {"<name>": {"path": "<outDir>/<name>/<name>.py", "dagId": "..."}, "_library": "gpu_cicd_lib_<hash12>"}
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { deepMerge, loadConfig } from '../../../src/config/load.js';
 import { renderDag } from '../../../src/generator/render-dag.js';
+import { renderDagLibrary } from '../../../src/generator/render-dag-library.js';
 import { readStateIfPresent, stackRoot } from '../../../local-stack/src/state.js';
 import { runningStackOverlay } from '../../../local-stack/src/config-overlay.js';
 
@@ -50,7 +53,15 @@ const base = {
 
 const meta = { toolVersion: '0.0.0-test', configHash: '0'.repeat(64) };
 const work = mkdtempSync(join(tmpdir(), 'dag-variants-'));
-const out: Record<string, { path: string; dagId: string }> = {};
+const out: Record<string, { path: string; dagId: string } | string> = {};
+/** The library folder as generate writes it, under `dagsFolder`. */
+function writeLibrary(dagsFolder: string, library: ReturnType<typeof renderDagLibrary>): void {
+  for (const file of library.files) {
+    const path = join(dagsFolder, ...file.path.split('/').slice(1));
+    mkdirSync(join(path, '..'), { recursive: true });
+    writeFileSync(path, file.bytes);
+  }
+}
 try {
   mkdirSync(spec.outDir, { recursive: true });
   for (const variant of spec.variants) {
@@ -65,8 +76,12 @@ try {
     }
     mkdirSync(join(spec.outDir, variant.name), { recursive: true });
     const path = join(spec.outDir, variant.name, `${variant.name}.py`);
-    writeFileSync(path, renderDag(config, meta));
+    const library = renderDagLibrary(config.airflow.line);
+    writeFileSync(path, renderDag(config, meta, library));
+    writeLibrary(join(spec.outDir, variant.name), library);
+    writeLibrary(spec.outDir, library);
     out[variant.name] = { path, dagId: config.dag.id };
+    out._library = library.package;
   }
 } finally {
   rmSync(work, { recursive: true, force: true });

@@ -1,4 +1,4 @@
-"""The DAG's CloudWatch metrics and failure notices (templates/dag/gpu_cicd_dag_lib.py) against the
+"""The DAG's CloudWatch metrics and failure notices (templates/dag/gpu_cicd_lib/monitoring.py) against the
 local stack's moto (CloudWatch, SNS, SQS) and against a closed port: data per METRIC line, batches
 within PutMetricData's limits, one call per task, and nothing that fails a task when the endpoint
 is unreachable."""
@@ -13,10 +13,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import REPO, free_port
-
-sys.path.insert(0, str(REPO / "templates" / "dag"))
-import gpu_cicd_dag_lib as lib  # noqa: E402 - the module is found through the path set above
+from conftest import AIRFLOW_LINE, free_port
+from gpu_cicd_lib import monitoring as lib
 
 # The metric table as the generator passes it (src/config/metrics.ts; test_dag_file checks the DAG).
 METRICS = {
@@ -332,8 +330,12 @@ def test_the_dags_failure_callback_notifies_about_thousands_of_failed_task_insta
         for i in range(servers)
     ]
     states += [("validate_inputs", -1, "success"), ("retrieve_ssh_key", -1, "success")]
-    monkeypatch.setitem(callback.__globals__, "NOTIFY_TOPIC_ARN", topic)
-    monkeypatch.setitem(callback.__globals__, "run_task_states", lambda _dag, _run_id: states)
+    # The callback's library, as the callback imports it (the DAG folder is on sys.path, as in
+    # every Airflow process that runs callbacks), told the task states the metadata DB would give.
+    monkeypatch.setitem(callback.__globals__["CONFIG"], "notify_topic_arn", topic)
+    adapter = callback.__globals__["library"]().airflow(callback.__globals__["CONFIG"])
+    assert adapter.__name__.endswith(f".airflow{AIRFLOW_LINE}")
+    monkeypatch.setattr(adapter, "run_task_states", lambda _dag, _run_id: states)
     callback({"dag": dag, "run_id": "manual__fleet_outage", "reason": "task_failure", "params": {}})
 
     messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=2).get("Messages", [])

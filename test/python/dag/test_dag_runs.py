@@ -325,6 +325,15 @@ def load_dag_module(path: str):
     return module
 
 
+def check_inputs(module, params: dict) -> list[dict]:
+    """What validate_inputs runs: the DAG's library (as its tasks import it) on the DAG's CONFIG."""
+    return module.library().check_inputs(module.CONFIG, params)
+
+
+def input_error(module) -> type[Exception]:
+    return module.library().InputError
+
+
 @pytest.mark.parametrize("param", ["gpu_server_ip", "workspace_path", "secrets_arn"])
 def test_injection_strings_are_rejected_in_every_parameter(dagbag, dag_files, stack, workspace, param):
     from conftest import CANARY
@@ -337,8 +346,8 @@ def test_injection_strings_are_rejected_in_every_parameter(dagbag, dag_files, st
     for template in INJECTIONS:
         value = template.format(canary=CANARY)
         # The validator in the DAG file (what validate_inputs runs) names the parameter.
-        with pytest.raises(module.InputError, match=f"^{param}: "):
-            module.check_inputs({**base, param: value})
+        with pytest.raises(input_error(module), match=f"^{param}: "):
+            check_inputs(module, {**base, param: value})
         # A real run: refused when the run is created (JSON schema) or failed at validate_inputs.
         try:
             run = run_dag(dag, {**base, param: value})
@@ -360,11 +369,11 @@ def test_server_outside_the_allowlist_is_refused(dagbag, stack, workspace):
         run_dag(dag, {"gpu_server_ip": "192.0.2.10", "workspace_path": workspace, "secrets_arn": stack["secretArn"]})
     module = load_dag_module(dag.fileloc)
     with pytest.raises(
-        module.InputError,
+        input_error(module),
         match=r"gpu_server_ip: '192.0.2.10' is not a configured GPU server\. "
         r"Allowed: local-gpu, 127\.0\.0\.1",
     ):
-        module.check_inputs({"gpu_server_ip": "192.0.2.10", "workspace_path": "", "secrets_arn": stack["secretArn"]})
+        check_inputs(module, {"gpu_server_ip": "192.0.2.10", "workspace_path": "", "secrets_arn": stack["secretArn"]})
 
 
 def test_pytag_canary_never_created():
@@ -380,8 +389,8 @@ def test_only_the_configured_secret_can_be_read(dagbag, dag_files, stack, worksp
     other = stack["secretArn"].replace("gpu-server-ssh-key", "another-teams-secret")
     assert other != stack["secretArn"]
     base = conf(stack, workspace)
-    with pytest.raises(module.InputError, match=r"^secrets_arn: .* is not the configured SSH key secret"):
-        module.check_inputs({**base, "secrets_arn": other})
+    with pytest.raises(input_error(module), match=r"^secrets_arn: .* is not the configured SSH key secret"):
+        check_inputs(module, {**base, "secrets_arn": other})
     try:
         run = run_dag(dag, {**base, "secrets_arn": other})
     except Exception as exc:  # ParamValidationError: the Param's enum refuses it when the run is created
@@ -395,7 +404,8 @@ def test_a_server_name_that_is_another_servers_host_selects_one_server(dag_files
     """The config refuses such servers; the DAG still never lets one value mean two servers."""
     module = load_dag_module(dag_files["multi"]["path"])
     module.SERVERS[2] = {**module.SERVERS[2], "host": "gpu-01"}
-    targets = module.check_inputs({"gpu_server_ip": "gpu-01", "workspace_path": "", "secrets_arn": module.SSH_KEY_ARN})
+    params = {"gpu_server_ip": "gpu-01", "workspace_path": "", "secrets_arn": module.SSH_KEY_ARN}
+    targets = check_inputs(module, params)
     assert [target["name"] for target in targets] == ["gpu-01"]
 
 

@@ -1,4 +1,4 @@
-"""Differential fuzzing of the two version.yaml readers: the DAG's (gpu_cicd_dag_lib
+"""Differential fuzzing of the two version.yaml readers: the DAG's (gpu_cicd_lib.version_file
 read_version_document, here with this interpreter's PyYAML, the stack venv's) and the runtime
 check's (src/runtime-check/version-file.ts, in Node). test/fuzz/run.ts generates the documents
 (test/fuzz/version-yaml-generator.ts), has both readers read them, and fails on any document they

@@ -1,5 +1,6 @@
 """The DAG's side of the version-file fuzzer (test/fuzz/version-fuzz.ts): reads a batch of documents
-with the DAG library's read_version_document, in this one process, and writes one answer per line.
+with the DAG library's read_version_document (templates/dag/gpu_cicd_lib/version_file.py), in this
+one process, and writes one answer per line.
 
 The batch file (the first argument): {"limits": {...}, "documents": ["...", ...]} as JSON.
 stdout: per document {"ok": true, "value": <typed>} or {"ok": false, "reason": "..."}, or
@@ -21,7 +22,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "templates" / "dag"))
-import gpu_cicd_dag_lib as lib  # noqa: E402 - the module is found through the path set above
+from gpu_cicd_lib import version_file as lib  # noqa: E402 - the package is found through the path set above
 
 
 def text(value: str) -> str:

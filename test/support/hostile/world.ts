@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generate } from '../../../src/api.js';
-import { configTag } from '../../../src/generator/artifact.js';
+import { dagBuildTag } from '../../../src/generator/artifact.js';
 import { type HttpBehaviour, HostileHttpServer, type Service } from './http-server.js';
 import { cloudWatchService } from './services/cloudwatch.js';
 import { mwaaService } from './services/mwaa.js';
@@ -146,7 +146,7 @@ function sha256(bytes: Uint8Array): string {
 async function seed(state: WorldState, configPath: string, dir: string): Promise<void> {
   const [generated] = await generate({ env: ENV_NAME, config: configPath, cwd: dir, write: false });
   if (!generated) throw new Error('the world config generated nothing');
-  state.airflow.tags = [configTag(generated.manifest.configHash)];
+  state.airflow.tags = [dagBuildTag(generated.manifest)];
   const bytesOf = (path: string) => {
     const file = generated.files.find((f) => f.path === path);
     if (!file) throw new Error(`generate wrote no ${path}`);

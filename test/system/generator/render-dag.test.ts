@@ -5,8 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { readConfigFile, resolveConfig } from '../../../src/config/load.js';
 import type { ResolvedConfig } from '../../../src/config/resolved.js';
 import { UserError } from '../../../src/errors.js';
-import { DAG_LIB, DAG_TEMPLATE, INLINE_MARKER, dagLibBody, renderDag } from '../../../src/generator/render-dag.js';
-import { readTemplateFile } from '../../../src/generator/templates.js';
+import { dagBuildTag } from '../../../src/generator/artifact.js';
+import { dagBuild, renderDag } from '../../../src/generator/render-dag.js';
+import { renderDagLibrary } from '../../../src/generator/render-dag-library.js';
 import { SAFE_ABSOLUTE_PATH_PATTERN, VERSION_FILE_LIMITS } from '../../../src/config/validators.js';
 import { useTmpDir } from '../../support/tmp.js';
 
@@ -57,7 +58,7 @@ describe('renderDag', () => {
       meta,
     );
     expect(source).toContain('from airflow.sdk import Param, dag, task, task_group');
-    expect(source).toContain('from airflow.sdk import Variable');
+    expect(source).toContain('    "airflow_line": "3",');
     expect(source).not.toContain('airflow.decorators');
     expect(source).not.toContain('airflow.models');
     await expect(source).toMatchFileSnapshot('__snapshots__/render-dag/dev-airflow3.py');
@@ -119,13 +120,19 @@ describe('renderDag', () => {
     const constants = pythonConstants(renderDag(c, meta));
     expect(constants.DAG_DESCRIPTION).toBe(hostile('description'));
     expect(constants.DAG_OWNER).toBe(hostile('owner'));
-    expect(constants.DAG_TAGS).toEqual([hostile('tag'), 'config-ffffffffffff']);
+    const tag = dagBuildTag({
+      configHash: meta.configHash,
+      tool: { version: meta.toolVersion },
+      dagBuild: dagBuild(renderDagLibrary('2')),
+    });
+    expect(tag).toMatch(/^build-[0-9a-f]{12}$/);
+    expect(constants.DAG_TAGS).toEqual([hostile('tag'), tag]);
     const repository = (constants.REPOSITORIES as Array<Record<string, unknown>>)[0]!;
     expect(repository.branch).toBe(hostile('branch'));
     expect(repository.url).toBe(hostile('repo'));
     expect(repository.version_file).toBe(hostile('path'));
     expect(constants.SSH_KEY_ARN).toBe(hostile('arn'));
-    expect(constants.SECRET_JSON_FIELD).toBe(hostile('field'));
+    expect((constants.SSH as Record<string, unknown>).json_field).toBe(hostile('field'));
     const servers = constants.SERVERS as Array<Record<string, unknown>>;
     expect(servers[0]!.workspace_path).toBe(hostile('workspace'));
     expect(servers[0]!.host).toBe(hostile('host'));
@@ -140,21 +147,51 @@ describe('renderDag', () => {
     expect(() => renderDag(c, { ...meta, configHash: 'abc\n' })).toThrow(/hexadecimal/);
   });
 
-  it('inlines the DAG library once, whose imports the template already has', async () => {
-    const source = renderDag(await config('prod'), meta);
-    const body = dagLibBody();
-    expect(source.split(body)).toHaveLength(2);
-    expect(source).not.toContain(INLINE_MARKER);
-    expect(source).not.toContain('<<gpu_cicd_dag_lib>>');
-    const library = readTemplateFile(DAG_LIB).toString('utf8');
-    const template = readTemplateFile(DAG_TEMPLATE).toString('utf8');
-    const imports = library
-      .split(INLINE_MARKER)[0]!
-      .split('\n')
-      .filter((line) => /^(import|from) /.test(line));
-    expect(imports.length).toBeGreaterThan(3);
-    for (const line of imports) expect(template.split('\n'), line).toContain(line);
-    expect(body).not.toMatch(/^(import|from) /m);
+  it('holds config and wiring only: the library is imported inside the tasks, by its content-addressed name', async () => {
+    for (const line of ['2', '3'] as const) {
+      const c = await config('prod', (c) => {
+        if (line === '3') c.airflow = { version: '3.3.1', pythonVersion: '3.12', line: '3' };
+      });
+      const library = renderDagLibrary(line);
+      const source = renderDag(c, meta, library);
+      expect(source.split('\n').length - 1, line).toBeLessThanOrEqual(250);
+      // Once, inside the function the tasks and callbacks call: never at the top level.
+      expect(source.match(/gpu_cicd_lib_[0-9a-f]{12}/g)).toEqual([library.package, library.package]);
+      expect(source).toContain(`\n    from ${library.package} import tasks\n`);
+      expect(source).not.toMatch(/^(import|from) gpu_cicd_lib/m);
+      // No task logic and no Airflow-line branching: every top-level import is from the standard
+      // library or Airflow, and no body but the stubs' one-line calls.
+      const imports = source.split('\n').filter((l) => /^(import|from) /.test(l));
+      for (const imported of imports) {
+        expect(imported).toMatch(
+          /^(from (datetime|airflow\.(sdk|decorators|models\.param)) import |import airflow\.sdk\.definitions\.decorators )/,
+        );
+      }
+      expect(source).not.toMatch(/airflow[23]\b|^\s*try:/m);
+    }
+  });
+
+  it('wires one branch per repository, each task named for its repository, when there are several', async () => {
+    const c = await config('prod', (c) => {
+      const [first] = c.repositories;
+      c.repositories = [
+        { ...first!, name: 'etl', checkoutDir: 'etl' },
+        { ...first!, name: 'code', checkoutDir: 'code', versionFile: null },
+      ];
+    });
+    const source = renderDag(c, meta);
+    const constants = pythonConstants(source);
+    const tasks = (constants.REPOSITORIES as Array<{ tasks: Record<string, string> }>).map((r) => r.tasks);
+    expect(tasks).toEqual([
+      { clone: 'clone_etl', read: 'read_version_etl', update: 'update_variables_etl' },
+      { clone: 'clone_code', read: 'read_version_code', update: 'update_variables_code' },
+    ]);
+    const wiring = source.slice(source.indexOf('def per_server'));
+    expect(wiring.match(/repository = REPOSITORIES\[\d\]/g)).toEqual(['repository = REPOSITORIES[0]', 'repository = REPOSITORIES[1]']);
+    // The repository without a version file is only cloned.
+    expect(wiring.match(/\.override\(task_id=repository\["tasks"\]\["(\w+)"\]\)/g)).toHaveLength(4);
+    // With one repository the tasks keep their function names: no override.
+    expect(renderDag(await config('prod'), meta)).not.toContain('.override(');
   });
 
   it('gives the DAG the rules the config is validated with', async () => {

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { readConfigFile, resolveConfig } from '../../../src/config/load.js';
 import { generateEnvironment, staleFiles, writeEnvironment } from '../../../src/generator/generate.js';
 import { readDirectoryFiles } from '../../../src/generator/writer.js';
+import { renderDagLibrary } from '../../../src/generator/render-dag-library.js';
 import { renderRequirements } from '../../../src/generator/render-requirements.js';
 import { AIRFLOW_CONSTRAINT_URL, airflowConstraintUrl, mwaaSeesConstraint } from '../../../src/mwaa/requirements.js';
 import { MWAA_AIRFLOW_VERSIONS } from '../../../src/mwaa/versions.js';
@@ -37,8 +38,13 @@ function hashes(dir: string): Record<string, string> {
 describe('generateEnvironment', () => {
   it('renders the artifacts and a manifest that describes them', async () => {
     const { files, manifest } = await generated('dev');
+    const library = renderDagLibrary('2');
+    const libraryFiles = library.files.map((f) => f.path);
+    expect(libraryFiles).toContain(`dags/${library.package}/.airflowignore`);
+    expect(libraryFiles).toContain(`dags/${library.package}/tasks.py`);
     expect(files.map((f) => f.path)).toEqual([
       'config/config.yaml',
+      ...libraryFiles,
       'dags/gpu_server_cicd_dag.py',
       'iam/deploy-role-policy.json',
       'iam/execution-role-secrets-policy.json',
@@ -48,6 +54,7 @@ describe('generateEnvironment', () => {
     ]);
     expect(manifest.artifacts.map((a) => [a.path, a.kind, a.s3Key])).toEqual([
       ['config/config.yaml', 'config', 'config/dev/config.yaml'],
+      ...libraryFiles.map((path) => [path, 'dagLibrary', path]),
       ['dags/gpu_server_cicd_dag.py', 'dag', 'dags/gpu_server_cicd_dag.py'],
       ['iam/deploy-role-policy.json', 'iam', null],
       ['iam/execution-role-secrets-policy.json', 'iam', null],
@@ -61,7 +68,12 @@ describe('generateEnvironment', () => {
     }
     const text = files.find((f) => f.path === 'manifest.json')!.bytes.toString();
     expect(text).not.toMatch(/20\d\d-\d\d-\d\dT/);
-    expect(manifest).toMatchObject({ formatVersion: 1, environment: 'dev', airflowVersion: '2.10.3' });
+    expect(manifest).toMatchObject({
+      formatVersion: 1,
+      environment: 'dev',
+      airflowVersion: '2.10.3',
+      dagBuild: { library: library.package, librarySha256: library.sha256 },
+    });
   });
 
   it('renders requirements.txt with the MWAA constraint line', async () => {

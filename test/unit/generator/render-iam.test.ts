@@ -51,12 +51,18 @@ describe('renderIamPolicies', () => {
     const byId = Object.fromEntries(doc.Statement.map((s: { Sid: string }) => [s.Sid, s]));
     expect(byId.DeployedObjects.Resource).toEqual([
       'arn:aws:s3:::airflow-gpu-cicd-prod/config/prod/config.yaml',
+      'arn:aws:s3:::airflow-gpu-cicd-prod/dags/gpu_cicd_lib_*',
       'arn:aws:s3:::airflow-gpu-cicd-prod/dags/gpu_server_cicd_dag.py',
       'arn:aws:s3:::airflow-gpu-cicd-prod/deployments/*',
       'arn:aws:s3:::airflow-gpu-cicd-prod/plugins.zip',
       'arn:aws:s3:::airflow-gpu-cicd-prod/requirements.txt',
     ]);
     expect(byId.DeployLockRelease.Resource).toEqual(['arn:aws:s3:::airflow-gpu-cicd-prod/deployments/lock.json']);
+    // Stale library folders leave the DAG folder; nothing else there is deleted.
+    expect(byId.StaleDagLibraryRemoval).toMatchObject({
+      Action: ['s3:DeleteObject'],
+      Resource: ['arn:aws:s3:::airflow-gpu-cicd-prod/dags/gpu_cicd_lib_*'],
+    });
     expect(byId.MwaaEnvironment).toMatchObject({
       Action: ['airflow:CreateCliToken', 'airflow:GetEnvironment', 'airflow:UpdateEnvironment'],
       Resource: ['arn:aws:airflow:us-east-1:444455556666:environment/gpu-cicd-prod'],

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { readConfigFile, resolveConfig } from '../../../src/config/load.js';
 import type { Plan } from '../../../src/deployer/plan.js';
 import { ExitCode } from '../../../src/errors.js';
-import { configTag } from '../../../src/generator/artifact.js';
+import { dagBuildTag } from '../../../src/generator/artifact.js';
 import { generateEnvironment } from '../../../src/generator/generate.js';
 import { dagMarker, deployExitCode } from '../../../src/workflows/deploy.js';
 
@@ -42,9 +42,9 @@ describe('deployExitCode', () => {
 });
 
 describe('dagMarker', () => {
-  it('is the tag the generated DAG carries for this config, and nothing for a DAG without it', async () => {
+  it('is the tag the generated DAG carries for this build, and nothing for a DAG without it', async () => {
     const generated = await generateEnvironment(resolveConfig(await readConfigFile(), 'dev'), '0.0.0-test');
-    const marker = configTag(generated.manifest.configHash);
+    const marker = dagBuildTag(generated.manifest);
     expect(dagMarker(generated)).toBe(marker);
     const untagged = {
       ...generated,
