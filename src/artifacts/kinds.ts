@@ -44,20 +44,29 @@ interface KindSpec {
 
 export const DAG_FILE_NAME = 'gpu_server_cicd_dag.py';
 /**
- * The DAG's task logic ships as a Python package in a subfolder of the DAG folder, named by the
- * hash of what it holds: `gpu_cicd_lib_<12 hex digits>/`. The DAG file imports exactly the folder
- * it was generated with, so a parse never pairs a DAG with another library version, and a new
- * library is a new folder beside the old one (stale folders are removed by a later deploy).
+ * The DAG's task logic ships as one zip in the DAG folder, named by the hash of what it holds:
+ * `gpu_cicd_lib_<12 hex digits>.zip`, holding the package `gpu_cicd_lib_<12 hex digits>/`. The DAG
+ * file imports exactly the library it was generated with, so a parse never pairs a DAG with another
+ * library version, and a new library is a new object beside the old one (a later deploy removes
+ * it). One object arrives whole: a folder of files would reach MWAA's workers file by file, in no
+ * promised order, and Airflow parses a library module as a DAG file (and fails on its relative
+ * imports) whenever it arrives before the folder's .airflowignore. Airflow looks for DAGs only at a
+ * zip's top level, where this one has no file.
  */
 export const DAG_LIBRARY_PREFIX = 'gpu_cicd_lib_';
-const DAG_LIBRARY_FOLDER = /^gpu_cicd_lib_[0-9a-f]{12}$/;
+const DAG_LIBRARY_FILE = /^gpu_cicd_lib_[0-9a-f]{12}\.zip$/;
 
-/** The library folder a key of the DAG folder lies in (`<dagsPrefix>/gpu_cicd_lib_<hash12>/...`), if any. */
-export function dagLibraryFolderOfKey(dagsPrefix: string, key: string): string | undefined {
+/** The library's file name in the DAG folder. */
+export function dagLibraryFileName(libraryPackage: string): string {
+  return `${libraryPackage}.zip`;
+}
+
+/** The library zip a key names, when it is one directly in the DAG folder (`<dagsPrefix>/gpu_cicd_lib_<hash12>.zip`). */
+export function dagLibraryOfKey(dagsPrefix: string, key: string): string | undefined {
   const prefix = `${dagsPrefix.replace(/\/+$/, '')}/`;
   if (!key.startsWith(prefix)) return undefined;
-  const [folder, ...rest] = key.slice(prefix.length).split('/');
-  return folder && rest.length > 0 && DAG_LIBRARY_FOLDER.test(folder) ? folder : undefined;
+  const name = key.slice(prefix.length);
+  return DAG_LIBRARY_FILE.test(name) ? name : undefined;
 }
 
 /** dist-artifacts/<env>/dags/<file> mirrors the DAG folder: its key is <dagsPrefix>/<file>. */
@@ -69,7 +78,7 @@ function dagFolderKey(settings: KeySettings, path: string): string {
 /**
  * Row order is upload order: pinned kinds first, then the DAG library before the DAG file that
  * imports it (MWAA still syncs in no promised order: the DAG imports the library only inside its
- * tasks, so a parse never needs it).
+ * tasks, so a parse never needs it, and its first task retries until the library has arrived).
  */
 export const ARTIFACT_KINDS = {
   requirements: {
@@ -92,13 +101,12 @@ export const ARTIFACT_KINDS = {
   },
   dagLibrary: {
     delivery: 'synced',
-    // .py modules and the folder's .airflowignore: all plain text to MWAA's sync.
-    contentType: 'text/plain',
-    // One artifact per file: dags/gpu_cicd_lib_<hash12>/<file>, named by the renderer.
+    contentType: 'application/zip',
+    // dags/gpu_cicd_lib_<hash12>.zip: named by the renderer after what it holds.
     distPath: null,
     s3Key: dagFolderKey,
     keyPattern: (s) => `${s.mwaa.dagsPrefix}/${DAG_LIBRARY_PREFIX}*`,
-    label: 'DAG library file',
+    label: 'DAG library',
   },
   dag: {
     delivery: 'synced',

@@ -1,12 +1,13 @@
 /**
  * The effectful half of a deploy: runs a plan's actions in order. plugins/requirements are
  * written first, then one UpdateEnvironment pins exactly the versions those writes returned and
- * the environment is waited for; only when it is AVAILABLE again do the DAG and config go up, so
- * a DAG never runs against plugins it does not know. CloudWatch alarms come last (applyAlarms).
+ * the environment is waited for; only when it is AVAILABLE again do the DAG library, the DAG and
+ * the config go up, so a DAG never runs against plugins it does not know. CloudWatch alarms come
+ * after them (applyAlarms), and last the DAG libraries no DAG imports any more (removeStaleLibraries).
  */
 import { UserError } from '../errors.js';
 import { ARTIFACT_KINDS, PINNED_KINDS } from '../artifacts/kinds.js';
-import type { ArtifactAction, DeployTarget, PlannedPin } from './plan.js';
+import type { ArtifactAction, DeployTarget, PlannedPin, PruneAction } from './plan.js';
 import type { AlarmAction } from './alarms.js';
 import type { CloudWatchPort, EnvironmentState, EnvironmentUpdate, MwaaPort, S3Port } from './ports.js';
 import type { DeployEvent } from './events.js';
@@ -138,4 +139,21 @@ export async function applyAlarms(actions: readonly AlarmAction[], deps: AlarmDe
     }
   }
   return done;
+}
+
+/**
+ * Removes the stale DAG libraries, one DeleteObject each (a delete marker in the versioned bucket:
+ * the versions stay for rollbacks). The first failure stops; a new deploy removes the rest.
+ */
+export async function removeStaleLibraries(
+  actions: readonly PruneAction[],
+  deps: { s3: S3Port; bucket: string; emit: (event: DeployEvent) => void },
+): Promise<string[]> {
+  const removed: string[] = [];
+  for (const action of actions) {
+    await deps.s3.deleteObject(deps.bucket, action.key);
+    removed.push(action.key);
+    deps.emit({ type: 'object-deleted', key: action.key });
+  }
+  return removed;
 }

@@ -29,7 +29,7 @@ export interface DagReadyOptions {
   dagId: string;
   /** Base name of the DAG file, e.g. gpu_server_cicd_dag.py. */
   fileName: string;
-  /** A DAG tag that only the new version carries (e.g. `config-<hash12>`). */
+  /** A DAG tag that only the new version carries (the generated DAG's `build-<hash12>`). */
   marker?: string;
   /** Without a marker: the DAG must have been parsed after this time (ms since epoch). */
   parsedAfterMs?: number;

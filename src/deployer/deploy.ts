@@ -8,7 +8,7 @@ import { isUploaded, type ArtifactKind } from '../artifacts/kinds.js';
 import { UserError } from '../errors.js';
 import type { ProcessIdentity } from '../util/processes.js';
 import { ownerTags, type AlarmTargets } from './alarms.js';
-import { apply, applyAlarms, type AlarmResult, type ApplyResult, type DeployedObject } from './apply.js';
+import { apply, applyAlarms, removeStaleLibraries, type AlarmResult, type ApplyResult, type DeployedObject } from './apply.js';
 import type { Clock } from './clock.js';
 import { triggerDag, waitForDagReady, waitForRun, type CliRunner } from './dag-run.js';
 import type { DeployEvent, FailedTask, TaskState } from './events.js';
@@ -19,6 +19,7 @@ import {
   artifactActions,
   changing,
   plan,
+  pruneActions,
   type DeployTarget,
   type Plan,
   type PlanSettings,
@@ -98,6 +99,8 @@ export interface DeployResult {
   recordKey?: string;
   /** The alarms this deploy created, updated or deleted. */
   alarms?: AlarmResult;
+  /** Keys of the DAG libraries this deploy removed (no DAG imports them any more). */
+  removed?: string[];
   rollbackOf?: string;
   runId?: string;
   runState?: string;
@@ -167,7 +170,7 @@ export async function deploy(
   const alarmRead = alarms && deps.cloudWatch ? { cloudWatch: deps.cloudWatch, prefix: alarms.prefix } : undefined;
   let lastRemote: RemoteState | undefined;
   const planNow = async (): Promise<Plan> => {
-    lastRemote = await readRemoteState(s3, mwaa, settings.bucket, settings.environmentName, targets, alarmRead);
+    lastRemote = await readRemoteState(s3, mwaa, settings.bucket, settings.environmentName, targets, alarmRead, settings.dagsPrefix);
     emit({ type: 'remote-state', status: lastRemote.environment.status, airflowVersion: lastRemote.environment.airflowVersion });
     result.remote = lastRemote;
     return plan(settings, targets, lastRemote, alarms);
@@ -297,6 +300,8 @@ export async function deploy(
           emit,
         });
       }
+      const stale = pruneActions(current.actions);
+      if (stale.length > 0) result.removed = await removeStaleLibraries(stale, { s3, bucket: settings.bucket, emit });
     });
   } else if (lastRemote && !restored) {
     // Nothing to change, but the newest record must still describe what runs.

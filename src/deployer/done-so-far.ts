@@ -18,13 +18,15 @@ export interface DoneSoFar {
   recordKey?: string;
   alarmsPut: string[];
   alarmsDeleted: string[];
+  /** Stale DAG libraries removed. */
+  removed: string[];
   /** The lock's key and whether it was released. */
   lock?: { key: string; released: boolean };
   runId?: string;
 }
 
 export class DeployProgress {
-  readonly done: DoneSoFar = { written: [], environmentUpdate: 'not requested', alarmsPut: [], alarmsDeleted: [] };
+  readonly done: DoneSoFar = { written: [], environmentUpdate: 'not requested', alarmsPut: [], alarmsDeleted: [], removed: [] };
   private writing: string | undefined;
 
   observe(event: DeployEvent): void {
@@ -53,6 +55,9 @@ export class DeployProgress {
       case 'alarm-deleted':
         done.alarmsDeleted.push(event.name);
         break;
+      case 'object-deleted':
+        done.removed.push(event.key);
+        break;
       case 'lock-acquired':
         done.lock = { key: event.key, released: false };
         break;
@@ -78,6 +83,7 @@ export class DeployProgress {
       d.environmentUpdate !== 'not requested' ||
       d.recordKey !== undefined ||
       d.alarmsPut.length + d.alarmsDeleted.length > 0 ||
+      d.removed.length > 0 ||
       (d.lock !== undefined && !d.lock.released)
     );
   }
@@ -108,6 +114,7 @@ export class DeployProgress {
     if (d.alarmsPut.length + d.alarmsDeleted.length > 0) {
       parts.push(`alarms written: ${[...d.alarmsPut, ...d.alarmsDeleted.map((n) => `${n} (deleted)`)].join(', ')}`);
     }
+    if (d.removed.length > 0) parts.push(`stale DAG libraries removed: ${d.removed.map(s3).join(', ')}`);
     if (d.lock) {
       parts.push(
         d.lock.released

@@ -33,6 +33,8 @@ export type DeployEvent =
   | { type: 'record-written'; key: string }
   | { type: 'alarm-put'; name: string; reason: 'new' | 'changed' }
   | { type: 'alarm-deleted'; name: string }
+  /** A DAG library no DAG imports any more, removed from the DAG folder. */
+  | { type: 'object-deleted'; key: string }
   | { type: 'dag-waiting'; detail: string; elapsedMs: number }
   | { type: 'dag-ready'; elapsedMs: number }
   | { type: 'dag-unpaused'; dagId: string }

@@ -43,6 +43,8 @@ function describeAction(action: Action): [string, string, string] {
       return ['del-alarm', action.name, 'ours, no longer in monitoring.alarms'];
     case 'skip-alarm':
       return ['skip', action.name, 'alarm unchanged'];
+    case 'delete-stale-library':
+      return ['remove', action.key, 'DAG library no DAG imports any more (its versions stay for rollbacks)'];
   }
 }
 
@@ -208,6 +210,7 @@ export function planJson(plan: Plan): object {
         return { type: action.type, name: action.alarm.name, reason: action.reason, differences: action.differences, alarm: action.alarm };
       }
       if (action.type === 'delete-alarm' || action.type === 'skip-alarm') return { type: action.type, name: action.name };
+      if (action.type === 'delete-stale-library') return { type: action.type, key: action.key };
       const base = { type: action.type, kind: action.target.kind, key: action.target.key, sha256: action.target.sha256 };
       if (action.type === 'skip') return { ...base, reason: action.reason, versionId: action.versionId ?? null };
       if (action.type === 'copy') return { ...base, reason: action.reason, sourceVersionId: action.sourceVersionId };
@@ -286,6 +289,8 @@ export function formatEvent(event: DeployEvent): { text: string; live?: boolean 
       return { text: `alarm ${event.name} ${event.reason === 'new' ? 'created' : 'updated'} (PutMetricAlarm)` };
     case 'alarm-deleted':
       return { text: `alarm ${event.name} deleted` };
+    case 'object-deleted':
+      return { text: `removed ${event.key} (no DAG imports it any more)` };
     case 'dag-waiting':
       return { text: `waiting for ${event.detail} (${formatElapsed(event.elapsedMs)})`, live: true };
     case 'dag-ready':
@@ -327,6 +332,7 @@ export function resultJson(result: DeployResult): object {
     objects: result.applied?.objects.map(({ kind, key, sha256, versionId }) => ({ kind, key, sha256, versionId: versionId ?? null })),
     record: result.recordKey ?? null,
     alarms: result.alarms ?? null,
+    removed: result.removed ?? [],
     rollbackOf: result.rollbackOf ?? null,
     runId: result.runId ?? null,
     runState: result.runState ?? null,
@@ -355,6 +361,7 @@ export function resultMarkdown(result: DeployResult, smoke?: SmokeOutcome): stri
     const { put, deleted } = result.alarms;
     lines.push(`- alarms written: ${put.length}${put.length ? ` (${put.map(markdownCode).join(', ')})` : ''}; deleted: ${deleted.length}`);
   }
+  if (result.removed?.length) lines.push(`- stale DAG libraries removed: ${result.removed.map(markdownCode).join(', ')}`);
   if (result.rollbackOf) lines.push(`- rolled back to: ${markdownCode(result.rollbackOf)}`);
   if (result.runId) lines.push(`- run ${markdownCode(result.runId)}: **${result.runState ?? 'triggered'}**`);
   if (smoke) {

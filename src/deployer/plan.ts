@@ -1,13 +1,14 @@
 /**
  * The pure half of a deploy: from what should be in the bucket (targets) and what is there
  * (remote state), the list of actions, in the one safe order:
- *   1. plugins/requirements writes   2. UpdateEnvironment pinning them   3. DAG and config writes
- *   4. CloudWatch alarms (src/deployer/alarms.ts), once the artifacts are in place.
+ *   1. plugins/requirements writes   2. UpdateEnvironment pinning them   3. DAG library, DAG and
+ *   config writes   4. CloudWatch alarms (src/deployer/alarms.ts), once the artifacts are in place
+ *   5. removal of DAG libraries no DAG imports any more.
  * Nothing that is already in place is written again: a plugins/requirements object counts as in
  * place when the environment pins a version with the same sha256; a DAG/config object when the
  * current object's sha256 (object metadata) matches.
  */
-import { ALL_KINDS, ARTIFACT_KINDS, PINNED_KINDS, type PinnedKind, type UploadedKind } from '../artifacts/kinds.js';
+import { ALL_KINDS, ARTIFACT_KINDS, dagLibraryOfKey, PINNED_KINDS, type PinnedKind, type UploadedKind } from '../artifacts/kinds.js';
 import { planAlarms, type AlarmAction, type AlarmTargets } from './alarms.js';
 import type { EnvironmentState, ObjectHead, RemoteAlarm } from './ports.js';
 import { isAirflowLine, versionMoveHint } from '../mwaa/versions.js';
@@ -34,6 +35,15 @@ export interface RemoteState {
   pinned: Partial<Record<PinnedKind, ObjectHead | undefined>>;
   /** The environment's alarms in CloudWatch (named with its prefix), when deploy manages alarms. */
   alarms?: RemoteAlarm[];
+  /** The DAG libraries in the DAG folder, when the targets hold a DAG file (remote-state.ts). */
+  dagLibraries?: DagLibraries;
+}
+
+export interface DagLibraries {
+  /** Keys of the library zips in the DAG folder (`<dagsPrefix>/gpu_cicd_lib_<hash12>.zip`). */
+  keys: string[];
+  /** The key of the library the DAG file now in the bucket imports, when it imports one. */
+  inUse?: string;
 }
 
 export interface PlanSettings {
@@ -53,7 +63,18 @@ export type ArtifactAction =
   | { type: 'skip'; target: DeployTarget; reason: 'unchanged' | 'pinned' | 'uploaded-not-pinned'; versionId?: string }
   | { type: 'update-environment'; pins: Partial<Record<PinnedKind, PlannedPin>>; reasons: string[] };
 
-export type Action = ArtifactAction | AlarmAction;
+/**
+ * A DAG library neither the DAG this deploy leaves nor the DAG it replaces imports. The replaced
+ * one's library stays until a later deploy: a worker that has not yet synced the new DAG file still
+ * runs the old one, and MWAA syncs deletions in no promised order either. S3 keeps the removed
+ * versions, so a rollback to a record that used one copies it back.
+ */
+export interface PruneAction {
+  type: 'delete-stale-library';
+  key: string;
+}
+
+export type Action = ArtifactAction | AlarmAction | PruneAction;
 
 const ALARM_ACTION_TYPES: ReadonlySet<Action['type']> = new Set(['put-alarm', 'delete-alarm', 'skip-alarm']);
 
@@ -61,8 +82,16 @@ export function isAlarmAction(action: Action): action is AlarmAction {
   return ALARM_ACTION_TYPES.has(action.type);
 }
 
+export function isPruneAction(action: Action): action is PruneAction {
+  return action.type === 'delete-stale-library';
+}
+
 export function artifactActions(actions: readonly Action[]): ArtifactAction[] {
-  return actions.filter((action): action is ArtifactAction => !isAlarmAction(action));
+  return actions.filter((action): action is ArtifactAction => !isAlarmAction(action) && !isPruneAction(action));
+}
+
+export function pruneActions(actions: readonly Action[]): PruneAction[] {
+  return actions.filter(isPruneAction);
 }
 
 export function alarmActions(actions: readonly Action[]): AlarmAction[] {
@@ -202,5 +231,16 @@ export function plan(settings: PlanSettings, targets: readonly DeployTarget[], r
     actions.push(...planned.actions);
     refusals.push(...planned.refusals);
   }
+  actions.push(...staleLibraries(settings.dagsPrefix, targets, remote.dagLibraries));
   return { actions, changes: changing(actions).length, refusals, warnings };
+}
+
+/** The library zips to remove: every one but this deploy's and the one the replaced DAG imports. */
+function staleLibraries(dagsPrefix: string, targets: readonly DeployTarget[], libraries: DagLibraries | undefined): PruneAction[] {
+  if (!libraries) return [];
+  const kept = new Set(targets.filter((t) => t.kind === 'dagLibrary').map((t) => t.key));
+  if (libraries.inUse) kept.add(libraries.inUse);
+  return libraries.keys
+    .filter((key) => !kept.has(key) && dagLibraryOfKey(dagsPrefix, key) !== undefined)
+    .map((key) => ({ type: 'delete-stale-library', key }));
 }

@@ -18,7 +18,7 @@ export interface GeneratorMeta {
 
 /** What the generated DAG file runs besides its config: recorded in the manifest. */
 export interface DagBuild {
-  /** The library package the DAG imports (its folder in the DAG folder): gpu_cicd_lib_<hash12>. */
+  /** The library package the DAG imports (from gpu_cicd_lib_<hash12>.zip in the DAG folder): gpu_cicd_lib_<hash12>. */
   library: string;
   /** The hash the package is named by (src/generator/render-dag-library.ts libraryHash). */
   librarySha256: string;

@@ -9,7 +9,7 @@ import type { Artifact, GeneratorMeta } from './artifact.js';
 import { buildManifest, MANIFEST_FILE, serializeManifest, type Manifest } from './manifest.js';
 import { renderResolvedConfig } from './render-config.js';
 import { dagBuild, renderDag } from './render-dag.js';
-import { renderDagLibrary, type DagLibrary } from './render-dag-library.js';
+import { dagLibrary, renderDagLibrary, type DagLibrary } from './render-dag-library.js';
 import { renderIamPolicies } from './render-iam.js';
 import { renderPluginsZip } from './render-plugins.js';
 import { renderRequirements } from './render-requirements.js';
@@ -40,15 +40,19 @@ type Renderer = (config: ResolvedConfig, meta: GeneratorMeta, library: DagLibrar
 const RENDERERS: Record<ArtifactKind, Renderer> = {
   requirements: async (config) => Buffer.from(renderRequirements(config)),
   plugins: () => renderPluginsZip(),
-  dagLibrary: async (_config, _meta, library) => library.files,
+  dagLibrary: async (_config, _meta, library) => [await renderDagLibrary(library)],
   dag: async (config, meta, library) => Buffer.from(renderDag(config, meta, library)),
   config: async (config, meta) => Buffer.from(renderResolvedConfig(config, meta)),
   iam: async (config) => renderIamPolicies(config),
 };
 
-export async function generateEnvironment(config: ResolvedConfig, toolVersion: string): Promise<GeneratedEnvironment> {
+/** `library`: the DAG library the templates give, unless a test ships another. */
+export async function generateEnvironment(
+  config: ResolvedConfig,
+  toolVersion: string,
+  library: DagLibrary = dagLibrary(),
+): Promise<GeneratedEnvironment> {
   const meta: GeneratorMeta = { toolVersion, configHash: configHash(config) };
-  const library = renderDagLibrary(config.airflow.line);
   const artifacts: Artifact[] = [];
   for (const kind of ALL_KINDS) {
     const spec = kindSpec(kind);

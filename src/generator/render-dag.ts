@@ -15,7 +15,7 @@ import { UserError } from '../errors.js';
 import type { AirflowLine } from '../mwaa/versions.js';
 import { sha256Hex } from '../util/stable-json.js';
 import { dagBuildTag, shortHash, type DagBuild, type GeneratorMeta } from './artifact.js';
-import { renderDagLibrary, type DagLibrary } from './render-dag-library.js';
+import { dagLibrary, type DagLibrary } from './render-dag-library.js';
 import { compileTemplate, readTemplateFile } from './templates.js';
 
 export const DAG_TEMPLATE = 'dag/gpu_server_cicd_dag.py.hbs';
@@ -49,7 +49,7 @@ export function dagBuild(library: Pick<DagLibrary, 'package' | 'sha256'>): DagBu
 export function renderDag(
   config: ResolvedConfig,
   meta: GeneratorMeta,
-  library: Pick<DagLibrary, 'package' | 'sha256'> = renderDagLibrary(config.airflow.line),
+  library: Pick<DagLibrary, 'package' | 'sha256'> = dagLibrary(),
 ): string {
   compiled ??= compileTemplate(DAG_TEMPLATE);
   const context = dagContext(config);

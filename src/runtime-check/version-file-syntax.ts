@@ -2,11 +2,11 @@
  * Rules of the version file's syntax that the yaml package and PyYAML (the DAG's reader) apply
  * differently, checked on the yaml package's concrete syntax tree, where offsets and indicators
  * are still in sight. Each rule refuses what one of the two readers would read otherwise; the
- * DAG's reader (templates/dag/gpu_cicd_dag_lib.py read_version_document) refuses the same.
+ * DAG's reader (templates/dag/gpu_cicd_lib/version_file.py read_version_document) refuses the same.
  */
 import type { CST } from 'yaml';
 
-/** The one directive allowed, as the DAG's reader matches it (gpu_cicd_dag_lib _VERSION_DIRECTIVE). */
+/** The one directive allowed, as the DAG's reader matches it (gpu_cicd_lib.version_file _VERSION_DIRECTIVE). */
 const VERSION_DIRECTIVE = /^%YAML +1\.[12](?: +(?:#.*)?)?\r?$/;
 
 /** PyYAML drops a possible implicit key that runs longer than this to its ":" (as YAML says). */

@@ -1,6 +1,6 @@
 /**
  * The version file read from a GPU server, read exactly as the DAG reads it (templates/dag/
- * gpu_cicd_dag_lib.py read_version_document): one rule, documented in the README ("Variable
+ * gpu_cicd_lib/version_file.py read_version_document): one rule, documented in the README ("Variable
  * values"), held to by test/fixtures/version-yaml-corpus.json on both sides and checked by
  * differential fuzzing against the DAG's reader (test/fuzz, test/python/dag/test_version_fuzz.py).
  *
@@ -343,7 +343,7 @@ export function hasType(value: unknown, type: ValueType): value is VersionValue 
 }
 
 /**
- * The Airflow Variable text the DAG writes for a value (gpu_cicd_dag_lib variable_text): strings
+ * The Airflow Variable text the DAG writes for a value (gpu_cicd_lib.version_file variable_text): strings
  * as they are, booleans as true/false, integers with every digit, floats as String(n).
  */
 export function variableText(value: VersionValue): string {

@@ -1,6 +1,6 @@
 /**
  * Differential fuzzing of the two version.yaml readers: the runtime check's (src/runtime-check/
- * version-file.ts, here in-process) and the DAG's (templates/dag/gpu_cicd_dag_lib.py, in one
+ * version-file.ts, here in-process) and the DAG's (templates/dag/gpu_cicd_lib/version_file.py, in one
  * Python process with PyYAML: test/python/dag/version_fuzz_reader.py). Both read the same
  * generated batch; any document that one accepts and the other refuses, or that they read to
  * different values, is a disagreement, reported with its seed and index, which regenerate it.

@@ -216,6 +216,7 @@ import type { DeployEvent } from '../../src/deployer/events.js';
 import { defaultDeployOptions, deployDeps, deploySettings, deployTargets } from '../../src/deployer/from-config.js';
 import type { DeployTarget } from '../../src/deployer/plan.js';
 import { generateEnvironment } from '../../src/generator/generate.js';
+import type { DagLibrary } from '../../src/generator/render-dag-library.js';
 import { currentDeployer, dagMarker } from '../../src/workflows/deploy.js';
 import { PLUGIN_MODULES } from '../../src/generator/render-plugins.js';
 import { readTemplateFile } from '../../src/generator/templates.js';
@@ -245,6 +246,8 @@ export interface LibDeployInput {
   emit?: (event: DeployEvent) => void;
   /** Adjust the settings (e.g. a wrong Airflow version, to see the refusal). */
   settings?: Partial<ReturnType<typeof deploySettings>>;
+  /** Another DAG library than the templates give (a library-only upgrade). */
+  library?: DagLibrary;
 }
 
 export async function libDeploy(input: LibDeployInput): Promise<DeployResult> {
@@ -259,7 +262,7 @@ export async function prepareLibDeploy(input: LibDeployInput): Promise<() => Pro
     cwd: repoRoot,
     localStackOverlay: () => runningStackOverlay(process.env, repoRoot),
   });
-  const generated = await generateEnvironment(config, pkg.version);
+  const generated = await generateEnvironment(config, pkg.version, input.library);
   let targets = deployTargets(generated);
   if (input.plugins) targets = withPlugins(targets, input.plugins);
   const clients = createAwsClients(config);

@@ -68,8 +68,9 @@ const COMMAND_ARGS: Record<CommandName, string[]> = {
  * stalls every connection to that remote.
  */
 const TARGETS: Record<CommandName, Partial<Record<Remote, { ops: 'all' | string[]; pages: boolean }>>> = {
+  // The plan lists the DAG folder's library zips (to remove those no DAG imports).
   'deploy --plan': {
-    s3: { ops: 'all', pages: false },
+    s3: { ops: 'all', pages: true },
     mwaa: { ops: 'all', pages: false },
     cloudWatch: { ops: 'all', pages: true },
   },

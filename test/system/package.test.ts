@@ -156,7 +156,7 @@ describe('the packed package', () => {
     );
     const run = spawnSync(process.execPath, ['use.mjs'], { cwd: project, env: userEnv(), encoding: 'utf8' });
     expect(run.stderr).toBe('');
-    expect(run.stdout).toBe('dev 7\n');
+    expect(run.stdout).toBe('dev 8\n');
     // One tsc over the SDK's and Node's declarations: tens of seconds on a busy 2-core machine.
   }, 300_000);
 });

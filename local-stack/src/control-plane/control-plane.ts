@@ -105,6 +105,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     webLoginDenied: false,
     rollingBackMs: options.rollingBackMs ?? 3000,
     cliTokenTtlMs: (options.tokenTtlSeconds ?? 60) * 1000,
+    dagSyncOrder: 'listing',
+    dagSyncHoldMs: 20_000,
   };
   // The environment's Python is the one MWAA pairs with its Airflow version (what requirements.txt
   // must name), whichever interpreter the stack could run it on.
@@ -171,7 +173,13 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   });
   const cli = new CliRunner(airflowBin, env, state.airflowHome, 300_000, 2, forkServer);
 
-  const sync = new DagSync(store, dagsFolder, () => controller.snapshot().dagS3Path);
+  const sync = new DagSync(
+    store,
+    dagsFolder,
+    () => controller.snapshot().dagS3Path,
+    () => (behaviour.dagSyncOrder === 'listing' ? { order: 'listing' } : { order: 'dag-files-first', holdMs: behaviour.dagSyncHoldMs }),
+    now,
+  );
   const syncStats = {
     cycles: 0,
     intervalSeconds: syncSeconds,

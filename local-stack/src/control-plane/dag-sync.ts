@@ -2,6 +2,11 @@
  * Mirrors s3://<bucket>/<dagS3Path>/ into Airflow's dags folder, as MWAA does about every 30 s:
  * additions, changes and deletions. Only files whose ETag/size changed are written, each through
  * a temp file and a rename so the DAG processor never parses a half-written file.
+ *
+ * MWAA promises no order within a sync. `dag-files-first` plays the worst one for a DAG that
+ * imports other files of the folder: the DAG files at the folder's top level go first, and every
+ * other change (files in subfolders or of other types, deletions) waits `holdMs` after them, then
+ * lands in reverse key order (a folder's dot-files last).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
@@ -20,6 +25,13 @@ interface Known {
   size: number;
 }
 
+export type SyncOrder = { order: 'listing' } | { order: 'dag-files-first'; holdMs: number };
+
+/** What MWAA parses as a DAG file at the top of the folder (a zip there may be a DAG bundle too, but it is not one of ours). */
+function isTopLevelDagFile(rel: string): boolean {
+  return !rel.includes('/') && rel.endsWith('.py');
+}
+
 /** Temp files end like this; a leading dot and no `.py` suffix keep Airflow from parsing them. */
 const TMP_SUFFIX = '.cp-sync-tmp';
 
@@ -31,7 +43,13 @@ export class DagSync {
     private readonly dagsDir: string,
     /** Read on every cycle: UpdateEnvironment may change DagS3Path. */
     private readonly prefix: () => string,
+    /** Read on every cycle: tests switch it at /_local/behaviour. */
+    private readonly order: () => SyncOrder = () => ({ order: 'listing' }),
+    private readonly now: () => number = Date.now,
   ) {}
+
+  /** When the last top-level DAG file changed under `dag-files-first` (the others wait for holdMs after it). */
+  private dagFilesChangedAt = Number.NEGATIVE_INFINITY;
 
   async syncOnce(): Promise<SyncResult> {
     const prefix = `${this.prefix().replace(/\/+$/, '')}/`;
@@ -45,6 +63,7 @@ export class DagSync {
     const result: SyncResult = { added: [], updated: [], deleted: [], unchanged: 0 };
 
     const local = new Set(await listFiles(this.dagsDir));
+    const writes: Array<[string, Known & { key: string }]> = [];
     for (const [rel, object] of remote) {
       const path = join(this.dagsDir, ...rel.split('/'));
       const present = local.has(rel);
@@ -58,13 +77,25 @@ export class DagSync {
         result.unchanged += 1;
         continue;
       }
-      const { body } = await this.store.get(object.key);
-      await writeAtomic(path, body);
-      this.known.set(rel, { etag: object.etag, size: object.size });
-      (present ? result.updated : result.added).push(rel);
+      writes.push([rel, object]);
     }
-    for (const rel of local) {
-      if (remote.has(rel)) continue;
+    let deletions = [...local].filter((rel) => !remote.has(rel));
+    const order = this.order();
+    if (order.order === 'dag-files-first') {
+      const dagFiles = writes.filter(([rel]) => isTopLevelDagFile(rel));
+      const rest = writes.filter(([rel]) => !isTopLevelDagFile(rel)).reverse();
+      if (dagFiles.length > 0) this.dagFilesChangedAt = this.now();
+      const held = dagFiles.length > 0 || this.now() - this.dagFilesChangedAt < order.holdMs;
+      writes.splice(0, writes.length, ...dagFiles, ...(held ? [] : rest));
+      deletions = held ? [] : deletions.reverse();
+    }
+    for (const [rel, object] of writes) {
+      const { body } = await this.store.get(object.key);
+      await writeAtomic(join(this.dagsDir, ...rel.split('/')), body);
+      this.known.set(rel, { etag: object.etag, size: object.size });
+      (local.has(rel) ? result.updated : result.added).push(rel);
+    }
+    for (const rel of deletions) {
       await unlink(join(this.dagsDir, ...rel.split('/')));
       this.known.delete(rel);
       result.deleted.push(rel);

@@ -38,6 +38,9 @@ export interface Behaviour {
   rollingBackMs: number;
   /** Lifetime of a CLI token (MWAA: 60 s); tests of token expiry shorten it. */
   cliTokenTtlMs: number;
+  /** The order the DAG-folder sync writes in (dag-sync.ts): as listed, or the DAG files first and the rest dagSyncHoldMs later. */
+  dagSyncOrder: 'listing' | 'dag-files-first';
+  dagSyncHoldMs: number;
 }
 
 export interface ServerDeps {
@@ -200,10 +203,13 @@ function parseBehaviour(body: unknown): Partial<Behaviour> {
     if (key === 'webLoginDenied' && typeof input[key] === 'boolean') out.webLoginDenied = input[key];
     else if (key === 'rollingBackMs' && typeof input[key] === 'number' && input[key] >= 0) out.rollingBackMs = input[key];
     else if (key === 'cliTokenTtlMs' && typeof input[key] === 'number' && input[key] > 0) out.cliTokenTtlMs = input[key];
+    else if (key === 'dagSyncOrder' && (input[key] === 'listing' || input[key] === 'dag-files-first')) out.dagSyncOrder = input[key];
+    else if (key === 'dagSyncHoldMs' && typeof input[key] === 'number' && input[key] >= 0) out.dagSyncHoldMs = input[key];
     else {
       throw new ServiceError(
         'ValidationException',
-        `Unknown or invalid behaviour ${key}: expected webLoginDenied (boolean), rollingBackMs (ms), cliTokenTtlMs (ms).`,
+        `Unknown or invalid behaviour ${key}: expected webLoginDenied (boolean), rollingBackMs (ms), cliTokenTtlMs (ms), ` +
+          `dagSyncOrder ("listing" | "dag-files-first"), dagSyncHoldMs (ms).`,
       );
     }
   }

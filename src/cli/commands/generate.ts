@@ -4,6 +4,7 @@ import { readConfigFile, requireEnvironment } from '../../config/load.js';
 import type { ResolvedConfig } from '../../config/resolved.js';
 import { ExitCode, UserError } from '../../errors.js';
 import { DEFAULT_OUT_DIR, environmentDir, generateEnvironment, staleFiles, writeEnvironment } from '../../generator/generate.js';
+import { dagBuildTag } from '../../generator/artifact.js';
 import { COMMANDS, SHARED_OPTIONS } from '../command-table.js';
 import { cliContext, commandLine } from '../context.js';
 import { givenOptions, refuseEmpty, refuseTogether } from '../flags.js';
@@ -112,10 +113,13 @@ const command: CommandModule<object, GenerateArgs> = {
       const { out } = context;
       for (const g of generated) {
         process.stdout.write(
-          `${out.bold(`${args.out}/${g.config.envName}/`)} (Airflow ${g.config.airflow.version}, config ${g.manifest.configHash.slice(0, 12)})\n`,
+          `${out.bold(`${args.out}/${g.config.envName}/`)} (Airflow ${g.config.airflow.version}, config ${g.manifest.configHash.slice(0, 12)}, DAG ${dagBuildTag(g.manifest)})\n`,
         );
+        const width = Math.max(...g.manifest.artifacts.map((a) => a.path.length));
         for (const a of g.manifest.artifacts) {
-          process.stdout.write(`  ${a.path.padEnd(40)} ${String(a.size).padStart(8)} B  ${out.dim(`sha256:${a.sha256.slice(0, 16)}`)}\n`);
+          process.stdout.write(
+            `  ${a.path.padEnd(width)} ${String(a.size).padStart(8)} B  ${out.dim(`sha256:${a.sha256.slice(0, 16)}`)}\n`,
+          );
         }
       }
     }

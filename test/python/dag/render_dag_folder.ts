@@ -1,6 +1,6 @@
 /**
  * Writes the DAG folder that `generate` produces for one environment of config/config.yaml, for
- * the tests that need no local stack (test_dag_folder.py): the DAG file and its library folder,
+ * the tests that need no local stack (test_dag_folder.py): the DAG file and its library zip,
  * from the real generator (generateEnvironment), as MWAA's DAG folder holds them.
  *
  * argv: <environment> <Airflow version> <DAG folder>

@@ -14,7 +14,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { deepMerge, loadConfig } from '../../../src/config/load.js';
 import { renderDag } from '../../../src/generator/render-dag.js';
-import { renderDagLibrary } from '../../../src/generator/render-dag-library.js';
+import { dagLibrary, renderDagLibrary } from '../../../src/generator/render-dag-library.js';
+import type { OutputFile } from '../../../src/generator/writer.js';
 import { readStateIfPresent, stackRoot } from '../../../local-stack/src/state.js';
 import { runningStackOverlay } from '../../../local-stack/src/config-overlay.js';
 
@@ -54,14 +55,12 @@ const base = {
 const meta = { toolVersion: '0.0.0-test', configHash: '0'.repeat(64) };
 const work = mkdtempSync(join(tmpdir(), 'dag-variants-'));
 const out: Record<string, { path: string; dagId: string } | string> = {};
-/** The library folder as generate writes it, under `dagsFolder`. */
-function writeLibrary(dagsFolder: string, library: ReturnType<typeof renderDagLibrary>): void {
-  for (const file of library.files) {
-    const path = join(dagsFolder, ...file.path.split('/').slice(1));
-    mkdirSync(join(path, '..'), { recursive: true });
-    writeFileSync(path, file.bytes);
-  }
+/** The library zip as generate writes it, in `dagsFolder`. */
+function writeLibrary(dagsFolder: string, file: OutputFile): void {
+  writeFileSync(join(dagsFolder, ...file.path.split('/').slice(1)), file.bytes);
 }
+const library = dagLibrary();
+const libraryFile = await renderDagLibrary(library);
 try {
   mkdirSync(spec.outDir, { recursive: true });
   for (const variant of spec.variants) {
@@ -76,10 +75,8 @@ try {
     }
     mkdirSync(join(spec.outDir, variant.name), { recursive: true });
     const path = join(spec.outDir, variant.name, `${variant.name}.py`);
-    const library = renderDagLibrary(config.airflow.line);
     writeFileSync(path, renderDag(config, meta, library));
-    writeLibrary(join(spec.outDir, variant.name), library);
-    writeLibrary(spec.outDir, library);
+    writeLibrary(join(spec.outDir, variant.name), libraryFile);
     out[variant.name] = { path, dagId: config.dag.id };
     out._library = library.package;
   }

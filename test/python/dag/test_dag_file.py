@@ -161,12 +161,14 @@ def test_the_dag_file_holds_the_config_rules_and_imports_its_library_by_content(
     source = Path(dag_files["main"]["path"]).read_text()
     package = dag_files["_library"]
     assert f"from {package} import tasks" in source
-    shipped = Path(dag_files["main"]["path"]).parent / package
+    import zipfile
+
+    shipped = zipfile.ZipFile(Path(dag_files["main"]["path"]).with_name(f"{package}.zip"))
     source_dir = REPO / "templates" / "dag" / "gpu_cicd_lib"
     modules = sorted(p.name for p in source_dir.glob("*.py"))
-    assert sorted(p.name for p in shipped.glob("*.py")) == modules
+    assert shipped.namelist() == [f"{package}/{name}" for name in modules]
     for name in modules:
-        assert (shipped / name).read_bytes() == (source_dir / name).read_bytes(), name
+        assert shipped.read(f"{package}/{name}") == (source_dir / name).read_bytes(), name
     corpus = json.loads((REPO / "test" / "fixtures" / "version-yaml-corpus.json").read_text())
     tree = ast.parse(source)
     constants = {

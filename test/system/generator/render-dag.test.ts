@@ -7,7 +7,7 @@ import type { ResolvedConfig } from '../../../src/config/resolved.js';
 import { UserError } from '../../../src/errors.js';
 import { dagBuildTag } from '../../../src/generator/artifact.js';
 import { dagBuild, renderDag } from '../../../src/generator/render-dag.js';
-import { renderDagLibrary } from '../../../src/generator/render-dag-library.js';
+import { dagLibrary } from '../../../src/generator/render-dag-library.js';
 import { SAFE_ABSOLUTE_PATH_PATTERN, VERSION_FILE_LIMITS } from '../../../src/config/validators.js';
 import { useTmpDir } from '../../support/tmp.js';
 
@@ -123,7 +123,7 @@ describe('renderDag', () => {
     const tag = dagBuildTag({
       configHash: meta.configHash,
       tool: { version: meta.toolVersion },
-      dagBuild: dagBuild(renderDagLibrary('2')),
+      dagBuild: dagBuild(dagLibrary()),
     });
     expect(tag).toMatch(/^build-[0-9a-f]{12}$/);
     expect(constants.DAG_TAGS).toEqual([hostile('tag'), tag]);
@@ -152,11 +152,16 @@ describe('renderDag', () => {
       const c = await config('prod', (c) => {
         if (line === '3') c.airflow = { version: '3.3.1', pythonVersion: '3.12', line: '3' };
       });
-      const library = renderDagLibrary(line);
+      const library = dagLibrary();
       const source = renderDag(c, meta, library);
       expect(source.split('\n').length - 1, line).toBeLessThanOrEqual(250);
-      // Once, inside the function the tasks and callbacks call: never at the top level.
-      expect(source.match(/gpu_cicd_lib_[0-9a-f]{12}/g)).toEqual([library.package, library.package]);
+      // Named in the docstring, then only inside the function the tasks and callbacks call: the zip
+      // beside the file and the package in it; never imported at the top level.
+      expect(source.match(/gpu_cicd_lib_[0-9a-f]{12}(\.zip)?/g)).toEqual([
+        `${library.package}.zip`,
+        `${library.package}.zip`,
+        library.package,
+      ]);
       expect(source).toContain(`\n    from ${library.package} import tasks\n`);
       expect(source).not.toMatch(/^(import|from) gpu_cicd_lib/m);
       // No task logic and no Airflow-line branching: every top-level import is from the standard

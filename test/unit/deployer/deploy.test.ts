@@ -7,16 +7,7 @@ import { airflowApi } from '../../../src/mwaa/airflow-api.js';
 import { newestOfLine, type AirflowLine } from '../../../src/mwaa/versions.js';
 import { FakeAirflow } from '../support/fake-airflow.js';
 import { FakeClock, FakeMwaa, FakeS3 } from './fakes.js';
-import { OPTIONS, SETTINGS, targets } from './helpers.js';
-
-const DEPLOY_SETTINGS: DeploySettings = {
-  ...SETTINGS,
-  envName: 'local',
-  deploymentsPrefix: 'deployments',
-  dagId: 'gpu_server_cicd_workflow',
-  airflowLine: '2',
-  configHash: 'c'.repeat(64),
-};
+import { DEPLOY_SETTINGS, OPTIONS, targets } from './helpers.js';
 
 const MARKER = 'config-cccccccccccc';
 

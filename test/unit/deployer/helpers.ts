@@ -1,4 +1,4 @@
-import type { DeployOptions } from '../../../src/deployer/deploy.js';
+import type { DeployOptions, DeploySettings } from '../../../src/deployer/deploy.js';
 import type { DeployTarget, PlanSettings } from '../../../src/deployer/plan.js';
 import { sha256 } from './fakes.js';
 
@@ -7,6 +7,16 @@ export const SETTINGS: PlanSettings = {
   bucket: 'airflow-test',
   dagsPrefix: 'dags',
   airflowVersion: '2.10.3',
+};
+
+/** A deploy's settings on top of the plan's. */
+export const DEPLOY_SETTINGS: DeploySettings = {
+  ...SETTINGS,
+  envName: 'local',
+  deploymentsPrefix: 'deployments',
+  dagId: 'gpu_server_cicd_workflow',
+  airflowLine: '2',
+  configHash: 'c'.repeat(64),
 };
 
 /** No trigger, polls of a second, an hour to wait: for deploys against the fakes. */

@@ -1,14 +1,15 @@
 import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ALL_KINDS, ARTIFACT_KINDS, dagLibraryFolderOfKey, kindKeyPattern, UPLOADED_KINDS } from '../../../src/artifacts/kinds.js';
+import { ALL_KINDS, ARTIFACT_KINDS, dagLibraryOfKey, kindKeyPattern, UPLOADED_KINDS } from '../../../src/artifacts/kinds.js';
 import { readConfigFile, resolveConfig } from '../../../src/config/load.js';
 import type { ResolvedConfig } from '../../../src/config/resolved.js';
 import { dagBuildTag } from '../../../src/generator/artifact.js';
 import { generateEnvironment } from '../../../src/generator/generate.js';
 import { dagBuild, renderDag } from '../../../src/generator/render-dag.js';
-import { airflowIgnore, libraryHash, libraryModules, renderDagLibrary } from '../../../src/generator/render-dag-library.js';
+import { dagLibrary, libraryHash, libraryModules, renderDagLibrary } from '../../../src/generator/render-dag-library.js';
 import { templatePath } from '../../../src/generator/templates.js';
 
 const sha256 = (bytes: Buffer | string) => createHash('sha256').update(bytes).digest('hex');
@@ -20,36 +21,37 @@ async function config(env: string, change: (c: ResolvedConfig) => void = () => {
   return resolved;
 }
 
-const patterns = (text: string) => text.split('\n').filter((line) => line !== '' && !line.startsWith('#'));
+/** The entries of a stored zip (deterministicZip stores, never deflates), read with Python's zipfile. */
+function zipEntries(bytes: Buffer): Array<{ name: string; sha256: string }> {
+  const listing = spawnSync(
+    'python3',
+    [
+      '-c',
+      'import sys,zipfile,io,hashlib,json; z=zipfile.ZipFile(io.BytesIO(sys.stdin.buffer.read())); print(json.dumps([{"name": i.filename, "sha256": hashlib.sha256(z.read(i)).hexdigest()} for i in z.infolist()]))',
+    ],
+    { input: bytes, encoding: 'utf8' },
+  );
+  expect(listing.status, listing.stderr).toBe(0);
+  return JSON.parse(listing.stdout) as Array<{ name: string; sha256: string }>;
+}
 
-describe('the DAG library folder', () => {
-  it("ignores everything under both ignore syntaxes, its line's default syntax first (snapshot)", () => {
-    // Airflow 2 defaults to regexp (".*" matches every path), Airflow 3 to glob ("[!.]*" every
-    // name without a leading dot, ".*" every one with): both files hold both patterns.
-    expect(patterns(airflowIgnore('2'))).toEqual(['.*', '[!.]*']);
-    expect(patterns(airflowIgnore('3'))).toEqual(['[!.]*', '.*']);
-    expect(airflowIgnore('2')).toMatchSnapshot();
-    expect(airflowIgnore('3')).toMatchSnapshot();
-  });
-
-  it('holds every module of templates/dag/gpu_cicd_lib byte for byte, and its .airflowignore', () => {
+describe('the DAG library zip', () => {
+  it('holds every module of templates/dag/gpu_cicd_lib byte for byte, in its content-addressed package and nothing at its top level', async () => {
     const source = templatePath('dag/gpu_cicd_lib');
     const modules = readdirSync(source)
       .filter((name) => name.endsWith('.py'))
       .sort();
     expect(modules).toEqual(expect.arrayContaining(['__init__.py', 'tasks.py', 'airflow2.py', 'airflow3.py', 'version_file.py']));
-    for (const line of ['2', '3'] as const) {
-      const library = renderDagLibrary(line);
-      expect(library.package).toMatch(/^gpu_cicd_lib_[0-9a-f]{12}$/);
-      expect(library.package).toBe(`gpu_cicd_lib_${library.sha256.slice(0, 12)}`);
-      expect(library.files.map((f) => f.path)).toEqual([`.airflowignore`, ...modules].map((name) => `dags/${library.package}/${name}`));
-      for (const name of modules) {
-        expect(library.files.find((f) => f.path.endsWith(`/${name}`))!.bytes.equals(readFileSync(join(source, name)))).toBe(true);
-      }
-      expect(library.files[0]!.bytes.toString()).toBe(airflowIgnore(line));
-    }
-    // The ignore file differs per line, so each line has its own folder.
-    expect(renderDagLibrary('2').package).not.toBe(renderDagLibrary('3').package);
+    const library = dagLibrary();
+    expect(library.package).toMatch(/^gpu_cicd_lib_[0-9a-f]{12}$/);
+    expect(library.package).toBe(`gpu_cicd_lib_${library.sha256.slice(0, 12)}`);
+    const file = await renderDagLibrary(library);
+    expect(file.path).toBe(`dags/${library.package}.zip`);
+    // Airflow looks for DAG files only at a zip's top level: every entry is inside the package.
+    expect(zipEntries(file.bytes)).toEqual(
+      modules.map((name) => ({ name: `${library.package}/${name}`, sha256: sha256(readFileSync(join(source, name))) })),
+    );
+    expect((await renderDagLibrary(dagLibrary())).bytes.equals(file.bytes)).toBe(true);
   });
 
   it('is named by the hash of its file names and bytes: the same files, the same name; any change, a new one', () => {
@@ -58,17 +60,18 @@ describe('the DAG library folder', () => {
     expect(libraryHash([...members].reverse())).toBe(hash);
     const edited = members.map((m, i) => (i === 0 ? { ...m, bytes: Buffer.concat([m.bytes, Buffer.from('\n')]) } : m));
     expect(libraryHash(edited)).not.toBe(hash);
+    expect(dagLibrary(edited).package).not.toBe(dagLibrary(members).package);
     const renamed = members.map((m, i) => (i === 0 ? { ...m, name: `x${m.name}` } : m));
     expect(libraryHash(renamed)).not.toBe(hash);
     expect(libraryHash(members.slice(1))).not.toBe(hash);
-    expect(renderDagLibrary('2').sha256).toBe(renderDagLibrary('2').sha256);
+    expect(dagLibrary().sha256).toBe(dagLibrary().sha256);
   });
 });
 
 describe('the DAG build tag', () => {
-  it('changes when only the library changes, and the DAG then imports the new folder', async () => {
+  it('changes when only the library changes, and the DAG then imports the new package', async () => {
     const c = await config('prod');
-    const library = renderDagLibrary('2');
+    const library = dagLibrary();
     const other = { package: 'gpu_cicd_lib_0123456789ab', sha256: `0123456789ab${'0'.repeat(52)}` };
     const before = renderDag(c, meta, library);
     const after = renderDag(c, meta, other);
@@ -97,7 +100,7 @@ describe('the DAG build tag', () => {
       { ...base, dagBuild: { ...base.dagBuild, templateSha256: 'e'.repeat(64) } },
     ];
     for (const variant of changed) expect(dagBuildTag(variant)).not.toBe(tag);
-    expect(generated.manifest.dagBuild).toEqual(dagBuild(renderDagLibrary('2')));
+    expect(generated.manifest.dagBuild).toEqual(dagBuild(dagLibrary()));
   });
 });
 
@@ -108,39 +111,39 @@ describe('the dagLibrary artifact kind', () => {
     expect(ARTIFACT_KINDS.dagLibrary.delivery).toBe('synced');
   });
 
-  it('gives every library file its own key under the DAG folder, for any dagsPrefix, listed in the manifest with its hash', async () => {
+  it('is one object in the DAG folder, for any dagsPrefix, listed in the manifest with its hash', async () => {
     for (const dagsPrefix of ['dags', 'team/airflow/dags']) {
       const c = await config('prod', (c) => {
         c.mwaa.dagsPrefix = dagsPrefix;
       });
       const generated = await generateEnvironment(c, '0.0.0-test');
-      const library = renderDagLibrary('2');
+      const file = await renderDagLibrary(dagLibrary());
       const entries = generated.manifest.artifacts.filter((a) => a.kind === 'dagLibrary');
-      expect(entries.map((e) => e.path)).toEqual(library.files.map((f) => f.path));
-      for (const entry of entries) {
-        const file = library.files.find((f) => f.path === entry.path)!;
-        expect(entry.sha256).toBe(sha256(file.bytes));
-        expect(entry.size).toBe(file.bytes.length);
-        expect(entry.s3Key).toBe(`${dagsPrefix}/${entry.path.slice('dags/'.length)}`);
-        expect(dagLibraryFolderOfKey(dagsPrefix, entry.s3Key!)).toBe(library.package);
-      }
+      expect(entries.map((e) => e.path)).toEqual([file.path]);
+      const [entry] = entries;
+      expect(entry!.sha256).toBe(sha256(file.bytes));
+      expect(entry!.size).toBe(file.bytes.length);
+      expect(entry!.s3Key).toBe(`${dagsPrefix}/${dagLibrary().package}.zip`);
+      expect(dagLibraryOfKey(dagsPrefix, entry!.s3Key!)).toBe(`${dagLibrary().package}.zip`);
       expect(generated.manifest.artifacts.find((a) => a.kind === 'dag')!.s3Key).toBe(`${dagsPrefix}/gpu_server_cicd_dag.py`);
       expect(kindKeyPattern('dagLibrary', c)).toBe(`${dagsPrefix}/gpu_cicd_lib_*`);
     }
   });
 
   it('tells library keys from the other keys of the DAG folder', () => {
-    expect(dagLibraryFolderOfKey('dags', 'dags/gpu_cicd_lib_0123456789ab/tasks.py')).toBe('gpu_cicd_lib_0123456789ab');
-    expect(dagLibraryFolderOfKey('dags/', 'dags/gpu_cicd_lib_0123456789ab/sub/x.py')).toBe('gpu_cicd_lib_0123456789ab');
+    expect(dagLibraryOfKey('dags', 'dags/gpu_cicd_lib_0123456789ab.zip')).toBe('gpu_cicd_lib_0123456789ab.zip');
+    expect(dagLibraryOfKey('dags/', 'dags/gpu_cicd_lib_0123456789ab.zip')).toBe('gpu_cicd_lib_0123456789ab.zip');
     for (const key of [
       'dags/gpu_server_cicd_dag.py',
       'dags/gpu_cicd_lib_0123456789ab',
-      'dags/gpu_cicd_lib_0123456789AB/tasks.py',
-      'dags/gpu_cicd_lib_0123456789a/tasks.py',
-      'dags/users_own/gpu_cicd_lib_0123456789ab/tasks.py',
-      'other/gpu_cicd_lib_0123456789ab/tasks.py',
+      'dags/gpu_cicd_lib_0123456789ab/tasks.py',
+      'dags/gpu_cicd_lib_0123456789AB.zip',
+      'dags/gpu_cicd_lib_0123456789a.zip',
+      'dags/gpu_cicd_lib_0123456789ab.zip.bak',
+      'dags/users_own/gpu_cicd_lib_0123456789ab.zip',
+      'other/gpu_cicd_lib_0123456789ab.zip',
     ]) {
-      expect(dagLibraryFolderOfKey('dags', key), key).toBeUndefined();
+      expect(dagLibraryOfKey('dags', key), key).toBeUndefined();
     }
   });
 

@@ -86,4 +86,37 @@ describe('DagSync', () => {
     await new DagSync(store, dags, () => 'dags').syncOnce();
     expect(readdirSync(dags)).toEqual(['a.py']);
   });
+
+  it('dag-files-first: writes the top-level DAG files at once, then everything else (deletions too) holdMs later, dot-files last', async () => {
+    let now = 1_000;
+    const sync = new DagSync(
+      store,
+      dags,
+      () => 'dags',
+      () => ({ order: 'dag-files-first', holdMs: 10_000 }),
+      () => now,
+    );
+    store.put('dags/old_lib.zip', 'old');
+    expect((await sync.syncOnce()).added).toEqual(['old_lib.zip']);
+
+    store.put('dags/dag.py', 'D');
+    store.put('dags/new_lib.zip', 'Z');
+    store.put('dags/folder/.airflowignore', '.*');
+    store.put('dags/folder/module.py', 'M');
+    store.delete('dags/old_lib.zip');
+    expect(await sync.syncOnce()).toEqual({ added: ['dag.py'], updated: [], deleted: [], unchanged: 0 });
+    now += 9_999;
+    expect(await sync.syncOnce()).toEqual({ added: [], updated: [], deleted: [], unchanged: 1 });
+    expect(readdirSync(dags).sort()).toEqual(['dag.py', 'old_lib.zip']);
+    now += 1;
+    expect(await sync.syncOnce()).toEqual({
+      added: ['new_lib.zip', 'folder/module.py', 'folder/.airflowignore'],
+      updated: [],
+      deleted: ['old_lib.zip'],
+      unchanged: 1,
+    });
+    // Nothing held back any more: a change of other files alone lands at once.
+    store.put('dags/new_lib.zip', 'Z2');
+    expect((await sync.syncOnce()).updated).toEqual(['new_lib.zip']);
+  });
 });

@@ -99,7 +99,7 @@ beforeEach(async () => {
     onEvent: () => undefined,
   });
   const tokens = new TokenStore(60_000, () => now);
-  behaviour = { webLoginDenied: false, rollingBackMs: 0, cliTokenTtlMs: 60_000 };
+  behaviour = { webLoginDenied: false, rollingBackMs: 0, cliTokenTtlMs: 60_000, dagSyncOrder: 'listing', dagSyncHoldMs: 0 };
   logins = 0;
   line = '2';
   // Stands in for Airflow's web server / api-server behind the /api pass-through.
