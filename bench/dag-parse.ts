@@ -1,7 +1,7 @@
 /**
  * Bench: what the generated DAG costs Airflow per parse, measured with real Airflow as MWAA runs it.
  *
- * 1. Parse time of the `prod` example's generated DAG file (its library folder beside it, as
+ * 1. Parse time of the `prod` example's generated DAG file (its library zip beside it, as
  *    `generate` writes them) against bench/anchor/hand_written_dag.py, the DAG one would write for
  *    this job by hand (seven classic PythonOperators, the same task chain and the same schedule),
  *    and an empty DAG with the generated file's Airflow imports (the floor), side by side in the
@@ -80,7 +80,7 @@ function prodConfig(version: string): ResolvedConfig {
   return resolveConfig({ ...configFile, environments: { ...environments, prod } }, 'prod');
 }
 
-/** The DAG folder as generate writes it: the DAG file and its library folder. Returns the DAG file. */
+/** The DAG folder as generate writes it: the DAG file and its library zip. Returns the DAG file. */
 async function writeGenerated(config: ResolvedConfig, dags: string): Promise<string> {
   const generated = await generateEnvironment(config, '0.0.0-bench');
   let dag = '';
@@ -289,7 +289,8 @@ def connect(self, address):
 socket.socket.connect = connect
 logging.disable(logging.WARNING)
 from airflow.models.dagbag import DagBag
-# The tasks import the DAG library from the DAG folder, which Airflow puts on sys.path.
+# Airflow puts the DAG folder on sys.path in the processes that run tasks; the tasks find their
+# library zip beside the DAG file themselves.
 sys.path.append(${JSON.stringify(dags)})
 dag = DagBag().get_dag("${config.dag.id}")
 started = time.perf_counter()

@@ -169,7 +169,7 @@ describe('renderDag', () => {
       const imports = source.split('\n').filter((l) => /^(import|from) /.test(l));
       for (const imported of imports) {
         expect(imported).toMatch(
-          /^(from (datetime|airflow\.(sdk|decorators|models\.param)) import |import airflow\.sdk\.definitions\.decorators )/,
+          /^(from (datetime|pathlib|airflow\.(sdk|decorators|models\.param)) import |import sys$|import airflow\.sdk\.definitions\.decorators )/,
         );
       }
       expect(source).not.toMatch(/airflow[23]\b|^\s*try:/m);

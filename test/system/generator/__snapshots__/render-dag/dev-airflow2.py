@@ -8,7 +8,9 @@ parallel: clone -> read the version file -> update the Variables; cleanup_temp_f
 This file is the config and the wiring; the task logic is the package in gpu_cicd_lib_81687ba29655.zip beside it.
 """
 
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from airflow.decorators import dag, task, task_group
 from airflow.models.param import Param
@@ -19,7 +21,7 @@ DAG_ID = "gpu_server_cicd_workflow"
 DAG_DESCRIPTION = "Checks out the CI/CD branch on each GPU server and publishes its version as Airflow Variables."
 DAG_OWNER = "mlops"
 DAG_SCHEDULE = None
-DAG_TAGS = ["cicd", "gpu", "build-39ed80cd07e8"]  # fmt: skip
+DAG_TAGS = ["cicd", "gpu", "build-5afa5f51f5a6"]  # fmt: skip
 TASK_RETRIES = 1
 TASK_RETRY_DELAY_SECONDS = 60
 TASK_TIMEOUT_SECONDS = 900
@@ -27,7 +29,7 @@ MAX_ACTIVE_RUNS = 1
 MAX_ACTIVE_TASKS = 16  # each SSH task holds one session: bounds them all
 SERVER_CONCURRENCY = 8
 # MWAA syncs the DAG folder every ~30 s in no promised order: a task may start before the library
-# reached its worker (ModuleNotFoundError). The first task retries that; a bad input fails at once.
+# reached its worker (ModuleNotFoundError); the first task retries that. A bad input fails at once.
 LIBRARY_SYNC_RETRIES = 3
 LIBRARY_SYNC_RETRY_SECONDS = 30
 
@@ -92,6 +94,7 @@ SSH = {  # the key secret's field (None: all of it), its cache and the SSH clien
 METRIC_DIMENSIONS = {}  # fmt: skip
 # Each CloudWatch metric's unit and per-item dimensions (src/config/metrics.ts).
 METRIC_TABLE = {"GitSeconds": {"item_dimensions": ["Server", "Repository"], "unit": "Seconds"}, "RunSucceeded": {"item_dimensions": [], "unit": "Count"}, "SshConnectSeconds": {"item_dimensions": ["Server"], "unit": "Seconds"}, "VariablesUpdated": {"item_dimensions": ["Server"], "unit": "Count"}}  # fmt: skip
+METRICS = {"namespace": None, "dimensions": METRIC_DIMENSIONS, "metrics": METRIC_TABLE, "region": "us-east-1"}  # fmt: skip
 
 # The run parameters' JSON Schema dialect: draft 7 has all they use, and Airflow checks each schema
 # against the dialect's metaschema at every parse (draft 7's is one document, the default's seven).
@@ -106,12 +109,7 @@ CONFIG = {
     "workspace_pattern": WORKSPACE_PATTERN,
     "version_file_limits": VERSION_FILE_LIMITS,
     "ssh": SSH,
-    "metrics": {
-        "namespace": None,
-        "dimensions": METRIC_DIMENSIONS,
-        "metrics": METRIC_TABLE,
-        "region": "us-east-1",
-    },
+    "metrics": METRICS,
     "notify_topic_arn": None,
     "mwaa_environment": "gpu-cicd-dev",
 }
@@ -123,9 +121,6 @@ CONFIG = {
 def library():
     """The task logic, from the zip beside this file: imported when a task or callback runs, never
     when this file is parsed. Until the DAG-folder sync brings the zip, the first task's retries wait."""
-    import sys
-    from pathlib import Path
-
     archive = str(Path(__file__).with_name("gpu_cicd_lib_81687ba29655.zip"))
     if archive not in sys.path:
         if not Path(archive).is_file():
