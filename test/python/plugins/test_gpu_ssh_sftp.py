@@ -127,12 +127,15 @@ def _frozen_read(ssh_target, *, open_sftp_first: bool):
         retries=0,
     )
     client.connect()
-    path = client.run(["mktemp", "/tmp/gpu-ssh-utils-frozen.XXXXXXXX"]).stdout.strip()
-    client.run(["sh", "-c", 'echo "a: 1" > "$1"', "sh", path])
+    # The setup commands get a timeout a loaded machine cannot miss: only the read after the freeze
+    # is held to the 2 s under test.
+    setup = 120
+    path = client.run(["mktemp", "/tmp/gpu-ssh-utils-frozen.XXXXXXXX"], timeout=setup).stdout.strip()
+    client.run(["sh", "-c", 'echo "a: 1" > "$1"', "sh", path], timeout=setup)
     if open_sftp_first:
         assert client.read_text(path) == "a: 1\n"
     # The shell's parent is the sshd process that serves this connection's channels.
-    session = int(client.run("echo $PPID").stdout.strip())
+    session = int(client.run("echo $PPID", timeout=setup).stdout.strip())
     os.kill(session, signal.SIGSTOP)
     outcome: dict = {}
 
