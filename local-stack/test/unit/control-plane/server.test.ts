@@ -23,6 +23,7 @@ import { EnvironmentController } from '../../../src/control-plane/controller.js'
 import type { EnvironmentRecord } from '../../../src/control-plane/environment.js';
 import { PluginsRejectedError, type StagedPlugins } from '../../../src/control-plane/plugins.js';
 import { createControlPlaneServer, type Behaviour } from '../../../src/control-plane/server.js';
+import { TagStore } from '../../../src/control-plane/tags.js';
 import { TokenStore } from '../../../src/control-plane/tokens.js';
 import { FakeStore } from './fake-store.js';
 import { createMwaaClient } from '../../../../src/mwaa/clients.js';
@@ -130,6 +131,7 @@ beforeEach(async () => {
       },
     },
     airflowBaseUrl: () => `http://127.0.0.1:${upstreamPort}`,
+    tags: new TagStore(),
     behaviour,
     airflowIdentity: 'mwaa-op',
     webServerHostname: () => `127.0.0.1:${port}`,
