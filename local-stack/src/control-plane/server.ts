@@ -127,7 +127,11 @@ export function createControlPlaneServer(deps: ServerDeps): { server: Server; co
           operation = 'GetEnvironment';
           counts.GetEnvironment += 1;
           const record = deps.controller.lookup(decodeURIComponent(env[1]!));
-          return sendJson(res, 200, { Environment: toApiEnvironment(record) });
+          // Tags is a TagMap of at least one entry: omitted while the environment has none.
+          const tags = deps.tags.list(record.arn);
+          return sendJson(res, 200, {
+            Environment: { ...toApiEnvironment(record), ...(Object.keys(tags).length > 0 ? { Tags: tags } : {}) },
+          });
         }
         if (path === '/environments' && method === 'GET') {
           operation = 'ListEnvironments';
