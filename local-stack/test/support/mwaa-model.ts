@@ -137,7 +137,8 @@ export function checkAgainstShape(model: MwaaModel, name: string, value: unknown
       if (!Array.isArray(value)) return wrong('expected a list');
       if (shape.min !== undefined && value.length < shape.min) return wrong(`fewer than ${shape.min} items`);
       if (shape.max !== undefined && value.length > shape.max) return wrong(`more than ${shape.max} items`);
-      value.forEach((item, i) => problems.push(...checkAgainstShape(model, shape.member!.shape, item, `${path}[${i}]`, count)));
+      for (const [i, item] of value.entries())
+        problems.push(...checkAgainstShape(model, shape.member!.shape, item, `${path}[${i}]`, count));
       return problems;
     }
     case 'map': {
