@@ -101,6 +101,7 @@ describe(`the MWAA API as botocore describes it (Airflow ${stack.airflowLine})`,
       maxBuffer: 16 * 1024 * 1024,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
     });
+    // biome-ignore lint/suspicious/noExplicitAny: the script's JSON report, judged field by field below.
     const out = JSON.parse(stdout) as Record<string, any>;
     console.log(`boto3 against the stack: ${JSON.stringify(out, null, 1)}`);
 
