@@ -25,6 +25,7 @@ import { checkRequirements, writeConstraintsFromLock, type ConstraintTarget } fr
 import { apiServerBaseUrl, waitForAirflow } from './readiness.js';
 import { createS3Store } from './s3.js';
 import { createControlPlaneServer, type Behaviour, type Operation } from './server.js';
+import { TagStore } from './tags.js';
 import { TokenStore } from './tokens.js';
 import { portOf } from '../net.js';
 
@@ -219,6 +220,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       password: airflowSettings.webPassword,
     }),
     airflowBaseUrl: restBaseUrl,
+    tags: new TagStore(join(cpDir, 'tags.json')),
     behaviour,
     airflowIdentity: WEB_USER.username,
     webServerHostname: () => hostname,

@@ -157,7 +157,7 @@ const OBJECT_FIELDS = ['AirflowConfigurationOptions', 'LoggingConfiguration', 'N
 /** Enumerated members and the values MWAA's API reference allows. */
 const ENUM_FIELDS: Record<string, readonly string[]> = {
   EnvironmentClass: ['mw1.micro', 'mw1.small', 'mw1.medium', 'mw1.large', 'mw1.xlarge', 'mw1.2xlarge'],
-  WebserverAccessMode: ['PRIVATE_ONLY', 'PUBLIC_ONLY'],
+  WebserverAccessMode: ['PRIVATE_ONLY', 'PUBLIC_ONLY', 'PUBLIC_AND_PRIVATE'],
   WorkerReplacementStrategy: ['FORCED', 'GRACEFUL'],
 };
 const INERT_FIELDS = new Set<string>([

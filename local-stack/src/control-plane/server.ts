@@ -1,6 +1,8 @@
 /**
- * The HTTP surface, as MWAA shows it: the REST-JSON operations @aws-sdk/client-mwaa sends (with
- * `disableHostPrefix: true`); on the "web server host", the `/aws_mwaa/cli` endpoint (the line's
+ * The HTTP surface, as MWAA shows it: the REST-JSON operations of botocore's model for MWAA
+ * (GetEnvironment, ListEnvironments, UpdateEnvironment, CreateCliToken, CreateWebLoginToken,
+ * InvokeRestApi, TagResource, UntagResource, ListTagsForResource; clients disable the `api.`/`env.`
+ * host prefixes); on the "web server host", the `/aws_mwaa/cli` endpoint (the line's
  * command table, HTTP 500 for anything else, an answer of base64 stdout and stderr only), the
  * line's web login endpoint, and `/api/*` passed through to the real Airflow web server (2) or
  * api-server (3), so every REST answer is Airflow's own. `/_local/*` is the stack's own tooling:
@@ -16,15 +18,23 @@ import type { AirflowLogin } from './airflow-login.js';
 import type { CliOutput } from './cli-runner.js';
 import { PASSING_STATUSES, type EnvironmentController } from './controller.js';
 import { toApiEnvironment } from './environment.js';
+import { constraintError, type ConstraintProblem } from './aws-validation.js';
 import { ServiceError } from './errors.js';
+import { AirflowCredential, INVOKE_REST_API_LIMITS, invokeRestApi, validateInvokeRestApi } from './invoke-rest-api.js';
 import { ShlexError, shlexSplit } from './shlex.js';
+import { TagStore } from './tags.js';
 import type { TokenStore } from './tokens.js';
 
 export type Operation =
   | 'GetEnvironment'
+  | 'ListEnvironments'
   | 'UpdateEnvironment'
   | 'CreateCliToken'
   | 'CreateWebLoginToken'
+  | 'InvokeRestApi'
+  | 'ListTagsForResource'
+  | 'TagResource'
+  | 'UntagResource'
   | 'Cli'
   | 'WebLogin'
   | 'RestApi'
@@ -34,6 +44,11 @@ export type Operation =
 export interface Behaviour {
   /** CreateWebLoginToken answers AccessDeniedException (as for a role without airflow:CreateWebLoginToken). */
   webLoginDenied: boolean;
+  /**
+   * InvokeRestApi answers AccessDeniedException (a role without airflow:InvokeRestApi), worded so
+   * that Apache's MwaaHook falls back to the web login; absent in callers written before it: false.
+   */
+  invokeRestApiDenied?: boolean;
   /** A failed update stays ROLLING_BACK this long before UPDATE_FAILED. */
   rollingBackMs: number;
   /** Lifetime of a CLI token (MWAA: 60 s); tests of token expiry shorten it. */
@@ -52,6 +67,10 @@ export interface ServerDeps {
   webTokens: TokenStore;
   runCli: (argv: string[]) => Promise<CliOutput>;
   airflowLogin: AirflowLogin;
+  /** Tags per environment ARN (TagResource and friends). */
+  tags: TagStore;
+  /** InvokeRestApi's deadline and answer cap (AWS: 10 s, 6 MB); tests shorten them. */
+  invokeRestApiLimits?: { timeoutMs: number; maxResponseBytes: number };
   /** `http://127.0.0.1:<port>` of the Airflow web server (2) or api-server (3). */
   airflowBaseUrl: () => string;
   behaviour: Behaviour;
@@ -71,9 +90,14 @@ const RETURNED_RESPONSE_HEADERS = ['content-type', 'location', 'airflow-continua
 export function createControlPlaneServer(deps: ServerDeps): { server: Server; counts: Record<Operation, number> } {
   const counts: Record<Operation, number> = {
     GetEnvironment: 0,
+    ListEnvironments: 0,
     UpdateEnvironment: 0,
     CreateCliToken: 0,
     CreateWebLoginToken: 0,
+    InvokeRestApi: 0,
+    ListTagsForResource: 0,
+    TagResource: 0,
+    UntagResource: 0,
     Cli: 0,
     WebLogin: 0,
     RestApi: 0,
@@ -81,6 +105,8 @@ export function createControlPlaneServer(deps: ServerDeps): { server: Server; co
   };
   // AWS asks callers for one CLI request at a time; this shows whether they keep to it.
   const cli = { inFlight: 0, maxInFlight: 0 };
+  // InvokeRestApi calls Airflow as the stack's Airflow user, logged in once (as a web login does).
+  const credential = new AirflowCredential(() => deps.airflowLogin.login());
   const server = createServer((req, res) => {
     const loginPath = WEB_LOGIN[deps.line].loginPath;
     const started = Date.now();
@@ -94,12 +120,72 @@ export function createControlPlaneServer(deps: ServerDeps): { server: Server; co
       const env = /^\/environments\/([^/]+)$/.exec(path);
       const token = /^\/clitoken\/([^/]+)$/.exec(path);
       const webToken = /^\/webtoken\/([^/]+)$/.exec(path);
+      const restApi = /^\/restapi\/([^/]+)$/.exec(path);
+      const tagsOf = /^\/tags\/([^/]+)$/.exec(path);
       try {
         if (env && method === 'GET') {
           operation = 'GetEnvironment';
           counts.GetEnvironment += 1;
           const record = deps.controller.lookup(decodeURIComponent(env[1]!));
-          return sendJson(res, 200, { Environment: toApiEnvironment(record) });
+          // Tags is a TagMap of at least one entry: omitted while the environment has none.
+          const tags = deps.tags.list(record.arn);
+          return sendJson(res, 200, {
+            Environment: { ...toApiEnvironment(record), ...(Object.keys(tags).length > 0 ? { Tags: tags } : {}) },
+          });
+        }
+        if (path === '/environments' && method === 'GET') {
+          operation = 'ListEnvironments';
+          counts.ListEnvironments += 1;
+          return sendJson(res, 200, listEnvironments(url.searchParams, deps.controller.name));
+        }
+        if (restApi && method === 'POST') {
+          operation = 'InvokeRestApi';
+          counts.InvokeRestApi += 1;
+          const record = deps.controller.lookup(decodeURIComponent(restApi[1]!));
+          // IAM decides before the request is looked at: a denied caller learns nothing else.
+          if (deps.behaviour.invokeRestApiDenied) {
+            const role = `${record.arn.replace(/:environment\/.*$/, '')}:role/${record.name}/{Admin|Op|User|Viewer|Public}`;
+            // MwaaHook (apache-airflow-providers-amazon, hooks/mwaa.py) falls back to a web login only
+            // on Error.Code "AccessDeniedException" with "Airflow role" in Error.Message.
+            throw new ServiceError(
+              'AccessDeniedException',
+              `User: arn:aws:sts::123456789012:assumed-role/local/deployer is not authorized to perform: airflow:InvokeRestApi ` +
+                `on any Airflow role of environment ${record.name} (resource ${role}).`,
+            );
+          }
+          const request = validateInvokeRestApi(parseJson(await readBody(req)));
+          detail = `${request.method} ${request.path}`;
+          const answer = await invokeRestApi(
+            {
+              line: deps.line,
+              airflowBaseUrl: deps.airflowBaseUrl(),
+              credential,
+              limits: deps.invokeRestApiLimits ?? INVOKE_REST_API_LIMITS,
+            },
+            request,
+          );
+          return sendJson(res, 200, answer);
+        }
+        if (tagsOf && ['GET', 'POST', 'DELETE'].includes(method)) {
+          const arn = decodeURIComponent(tagsOf[1]!);
+          TagStore.checkArn(arn, [deps.controller.snapshot().arn]);
+          if (method === 'GET') {
+            operation = 'ListTagsForResource';
+            counts.ListTagsForResource += 1;
+            return sendJson(res, 200, { Tags: deps.tags.list(arn) });
+          }
+          if (method === 'POST') {
+            operation = 'TagResource';
+            counts.TagResource += 1;
+            deps.tags.tag(arn, (parseJson(await readBody(req)) as { Tags?: unknown }).Tags);
+            return sendJson(res, 200, {});
+          }
+          operation = 'UntagResource';
+          counts.UntagResource += 1;
+          const keys = url.searchParams.getAll('tagKeys');
+          if (keys.length === 0) throw constraintError([{ member: 'tagKeys', value: null, constraint: 'Member must not be null' }]);
+          deps.tags.untag(arn, keys);
+          return sendJson(res, 200, {});
         }
         if (env && method === 'PATCH') {
           operation = 'UpdateEnvironment';
@@ -187,6 +273,7 @@ export function createControlPlaneServer(deps: ServerDeps): { server: Server; co
           return sendJson(res, 200, { status, forMs: body.forMs });
         }
         counts.Other += 1;
+        // What AWS's service framework answers for a request no operation claims (errors.ts).
         throw new ServiceError('UnknownOperationException', `No operation for ${method} ${path}.`);
       } catch (error) {
         return sendError(res, error);
@@ -201,6 +288,7 @@ function parseBehaviour(body: unknown): Partial<Behaviour> {
   const out: Partial<Behaviour> = {};
   for (const key of Object.keys(input)) {
     if (key === 'webLoginDenied' && typeof input[key] === 'boolean') out.webLoginDenied = input[key];
+    else if (key === 'invokeRestApiDenied' && typeof input[key] === 'boolean') out.invokeRestApiDenied = input[key];
     else if (key === 'rollingBackMs' && typeof input[key] === 'number' && input[key] >= 0) out.rollingBackMs = input[key];
     else if (key === 'cliTokenTtlMs' && typeof input[key] === 'number' && input[key] > 0) out.cliTokenTtlMs = input[key];
     else if (key === 'dagSyncOrder' && (input[key] === 'listing' || input[key] === 'dag-files-first')) out.dagSyncOrder = input[key];
@@ -208,12 +296,26 @@ function parseBehaviour(body: unknown): Partial<Behaviour> {
     else {
       throw new ServiceError(
         'ValidationException',
-        `Unknown or invalid behaviour ${key}: expected webLoginDenied (boolean), rollingBackMs (ms), cliTokenTtlMs (ms), ` +
+        `Unknown or invalid behaviour ${key}: expected webLoginDenied (boolean), invokeRestApiDenied (boolean), rollingBackMs (ms), cliTokenTtlMs (ms), ` +
           `dagSyncOrder ("listing" | "dag-files-first"), dagSyncHoldMs (ms).`,
       );
     }
   }
   return out;
+}
+
+/** ListEnvironments: the stack's one environment; MaxResults 1-25 as the model bounds it, no pages to follow. */
+function listEnvironments(query: URLSearchParams, name: string): { Environments: string[] } {
+  const problems: ConstraintProblem[] = [];
+  const max = query.get('MaxResults');
+  if (max !== null && !(/^\d+$/.test(max) && Number(max) >= 1 && Number(max) <= 25)) {
+    problems.push({ member: 'maxResults', value: max, constraint: 'Member must have value between 1 and 25' });
+  }
+  const next = query.get('NextToken');
+  if (next !== null && next !== '')
+    problems.push({ member: 'nextToken', value: next, constraint: 'Member must be a token a previous ListEnvironments returned' });
+  if (problems.length > 0) throw constraintError(problems);
+  return { Environments: [name] };
 }
 
 async function handleCli(req: IncomingMessage, res: ServerResponse, deps: ServerDeps, setDetail: (detail: string) => void): Promise<void> {
@@ -353,7 +455,7 @@ function sendError(res: ServerResponse, error: unknown): void {
     res.destroy();
     return;
   }
-  const body = Buffer.from(JSON.stringify({ message: known.message }));
+  const body = Buffer.from(JSON.stringify(known.body()));
   res.writeHead(known.statusCode, {
     'content-type': 'application/json',
     'content-length': body.length,

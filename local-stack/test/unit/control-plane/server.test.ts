@@ -23,8 +23,10 @@ import { EnvironmentController } from '../../../src/control-plane/controller.js'
 import type { EnvironmentRecord } from '../../../src/control-plane/environment.js';
 import { PluginsRejectedError, type StagedPlugins } from '../../../src/control-plane/plugins.js';
 import { createControlPlaneServer, type Behaviour } from '../../../src/control-plane/server.js';
+import { TagStore } from '../../../src/control-plane/tags.js';
 import { TokenStore } from '../../../src/control-plane/tokens.js';
 import { FakeStore } from './fake-store.js';
+import { checkAnswer, readMwaaModel, type WalkCount, type WireAnswer, wireAnswer, withUnknownOperation } from '../../support/mwaa-model.js';
 import { createMwaaClient } from '../../../../src/mwaa/clients.js';
 
 const NAME = 'local-env';
@@ -109,8 +111,17 @@ beforeEach(async () => {
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
       upstreamRequests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
-      res.writeHead(req.url?.includes('missing') ? 404 : 200, { 'content-type': 'application/json', 'set-cookie': 'other=1' });
-      res.end(JSON.stringify({ answered: req.url }));
+      const url = req.url ?? '';
+      // Paths that make the fake Airflow misbehave, for InvokeRestApi's limits and retries.
+      if (url.includes('slow')) return void setTimeout(() => res.end('{}'), 2_000);
+      if (url.includes('huge')) return void res.end(JSON.stringify({ blob: 'x'.repeat(5_000) }));
+      if (url.includes('expiring') && req.headers.cookie === 'session=real-credential-1')
+        return void res.writeHead(401).end('{"title":"Unauthorized"}');
+      res.writeHead(url.includes('missing') ? 404 : url.includes('boom') ? 500 : 200, {
+        'content-type': 'application/json',
+        'set-cookie': 'other=1',
+      });
+      res.end(JSON.stringify({ answered: url }));
     });
   });
   await new Promise<void>((resolveListen) => upstream.listen(0, '127.0.0.1', resolveListen));
@@ -130,6 +141,8 @@ beforeEach(async () => {
       },
     },
     airflowBaseUrl: () => `http://127.0.0.1:${upstreamPort}`,
+    tags: new TagStore(),
+    invokeRestApiLimits: { timeoutMs: 500, maxResponseBytes: 4_000 },
     behaviour,
     airflowIdentity: 'mwaa-op',
     webServerHostname: () => `127.0.0.1:${port}`,
@@ -141,6 +154,7 @@ beforeEach(async () => {
   port = (built.server.address() as AddressInfo).port;
   close = async () => {
     await new Promise<void>((resolveClose) => built.server.close(() => resolveClose()));
+    upstream.closeAllConnections();
     await new Promise<void>((resolveClose) => upstream.close(() => resolveClose()));
   };
   client = createMwaaClient({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', localStack: true });
@@ -570,5 +584,246 @@ describe('environment life', () => {
     const res = await fetch(`http://127.0.0.1:${port}/environments/${NAME}`, { method: 'PATCH', body: JSON.stringify(body) });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { message: string }).message).toMatch(message);
+  });
+});
+
+async function invoke(body: unknown, name = NAME): Promise<WireAnswer> {
+  const res = await fetch(`http://127.0.0.1:${port}/restapi/${name}`, { method: 'POST', body: JSON.stringify(body) });
+  return wireAnswer('InvokeRestApi', res);
+}
+
+async function setBehaviour(body: Record<string, unknown>): Promise<void> {
+  expect((await fetch(`http://127.0.0.1:${port}/_local/behaviour`, { method: 'POST', body: JSON.stringify(body) })).status).toBe(200);
+}
+
+describe('InvokeRestApi (POST /restapi/{Name}) on the wire', () => {
+  it.each([
+    ['2', '/api/v1', { cookie: 'session=real-credential-1' }],
+    ['3', '/api/v2', { authorization: 'Bearer real-credential-1' }],
+  ] as const)('Airflow %s: Path goes to %s with the stack login, query and body, and Airflow answers', async (ln, prefix, credential) => {
+    line = ln;
+    const answer = await invoke({
+      Path: '/dags/d/dagRuns',
+      Method: 'POST',
+      QueryParameters: { limit: 5, state: ['queued', 'running'] },
+      Body: { conf: { a: 1 } },
+    });
+    expect(answer).toEqual({
+      operation: 'InvokeRestApi',
+      status: 200,
+      errorType: null,
+      body: { RestApiStatusCode: 200, RestApiResponse: { answered: `${prefix}/dags/d/dagRuns?limit=5&state=queued&state=running` } },
+    });
+    expect(upstreamRequests).toHaveLength(1);
+    expect(upstreamRequests[0]).toMatchObject({ method: 'POST', body: '{"conf":{"a":1}}' });
+    expect(upstreamRequests[0]!.headers).toMatchObject({ ...credential, 'content-type': 'application/json' });
+    // The login is kept: a second call logs in no more.
+    await invoke({ Path: '/dags', Method: 'GET' });
+    expect(logins).toBe(1);
+    expect(upstreamRequests[1]).toMatchObject({ method: 'GET', url: `${prefix}/dags`, body: '' });
+  });
+
+  it("Airflow's 4xx is a RestApiClientException and its 5xx a RestApiServerException, each with Airflow's status and body (HTTP 400)", async () => {
+    expect(await invoke({ Path: '/dags/missing', Method: 'GET' })).toEqual({
+      operation: 'InvokeRestApi',
+      status: 400,
+      errorType: 'RestApiClientException',
+      body: { RestApiStatusCode: 404, RestApiResponse: { answered: '/api/v1/dags/missing' } },
+    });
+    expect(await invoke({ Path: '/boom', Method: 'DELETE' })).toMatchObject({
+      status: 400,
+      errorType: 'RestApiServerException',
+      body: { RestApiStatusCode: 500, RestApiResponse: { answered: '/api/v1/boom' } },
+    });
+  });
+
+  it.each([
+    [
+      { Path: `/${'d'.repeat(64)}`, Method: 'GET' },
+      "at 'path' failed to satisfy constraint: Member must have length less than or equal to 64",
+    ],
+    [{ Path: '', Method: 'GET' }, "at 'path' failed to satisfy constraint: Member must have length greater than or equal to 1"],
+    [
+      { Path: '/dags', Method: 'HEAD' },
+      "Value 'HEAD' at 'method' failed to satisfy constraint: Member must satisfy enum value set: [GET, PUT, POST, PATCH, DELETE]",
+    ],
+    [
+      {},
+      "2 validation errors detected: Value 'null' at 'path' failed to satisfy constraint: Member must not be null; Value 'null' at 'method'",
+    ],
+    [
+      { Path: '/../../auth/token', Method: 'POST' },
+      "at 'path' failed to satisfy constraint: Member must be an Apache Airflow REST API path",
+    ],
+    [{ Path: '/dags?limit=1', Method: 'GET' }, "at 'path' failed to satisfy constraint: Member must be an Apache Airflow REST API path"],
+  ])('refuses %j with ValidationException, before calling Airflow', async (body, message) => {
+    const answer = await invoke(body);
+    expect(answer).toMatchObject({ status: 400, errorType: 'ValidationException' });
+    expect((answer.body as { message: string }).message).toContain(message);
+    expect(upstreamRequests).toEqual([]);
+  });
+
+  it('an unknown environment is a ResourceNotFoundException', async () => {
+    expect(await invoke({ Path: '/dags', Method: 'GET' }, 'nope')).toMatchObject({ status: 404, errorType: 'ResourceNotFoundException' });
+  });
+
+  it("when denied, answers the AccessDeniedException Apache's MwaaHook falls back on (Code, and 'Airflow role' in Message)", async () => {
+    await setBehaviour({ invokeRestApiDenied: true });
+    const answer = await invoke({ Path: '/dags', Method: 'GET' });
+    expect(answer).toMatchObject({ status: 403, errorType: 'AccessDeniedException' });
+    // hooks/mwaa.py (apache-airflow-providers-amazon 9.34.0): e.response["Error"]["Code"] == "AccessDeniedException"
+    // and "Airflow role" in e.response["Error"]["Message"]; botocore reads Message from `message` or `Message`.
+    expect((answer.body as { Message: string }).Message).toContain('Airflow role');
+    expect(upstreamRequests).toEqual([]);
+    await setBehaviour({ invokeRestApiDenied: false });
+    expect((await invoke({ Path: '/dags', Method: 'GET' })).status).toBe(200);
+  });
+
+  it('an answer later than the deadline or larger than the cap is an InternalServerException (AWS: 10 s, 6 MB)', async () => {
+    const started = Date.now();
+    const slow = await invoke({ Path: '/slow', Method: 'GET' });
+    expect(slow).toMatchObject({ status: 500, errorType: 'InternalServerException' });
+    expect((slow.body as { message: string }).message).toContain('did not complete within 0.5 seconds');
+    expect(Date.now() - started).toBeLessThan(1_900);
+    const huge = await invoke({ Path: '/huge', Method: 'GET' });
+    expect(huge).toMatchObject({ status: 500, errorType: 'InternalServerException' });
+    expect((huge.body as { message: string }).message).toContain('response exceeds');
+  });
+
+  it('logs in again once when Airflow no longer takes the credential', async () => {
+    expect(await invoke({ Path: '/expiring', Method: 'GET' })).toMatchObject({ status: 200, body: { RestApiStatusCode: 200 } });
+    expect(logins).toBe(2);
+    expect(upstreamRequests.map((r) => r.headers.cookie)).toEqual(['session=real-credential-1', 'session=real-credential-2']);
+  });
+});
+
+describe("every answer as botocore's service model for MWAA describes it", () => {
+  const model = withUnknownOperation(readMwaaModel());
+  const arn = `arn:aws:airflow:us-east-1:123456789012:environment/${NAME}`;
+  const url = (path: string): string => `http://127.0.0.1:${port}${path}`;
+  const call = async (operation: string, path: string, init: RequestInit = {}): Promise<WireAnswer> =>
+    wireAnswer(operation, await fetch(url(path), init));
+  const json = (method: string, body: unknown): RequestInit => ({
+    method,
+    body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json' },
+  });
+
+  it('walks the output and error shapes of every operation the stack answers', async () => {
+    const answers: WireAnswer[] = [];
+    const add = async (answer: Promise<WireAnswer>, expected: { status: number; errorType?: string }) => {
+      const got = await answer;
+      expect({ operation: got.operation, status: got.status, errorType: got.errorType }).toEqual({
+        operation: got.operation,
+        status: expected.status,
+        errorType: expected.errorType ?? null,
+      });
+      answers.push(got);
+    };
+    const tagged = `/tags/${encodeURIComponent(arn)}`;
+    // Tags, then a full update, then a failed one: GetEnvironment then carries every nested structure.
+    await add(call('TagResource', tagged, json('POST', { Tags: { team: 'gpu', 'cost-center': '42' } })), { status: 200 });
+    await add(call('TagResource', tagged, json('POST', { Tags: { 'bad\u0000key': 'x' } })), {
+      status: 400,
+      errorType: 'ValidationException',
+    });
+    await add(call('TagResource', `/tags/${encodeURIComponent(arn.replace(NAME, 'other'))}`, json('POST', { Tags: { a: 'b' } })), {
+      status: 404,
+      errorType: 'ResourceNotFoundException',
+    });
+    await add(call('ListTagsForResource', `/tags/${encodeURIComponent('arn:aws:s3:::bucket')}`), {
+      status: 400,
+      errorType: 'ValidationException',
+    });
+    await add(call('ListTagsForResource', tagged), { status: 200 });
+    const update = {
+      AirflowConfigurationOptions: { 'core.default_timezone': 'utc' },
+      EnvironmentClass: 'mw1.medium',
+      MaxWorkers: 4,
+      MinWorkers: 2,
+      MaxWebservers: 3,
+      MinWebservers: 2,
+      Schedulers: 3,
+      WebserverAccessMode: 'PUBLIC_ONLY',
+      WeeklyMaintenanceWindowStart: 'SUN:03:30',
+      WorkerReplacementStrategy: 'GRACEFUL',
+      ExecutionRoleArn: 'arn:aws:iam::123456789012:role/x',
+      NetworkConfiguration: { SecurityGroupIds: ['sg-1'] },
+      LoggingConfiguration: { SchedulerLogs: { Enabled: true, LogLevel: 'WARNING' } },
+    };
+    await add(call('UpdateEnvironment', `/environments/${NAME}`, json('PATCH', update)), { status: 200 });
+    await statusAfterUpdate();
+    await add(call('GetEnvironment', `/environments/${NAME}`), { status: 200 });
+    store.put('requirements.txt', 'missing-package');
+    await add(call('UpdateEnvironment', `/environments/${NAME}`, json('PATCH', { RequirementsS3Path: 'requirements.txt' })), {
+      status: 200,
+    });
+    await statusAfterUpdate();
+    await add(call('GetEnvironment', `/environments/${NAME}`), { status: 200 });
+    await add(call('UpdateEnvironment', `/environments/${NAME}`, json('PATCH', { MaxWorkers: 'many' })), {
+      status: 400,
+      errorType: 'ValidationException',
+    });
+    await add(call('UpdateEnvironment', '/environments/nope', json('PATCH', { MaxWorkers: 2 })), {
+      status: 404,
+      errorType: 'ResourceNotFoundException',
+    });
+    await add(call('GetEnvironment', '/environments/nope'), { status: 404, errorType: 'ResourceNotFoundException' });
+    await add(call('ListEnvironments', '/environments'), { status: 200 });
+    await add(call('ListEnvironments', '/environments?MaxResults=26'), { status: 400, errorType: 'ValidationException' });
+    await add(call('CreateCliToken', `/clitoken/${NAME}`, { method: 'POST' }), { status: 200 });
+    await add(call('CreateCliToken', '/clitoken/nope', { method: 'POST' }), { status: 404, errorType: 'ResourceNotFoundException' });
+    await add(call('CreateWebLoginToken', `/webtoken/${NAME}`, { method: 'POST' }), { status: 200 });
+    await add(call('CreateWebLoginToken', '/webtoken/nope', { method: 'POST' }), { status: 404, errorType: 'ResourceNotFoundException' });
+    await setBehaviour({ webLoginDenied: true, invokeRestApiDenied: true });
+    await add(call('CreateWebLoginToken', `/webtoken/${NAME}`, { method: 'POST' }), { status: 403, errorType: 'AccessDeniedException' });
+    await add(invoke({ Path: '/dags', Method: 'GET' }), { status: 403, errorType: 'AccessDeniedException' });
+    await setBehaviour({ webLoginDenied: false, invokeRestApiDenied: false });
+    await add(invoke({ Path: '/dags', Method: 'GET', QueryParameters: { limit: 1 } }), { status: 200 });
+    await add(invoke({ Path: '/dags/missing', Method: 'GET' }), { status: 400, errorType: 'RestApiClientException' });
+    await add(invoke({ Path: '/boom', Method: 'PATCH', Body: {} }), { status: 400, errorType: 'RestApiServerException' });
+    await add(invoke({ Path: '/slow', Method: 'GET' }), { status: 500, errorType: 'InternalServerException' });
+    await add(invoke({ Path: `/${'x'.repeat(64)}`, Method: 'GET' }), { status: 400, errorType: 'ValidationException' });
+    await add(invoke({ Path: '/dags', Method: 'GET' }, 'nope'), { status: 404, errorType: 'ResourceNotFoundException' });
+    await add(call('UntagResource', `${tagged}?tagKeys=team&tagKeys=absent`, { method: 'DELETE' }), { status: 200 });
+    await add(call('UntagResource', tagged, { method: 'DELETE' }), { status: 400, errorType: 'ValidationException' });
+    await add(call('ListTagsForResource', tagged), { status: 200 });
+    // No operation claims these: AWS answers UnknownOperationException (errors.ts).
+    await add(call('GET /nope', '/nope'), { status: 404, errorType: 'UnknownOperationException' });
+    await add(call('POST /environments', '/environments', { method: 'POST' }), { status: 404, errorType: 'UnknownOperationException' });
+
+    const count: WalkCount = { members: 0 };
+    const problems = answers.flatMap((answer) => checkAnswer(model, answer, count));
+    // The one place our answers break the model, as AWS's own do: GetEnvironment's WebserverUrl is a
+    // host name that clients put after https:// (the user guide's samples), never a URL.
+    const deviation = /^GetEnvironment\.Environment\.WebserverUrl: does not match \/https:\/\/\.\+\//;
+    expect(problems.filter((p) => !deviation.test(p))).toEqual([]);
+    expect(problems.filter((p) => deviation.test(p))).toHaveLength(2);
+
+    const operations = [...new Set(answers.map((a) => a.operation).filter((o) => o in model.operations))].sort();
+    expect(operations).toEqual(
+      [
+        'CreateCliToken',
+        'CreateWebLoginToken',
+        'GetEnvironment',
+        'InvokeRestApi',
+        'ListEnvironments',
+        'ListTagsForResource',
+        'TagResource',
+        'UntagResource',
+        'UpdateEnvironment',
+      ].sort(),
+    );
+    const errors = new Set(answers.filter((a) => a.errorType).map((a) => `${a.operation}!${a.errorType}`));
+    // Tags went in, survived, and one came off: the 200s above were real behaviour, not empty answers.
+    const lastTags = answers.filter((a) => a.operation === 'ListTagsForResource' && a.status === 200).at(-1)!.body;
+    expect(lastTags).toEqual({ Tags: { 'cost-center': '42' } });
+    const environment = (
+      answers.find((a) => a.operation === 'GetEnvironment' && a.status === 200)!.body as { Environment: { Tags?: unknown } }
+    ).Environment;
+    expect(environment.Tags).toEqual({ team: 'gpu', 'cost-center': '42' });
+    console.log(
+      `model walk: ${operations.length} operations, ${answers.length} answers (${errors.size} distinct errors), ${count.members} members checked against botocore ${readMwaaModel().botocore}`,
+    );
   });
 });
