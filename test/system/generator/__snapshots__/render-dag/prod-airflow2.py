@@ -21,12 +21,13 @@ DAG_ID = "gpu_server_cicd_workflow"
 DAG_DESCRIPTION = "Checks out the CI/CD branch on each GPU server and publishes its version as Airflow Variables."
 DAG_OWNER = "mlops"
 DAG_SCHEDULE = "0 2 * * *"
-DAG_TAGS = ["cicd", "gpu", "build-5afa5f51f5a6"]  # fmt: skip
+DAG_TAGS = ["cicd", "gpu", "build-a636edfbeb21"]  # fmt: skip
 TASK_RETRIES = 2
 TASK_RETRY_DELAY_SECONDS = 60
 TASK_TIMEOUT_SECONDS = 900
 MAX_ACTIVE_RUNS = 1
-MAX_ACTIVE_TASKS = 16  # each SSH task holds one session: bounds them all
+# Each SSH task holds one session: MAX_ACTIVE_TASKS bounds them all.
+MAX_ACTIVE_TASKS = 16
 SERVER_CONCURRENCY = 8
 # MWAA syncs the DAG folder every ~30 s in no promised order: a task may start before the library
 # reached its worker (ModuleNotFoundError); the first task retries that. A bad input fails at once.
@@ -38,7 +39,8 @@ SSH_KEY_ARN = "arn:aws:secretsmanager:us-east-1:444455556666:secret:gpu-server-s
 ALL_SERVERS = "all"
 SERVER_CHOICES = ["all", "gpu-prod-01", "gpu-prod-02", "10.30.1.21", "10.30.1.22"]  # fmt: skip
 DEFAULT_SERVER = "all"
-DEFAULT_WORKSPACE = "/home/ubuntu/workspace"  # "": each server's configured workspace
+# workspace_path's default ("": each server's configured workspace); any length, as every value here.
+DEFAULT_WORKSPACE = "/home/ubuntu/workspace"  # fmt: skip
 # The rules of a run's parameters, shared with the config's validation (src/config/validators.ts).
 WORKSPACE_PATTERN = "^(?=.{1,1024}$)(?:/|(?:/(?!\\.\\.?(?:/|$))[A-Za-z0-9._-]+)+/?)$"
 # Version file reader limits, shared with the runtime check (src/runtime-check/version-file.ts).
