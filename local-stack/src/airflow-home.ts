@@ -246,8 +246,8 @@ export async function prepareAirflowHome(options: {
         'create',
         '--username',
         WEB_USER.username,
-        '--password',
-        settings.webPassword,
+        // One token: a generated password may start with "-", which argparse would read as an option.
+        `--password=${settings.webPassword}`,
         '--role',
         WEB_USER.fabRole,
         '--email',
