@@ -336,13 +336,16 @@ export class VersionFileReadings {
   private readonly byMappings = new WeakMap<readonly VariableMapping[], Map<string, VersionFileResult>>();
   private texts = 0;
 
-  constructor(private readonly maxTexts = 64) {}
+  constructor(
+    private readonly maxTexts = 64,
+    private readonly parse: typeof parseVersionFile = parseVersionFile,
+  ) {}
 
   read(text: string, mappings: readonly VariableMapping[]): VersionFileResult {
     let known = this.byMappings.get(mappings);
     const cached = known?.get(text);
     if (cached) return cached.ok ? { ok: true, values: { ...cached.values } } : cached;
-    const result = parseVersionFile(text, mappings);
+    const result = this.parse(text, mappings);
     if (this.texts < this.maxTexts) {
       if (!known) {
         known = new Map();
