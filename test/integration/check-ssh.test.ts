@@ -22,18 +22,23 @@ let connection: SshConnection;
 beforeAll(async () => {
   sshd = await startSshd({ addresses: 1 });
   dir = mkdtempSync(join(tmpdir(), 'check-ssh-'));
-  connection = await connect({
+  connection = await connectTo(sshd);
+});
+
+/** A connection to one of this file's servers, with the pinned host key and the client key. */
+function connectTo(server: TestSshd): Promise<SshConnection> {
+  return connect({
     host: '127.0.0.1',
-    port: sshd.port,
-    user: sshd.user,
-    privateKey: parsePrivateKey(readFileSync(sshd.clientKeyPath, 'utf8'), 'test key'),
-    hostKey: { mode: 'pinned', key: parsePublicKeyLine(sshd.hostPublicKey) },
+    port: server.port,
+    user: server.user,
+    privateKey: parsePrivateKey(readFileSync(server.clientKeyPath, 'utf8'), 'test key'),
+    hostKey: { mode: 'pinned', key: parsePublicKeyLine(server.hostPublicKey) },
     connectTimeoutMs: 30_000,
     keepaliveMs: 5_000,
     retries: 2,
     now: () => performance.now(),
   });
-});
+}
 
 afterAll(async () => {
   connection?.close();
@@ -202,17 +207,7 @@ describe('the algorithms negotiated with OpenSSH', () => {
     });
     try {
       const pinned = parsePublicKeyLine(hardened.hostPublicKey);
-      const other = await connect({
-        host: '127.0.0.1',
-        port: hardened.port,
-        user: hardened.user,
-        privateKey: parsePrivateKey(readFileSync(sshd.clientKeyPath, 'utf8'), 'test key'),
-        hostKey: { mode: 'pinned', key: pinned },
-        connectTimeoutMs: 30_000,
-        keepaliveMs: 5_000,
-        retries: 2,
-        now: () => performance.now(),
-      });
+      const other = await connectTo(hardened);
       try {
         expect(other.negotiated).toMatchObject({ kex: 'curve25519-sha256', cs: { cipher: 'chacha20-poly1305@openssh.com' } });
         expect(other.hostKey.equals(pinned.blob)).toBe(true);
@@ -240,17 +235,7 @@ describe("OpenSSH's notice of its host keys", () => {
       extraConfig: [`HostKey ${join(keys, 'rsa')}`, `HostKey ${join(keys, 'ecdsa')}`],
     });
     try {
-      const other = await connect({
-        host: '127.0.0.1',
-        port: stock.port,
-        user: stock.user,
-        privateKey: parsePrivateKey(readFileSync(sshd.clientKeyPath, 'utf8'), 'test key'),
-        hostKey: { mode: 'pinned', key: parsePublicKeyLine(stock.hostPublicKey) },
-        connectTimeoutMs: 30_000,
-        keepaliveMs: 5_000,
-        retries: 2,
-        now: () => performance.now(),
-      });
+      const other = await connectTo(stock);
       // The notice goes out right after authentication, before the answer to this command.
       expect((await other.exec('echo ok', { timeoutMs: 30_000 })).stdout).toBe('ok\n');
       other.close();
