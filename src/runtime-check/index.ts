@@ -20,7 +20,7 @@ import { checkServer, elapsed, repositoryTag } from './server-check.js';
 import { fetchHostKey } from './ssh.js';
 import { keyFromFile, keyFromSecret, parsePrivateKey, type LoadedKey } from './ssh-key.js';
 import { compareValues, summarizeComparisons, type VariableReader } from './variables.js';
-import type { VersionValue } from './version-file.js';
+import { VersionFileReadings, type VersionValue } from './version-file.js';
 
 export type { CheckEvent, CheckReport, CheckResult, ServerReport } from './report.js';
 export type { VariableComparison, VariableReader } from './variables.js';
@@ -75,9 +75,10 @@ export async function runRuntimeCheck(
   events({ type: 'key-loaded', source });
 
   const values = new Map<string, Record<string, Record<string, VersionValue>>>();
+  const versionFiles = new VersionFileReadings();
   const reports = await mapWithConcurrency(servers, concurrency, async (server) => {
     events({ type: 'server-started', server: server.name });
-    const outcome = await checkServer({ config, server, key, now, quick: options.quick === true }).catch(
+    const outcome = await checkServer({ config, server, key, now, quick: options.quick === true, versionFiles }).catch(
       (error: unknown): Awaited<ReturnType<typeof checkServer>> => ({
         checks: [{ name: 'reachable', ok: false, ms: 0, reason: `unexpected error: ${(error as Error).message}` }],
       }),

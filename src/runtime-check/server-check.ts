@@ -13,7 +13,7 @@ import { fingerprint, parsePublicKeyLine } from './host-key.js';
 import { shellJoin } from '../util/shell-quote.js';
 import type { CheckResult } from './report.js';
 import { CommandTimeoutError, connect, RemoteFileError, type HostKeyPolicy, type SshConnection } from './ssh.js';
-import { parseVersionFile, variableText, type VersionValue } from './version-file.js';
+import { parseVersionFile, type VersionFileReadings, variableText, type VersionValue } from './version-file.js';
 
 export interface ServerCheckOutcome {
   checks: CheckResult[];
@@ -32,6 +32,8 @@ export interface ServerCheckContext {
   now: () => number;
   /** Only reachable and whoami: a fleet-wide connectivity probe (no git, no version file). */
   quick?: boolean;
+  /** Version files already read in this run (the servers of a fleet on one commit hold one file). */
+  versionFiles?: VersionFileReadings;
 }
 
 /** Repositories checked at once on one connection: each takes up to two channels (git, SFTP),
@@ -147,7 +149,9 @@ export async function checkServer(context: ServerCheckContext): Promise<ServerCh
             ? identityAndCheckout(connection, server.user, checkoutPath(repository, server), repository.branch, commandTimeoutMs)
             : checkoutOnly(connection, checkoutPath(repository, server), repository.branch, commandTimeoutMs),
         ),
-        repository.versionFile ? timed(versionFile(connection, repository, repository.versionFile, server, commandTimeoutMs)) : undefined,
+        repository.versionFile
+          ? timed(versionFile(connection, repository, repository.versionFile, server, commandTimeoutMs, context.versionFiles))
+          : undefined,
       ]),
     );
     results.forEach(([identity, file], index) => {
@@ -274,6 +278,7 @@ async function versionFile(
   file: NonNullable<ResolvedRepository['versionFile']>,
   server: ResolvedServer,
   timeoutMs: number,
+  readings: VersionFileReadings | undefined,
 ): Promise<{ ok: boolean; reason: string; values?: Record<string, VersionValue> }> {
   const path = versionFilePath(repository, file, server);
   let bytes: Buffer;
@@ -284,22 +289,26 @@ async function versionFile(
     if (error instanceof RemoteFileError) return { ok: false, reason: error.message };
     return { ok: false, reason: `reading ${path} over SFTP failed: ${(error as Error).message}` };
   }
-  return validateVersionBytes(bytes, path, file.variables);
+  return validateVersionBytes(bytes, path, file.variables, readings);
 }
+
+/** Refuses bytes that are not UTF-8 (a one-shot decode keeps no state between calls). */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /** UTF-8 decoding and validation of the file's bytes. Pure, for tests. */
 export function validateVersionBytes(
   bytes: Uint8Array,
   path: string,
   mappings: ResolvedConfig['versionFile']['variables'],
+  readings?: VersionFileReadings,
 ): { ok: boolean; reason: string; values?: Record<string, VersionValue> } {
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    text = UTF8.decode(bytes);
   } catch {
     return { ok: false, reason: `${path} is not UTF-8 text` };
   }
-  const parsed = parseVersionFile(text, mappings);
+  const parsed = readings ? readings.read(text, mappings) : parseVersionFile(text, mappings);
   if (!parsed.ok) return { ok: false, reason: `${path}: ${parsed.reason}` };
   const shown = mappings
     .map((mapping) => {

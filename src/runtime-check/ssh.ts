@@ -9,6 +9,7 @@ import type {
   Algorithms,
   ClientChannel,
   ConnectConfig,
+  NegotiatedAlgorithms,
   ParsedKey,
   PublicKeyAuthMethod,
   ServerHostKeyAlgorithm,
@@ -20,11 +21,19 @@ import { fingerprint, hostKeyAlgorithmsFor, PREFERRED_HOST_KEY_ALGORITHMS, type 
 const { Client } = ssh2;
 
 /**
- * Fast, modern algorithms first; the rest only as fallbacks for older servers. curve25519 is the
- * cheapest key exchange on both ends, and AES-GCM runs on AES-NI.
+ * What we offer, best first: the algorithms cheapest for this client, then fallbacks so that any
+ * stock OpenSSH server (and one hardened to curve25519 or chacha20 only) still negotiates.
+ *
+ * Key exchange: ecdh-sha2-nistp256 first. ssh2 runs it on a crypto.ECDH object with raw points,
+ * while its curve25519 exchange builds KeyObjects and round-trips them through DER (export the
+ * public key twice, wrap the server's in SPKI and decode it with OpenSSL 3's decoders); measured
+ * in Node 20 that is about 0.25 ms of CPU per handshake against 0.7 ms, paid once per server.
+ * curve25519 stays offered right after, for servers configured without the NIST curves.
+ * Ciphers: AES-GCM first (AES-NI, through ssh2's native binding; no separate MAC), then
+ * chacha20-poly1305 and AES-CTR with encrypt-then-MAC SHA-2.
  */
-const ALGORITHMS: Required<Omit<Algorithms, 'serverHostKey'>> = {
-  kex: ['curve25519-sha256', 'curve25519-sha256@libssh.org', 'ecdh-sha2-nistp256', 'diffie-hellman-group14-sha256'],
+export const ALGORITHMS: Readonly<Required<Omit<Algorithms, 'serverHostKey'>>> = {
+  kex: ['ecdh-sha2-nistp256', 'curve25519-sha256', 'curve25519-sha256@libssh.org', 'diffie-hellman-group14-sha256'],
   cipher: ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'chacha20-poly1305@openssh.com', 'aes128-ctr', 'aes256-ctr'],
   hmac: ['hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com', 'hmac-sha2-256', 'hmac-sha2-512'],
   compress: ['none'],
@@ -105,6 +114,8 @@ export class SshConnection {
     private readonly client: InstanceType<typeof Client>,
     /** The host key the server presented (verified unless the policy was accept). */
     readonly hostKey: Buffer,
+    /** The algorithms the handshake settled on (absent in collect mode, which stops before). */
+    readonly negotiated?: NegotiatedAlgorithms,
   ) {}
 
   /** Runs one command line (already quoted) on a new channel of this connection. */
@@ -312,10 +323,14 @@ function connectOnce(options: ConnectOptions, timeoutMs: number): Promise<SshCon
       return ok;
     };
 
+    let negotiated: NegotiatedAlgorithms | undefined;
+    client.once('handshake', (algorithms: NegotiatedAlgorithms) => {
+      negotiated = algorithms;
+    });
     client.on('ready', () => {
       if (settled) return;
       settled = true;
-      resolve(new SshConnection(client, presented as Buffer));
+      resolve(new SshConnection(client, presented as Buffer, negotiated));
     });
     client.on('error', (error: Error & { level?: string; code?: string }) => {
       if (settled) return;
@@ -365,12 +380,40 @@ function connectOnce(options: ConnectOptions, timeoutMs: number): Promise<SshCon
     };
     try {
       client.connect(config);
+      declineHostKeyUpdates(client);
       // Requests and answers are small: send each at once rather than waiting on Nagle.
       client.setNoDelay(true);
     } catch (error) {
       fail(new SshConnectError(`${where}: ${(error as Error).message}`, 'network'));
     }
   });
+}
+
+/** OpenSSH's notice of all its host keys, sent once authentication succeeds (UpdateHostKeys). */
+export const HOSTKEYS_NOTICE = 'hostkeys-00@openssh.com';
+
+type GlobalRequestHandler = (protocol: unknown, name: string, wantReply: boolean, data: unknown) => void;
+
+/**
+ * Ignores OpenSSH's host key notice. ssh2 answers every such notice by asking the server to prove
+ * it holds each of its host keys: one more round trip, a signature per key on the server (RSA
+ * ones cost milliseconds) and a verification per key here, for keys it only hands to a
+ * 'hostkeys' listener we never add (the key we trust is the pinned one, verified during the key
+ * exchange). The notice wants no reply. ssh2 has no option for this, so its handler for global
+ * requests is wrapped; every other request still goes to it. Returns false, changing nothing,
+ * when ssh2's internals are not as expected (the notice is then proved as before).
+ */
+export function declineHostKeyUpdates(client: object): boolean {
+  const protocol = (client as { _protocol?: { _handlers?: Record<string, unknown>; requestFailure?: () => void } })._protocol;
+  const handlers = protocol?._handlers;
+  const original = handlers?.GLOBAL_REQUEST;
+  if (!protocol || !handlers || typeof original !== 'function' || typeof protocol.requestFailure !== 'function') return false;
+  const forward = original as GlobalRequestHandler;
+  handlers.GLOBAL_REQUEST = ((p, name, wantReply, data) => {
+    if (name !== HOSTKEYS_NOTICE) return forward(p, name, wantReply, data);
+    if (wantReply) protocol.requestFailure?.();
+  }) satisfies GlobalRequestHandler;
+  return true;
 }
 
 function classify(

@@ -326,6 +326,38 @@ export function parseVersionFile(text: string, mappings: readonly VariableMappin
   return { ok: true, values };
 }
 
+/**
+ * The readings of the version files of one run, by text and variable mappings: a fleet on one
+ * commit holds the same bytes on every server, and the same text under the same mappings always
+ * reads the same (parseVersionFile is pure), so each distinct file is parsed once instead of once
+ * per server. Bounded: past maxTexts distinct texts a file is parsed without being kept.
+ */
+export class VersionFileReadings {
+  private readonly byMappings = new WeakMap<readonly VariableMapping[], Map<string, VersionFileResult>>();
+  private texts = 0;
+
+  constructor(
+    private readonly maxTexts = 64,
+    private readonly parse: typeof parseVersionFile = parseVersionFile,
+  ) {}
+
+  read(text: string, mappings: readonly VariableMapping[]): VersionFileResult {
+    let known = this.byMappings.get(mappings);
+    const cached = known?.get(text);
+    if (cached) return cached.ok ? { ok: true, values: { ...cached.values } } : cached;
+    const result = this.parse(text, mappings);
+    if (this.texts < this.maxTexts) {
+      if (!known) {
+        known = new Map();
+        this.byMappings.set(mappings, known);
+      }
+      known.set(text, result.ok ? { ok: true, values: { ...result.values } } : result);
+      this.texts += 1;
+    }
+    return result;
+  }
+}
+
 export function hasType(value: unknown, type: ValueType): value is VersionValue {
   const isNumber = typeof value === 'bigint' || (typeof value === 'number' && Number.isFinite(value));
   switch (type) {

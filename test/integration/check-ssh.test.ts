@@ -2,6 +2,7 @@
  * The SSH layer of the runtime check against a real OpenSSH server of this test's own: one
  * connection reused for commands and SFTP, command timeouts, output caps, host key policies.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,18 +22,23 @@ let connection: SshConnection;
 beforeAll(async () => {
   sshd = await startSshd({ addresses: 1 });
   dir = mkdtempSync(join(tmpdir(), 'check-ssh-'));
-  connection = await connect({
+  connection = await connectTo(sshd);
+});
+
+/** A connection to one of this file's servers, with the pinned host key and the client key. */
+function connectTo(server: TestSshd): Promise<SshConnection> {
+  return connect({
     host: '127.0.0.1',
-    port: sshd.port,
-    user: sshd.user,
-    privateKey: parsePrivateKey(readFileSync(sshd.clientKeyPath, 'utf8'), 'test key'),
-    hostKey: { mode: 'pinned', key: parsePublicKeyLine(sshd.hostPublicKey) },
+    port: server.port,
+    user: server.user,
+    privateKey: parsePrivateKey(readFileSync(server.clientKeyPath, 'utf8'), 'test key'),
+    hostKey: { mode: 'pinned', key: parsePublicKeyLine(server.hostPublicKey) },
     connectTimeoutMs: 30_000,
     keepaliveMs: 5_000,
     retries: 2,
     now: () => performance.now(),
   });
-});
+}
 
 afterAll(async () => {
   connection?.close();
@@ -181,5 +187,72 @@ describe('several repositories', () => {
     });
     expect(server?.variables?.find((row) => row.key === 'models__model')).toMatchObject({ equal: false, airflowValue: 'resnet-6' });
     expect(report.ok).toBe(false);
+  });
+});
+
+describe('the algorithms negotiated with OpenSSH', () => {
+  it('are the cheapest we offer with a stock server: ecdh-sha2-nistp256 and AES-GCM', () => {
+    expect(connection.negotiated).toMatchObject({
+      kex: 'ecdh-sha2-nistp256',
+      serverHostKey: 'ssh-ed25519',
+      cs: { cipher: 'aes128-gcm@openssh.com' },
+      sc: { cipher: 'aes128-gcm@openssh.com' },
+    });
+  });
+
+  it('fall back to curve25519 and chacha20-poly1305 on a server that allows only those', async () => {
+    const hardened = await startSshd({
+      clientKeyPath: sshd.clientKeyPath,
+      extraConfig: ['KexAlgorithms curve25519-sha256', 'Ciphers chacha20-poly1305@openssh.com'],
+    });
+    try {
+      const pinned = parsePublicKeyLine(hardened.hostPublicKey);
+      const other = await connectTo(hardened);
+      try {
+        expect(other.negotiated).toMatchObject({ kex: 'curve25519-sha256', cs: { cipher: 'chacha20-poly1305@openssh.com' } });
+        expect(other.hostKey.equals(pinned.blob)).toBe(true);
+        expect((await other.exec('echo ok', { timeoutMs: 30_000 })).stdout).toBe('ok\n');
+      } finally {
+        other.close();
+      }
+    } finally {
+      await hardened.stop();
+    }
+  });
+});
+
+describe("OpenSSH's notice of its host keys", () => {
+  it('is not answered with a request to prove them (the pinned key was verified in the key exchange)', async () => {
+    // A stock server's set of host keys (RSA, ECDSA and ed25519), and a log that names every
+    // global request the client sends.
+    const keys = mkdtempSync(join(tmpdir(), 'check-ssh-hostkeys-'));
+    for (const type of ['rsa', 'ecdsa']) {
+      execFileSync('ssh-keygen', ['-q', '-t', type, '-N', '', '-f', join(keys, type)], { stdio: 'ignore' });
+    }
+    const stock = await startSshd({
+      clientKeyPath: sshd.clientKeyPath,
+      logLevel: 'DEBUG3',
+      extraConfig: [`HostKey ${join(keys, 'rsa')}`, `HostKey ${join(keys, 'ecdsa')}`],
+    });
+    try {
+      const other = await connectTo(stock);
+      // The notice goes out right after authentication, before the answer to this command.
+      expect((await other.exec('echo ok', { timeoutMs: 30_000 })).stdout).toBe('ok\n');
+      other.close();
+      // The session's last lines reach the log once the server has seen the client leave.
+      const deadline = performance.now() + 20_000;
+      let log = '';
+      while (performance.now() < deadline) {
+        log = readFileSync(stock.log, 'utf8');
+        if (/Received disconnect from/.test(log)) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(log).toMatch(/Received disconnect from/);
+      expect(log).toMatch(/notify_hostkeys: sent 3 hostkeys/);
+      expect(log).not.toMatch(/hostkeys-prove/);
+    } finally {
+      await stock.stop();
+      rmSync(keys, { recursive: true, force: true });
+    }
   });
 });

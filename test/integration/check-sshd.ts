@@ -46,6 +46,8 @@ export interface SshdOptions {
    * runs `pyenv init` on this machine), every SFTP session pays for it.
    */
   sftp?: 'internal' | 'external';
+  /** sshd's LogLevel (ERROR unless given; sshd keeps the first value, so extraConfig cannot change it). */
+  logLevel?: 'ERROR' | 'INFO' | 'DEBUG' | 'DEBUG3';
 }
 
 const LISTEN_SOCKETS_PER_SSHD = 16;
@@ -97,7 +99,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
       'PrintMotd no',
       'MaxStartups 200:30:300',
       'MaxSessions 20',
-      'LogLevel ERROR',
+      `LogLevel ${options.logLevel ?? 'ERROR'}`,
       `Subsystem sftp ${options.sftp === 'external' && sftpServer ? sftpServer : 'internal-sftp'}`,
       ...(options.extraConfig ?? []),
       '',

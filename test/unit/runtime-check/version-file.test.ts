@@ -1,6 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { validateVersionBytes } from '../../../src/runtime-check/server-check.js';
-import { MAX_ALIAS_COUNT, parseVersionFile, type VariableMapping } from '../../../src/runtime-check/version-file.js';
+import { MAX_ALIAS_COUNT, parseVersionFile, type VariableMapping, VersionFileReadings } from '../../../src/runtime-check/version-file.js';
 
 const scalars: VariableMapping[] = ['a', 'b', 'c', 'd'].map((key) => ({ key, variable: key, type: 'scalar' }));
 const typed: VariableMapping[] = [
@@ -132,5 +133,58 @@ describe('validateVersionBytes', () => {
       reason: 'a="x" b=2 c=false d=1.5',
       values: { a: 'x', b: 2n, c: false, d: 1.5 },
     });
+  });
+});
+
+describe('VersionFileReadings', () => {
+  const corpus = (JSON.parse(readFileSync('test/fixtures/version-yaml-corpus.json', 'utf8')) as { cases: { yaml: string }[] }).cases;
+
+  it('reads every file of the shared corpus as parseVersionFile does, the first time and again', () => {
+    const readings = new VersionFileReadings(1000);
+    // One that keeps nothing calls parseVersionFile from the same depth of the stack: the reason
+    // for a document nested past the parser's stack names where the stack ran out.
+    const uncached = new VersionFileReadings(0);
+    for (const { yaml } of corpus) {
+      const expected = uncached.read(yaml, scalars);
+      expect(expected).toEqual(uncached.read(yaml, scalars));
+      expect(readings.read(yaml, scalars)).toEqual(expected);
+      expect(readings.read(yaml, scalars)).toEqual(expected);
+    }
+  });
+
+  it('parses a text once per mapping list, and a changed text or other mappings again', () => {
+    const parsed: string[] = [];
+    const readings = new VersionFileReadings(64, (text, mappings) => {
+      parsed.push(text);
+      return parseVersionFile(text, mappings);
+    });
+    const text = 'a: 1\nb: 2\nc: 3\nd: 4\n';
+    for (let server = 0; server < 64; server++) readings.read(text, scalars);
+    expect(parsed).toEqual([text]);
+    readings.read('a: 1\nb: 2\nc: 3\nd: 5\n', scalars);
+    // Other mappings (another repository) may refuse the same text: read under their own rule.
+    expect(readings.read(text, typed)).toMatchObject({ ok: false });
+    expect(parsed).toHaveLength(3);
+  });
+
+  it('hands each server its own values object', () => {
+    const readings = new VersionFileReadings();
+    const first = readings.read('a: 1\nb: 2\nc: 3\nd: 4\n', scalars);
+    if (!first.ok) throw new Error(first.reason);
+    first.values.a = 'changed';
+    expect(readings.read('a: 1\nb: 2\nc: 3\nd: 4\n', scalars)).toEqual({ ok: true, values: { a: 1n, b: 2n, c: 3n, d: 4n } });
+  });
+
+  it('keeps at most maxTexts texts and still reads the rest', () => {
+    let calls = 0;
+    const readings = new VersionFileReadings(2, (text, mappings) => {
+      calls += 1;
+      return parseVersionFile(text, mappings);
+    });
+    const texts = [1, 2, 3].map((n) => `a: ${n}\nb: 2\nc: 3\nd: 4\n`);
+    for (const text of [...texts, ...texts]) readings.read(text, scalars);
+    // The first two are kept; the third is parsed each time it comes.
+    expect(calls).toBe(4);
+    expect(readings.read(texts[2] as string, scalars)).toEqual({ ok: true, values: { a: 3n, b: 2n, c: 3n, d: 4n } });
   });
 });
