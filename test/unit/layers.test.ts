@@ -66,9 +66,11 @@ const LAYERS: Record<string, Layer> = {
   'test/python': { may: [...SHIPPED, 'test/support'] },
   // The unit suite's recorder of every CLI form sent (sent-forms.ts) feeds the real-parser cross-check.
   'test/integration': { may: [...SHIPPED, 'test/support', 'test/unit'] },
-  'local-stack/test/unit': { may: [...SHIPPED, 'test/support'] },
-  'local-stack/test/system': { may: [...SHIPPED, 'test/support'] },
-  'local-stack/test/integration': { may: [...SHIPPED, 'test/support'] },
+  // The control plane's checker of answers against botocore's MWAA model, for its unit and integration suites.
+  'local-stack/test/support': { may: [...SHIPPED, 'test/support'] },
+  'local-stack/test/unit': { may: [...SHIPPED, 'test/support', 'local-stack/test/support'] },
+  'local-stack/test/system': { may: [...SHIPPED, 'test/support', 'local-stack/test/support'] },
+  'local-stack/test/integration': { may: [...SHIPPED, 'test/support', 'local-stack/test/support'] },
   // The benches drive the integration suites' sshd and deploy helpers.
   bench: { may: [...SHIPPED, 'test/support', 'test/integration'] },
   scripts: { may: [...SHIPPED, 'test/support'] },
