@@ -25,8 +25,11 @@ export interface ArtifactDiff {
   /** What the kind is (`DAG file`, `plugins.zip`, ...). */
   label: string;
   change: 'new' | 'changed';
-  /** What the new bytes are compared with: the pinned version, or the current object. */
-  against?: { versionId: string | undefined; pinned: boolean };
+  /**
+   * What the new bytes are compared with: the pinned version, or the current object (for a new
+   * DAG library, the library the DAG in the bucket imports, at its own `key`).
+   */
+  against?: { versionId: string | undefined; pinned: boolean; key?: string };
   /** Unified diff of a text object. */
   diff?: string;
   /** Set when the object is neither text nor a readable zip. */
@@ -51,14 +54,23 @@ function isZip(bytes: Uint8Array): boolean {
   return bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04;
 }
 
-function membersOf(bytes: Uint8Array | undefined): Map<string, ZipMember> {
-  return new Map((bytes ? zipMembers(bytes) : []).map((m) => [m.name, m]));
+function membersOf(bytes: Uint8Array | undefined, rename: (name: string) => string): Map<string, ZipMember> {
+  return new Map((bytes ? zipMembers(bytes) : []).map((m) => [rename(m.name), m]));
 }
 
+/** A DAG library's members lie in a folder named by its hash: compared by their names inside it. */
+const INSIDE_PACKAGE = (name: string): string => name.slice(name.indexOf('/') + 1);
+const AS_IS = (name: string): string => name;
+
 /** The members two zip archives differ in, by name; changed text members with their diff. */
-export function zipChanges(oldZip: Uint8Array | undefined, newZip: Uint8Array, label: string): MemberChange[] {
-  const before = membersOf(oldZip);
-  const after = membersOf(newZip);
+export function zipChanges(
+  oldZip: Uint8Array | undefined,
+  newZip: Uint8Array,
+  label: string,
+  rename: (name: string) => string = AS_IS,
+): MemberChange[] {
+  const before = membersOf(oldZip, rename);
+  const after = membersOf(newZip, rename);
   const names = [...new Set([...before.keys(), ...after.keys()])].sort();
   const changes: MemberChange[] = [];
   for (const name of names) {
@@ -92,7 +104,7 @@ export function artifactDiff(input: {
   if (input.against) result.against = input.against;
   if (isZip(newBytes) && (oldBytes === undefined || isZip(oldBytes))) {
     try {
-      result.members = zipChanges(oldBytes, newBytes, key);
+      result.members = zipChanges(oldBytes, newBytes, key, kind === 'dagLibrary' ? INSIDE_PACKAGE : AS_IS);
       return result;
     } catch (error) {
       if (!(error instanceof ZipFormatError)) throw error;
@@ -127,7 +139,10 @@ export async function planDiffs(s3: S3Port, bucket: string, actions: readonly Ac
       const { target } = action;
       const pinned = pinnedVersion(target, remote);
       const current = remote.current[target.key];
-      const old = pinned !== undefined || current ? await s3.getObject(bucket, target.key, pinned) : undefined;
+      // A new library is a new key: it is compared with the library the DAG in the bucket imports.
+      const previousLibrary = target.kind === 'dagLibrary' && !current ? remote.dagLibraries?.inUse : undefined;
+      const oldKey = previousLibrary ?? target.key;
+      const old = pinned !== undefined || current || previousLibrary ? await s3.getObject(bucket, oldKey, pinned) : undefined;
       let newBytes: Uint8Array;
       if (target.source.type === 'bytes') {
         newBytes = target.source.bytes;
@@ -137,7 +152,10 @@ export async function planDiffs(s3: S3Port, bucket: string, actions: readonly Ac
         newBytes = restored.body;
       }
       const input: Parameters<typeof artifactDiff>[0] = { kind: target.kind, key: target.key, oldBytes: old?.body, newBytes };
-      if (old) input.against = { versionId: old.versionId ?? pinned, pinned: pinned !== undefined };
+      if (old) {
+        input.against = { versionId: old.versionId ?? pinned, pinned: pinned !== undefined };
+        if (previousLibrary) input.against.key = previousLibrary;
+      }
       return artifactDiff(input);
     }),
   );

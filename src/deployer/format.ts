@@ -127,7 +127,8 @@ function diffHeading(diff: ArtifactDiff): string {
     ? ''
     : diff.against.pinned
       ? `, against the pinned version ${diff.against.versionId ?? '?'}`
-      : `, against the current object${diff.against.versionId ? ` (version ${diff.against.versionId})` : ''}`;
+      : `, against ${diff.against.key ? `${diff.against.key}, the library the DAG in the bucket imports` : 'the current object'}` +
+        `${diff.against.versionId ? ` (version ${diff.against.versionId})` : ''}`;
   return `${diff.key}: changed ${diff.label}${against}`;
 }
 

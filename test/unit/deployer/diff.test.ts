@@ -95,6 +95,34 @@ describe('planDiffs', () => {
     expect(s3.calls.filter((c) => c.startsWith('get '))).toEqual([`get plugins.zip@${pinned}`, 'get dags/d.py']);
   });
 
+  it('diffs a new DAG library against the library the DAG in the bucket imports, module by module', async () => {
+    const s3 = new FakeS3();
+    const mwaa = new FakeMwaa(new FakeClock(), { name: 'env-x' });
+    const old = await zip({ 'gpu_cicd_lib_aaaaaaaaaaaa/tasks.py': 'A = 1\n', 'gpu_cicd_lib_aaaaaaaaaaaa/params.py': 'P = 1\n' });
+    const oldKey = 'dags/gpu_cicd_lib_aaaaaaaaaaaa.zip';
+    await s3.putObject({ bucket: SETTINGS.bucket, key: oldKey, body: old, metadata: { sha256: sha256(old) } });
+    const dagV1 = 'library = "gpu_cicd_lib_aaaaaaaaaaaa.zip"\n';
+    await s3.putObject({ bucket: SETTINGS.bucket, key: 'dags/d.py', body: Buffer.from(dagV1), metadata: { sha256: sha256(dagV1) } });
+    const next = await zip({ 'gpu_cicd_lib_bbbbbbbbbbbb/tasks.py': 'A = 2\n', 'gpu_cicd_lib_bbbbbbbbbbbb/params.py': 'P = 1\n' });
+    const library: DeployTarget = {
+      ...zipTarget(next),
+      kind: 'dagLibrary',
+      path: 'dags/gpu_cicd_lib_bbbbbbbbbbbb.zip',
+      key: 'dags/gpu_cicd_lib_bbbbbbbbbbbb.zip',
+    };
+    const targets = [library, target('dag', 'dags/d.py', 'library = "gpu_cicd_lib_bbbbbbbbbbbb.zip"\n')];
+    const remote = await readRemoteState(s3, mwaa, SETTINGS.bucket, SETTINGS.environmentName, targets, undefined, 'dags');
+    expect(remote.dagLibraries).toEqual({ keys: [oldKey], inUse: oldKey });
+    const [diff] = await planDiffs(s3, SETTINGS.bucket, plan(SETTINGS, targets, remote).actions, remote);
+    expect(diff).toMatchObject({ key: library.key, change: 'changed', against: { key: oldKey, pinned: false } });
+    // Compared by their names inside the package: one module changed, none added or removed.
+    expect(diff!.members!.map((m) => [m.name, m.change])).toEqual([['tasks.py', 'changed']]);
+    expect(diff!.members![0]!.diff).toContain('-A = 1\n+A = 2\n');
+    expect(formatDiffs([diff!])).toContain(
+      `${library.key}: changed DAG library, against ${oldKey}, the library the DAG in the bucket imports`,
+    );
+  });
+
   it('reads nothing for objects the plan skips', async () => {
     const { s3, mwaa } = await deployed();
     const targets = [target('dag', 'dags/d.py', 'retries = 1\n')];
