@@ -24,6 +24,16 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
+# The generated DAG's tasks in dependency order (one repository).
+TASK_ORDER = [
+    "validate_inputs",
+    "retrieve_ssh_key",
+    "test_ssh_connection",
+    "clone_and_checkout_repo",
+    "read_version_yaml",
+    "update_airflow_variables",
+    "cleanup_temp_files",
+]
 HERE = Path(__file__).resolve().parent
 AIRFLOW_VERSION = dist_version("apache-airflow")
 AIRFLOW_LINE = AIRFLOW_VERSION.split(".")[0]

@@ -8,17 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import AIRFLOW_LINE, REPO
-
-TASK_ORDER = [
-    "validate_inputs",
-    "retrieve_ssh_key",
-    "test_ssh_connection",
-    "clone_and_checkout_repo",
-    "read_version_yaml",
-    "update_airflow_variables",
-    "cleanup_temp_files",
-]
+from conftest import AIRFLOW_LINE, REPO, TASK_ORDER
 
 
 def test_every_variant_imports_without_errors(dagbag, dag_files):

@@ -20,17 +20,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import AIRFLOW_VERSION, REPO
-
-TASK_ORDER = [
-    "validate_inputs",
-    "retrieve_ssh_key",
-    "test_ssh_connection",
-    "clone_and_checkout_repo",
-    "read_version_yaml",
-    "update_airflow_variables",
-    "cleanup_temp_files",
-]
+from conftest import AIRFLOW_VERSION, REPO, TASK_ORDER
 
 # Parses the DAG folder in a fresh process (nothing imported before) and reports what it found. With
 # a params argument it then runs validate_inputs' callable as a task would: with the DAG folder on

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import run_dag
+from conftest import TASK_ORDER, run_dag
 
 SENTINEL = "unchanged-sentinel"
 
@@ -204,14 +204,7 @@ def test_failure_ends_failed_at_the_right_task(
         "clone_and_checkout_repo": 4,
         "read_version_yaml": 5,
     }[failed_task]
-    order = [
-        "validate_inputs",
-        "retrieve_ssh_key",
-        "test_ssh_connection",
-        "clone_and_checkout_repo",
-        "read_version_yaml",
-        "update_airflow_variables",
-    ]
+    order = TASK_ORDER[:-1]  # cleanup_temp_files, the teardown, runs whatever failed
     for task_id in order[later:]:
         assert run.task_state(task_id) in ("upstream_failed", None), (task_id, run.tis)
     expected_cleanup = "upstream_failed" if failed_task == "validate_inputs" else "success"
