@@ -1,7 +1,12 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    // Vitest runs cores − 1 files at a time: one on a 2-core machine. Most unit and system files
+    // wait on child processes, sockets and timeouts rather than compute (the hostile-world matrix
+    // waits out stalled remotes for minutes), so two run side by side there.
+    maxWorkers: Math.max(2, availableParallelism() - 1),
     projects: [
       {
         test: {

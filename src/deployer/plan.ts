@@ -8,7 +8,7 @@
  * place when the environment pins a version with the same sha256; a DAG/config object when the
  * current object's sha256 (object metadata) matches.
  */
-import { ALL_KINDS, ARTIFACT_KINDS, dagLibraryOfKey, PINNED_KINDS, type PinnedKind, type UploadedKind } from '../artifacts/kinds.js';
+import { ALL_KINDS, ARTIFACT_KINDS, PINNED_KINDS, type PinnedKind, type UploadedKind } from '../artifacts/kinds.js';
 import { planAlarms, type AlarmAction, type AlarmTargets } from './alarms.js';
 import type { EnvironmentState, ObjectHead, RemoteAlarm } from './ports.js';
 import { isAirflowLine, versionMoveHint } from '../mwaa/versions.js';
@@ -40,7 +40,7 @@ export interface RemoteState {
 }
 
 export interface DagLibraries {
-  /** Keys of the library zips in the DAG folder (`<dagsPrefix>/gpu_cicd_lib_<hash12>.zip`). */
+  /** Keys of the library zips in the DAG folder (`<dagsPrefix>/gpu_cicd_lib_<hash12>.zip`), and only those. */
   keys: string[];
   /** The key of the library the DAG file now in the bucket imports, when it imports one. */
   inUse?: string;
@@ -231,16 +231,17 @@ export function plan(settings: PlanSettings, targets: readonly DeployTarget[], r
     actions.push(...planned.actions);
     refusals.push(...planned.refusals);
   }
-  actions.push(...staleLibraries(settings.dagsPrefix, targets, remote.dagLibraries));
+  actions.push(...staleLibraries(targets, remote.dagLibraries));
   return { actions, changes: changing(actions).length, refusals, warnings };
 }
 
-/** The library zips to remove: every one but this deploy's and the one the replaced DAG imports. */
-function staleLibraries(dagsPrefix: string, targets: readonly DeployTarget[], libraries: DagLibraries | undefined): PruneAction[] {
+/**
+ * The library zips to remove: every one but this deploy's and the one the replaced DAG imports.
+ * `libraries.keys` holds only keys that name a library (readDagLibraries filters the listing).
+ */
+function staleLibraries(targets: readonly DeployTarget[], libraries: DagLibraries | undefined): PruneAction[] {
   if (!libraries) return [];
   const kept = new Set(targets.filter((t) => t.kind === 'dagLibrary').map((t) => t.key));
   if (libraries.inUse) kept.add(libraries.inUse);
-  return libraries.keys
-    .filter((key) => !kept.has(key) && dagLibraryOfKey(dagsPrefix, key) !== undefined)
-    .map((key) => ({ type: 'delete-stale-library', key }));
+  return libraries.keys.filter((key) => !kept.has(key)).map((key) => ({ type: 'delete-stale-library', key }));
 }

@@ -8,16 +8,25 @@ from collections.abc import Callable
 from .common import log
 
 
-def private_key(secret_arn: str, *, json_field: str | None, ttl_seconds: int, fail: Callable[[str], Exception]) -> str:
-    """The key text, in memory only (short-lived in-process cache in aws_secrets_utils)."""
+def ssh_key(secret_arn: str, ssh: dict, fail: Callable[[str], Exception]):
+    """The SSH private key the secret holds, loaded (paramiko PKey); the key text stays in memory
+    only (short-lived in-process cache in aws_secrets_utils) and is never logged. ssh holds the
+    secret's json_field and ttl_seconds."""
     import aws_secrets_utils
+    import gpu_ssh_utils
 
     try:
-        return aws_secrets_utils.get_secret(secret_arn, json_field=json_field, ttl_seconds=ttl_seconds)
+        key_text = aws_secrets_utils.get_secret(
+            secret_arn, json_field=ssh["json_field"], ttl_seconds=ssh["ttl_seconds"]
+        )
     except aws_secrets_utils.SecretsError as exc:
         if exc.retryable:
             raise RuntimeError(f"Could not read the SSH key secret: {exc}") from None
         raise fail(f"Could not read the SSH key secret {secret_arn}: {exc}") from None
+    try:
+        return gpu_ssh_utils.load_private_key(key_text)
+    except gpu_ssh_utils.KeyLoadError as exc:
+        raise fail(f"The secret {secret_arn} does not hold a usable SSH private key: {exc}") from None
 
 
 def connect(target: dict, expected_fingerprint: str | None, ssh: dict, fail: Callable[[str], Exception]):
@@ -25,13 +34,7 @@ def connect(target: dict, expected_fingerprint: str | None, ssh: dict, fail: Cal
     key secret's json_field and ttl_seconds and GpuSSHClient's timeouts and retries."""
     import gpu_ssh_utils
 
-    secret_arn = target["secrets_arn"]
-    key_text = private_key(secret_arn, json_field=ssh["json_field"], ttl_seconds=ssh["ttl_seconds"], fail=fail)
-    try:
-        pkey = gpu_ssh_utils.load_private_key(key_text)
-    except gpu_ssh_utils.KeyLoadError as exc:
-        raise fail(f"The SSH key in {secret_arn} is not usable: {exc}") from None
-    del key_text
+    pkey = ssh_key(target["secrets_arn"], ssh, fail)
     fingerprint = gpu_ssh_utils.key_fingerprint(pkey)
     if expected_fingerprint and fingerprint != expected_fingerprint:
         log.warning(

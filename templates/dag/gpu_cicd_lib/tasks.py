@@ -16,7 +16,7 @@ import time
 from . import monitoring
 from .common import log, shown
 from .params import InputError, checkout_path, select_targets
-from .remote import connect, git, private_key, remote_error
+from .remote import connect, git, remote_error, ssh_key
 from .version_file import VersionFileError, check_version_values, read_version_document, variable_text
 
 
@@ -57,13 +57,7 @@ def retrieve_ssh_key(config: dict, targets: list[dict]) -> dict:
     fail = airflow(config).failure
     started = time.monotonic()
     secrets_arn = targets[0]["secrets_arn"]
-    ssh = config["ssh"]
-    key_text = private_key(secrets_arn, json_field=ssh["json_field"], ttl_seconds=ssh["ttl_seconds"], fail=fail)
-    try:
-        pkey = gpu_ssh_utils.load_private_key(key_text)
-    except gpu_ssh_utils.KeyLoadError as exc:
-        raise fail(f"The secret {secrets_arn} does not hold a usable SSH private key: {exc}") from None
-    del key_text
+    pkey = ssh_key(secrets_arn, config["ssh"], fail)
     info = {
         "secret_arn": secrets_arn,
         "key_type": pkey.get_name(),

@@ -52,7 +52,7 @@ describe('plan: stale DAG libraries', () => {
   it("removes every library zip but this deploy's and the one the replaced DAG imports, after everything else", () => {
     const remote: RemoteState = {
       ...base,
-      dagLibraries: { keys: [LIB('a'), LIB('b'), LIB('c'), 'dags/gpu_cicd_lib_notahash.zip'], inUse: LIB('b') },
+      dagLibraries: { keys: [LIB('a'), LIB('b'), LIB('c')], inUse: LIB('b') },
     };
     const p = plan(SETTINGS, build('c'), remote);
     expect(pruneActions(p.actions)).toEqual([{ type: 'delete-stale-library', key: LIB('a') }]);
