@@ -4,7 +4,7 @@
  */
 import { createPrivateKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import ssh2 from 'ssh2';
 import type { ParsedKey } from 'ssh2';
 import { ExitCode, UserError } from '../errors.js';
@@ -21,6 +21,9 @@ export type SecretsReader = Pick<SecretsManagerClient, 'send'>;
 export async function keyFromSecret(client: SecretsReader, arn: string, jsonField: string | null): Promise<LoadedKey> {
   // Its failures are explained by the caller (src/mwaa/aws-errors.ts). AWS's message cannot hold
   // the key: the request names only the secret, and a failed call returns no value.
+  // Loaded here, not at the top: a check with an identity file or an inline key never loads the
+  // AWS SDK (about 2 MB of heap that every garbage collection of a fleet-wide check walks again).
+  const { GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
   const response = await client.send(new GetSecretValueCommand({ SecretId: arn }));
   let text = response.SecretString ?? (response.SecretBinary ? Buffer.from(response.SecretBinary).toString('utf8') : '');
   if (jsonField !== null) {

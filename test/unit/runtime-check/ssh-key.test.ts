@@ -180,3 +180,49 @@ describe('keyFromFile', () => {
     expect(error.message).toBe('Cannot read the identity file /nonexistent/id_ed25519 (ENOENT).');
   });
 });
+
+describe('the AWS SDK is loaded only for a key in Secrets Manager', () => {
+  /**
+   * A child process whose module loader refuses @aws-sdk/*: the check's modules and a key from a
+   * file load without it; the Secrets Manager path needs it (the control: the hook does refuse).
+   */
+  function withoutSdk(body: string): { code: number | null; output: string } {
+    const root = join(import.meta.dirname, '..', '..', '..');
+    const hook = `export async function resolve(specifier, context, next) {
+      if (specifier.startsWith('@aws-sdk/')) throw new Error('loaded the AWS SDK: ' + specifier);
+      return next(specifier, context);
+    }`;
+    const register = `import { register } from 'node:module'; register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(hook)}));`;
+    const script = `const checkModule = await import(${JSON.stringify(join(root, 'src/runtime-check/index.ts'))});
+      const keys = await import(${JSON.stringify(join(root, 'src/runtime-check/ssh-key.ts'))});
+      if (typeof checkModule.runRuntimeCheck !== 'function') throw new Error('no runRuntimeCheck');
+      ${body}`;
+    try {
+      const output = execFileSync(
+        process.execPath,
+        ['--import', 'tsx', '--import', `data:text/javascript,${encodeURIComponent(register)}`, '--input-type=module', '-e', script],
+        {
+          cwd: root,
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      return { code: 0, output };
+    } catch (error) {
+      const failed = error as { status: number | null; stdout: string; stderr: string };
+      return { code: failed.status, output: failed.stdout + failed.stderr };
+    }
+  }
+
+  it('a check with an identity file never loads it; reading the secret does', () => {
+    const { path } = newKey(tmp());
+    const fromFile = withoutSdk(
+      `const loaded = await keys.keyFromFile(${JSON.stringify(path)}); console.log(loaded.source, loaded.key.type);`,
+    );
+    expect(fromFile.output).toContain('identity-file ssh-ed25519');
+    expect(fromFile.code).toBe(0);
+    const fromSecret = withoutSdk(`await keys.keyFromSecret({ send: async () => ({ SecretString: 'x' }) }, ${JSON.stringify(arn)}, null);`);
+    expect(fromSecret.code).not.toBe(0);
+    expect(fromSecret.output).toContain('loaded the AWS SDK: @aws-sdk/client-secrets-manager');
+  }, 60_000);
+});
