@@ -224,6 +224,7 @@ export function mwaaPort(client: MWAAClient): MwaaPort {
         dagS3Path: env.DagS3Path,
         pins: pinsFromEnvironment(env as Record<string, unknown>),
       };
+      if (env.WebserverAccessMode) state.webserverAccessMode = env.WebserverAccessMode;
       const taskLogs = env.LoggingConfiguration?.TaskLogs;
       if (taskLogs) {
         state.taskLogs = { enabled: taskLogs.Enabled === true };

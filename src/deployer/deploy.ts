@@ -41,6 +41,7 @@ import {
   type KeyedRecord,
 } from './records.js';
 import { readRemoteState } from './remote-state.js';
+import { triggerUnreachable } from './trigger-unreachable.js';
 import { waitForAvailable } from './wait-environment.js';
 import { isWaitable } from '../mwaa/environment-status.js';
 import type { AirflowLine } from '../mwaa/versions.js';
@@ -330,13 +331,19 @@ export async function deploy(
   // Without a marker, only time tells versions apart: a parse that happened a full DAG-sync
   // window after the upload has seen the new file.
   else if (dagWrittenAtMs !== undefined) readyOptions.parsedAfterMs = dagWrittenAtMs + options.dagSettleMs;
-  const details = await waitForDagReady(deps.airflow, readyOptions);
-  if (details.isPaused) {
-    await deps.airflow.unpause(settings.dagId);
-    emit({ type: 'dag-unpaused', dagId: settings.dagId });
-  }
   const conf = options.conf ?? {};
-  result.runId = await triggerDag(deps.cli, settings.dagId, conf, settings.airflowLine, clock.now());
+  try {
+    const details = await waitForDagReady(deps.airflow, readyOptions);
+    if (details.isPaused) {
+      await deps.airflow.unpause(settings.dagId);
+      emit({ type: 'dag-unpaused', dagId: settings.dagId });
+    }
+    result.runId = await triggerDag(deps.cli, settings.dagId, conf, settings.airflowLine, clock.now());
+  } catch (error) {
+    // Everything before the trigger is done; a web server that does not answer (PRIVATE_ONLY
+    // outside the VPC, say) is named as such.
+    throw triggerUnreachable(error, lastRemote?.environment.webserverAccessMode) ?? error;
+  }
   emit({ type: 'triggered', dagId: settings.dagId, runId: result.runId, conf });
   if (!options.waitForRun) return result;
   const run = await waitForRun(deps.airflow, {

@@ -6,6 +6,7 @@
  */
 import { RemoteError, UserError } from '../errors.js';
 import type { DeployEvent } from './events.js';
+import { TriggerUnreachableError } from './trigger-unreachable.js';
 
 export interface DoneSoFar {
   written: Array<{ key: string; method: 'upload' | 'copy'; versionId?: string }>;
@@ -90,6 +91,11 @@ export class DeployProgress {
 
   /** The lines a failure message ends with: what was done, and what a rerun does. */
   lines(bucket: string): string[] {
+    return [`Done before the failure: ${this.summary(bucket)}.`, this.rerun()];
+  }
+
+  /** What was done, as one clause per step. */
+  summary(bucket: string): string {
     const d = this.done;
     const s3 = (key: string) => `s3://${bucket}/${key}`;
     const parts: string[] = [];
@@ -122,6 +128,12 @@ export class DeployProgress {
           : `the deploy lock ${s3(d.lock.key)} may still be held (its release failed): it expires on its own, or remove it: aws s3 rm ${s3(d.lock.key)}`,
       );
     }
+    return parts.join('; ');
+  }
+
+  /** What a rerun does. */
+  private rerun(): string {
+    const d = this.done;
     const notUpdated = d.environmentUpdate === 'not requested' || d.environmentUpdate === 'refused';
     const rerun =
       d.environmentUpdate === 'requested' || d.environmentUpdate === 'unknown'
@@ -129,7 +141,7 @@ export class DeployProgress {
         : 'Deploy again: it plans from what is there now and uploads only what differs' +
           `${d.written.length > 0 ? ' (the objects above are in place and are not uploaded again)' : ''}` +
           `${notUpdated && d.written.length > 0 ? ', then pins the new versions with UpdateEnvironment if they need it' : ''}.`;
-    return [`Done before the failure: ${parts.join('; ')}.`, rerun];
+    return rerun;
   }
 }
 
@@ -138,6 +150,11 @@ const UNCLEAR = new Set(['timeout', 'server-error']);
 
 /** `error` with what the deploy had done appended (and in its JSON details), when it changed anything. */
 export function withProgress(error: unknown, progress: DeployProgress, bucket: string): unknown {
+  // The trigger failed after everything else: that part is done, not failed.
+  if (error instanceof TriggerUnreachableError) {
+    const done = progress.changedAnything() ? progress.summary(bucket) : 'nothing needed uploading or updating';
+    return error.withDone(`The deploy itself is done: ${done}.`, progress.done);
+  }
   if (!progress.changedAnything()) return error;
   // UpdateEnvironment itself failed: with an answer it changed nothing; without one, nobody knows.
   if (error instanceof RemoteError && error.facts.service === 'MWAA' && error.facts.operation === 'UpdateEnvironment') {

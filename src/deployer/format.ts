@@ -76,6 +76,7 @@ export function formatPlan(plan: Plan, environmentName: string, style: Style = p
   }
   for (const refusal of plan.refusals) lines.push(`  ${style.red('REFUSED:')} ${refusal.message}`);
   for (const warning of plan.warnings) lines.push(`  ${style.yellow('warning:')} ${warning}`);
+  for (const note of plan.notes ?? []) lines.push(`  ${style.cyan('note:')} ${note}`);
   const verdict = planVerdict(plan);
   lines.push(plan.refusals.length > 0 ? style.red(verdict) : plan.changes > 0 ? style.bold(verdict) : verdict);
   return `${lines.join('\n')}\n`;
@@ -106,6 +107,7 @@ export function planMarkdown(plan: Plan, environmentName: string, envName: strin
   lines.push('');
   for (const refusal of plan.refusals) lines.push(`> **REFUSED:** ${markdownCell(refusal.message)}`, '');
   for (const warning of plan.warnings) lines.push(`> **warning:** ${markdownCell(warning)}`, '');
+  for (const note of plan.notes ?? []) lines.push(`> **note:** ${markdownCell(note)}`, '');
   lines.push(`**${planVerdict(plan)}**`);
   return `${lines.join('\n')}\n`;
 }
@@ -219,6 +221,7 @@ export function planJson(plan: Plan): object {
     }),
     refusals: plan.refusals,
     warnings: plan.warnings,
+    notes: plan.notes ?? [],
   };
 }
 

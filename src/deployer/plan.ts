@@ -13,6 +13,7 @@ import { planAlarms, type AlarmAction, type AlarmTargets } from './alarms.js';
 import type { EnvironmentState, ObjectHead, RemoteAlarm } from './ports.js';
 import { isAirflowLine, versionMoveHint } from '../mwaa/versions.js';
 import { describeStatus, isWaitable, statusTodo } from '../mwaa/environment-status.js';
+import { PRIVATE_ONLY } from '../mwaa/web-server-access.js';
 
 /** One object the deploy should leave in the bucket. */
 export interface DeployTarget {
@@ -114,6 +115,8 @@ export interface Plan {
   changes: number;
   refusals: Refusal[];
   warnings: string[];
+  /** What is worth knowing and needs no fixing (a web server only its VPC reaches). */
+  notes?: string[];
 }
 
 /** Kinds read from the bucket as they are: written after the pinned kinds are live. */
@@ -124,9 +127,10 @@ export function versioningCommand(bucket: string): string {
   return `aws s3api put-bucket-versioning --bucket ${bucket} --versioning-configuration Status=Enabled`;
 }
 
-export function checkRemote(settings: PlanSettings, remote: RemoteState): { refusals: Refusal[]; warnings: string[] } {
+export function checkRemote(settings: PlanSettings, remote: RemoteState): { refusals: Refusal[]; warnings: string[]; notes: string[] } {
   const refusals: Refusal[] = [];
   const warnings: string[] = [];
+  const notes: string[] = [];
   const env = remote.environment;
   if (remote.versioning !== 'Enabled') {
     refusals.push({
@@ -164,7 +168,13 @@ export function checkRemote(settings: PlanSettings, remote: RemoteState): { refu
     const error = env.lastUpdate?.errorMessage ? `: ${env.lastUpdate.errorCode ?? ''} ${env.lastUpdate.errorMessage}`.trimEnd() : '';
     warnings.push(`Environment ${settings.environmentName} is UPDATE_FAILED (rolled back, usable)${error}.`);
   }
-  return { refusals, warnings };
+  if (env.webserverAccessMode === PRIVATE_ONLY) {
+    notes.push(
+      `Environment ${settings.environmentName} is PRIVATE_ONLY (WebserverAccessMode): the trigger reaches its web server only ` +
+        'from inside its VPC. From elsewhere, deploy with --no-trigger and trigger from a host in the VPC.',
+    );
+  }
+  return { refusals, warnings, notes };
 }
 
 function changeHint(name: string, from: string, to: string): string {
@@ -188,7 +198,7 @@ function writeAction(target: DeployTarget, current: ObjectHead | undefined): Act
 
 /** `alarms`: what deploy manages in CloudWatch (undefined: no alarms, e.g. monitoring off or a rollback). */
 export function plan(settings: PlanSettings, targets: readonly DeployTarget[], remote: RemoteState, alarms?: AlarmTargets): Plan {
-  const { refusals, warnings } = checkRemote(settings, remote);
+  const { refusals, warnings, notes } = checkRemote(settings, remote);
   const env = remote.environment;
   const actions: Action[] = [];
   const update: Extract<Action, { type: 'update-environment' }> = { type: 'update-environment', pins: {}, reasons: [] };
@@ -232,7 +242,7 @@ export function plan(settings: PlanSettings, targets: readonly DeployTarget[], r
     refusals.push(...planned.refusals);
   }
   actions.push(...staleLibraries(targets, remote.dagLibraries));
-  return { actions, changes: changing(actions).length, refusals, warnings };
+  return { actions, changes: changing(actions).length, refusals, warnings, ...(notes.length > 0 ? { notes } : {}) };
 }
 
 /**

@@ -67,6 +67,8 @@ export interface EnvironmentState {
   lastUpdate?: { status?: string; errorCode?: string; errorMessage?: string; createdAt?: string };
   /** LoggingConfiguration.TaskLogs: whether task logs go to CloudWatch, and where. */
   taskLogs?: { enabled: boolean; cloudWatchLogGroupArn?: string };
+  /** WebserverAccessMode: PRIVATE_ONLY serves the web server (and so the trigger) only inside the VPC. */
+  webserverAccessMode?: string;
 }
 
 /** UpdateEnvironment input: the new pin of each pinned kind that changes. */

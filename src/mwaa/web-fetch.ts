@@ -17,7 +17,9 @@ export class WebServerError extends UserError {
     readonly endpoint: string,
     readonly request: string,
     readonly problem: 'timeout' | 'too-large' | 'broken',
-    detail: string,
+    readonly detail: string,
+    /** False when not even the status line came (as from a private address outside its VPC). */
+    readonly answered = true,
   ) {
     super(`${WEB_SERVER} at ${endpoint}: ${detail} (${request})`);
     this.name = 'WebServerError';
@@ -51,6 +53,7 @@ function deadlineError(answer: Pick<WebAnswer, 'endpoint' | 'request' | 'timeout
     'timeout',
     `${answered ? 'did not finish its answer' : 'did not answer'} within ${shownSeconds(answer.timeoutMs)} ` +
       `(the deadline of each request; ${LIMIT_VARIABLES.request} changes it)`,
+    answered,
   );
 }
 

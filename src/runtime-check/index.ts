@@ -99,7 +99,12 @@ export async function runRuntimeCheck(
 
   if (options.compareVariables && !options.quick) {
     const reader = options.variableReader ?? (await defaultVariableReader(config, options, events));
-    await compareAllVariables(config, reports, values, reader, now, events);
+    const accessMode = async () => {
+      const { readWebserverAccessMode } = await import('../mwaa/access-mode.js');
+      const mwaa = options.aws?.mwaa ?? (await import('../mwaa/clients.js')).createAwsClients(config).mwaa;
+      return readWebserverAccessMode(mwaa, config.mwaa.environmentName);
+    };
+    await compareAllVariables(config, reports, values, reader, now, events, accessMode);
   }
 
   return { ok: reports.every((r) => r.ok), mode: 'check', servers: reports, durationMs: elapsed(started, now) };
@@ -195,6 +200,8 @@ async function compareAllVariables(
   reader: VariableReader,
   now: () => number,
   events: (event: CheckEvent) => void,
+  /** GetEnvironment's WebserverAccessMode, asked only when the web server did not answer. */
+  accessMode: () => Promise<string | undefined>,
 ): Promise<void> {
   const versioned = versionRepositories(config.repositories);
   const mappingsOf = (server: string, repository: (typeof versioned)[number], fileValues: Record<string, VersionValue>) =>
@@ -217,9 +224,7 @@ async function compareAllVariables(
   try {
     airflow = keys.length > 0 ? await reader.variables(keys) : airflow;
   } catch (error) {
-    const { explainRemoteError } = await import('../mwaa/aws-errors.js');
-    const explained = explainRemoteError(error, awsErrorContext(config));
-    failure = explained instanceof Error ? explained.message.replace(/\n/g, ' ') : String(explained);
+    failure = await variablesFailure(error, config, accessMode);
   }
   const ms = elapsed(started, now);
 
@@ -241,4 +246,22 @@ async function compareAllVariables(
     }
     report.ok = serverOk(report.checks);
   }
+}
+
+/**
+ * Why the Variables could not be read, on one line. A web server that did not answer at all, of an
+ * environment that is PRIVATE_ONLY, is named as such: it answers only inside its VPC.
+ */
+async function variablesFailure(error: unknown, config: ResolvedConfig, accessMode: () => Promise<string | undefined>): Promise<string> {
+  const { PRIVATE_ONLY, PRIVATE_ONLY_REASON, unreachableWebServer } = await import('../mwaa/web-server-access.js');
+  const unreachable = unreachableWebServer(error);
+  if (unreachable && (await accessMode()) === PRIVATE_ONLY) {
+    return (
+      `the Airflow web server at ${unreachable.endpoint} could not be reached (${unreachable.request}: ${unreachable.detail}). ` +
+      `${PRIVATE_ONLY_REASON} Compare the Variables from a host in the VPC, or run check without --compare-variables.`
+    );
+  }
+  const { explainRemoteError } = await import('../mwaa/aws-errors.js');
+  const explained = explainRemoteError(error, awsErrorContext(config));
+  return explained instanceof Error ? explained.message.replace(/\n/g, ' ') : String(explained);
 }

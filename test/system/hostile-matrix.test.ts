@@ -137,6 +137,18 @@ ALL_PAIRS.push({
   spec: { runState: 'failed', logBytes: 2 * 1024 ** 3, ssh: SSH },
 });
 
+// A web server that is PRIVATE_ONLY, met from outside its VPC: it never answers, and GetEnvironment
+// says why. The trigger and the Variables comparison name the access mode and what to do instead.
+for (const command of ['deploy', 'check --compare-variables'] as const) {
+  ALL_PAIRS.push({
+    command,
+    remote: 'webServer',
+    behaviour: 'never-answer, PRIVATE_ONLY',
+    pages: true,
+    spec: { hostile: { remote: 'webServer', behaviour: 'never-answer' }, webserverAccessMode: 'PRIVATE_ONLY', ssh: SSH },
+  });
+}
+
 const label = (p: Pair) => `${p.command} × ${REMOTE_DISPLAY[p.remote]} ${p.behaviour}`;
 
 const only = process.env.HOSTILE_MATRIX_ONLY;
@@ -299,6 +311,25 @@ describe('the message names the remote, its endpoint and the AWS error code; no 
         codes.some((code) => out.message.includes(code)),
         `one of ${codes.join(', ')}`,
       ).toBe(true);
+  });
+});
+
+describe('a PRIVATE_ONLY web server: the message names the access mode and says what to do', () => {
+  const privateOnly = PAIRS.filter((p) => p.behaviour.endsWith('PRIVATE_ONLY'));
+  it.each(privateOnly.map((p) => [label(p), p] as const))('%s', (_name, pair) => {
+    const out = outcomeOf(pair);
+    const webServer = out.world.hostPorts.webServer;
+    if (pair.command === 'deploy') {
+      expect(out.message).toContain(`The trigger could not reach the Airflow web server at ${webServer}`);
+      expect(out.stderr).toContain("The environment's WebserverAccessMode is PRIVATE_ONLY");
+      expect(out.stderr).toContain('The deploy itself is done:');
+      expect(out.stderr).toContain('deploy with --no-trigger');
+      expect(out.json).toMatchObject({ ok: false, error: { webserverAccessMode: 'PRIVATE_ONLY', endpoint: webServer, exitCode: 1 } });
+    } else {
+      expect(out.message).toContain(`the Airflow web server at ${webServer} could not be reached`);
+      expect(out.message).toContain('WebserverAccessMode is PRIVATE_ONLY');
+      expect(out.message).toContain('run check without --compare-variables');
+    }
   });
 });
 

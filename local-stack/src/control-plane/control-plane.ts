@@ -20,6 +20,7 @@ import { bucketArn, environmentArn } from '../../../src/mwaa/arns.js';
 import { LOCAL_ACCOUNT_ID } from '../layout.js';
 import type { EnvironmentRecord } from './environment.js';
 import { PluginsInstaller } from './plugins.js';
+import { PrivateWebServer } from './private-web-server.js';
 import { AirflowSupervisor, airflowEnv, processSpecs, type RunningProcess, type SupervisorEvent } from './processes.js';
 import { checkRequirements, writeConstraintsFromLock, type ConstraintTarget } from './requirements.js';
 import { apiServerBaseUrl, waitForAirflow } from './readiness.js';
@@ -207,6 +208,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     syncStats.lastDurationMs = now() - started;
   };
 
+  // Where the web server hostname leads while the environment is PRIVATE_ONLY.
+  const privateWeb = new PrivateWebServer();
+  await privateWeb.start();
   const { server } = createControlPlaneServer({
     line: state.airflowLine,
     controller,
@@ -223,8 +227,13 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     tags: new TagStore(join(cpDir, 'tags.json')),
     behaviour,
     airflowIdentity: WEB_USER.username,
-    webServerHostname: () => hostname,
-    extraStats: () => ({ dagSync: syncStats, environment: { status: controller.snapshot().status }, processes }),
+    webServerHostname: () => privateWeb.hostnameFor(controller.snapshot(), hostname),
+    extraStats: () => ({
+      dagSync: syncStats,
+      environment: { status: controller.snapshot().status },
+      processes,
+      privateWebServer: privateWeb.stats(),
+    }),
     onEvent: (event: { type: string; operation: Operation; status: number; ms: number; detail?: string }) => log({ ...event }),
   });
   await new Promise<void>((resolveListen, reject) => {
@@ -271,6 +280,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       if (syncTimer) clearTimeout(syncTimer);
       server.close();
       server.closeAllConnections();
+      await privateWeb.stop();
       await controller.idle();
       await forkServer.stop();
       await supervisor.stop();

@@ -86,6 +86,12 @@ export class EnvironmentController {
     this.persist();
   }
 
+  /** Sets a setting without an update (a test switch: the environment as if created with it). */
+  setInertSetting(key: string, value: unknown): void {
+    this.record.inertSettings[key] = value;
+    this.persist();
+  }
+
   /**
    * Puts a usable environment into `status` for `forMs`, then back to where it was, as MWAA's
    * weekly maintenance or a snapshot does. Updates are refused meanwhile.

@@ -21,6 +21,7 @@ import { toApiEnvironment } from './environment.js';
 import { constraintError, type ConstraintProblem } from './aws-validation.js';
 import { ServiceError } from './errors.js';
 import { AirflowCredential, INVOKE_REST_API_LIMITS, invokeRestApi, validateInvokeRestApi } from './invoke-rest-api.js';
+import { accessModeOf, parseAccessMode } from './private-web-server.js';
 import { ShlexError, shlexSplit } from './shlex.js';
 import { TagStore } from './tags.js';
 import type { TokenStore } from './tokens.js';
@@ -76,7 +77,11 @@ export interface ServerDeps {
   behaviour: Behaviour;
   /** The Airflow user a web login becomes (CreateWebLoginToken's AirflowIdentity). */
   airflowIdentity: string;
-  /** `127.0.0.1:<port>`, known only once listening. */
+  /**
+   * The web server hostname clients are given (GetEnvironment's WebserverUrl, the tokens'
+   * WebServerHostname): `127.0.0.1:<port>`, known only once listening; in PRIVATE_ONLY the
+   * listener that never answers (private-web-server.ts).
+   */
   webServerHostname: () => string;
   extraStats: () => Record<string, unknown>;
   onEvent: (event: { type: 'request'; operation: Operation; status: number; ms: number; detail?: string }) => void;
@@ -130,7 +135,11 @@ export function createControlPlaneServer(deps: ServerDeps): { server: Server; co
           // Tags is a TagMap of at least one entry: omitted while the environment has none.
           const tags = deps.tags.list(record.arn);
           return sendJson(res, 200, {
-            Environment: { ...toApiEnvironment(record), ...(Object.keys(tags).length > 0 ? { Tags: tags } : {}) },
+            Environment: {
+              ...toApiEnvironment(record),
+              WebserverUrl: deps.webServerHostname(),
+              ...(Object.keys(tags).length > 0 ? { Tags: tags } : {}),
+            },
           });
         }
         if (path === '/environments' && method === 'GET') {
@@ -257,8 +266,13 @@ export function createControlPlaneServer(deps: ServerDeps): { server: Server; co
           return sendJson(res, 200, { cli });
         }
         if (path === '/_local/behaviour' && method === 'POST') {
-          Object.assign(deps.behaviour, parseBehaviour(parseJson(await readBody(req))));
-          return sendJson(res, 200, deps.behaviour);
+          // webserverAccessMode sets the environment's mode at once, as if it had been created with
+          // it (UpdateEnvironment sets it the way MWAA does, through UPDATING).
+          const { webserverAccessMode, ...switches } = (parseJson(await readBody(req)) ?? {}) as Record<string, unknown>;
+          const mode = webserverAccessMode === undefined ? undefined : parseAccessMode(webserverAccessMode);
+          Object.assign(deps.behaviour, parseBehaviour(switches));
+          if (mode) deps.controller.setInertSetting('WebserverAccessMode', mode);
+          return sendJson(res, 200, { ...deps.behaviour, webserverAccessMode: accessModeOf(deps.controller.snapshot()) });
         }
         if (path === '/_local/status' && method === 'POST') {
           const body = parseJson(await readBody(req)) as { status?: unknown; forMs?: unknown };
@@ -297,7 +311,7 @@ function parseBehaviour(body: unknown): Partial<Behaviour> {
       throw new ServiceError(
         'ValidationException',
         `Unknown or invalid behaviour ${key}: expected webLoginDenied (boolean), invokeRestApiDenied (boolean), rollingBackMs (ms), cliTokenTtlMs (ms), ` +
-          `dagSyncOrder ("listing" | "dag-files-first"), dagSyncHoldMs (ms).`,
+          `dagSyncOrder ("listing" | "dag-files-first"), dagSyncHoldMs (ms), webserverAccessMode (PRIVATE_ONLY | PUBLIC_ONLY | PUBLIC_AND_PRIVATE).`,
       );
     }
   }

@@ -36,6 +36,7 @@ export interface WorldState {
     lastUpdateAt: Date;
     /** GetEnvironment calls left in UPDATING after an UpdateEnvironment. */
     updatingPolls: number;
+    webserverAccessMode?: string;
   };
   alarms: Map<string, AlarmRecord>;
   secret: { arn: string; value: string };

@@ -51,6 +51,8 @@ export interface WorldSpec {
   ssh?: Record<string, number>;
   /** Extra YAML lines appended to the environment (indented by the caller). */
   extraConfig?: string;
+  /** GetEnvironment's WebserverAccessMode (default: not given). */
+  webserverAccessMode?: string;
 }
 
 export const ENV_NAME = 'hostile';
@@ -206,6 +208,7 @@ export async function startWorld(spec: WorldSpec = {}): Promise<World> {
   const line = spec.line ?? '2';
   const state = newState(line);
   if (spec.runState) state.airflow.runState = spec.runState;
+  if (spec.webserverAccessMode) state.environment.webserverAccessMode = spec.webserverAccessMode;
   if (spec.logBytes) state.airflow.logPaddingBytes = Math.max(0, spec.logBytes - state.airflow.log.length);
   const clientKey = generateEd25519();
   state.secret.value = clientKey.private;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { formatPlan, planJson, planMarkdown } from '../../../src/deployer/format.js';
 import { artifactActions, plan, type RemoteState } from '../../../src/deployer/plan.js';
 import type { EnvironmentState, ObjectHead } from '../../../src/deployer/ports.js';
 import { SETTINGS, targets } from './helpers.js';
@@ -181,6 +182,22 @@ describe('plan', () => {
       const p = plan(SETTINGS, targets(), remote);
       expect(p.refusals).toEqual([]);
       expect(p.warnings[0]).toMatch(/UPDATE_FAILED.*plugins broke/);
+    });
+
+    it('PRIVATE_ONLY is a note (the trigger needs the VPC), shown by the plan; other access modes say nothing', () => {
+      const remote = deployedState();
+      remote.environment.webserverAccessMode = 'PRIVATE_ONLY';
+      const p = plan(SETTINGS, targets({ dag: 'dag v2' }), remote);
+      expect(p.refusals).toEqual([]);
+      expect(p.warnings).toEqual([]);
+      expect(p.notes).toEqual([expect.stringMatching(/^Environment env-x is PRIVATE_ONLY \(WebserverAccessMode\).*--no-trigger/)]);
+      expect(formatPlan(p, 'env-x')).toContain(`  note: ${p.notes![0]}`);
+      expect(planMarkdown(p, 'env-x', 'local')).toContain(`> **note:** ${p.notes![0]}`);
+      expect(planJson(p)).toMatchObject({ notes: p.notes });
+      for (const mode of ['PUBLIC_ONLY', undefined]) {
+        remote.environment.webserverAccessMode = mode;
+        expect(plan(SETTINGS, targets(), remote).notes).toBeUndefined();
+      }
     });
 
     it('a trailing slash on DagS3Path is the same prefix', () => {

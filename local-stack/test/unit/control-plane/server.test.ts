@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-mwaa';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -22,6 +22,7 @@ import type { CliOutput } from '../../../src/control-plane/cli-runner.js';
 import { EnvironmentController } from '../../../src/control-plane/controller.js';
 import type { EnvironmentRecord } from '../../../src/control-plane/environment.js';
 import { PluginsRejectedError, type StagedPlugins } from '../../../src/control-plane/plugins.js';
+import { PrivateWebServer } from '../../../src/control-plane/private-web-server.js';
 import { createControlPlaneServer, type Behaviour } from '../../../src/control-plane/server.js';
 import { TagStore } from '../../../src/control-plane/tags.js';
 import { TokenStore } from '../../../src/control-plane/tokens.js';
@@ -48,6 +49,7 @@ let logins: number;
 let upstream: Server;
 let upstreamRequests: { method: string; url: string; headers: Record<string, string | string[] | undefined>; body: string }[];
 let line: '2' | '3';
+let privateWeb: PrivateWebServer;
 
 function freshRecord(): EnvironmentRecord {
   return {
@@ -126,6 +128,8 @@ beforeEach(async () => {
   });
   await new Promise<void>((resolveListen) => upstream.listen(0, '127.0.0.1', resolveListen));
   const upstreamPort = (upstream.address() as AddressInfo).port;
+  privateWeb = new PrivateWebServer();
+  await privateWeb.start();
   const built = createControlPlaneServer({
     get line() {
       return line;
@@ -145,7 +149,8 @@ beforeEach(async () => {
     invokeRestApiLimits: { timeoutMs: 500, maxResponseBytes: 4_000 },
     behaviour,
     airflowIdentity: 'mwaa-op',
-    webServerHostname: () => `127.0.0.1:${port}`,
+    // As control-plane.ts wires it: the listener that never answers while PRIVATE_ONLY.
+    webServerHostname: () => privateWeb.hostnameFor(controller.snapshot(), `127.0.0.1:${port}`),
     extraStats: () => ({}),
     onEvent: () => undefined,
   });
@@ -156,6 +161,7 @@ beforeEach(async () => {
     await new Promise<void>((resolveClose) => built.server.close(() => resolveClose()));
     upstream.closeAllConnections();
     await new Promise<void>((resolveClose) => upstream.close(() => resolveClose()));
+    await privateWeb.stop();
   };
   client = createMwaaClient({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', localStack: true });
 });
@@ -825,5 +831,70 @@ describe("every answer as botocore's service model for MWAA describes it", () =>
     console.log(
       `model walk: ${operations.length} operations, ${answers.length} answers (${errors.size} distinct errors), ${count.members} members checked against botocore ${readMwaaModel().botocore}`,
     );
+  });
+});
+
+/** What `host:port` sends back within `ms` after a request: '' from a listener that never answers. */
+async function answerWithin(hostPort: string, ms: number): Promise<{ connected: boolean; received: string }> {
+  const [host, portText] = hostPort.split(':');
+  return new Promise((resolveAnswer) => {
+    const socket = connect(Number(portText), host!);
+    let connected = false;
+    let received = '';
+    socket.on('connect', () => {
+      connected = true;
+      socket.write('POST /aws_mwaa/cli HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\n\r\nversion');
+    });
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
+    socket.on('error', () => undefined);
+    setTimeout(() => {
+      socket.destroy();
+      resolveAnswer({ connected, received });
+    }, ms);
+  });
+}
+
+describe('WebserverAccessMode PRIVATE_ONLY', () => {
+  it('after UpdateEnvironment, GetEnvironment and both tokens name a web server that accepts and never answers; the API still answers', async () => {
+    const publicHost = `127.0.0.1:${port}`;
+    expect((await client.send(new GetEnvironmentCommand({ Name: NAME }))).Environment?.WebserverUrl).toBe(publicHost);
+    await client.send(new UpdateEnvironmentCommand({ Name: NAME, WebserverAccessMode: 'PRIVATE_ONLY' }));
+    expect((await statusAfterUpdate()).status).toBe('AVAILABLE');
+    const { Environment } = await client.send(new GetEnvironmentCommand({ Name: NAME }));
+    expect(Environment).toMatchObject({ WebserverAccessMode: 'PRIVATE_ONLY', WebserverUrl: privateWeb.hostname, Status: 'AVAILABLE' });
+    expect(privateWeb.hostname).not.toBe(publicHost);
+    const cli = await client.send(new CreateCliTokenCommand({ Name: NAME }));
+    const web = await client.send(new CreateWebLoginTokenCommand({ Name: NAME }));
+    expect(cli.CliToken).toBeTruthy();
+    expect(web.WebToken).toBeTruthy();
+    expect([cli.WebServerHostname, web.WebServerHostname]).toEqual([privateWeb.hostname, privateWeb.hostname]);
+    // Connected, the request sent, and nothing back: as a private address behaves from outside its VPC.
+    expect(await answerWithin(privateWeb.hostname, 300)).toEqual({ connected: true, received: '' });
+    expect(privateWeb.stats().accepted).toBe(1);
+
+    await client.send(new UpdateEnvironmentCommand({ Name: NAME, WebserverAccessMode: 'PUBLIC_ONLY' }));
+    await statusAfterUpdate();
+    expect((await client.send(new GetEnvironmentCommand({ Name: NAME }))).Environment?.WebserverUrl).toBe(publicHost);
+    expect((await client.send(new CreateCliTokenCommand({ Name: NAME }))).WebServerHostname).toBe(publicHost);
+  });
+
+  it('the /_local/behaviour switch sets the mode at once, without an update; a value MWAA does not know is refused', async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/_local/behaviour`, {
+      method: 'POST',
+      body: JSON.stringify({ webserverAccessMode: 'PRIVATE_ONLY', rollingBackMs: 5 }),
+    });
+    expect(await res.json()).toMatchObject({ webserverAccessMode: 'PRIVATE_ONLY', rollingBackMs: 5 });
+    expect(controller.snapshot()).toMatchObject({ status: 'AVAILABLE', inertSettings: { WebserverAccessMode: 'PRIVATE_ONLY' } });
+    expect((await client.send(new GetEnvironmentCommand({ Name: NAME }))).Environment?.WebserverUrl).toBe(privateWeb.hostname);
+    const bad = await fetch(`http://127.0.0.1:${port}/_local/behaviour`, {
+      method: 'POST',
+      body: JSON.stringify({ webserverAccessMode: 'PRIVATE', rollingBackMs: 7 }),
+    });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { message: string }).message).toMatch(/PRIVATE_ONLY, PUBLIC_ONLY, PUBLIC_AND_PRIVATE/);
+    // Nothing of a refused request is applied.
+    expect(behaviour.rollingBackMs).toBe(5);
+    await setBehaviour({ webserverAccessMode: 'PUBLIC_ONLY' });
+    expect((await client.send(new GetEnvironmentCommand({ Name: NAME }))).Environment?.WebserverUrl).toBe(`127.0.0.1:${port}`);
   });
 });

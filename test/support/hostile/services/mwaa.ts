@@ -43,6 +43,7 @@ export function mwaaService(state: WorldState, webServerHostname: () => string):
         },
       },
       LastUpdate: { Status: 'SUCCESS', CreatedAt: state.environment.lastUpdateAt.getTime() / 1000 },
+      ...(env.webserverAccessMode ? { WebserverAccessMode: env.webserverAccessMode } : {}),
     };
     for (const [kind, [pathField, versionField]] of Object.entries(PIN_FIELDS)) {
       const pin = env.pins[kind as keyof typeof PIN_FIELDS];
