@@ -23,9 +23,8 @@ export async function keyFromSecret(client: SecretsReader, arn: string, jsonFiel
   // the key: the request names only the secret, and a failed call returns no value.
   // Loaded here, not at the top: a check with an identity file or an inline key never loads the
   // AWS SDK (about 2 MB of heap that every garbage collection of a fleet-wide check walks again).
-  const { GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
-  const response = await client.send(new GetSecretValueCommand({ SecretId: arn }));
-  let text = response.SecretString ?? (response.SecretBinary ? Buffer.from(response.SecretBinary).toString('utf8') : '');
+  const { secretText } = await import('./secret-text.js');
+  let text = await secretText(client, arn);
   if (jsonField !== null) {
     let parsed: unknown;
     try {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deploy, type DeployOptions, type DeploySettings } from '../../../src/deployer/deploy.js';
+import { deploy, type DeployOptions } from '../../../src/deployer/deploy.js';
 import type { DeployEvent } from '../../../src/deployer/events.js';
 import { LockHeldError, acquireLock } from '../../../src/deployer/lock.js';
 import type { DeployTarget } from '../../../src/deployer/plan.js';
