@@ -24,9 +24,13 @@ case "$version" in
           apache-airflow-providers-common-sql==1.32.0 apache-airflow-providers-fab==1.5.4
           apache-airflow-providers-ftp==3.14.1 apache-airflow-providers-http==6.0.0
           apache-airflow-providers-imap==3.11.0 apache-airflow-providers-smtp==2.4.2
-          apache-airflow-providers-sqlite==4.3.0 "marshmallow<4" "sqlalchemy<2") ;;
+          apache-airflow-providers-sqlite==4.3.0 "marshmallow<4" "sqlalchemy<2"
+          apache-airflow-providers-amazon==9.22.0) ;;
+  3.3.1) pins=(apache-airflow-providers-amazon==9.34.0) ;;
   *) pins=() ;;
 esac
+# The amazon provider: the version MWAA's image ships for that Airflow version (its bill of
+# materials), so that MWAA's own clients (MwaaHook, MwaaTriggerDagRunOperator) run on the stack.
 
 "$python" -m venv "$scratch/venv"
 pyver="$("$scratch/venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
