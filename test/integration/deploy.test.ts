@@ -36,7 +36,7 @@ import {
   s3Writes,
   statsDelta,
 } from './deploy-helpers.js';
-import { stackMwaa, stackS3 } from '../support/stack.js';
+import { stackFetch, stackMwaa, stackS3 } from '../support/stack.js';
 
 const stack = requireLocalStack();
 const run = randomBytes(3).toString('hex');
@@ -111,7 +111,7 @@ function json(stdout: string) {
 const base = config('base');
 
 beforeAll(async () => {
-  const res = await fetch(`${stack.endpoints.mwaa}/_local/health`);
+  const res = await stackFetch(stack)(`${stack.endpoints.mwaa}/_local/health`);
   if (res.status !== 200) throw new Error(`control plane not healthy at ${stack.endpoints.mwaa}`);
 });
 
