@@ -168,7 +168,7 @@ function expectedAltNames(): string[] {
 /** What must be made again for the files in `files` to serve clients at `now`. */
 export function tlsRenewalNeeded(files: StackTlsFiles, now: Date): TlsRenewal {
   const ca = readCert(files.caCert);
-  if (!ca || !ca.ca || !lasts(ca, now) || !keyMatches(files.caKey, ca)) return 'all';
+  if (!ca?.ca || !lasts(ca, now) || !keyMatches(files.caKey, ca)) return 'all';
   const server = readCert(files.serverCert);
   if (!server || !lasts(server, now) || !keyMatches(files.serverKey, server)) return 'server';
   if (!server.checkIssued(ca) || !server.verify(ca.publicKey)) return 'server';
@@ -201,7 +201,8 @@ export async function ensureStackTls(options: EnsureTlsOptions): Promise<{ files
       throw new Error(`making the stack's TLS certificates in ${files.dir} with ${options.python} (cryptography) ${why}\n${tail}`);
     }
     const left = tlsRenewalNeeded(files, options.now);
-    if (left !== 'none') throw new Error(`the TLS certificates made in ${files.dir} do not check out (${left}); remove the folder and run up again`);
+    if (left !== 'none')
+      throw new Error(`the TLS certificates made in ${files.dir} do not check out (${left}); remove the folder and run up again`);
   }
   // Keys made by an older run, or copied around, may have lost their mode.
   for (const key of [files.caKey, files.serverKey]) if (existsSync(key)) chmodSync(key, 0o600);

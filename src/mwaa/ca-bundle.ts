@@ -41,7 +41,8 @@ export function readCaBundle(path: string, source: string): CaBundle {
     throw new UserError(`${source}=${path} cannot be read (${code}). ${fix}`, ExitCode.usage);
   }
   const certificates = text.match(PEM_CERTIFICATE) ?? [];
-  if (certificates.length === 0) throw new UserError(`${source}=${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----). ${fix}`, ExitCode.usage);
+  if (certificates.length === 0)
+    throw new UserError(`${source}=${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----). ${fix}`, ExitCode.usage);
   certificates.forEach((pem, index) => {
     try {
       new X509Certificate(pem);
@@ -79,7 +80,10 @@ export function profileCaBundle(env: NodeJS.ProcessEnv): { path: string; source:
 }
 
 /** The bundle this run trusts, or undefined for the default roots. */
-export function caBundleFor(settings: { aws: { caBundle?: string | undefined } }, env: NodeJS.ProcessEnv = process.env): CaBundle | undefined {
+export function caBundleFor(
+  settings: { aws: { caBundle?: string | undefined } },
+  env: NodeJS.ProcessEnv = process.env,
+): CaBundle | undefined {
   if (settings.aws.caBundle) return readCaBundle(settings.aws.caBundle, 'aws.caBundle');
   if (env.AWS_CA_BUNDLE) return readCaBundle(env.AWS_CA_BUNDLE, 'AWS_CA_BUNDLE');
   const fromProfile = profileCaBundle(env);

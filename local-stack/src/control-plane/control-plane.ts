@@ -231,7 +231,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const tls = state.tls;
   const scheme = tls ? 'https' : 'http';
   const server = tls
-    ? createHttpsServer({ cert: readFileSync(tls.serverCert), key: readFileSync(tls.serverKey) }, (req, res) => handler.emit('request', req, res))
+    ? createHttpsServer({ cert: readFileSync(tls.serverCert), key: readFileSync(tls.serverKey) }, (req, res) =>
+        handler.emit('request', req, res),
+      )
     : handler;
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);

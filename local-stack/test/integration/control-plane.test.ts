@@ -428,8 +428,8 @@ describe('control plane on the running stack', () => {
     // Airflow itself refuses a request without the credential.
     expect([401, 403]).toContain((await fetchCp(`https://${WebServerHostname}${api}/dags?limit=1`)).status);
     // A web login token serves one login.
-    expect((await fetchCp(`https://${WebServerHostname}${login}`, { ...form, body: `token=${encodeURIComponent(WebToken!)}` })).status).toBe(
-      403,
-    );
+    expect(
+      (await fetchCp(`https://${WebServerHostname}${login}`, { ...form, body: `token=${encodeURIComponent(WebToken!)}` })).status,
+    ).toBe(403);
   });
 });

@@ -71,7 +71,8 @@ describe('unmodified clients reach the stack over HTTPS with `eval "$(local env)
     const vars = Object.fromEntries(out.stdout.split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
     expect(stack.endpoints.mwaa).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     expect(vars.AWS_ENDPOINT_URL_MWAA).toBe(stack.endpoints.mwaa);
-    for (const name of ['AWS_CA_BUNDLE', 'NODE_EXTRA_CA_CERTS', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE']) expect(vars[name], name).toBe(stack.tls?.caCert);
+    for (const name of ['AWS_CA_BUNDLE', 'NODE_EXTRA_CA_CERTS', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE'])
+      expect(vars[name], name).toBe(stack.tls?.caCert);
     expect(vars.AWS_DISABLE_HOST_PREFIX_INJECTION).toBe('true');
   });
 
@@ -107,10 +108,7 @@ describe('unmodified clients reach the stack over HTTPS with `eval "$(local env)
     const boto = afterEval(`${refused} boto3`, ['AWS_CA_BUNDLE', 'REQUESTS_CA_BUNDLE']);
     expect(boto.stdout.trim()).toBe('SSLError');
     // requests reads CURL_CA_BUNDLE too.
-    const req = afterEval(`${refused} requests "$AWS_ENDPOINT_URL_MWAA"`, [
-      'REQUESTS_CA_BUNDLE',
-      'CURL_CA_BUNDLE',
-    ]);
+    const req = afterEval(`${refused} requests "$AWS_ENDPOINT_URL_MWAA"`, ['REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE']);
     expect(req.stdout.trim()).toBe('SSLError');
   });
 

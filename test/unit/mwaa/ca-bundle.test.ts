@@ -66,7 +66,10 @@ describe('caBundleFor: as the AWS CLI finds its bundle', () => {
     const a = file(first!, 'a.pem');
     const b = file(second!, 'b.pem');
     const config = file(`[default]\nregion = us-east-1\nca_bundle = ${a}\n\n[profile work]\nca_bundle=${b}\n`, 'config');
-    expect(caBundleFor(noConfig, { AWS_CONFIG_FILE: config })).toMatchObject({ path: a, source: `ca_bundle of profile default in ${config}` });
+    expect(caBundleFor(noConfig, { AWS_CONFIG_FILE: config })).toMatchObject({
+      path: a,
+      source: `ca_bundle of profile default in ${config}`,
+    });
     expect(caBundleFor(noConfig, { AWS_CONFIG_FILE: config, AWS_PROFILE: 'work' })).toMatchObject({ path: b });
     expect(caBundleFor(noConfig, { AWS_CONFIG_FILE: config, AWS_PROFILE: 'other' })).toBeUndefined();
   });
