@@ -44,7 +44,11 @@ export function tlsFiles(root: string): StackTlsFiles {
  * and renames it, keys created 0600, so a reader never sees half a file or a readable key.
  */
 export const MAKE_CERTS = `
-import datetime, ipaddress, os, sys
+import datetime
+import ipaddress
+import os
+import sys
+
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -52,32 +56,34 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 folder, what, now, ca_days, server_days = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 names = sys.argv[6:]
-start = datetime.datetime.fromtimestamp(now, datetime.timezone.utc) - datetime.timedelta(hours=1)
+start = datetime.datetime.fromtimestamp(now, datetime.UTC) - datetime.timedelta(hours=1)
 
 
 def write(name, data, mode):
     path = os.path.join(folder, name)
-    tmp = path + '.tmp'
+    tmp = path + ".tmp"
     if os.path.exists(tmp):
         os.unlink(tmp)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(fd, 'wb') as out:
+    with os.fdopen(fd, "wb") as out:
         out.write(data)
     os.chmod(tmp, mode)
     os.replace(tmp, path)
 
 
 def key_pem(key):
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def cert_pem(cert):
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
-if what == 'all':
+if what == "all":
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'mwaa-gpu-cicd local stack CA')])
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mwaa-gpu-cicd local stack CA")])
     ca_cert = (
         x509.CertificateBuilder()
         .subject_name(ca_name)
@@ -87,47 +93,41 @@ if what == 'all':
         .not_valid_before(start)
         .not_valid_after(start + datetime.timedelta(days=ca_days))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
-        )
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    write('ca-key.pem', key_pem(ca_key), 0o600)
-    write('ca.pem', cert_pem(ca_cert), 0o644)
+    write("ca-key.pem", key_pem(ca_key), 0o600)
+    write("ca.pem", cert_pem(ca_cert), 0o644)
 else:
-    with open(os.path.join(folder, 'ca-key.pem'), 'rb') as f:
+    with open(os.path.join(folder, "ca-key.pem"), "rb") as f:
         ca_key = serialization.load_pem_private_key(f.read(), None)
-    with open(os.path.join(folder, 'ca.pem'), 'rb') as f:
+    with open(os.path.join(folder, "ca.pem"), "rb") as f:
         ca_cert = x509.load_pem_x509_certificate(f.read())
 
 alt = []
 for name in names:
-    kind, value = name.split(':', 1)
-    alt.append(x509.DNSName(value) if kind == 'dns' else x509.IPAddress(ipaddress.ip_address(value)))
+    kind, value = name.split(":", 1)
+    alt.append(x509.DNSName(value) if kind == "dns" else x509.IPAddress(ipaddress.ip_address(value)))
 server_key = ec.generate_private_key(ec.SECP256R1())
 server_cert = (
     x509.CertificateBuilder()
-    .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'localhost')]))
+    .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
     .issuer_name(ca_cert.subject)
     .public_key(server_key.public_key())
     .serial_number(x509.random_serial_number())
     .not_valid_before(start)
     .not_valid_after(start + datetime.timedelta(days=server_days))
     .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-    .add_extension(
-        x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True
-    )
+    .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
     .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
     .add_extension(x509.SubjectAlternativeName(alt), critical=False)
     .add_extension(x509.SubjectKeyIdentifier.from_public_key(server_key.public_key()), critical=False)
-    .add_extension(
-        x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()), critical=False
-    )
+    .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()), critical=False)
     .sign(ca_key, hashes.SHA256())
 )
-write('server-key.pem', key_pem(server_key), 0o600)
-write('server.pem', cert_pem(server_cert), 0o644)
+write("server-key.pem", key_pem(server_key), 0o600)
+write("server.pem", cert_pem(server_cert), 0o644)
 `;
 
 /** What `ensureStackTls` did: nothing, a new server certificate, or a new CA and server certificate. */

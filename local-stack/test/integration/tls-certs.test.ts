@@ -11,11 +11,13 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { describe, expect, it } from 'vitest';
-import { CA_DAYS, ensureStackTls, RENEW_WITHIN_MS, SERVER_DAYS, tlsFiles } from '../../src/tls.js';
-import { requireStack } from '../../../test/support/stack.js';
+import { CA_DAYS, ensureStackTls, MAKE_CERTS, RENEW_WITHIN_MS, SERVER_DAYS, tlsFiles } from '../../src/tls.js';
+import { repoRoot, requireStack } from '../../../test/support/stack.js';
+import { spawnSync } from 'node:child_process';
 import { useTmpDir } from '../../../test/support/tmp.js';
 
-const python = join(requireStack().venvBin, 'python');
+const venvBin = requireStack().venvBin;
+const python = join(venvBin, 'python');
 const tmp = useTmpDir('stack-tls-');
 const DAY = 24 * 3600 * 1000;
 const now = new Date();
@@ -46,6 +48,19 @@ async function handshake(root: string, servername: string | undefined): Promise<
 }
 
 describe('the stack CA and server certificate', () => {
+  it('the Python that makes them passes ruff (lint and format) with the repository settings', () => {
+    const config = join(repoRoot, 'pyproject.toml');
+    for (const args of [['check'], ['format', '--check']]) {
+      const result = spawnSync(join(venvBin, 'ruff'), [...args, '--config', config, '--stdin-filename', 'make_certs.py', '-'], {
+        input: MAKE_CERTS,
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(`${result.stdout}${result.stderr}`, args.join(' ')).not.toMatch(/error|would reformat|reformatted/i);
+      expect(result.status, args.join(' ')).toBe(0);
+    }
+  });
+
   it('a CA and a server certificate for localhost and 127.0.0.1, keys 0600, valid from now', async () => {
     const root = tmp();
     const { files, renewed } = await ensureStackTls({ root, python, now });
