@@ -156,7 +156,7 @@ describe('deploy against the local stack', () => {
     const versionYaml = parseYaml(
       execFileSync('git', ['--git-dir', stack.git.remoteUrl, 'show', `${stack.git.branch}:www/version.yaml`], { encoding: 'utf8' }),
     ) as Record<string, unknown>;
-    const cli = createMwaaCli(mwaa, stack.environmentName, 'http', stack.airflowVersion as AirflowVersion);
+    const cli = createMwaaCli(mwaa, stack.environmentName, 'https', stack.airflowVersion as AirflowVersion, { fetch: stackFetch(stack) });
     for (const key of ['a', 'b', 'c', 'd']) {
       const got = await cli.run(['variables', 'get', key]);
       expect(got.stdout.trim(), `Variable ${key}: ${got.stderr}`).toBe(String(versionYaml[key]));
@@ -331,7 +331,8 @@ describe('deploy against the local stack', () => {
       },
     };
     try {
-      const cli = createMwaaCli(counting, stack.environmentName, 'http', stack.airflowVersion as AirflowVersion, {
+      const cli = createMwaaCli(counting, stack.environmentName, 'https', stack.airflowVersion as AirflowVersion, {
+        fetch: stackFetch(stack),
         tokenReuseMs: 10 * 60_000,
       });
       await cli.run(['version']);
