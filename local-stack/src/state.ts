@@ -42,7 +42,13 @@ export interface LocalStackState {
   region: string;
   bucket: string;
   secretArn: string;
+  /** `mwaa` is `https://127.0.0.1:<port>` (the API and the web server), s3 and secretsManager moto's plain HTTP. */
   endpoints: { s3: string; secretsManager: string; mwaa: string };
+  /**
+   * Added field (allowed by the contract): the stack's CA (tls.ts). Clients trust `caCert`; the
+   * control plane serves `serverCert` with `serverKey` (0600). Absent: the control plane speaks HTTP.
+   */
+  tls?: { caCert: string; serverCert: string; serverKey: string };
   ssh: {
     host: string;
     port: number;
