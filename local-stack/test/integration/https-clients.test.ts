@@ -64,6 +64,19 @@ except Exception as error:
     print(type(error).__name__)
 `;
 
+/** ListEnvironments as the API host sees it: `ok`, or the error and the URL botocore tried. */
+const PYTHON_PREFIX = `
+import re
+import boto3
+from botocore.config import Config
+try:
+    boto3.client('mwaa', config=Config(connect_timeout=5, retries={'total_max_attempts': 1})).list_environments()
+    print('ok')
+except Exception as error:
+    url = re.search(r'"(https?://[^/"]+)', str(error))
+    print(type(error).__name__, url.group(1) if url else str(error))
+`;
+
 describe('unmodified clients reach the stack over HTTPS with `eval "$(local env)"`', () => {
   it('prints the endpoint, the CA bundles and the host prefix switch, all pointing at this stack', () => {
     const out = afterEval('env');
@@ -110,6 +123,14 @@ describe('unmodified clients reach the stack over HTTPS with `eval "$(local env)
     // requests reads CURL_CA_BUNDLE too.
     const req = afterEval(`${refused} requests "$AWS_ENDPOINT_URL_MWAA"`, ['REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE']);
     expect(req.stdout.trim()).toBe('SSLError');
+  });
+
+  it("boto3 keeps MWAA's api. host prefix, which resolves nowhere, unless the switch local env prints is set", () => {
+    const python = join(stack.venvBin, 'python');
+    const call = shellJoin([python, '-c', PYTHON_PREFIX, stack.environmentName]);
+    expect(afterEval(call).stdout.trim()).toBe('ok');
+    const prefixed = afterEval(call, ['AWS_DISABLE_HOST_PREFIX_INJECTION']).stdout.trim();
+    expect(prefixed).toBe(`EndpointConnectionError ${new URL(stack.endpoints.mwaa).protocol}//api.${new URL(stack.endpoints.mwaa).host}`);
   });
 
   it('Node trusts it through NODE_EXTRA_CA_CERTS', () => {
