@@ -25,6 +25,8 @@ export function clientEnv(state: LocalStackState): [string, string][] {
     // botocore (configprovider.py: disable_host_prefix_injection) reads this variable too.
     ['AWS_DISABLE_HOST_PREFIX_INJECTION', 'true'],
   ];
+  // The stack's pinned AWS CLI v1 (its tools venv): "$MWAA_LOCAL_AWS_CLI" mwaa get-environment ...
+  if (state.awsCli) vars.push(['MWAA_LOCAL_AWS_CLI', state.awsCli]);
   if (state.tls) {
     const ca = state.tls.caCert;
     // AWS CLI and boto3; Node (read at start); Python requests (MwaaHook's web login); curl.

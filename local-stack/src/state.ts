@@ -36,6 +36,8 @@ export interface LocalStackState {
   pythonNote?: string;
   /** Holds airflow, python, pytest, ruff, moto_server. */
   venvBin: string;
+  /** Added field (allowed by the contract): the tools venv's AWS CLI v1 (`locks/aws-cli-py*.txt`). */
+  awsCli?: string;
   /** AIRFLOW_HOME; `dags/` and `plugins/` inside. */
   airflowHome: string;
   environmentName: string;

@@ -17,6 +17,7 @@ import { ensureBareRepo } from './git-fixture.js';
 import {
   AIRFLOW_VERSIONS,
   BUCKET,
+  awsCliLockPath,
   DAG_SYNC_INTERVAL_SECONDS,
   ENVIRONMENT_NAME,
   FALLBACK_PYTHON,
@@ -222,6 +223,7 @@ export async function up(options: UpOptions): Promise<UpResult> {
     airflowInfo = ports.info;
   }
   const mwaaPort = cpReusable ? portOf(sameLine!.endpoints.mwaa) : await portOrFree(sameLine ? portOf(sameLine.endpoints.mwaa) : undefined);
+  const mwaaEndpoint = `https://127.0.0.1:${mwaaPort}`;
   const baseProcesses: StackProcess[] = [moto.record, ssh.record];
   const state: LocalStackState = {
     formatVersion: 1,
@@ -231,12 +233,13 @@ export async function up(options: UpOptions): Promise<UpResult> {
     pythonVersion: python.minor,
     ...(python.fallbackNote ? { pythonNote: python.fallbackNote } : {}),
     venvBin: layout.venvBin,
+    awsCli: join(layout.awsCliVenvDir, 'bin', 'aws'),
     airflowHome: layout.airflowHome,
     environmentName: ENVIRONMENT_NAME,
     region: REGION,
     bucket: BUCKET,
     secretArn: aws.arn,
-    endpoints: { s3: moto.url, secretsManager: moto.url, mwaa: `https://127.0.0.1:${mwaaPort}` },
+    endpoints: { s3: moto.url, secretsManager: moto.url, mwaa: mwaaEndpoint },
     tls: { caCert: tls.files.caCert, serverCert: tls.files.serverCert, serverKey: tls.files.serverKey },
     ssh: {
       host: '127.0.0.1',
@@ -256,7 +259,13 @@ export async function up(options: UpOptions): Promise<UpResult> {
     lockSha256: venv.hash,
     airflow: {
       ...airflowInfo,
-      env: stackAirflowEnv(layout.airflowHome, moto.url, REGION),
+      env: stackAirflowEnv({
+        airflowHome: layout.airflowHome,
+        motoUrl: moto.url,
+        region: REGION,
+        mwaaEndpoint,
+        caBundle: tls.files.caCert,
+      }),
     },
   };
   writeState(root, state);
@@ -355,6 +364,17 @@ async function provisionLine(options: {
   const venv = await step(progress, now, `venv airflow-${version}`, async () => {
     const result = await ensureVenv({ python, venvDir: layout.venvDir, lockFile, log: join(layout.logsDir, `pip-${version}.log`) });
     return { ...result, detail: result.cached ? 'up to date (lock unchanged)' : `installed from ${lockFile}` };
+  });
+  await step(progress, now, 'venv aws-cli', async () => {
+    const awsLock = awsCliLockPath(repo, python.minor);
+    const result = await ensureVenv({
+      python,
+      venvDir: layout.awsCliVenvDir,
+      lockFile: awsLock,
+      log: join(layout.logsDir, 'pip-aws-cli.log'),
+      program: 'aws',
+    });
+    return { ...result, detail: result.cached ? 'up to date (lock unchanged)' : `installed from ${awsLock}` };
   });
 
   const home = await step(progress, now, 'airflow home', async () => {
