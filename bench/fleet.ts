@@ -25,7 +25,7 @@ import { dagSchema } from '../src/config/schema.js';
 import { createAirflowRest, type AirflowRest } from '../src/mwaa/rest-client.js';
 import { freePort } from '../local-stack/src/net.js';
 import { waitFor } from '../local-stack/src/processes.js';
-import { stackMwaa } from '../test/support/stack.js';
+import { stackFetch, stackMwaa } from '../test/support/stack.js';
 import { requireLocalStack, runDeploy } from '../test/integration/deploy-helpers.js';
 import { measureRun, type DagRunRow, type RunMeasure, type TaskInstanceRow } from './lib/fleet-run.js';
 import { median, printTable } from './support.js';
@@ -222,7 +222,8 @@ function executorSettings(): { parallelism: number; shown: Record<string, string
 
 // ---- main ---------------------------------------------------------------------------------------
 
-const rest = createAirflowRest(stackMwaa(stack), stack.environmentName, 'http', '3');
+// The stack's web server answers over HTTPS, with its own CA, as MWAA's does.
+const rest = createAirflowRest(stackMwaa(stack), stack.environmentName, 'https', '3', { fetch: stackFetch(stack) });
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     void cleanup(rest).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));

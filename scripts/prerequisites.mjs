@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The system programs the test suite (and, with --bench, the benchmarks) needs beyond Node: the
-// local stack's OpenSSH server, git, and a Python 3.11 or 3.12 with venv. Checked in well under a
+// local stack's OpenSSH server, git, a Python 3.11 or 3.12 with venv, and curl. Checked in well under a
 // second. When something is missing: as root with apt-get, install it and say so; otherwise stop
 // with the one command that installs it. Usage: node scripts/prerequisites.mjs [--bench]
 import { spawnSync } from 'node:child_process';
@@ -34,6 +34,8 @@ const needs = [
   { what: 'ssh-keygen', ok: () => onPath('ssh-keygen'), pkg: 'openssh-client' },
   { what: 'git', ok: () => onPath('git'), pkg: 'git' },
   { what: 'Python 3.11 or 3.12 with venv', ok: pythonWithVenv, pkg: 'python3-venv' },
+  // An HTTPS client we did not write, configured by `local env` alone (https-clients.test.ts).
+  { what: "curl (a third-party client of the stack's HTTPS endpoint)", ok: () => onPath('curl'), pkg: 'curl' },
 ];
 if (process.argv.includes('--bench')) {
   needs.push(

@@ -153,6 +153,8 @@ const LINE_DEPENDENT_SUITES = [
   'test/integration/monitoring.test.ts',
   // Airflow's own CLI parser of the line's venv against the CLI table's.
   'test/integration/airflow-cli-parser.test.ts',
+  // The AWS CLI, boto3 and the line's amazon provider (MwaaHook, MwaaTriggerDagRunOperator) against the stack.
+  'test/integration/third-party-clients.test.ts',
   'local-stack/test/integration',
 ];
 

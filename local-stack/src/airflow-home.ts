@@ -295,15 +295,32 @@ export function airflowCliEnv(airflowHome: string, venvBin: string): NodeJS.Proc
   return env;
 }
 
-/** What every Airflow process of the stack gets on top of its normal env (goes to state.airflow.env). */
-export function stackAirflowEnv(airflowHome: string, motoUrl: string, region: string): Record<string, string> {
+/**
+ * What every Airflow process of the stack gets on top of its normal env (goes to state.airflow.env).
+ * Its tasks reach moto through AWS_ENDPOINT_URL, and MWAA (Apache's MwaaHook and
+ * MwaaTriggerDagRunOperator in a DAG) the way an MWAA environment's workers reach the MWAA API:
+ * through the documented settings `local env` prints for any client, the service's endpoint
+ * (AWS_ENDPOINT_URL_MWAA wins over AWS_ENDPOINT_URL), the CA bundle (botocore's, and requests' for
+ * MwaaHook's web login), and botocore's switch for MWAA's `api.` host prefix.
+ */
+export function stackAirflowEnv(input: {
+  airflowHome: string;
+  motoUrl: string;
+  region: string;
+  mwaaEndpoint: string;
+  caBundle: string;
+}): Record<string, string> {
   return {
-    AIRFLOW_HOME: airflowHome,
-    AWS_ENDPOINT_URL: motoUrl,
+    AIRFLOW_HOME: input.airflowHome,
+    AWS_ENDPOINT_URL: input.motoUrl,
+    AWS_ENDPOINT_URL_MWAA: input.mwaaEndpoint,
+    AWS_CA_BUNDLE: input.caBundle,
+    REQUESTS_CA_BUNDLE: input.caBundle,
+    AWS_DISABLE_HOST_PREFIX_INJECTION: 'true',
     AWS_ACCESS_KEY_ID: 'test',
     AWS_SECRET_ACCESS_KEY: 'test',
-    AWS_DEFAULT_REGION: region,
-    AWS_REGION: region,
+    AWS_DEFAULT_REGION: input.region,
+    AWS_REGION: input.region,
     NO_PROXY: '127.0.0.1,localhost',
     PYTHONUNBUFFERED: '1',
   };

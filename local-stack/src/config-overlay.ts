@@ -14,7 +14,8 @@ export function localStackOverlay(state: LocalStackState): Record<string, unknow
       region: state.region,
       accountId: LOCAL_ACCOUNT_ID,
       bucket: state.bucket,
-      webserverScheme: 'http',
+      // The web server shares the API's endpoint, and so its scheme (https once `up` made the CA).
+      webserverScheme: state.endpoints.mwaa.startsWith('https:') ? 'https' : 'http',
     },
     aws: {
       // moto serves CloudWatch at the same URL as S3 and Secrets Manager.
@@ -24,6 +25,7 @@ export function localStackOverlay(state: LocalStackState): Record<string, unknow
         mwaa: state.endpoints.mwaa,
         cloudWatch: state.endpoints.s3,
       },
+      ...(state.tls ? { caBundle: state.tls.caCert } : {}),
     },
     ssh: { user: state.ssh.user, hostKeyPolicy: 'strict' },
     secrets: { sshKeyArn: state.secretArn },

@@ -4,6 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { UserError } from '../../src/errors.js';
+import { fetchTrusting } from '../../src/mwaa/ca-bundle.js';
 import { spawnDetached } from './processes.js';
 import type { StackProcess } from './state.js';
 
@@ -47,15 +48,20 @@ export function startControlPlane(options: {
   });
 }
 
-export async function controlPlaneHealthy(url: string): Promise<boolean> {
-  const response = await fetch(`${url}/_local/health`, { signal: AbortSignal.timeout(3_000) });
+/** A fetch for the control plane: trusting the stack's CA (its PEM file) when it serves HTTPS. */
+export function controlPlaneFetch(caCert: string | undefined): typeof fetch {
+  return caCert === undefined ? fetch : fetchTrusting(readFileSync(caCert, 'utf8'));
+}
+
+export async function controlPlaneHealthy(url: string, caCert?: string): Promise<boolean> {
+  const response = await controlPlaneFetch(caCert)(`${url}/_local/health`, { signal: AbortSignal.timeout(3_000) });
   await response.body?.cancel();
   return response.status === 200;
 }
 
 /** MWAA GetEnvironment answers 200 for the stack's environment. */
-export async function mwaaAnswers(url: string, environmentName: string): Promise<boolean> {
-  const response = await fetch(`${url}/environments/${encodeURIComponent(environmentName)}`, {
+export async function mwaaAnswers(url: string, environmentName: string, caCert?: string): Promise<boolean> {
+  const response = await controlPlaneFetch(caCert)(`${url}/environments/${encodeURIComponent(environmentName)}`, {
     signal: AbortSignal.timeout(3_000),
   });
   await response.body?.cancel();

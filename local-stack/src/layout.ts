@@ -36,6 +36,8 @@ export interface StackLayout {
   root: string;
   venvDir: string;
   venvBin: string;
+  /** The tools venv (the AWS CLI), shared by both lines like their venvs. */
+  awsCliVenvDir: string;
   airflowHome: string;
   logsDir: string;
   sshDir: string;
@@ -59,6 +61,7 @@ export function layoutFor(root: string, airflowVersion: string, venvsDir: string
     root,
     venvDir,
     venvBin: join(venvDir, 'bin'),
+    awsCliVenvDir: awsCliVenvDir(venvsDir),
     airflowHome: join(root, `airflow-${airflowVersion}`),
     logsDir,
     sshDir: join(root, 'ssh'),
@@ -111,6 +114,19 @@ export function repoRoot(from: string = fileURLToPath(import.meta.url)): string 
 /** One lock per Airflow version and Python version (wheels and resolutions differ between Pythons). */
 export function lockPath(repo: string, airflowVersion: string, pythonVersion: string): string {
   return join(repo, 'local-stack', 'locks', `airflow-${airflowVersion}-py${pythonVersion}.txt`);
+}
+
+/**
+ * The tools venv: the AWS CLI v1 from PyPI, pinned (`locks/aws-cli-py<python>.txt`), that the
+ * third-party client tests and the README's examples run against the stack. One per venvs
+ * directory, beside the lines' venvs; `local env` prints where its `aws` is.
+ */
+export function awsCliVenvDir(venvsDir: string): string {
+  return join(venvsDir, 'aws-cli');
+}
+
+export function awsCliLockPath(repo: string, pythonVersion: string): string {
+  return join(repo, 'local-stack', 'locks', `aws-cli-py${pythonVersion}.txt`);
 }
 
 export function controlPlaneScript(repo: string): string {

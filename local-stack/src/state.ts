@@ -36,13 +36,21 @@ export interface LocalStackState {
   pythonNote?: string;
   /** Holds airflow, python, pytest, ruff, moto_server. */
   venvBin: string;
+  /** Added field (allowed by the contract): the tools venv's AWS CLI v1 (`locks/aws-cli-py*.txt`). */
+  awsCli?: string;
   /** AIRFLOW_HOME; `dags/` and `plugins/` inside. */
   airflowHome: string;
   environmentName: string;
   region: string;
   bucket: string;
   secretArn: string;
+  /** `mwaa` is `https://127.0.0.1:<port>` (the API and the web server), s3 and secretsManager moto's plain HTTP. */
   endpoints: { s3: string; secretsManager: string; mwaa: string };
+  /**
+   * Added field (allowed by the contract): the stack's CA (tls.ts). Clients trust `caCert`; the
+   * control plane serves `serverCert` with `serverKey` (0600). Absent: the control plane speaks HTTP.
+   */
+  tls?: { caCert: string; serverCert: string; serverKey: string };
   ssh: {
     host: string;
     port: number;

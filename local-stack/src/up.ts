@@ -17,6 +17,7 @@ import { ensureBareRepo } from './git-fixture.js';
 import {
   AIRFLOW_VERSIONS,
   BUCKET,
+  awsCliLockPath,
   DAG_SYNC_INTERVAL_SECONDS,
   ENVIRONMENT_NAME,
   FALLBACK_PYTHON,
@@ -41,6 +42,7 @@ import { clearPending, readPending, recordPending } from './pending.js';
 import { stackProcessEnv } from './strays.js';
 import { readStateIfPresent, statePath, writeState, type AirflowLine, type LocalStackState, type StackProcess } from './state.js';
 import { findPython, ensureVenv } from './venv.js';
+import { ensureStackTls } from './tls.js';
 
 export interface UpOptions {
   root: string;
@@ -93,6 +95,12 @@ export async function up(options: UpOptions): Promise<UpResult> {
   const started: string[] = [];
 
   const { python, lockFile, venv, home } = await provisionLine({ layout, line, repo, env, progress, now });
+
+  const tls = await step(progress, now, 'tls', async () => {
+    const made = await ensureStackTls({ root, python: join(layout.venvBin, 'python'), now: new Date() });
+    const what = { none: 'present', server: 'new server certificate', all: 'new CA and server certificate' }[made.renewed];
+    return { cached: made.renewed === 'none', detail: `${what} (CA ${made.files.caCert})`, ...made };
+  });
 
   const ssh = await step(progress, now, 'sshd', async () => {
     const files = sshFiles(layout.sshDir);
@@ -188,11 +196,13 @@ export async function up(options: UpOptions): Promise<UpResult> {
   const oldCp = sameLine?.processes.find((p) => p.name === 'control-plane');
   const oldCpRef = oldCp ? recordedRef(oldCp) : undefined;
   const cpAlive = oldCpRef !== undefined;
-  // A control plane that outlived a restarted moto would talk to a dead endpoint: restart it too.
-  const cpReusable = cpAlive && reused.includes('moto') && sameLine !== undefined;
+  // A control plane that outlived a restarted moto would talk to a dead endpoint: restart it too;
+  // one that serves plain HTTP or an older certificate must restart to serve the current one.
+  const cpReusable =
+    cpAlive && reused.includes('moto') && sameLine !== undefined && tls.renewed === 'none' && sameLine.endpoints.mwaa.startsWith('https:');
   // Stop a control plane that cannot be kept before picking ports, so its port can be taken again.
   if (oldCpRef && !cpReusable) {
-    progress({ kind: 'note', message: 'stopping the control plane (moto was restarted)' });
+    progress({ kind: 'note', message: 'stopping the control plane (moto was restarted, or its certificate or scheme changed)' });
     await stopPid(oldCpRef, 40_000);
   }
   if (!cpReusable) {
@@ -213,6 +223,7 @@ export async function up(options: UpOptions): Promise<UpResult> {
     airflowInfo = ports.info;
   }
   const mwaaPort = cpReusable ? portOf(sameLine!.endpoints.mwaa) : await portOrFree(sameLine ? portOf(sameLine.endpoints.mwaa) : undefined);
+  const mwaaEndpoint = `https://127.0.0.1:${mwaaPort}`;
   const baseProcesses: StackProcess[] = [moto.record, ssh.record];
   const state: LocalStackState = {
     formatVersion: 1,
@@ -222,12 +233,14 @@ export async function up(options: UpOptions): Promise<UpResult> {
     pythonVersion: python.minor,
     ...(python.fallbackNote ? { pythonNote: python.fallbackNote } : {}),
     venvBin: layout.venvBin,
+    awsCli: join(layout.awsCliVenvDir, 'bin', 'aws'),
     airflowHome: layout.airflowHome,
     environmentName: ENVIRONMENT_NAME,
     region: REGION,
     bucket: BUCKET,
     secretArn: aws.arn,
-    endpoints: { s3: moto.url, secretsManager: moto.url, mwaa: `http://127.0.0.1:${mwaaPort}` },
+    endpoints: { s3: moto.url, secretsManager: moto.url, mwaa: mwaaEndpoint },
+    tls: { caCert: tls.files.caCert, serverCert: tls.files.serverCert, serverKey: tls.files.serverKey },
     ssh: {
       host: '127.0.0.1',
       port: ssh.port,
@@ -246,7 +259,13 @@ export async function up(options: UpOptions): Promise<UpResult> {
     lockSha256: venv.hash,
     airflow: {
       ...airflowInfo,
-      env: stackAirflowEnv(layout.airflowHome, moto.url, REGION),
+      env: stackAirflowEnv({
+        airflowHome: layout.airflowHome,
+        motoUrl: moto.url,
+        region: REGION,
+        mwaaEndpoint,
+        caBundle: tls.files.caCert,
+      }),
     },
   };
   writeState(root, state);
@@ -267,7 +286,7 @@ export async function up(options: UpOptions): Promise<UpResult> {
     const record = recordOf('control-plane', pid, layout.controlPlaneLog);
     state.processes = [...baseProcesses, record];
     writeState(root, state);
-    await waitFor('control plane', () => controlPlaneHealthy(state.endpoints.mwaa), 120_000, {
+    await waitFor('control plane', () => controlPlaneHealthy(state.endpoints.mwaa, state.tls?.caCert), 120_000, {
       alive: () => recordedAlive(record),
       hint: `See ${layout.controlPlaneLog}`,
     });
@@ -346,6 +365,17 @@ async function provisionLine(options: {
     const result = await ensureVenv({ python, venvDir: layout.venvDir, lockFile, log: join(layout.logsDir, `pip-${version}.log`) });
     return { ...result, detail: result.cached ? 'up to date (lock unchanged)' : `installed from ${lockFile}` };
   });
+  await step(progress, now, 'venv aws-cli', async () => {
+    const awsLock = awsCliLockPath(repo, python.minor);
+    const result = await ensureVenv({
+      python,
+      venvDir: layout.awsCliVenvDir,
+      lockFile: awsLock,
+      log: join(layout.logsDir, 'pip-aws-cli.log'),
+      program: 'aws',
+    });
+    return { ...result, detail: result.cached ? 'up to date (lock unchanged)' : `installed from ${awsLock}` };
+  });
 
   const home = await step(progress, now, 'airflow home', async () => {
     const result = await prepareAirflowHome({
@@ -404,7 +434,7 @@ export async function checkEndpoints(state: LocalStackState): Promise<void> {
   } finally {
     sm.destroy();
   }
-  if (!(await mwaaAnswers(state.endpoints.mwaa, state.environmentName)))
+  if (!(await mwaaAnswers(state.endpoints.mwaa, state.environmentName, state.tls?.caCert)))
     throw new Error('the MWAA control plane does not answer GetEnvironment');
   if (!(await sshBannerSeen(state.ssh.port))) throw new Error('sshd does not answer');
 }

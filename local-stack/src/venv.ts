@@ -116,9 +116,10 @@ export function lockHash(lockFile: string, python: PythonInfo): string {
   return hash.digest('hex');
 }
 
-export function venvIsCurrent(venvDir: string, hash: string): boolean {
+/** `program`: the venv's entry point that must exist (`airflow` for a line's venv, `aws` for the tools venv). */
+export function venvIsCurrent(venvDir: string, hash: string, program = 'airflow'): boolean {
   try {
-    return readFileSync(join(venvDir, MARKER), 'utf8').trim() === hash && existsSync(join(venvDir, 'bin', 'airflow'));
+    return readFileSync(join(venvDir, MARKER), 'utf8').trim() === hash && existsSync(join(venvDir, 'bin', program));
   } catch {
     return false;
   }
@@ -130,10 +131,12 @@ export async function ensureVenv(options: {
   venvDir: string;
   lockFile: string;
   log: string;
+  /** The entry point the lock installs (default `airflow`). */
+  program?: string;
 }): Promise<{ cached: boolean; hash: string }> {
   if (!existsSync(options.lockFile)) throw new Error(`lock file missing: ${options.lockFile}`);
   const hash = lockHash(options.lockFile, options.python);
-  if (venvIsCurrent(options.venvDir, hash)) return { cached: true, hash };
+  if (venvIsCurrent(options.venvDir, hash, options.program)) return { cached: true, hash };
 
   // A venv cannot be moved (scripts carry absolute shebangs), so it is rebuilt in place; the marker
   // is written last, so an interrupted build is simply rebuilt next time.

@@ -132,6 +132,13 @@ export const awsSchema = z
       })
       .default({})
       .describe('Endpoint overrides (the local stack sets these); AWS_ENDPOINT_URL* also apply.'),
+    caBundle: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "A PEM file of CA certificates to trust instead of the default roots, for AWS and the MWAA web server, as the AWS CLI's ca_bundle (which applies too, as does AWS_CA_BUNDLE; this wins). The local stack sets its own CA.",
+      ),
   })
   .default({ endpoints: {} })
   .describe('AWS client settings.');

@@ -13,6 +13,7 @@ import type { Clock } from './clock.js';
 import { targetsFromArtifacts, type DeployDeps, type DeployOptions, type DeploySettings } from './deploy.js';
 import type { DeployEvent } from './events.js';
 import { mwaaAccess } from '../mwaa/access.js';
+import { caBundleFor } from '../mwaa/ca-bundle.js';
 import type { DeployTarget } from './plan.js';
 
 /** What the deployer reads of one generated environment: the artifacts' bytes and the manifest. */
@@ -74,7 +75,12 @@ export function deployDeps(
 ): DeployDeps {
   const access = mwaaAccess(
     clients.mwaa,
-    { environmentName: config.mwaa.environmentName, webserverScheme: config.mwaa.webserverScheme, airflowVersion: config.airflow.version },
+    {
+      environmentName: config.mwaa.environmentName,
+      webserverScheme: config.mwaa.webserverScheme,
+      airflowVersion: config.airflow.version,
+      ca: caBundleFor(config)?.pem,
+    },
     (message) => emit({ type: 'warning', message }),
   );
   return {

@@ -7,6 +7,7 @@
 import type { MWAAClient } from '@aws-sdk/client-mwaa';
 import { airflowApi, type AirflowApi } from './airflow-api.js';
 import { createMwaaCli, type MwaaCli } from './cli-client.js';
+import { fetchTrusting } from './ca-bundle.js';
 import { transportLimits, type TransportLimits } from './limits.js';
 import { endpointHost, remoteCallOf, tagFailuresOfFetch, tagRemoteCall } from './remote-call.js';
 import { createAirflowRest, WEB_LOGIN } from './rest-client.js';
@@ -17,6 +18,8 @@ export interface MwaaAccessSettings {
   webserverScheme: 'https' | 'http';
   /** The environment's Airflow version: the REST prefix follows its line, the CLI forms the version. */
   airflowVersion: AirflowVersion;
+  /** PEM certificates the web server's certificate must chain to, instead of the default roots (ca-bundle.ts). */
+  ca?: string | undefined;
 }
 
 export interface MwaaAccess {
@@ -57,7 +60,7 @@ export function mwaaAccess(
 ): MwaaAccess {
   const bounds = { requestTimeoutMs: limits.requestTimeoutMs, maxAnswerBytes: limits.maxAnswerBytes };
   let lastHost: string | undefined;
-  const tagged = tagFailuresOfFetch(fetch);
+  const tagged = tagFailuresOfFetch(settings.ca === undefined ? fetch : fetchTrusting(settings.ca));
   const doFetch: typeof fetch = (resource, init) => {
     const url = new URL(resource instanceof Request ? resource.url : String(resource));
     lastHost = endpointHost(url.protocol, url.hostname, url.port);

@@ -74,6 +74,7 @@ const NETWORK_CODES = new Set([
   'DEPTH_ZERO_SELF_SIGNED_CERT',
   'SELF_SIGNED_CERT_IN_CHAIN',
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
@@ -282,7 +283,7 @@ function unanswered(code: string, host: string): string {
   }
   if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return `There is no route to ${host}`;
   if (code.startsWith('ERR_TLS') || code.includes('CERT') || code === 'EPROTO') {
-    return `${host}'s TLS certificate or handshake was refused (${code}): is it the endpoint you meant, and is its CA trusted (NODE_EXTRA_CA_CERTS)?`;
+    return `${host}'s TLS certificate or handshake was refused (${code}): is it the endpoint you meant, and is its CA trusted (AWS_CA_BUNDLE, or aws.caBundle in the config)?`;
   }
   return `Nothing answered at ${host}`;
 }

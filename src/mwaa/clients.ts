@@ -10,6 +10,7 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { MWAAClient } from '@aws-sdk/client-mwaa';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { caBundleFor } from './ca-bundle.js';
 import { transportLimits, type TransportLimits } from './limits.js';
 import { tagFailuresOf } from './remote-call.js';
 import { type RequestHandlerLike, withRequestBounds } from './request-deadline.js';
@@ -24,6 +25,8 @@ export interface AwsSettings {
       mwaa?: string | undefined;
       cloudWatch?: string | undefined;
     };
+    /** A CA bundle to trust instead of the default roots (ca-bundle.ts: also AWS_CA_BUNDLE, ca_bundle). */
+    caBundle?: string | undefined;
   };
   localStack: boolean;
 }
@@ -45,6 +48,13 @@ export interface ClientTarget {
   maxAttempts?: number;
   /** Timeouts (default: transportLimits() of the process environment). */
   limits?: TransportLimits;
+  /** PEM certificates to trust instead of the default roots (a CaBundle's pem). */
+  ca?: string | undefined;
+}
+
+/** The https agent's options: the client's CA bundle, when it has one (the handler adds keep-alive). */
+function httpsAgent(target: ClientTarget): { httpsAgent?: { ca: string } } {
+  return target.ca ? { httpsAgent: { ca: target.ca } } : {};
 }
 
 function common(target: ClientTarget) {
@@ -56,7 +66,7 @@ function common(target: ClientTarget) {
     // @smithy/node-http-handler 4 (S3, CloudWatch, Secrets Manager): socketTimeout is the longest
     // silence on an open connection. Its requestTimeout would also cut an upload that takes longer
     // than the deadline to send, so the deadline is ours (withRequestBounds) instead.
-    requestHandler: { connectionTimeout: limits.connectTimeoutMs, socketTimeout: limits.requestTimeoutMs },
+    requestHandler: { connectionTimeout: limits.connectTimeoutMs, socketTimeout: limits.requestTimeoutMs, ...httpsAgent(target) },
   };
 }
 
@@ -114,7 +124,7 @@ export function createMwaaClient(target: ClientTarget): MWAAClient {
     ...common(target),
     // @aws-sdk/client-mwaa 3.523 builds @smithy/node-http-handler 2, whose requestTimeout is the
     // longest silence on an open connection (it has no socketTimeout).
-    requestHandler: { connectionTimeout: limits.connectTimeoutMs, requestTimeout: limits.requestTimeoutMs },
+    requestHandler: { connectionTimeout: limits.connectTimeoutMs, requestTimeout: limits.requestTimeoutMs, ...httpsAgent(target) },
     ...(target.endpoint ? { endpoint: target.endpoint, disableHostPrefix: true } : {}),
   });
   return tagFailuresOf(bounded(client, 'MWAA', target));
@@ -134,7 +144,12 @@ export interface AwsClients {
 }
 
 export function createAwsClients(config: AwsSettings, env: NodeJS.ProcessEnv = process.env): AwsClients {
-  const base = { region: config.mwaa.region, localStack: config.localStack, limits: transportLimits(env) };
+  const base = {
+    region: config.mwaa.region,
+    localStack: config.localStack,
+    limits: transportLimits(env),
+    ca: caBundleFor(config, env)?.pem,
+  };
   return {
     s3: createS3Client({ ...base, endpoint: endpointFor(config.aws.endpoints.s3, 'AWS_ENDPOINT_URL_S3', env) }),
     secretsManager: createSecretsManagerClient({

@@ -180,11 +180,13 @@ async function defaultVariableReader(
   events: (event: CheckEvent) => void,
 ): Promise<VariableReader> {
   const { mwaaAccess } = await import('../mwaa/access.js');
+  const { caBundleFor } = await import('../mwaa/ca-bundle.js');
   const mwaa = options.aws?.mwaa ?? (await import('../mwaa/clients.js')).createAwsClients(config).mwaa;
   const settings = {
     environmentName: config.mwaa.environmentName,
     webserverScheme: config.mwaa.webserverScheme,
     airflowVersion: config.airflow.version,
+    ca: caBundleFor(config)?.pem,
   };
   return mwaaAccess(mwaa, settings, (message) => events({ type: 'warning', message })).airflow;
 }

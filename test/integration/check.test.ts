@@ -13,6 +13,7 @@ import { createAwsClients } from '../../src/mwaa/clients.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { ResolvedConfig } from '../../src/config/resolved.js';
 import { createMwaaCli } from '../../src/mwaa/cli-client.js';
+import { stackFetch } from '../support/stack.js';
 import { readStateIfPresent, stackRoot, type LocalStackState } from '../../local-stack/src/state.js';
 import { runRuntimeCheck, type CheckReport, type ServerReport } from '../../src/runtime-check/index.js';
 import { runCli } from './check-cli.js';
@@ -79,8 +80,8 @@ function writeVariantConfig(path: string, servers: Array<{ name: string; workspa
     `  ${ENV}:`,
     // The environment's own version: the line decides how MWAA's web login and REST API are reached.
     `    airflow: { version: "${state.airflowVersion}" }`,
-    `    mwaa: { environmentName: ${state.environmentName}, region: ${state.region}, bucket: airflow-check-it, webserverScheme: http }`,
-    `    aws: { endpoints: { s3: "${state.endpoints.s3}", secretsManager: "${state.endpoints.secretsManager}", mwaa: "${state.endpoints.mwaa}" } }`,
+    `    mwaa: { environmentName: ${state.environmentName}, region: ${state.region}, bucket: airflow-check-it }`,
+    `    aws: { endpoints: { s3: "${state.endpoints.s3}", secretsManager: "${state.endpoints.secretsManager}", mwaa: "${state.endpoints.mwaa}" }, caBundle: "${state.tls?.caCert}" }`,
     `    secrets: { sshKeyArn: "${state.secretArn}" }`,
     `    ssh: { user: ${state.ssh.user}, connectTimeoutSeconds: 10, connectRetries: 2, commandTimeoutSeconds: 30 }`,
     `    git: { repoUrl: "${state.git.remoteUrl}", branch: ${state.git.branch}, checkoutDir: cicd-test }`,
@@ -278,12 +279,16 @@ describe("check --compare-variables through Airflow's REST API", () => {
 
   afterAll(async () => {
     if (!config) return;
-    const cli = createMwaaCli(createAwsClients(config).mwaa, config.mwaa.environmentName, 'http', config.airflow.version);
+    const cli = createMwaaCli(createAwsClients(config).mwaa, config.mwaa.environmentName, 'https', config.airflow.version, {
+      fetch: stackFetch(state),
+    });
     for (const key of keys) await cli.run(['variables', 'delete', key]).catch(() => undefined);
   });
 
   it('shows a diff table and fails when a Variable differs from the file or is missing', async () => {
-    const cli = createMwaaCli(createAwsClients(config).mwaa, config.mwaa.environmentName, 'http', config.airflow.version);
+    const cli = createMwaaCli(createAwsClients(config).mwaa, config.mwaa.environmentName, 'https', config.airflow.version, {
+      fetch: stackFetch(state),
+    });
     // a and b as the DAG would write them, c different, d absent.
     await cli.run(['variables', 'set', 'good__rc_check_a', String(fileValues.a)]);
     await cli.run(['variables', 'set', 'good__rc_check_b', String(fileValues.b)]);

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { LocalStackState } from '../../local-stack/src/state.js';
-import { requireStack } from '../support/stack.js';
+import { requireStack, stackFetch } from '../support/stack.js';
 
 export const repoRoot = resolve(import.meta.dirname, '../..');
 
@@ -48,7 +48,7 @@ export function explicitStackEnvironment(
       bucket: stack.bucket,
       ...options.mwaa,
     },
-    aws: { endpoints: { ...stack.endpoints, ...options.endpoints } },
+    aws: { endpoints: { ...stack.endpoints, ...options.endpoints }, ...(stack.tls ? { caBundle: stack.tls.caCert } : {}) },
     secrets: { sshKeyArn: stack.secretArn },
     ssh: { user: stack.ssh.user },
     servers: [
@@ -183,18 +183,18 @@ export interface ControlPlaneStats {
 
 /** POSTs a switch to the control plane's /_local/ tooling (behaviour, status). */
 export async function controlPlaneSet(state: LocalStackState, path: 'behaviour' | 'status', body: object): Promise<void> {
-  const res = await fetch(`${state.endpoints.mwaa}/_local/${path}`, { method: 'POST', body: JSON.stringify(body) });
+  const res = await stackFetch(state)(`${state.endpoints.mwaa}/_local/${path}`, { method: 'POST', body: JSON.stringify(body) });
   if (res.status !== 200) throw new Error(`POST /_local/${path} answered ${res.status}: ${await res.text()}`);
 }
 
 /** Starts counting the most concurrent CLI requests afresh. */
 export async function resetCliPeak(state: LocalStackState): Promise<void> {
-  const res = await fetch(`${state.endpoints.mwaa}/_local/stats/cli-peak`, { method: 'DELETE' });
+  const res = await stackFetch(state)(`${state.endpoints.mwaa}/_local/stats/cli-peak`, { method: 'DELETE' });
   if (res.status !== 200) throw new Error(`DELETE /_local/stats/cli-peak answered ${res.status}`);
 }
 
 export async function controlPlaneStats(state: LocalStackState): Promise<ControlPlaneStats> {
-  const res = await fetch(`${state.endpoints.mwaa}/_local/stats`);
+  const res = await stackFetch(state)(`${state.endpoints.mwaa}/_local/stats`);
   if (res.status !== 200) throw new Error(`GET /_local/stats answered ${res.status}`);
   return (await res.json()) as ControlPlaneStats;
 }

@@ -4,7 +4,8 @@
  * a denied web login (the listed CLI commands take over, one request at a time), and the statuses
  * MWAA passes through on its own (MAINTENANCE, CREATING_SNAPSHOT). The real CLI, as users run it.
  */
-import { type Environment, GetEnvironmentCommand, MWAAClient, UpdateEnvironmentCommand } from '@aws-sdk/client-mwaa';
+import { type Environment, GetEnvironmentCommand, UpdateEnvironmentCommand } from '@aws-sdk/client-mwaa';
+import { stackMwaa } from '../support/stack.js';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,8 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { controlPlaneSet, controlPlaneStats, requireLocalStack, resetCliPeak, runDeploy, statsDelta } from './deploy-helpers.js';
 
 const stack = requireLocalStack();
-const creds = { accessKeyId: 'test', secretAccessKey: 'test' };
-const mwaa = new MWAAClient({ endpoint: stack.endpoints.mwaa, region: stack.region, disableHostPrefix: true, credentials: creds });
+const mwaa = stackMwaa(stack);
 const TASK_LOG_GROUP = `arn:aws:logs:${stack.region}:123456789012:log-group:airflow-${stack.environmentName}-Task`;
 
 async function setTaskLogging(enabled: boolean): Promise<void> {

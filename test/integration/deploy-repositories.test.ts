@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createMwaaCli } from '../../src/mwaa/cli-client.js';
 import type { AirflowVersion } from '../../src/mwaa/versions.js';
 import { configVariant, requireLocalStack, runCheck, runDeploy } from './deploy-helpers.js';
-import { stackMwaa } from '../support/stack.js';
+import { stackFetch, stackMwaa } from '../support/stack.js';
 
 const stack = requireLocalStack();
 const mwaa = stackMwaa(stack);
@@ -43,7 +43,7 @@ describe('a config with two repositories', () => {
     const versionYaml = parseYaml(
       execFileSync('git', ['--git-dir', stack.git.remoteUrl, 'show', `${stack.git.branch}:www/version.yaml`], { encoding: 'utf8' }),
     ) as Record<string, unknown>;
-    const cli = createMwaaCli(mwaa, stack.environmentName, 'http', stack.airflowVersion as AirflowVersion);
+    const cli = createMwaaCli(mwaa, stack.environmentName, 'https', stack.airflowVersion as AirflowVersion, { fetch: stackFetch(stack) });
     for (const repository of ['etl', 'second']) {
       for (const key of ['a', 'b', 'c', 'd']) {
         const got = await cli.run(['variables', 'get', `${repository}__${key}`]);

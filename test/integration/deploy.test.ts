@@ -37,7 +37,7 @@ import {
   s3Writes,
   statsDelta,
 } from './deploy-helpers.js';
-import { stackMwaa, stackS3 } from '../support/stack.js';
+import { stackFetch, stackMwaa, stackS3 } from '../support/stack.js';
 
 const stack = requireLocalStack();
 const run = randomBytes(3).toString('hex');
@@ -112,7 +112,7 @@ function json(stdout: string) {
 const base = config('base');
 
 beforeAll(async () => {
-  const res = await fetch(`${stack.endpoints.mwaa}/_local/health`);
+  const res = await stackFetch(stack)(`${stack.endpoints.mwaa}/_local/health`);
   if (res.status !== 200) throw new Error(`control plane not healthy at ${stack.endpoints.mwaa}`);
 });
 
@@ -161,7 +161,7 @@ describe('deploy against the local stack', () => {
     const versionYaml = parseYaml(
       execFileSync('git', ['--git-dir', stack.git.remoteUrl, 'show', `${stack.git.branch}:www/version.yaml`], { encoding: 'utf8' }),
     ) as Record<string, unknown>;
-    const cli = createMwaaCli(mwaa, stack.environmentName, 'http', stack.airflowVersion as AirflowVersion);
+    const cli = createMwaaCli(mwaa, stack.environmentName, 'https', stack.airflowVersion as AirflowVersion, { fetch: stackFetch(stack) });
     for (const key of ['a', 'b', 'c', 'd']) {
       const got = await cli.run(['variables', 'get', key]);
       expect(got.stdout.trim(), `Variable ${key}: ${got.stderr}`).toBe(String(versionYaml[key]));
@@ -336,7 +336,8 @@ describe('deploy against the local stack', () => {
       },
     };
     try {
-      const cli = createMwaaCli(counting, stack.environmentName, 'http', stack.airflowVersion as AirflowVersion, {
+      const cli = createMwaaCli(counting, stack.environmentName, 'https', stack.airflowVersion as AirflowVersion, {
+        fetch: stackFetch(stack),
         tokenReuseMs: 10 * 60_000,
       });
       await cli.run(['version']);

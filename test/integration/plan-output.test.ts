@@ -99,7 +99,7 @@ describe('a refused plan', () => {
   function mismatchConfig(): string {
     return explicitStackEnvironment(stack, 'mismatch', {
       airflowVersion: '2.9.2',
-      mwaa: { webserverScheme: 'http', deploymentsPrefix: deployments },
+      mwaa: { deploymentsPrefix: deployments },
     });
   }
   const credentials = { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' };

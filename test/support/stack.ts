@@ -11,6 +11,7 @@ import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/clien
 import { createMwaaClient, createS3Client, createSecretsManagerClient } from '../../src/mwaa/clients.js';
 import type { MWAAClient } from '@aws-sdk/client-mwaa';
 import { recordedProcesses } from '../../local-stack/src/down.js';
+import { controlPlaneFetch } from '../../local-stack/src/control-plane-client.js';
 import { recordedAlive } from '../../local-stack/src/liveness.js';
 import { readStateIfPresent, stackRoot, type LocalStackState } from '../../local-stack/src/state.js';
 
@@ -41,7 +42,17 @@ export function stackS3(state: LocalStackState): S3Client {
 }
 
 export function stackMwaa(state: LocalStackState): MWAAClient {
-  return createMwaaClient({ endpoint: state.endpoints.mwaa, region: state.region, localStack: true });
+  return createMwaaClient({ endpoint: state.endpoints.mwaa, region: state.region, localStack: true, ca: stackCa(state) });
+}
+
+/** The PEM of the stack's CA (its MWAA endpoint and web server serve HTTPS with a certificate it issued). */
+export function stackCa(state: LocalStackState): string | undefined {
+  return state.tls ? readFileSync(state.tls.caCert, 'utf8') : undefined;
+}
+
+/** fetch for the control plane (its API, its web server, its /_local/ tooling): trusts the stack's CA. */
+export function stackFetch(state: LocalStackState): typeof fetch {
+  return controlPlaneFetch(state.tls?.caCert);
 }
 
 export function stackSecrets(state: LocalStackState): SecretsManagerClient {

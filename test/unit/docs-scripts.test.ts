@@ -15,11 +15,12 @@ function markdownUnder(dir: string): string[] {
     .map((entry) => join(entry.parentPath, entry.name));
 }
 
-/** `npm run <name>` occurrences in a text, with their line numbers. */
+/** `npm run [npm's options] <name>` occurrences in a text (`npm run -s local` names `local`), with their line numbers. */
 function npmRunScripts(text: string): { name: string; line: number }[] {
   const found: { name: string; line: number }[] = [];
   text.split('\n').forEach((line, index) => {
-    for (const match of line.matchAll(/\bnpm run(?:-script)? ([A-Za-z0-9:_-]+)/g)) found.push({ name: match[1]!, line: index + 1 });
+    for (const match of line.matchAll(/\bnpm run(?:-script)?(?: --?[a-z][a-z-]*)* ([A-Za-z0-9:_][A-Za-z0-9:_-]*)/g))
+      found.push({ name: match[1]!, line: index + 1 });
   });
   return found;
 }
@@ -29,9 +30,10 @@ describe('npm scripts named in the docs', () => {
   const scripts = new Set(Object.keys(pkg.scripts));
 
   it('finds the scripts a line names', () => {
-    expect(npmRunScripts('a\nrun `npm run deploy -- --env prod` or npm run test:unit')).toEqual([
+    expect(npmRunScripts('a\nrun `npm run deploy -- --env prod` or npm run test:unit\neval "$(npm run -s local -- env)"')).toEqual([
       { name: 'deploy', line: 2 },
       { name: 'test:unit', line: 2 },
+      { name: 'local', line: 3 },
     ]);
   });
 

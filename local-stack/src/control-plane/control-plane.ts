@@ -6,6 +6,7 @@
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { createServer as createHttpsServer } from 'node:https';
 import { writeJsonAtomic, type LocalStackState } from '../state.js';
 import { identityOf } from '../liveness.js';
 import { processRef } from '../processes.js';
@@ -134,7 +135,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       pid: process.pid,
       ...(self ? identityOf(self) : {}),
       port: actualPort,
-      url: `http://${hostname}`,
+      url: `${scheme}://${hostname}`,
       ready,
       startedAt: new Date(startedAtMs).toISOString(),
       processes,
@@ -211,7 +212,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   // Where the web server hostname leads while the environment is PRIVATE_ONLY.
   const privateWeb = new PrivateWebServer();
   await privateWeb.start();
-  const { server } = createControlPlaneServer({
+  const { server: handler } = createControlPlaneServer({
     line: state.airflowLine,
     controller,
     tokens,
@@ -236,6 +237,15 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     }),
     onEvent: (event: { type: string; operation: Operation; status: number; ms: number; detail?: string }) => log({ ...event }),
   });
+  // MWAA answers over HTTPS only: with the stack's certificate (state.tls, made by `up`) the same
+  // routes are served over TLS; the HTTP server of server.ts then only dispatches its requests.
+  const tls = state.tls;
+  const scheme = tls ? 'https' : 'http';
+  const server = tls
+    ? createHttpsServer({ cert: readFileSync(tls.serverCert), key: readFileSync(tls.serverKey) }, (req, res) =>
+        handler.emit('request', req, res),
+      )
+    : handler;
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => resolveListen());

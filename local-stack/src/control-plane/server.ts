@@ -251,6 +251,10 @@ export function createControlPlaneServer(deps: ServerDeps): { server: Server; co
           detail = `${method} ${path}`;
           return await passThrough(req, res, deps.airflowBaseUrl());
         }
+        if (path === '/' && (method === 'GET' || method === 'HEAD')) {
+          operation = 'WebLogin';
+          return landing(req, res, WEB_LOGIN[deps.line].cookie);
+        }
         // The other line's login endpoint does not exist on this environment.
         if (Object.values(WEB_LOGIN).some((w) => w.loginPath === path)) return sendPlain(res, 404, 'Not Found');
         if (path === '/_local/health' && method === 'GET') {
@@ -388,6 +392,26 @@ async function handleLogin(
     'content-length': 0,
   });
   res.end();
+}
+
+/**
+ * The web server's home, where the login's redirect lands. Clients that follow the redirect read
+ * the line's cookie from this final answer: Apache's MwaaHook on Airflow 3 takes
+ * `login_response.cookies['_token']` of the response `requests` ends on, and AWS's Python samples
+ * take the cookie of that final 200. So it hands the credential the request carries back, as the
+ * Airflow UI renews its session cookie on every answer.
+ */
+function landing(req: IncomingMessage, res: ServerResponse, cookie: string): void {
+  const body = Buffer.from('<!doctype html><title>Airflow</title>\n');
+  const headers: Record<string, string | number> = { 'content-type': 'text/html; charset=utf-8', 'content-length': body.length };
+  const value = (req.headers.cookie ?? '')
+    .split(';')
+    .map((part) => part.trim())
+    .find((part) => part.startsWith(`${cookie}=`))
+    ?.slice(cookie.length + 1);
+  if (value) headers['set-cookie'] = `${cookie}=${value}; Path=/; HttpOnly; SameSite=Lax`;
+  res.writeHead(200, headers);
+  res.end(req.method === 'HEAD' ? undefined : body);
 }
 
 async function passThrough(req: IncomingMessage, res: ServerResponse, baseUrl: string): Promise<void> {

@@ -8,6 +8,7 @@ what each call returned (or raised), for the TypeScript test to judge.
 
 import json
 import os
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -57,7 +58,9 @@ def behaviour(**switches):
         method="POST",
         headers={"content-type": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - checked above
+    # The stack's tooling route, on the API's HTTPS endpoint: trusted through the same bundle as boto3.
+    context = ssl.create_default_context(cafile=os.environ.get("AWS_CA_BUNDLE"))
+    with urllib.request.urlopen(request, timeout=10, context=context) as answer:  # noqa: S310 - checked above
         return answer.status
 
 
@@ -71,7 +74,8 @@ def prefix_forms():
         " config=Config(connect_timeout=3, retries={'total_max_attempts': 1}))\n"
         "print(c.list_environments()['Environments'])\n"
     )
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    # No AWS setting of this machine, but the stack's CA bundle: it serves HTTPS as MWAA does.
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") or k == "AWS_CA_BUNDLE"}
     results = {}
     with tempfile.NamedTemporaryFile("w", suffix=".ini") as shared:
         shared.write("[default]\ndisable_host_prefix_injection = true\n")

@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readStateIfPresent, stackRoot, type LocalStackState } from '../../src/state.js';
-import { stackMwaa, stackS3 } from '../../../test/support/stack.js';
+import { stackFetch, stackMwaa, stackS3 } from '../../../test/support/stack.js';
 import { MWAA_AIRFLOW_VERSIONS, type AirflowVersion } from '../../../src/mwaa/versions.js';
 import { airflowConstraintUrl } from '../../../src/mwaa/requirements.js';
 
@@ -33,6 +33,8 @@ const stack: LocalStackState = state;
 
 const suffix = randomBytes(3).toString('hex');
 const mwaa = stackMwaa(stack);
+/** Requests to the control plane and its web server, over HTTPS with the stack's CA as clients use it. */
+const fetchCp = stackFetch(stack);
 const s3 = stackS3(stack);
 const name = stack.environmentName;
 const work = mkdtempSync(join(tmpdir(), 'cp-it-'));
@@ -45,7 +47,7 @@ interface CliResult {
 }
 
 async function cliWithToken(token: string, hostname: string, command: string): Promise<CliResult> {
-  const res = await fetch(`http://${hostname}/aws_mwaa/cli`, {
+  const res = await fetchCp(`https://${hostname}/aws_mwaa/cli`, {
     method: 'POST',
     headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'text/plain' },
     body: command,
@@ -113,7 +115,7 @@ async function waitUpdateDone(): Promise<Environment> {
 }
 
 async function stats(): Promise<{ requests: Record<string, number>; dagSync: { intervalSeconds: number } }> {
-  const res = await fetch(`${stack.endpoints.mwaa}/_local/stats`);
+  const res = await fetchCp(`${stack.endpoints.mwaa}/_local/stats`);
   return (await res.json()) as { requests: Record<string, number>; dagSync: { intervalSeconds: number } };
 }
 
@@ -405,11 +407,11 @@ describe('control plane on the running stack', () => {
     const api = stack.airflowLine === '2' ? '/api/v1' : '/api/v2';
     const login = stack.airflowLine === '2' ? '/aws_mwaa/login' : '/pluginsv2/aws_mwaa/login';
     const cookie = stack.airflowLine === '2' ? 'session' : '_token';
-    await fetch(`${stack.endpoints.mwaa}/_local/behaviour`, { method: 'POST', body: JSON.stringify({ webLoginDenied: false }) });
+    await fetchCp(`${stack.endpoints.mwaa}/_local/behaviour`, { method: 'POST', body: JSON.stringify({ webLoginDenied: false }) });
     const { WebToken, WebServerHostname, AirflowIdentity } = await mwaa.send(new CreateWebLoginTokenCommand({ Name: name }));
     expect(AirflowIdentity).toBe('mwaa-op');
     const form = { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, redirect: 'manual' as const };
-    const res = await fetch(`http://${WebServerHostname}${login}`, { ...form, body: `token=${encodeURIComponent(WebToken!)}` });
+    const res = await fetchCp(`https://${WebServerHostname}${login}`, { ...form, body: `token=${encodeURIComponent(WebToken!)}` });
     expect(res.status).toBe(302);
     const credential = res.headers
       .getSetCookie()
@@ -418,16 +420,16 @@ describe('control plane on the running stack', () => {
       .slice(cookie.length + 1);
     const auth: Record<string, string> =
       stack.airflowLine === '2' ? { Cookie: `session=${credential}` } : { Authorization: `Bearer ${credential}` };
-    const dags = await fetch(`http://${WebServerHostname}${api}/dags?limit=1`, { headers: auth });
+    const dags = await fetchCp(`https://${WebServerHostname}${api}/dags?limit=1`, { headers: auth });
     expect(dags.status).toBe(200);
     expect(await dags.json()).toHaveProperty('total_entries');
     // Op may read Variables (what the runtime check compares).
-    expect((await fetch(`http://${WebServerHostname}${api}/variables?limit=1`, { headers: auth })).status).toBe(200);
+    expect((await fetchCp(`https://${WebServerHostname}${api}/variables?limit=1`, { headers: auth })).status).toBe(200);
     // Airflow itself refuses a request without the credential.
-    expect([401, 403]).toContain((await fetch(`http://${WebServerHostname}${api}/dags?limit=1`)).status);
+    expect([401, 403]).toContain((await fetchCp(`https://${WebServerHostname}${api}/dags?limit=1`)).status);
     // A web login token serves one login.
-    expect((await fetch(`http://${WebServerHostname}${login}`, { ...form, body: `token=${encodeURIComponent(WebToken!)}` })).status).toBe(
-      403,
-    );
+    expect(
+      (await fetchCp(`https://${WebServerHostname}${login}`, { ...form, body: `token=${encodeURIComponent(WebToken!)}` })).status,
+    ).toBe(403);
   });
 });

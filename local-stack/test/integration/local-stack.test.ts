@@ -31,6 +31,7 @@ import {
   publicKeyBlob,
   requireStack,
   runLocalCli,
+  stackFetch,
   stackMwaa,
   stackPython,
   stackS3,
@@ -334,7 +335,7 @@ async function mwaaCli(stack: LocalStackState, command: string): Promise<string>
   const mwaa = stackMwaa(stack);
   try {
     const { CliToken, WebServerHostname } = await mwaa.send(new CreateCliTokenCommand({ Name: stack.environmentName }));
-    const res = await fetch(`http://${WebServerHostname}/aws_mwaa/cli`, {
+    const res = await stackFetch(stack)(`https://${WebServerHostname}/aws_mwaa/cli`, {
       method: 'POST',
       headers: { Authorization: `Bearer ${CliToken}`, 'Content-Type': 'text/plain' },
       body: command,

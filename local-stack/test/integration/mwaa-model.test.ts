@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { botocoreDirs } from '../../../test/support/aws-models.js';
-import { requireStack, stackS3 } from '../../../test/support/stack.js';
+import { requireStack, stackFetch, stackS3 } from '../../../test/support/stack.js';
 import {
   checkAnswer,
   extractMwaaModel,
@@ -28,6 +28,7 @@ import {
 const stack = requireStack();
 const name = stack.environmentName;
 const endpoint = stack.endpoints.mwaa;
+const fetchStack = stackFetch(stack);
 const probeDag = `invoke_probe_${randomBytes(3).toString('hex')}`;
 const s3 = stackS3(stack);
 
@@ -63,7 +64,7 @@ describe(`the MWAA API as botocore describes it (Airflow ${stack.airflowLine})`,
       ['ListTagsForResource', `/tags/${encodeURIComponent(`arn:aws:airflow:${stack.region}:111111111111:environment/no-such-env`)}`, {}],
       ['DELETE /restapi', `/restapi/${name}`, { method: 'DELETE' }],
     ] as const) {
-      answers.push(await wireAnswer(operation, await fetch(`${endpoint}${path}`, { ...init, signal: AbortSignal.timeout(30_000) })));
+      answers.push(await wireAnswer(operation, await fetchStack(`${endpoint}${path}`, { ...init, signal: AbortSignal.timeout(30_000) })));
     }
     const count: WalkCount = { members: 0 };
     const problems = answers.flatMap((a) => checkAnswer(model, a, count));
@@ -99,7 +100,8 @@ describe(`the MWAA API as botocore describes it (Airflow ${stack.airflowLine})`,
     const { stdout } = await promisify(execFile)(join(stack.venvBin, 'python'), [script, endpoint, stack.region, name, probeDag], {
       timeout: 480_000,
       maxBuffer: 16 * 1024 * 1024,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
+      // The stack's CA as a user gives it to boto3 (it serves HTTPS as MWAA does), and nothing else of this machine's AWS settings.
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...(stack.tls ? { AWS_CA_BUNDLE: stack.tls.caCert } : {}) },
     });
     // biome-ignore lint/suspicious/noExplicitAny: the script's JSON report, judged field by field below.
     const out = JSON.parse(stdout) as Record<string, any>;

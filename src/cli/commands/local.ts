@@ -9,7 +9,8 @@ import { down } from '../../../local-stack/src/down.js';
 import { AIRFLOW_VERSIONS, layoutFor } from '../../../local-stack/src/layout.js';
 import { descendants } from '../../../local-stack/src/processes.js';
 import type { StackEvent } from '../../../local-stack/src/progress.js';
-import { readStateIfPresent, stackRoot, type AirflowLine } from '../../../local-stack/src/state.js';
+import { readState, readStateIfPresent, stackRoot, type AirflowLine } from '../../../local-stack/src/state.js';
+import { renderClientEnv } from '../../../local-stack/src/client-env.js';
 import { stackStatus, type StackStatus } from '../../../local-stack/src/status.js';
 import { provision, up } from '../../../local-stack/src/up.js';
 
@@ -69,7 +70,7 @@ function tail(path: string, lines: number): string {
   return `${text.slice(-lines).join('\n')}\n`;
 }
 
-type Action = 'up' | 'provision' | 'status' | 'down' | 'logs';
+type Action = 'up' | 'provision' | 'status' | 'down' | 'logs' | 'env';
 
 /** The options each action takes; any other given option is a usage error. */
 const ACTION_OPTIONS: Record<Action, readonly string[]> = {
@@ -78,6 +79,7 @@ const ACTION_OPTIONS: Record<Action, readonly string[]> = {
   status: ['json'],
   down: ['wipe', 'wipe-venvs'],
   logs: ['name', 'lines', 'paths'],
+  env: [],
 };
 const ALL_ACTION_OPTIONS = new Set(Object.values(ACTION_OPTIONS).flat());
 
@@ -106,8 +108,10 @@ const command: CommandModule<object, LocalArgs> = {
   builder: (yargs: Argv) =>
     yargs
       .positional('action', {
-        choices: ['up', 'provision', 'status', 'down', 'logs'] as const,
-        describe: 'up: provision and start (idempotent); provision: only install (venv, migrated DB); status; down: stop; logs: log files',
+        choices: ['up', 'provision', 'status', 'down', 'logs', 'env'] as const,
+        describe:
+          'up: provision and start (idempotent); provision: only install (venv, migrated DB); status; down: stop; logs: log files; ' +
+          'env: export lines that point AWS clients at the stack (eval "$(... local env)")',
         demandOption: true,
       })
       .option('airflow', {
@@ -128,6 +132,7 @@ const command: CommandModule<object, LocalArgs> = {
       .option('paths', { type: 'boolean', default: false, describe: 'logs: print only the log paths' })
       .example('$0 local up --airflow 3', 'Provision and start the stack with Airflow 3')
       .example('$0 local logs --name moto --lines 50', 'The last 50 lines of the moto log')
+      .example('eval "$($0 local env)"', 'Point the AWS CLI, boto3, curl and Node at the stack (endpoints, CA bundles)')
       .epilog(`The stack lives in $MWAA_LOCAL_HOME or ./.local-stack. See local-stack/README.md.\n\n${EXIT_CODES_EPILOG}`)
       .strictOptions() as unknown as Argv<LocalArgs>,
   handler: async (args) => {
@@ -162,6 +167,10 @@ const command: CommandModule<object, LocalArgs> = {
       const result = await down({ root, wipe: args.wipe, wipeVenvs: args['wipe-venvs'], progress, now: Date.now });
       const alive = result.stopped.filter((p) => p.outcome !== 'not-running').length;
       process.stderr.write(`local stack down: ${alive} process(es) stopped${args.wipe ? `, ${root} wiped` : ''}\n`);
+      return;
+    }
+    if (args.action === 'env') {
+      process.stdout.write(renderClientEnv(readState(root)));
       return;
     }
     const status = stackStatus(root, descendants);

@@ -34,8 +34,7 @@ const base = {
   localStack: false,
   airflow: { version: state.airflowVersion },
   // The bucket plays no part in the DAG.
-  mwaa: { environmentName: state.environmentName, region: state.region, bucket: 'airflow-dagtest', webserverScheme: 'http' },
-  // The stack's MWAA endpoint (on loopback) is what lets webserverScheme be http.
+  mwaa: { environmentName: state.environmentName, region: state.region, bucket: 'airflow-dagtest' },
   aws: { endpoints: { s3: state.endpoints.s3, secretsManager: state.endpoints.secretsManager, mwaa: state.endpoints.mwaa } },
   dag: { retries: 0 },
   ssh: { user: state.ssh.user, connectRetries: 1, connectTimeoutSeconds: 5 },

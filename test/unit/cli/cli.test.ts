@@ -39,7 +39,7 @@ describe('usage errors', () => {
   it('a misspelt action suggests the action', () => {
     const run = runCli(['local', 'stauts']);
     expect(run.status).toBe(2);
-    expect(run.stderr).toMatch(/^action must be one of up, provision, status, down, logs; got "stauts"\. Did you mean "status"\?/);
+    expect(run.stderr).toMatch(/^action must be one of up, provision, status, down, logs, env; got "stauts"\. Did you mean "status"\?/);
   });
 
   // Each: arguments, and the message that must come back (exit code 2, before any config is read).

@@ -457,6 +457,16 @@ describe('web login and the REST pass-through', () => {
     // One login per token.
     expect((await login(path, out.WebToken!)).status).toBe(403);
     expect(logins).toBe(1);
+    // Where the redirect lands: a client that follows it (Python requests, as MwaaHook and AWS's
+    // samples do) reads the cookie from this last answer, so the landing hands it back.
+    const landing = await fetch(`http://127.0.0.1:${port}${res.headers.get('location')}`, {
+      headers: { cookie: `other=1; ${cookie}=real-credential-1` },
+    });
+    expect(landing.status).toBe(200);
+    expect(landing.headers.getSetCookie()).toEqual([`${cookie}=real-credential-1; Path=/; HttpOnly; SameSite=Lax`]);
+    const anonymous = await fetch(`http://127.0.0.1:${port}/`);
+    expect(anonymous.status).toBe(200);
+    expect(anonymous.headers.getSetCookie()).toEqual([]);
   });
 
   it('an expired or made-up token is refused without logging in to Airflow', async () => {
