@@ -5,7 +5,7 @@
 
 validate_inputs -> retrieve_ssh_key -> per server: test_ssh_connection -> per repository, in
 parallel: clone -> read the version file -> update the Variables; cleanup_temp_files tears down.
-This file is the config and the wiring; the task logic is the package in gpu_cicd_lib_81687ba29655.zip beside it.
+This file is the config and the wiring; the task logic is the package in gpu_cicd_lib_fb91d942fc65.zip beside it.
 """
 
 import sys
@@ -21,7 +21,7 @@ DAG_ID = "gpu_server_cicd_workflow"
 DAG_DESCRIPTION = "Checks out the CI/CD branch on each GPU server and publishes its version as Airflow Variables."
 DAG_OWNER = "mlops"
 DAG_SCHEDULE = None
-DAG_TAGS = ["cicd", "gpu", "build-a636edfbeb21"]  # fmt: skip
+DAG_TAGS = ["cicd", "gpu", "build-1629a49745a6"]  # fmt: skip
 TASK_RETRIES = 1
 TASK_RETRY_DELAY_SECONDS = 60
 TASK_TIMEOUT_SECONDS = 900
@@ -123,12 +123,12 @@ CONFIG = {
 def library():
     """The task logic, from the zip beside this file: imported when a task or callback runs, never
     when this file is parsed. Until the DAG-folder sync brings the zip, the first task's retries wait."""
-    archive = str(Path(__file__).with_name("gpu_cicd_lib_81687ba29655.zip"))
+    archive = str(Path(__file__).with_name("gpu_cicd_lib_fb91d942fc65.zip"))
     if archive not in sys.path:
         if not Path(archive).is_file():
             raise ModuleNotFoundError(f"{archive} has not reached this worker yet")
         sys.path.insert(0, archive)
-    from gpu_cicd_lib_81687ba29655 import tasks
+    from gpu_cicd_lib_fb91d942fc65 import tasks
 
     return tasks
 
