@@ -1,7 +1,7 @@
 /**
  * The local stack's state file (`<root>/state.json`): the one place every other part of the
  * project (config loader, control plane, integration tests) learns where the stack's services are.
- * The shape is a cross-team contract (see the project notes): fields may be added, never removed.
+ * Its shape only grows: fields may be added, never removed (readers of an older stack's file keep working).
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -17,9 +17,9 @@ export interface StackProcess {
   pid: number;
   log: string;
   /**
-   * Added fields (allowed by the contract): who the PID named when it was recorded, the start time
-   * in /proc/<pid>/stat (field 22) and /proc/sys/kernel/random/boot_id. A PID that now names a
-   * process with another start time was reused: not this stack's (see liveness.ts).
+   * Who the PID named when it was recorded: the start time in /proc/<pid>/stat (field 22) and
+   * /proc/sys/kernel/random/boot_id. A PID that now names a process with another start time was
+   * reused: not this stack's (see liveness.ts).
    */
   startTime?: number;
   bootId?: string;
@@ -36,7 +36,7 @@ export interface LocalStackState {
   pythonNote?: string;
   /** Holds airflow, python, pytest, ruff, moto_server. */
   venvBin: string;
-  /** Added field (allowed by the contract): the tools venv's AWS CLI v1 (`locks/aws-cli-py*.txt`). */
+  /** The tools venv's AWS CLI v1 (`locks/aws-cli-py*.txt`). */
   awsCli?: string;
   /** AIRFLOW_HOME; `dags/` and `plugins/` inside. */
   airflowHome: string;
@@ -47,7 +47,7 @@ export interface LocalStackState {
   /** `mwaa` is `https://127.0.0.1:<port>` (the API and the web server), s3 and secretsManager moto's plain HTTP. */
   endpoints: { s3: string; secretsManager: string; mwaa: string };
   /**
-   * Added field (allowed by the contract): the stack's CA (tls.ts). Clients trust `caCert`; the
+   * The stack's CA (tls.ts). Clients trust `caCert`; the
    * control plane serves `serverCert` with `serverKey` (0600). Absent: the control plane speaks HTTP.
    */
   tls?: { caCert: string; serverCert: string; serverKey: string };
@@ -69,7 +69,7 @@ export interface LocalStackState {
   processes: StackProcess[];
   /** Seconds between the control plane's S3 → dags/ syncs (MWAA: ~30 s; the local stack: 5). */
   dagSyncIntervalSeconds?: number;
-  /** Added fields (allowed by the contract): when `up` finished and the lock it installed. */
+  /** When `up` finished and the lock it installed. */
   startedAt?: string;
   lockFile?: string;
   lockSha256?: string;

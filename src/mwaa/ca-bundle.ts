@@ -11,7 +11,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
-import { Agent } from 'undici';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { ExitCode, UserError } from '../errors.js';
 
 export interface CaBundle {
@@ -94,9 +94,11 @@ export function caBundleFor(
 const dispatchers = new Map<string, Agent>();
 
 /**
- * Node's fetch with its own connection pool that trusts `ca`. Node's fetch takes no CA option;
- * an undici Agent (the library Node's fetch is built on) as its dispatcher does. Only the trust
- * changes: the connect timeout stays undici's 10 s, the deadlines and caps stay web-fetch.ts's.
+ * A fetch with its own connection pool that trusts `ca`. Node's fetch takes no CA option; an
+ * undici Agent (the library Node's fetch is built on) as its dispatcher does. The Agent goes to
+ * undici's own fetch, not Node's: Node's bundled undici may be another major version, and a newer
+ * one refuses a dispatcher from an older one. Only the trust changes: the connect timeout stays
+ * undici's 10 s, the deadlines and caps stay web-fetch.ts's.
  */
 export function fetchTrusting(ca: string): typeof fetch {
   let dispatcher = dispatchers.get(ca);
@@ -105,5 +107,6 @@ export function fetchTrusting(ca: string): typeof fetch {
     dispatchers.set(ca, dispatcher);
   }
   const pool = dispatcher;
-  return (resource, init) => fetch(resource, { ...init, dispatcher: pool } as RequestInit);
+  return ((resource: Parameters<typeof undiciFetch>[0], init?: Parameters<typeof undiciFetch>[1]) =>
+    undiciFetch(resource, { ...init, dispatcher: pool })) as unknown as typeof fetch;
 }

@@ -81,7 +81,7 @@ function writeVariantConfig(path: string, servers: Array<{ name: string; workspa
     // The environment's own version: the line decides how MWAA's web login and REST API are reached.
     `    airflow: { version: "${state.airflowVersion}" }`,
     `    mwaa: { environmentName: ${state.environmentName}, region: ${state.region}, bucket: airflow-check-it }`,
-    `    aws: { endpoints: { s3: "${state.endpoints.s3}", secretsManager: "${state.endpoints.secretsManager}", mwaa: "${state.endpoints.mwaa}" }, caBundle: "${state.tls?.caCert}" }`,
+    `    aws: { endpoints: { s3: "${state.endpoints.s3}", secretsManager: "${state.endpoints.secretsManager}", mwaa: "${state.endpoints.mwaa}" }${state.tls ? `, caBundle: "${state.tls.caCert}"` : ''} }`,
     `    secrets: { sshKeyArn: "${state.secretArn}" }`,
     `    ssh: { user: ${state.ssh.user}, connectTimeoutSeconds: 10, connectRetries: 2, commandTimeoutSeconds: 30 }`,
     `    git: { repoUrl: "${state.git.remoteUrl}", branch: ${state.git.branch}, checkoutDir: cicd-test }`,

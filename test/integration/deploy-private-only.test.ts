@@ -39,9 +39,9 @@ const recorder = new MotoRecorder(stack.endpoints.s3);
 const publicHost = new URL(stack.endpoints.mwaa).host;
 
 /**
- * The bounds this run sets (README, "Limits and timeouts"). On plain HTTP the listener completes the
- * TCP handshake, so the web server request's deadline is what ends the trigger; a TLS handshake that
- * never completes is cut by the same deadline, or by Node's fetch connect timeout (10 s) if sooner.
+ * The bounds this run sets (README, "Limits and timeouts"). The listener completes the TCP
+ * handshake and never the TLS one, which is cut by the web server request's deadline, or by Node's
+ * fetch connect timeout (10 s) if sooner.
  */
 const CONNECT_TIMEOUT_S = 2;
 const REQUEST_TIMEOUT_S = 5;

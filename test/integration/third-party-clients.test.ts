@@ -57,14 +57,28 @@ interface Ran {
   stderr: string;
 }
 
-/** `script` in bash, in the repository, after `eval "$(node dist/cli.js local env)"`. */
-function afterEval(script: string, timeoutMs = 120_000): Ran {
-  const result = spawnSync('bash', ['-c', evalThen(script)], { env: bare, cwd: repoRoot, encoding: 'utf8', timeout: timeoutMs });
+/** `script` in bash (strict mode), in the repository, in the bare environment. */
+function inBash(script: string, timeoutMs = 120_000): Ran {
+  const result = spawnSync('bash', ['-c', `set -euo pipefail\n${script}`], {
+    env: bare,
+    cwd: repoRoot,
+    encoding: 'utf8',
+    timeout: timeoutMs,
+  });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
+/** `script` in bash, in the repository, after `eval "$(node dist/cli.js local env)"`. */
+function afterEval(script: string, timeoutMs = 120_000): Ran {
+  return inBash(evalThen(script), timeoutMs);
+}
+
+/**
+ * `script` after the stack's settings. A failed command substitution inside `eval` would leave
+ * `eval ""`, which succeeds: the settings are captured first, so that failure ends the script.
+ */
 function evalThen(script: string): string {
-  return `set -euo pipefail\neval "$("${process.execPath}" "${cli}" local env)"\n${script}`;
+  return `settings="$(${shellJoin([process.execPath, cli, 'local', 'env'])})" || exit 99\neval "$settings"\n${script}`;
 }
 
 /** A program run in the background (killed past its deadline), so that other tests run meanwhile. */
@@ -115,7 +129,9 @@ function readmeBlock(): string {
 /** DAG ids Airflow lists, through InvokeRestApi with the AWS CLI. */
 function listedDags(): string[] {
   return (
-    aws(`mwaa invoke-rest-api --name ${stack.environmentName} --path /dags --method GET`).RestApiResponse.dags as { dag_id: string }[]
+    aws(`mwaa invoke-rest-api --name ${shellJoin([stack.environmentName])} --path /dags --method GET`).RestApiResponse.dags as {
+      dag_id: string;
+    }[]
   ).map((d) => d.dag_id);
 }
 
@@ -148,7 +164,7 @@ function startOperator(): Promise<Ran> {
   if (line === '3') {
     // Triggered through MWAA's API (MwaaHook); the stack's scheduler runs it on its LocalExecutor.
     const args = [DRIVER, 'trigger-and-wait', stack.environmentName, WAIT_DAG, JSON.stringify(operatorParams), '240'];
-    return inBackground('bash', ['-c', evalThen(shellJoin([python, ...args]))], bare, 300_000);
+    return inBackground('bash', ['-c', `set -euo pipefail\n${evalThen(shellJoin([python, ...args]))}`], bare, 300_000);
   }
   // Airflow 2's SequentialExecutor (SQLite) runs one task at a time and blocks the scheduler while
   // it runs: a task that waits for another run there would wait forever (MWAA runs Celery). So the
@@ -167,7 +183,8 @@ afterAll(async () => {
 
 describe(`third-party MWAA clients against the local stack (Airflow ${stack.airflowVersion})`, () => {
   it("the README's AWS CLI and curl commands run as written and reach Airflow over HTTPS", () => {
-    const out = afterEval(readmeBlock());
+    // As written, with nothing before it: the block's own `eval` must set up everything after it.
+    const out = inBash(readmeBlock());
     expect(out.code, out.stderr).toBe(0);
     expect(out.stdout).toContain(`"${stack.environmentName}"`);
     expect(out.stdout).toContain(`AVAILABLE\t${stack.airflowVersion}\t${host}`);
@@ -181,11 +198,11 @@ describe(`third-party MWAA clients against the local stack (Airflow ${stack.airf
     // One shell: each command's JSON after a line of its own name.
     const commands = {
       version: '--version',
-      environment: `mwaa get-environment --name ${stack.environmentName}`,
+      environment: `mwaa get-environment --name ${shellJoin([stack.environmentName])}`,
       list: 'mwaa list-environments',
-      cliToken: `mwaa create-cli-token --name ${stack.environmentName}`,
-      webToken: `mwaa create-web-login-token --name ${stack.environmentName}`,
-      rest: `mwaa invoke-rest-api --name ${stack.environmentName} --path /dags --method GET`,
+      cliToken: `mwaa create-cli-token --name ${shellJoin([stack.environmentName])}`,
+      webToken: `mwaa create-web-login-token --name ${shellJoin([stack.environmentName])}`,
+      rest: `mwaa invoke-rest-api --name ${shellJoin([stack.environmentName])} --path /dags --method GET`,
     };
     const out = afterEval(
       Object.entries(commands)

@@ -23,7 +23,8 @@ const bare: NodeJS.ProcessEnv = {
 
 /** `script` in bash after `eval "$(node dist/cli.js local env)"`; `unset` names variables to drop after it. */
 function afterEval(script: string, unset: string[] = []): { code: number | null; stdout: string; stderr: string } {
-  const line = `eval "$("${process.execPath}" "${cli}" local env)" || exit 99\n${unset.map((n) => `unset ${n}\n`).join('')}${script}`;
+  // Captured first: a failed substitution inside `eval` would leave `eval ""`, which succeeds.
+  const line = `settings="$(${shellJoin([process.execPath, cli, 'local', 'env'])})" || exit 99\neval "$settings"\n${unset.map((n) => `unset ${n}\n`).join('')}${script}`;
   const result = spawnSync('bash', ['-c', line], { env: bare, encoding: 'utf8', timeout: 120_000 });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }

@@ -205,6 +205,8 @@ describe('the AWS SDK is loaded only for a key in Secrets Manager', () => {
           cwd: root,
           encoding: 'utf8',
           stdio: ['ignore', 'pipe', 'pipe'],
+          // Synchronous: the test's own timeout could not stop a child that hangs.
+          timeout: 30_000,
         },
       );
       return { code: 0, output };
