@@ -84,7 +84,7 @@ export function toApiEnvironment(env: EnvironmentRecord): Record<string, unknown
     Schedulers: 2,
     MinWorkers: 1,
     MaxWorkers: 10,
-    WebserverAccessMode: 'PUBLIC_ONLY',
+    WebserverAccessMode: DEFAULT_WEBSERVER_ACCESS_MODE,
   };
   if (env.pluginsS3Path !== undefined) out.PluginsS3Path = env.pluginsS3Path;
   if (env.pluginsS3ObjectVersion !== undefined) out.PluginsS3ObjectVersion = env.pluginsS3ObjectVersion;
@@ -154,10 +154,13 @@ const STRING_FIELDS = [
 ] as const;
 const INT_FIELDS = ['MaxWebservers', 'MaxWorkers', 'MinWebservers', 'MinWorkers', 'Schedulers'] as const;
 const OBJECT_FIELDS = ['AirflowConfigurationOptions', 'LoggingConfiguration', 'NetworkConfiguration'] as const;
+/** WebserverAccessMode's values in MWAA's API reference; an environment created without one is PUBLIC_ONLY. */
+export const WEBSERVER_ACCESS_MODES = ['PRIVATE_ONLY', 'PUBLIC_ONLY', 'PUBLIC_AND_PRIVATE'] as const;
+export const DEFAULT_WEBSERVER_ACCESS_MODE: (typeof WEBSERVER_ACCESS_MODES)[number] = 'PUBLIC_ONLY';
 /** Enumerated members and the values MWAA's API reference allows. */
 const ENUM_FIELDS: Record<string, readonly string[]> = {
   EnvironmentClass: ['mw1.micro', 'mw1.small', 'mw1.medium', 'mw1.large', 'mw1.xlarge', 'mw1.2xlarge'],
-  WebserverAccessMode: ['PRIVATE_ONLY', 'PUBLIC_ONLY', 'PUBLIC_AND_PRIVATE'],
+  WebserverAccessMode: WEBSERVER_ACCESS_MODES,
   WorkerReplacementStrategy: ['FORCED', 'GRACEFUL'],
 };
 const INERT_FIELDS = new Set<string>([

@@ -7,11 +7,10 @@
  * The MWAA API, S3 and Secrets Manager stay reachable, as they are on AWS.
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { DEFAULT_WEBSERVER_ACCESS_MODE, WEBSERVER_ACCESS_MODES } from './environment.js';
 import { ServiceError } from './errors.js';
 
-/** The access modes MWAA's API documents; an environment without one set is PUBLIC_ONLY. */
-export const ACCESS_MODES = ['PRIVATE_ONLY', 'PUBLIC_ONLY', 'PUBLIC_AND_PRIVATE'] as const;
-export type AccessMode = (typeof ACCESS_MODES)[number];
+export type AccessMode = (typeof WEBSERVER_ACCESS_MODES)[number];
 
 /** Connections held open at once; past this the oldest is dropped, so a looping client cannot exhaust descriptors. */
 const MAX_HELD = 256;
@@ -19,13 +18,13 @@ const MAX_HELD = 256;
 /** The environment's mode, from the settings UpdateEnvironment (or the test switch) recorded. */
 export function accessModeOf(record: { inertSettings: Record<string, unknown> }): AccessMode {
   const mode = record.inertSettings.WebserverAccessMode;
-  return ACCESS_MODES.find((m) => m === mode) ?? 'PUBLIC_ONLY';
+  return WEBSERVER_ACCESS_MODES.find((m) => m === mode) ?? DEFAULT_WEBSERVER_ACCESS_MODE;
 }
 
 /** A value for the environment's mode (the `/_local/behaviour` switch), checked as UpdateEnvironment checks it. */
 export function parseAccessMode(value: unknown): AccessMode {
-  const mode = ACCESS_MODES.find((m) => m === value);
-  if (!mode) throw new ServiceError('ValidationException', `webserverAccessMode must be one of ${ACCESS_MODES.join(', ')}.`);
+  const mode = WEBSERVER_ACCESS_MODES.find((m) => m === value);
+  if (!mode) throw new ServiceError('ValidationException', `webserverAccessMode must be one of ${WEBSERVER_ACCESS_MODES.join(', ')}.`);
   return mode;
 }
 

@@ -17,7 +17,7 @@ import type { AirflowLine } from '../../../src/mwaa/versions.js';
 import type { AirflowLogin } from './airflow-login.js';
 import type { CliOutput } from './cli-runner.js';
 import { PASSING_STATUSES, type EnvironmentController } from './controller.js';
-import { toApiEnvironment } from './environment.js';
+import { toApiEnvironment, WEBSERVER_ACCESS_MODES } from './environment.js';
 import { constraintError, type ConstraintProblem } from './aws-validation.js';
 import { ServiceError } from './errors.js';
 import { AirflowCredential, INVOKE_REST_API_LIMITS, invokeRestApi, validateInvokeRestApi } from './invoke-rest-api.js';
@@ -315,7 +315,7 @@ function parseBehaviour(body: unknown): Partial<Behaviour> {
       throw new ServiceError(
         'ValidationException',
         `Unknown or invalid behaviour ${key}: expected webLoginDenied (boolean), invokeRestApiDenied (boolean), rollingBackMs (ms), cliTokenTtlMs (ms), ` +
-          `dagSyncOrder ("listing" | "dag-files-first"), dagSyncHoldMs (ms), webserverAccessMode (PRIVATE_ONLY | PUBLIC_ONLY | PUBLIC_AND_PRIVATE).`,
+          `dagSyncOrder ("listing" | "dag-files-first"), dagSyncHoldMs (ms), webserverAccessMode (${WEBSERVER_ACCESS_MODES.join(' | ')}).`,
       );
     }
   }
