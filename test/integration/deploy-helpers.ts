@@ -3,6 +3,7 @@
  * writes at moto (its request recorder) and MWAA calls at the control plane (/_local/stats),
  * and write config variants to temp files.
  */
+import { GetEnvironmentCommand, type MWAAClient } from '@aws-sdk/client-mwaa';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,16 @@ import { requireStack, stackFetch } from '../support/stack.js';
 export const repoRoot = resolve(import.meta.dirname, '../..');
 
 /** The running stack (fails, never skips, when it is not up or degraded). */
+/** Until the environment is AVAILABLE or UPDATE_FAILED: GetEnvironment every 0.5 s, for at most 5 minutes. */
+export async function untilEnvironmentSettled(mwaa: Pick<MWAAClient, 'send'>, name: string): Promise<void> {
+  for (let i = 0; i < 600; i += 1) {
+    const status = (await mwaa.send(new GetEnvironmentCommand({ Name: name }))).Environment?.Status;
+    if (status === 'AVAILABLE' || status === 'UPDATE_FAILED') return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`the environment ${name} did not settle within 5 minutes`);
+}
+
 export function requireLocalStack(): LocalStackState {
   return requireStack();
 }

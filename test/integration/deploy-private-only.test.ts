@@ -12,7 +12,6 @@ import { CreateCliTokenCommand, CreateWebLoginTokenCommand, GetEnvironmentComman
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -27,8 +26,10 @@ import {
   runDeploy,
   s3Writes,
   statsDelta,
+  untilEnvironmentSettled,
 } from './deploy-helpers.js';
 import { stackMwaa } from '../support/stack.js';
+import { answerWithin } from '../support/answer-within.js';
 
 const stack = requireLocalStack();
 const mwaa = stackMwaa(stack);
@@ -61,33 +62,8 @@ async function environment() {
   return (await mwaa.send(new GetEnvironmentCommand({ Name: stack.environmentName }))).Environment!;
 }
 
-async function untilSettled(): Promise<void> {
-  for (let i = 0; i < 600; i += 1) {
-    const status = (await environment()).Status;
-    if (status === 'AVAILABLE' || status === 'UPDATE_FAILED') return;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error('the environment did not settle within 5 minutes');
-}
-
-/** What `host:port` sends back within `ms` of a request. */
-function answerWithin(hostPort: string, ms: number): Promise<{ connected: boolean; received: string }> {
-  const [host, port] = hostPort.split(':');
-  return new Promise((resolveAnswer) => {
-    const socket = connect(Number(port), host!);
-    let connected = false;
-    let received = '';
-    socket.on('connect', () => {
-      connected = true;
-      socket.write(`GET /api/v1/health HTTP/1.1\r\nHost: ${hostPort}\r\n\r\n`);
-    });
-    socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
-    socket.on('error', () => undefined);
-    setTimeout(() => {
-      socket.destroy();
-      resolveAnswer({ connected, received });
-    }, ms);
-  });
+function untilSettled(): Promise<void> {
+  return untilEnvironmentSettled(mwaa, stack.environmentName);
 }
 
 /** `deploy` with each stderr line stamped when it arrived. */

@@ -36,6 +36,7 @@ import {
   startDeploy,
   s3Writes,
   statsDelta,
+  untilEnvironmentSettled,
 } from './deploy-helpers.js';
 import { stackFetch, stackMwaa, stackS3 } from '../support/stack.js';
 
@@ -65,13 +66,8 @@ async function environment() {
   return (await mwaa.send(new GetEnvironmentCommand({ Name: stack.environmentName }))).Environment!;
 }
 
-async function untilAvailable(): Promise<void> {
-  for (let i = 0; i < 600; i += 1) {
-    const status = (await environment()).Status;
-    if (status === 'AVAILABLE' || status === 'UPDATE_FAILED') return;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error('environment did not settle within 5 minutes');
+function untilAvailable(): Promise<void> {
+  return untilEnvironmentSettled(mwaa, stack.environmentName);
 }
 
 async function objectSha(key: string): Promise<string | undefined> {

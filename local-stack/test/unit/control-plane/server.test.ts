@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-mwaa';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { type AddressInfo, connect } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -29,6 +29,7 @@ import { TokenStore } from '../../../src/control-plane/tokens.js';
 import { FakeStore } from './fake-store.js';
 import { checkAnswer, readMwaaModel, type WalkCount, type WireAnswer, wireAnswer, withUnknownOperation } from '../../support/mwaa-model.js';
 import { createMwaaClient } from '../../../../src/mwaa/clients.js';
+import { answerWithin } from '../../../../test/support/answer-within.js';
 
 const NAME = 'local-env';
 let dir: string;
@@ -844,26 +845,6 @@ describe("every answer as botocore's service model for MWAA describes it", () =>
   });
 });
 
-/** What `host:port` sends back within `ms` after a request: '' from a listener that never answers. */
-async function answerWithin(hostPort: string, ms: number): Promise<{ connected: boolean; received: string }> {
-  const [host, portText] = hostPort.split(':');
-  return new Promise((resolveAnswer) => {
-    const socket = connect(Number(portText), host!);
-    let connected = false;
-    let received = '';
-    socket.on('connect', () => {
-      connected = true;
-      socket.write('POST /aws_mwaa/cli HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\n\r\nversion');
-    });
-    socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
-    socket.on('error', () => undefined);
-    setTimeout(() => {
-      socket.destroy();
-      resolveAnswer({ connected, received });
-    }, ms);
-  });
-}
-
 describe('WebserverAccessMode PRIVATE_ONLY', () => {
   it('after UpdateEnvironment, GetEnvironment and both tokens name a web server that accepts and never answers; the API still answers', async () => {
     const publicHost = `127.0.0.1:${port}`;
@@ -879,7 +860,9 @@ describe('WebserverAccessMode PRIVATE_ONLY', () => {
     expect(web.WebToken).toBeTruthy();
     expect([cli.WebServerHostname, web.WebServerHostname]).toEqual([privateWeb.hostname, privateWeb.hostname]);
     // Connected, the request sent, and nothing back: as a private address behaves from outside its VPC.
-    expect(await answerWithin(privateWeb.hostname, 300)).toEqual({ connected: true, received: '' });
+    expect(
+      await answerWithin(privateWeb.hostname, 300, 'POST /aws_mwaa/cli HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\n\r\nversion'),
+    ).toEqual({ connected: true, received: '' });
     expect(privateWeb.stats().accepted).toBe(1);
 
     await client.send(new UpdateEnvironmentCommand({ Name: NAME, WebserverAccessMode: 'PUBLIC_ONLY' }));
