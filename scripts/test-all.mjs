@@ -169,6 +169,11 @@ const ONCE_ON_LINE_3 = [
   // retries. The library is the same zip on both lines; each line's DagBag suite imports it and
   // runs its adapter (test/python/dag), and deploy.test.ts runs the DAG on both.
   'test/integration/dag-library.test.ts',
+  // Line-agnostic deploys (the plan, several repositories, a web server that never answers): the
+  // same deployer and control plane on both lines, so once is enough; here for the balance.
+  'test/integration/deploy-repositories.test.ts',
+  'test/integration/deploy-private-only.test.ts',
+  'test/integration/plan-output.test.ts',
 ];
 
 const stackRoot = process.env.MWAA_LOCAL_HOME || join(root, '.local-stack');
@@ -184,7 +189,9 @@ const venvsDir = process.env.MWAA_LOCAL_VENVS || join(stackRoot, 'venvs');
 function lineCheckout(line) {
   const scratch = join(testTmp, `line-${line}`);
   mkdirSync(scratch, { recursive: true });
-  if (line === '2') return { line, dir: root, stackRoot, scratch };
+  // Line 2's stack lives under the scratch directory too, not in the checkout's .local-stack: the
+  // unit and system tests run beside it and must not find a stack there.
+  if (line === '2') return { line, dir: root, stackRoot: join(testTmp, 'stack-line-2'), scratch };
   const dir = join(testTmp, `checkout-line-${line}`);
   const skipped = new Set(['node_modules', '.local-stack', '.test-reports', 'dist-artifacts', '.cache']);
   cpSync(root, dir, {
@@ -206,10 +213,10 @@ function lineEnv(checkout) {
 }
 
 /**
- * Provisioning (each line's venv from its lock, and a migrated Airflow DB: `local provision`)
- * runs in the background from the start, one line after the other: line 2's is ready for its
- * `local up` after the unit and system tests, line 3's soon after. Its output goes to
- * .test-reports/provision.log; a failure shows again in the `local up` that redoes it.
+ * Provisioning (the installer, each line's venv from its lock, and a migrated Airflow DB: `local
+ * provision`) runs in the background from the build on, one line after the other (the installer
+ * and tools venvs are shared): a line's stack comes up as soon as its venv is ready. Its output
+ * goes to .test-reports/provision.log; a failure shows again in the `local up` that redoes it.
  */
 function provisionInBackground(checkouts) {
   const log = openSync(join(reports, 'provision.log'), 'a');
@@ -265,16 +272,24 @@ function fuzzDeselection(line) {
   return [`--ignore=${FUZZ_TEST}`];
 }
 
-/** A line's whole part: its stack up, ruff, pytest, the integration suites, down, the stray check. */
-async function testLine(checkout, provisioning) {
+/**
+ * The CPU-bound suites (unit + system first, then each line's ruff and pytest) run one after
+ * another on this lane, beside the two lines' integration suites, which mostly wait on Airflow's
+ * scheduler. Each step on it starts when the one before has ended, whatever its result.
+ */
+let cpuLane = Promise.resolve();
+function onCpuLane(work) {
+  const turn = cpuLane.then(work, work);
+  cpuLane = turn.catch(() => undefined);
+  return turn;
+}
+
+/** A line's ruff and pytest suites (they use its stack's sshd and S3), on the CPU lane. */
+function pythonSuites(checkout, state) {
   const { line, dir } = checkout;
   const env = lineEnv(checkout);
   const label = `Airflow ${line}`;
-  const lineCli = join(dir, 'dist/cli.js');
-  await provisioned(provisioning, line);
-  try {
-    if (!(await run(`local up (${label})`, node, [lineCli, 'local', 'up', '--airflow', line], { env, cwd: dir, buffered: true }))) return;
-    const state = JSON.parse(readFileSync(join(checkout.stackRoot, 'state.json'), 'utf8'));
+  return onCpuLane(async () => {
     const ruff = join(state.venvBin, 'ruff');
     await run(`ruff (${label})`, ruff, ['check', 'templates', 'test/python', 'scripts'], { env, cwd: dir, buffered: true });
     await run(`ruff format (${label})`, ruff, ['format', '--check', 'templates', 'test/python', 'scripts'], {
@@ -293,15 +308,31 @@ async function testLine(checkout, provisioning) {
     };
     // One pytest session per suite: each folder has its own conftest.
     // The plugins' suite needs no Airflow, and both locks pin the same paramiko and cryptography:
-    // it runs once, on line 3, whose part is the shorter one.
+    // it runs once, on line 3.
     if (line === '3') await pytest('pytest-plugins', ['test/python/plugins']);
     await pytest(`pytest-dag-airflow-${line}`, ['test/python/dag', ...fuzzDeselection(line)]);
+  });
+}
+
+/**
+ * A line's whole part: its stack up as soon as its venv is ready, then its integration suites
+ * and (on the CPU lane) its Python suites at the same time, down, the stray check.
+ */
+async function testLine(checkout, provisioning) {
+  const { line, dir } = checkout;
+  const env = lineEnv(checkout);
+  const label = `Airflow ${line}`;
+  const lineCli = join(dir, 'dist/cli.js');
+  await provisioned(provisioning, line);
+  try {
+    if (!(await run(`local up (${label})`, node, [lineCli, 'local', 'up', '--airflow', line], { env, cwd: dir, buffered: true }))) return;
+    const state = JSON.parse(readFileSync(join(checkout.stackRoot, 'state.json'), 'utf8'));
     // Everything on line 2 (but the few moved to line 3); on line 3 what depends on the line
     // (deploy, the control plane, the stack): the check suites' SSH side is the same on both, and
     // their Variables comparison runs on line 3 inside the deploy suite.
     const name = `integration-airflow-${line}`;
     const files = line === '2' ? ONCE_ON_LINE_3.flatMap((file) => ['--exclude', file]) : [...LINE_DEPENDENT_SUITES, ...ONCE_ON_LINE_3];
-    await vitestRun(name, ['integration'], files, { env, cwd: dir, buffered: true });
+    await Promise.all([vitestRun(name, ['integration'], files, { env, cwd: dir, buffered: true }), pythonSuites(checkout, state)]);
   } finally {
     // The stray check must not meet a provisioning still running.
     await Promise.all(Object.values(provisioning));
@@ -318,17 +349,22 @@ try {
   // After the build: the copy for line 3 takes dist/ with it.
   for (const line of ['2', '3']) checkouts.push(lineCheckout(line));
   provisioning = provisionInBackground(checkouts);
+  // Every vitest run below uses this build (test/support/build-once.ts skips its own).
+  process.env.MWAA_TEST_DIST_BUILT = '1';
   await run('typecheck', 'npx', ['tsc', '--noEmit']);
   // Biome: formatting and lint of every TypeScript and script file (biome.jsonc).
   await run('biome check', 'npx', ['biome', 'check']);
   // One run for both projects: while the hostile-world matrix (test/system) waits on its stalled
-  // remotes, the other worker runs unit files instead of idling.
+  // remotes, the other worker runs unit files instead of idling. It opens the CPU lane; the lines
+  // start their stacks and integration suites beside it as soon as their venvs are ready.
   const unitScratch = join(testTmp, 'unit-system');
   mkdirSync(unitScratch);
-  await vitestRun('unit + system', ['unit', 'system'], [], { env: { MWAA_TEST_TMP: unitScratch } });
-  noStrayProcesses('unit and system tests', [unitScratch]);
-  downLeftoverStacks(unitScratch);
-  await Promise.all(checkouts.map((checkout) => testLine(checkout, provisioning)));
+  const unitAndSystem = onCpuLane(async () => {
+    await vitestRun('unit + system', ['unit', 'system'], [], { env: { MWAA_TEST_TMP: unitScratch }, buffered: true });
+    noStrayProcesses('unit and system tests', [unitScratch]);
+    downLeftoverStacks(unitScratch);
+  });
+  await Promise.all([unitAndSystem, ...checkouts.map((checkout) => testLine(checkout, provisioning))]);
 } catch (error) {
   process.stdout.write(`${error.message}\n`);
 } finally {

@@ -38,6 +38,8 @@ export interface StackLayout {
   venvBin: string;
   /** The tools venv (the AWS CLI), shared by both lines like their venvs. */
   awsCliVenvDir: string;
+  /** The installer venv (uv), shared by both lines. */
+  installerVenvDir: string;
   airflowHome: string;
   logsDir: string;
   sshDir: string;
@@ -62,6 +64,7 @@ export function layoutFor(root: string, airflowVersion: string, venvsDir: string
     venvDir,
     venvBin: join(venvDir, 'bin'),
     awsCliVenvDir: awsCliVenvDir(venvsDir),
+    installerVenvDir: installerVenvDir(venvsDir),
     airflowHome: join(root, `airflow-${airflowVersion}`),
     logsDir,
     sshDir: join(root, 'ssh'),
@@ -123,6 +126,18 @@ export function lockPath(repo: string, airflowVersion: string, pythonVersion: st
  */
 export function awsCliVenvDir(venvsDir: string): string {
   return join(venvsDir, 'aws-cli');
+}
+
+/**
+ * The installer venv: uv, pinned (`locks/installer.txt`), installed with pip and then used to
+ * install the lines' and tools' venvs (local-stack/src/venv.ts). One per venvs directory.
+ */
+export function installerVenvDir(venvsDir: string): string {
+  return join(venvsDir, 'installer');
+}
+
+export function installerLockPath(repo: string): string {
+  return join(repo, 'local-stack', 'locks', 'installer.txt');
 }
 
 export function awsCliLockPath(repo: string, pythonVersion: string): string {

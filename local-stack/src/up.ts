@@ -18,6 +18,7 @@ import {
   AIRFLOW_VERSIONS,
   BUCKET,
   awsCliLockPath,
+  installerLockPath,
   DAG_SYNC_INTERVAL_SECONDS,
   ENVIRONMENT_NAME,
   FALLBACK_PYTHON,
@@ -41,7 +42,7 @@ import { ensureKeyPair, sshBannerSeen, sshFiles, SSHD_BINARY, testSshdConfig, wr
 import { clearPending, readPending, recordPending } from './pending.js';
 import { stackProcessEnv } from './strays.js';
 import { readStateIfPresent, statePath, writeState, type AirflowLine, type LocalStackState, type StackProcess } from './state.js';
-import { findPython, ensureVenv } from './venv.js';
+import { ensureInstaller, ensureVenv, findPython } from './venv.js';
 import { ensureStackTls } from './tls.js';
 
 export interface UpOptions {
@@ -361,8 +362,24 @@ async function provisionLine(options: {
       `No lock for Airflow ${version} on Python ${python.minor} (${lockFile}). Make one: local-stack/scripts/provision-lock.sh ${version}`,
     );
   }
+  // Shared by the lines like the tools venv: one provisioning at a time per venvs directory.
+  const installer = await step(progress, now, 'venv installer (uv)', async () => {
+    const result = await ensureInstaller({
+      python,
+      venvDir: layout.installerVenvDir,
+      lockFile: installerLockPath(repo),
+      log: join(layout.logsDir, 'pip-installer.log'),
+    });
+    return { ...result, detail: result.cached ? 'up to date (lock unchanged)' : `installed from ${installerLockPath(repo)}` };
+  });
   const venv = await step(progress, now, `venv airflow-${version}`, async () => {
-    const result = await ensureVenv({ python, venvDir: layout.venvDir, lockFile, log: join(layout.logsDir, `pip-${version}.log`) });
+    const result = await ensureVenv({
+      python,
+      venvDir: layout.venvDir,
+      lockFile,
+      log: join(layout.logsDir, `pip-${version}.log`),
+      installer: installer.uv,
+    });
     return { ...result, detail: result.cached ? 'up to date (lock unchanged)' : `installed from ${lockFile}` };
   });
   await step(progress, now, 'venv aws-cli', async () => {
@@ -373,6 +390,7 @@ async function provisionLine(options: {
       lockFile: awsLock,
       log: join(layout.logsDir, 'pip-aws-cli.log'),
       program: 'aws',
+      installer: installer.uv,
     });
     return { ...result, detail: result.cached ? 'up to date (lock unchanged)' : `installed from ${awsLock}` };
   });

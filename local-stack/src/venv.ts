@@ -125,7 +125,29 @@ export function venvIsCurrent(venvDir: string, hash: string, program = 'airflow'
   }
 }
 
-/** Builds the venv unless the marker says it already matches the lock. */
+/**
+ * uv's settings from pip's, for what a machine may have set for pip (a mirror, a wheel folder, a
+ * CA bundle, a timeout): uv reads none of pip's. What the user set for uv itself wins.
+ */
+export function uvEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const fromPip: Array<[pip: string, uv: string]> = [
+    ['PIP_INDEX_URL', 'UV_DEFAULT_INDEX'],
+    ['PIP_EXTRA_INDEX_URL', 'UV_INDEX'],
+    ['PIP_FIND_LINKS', 'UV_FIND_LINKS'],
+    ['PIP_CERT', 'SSL_CERT_FILE'],
+    ['PIP_DEFAULT_TIMEOUT', 'UV_HTTP_TIMEOUT'],
+  ];
+  const out: NodeJS.ProcessEnv = { ...env, UV_NO_PROGRESS: '1', UV_PYTHON_DOWNLOADS: 'never' };
+  for (const [pip, uv] of fromPip) if (env[pip] && !env[uv]) out[uv] = env[pip];
+  return out;
+}
+
+/**
+ * Builds the venv unless the marker says it already matches the lock. With `installer` (the uv
+ * executable of the installer venv) the lock is installed by uv, else by the venv's own pip; both
+ * install exactly the lock (`--no-deps`) and compile bytecode, as Airflow is imported by many
+ * processes and PYTHONDONTWRITEBYTECODE may be set.
+ */
 export async function ensureVenv(options: {
   python: PythonInfo;
   venvDir: string;
@@ -133,6 +155,8 @@ export async function ensureVenv(options: {
   log: string;
   /** The entry point the lock installs (default `airflow`). */
   program?: string;
+  /** uv's executable; without it, pip installs. */
+  installer?: string;
 }): Promise<{ cached: boolean; hash: string }> {
   if (!existsSync(options.lockFile)) throw new Error(`lock file missing: ${options.lockFile}`);
   const hash = lockHash(options.lockFile, options.python);
@@ -142,12 +166,31 @@ export async function ensureVenv(options: {
   // is written last, so an interrupted build is simply rebuilt next time.
   rmSync(options.venvDir, { recursive: true, force: true });
   await runLogged(options.python.executable, ['-m', 'venv', options.venvDir], { log: options.log });
-  const pipEnv = { ...process.env, PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_INPUT: '1' };
-  await runLogged(
-    join(options.venvDir, 'bin', 'python'),
-    ['-m', 'pip', 'install', '--no-deps', '--progress-bar', 'off', '-r', options.lockFile],
-    { log: options.log, env: pipEnv },
-  );
+  const python = join(options.venvDir, 'bin', 'python');
+  if (options.installer) {
+    await runLogged(
+      options.installer,
+      ['pip', 'install', '--python', python, '--no-deps', '--compile-bytecode', '--link-mode', 'copy', '-r', options.lockFile],
+      { log: options.log, env: uvEnvironment(process.env) },
+    );
+  } else {
+    const pipEnv = { ...process.env, PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_INPUT: '1' };
+    await runLogged(python, ['-m', 'pip', 'install', '--no-deps', '--progress-bar', 'off', '-r', options.lockFile], {
+      log: options.log,
+      env: pipEnv,
+    });
+  }
   writeFileSync(join(options.venvDir, MARKER), `${hash}\n`);
   return { cached: false, hash };
+}
+
+/** The installer venv (uv, from its lock, installed by pip) and the path of its `uv`. */
+export async function ensureInstaller(options: {
+  python: PythonInfo;
+  venvDir: string;
+  lockFile: string;
+  log: string;
+}): Promise<{ cached: boolean; hash: string; uv: string }> {
+  const result = await ensureVenv({ ...options, program: 'uv' });
+  return { ...result, uv: join(options.venvDir, 'bin', 'uv') };
 }

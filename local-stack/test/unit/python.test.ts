@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { findPython, type PythonProbe } from '../../src/venv.js';
+import { findPython, type PythonProbe, uvEnvironment } from '../../src/venv.js';
 import { useTmpDir } from '../../../test/support/tmp.js';
 
 const tmp = useTmpDir('python-find-');
@@ -68,5 +68,32 @@ describe('findPython', () => {
     await expect(findPython({ HOME: tmp() }, '3.12', '3.11', probe)).rejects.toThrow(
       /tried: python3\.12 \(not usable\), python3\.11 \(not usable\)/,
     );
+  });
+});
+
+describe('uvEnvironment: what a machine set for pip reaches uv, which reads none of it', () => {
+  it('maps the index, extra index, wheel folder, CA bundle and timeout; never downloads a Python', () => {
+    const env = uvEnvironment({
+      PIP_INDEX_URL: 'https://mirror.example/simple',
+      PIP_EXTRA_INDEX_URL: 'https://extra.example/simple',
+      PIP_FIND_LINKS: '/opt/wheels',
+      PIP_CERT: '/etc/ssl/corp.pem',
+      PIP_DEFAULT_TIMEOUT: '180',
+    });
+    expect(env).toMatchObject({
+      UV_DEFAULT_INDEX: 'https://mirror.example/simple',
+      UV_INDEX: 'https://extra.example/simple',
+      UV_FIND_LINKS: '/opt/wheels',
+      SSL_CERT_FILE: '/etc/ssl/corp.pem',
+      UV_HTTP_TIMEOUT: '180',
+      UV_PYTHON_DOWNLOADS: 'never',
+    });
+  });
+
+  it("keeps what the user set for uv itself, and sets nothing pip's settings do not say", () => {
+    const env = uvEnvironment({ PIP_INDEX_URL: 'https://pip.example/simple', UV_DEFAULT_INDEX: 'https://uv.example/simple' });
+    expect(env.UV_DEFAULT_INDEX).toBe('https://uv.example/simple');
+    expect(env.UV_FIND_LINKS).toBeUndefined();
+    expect(env.SSL_CERT_FILE).toBeUndefined();
   });
 });
