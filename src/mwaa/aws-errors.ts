@@ -54,20 +54,31 @@ export function deployPolicyPath(envName: string): string {
   return `dist-artifacts/${envName}/iam/deploy-role-policy.json`;
 }
 
-/** Connection failures: nothing (or nothing complete) came back. */
-const NETWORK_CODES = new Set([
+/**
+ * Network codes of a request that got no answer at all: nothing listens, no route, no name, a
+ * connect that timed out, or a connection closed before the status line. A refused TLS
+ * certificate is not here: something answered.
+ */
+export const NO_ANSWER_CODES: ReadonlySet<string> = new Set([
   'ECONNREFUSED',
   'ENOTFOUND',
-  'ECONNRESET',
-  'ETIMEDOUT',
   'EAI_AGAIN',
+  'ETIMEDOUT',
   'EHOSTUNREACH',
   'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ECONNRESET',
+  'UND_ERR_SOCKET',
+]);
+/** Of those, the ones that are a connect that timed out. */
+export const CONNECT_TIMEOUT_CODES: ReadonlySet<string> = new Set(['ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** Connection failures: nothing (or nothing complete, or nothing trusted) came back. */
+const NETWORK_CODES = new Set([
+  ...NO_ANSWER_CODES,
   'EPIPE',
   'ECONNABORTED',
   'EPROTO',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
   'UND_ERR_HEADERS_TIMEOUT',
   'UND_ERR_BODY_TIMEOUT',
   'CERT_HAS_EXPIRED',
@@ -77,7 +88,7 @@ const NETWORK_CODES = new Set([
   'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
-const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+const TIMEOUT_CODES = new Set([...CONNECT_TIMEOUT_CODES, 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 const TIMEOUT_NAMES = new Set(['TimeoutError', 'AbortError', 'RequestTimeoutError']);
 
 /** The codes AWS answers when it throttles (the SDK retries them with a longer back-off). */

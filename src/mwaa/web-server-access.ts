@@ -7,6 +7,7 @@
  * timeout.
  */
 import { UserError } from '../errors.js';
+import { CONNECT_TIMEOUT_CODES, NO_ANSWER_CODES } from './aws-errors.js';
 import { remoteCallOf } from './remote-call.js';
 import { WebServerError } from './web-fetch.js';
 
@@ -25,24 +26,6 @@ export interface UnreachableWebServer {
   detail: string;
 }
 
-/**
- * Network codes of a request that got no answer: nothing listens, no route, no name, a connect that
- * timed out, or a connection closed before the status line. A refused TLS certificate is not here:
- * something answered.
- */
-const NO_ANSWER = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'ECONNRESET',
-  'UND_ERR_SOCKET',
-]);
-const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT']);
-
 /** The failure of a web server request that got no answer at all; undefined for anything else (an answer, an AWS error). */
 export function unreachableWebServer(error: unknown): UnreachableWebServer | undefined {
   if (error instanceof WebServerError) {
@@ -52,14 +35,14 @@ export function unreachableWebServer(error: unknown): UnreachableWebServer | und
   const call = remoteCallOf(error);
   if (call?.service !== 'Airflow web server' || call.endpoint === undefined || error instanceof UserError) return undefined;
   const e = error as { code?: unknown; cause?: { code?: unknown; message?: unknown } };
-  const code = [e.code, e.cause?.code].find((c): c is string => typeof c === 'string' && NO_ANSWER.has(c));
+  const code = [e.code, e.cause?.code].find((c): c is string => typeof c === 'string' && NO_ANSWER_CODES.has(c));
   if (code === undefined) return undefined;
   const message = typeof e.cause?.message === 'string' ? e.cause.message : code;
   return {
     endpoint: call.endpoint,
     request: call.operation,
     code,
-    kind: TIMEOUT_CODES.has(code) ? 'timeout' : 'unreachable',
+    kind: CONNECT_TIMEOUT_CODES.has(code) ? 'timeout' : 'unreachable',
     detail: message.includes(code) ? message : `${code}: ${message}`,
   };
 }
