@@ -17,6 +17,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_LIST_PAGES } from '../../src/deployer/aws-ports.js';
+import { MAX_PAGES } from '../../src/mwaa/airflow-api.js';
 import { mapWithConcurrency } from '../../src/util/concurrency.js';
 import { AWS_ERROR_KINDS, type AwsErrorKind, wireError } from '../support/hostile/aws-wire.js';
 import type { AwsService } from '../support/hostile/botocore-models.js';
@@ -40,6 +42,12 @@ const SSH = { connectTimeoutSeconds: 3, commandTimeoutSeconds: 3, keepaliveSecon
 /** Starting node, loading the SDK, generating the artifacts: a few seconds on a loaded 2-core machine. */
 const STARTUP_SLACK_S = 20;
 const RSS_BOUND_MIB = 250;
+/**
+ * Endless pages are answered at once: what bounds that loop is the page cap (MAX_LIST_PAGES for
+ * AWS lists, MAX_PAGES for Airflow's), each page a request the CLI signs, sends and parses, which
+ * on a loaded 2-core machine may take this long.
+ */
+const PAGE_S = 0.15;
 /** Runs at once: the CLI's start is CPU-bound, so about twice the cores. */
 const CONCURRENCY = 4;
 /** A run still going then did not end by itself. */
@@ -168,7 +176,8 @@ function boundSeconds(p: Pair): number {
   const attempt = transfers ? OBJECT_TRANSFER_FACTOR * REQUEST_TIMEOUT_S : REQUEST_TIMEOUT_S;
   // Following the run, deploy asks again after its poll interval before it gives up on a run it cannot see.
   const polls = p.command === 'deploy --wait' && p.remote === 'webServer' ? RUN_POLL_S : 0;
-  return STARTUP_SLACK_S + 3 * (ATTEMPTS * attempt + BACKOFF_S) + polls;
+  const pages = p.behaviour === 'endless-pages' ? PAGE_S * Math.max(MAX_LIST_PAGES, MAX_PAGES) : 0;
+  return STARTUP_SLACK_S + 3 * (ATTEMPTS * attempt + BACKOFF_S) + polls + pages;
 }
 
 /**

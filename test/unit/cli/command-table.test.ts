@@ -58,16 +58,23 @@ function commandLines(file: string, text: string): Shown[] {
   return shown;
 }
 
+/** The two tests that start the built CLI once per command: a start may take seconds on a loaded machine. */
+const CLI_PER_COMMAND_TIMEOUT_MS = 180_000;
+
 describe('the command table', () => {
-  it('is what --help prints: the command list and each command of it', () => {
-    const top = flat(runCli(['--help']).stdout);
-    for (const name of NAMES) {
-      expect(top).toContain(`mwaa-gpu-cicd ${name} ${COMMANDS[name]}`);
-      const own = runCli([name, '--help']);
-      expect(own.status, own.stderr).toBe(0);
-      expect(flat(own.stdout)).toContain(` ${COMMANDS[name]} `);
-    }
-  });
+  it(
+    'is what --help prints: the command list and each command of it',
+    () => {
+      const top = flat(runCli(['--help']).stdout);
+      for (const name of NAMES) {
+        expect(top).toContain(`mwaa-gpu-cicd ${name} ${COMMANDS[name]}`);
+        const own = runCli([name, '--help']);
+        expect(own.status, own.stderr).toBe(0);
+        expect(flat(own.stdout)).toContain(` ${COMMANDS[name]} `);
+      }
+    },
+    CLI_PER_COMMAND_TIMEOUT_MS,
+  );
 
   it("starts each row of the README's command table, one row per command", () => {
     const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
@@ -92,21 +99,25 @@ describe('the command table', () => {
     ]);
   });
 
-  it('takes every flag of every command line the documentation shows', () => {
-    const flags = new Map(NAMES.map((name) => [name, flagsOf(name)]));
-    const shown = documents().flatMap((file) => commandLines(file, readFileSync(file, 'utf8')));
-    // The documentation shows every command, many of them often.
-    expect(new Set(shown.map((s) => s.command))).toEqual(new Set(NAMES));
-    expect(shown.length).toBeGreaterThan(40);
-    const unknown: string[] = [];
-    for (const { where, command, words } of shown) {
-      const known = flags.get(command)!;
-      for (const word of words) {
-        if (!word.startsWith('-') || word === '--' || word === '-') continue;
-        const name = word.replace(/^--?/, '').split('=')[0]!;
-        if (!known.has(name) && !(name.startsWith('no-') && known.has(name.slice(3)))) unknown.push(`${where}: ${command} ${word}`);
+  it(
+    'takes every flag of every command line the documentation shows',
+    () => {
+      const flags = new Map(NAMES.map((name) => [name, flagsOf(name)]));
+      const shown = documents().flatMap((file) => commandLines(file, readFileSync(file, 'utf8')));
+      // The documentation shows every command, many of them often.
+      expect(new Set(shown.map((s) => s.command))).toEqual(new Set(NAMES));
+      expect(shown.length).toBeGreaterThan(40);
+      const unknown: string[] = [];
+      for (const { where, command, words } of shown) {
+        const known = flags.get(command)!;
+        for (const word of words) {
+          if (!word.startsWith('-') || word === '--' || word === '-') continue;
+          const name = word.replace(/^--?/, '').split('=')[0]!;
+          if (!known.has(name) && !(name.startsWith('no-') && known.has(name.slice(3)))) unknown.push(`${where}: ${command} ${word}`);
+        }
       }
-    }
-    expect(unknown).toEqual([]);
-  });
+      expect(unknown).toEqual([]);
+    },
+    CLI_PER_COMMAND_TIMEOUT_MS,
+  );
 });
