@@ -212,7 +212,7 @@ export const gpusSchema = z
       .regex(DOTTED_VERSION, { message: 'expected a CUDA version such as "12.2"' })
       .optional()
       .describe(
-        "Least CUDA version the driver supports, as nvidia-smi's header prints it (\"CUDA Version: 12.2\"). This is the " +
+        'Least CUDA version the driver supports, as nvidia-smi\'s header prints it ("CUDA Version: 12.2"). This is the ' +
           'newest CUDA the installed driver can run, not the CUDA toolkit installed on the server.',
       ),
     noUncorrectedEcc: z
@@ -225,10 +225,10 @@ export const gpusSchema = z
     mig: z
       .enum(['enabled', 'disabled'])
       .optional()
-      .describe("The MIG mode every GPU must be in (mig.mode.current); GPUs without MIG support count as disabled."),
+      .describe('The MIG mode every GPU must be in (mig.mode.current); GPUs without MIG support count as disabled.'),
   })
   .describe(
-    'What the GPUs of a server must be, read with nvidia-smi over the SSH connection of the check and of the DAG\'s check_gpus task.',
+    "What the GPUs of a server must be, read with nvidia-smi over the SSH connection of the check and of the DAG's check_gpus task.",
   );
 
 export const serverSchema = z
