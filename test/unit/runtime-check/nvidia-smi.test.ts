@@ -4,7 +4,7 @@
  * breaks the documented format in each way one line can.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -19,7 +19,8 @@ import {
   readGpus,
   type GpuReading,
 } from '../../../src/runtime-check/nvidia-smi.js';
-import { recordedServers } from '../../support/nvidia-smi-fixtures.js';
+import type { GpuExpectation } from '../../../src/config/schema.js';
+import { NVIDIA_SMI_FIXTURES, recordedServers } from '../../support/nvidia-smi-fixtures.js';
 
 /** What each recording holds, read off the source by eye: name per GPU, ECC per GPU, MIG per GPU. */
 const EXPECTED: Record<string, { summary: string; ecc: Array<number | null>; mig: Array<string | null>; usedMiB: number[] } | RegExp> = {
@@ -234,5 +235,39 @@ describe('output outside the documented format', () => {
     expect(compareVersions('535.104.05', '535.129.03')).toBe(-1);
     expect(compareVersions('12.10', '12.9')).toBe(1);
     expect(compareVersions('12.2', '12.2.0')).toBe(0);
+  });
+});
+
+describe('the verdicts the DAG shares (test/fixtures/nvidia-smi/verdicts.json, also asserted by test/python/dag/test_gpus.py)', () => {
+  const verdicts = JSON.parse(readFileSync(join(NVIDIA_SMI_FIXTURES, 'verdicts.json'), 'utf8')) as {
+    readings: Record<string, { reading: GpuReading; summary: string } | { refused: string }>;
+    shortfalls: Array<{ recording: string; gpus: GpuExpectation; shortfalls: string[] }>;
+    malformed: Array<{ name: string; stdout: string; refused: string }>;
+  };
+
+  it('reads every recording as recorded there', () => {
+    expect(Object.keys(verdicts.readings).sort()).toEqual(recorded.map((r) => r.name));
+    for (const server of recorded) {
+      const reading = readGpus(server.query, server.header);
+      const verdict = verdicts.readings[server.name];
+      expect(reading, server.name).toEqual(
+        verdict && 'refused' in verdict ? { ok: false, reason: verdict.refused } : { ok: true, value: verdict?.reading },
+      );
+      if (reading.ok && verdict && 'summary' in verdict) expect(gpuSummary(reading.value)).toBe(verdict.summary);
+    }
+  });
+
+  it('gives the same shortfalls and refusals', () => {
+    for (const testCase of verdicts.shortfalls) {
+      const server = recorded.find((r) => r.name === testCase.recording);
+      const reading = server && readGpus(server.query, server.header);
+      expect(reading?.ok && gpuShortfalls(testCase.gpus, reading.value)).toEqual(testCase.shortfalls);
+    }
+    for (const testCase of verdicts.malformed) {
+      expect(parseGpuQuery({ code: 0, stdout: testCase.stdout, stderr: '' }), testCase.name).toEqual({
+        ok: false,
+        reason: testCase.refused,
+      });
+    }
   });
 });
