@@ -5,6 +5,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { installStandIn, SERVER_ADDRESSES, standInFiles } from './gpu-stand-in.js';
 import { run } from './processes.js';
 
 export const SSHD_BINARY = '/usr/sbin/sshd';
@@ -47,6 +48,11 @@ export function publicKeyLine(pubFile: string): string {
   return `${type} ${key}`;
 }
 
+/** The PATH of every session: the stand-in nvidia-smi's directory first, then the system's. */
+export function sessionPath(files: SshFiles): string {
+  return `${standInFiles(files.dir).binDir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`;
+}
+
 /**
  * sshd_config for the stack. Pure. `listenAddresses`: loopback addresses to serve on (all of
  * 127.0.0.0/8 is loopback on Linux, so one sshd can stand in for several servers).
@@ -56,6 +62,8 @@ export function renderSshdConfig(files: SshFiles, port: number, user: string, li
     '# Written by `npm run local -- up` (local-stack/src/sshd.ts).',
     ...listenAddresses.map((address) => `ListenAddress ${address}`),
     `Port ${port}`,
+    // The stand-in nvidia-smi (gpu-stand-in.ts) first on PATH; the login shell's rc files may add more.
+    `SetEnv "PATH=${sessionPath(files)}"`,
     `HostKey ${files.hostKey}`,
     `PidFile ${files.pidFile}`,
     `AuthorizedKeysFile ${files.authorizedKeys}`,
@@ -82,10 +90,16 @@ export function renderSshdConfig(files: SshFiles, port: number, user: string, li
   ].join('\n');
 }
 
+/** The stack's sshd_config: every server address of the stack (gpu-stand-in.ts). Pure. */
+export function stackSshdConfig(files: SshFiles, port: number, user: string): string {
+  return renderSshdConfig(files, port, user, SERVER_ADDRESSES);
+}
+
 export function writeSshdConfig(files: SshFiles, port: number, user: string, clientPublicKey: string): void {
   mkdirSync(files.dir, { recursive: true });
+  installStandIn(standInFiles(files.dir));
   writeFileSync(files.authorizedKeys, `${clientPublicKey} local-stack-client\n`, { mode: 0o600 });
-  writeFileSync(files.config, renderSshdConfig(files, port, user), { mode: 0o644 });
+  writeFileSync(files.config, stackSshdConfig(files, port, user), { mode: 0o644 });
 }
 
 /** `sshd -t`: fails fast with sshd's own message when the config is wrong. */

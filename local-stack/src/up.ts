@@ -3,7 +3,7 @@
  * installed is reused (venv by lock hash, migrated DB, keys, git repo); what already runs keeps
  * running with the same PIDs and ports; only missing pieces are started.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../../src/errors.js';
@@ -38,7 +38,8 @@ import { recordOf, recordedAlive, recordedRef } from './liveness.js';
 import { step, type ProgressListener } from './progress.js';
 import { spawnDetached, stopPid, waitFor } from './processes.js';
 import { freePort, portIsFree, portOf } from './net.js';
-import { ensureKeyPair, sshBannerSeen, sshFiles, SSHD_BINARY, testSshdConfig, writeSshdConfig } from './sshd.js';
+import { ensureKeyPair, sshBannerSeen, sshFiles, SSHD_BINARY, stackSshdConfig, testSshdConfig, writeSshdConfig } from './sshd.js';
+import { installStandIn, SERVER_ADDRESSES, standInFiles } from './gpu-stand-in.js';
 import { clearPending, readPending, recordPending } from './pending.js';
 import { stackProcessEnv } from './strays.js';
 import { readStateIfPresent, statePath, writeState, type AirflowLine, type LocalStackState, type StackProcess } from './state.js';
@@ -117,6 +118,20 @@ export async function up(options: UpOptions): Promise<UpResult> {
     const user = userInfo().username;
     const old = sameLine?.processes.find((p) => p.name === 'sshd');
     if (old && sameLine && recordedAlive(old) && (await sshBannerSeen(sameLine.ssh.port))) {
+      // A stack started by an older checkout may serve fewer addresses or lack the stand-in's PATH:
+      // rewrite its config and let sshd re-read it (SIGHUP: sshd re-executes itself, same PID).
+      const wanted = stackSshdConfig(files, sameLine.ssh.port, user);
+      installStandIn(standInFiles(files.dir));
+      if (!existsSync(files.config) || readFileSync(files.config, 'utf8') !== wanted) {
+        writeFileSync(files.config, wanted, { mode: 0o644 });
+        await testSshdConfig(files);
+        process.kill(old.pid, 'SIGHUP');
+        const last = SERVER_ADDRESSES[SERVER_ADDRESSES.length - 1] as string;
+        await waitFor('sshd', () => sshBannerSeen(sameLine.ssh.port, 2_000, last), 15_000, {
+          alive: () => recordedAlive(old),
+          hint: `See ${files.log}`,
+        });
+      }
       reused.push('sshd');
       return {
         cached: true,

@@ -13,6 +13,12 @@ export const DAG_METRICS = {
   },
   GitSeconds: { unit: 'Seconds', itemDimensions: ['Server', 'Repository'], description: 'Seconds of the clone or fetch of one repository' },
   VariablesUpdated: { unit: 'Count', itemDimensions: ['Server'], description: 'Airflow Variables whose value changed in a run' },
+  GpuCount: { unit: 'Count', itemDimensions: ['Server'], description: 'GPUs nvidia-smi reports on a server (check_gpus)' },
+  GpuMemoryUsedPercent: {
+    unit: 'Percent',
+    itemDimensions: ['Server'],
+    description: "Memory in use over a server's GPUs, in percent (check_gpus)",
+  },
   RunSucceeded: { unit: 'Count', itemDimensions: [], description: '1 when a run ends successfully, 0 when it fails' },
 } as const;
 

@@ -4,7 +4,7 @@
  */
 import { airflowLine, MWAA_AIRFLOW_VERSIONS, type AirflowLine, type PythonVersion } from '../mwaa/versions.js';
 import { repositoriesOf, type ResolvedRepository } from './repositories.js';
-import type { EnvironmentConfig } from './schema.js';
+import type { EnvironmentConfig, GpuExpectation } from './schema.js';
 
 export type { ResolvedRepository } from './repositories.js';
 
@@ -15,9 +15,11 @@ export interface ResolvedServer {
   user: string;
   workspacePath: string;
   hostPublicKey: string | null;
+  /** What its GPUs must be (the server's own gpus, else the environment's); null: not checked. */
+  gpus: GpuExpectation | null;
 }
 
-export interface ResolvedConfig extends Omit<EnvironmentConfig, 'airflow' | 'servers' | 'git' | 'repositories'> {
+export interface ResolvedConfig extends Omit<EnvironmentConfig, 'airflow' | 'servers' | 'git' | 'repositories' | 'gpus'> {
   envName: string;
   airflow: { version: EnvironmentConfig['airflow']['version']; pythonVersion: PythonVersion; line: AirflowLine };
   servers: ResolvedServer[];
@@ -26,7 +28,7 @@ export interface ResolvedConfig extends Omit<EnvironmentConfig, 'airflow' | 'ser
 }
 
 export function resolveEnvironment(envName: string, env: EnvironmentConfig): ResolvedConfig {
-  const { airflow, servers, git: _git, repositories: _repositories, ...rest } = env;
+  const { airflow, servers, git: _git, repositories: _repositories, gpus, ...rest } = env;
   return {
     envName,
     ...rest,
@@ -42,6 +44,7 @@ export function resolveEnvironment(envName: string, env: EnvironmentConfig): Res
       user: server.user ?? env.ssh.user,
       workspacePath: server.workspacePath,
       hostPublicKey: server.hostPublicKey,
+      gpus: server.gpus === undefined ? gpus : server.gpus,
     })),
     repositories: repositoriesOf(env),
   };

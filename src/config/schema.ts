@@ -12,6 +12,7 @@ import {
   bucketProblem,
   gitBranchProblem,
   gitRemoteProblem,
+  gpuModelProblem,
   isHostname,
   isLoopbackUrl,
   isSafeAbsolutePath,
@@ -182,6 +183,54 @@ export const secretsSchema = z
   })
   .describe('AWS Secrets Manager.');
 
+/** A version as nvidia-smi prints it: numbers joined by dots (535.129.03, 12.2). */
+const DOTTED_VERSION = /^\d{1,4}(\.\d{1,4}){0,3}$/;
+
+export const gpusSchema = z
+  .strictObject({
+    count: z.number().int().min(1).max(64).optional().describe('How many GPUs the server must show, exactly.'),
+    model: problemChecked(gpuModelProblem)
+      .optional()
+      .describe(
+        'A regular expression every GPU name must contain a match of, e.g. "A100|H100" (names as nvidia-smi prints them, ' +
+          'such as "NVIDIA A100-SXM4-80GB"). Letters, digits, space and . _ - | ( ) [ ] * + ? ^ $ \\ only.',
+      ),
+    minMemoryMiB: z
+      .number()
+      .int()
+      .min(1)
+      .max(16_777_216)
+      .optional()
+      .describe("Least total memory of every GPU, in MiB as nvidia-smi's memory.total reports it (an A100 80GB shows 81920)."),
+    minDriverVersion: z
+      .string()
+      .regex(DOTTED_VERSION, { message: 'expected a driver version such as "535.104.05"' })
+      .optional()
+      .describe('Least NVIDIA driver version (driver_version).'),
+    minCudaVersion: z
+      .string()
+      .regex(DOTTED_VERSION, { message: 'expected a CUDA version such as "12.2"' })
+      .optional()
+      .describe(
+        'Least CUDA version the driver supports, as nvidia-smi\'s header prints it ("CUDA Version: 12.2"). This is the ' +
+          'newest CUDA the installed driver can run, not the CUDA toolkit installed on the server.',
+      ),
+    noUncorrectedEcc: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Fail a GPU that reports uncorrected ECC errors since the driver loaded (ecc.errors.uncorrected.volatile.total). ' +
+          'GPUs without ECC ("[N/A]", "[Not Supported]") pass.',
+      ),
+    mig: z
+      .enum(['enabled', 'disabled'])
+      .optional()
+      .describe('The MIG mode every GPU must be in (mig.mode.current); GPUs without MIG support count as disabled.'),
+  })
+  .describe(
+    "What the GPUs of a server must be, read with nvidia-smi over the SSH connection of the check and of the DAG's check_gpus task.",
+  );
+
 export const serverSchema = z
   .strictObject({
     name: z
@@ -207,6 +256,10 @@ export const serverSchema = z
         'Pinned host key (as in known_hosts, without the host); generate and check refuse a server without one. ' +
           'Get it with `npm run check -- --env <env> --print-host-keys` (or `ssh-keyscan -t ed25519 <host>`) and verify it out of band.',
       ),
+    gpus: gpusSchema
+      .nullable()
+      .optional()
+      .describe("This server's GPU expectation, replacing the environment's gpus; null: no GPU check on this server."),
   })
   .describe('A GPU server.');
 
@@ -396,6 +449,10 @@ export const environmentSchema = z
       .optional()
       .describe('The repositories checked out on every GPU server, in parallel; replaces git.'),
     versionFile: versionFileSchema.default(versionFileSchema.parse({})),
+    gpus: gpusSchema
+      .nullable()
+      .default(null)
+      .describe('What the GPUs of every server must be (a server may set its own); null: the GPUs are not checked.'),
     monitoring: monitoringSchema.default(monitoringSchema.parse({})),
   })
   .superRefine((env, ctx) => {
@@ -538,3 +595,4 @@ export const configFileSchema = z
 export type EnvironmentInput = z.input<typeof environmentSchema>;
 export type EnvironmentConfig = z.output<typeof environmentSchema>;
 export type ServerConfig = z.output<typeof serverSchema>;
+export type GpuExpectation = z.output<typeof gpusSchema>;

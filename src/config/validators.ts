@@ -271,3 +271,20 @@ function cronRangeProblem(item: string, field: CronField, index: number): string
   }
   return undefined;
 }
+
+/**
+ * A GPU model pattern: a regular expression that JavaScript (the check) and Python's re (the DAG)
+ * read alike, so the allowlist leaves out every construct they spell differently ((?...), {}, /).
+ */
+export function gpuModelProblem(value: string): string | undefined {
+  if (value.length === 0 || value.length > 200) return 'expected a regular expression of 1-200 characters, such as "A100|H100"';
+  const bad = value.match(/[^A-Za-z0-9 ._|()[\]*+?^$\\-]/);
+  if (bad) return `expected letters, digits, space and . _ - | ( ) [ ] * + ? ^ $ \\ only, found ${JSON.stringify(bad[0])}`;
+  if (value.includes('(?')) return 'expected no (?...) groups: the check and the DAG read them differently';
+  try {
+    new RegExp(value);
+  } catch (error) {
+    return `not a valid regular expression: ${(error as Error).message}`;
+  }
+  return undefined;
+}

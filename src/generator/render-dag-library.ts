@@ -32,10 +32,11 @@ export interface DagLibrary {
   modules: Module[];
 }
 
-/** The package's modules: the .py files directly in templates/dag/gpu_cicd_lib/ (no caches). */
+/** The package's modules: the .py files directly in templates/dag/gpu_cicd_lib/ (no caches), and the
+ * .json data they read through the package's loader (the nvidia-smi query the check shares). */
 export function libraryModules(): Module[] {
   return readdirSync(templatePath(DAG_LIBRARY_SOURCE), { withFileTypes: true })
-    .filter((entry) => entry.isFile() && entry.name.endsWith('.py'))
+    .filter((entry) => entry.isFile() && (entry.name.endsWith('.py') || entry.name.endsWith('.json')))
     .map((entry) => entry.name)
     .sort(compareCodeUnits)
     .map((name) => ({ name, bytes: readTemplateFile(`${DAG_LIBRARY_SOURCE}/${name}`) }));

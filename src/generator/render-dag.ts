@@ -6,7 +6,7 @@
  * with which the library picks its adapter module; the file itself holds no version probing.
  * Config values reach the Python source only through the template's `{{py}}` helper.
  */
-import type { ResolvedConfig } from '../config/resolved.js';
+import type { ResolvedConfig, ResolvedServer } from '../config/resolved.js';
 import { DAG_METRICS } from '../config/metrics.js';
 import { SAFE_ABSOLUTE_PATH_PATTERN, VERSION_FILE_LIMITS } from '../config/validators.js';
 import { versionRepositories } from '../config/repositories.js';
@@ -88,6 +88,20 @@ export function repositoryTaskIds(
   return { clone: `clone_${name}`, read: `read_version_${name}`, update: `update_variables_${name}` };
 }
 
+/** A gpus expectation as the DAG's library reads it: snake_case keys, unset ones left out. */
+function dagGpuExpectation(gpus: NonNullable<ResolvedServer['gpus']>): Record<string, string | number | boolean> {
+  const fields = {
+    count: gpus.count,
+    model: gpus.model,
+    min_memory_mib: gpus.minMemoryMiB,
+    min_driver_version: gpus.minDriverVersion,
+    min_cuda_version: gpus.minCudaVersion,
+    no_uncorrected_ecc: gpus.noUncorrectedEcc,
+    mig: gpus.mig,
+  };
+  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as Record<string, string | number | boolean>;
+}
+
 export function dagContext(config: ResolvedConfig) {
   const several = config.servers.length > 1;
   if (several && config.servers.some((server) => server.name === ALL_SERVERS)) {
@@ -153,6 +167,9 @@ export function dagContext(config: ResolvedConfig) {
       notifyTopicArn: config.monitoring.notifyTopicArn,
       environmentName: config.mwaa.environmentName,
     },
+    // Per server: what its GPUs must be, in the DAG library's words (gpus.py); None: not checked.
+    gpus: Object.fromEntries(config.servers.map((server) => [server.name, server.gpus && dagGpuExpectation(server.gpus)])),
+    anyGpus: config.servers.some((server) => server.gpus !== null),
     allServers: ALL_SERVERS,
     // Names first, then hosts that are not also a name; "all" only when there is a choice.
     serverChoices: [...(several ? [ALL_SERVERS] : []), ...names, ...hosts],

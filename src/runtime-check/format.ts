@@ -5,6 +5,7 @@
  */
 import { plainStyle, type Style } from '../util/style.js';
 import { clean } from '../util/terminal-text.js';
+import type { GpuReading } from './nvidia-smi.js';
 import { checkDetail, checkLabel, checkStatus, type CheckReport, type CheckStatus, type ServerReport } from './report.js';
 
 export interface JsonReport {
@@ -20,6 +21,8 @@ export interface JsonReport {
     repositories?: Record<string, { branch: string; commit: string }>;
     hostKey?: { line: string; fingerprint: string; matchesPinned: boolean | null };
     variables?: Array<{ key: string; fileKey: string; fileValue: string | null; airflowValue: string | null; equal: boolean }>;
+    /** cudaVersion: the newest CUDA the driver supports (nvidia-smi's header), not the installed toolkit. */
+    gpus?: GpuReading;
   }>;
   durationMs: number;
 }
@@ -47,6 +50,7 @@ export function reportJson(report: CheckReport): JsonReport {
       ...(server.repositories ? { repositories: server.repositories } : {}),
       ...(server.hostKey ? { hostKey: server.hostKey } : {}),
       ...(server.variables ? { variables: server.variables } : {}),
+      ...(server.gpus ? { gpus: server.gpus } : {}),
     })),
     durationMs: report.durationMs,
   };
@@ -75,6 +79,24 @@ function formatChecks(report: CheckReport, style: Style): string {
         (row, cells) => (row < 0 ? cells : cells.map((cell, i) => (i === 1 ? paint[checkStatus(server.checks[row]!)](cell) : cell))),
       ),
     );
+    out.push('');
+  }
+  const withGpus = report.servers.filter((server) => server.gpus && server.gpus.gpus.length > 0);
+  if (withGpus.length > 0) {
+    out.push("GPUs (CUDA: the newest the driver supports, from nvidia-smi's header; not the installed toolkit)");
+    const rows = withGpus.flatMap((server) =>
+      (server.gpus?.gpus ?? []).map((gpu) => [
+        server.name,
+        String(gpu.index),
+        clean(gpu.name),
+        `${gpu.memoryUsedMiB ?? '-'} / ${gpu.memoryTotalMiB} MiB`,
+        gpu.eccUncorrected === null ? 'n/a' : String(gpu.eccUncorrected),
+        gpu.mig ?? 'n/a',
+        `${clean(server.gpus?.driverVersion ?? '')} / ${clean(server.gpus?.cudaVersion ?? 'N/A')}`,
+        gpu.busId,
+      ]),
+    );
+    out.push(...table(['server', 'gpu', 'name', 'memory used', 'ecc errors', 'mig', 'driver / cuda', 'bus id'], rows, '  ', [false, true]));
     out.push('');
   }
   const compared = report.servers.filter((server) => server.variables && server.variables.length > 0);

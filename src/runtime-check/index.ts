@@ -92,6 +92,7 @@ export async function runRuntimeCheck(
       checks: outcome.checks,
       ...(outcome.git ? { git: outcome.git } : {}),
       ...(outcome.repositories && config.repositories.length > 1 ? { repositories: outcome.repositories } : {}),
+      ...(outcome.gpus ? { gpus: outcome.gpus } : {}),
     };
     events({ type: 'server-finished', server: report });
     return report;

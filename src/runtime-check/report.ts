@@ -1,7 +1,8 @@
 /** The result of a runtime check, as the library returns it and `--json` prints it. */
+import type { GpuReading } from './nvidia-smi.js';
 import type { VariableComparison } from './variables.js';
 
-export type CheckName = 'reachable' | 'whoami' | 'checkout' | 'version-file' | 'variables' | 'host-key';
+export type CheckName = 'reachable' | 'whoami' | 'gpus' | 'checkout' | 'version-file' | 'variables' | 'host-key';
 
 export interface CheckResult {
   name: CheckName;
@@ -27,6 +28,8 @@ export interface ServerReport {
   hostKey?: { line: string; fingerprint: string; matchesPinned: boolean | null };
   /** With compareVariables, once the version file was read. */
   variables?: VariableComparison[];
+  /** With a gpus expectation, once nvidia-smi answered: each GPU, the driver and its CUDA version. */
+  gpus?: GpuReading;
 }
 
 export interface CheckReport {

@@ -13,6 +13,16 @@ import { fingerprint, parsePublicKeyLine } from './host-key.js';
 import { shellJoin } from '../util/shell-quote.js';
 import type { CheckResult } from './report.js';
 import { CommandTimeoutError, connect, RemoteFileError, type HostKeyPolicy, type SshConnection } from './ssh.js';
+import {
+  GPU_QUERY_COMMAND,
+  gpuShortfalls,
+  gpuSummary,
+  HEADER_COMMAND,
+  MAX_OUTPUT_BYTES,
+  readGpus,
+  type CommandOutput,
+  type GpuReading,
+} from './nvidia-smi.js';
 import { parseVersionFile, type VersionFileReadings, variableText, type VersionValue } from './version-file.js';
 
 export interface ServerCheckOutcome {
@@ -23,6 +33,8 @@ export interface ServerCheckOutcome {
   repositories?: Record<string, { branch: string; commit: string }>;
   /** The parsed version file values, by repository name, then file key, for each valid file. */
   values?: Record<string, Record<string, VersionValue>>;
+  /** What nvidia-smi reported, when the server has a gpus expectation and nvidia-smi answered. */
+  gpus?: GpuReading;
 }
 
 export interface ServerCheckContext {
@@ -41,9 +53,10 @@ export interface ServerCheckContext {
 const REPOSITORY_CONCURRENCY = 4;
 
 /** Checks that need a connection, in the order they run. */
-function remoteChecks(repositories: readonly ResolvedRepository[]): Array<Pick<CheckResult, 'name' | 'repository'>> {
+function remoteChecks(repositories: readonly ResolvedRepository[], gpus: boolean): Array<Pick<CheckResult, 'name' | 'repository'>> {
   return [
     { name: 'whoami' },
+    ...(gpus ? [{ name: 'gpus' as const }] : []),
     ...repositories.flatMap((repository) => {
       const tag = repositoryTag(repositories, repository);
       const checkout: Pick<CheckResult, 'name' | 'repository'> = { name: 'checkout', ...tag };
@@ -86,7 +99,7 @@ export async function checkServer(context: ServerCheckContext): Promise<ServerCh
   const { config, server, now } = context;
   const checks: CheckResult[] = [];
   const skipRest = (why: string): ServerCheckOutcome => {
-    const names = context.quick ? [{ name: 'whoami' as const }] : remoteChecks(config.repositories);
+    const names = context.quick ? [{ name: 'whoami' as const }] : remoteChecks(config.repositories, server.gpus !== null);
     for (const check of names) checks.push({ ...check, ok: false, ms: 0, reason: `skipped: ${why}` });
     return { checks };
   };
@@ -142,6 +155,8 @@ export async function checkServer(context: ServerCheckContext): Promise<ServerCh
       return { value, ms: elapsed(begin, now) };
     };
     const repositories = config.repositories;
+    const expectation = server.gpus;
+    const gpuWork = expectation ? timed(gpuCheck(connection, expectation, commandTimeoutMs)) : undefined;
     const results = await mapWithConcurrency(repositories, REPOSITORY_CONCURRENCY, (repository, index) =>
       Promise.all([
         timed(
@@ -154,10 +169,15 @@ export async function checkServer(context: ServerCheckContext): Promise<ServerCh
           : undefined,
       ]),
     );
+    const gpus = await gpuWork;
     results.forEach(([identity, file], index) => {
       const repository = repositories[index] as ResolvedRepository;
       const tag = repositoryTag(repositories, repository);
       if (index === 0) checks.push({ name: 'whoami', ...identity.value.whoami, ms: identity.ms });
+      if (index === 0 && gpus) {
+        checks.push({ name: 'gpus', ok: gpus.value.ok, reason: gpus.value.reason, ms: gpus.ms });
+        if (gpus.value.reading) outcome.gpus = gpus.value.reading;
+      }
       checks.push({ name: 'checkout', ...tag, ...identity.value.checkout, ms: identity.ms });
       if (identity.value.git) {
         outcome.git ??= identity.value.git;
@@ -172,6 +192,36 @@ export async function checkServer(context: ServerCheckContext): Promise<ServerCh
     connection.close();
   }
   return outcome;
+}
+
+/**
+ * nvidia-smi's GPU query, then its header (for the CUDA version), one after the other on channels of
+ * the same connection (the repositories' channels run beside them, under OpenSSH's MaxSessions),
+ * each read up to MAX_OUTPUT_BYTES, and judged against the server's expectation.
+ */
+async function gpuCheck(
+  connection: SshConnection,
+  expectation: NonNullable<ResolvedServer['gpus']>,
+  timeoutMs: number,
+): Promise<{ ok: boolean; reason: string; reading?: GpuReading }> {
+  const outputs: CommandOutput[] = [];
+  for (const command of [GPU_QUERY_COMMAND, HEADER_COMMAND]) {
+    let result: Awaited<ReturnType<SshConnection['exec']>>;
+    try {
+      result = await connection.exec(command, { timeoutMs, maxOutputBytes: MAX_OUTPUT_BYTES });
+    } catch (error) {
+      const why = error instanceof CommandTimeoutError ? `timed out: ${error.message}` : `failed to start: ${(error as Error).message}`;
+      return { ok: false, reason: `${command.split(' ')[0]} ${why}` };
+    }
+    if (result.truncated) return { ok: false, reason: `nvidia-smi printed more than ${MAX_OUTPUT_BYTES} bytes; not read further` };
+    outputs.push(result);
+  }
+  const reading = readGpus(outputs[0] as CommandOutput, outputs[1] as CommandOutput);
+  if (!reading.ok) return { ok: false, reason: reading.reason };
+  const shortfalls = gpuShortfalls(expectation, reading.value);
+  const summary = gpuSummary(reading.value);
+  if (shortfalls.length > 0) return { ok: false, reason: `${shortfalls.join('; ')} (found ${summary})`, reading: reading.value };
+  return { ok: true, reason: summary, reading: reading.value };
 }
 
 /**

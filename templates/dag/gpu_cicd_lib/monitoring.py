@@ -14,6 +14,8 @@ METRIC_LINES = {
     "ssh_connect": ("SshConnectSeconds", "seconds"),
     "git": ("GitSeconds", "seconds"),
     "variables": ("VariablesUpdated", "variables_updated"),
+    "gpu_count": ("GpuCount", "count"),
+    "gpu_memory": ("GpuMemoryUsedPercent", "used_percent"),
 }
 # The METRIC line field behind each per-item dimension.
 ITEM_DIMENSION_FIELDS = {"Server": "server", "Repository": "repository"}

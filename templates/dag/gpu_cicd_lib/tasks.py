@@ -89,6 +89,61 @@ def _test_ssh_connection(config: dict, target: dict, key_info: dict) -> dict:
     return {"server": target["name"], "whoami": whoami, "ssh": metrics}
 
 
+def check_gpus(config: dict, target: dict, key_info: dict, connection: dict) -> dict:
+    return monitoring.publishes_metrics(config["metrics"])(_check_gpus)(config, target, key_info, connection)
+
+
+def _check_gpus(config: dict, target: dict, key_info: dict, connection: dict) -> dict:
+    """nvidia-smi's GPU query and header on the server, judged against its gpus expectation; fails
+    the server (and so its branch of the run) with the reason. Returns the connection it was given,
+    with what was found, for the tasks after it."""
+    import gpu_ssh_utils
+
+    from . import gpus
+
+    expected = (config.get("gpus") or {}).get(target["name"])
+    if not expected:
+        log.info("Server %s has no gpus expectation; its GPUs are not checked.", target["name"])
+        return {**connection, "gpus": None}
+    fail = airflow(config).failure
+    outputs = []
+    with connect(target, key_info["fingerprint"], config["ssh"], fail) as ssh:
+        for argv in (gpus.QUERY_ARGV, gpus.HEADER_ARGV):
+            try:
+                result = ssh.run(argv, check=False, max_output_bytes=gpus.MAX_OUTPUT_BYTES)
+            except gpu_ssh_utils.GpuSSHError as exc:
+                raise RuntimeError(remote_error(target, "nvidia-smi", exc)) from None
+            if result.truncated:
+                limit = gpus.MAX_OUTPUT_BYTES
+                raise fail(f"GPUs of server {target['name']}: nvidia-smi printed more than {limit} bytes.")
+            outputs.append({"code": result.exit_code, "stdout": result.stdout, "stderr": result.stderr})
+    try:
+        reading = gpus.read_gpus(outputs[0], outputs[1])
+    except gpus.NvidiaSmiError as exc:
+        raise fail(f"GPUs of server {target['name']}: {exc}") from None
+    for gpu in reading["gpus"]:
+        log.info(
+            "GPU %d %s: %s / %d MiB used, uncorrected ECC errors %s, MIG %s, bus %s",
+            gpu["index"],
+            shown(gpu["name"]),
+            "-" if gpu["memoryUsedMiB"] is None else gpu["memoryUsedMiB"],
+            gpu["memoryTotalMiB"],
+            "n/a" if gpu["eccUncorrected"] is None else gpu["eccUncorrected"],
+            gpu["mig"] or "n/a",
+            gpu["busId"],
+        )
+    monitoring.metric("gpu_count", server=target["name"], count=len(reading["gpus"]))
+    used = gpus.memory_used_percent(reading)
+    if used is not None:
+        monitoring.metric("gpu_memory", server=target["name"], used_percent=used)
+    problems = gpus.shortfalls(expected, reading)
+    if problems:
+        found = gpus.summary(reading)
+        raise fail(f"GPUs of server {target['name']} fall short: {'; '.join(problems)} (found {found}).")
+    log.info("GPUs of server %s: %s", target["name"], gpus.summary(reading))
+    return {**connection, "gpus": gpus.summary(reading)}
+
+
 def clone_and_checkout_repo(config: dict, target: dict, key_info: dict, connection: dict, repository: dict) -> dict:
     publishing = monitoring.publishes_metrics(config["metrics"])
     return publishing(_clone_and_checkout_repo)(config, target, key_info, repository)

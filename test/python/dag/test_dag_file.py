@@ -156,7 +156,8 @@ def test_the_dag_file_holds_the_config_rules_and_imports_its_library_by_content(
 
     shipped = zipfile.ZipFile(Path(dag_files["main"]["path"]).with_name(f"{package}.zip"))
     source_dir = REPO / "templates" / "dag" / "gpu_cicd_lib"
-    modules = sorted(p.name for p in source_dir.glob("*.py"))
+    # The modules and the data they read through the package's loader (gpus.py's nvidia-smi query).
+    modules = sorted(p.name for p in source_dir.iterdir() if p.suffix in (".py", ".json"))
     assert shipped.namelist() == [f"{package}/{name}" for name in modules]
     for name in modules:
         assert shipped.read(f"{package}/{name}") == (source_dir / name).read_bytes(), name

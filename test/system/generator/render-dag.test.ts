@@ -222,3 +222,31 @@ describe('renderDag', () => {
     expect(() => renderDag(c, meta)).toThrow(UserError);
   });
 });
+
+describe('the DAG with gpus', () => {
+  it('wires check_gpus after test_ssh_connection only when a server has gpus, and carries each expectation in the DAG words', async () => {
+    const plain = renderDag(await config('prod'), meta, dagLibrary());
+    expect(plain).not.toContain('def check_gpus');
+    const c = await config('prod', (c) => {
+      c.servers = c.servers.map((server, i) =>
+        i === 0 ? { ...server, gpus: { count: 8, model: 'A100|H100', minCudaVersion: '12.2', noUncorrectedEcc: true } } : server,
+      );
+    });
+    const source = renderDag(c, meta, dagLibrary());
+    expect(source).toContain(
+      '        connection = test_ssh_connection(target, key_info)\n        connection = check_gpus(target, key_info, connection)',
+    );
+    const literal = /^ {4}"gpus": (.*), {2}# fmt: skip$/m.exec(source)?.[1] ?? '';
+    const gpus = JSON.parse(
+      execFileSync('python3', ['-c', 'import ast, json, sys; print(json.dumps(ast.literal_eval(sys.argv[1])))', literal], {
+        encoding: 'utf8',
+      }),
+    ) as Record<string, unknown>;
+    expect(Object.values(gpus)).toEqual([
+      { count: 8, model: 'A100|H100', min_cuda_version: '12.2', no_uncorrected_ecc: true },
+      ...c.servers.slice(1).map(() => null),
+    ]);
+    // The wiring of check_gpus costs a few lines over the file without it.
+    expect(source.split('\n').length - plain.split('\n').length).toBeLessThanOrEqual(7);
+  });
+});

@@ -302,7 +302,7 @@ describe('messages in the words of the file, not of the validator', () => {
 
   it('an unknown key far from any known one lists the keys allowed there', async () => {
     expect(await messageAt(base.replace('    servers:', '    zzzzzzzz: 1\n    servers:'), 'environments.dev.zzzzzzzz')).toMatch(
-      /^unknown key; remove it or check its spelling\. Allowed here: localStack, dag, airflow, mwaa, aws, ssh, secrets, servers, git, repositories, versionFile, monitoring\.$/,
+      /^unknown key; remove it or check its spelling\. Allowed here: localStack, dag, airflow, mwaa, aws, ssh, secrets, servers, git, repositories, versionFile, gpus, monitoring\.$/,
     );
   });
 

@@ -39,9 +39,19 @@ describe('the DAG library zip', () => {
   it('holds every module of templates/dag/gpu_cicd_lib byte for byte, in its content-addressed package and nothing at its top level', async () => {
     const source = templatePath('dag/gpu_cicd_lib');
     const modules = readdirSync(source)
-      .filter((name) => name.endsWith('.py'))
+      .filter((name) => name.endsWith('.py') || name.endsWith('.json'))
       .sort();
-    expect(modules).toEqual(expect.arrayContaining(['__init__.py', 'tasks.py', 'airflow2.py', 'airflow3.py', 'version_file.py']));
+    expect(modules).toEqual(
+      expect.arrayContaining([
+        '__init__.py',
+        'tasks.py',
+        'airflow2.py',
+        'airflow3.py',
+        'version_file.py',
+        'gpus.py',
+        'nvidia_smi_query.json',
+      ]),
+    );
     const library = dagLibrary();
     expect(library.package).toMatch(/^gpu_cicd_lib_[0-9a-f]{12}$/);
     expect(library.package).toBe(`gpu_cicd_lib_${library.sha256.slice(0, 12)}`);

@@ -3,9 +3,9 @@
 # ruff: noqa: E501, S104, S108
 """Checks out the CI/CD branch on each GPU server and publishes its version file as Airflow Variables.
 
-validate_inputs -> retrieve_ssh_key -> per server: test_ssh_connection -> per repository, in
+validate_inputs -> retrieve_ssh_key -> per server: test_ssh_connection (-> check_gpus) -> per repository, in
 parallel: clone -> read the version file -> update the Variables; cleanup_temp_files tears down.
-This file is the config and the wiring; the task logic is the package in gpu_cicd_lib_fb91d942fc65.zip beside it.
+This file is the config and the wiring; the task logic is the package in gpu_cicd_lib_41e923c70963.zip beside it.
 """
 
 import sys
@@ -21,7 +21,7 @@ DAG_ID = "gpu_server_cicd_workflow"
 DAG_DESCRIPTION = "Checks out the CI/CD branch on each GPU server and publishes its version as Airflow Variables."
 DAG_OWNER = "mlops"
 DAG_SCHEDULE = None
-DAG_TAGS = ["cicd", "gpu", "build-1629a49745a6"]  # fmt: skip
+DAG_TAGS = ["cicd", "gpu", "build-33d544846942"]  # fmt: skip
 TASK_RETRIES = 1
 TASK_RETRY_DELAY_SECONDS = 60
 TASK_TIMEOUT_SECONDS = 900
@@ -95,13 +95,14 @@ SSH = {  # the key secret's field (None: all of it), its cache and the SSH clien
 }
 METRIC_DIMENSIONS = {}  # fmt: skip
 # Each CloudWatch metric's unit and per-item dimensions (src/config/metrics.ts).
-METRIC_TABLE = {"GitSeconds": {"item_dimensions": ["Server", "Repository"], "unit": "Seconds"}, "RunSucceeded": {"item_dimensions": [], "unit": "Count"}, "SshConnectSeconds": {"item_dimensions": ["Server"], "unit": "Seconds"}, "VariablesUpdated": {"item_dimensions": ["Server"], "unit": "Count"}}  # fmt: skip
+METRIC_TABLE = {"GitSeconds": {"item_dimensions": ["Server", "Repository"], "unit": "Seconds"}, "GpuCount": {"item_dimensions": ["Server"], "unit": "Count"}, "GpuMemoryUsedPercent": {"item_dimensions": ["Server"], "unit": "Percent"}, "RunSucceeded": {"item_dimensions": [], "unit": "Count"}, "SshConnectSeconds": {"item_dimensions": ["Server"], "unit": "Seconds"}, "VariablesUpdated": {"item_dimensions": ["Server"], "unit": "Count"}}  # fmt: skip
 METRICS = {"namespace": None, "dimensions": METRIC_DIMENSIONS, "metrics": METRIC_TABLE, "region": "us-east-1"}  # fmt: skip
 
 # The run parameters' JSON Schema dialect: draft 7 has all they use, and Airflow checks each schema
 # against the dialect's metaschema at every parse (draft 7's is one document, the default's seven).
 PARAM_DIALECT = {"$schema": "http://json-schema.org/draft-07/schema#"}
-# What the library's tasks read (metric namespace None: METRIC log lines only; topic None: no notices).
+# What the library's tasks read (metric namespace None: METRIC log lines only; topic None: no notices;
+# gpus: per server, what its GPUs must be, None: not checked).
 CONFIG = {
     "airflow_line": "2",
     "servers": SERVERS,
@@ -114,6 +115,7 @@ CONFIG = {
     "metrics": METRICS,
     "notify_topic_arn": None,
     "mwaa_environment": "gpu-cicd-dev",
+    "gpus": {"gpu-dev-01": None},  # fmt: skip
 }
 
 
@@ -123,12 +125,12 @@ CONFIG = {
 def library():
     """The task logic, from the zip beside this file: imported when a task or callback runs, never
     when this file is parsed. Until the DAG-folder sync brings the zip, the first task's retries wait."""
-    archive = str(Path(__file__).with_name("gpu_cicd_lib_fb91d942fc65.zip"))
+    archive = str(Path(__file__).with_name("gpu_cicd_lib_41e923c70963.zip"))
     if archive not in sys.path:
         if not Path(archive).is_file():
             raise ModuleNotFoundError(f"{archive} has not reached this worker yet")
         sys.path.insert(0, archive)
-    from gpu_cicd_lib_fb91d942fc65 import tasks
+    from gpu_cicd_lib_41e923c70963 import tasks
 
     return tasks
 
