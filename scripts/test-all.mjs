@@ -155,8 +155,6 @@ const LINE_DEPENDENT_SUITES = [
   'test/integration/airflow-cli-parser.test.ts',
   // The AWS CLI, boto3 and the line's amazon provider (MwaaHook, MwaaTriggerDagRunOperator) against the stack.
   'test/integration/third-party-clients.test.ts',
-  // check_gpus runs in the line's Airflow against the stack's stand-in nvidia-smi.
-  'test/integration/gpu-check.test.ts',
   'local-stack/test/integration',
 ];
 
