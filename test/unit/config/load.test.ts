@@ -47,7 +47,7 @@ describe('the shipped config', () => {
     expect(dev.repositories).toMatchObject([{ name: 'repo', branch: 'cicd_01_etl', checkoutDir: 'cicd-test' }]);
     expect(dev.ssh.user).toBe('ubuntu');
     expect(dev.servers[0]).toMatchObject({ port: 22, user: 'ubuntu', workspacePath: '/home/ubuntu/workspace' });
-    expect(dev.airflow).toEqual({ version: '2.10.3', pythonVersion: '3.11', line: '2' });
+    expect(dev.airflow).toEqual({ version: '2.11.2', pythonVersion: '3.12', line: '2' });
     expect(dev.versionFile.variables.map((v) => v.variable)).toEqual(['a', 'b', 'c', 'd']);
     const prod = resolveConfig(file, 'prod');
     expect(prod.dag.retries).toBe(2);

@@ -69,7 +69,7 @@ describe('generateEnvironment', () => {
     expect(manifest).toMatchObject({
       formatVersion: 1,
       environment: 'dev',
-      airflowVersion: '2.10.3',
+      airflowVersion: '2.11.2',
       dagBuild: { library: library.package, librarySha256: library.sha256 },
     });
   });
