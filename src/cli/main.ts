@@ -72,10 +72,15 @@ function usageError(message: string, cli: Argv, command: string | undefined): Us
   if (unknown) {
     const options = (cli as unknown as { getOptions(): { key: Record<string, unknown> } }).getOptions();
     const known = Object.keys(options.key).filter((k) => k.length > 1);
-    const lines = unknown[1]!.split(', ').map((name) => {
-      const flag = name.length === 1 ? `-${name}` : `--${name}`;
-      return `Unknown option ${flag}.${didYouMean(name, known, (n) => `--${n}`)}`;
-    });
+    // yargs lists an unknown --env-name twice, as given and camel-cased (envName): once is enough.
+    const names = unknown[1]!.split(', ');
+    const kebab = new Set(names.filter((n) => n.includes('-')).map((n) => n.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())));
+    const lines = names
+      .filter((name) => !kebab.has(name))
+      .map((name) => {
+        const flag = name.length === 1 ? `-${name}` : `--${name}`;
+        return `Unknown option ${flag}.${didYouMean(name, known, (n) => `--${n}`)}`;
+      });
     return new UserError(`${lines.join('\n')}\n${help}`, ExitCode.usage);
   }
   const missing = /^Missing required arguments?: (.+)$/.exec(message);
