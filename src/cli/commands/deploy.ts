@@ -176,7 +176,7 @@ const command: CommandModule<object, DeployArgs> = {
         progress.print({ text: 'runtime check: SSH to each server, compare version.yaml with the Airflow Variables...' });
       } else if (event.type === 'interrupted') {
         progress.done();
-        process.stderr.write(`\n${event.signal}: releasing the deploy lock and stopping.\n`);
+        process.stderr.write(`\n${event.signal}: ${event.lockHeld ? 'releasing the deploy lock and stopping' : 'stopping'}.\n`);
       } else if (event.type === 'remote-state') {
         if (context.verbose)
           progress.print({ text: `environment ${config.mwaa.environmentName}: ${event.status}, Airflow ${event.airflowVersion ?? '?'}` });
