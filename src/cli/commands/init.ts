@@ -4,6 +4,7 @@ import type { CommandModule } from 'yargs';
 import { DEFAULT_CONFIG_PATH, readConfigFile, resolveEveryEnvironment } from '../../config/load.js';
 import { ConfigError, ExitCode, UserError } from '../../errors.js';
 import { packageRoot } from '../../util/package-root.js';
+import { ensureIgnored } from '../../init/gitignore.js';
 import { refuseExistingConfig, schemaCopyNeeded, writeBeside } from '../../init/files.js';
 import { renderScaffold, type ScaffoldValues } from '../../init/scaffold.js';
 import { AIRFLOW_VERSIONS, DEFAULT_AIRFLOW_VERSION, type AirflowVersion } from '../../mwaa/versions.js';
@@ -168,12 +169,14 @@ const command: CommandModule<object, InitArgs> = {
     }
     if (writeSchema && schemaCopy) renameSync(writeBeside(schemaCopy.to, schemaCopy.bytes), schemaCopy.to);
     renameSync(temporary, target);
+    const ignored = ensureIgnored(resolve('.gitignore'));
 
     const env = args.env;
     const configArgs = args.config === DEFAULT_CONFIG_PATH ? [] : ['--config', args.config];
     const { out } = context;
     const steps = [
       `${out.bold(`Wrote ${args.config}`)} (environments ${env} and local).`,
+      ...(ignored.length > 0 ? [`Added ${ignored.join(' and ')} to .gitignore.`] : []),
       '',
       'Next:',
       `  1. Fill in the values marked "# TODO" in ${args.config} (region, MWAA environment, bucket, secret, servers).`,
@@ -194,6 +197,7 @@ const command: CommandModule<object, InitArgs> = {
         environments: [env, 'local'],
         airflowVersion: values.airflowVersion ?? DEFAULT_AIRFLOW_VERSION,
         ...(learned.read && { mwaaEnvironment: learned.read }),
+        gitignoreAdded: ignored,
         schemaCopy: writeSchema && schemaCopy ? relative(process.cwd(), schemaCopy.to) : null,
       });
       return;
