@@ -10,6 +10,7 @@ import { closestName, didYouMean } from '../util/did-you-mean.js';
 import { contextFromArgv, invocation } from './context.js';
 import { EXIT_CODES_EPILOG } from './help.js';
 import { COMMANDS, GLOBAL_OPTIONS, type CommandName } from './command-table.js';
+import { enterProjectRoot } from './project-root.js';
 import { reportAndExit } from './report-error.js';
 import { join } from 'node:path';
 import { builtDir } from '../util/package-root.js';
@@ -107,7 +108,8 @@ function usageError(message: string, cli: Argv, command: string | undefined): Us
   return new UserError(`${message}\n${help}`, ExitCode.usage);
 }
 
-async function main(argv: string[]): Promise<void> {
+async function main(given: string[]): Promise<void> {
+  const argv = given[0] === COMPLETION_REQUEST ? given : enterProjectRoot(given, process.cwd());
   contextFromArgv(argv);
   const requested = requestedCommand(argv);
   const completing = argv[0] === COMPLETION_REQUEST;
