@@ -213,7 +213,7 @@ describe('output', () => {
     const quiet = runCli(['generate', '--all', '--quiet', '--out', tmp()], { cwd });
     expect(quiet.status).toBe(0);
     expect(quiet.stderr).toBe('');
-    expect(quiet.stdout).toMatch(/prod\/ \(Airflow 2\.10\.3/);
+    expect(quiet.stdout).toMatch(/prod\/ \(Airflow 2\.11\.2/);
   });
 
   it('--help shows examples and the exit codes', () => {
