@@ -14,6 +14,7 @@ import { readState, readStateIfPresent, stackRoot, type AirflowLine } from '../.
 import { renderClientEnv } from '../../../local-stack/src/client-env.js';
 import { stackStatus, type StackStatus } from '../../../local-stack/src/status.js';
 import { provision, up } from '../../../local-stack/src/up.js';
+import { writeJson } from '../json-output.js';
 
 /** Progress lines on stderr: `[  12.3s] venv airflow-2.11.2: installed ... (95.1s)`. */
 function progressPrinter(startedAt: number, quiet: boolean): (event: StackEvent) => void {
@@ -178,7 +179,7 @@ const command: CommandModule<object, LocalArgs> = {
     if (args.action === 'status') {
       if (args.json) {
         const { state, ...rest } = status;
-        process.stdout.write(`${JSON.stringify({ ...(state ?? {}), ...rest, processes: status.processes }, null, 2)}\n`);
+        writeJson(status.up, { ...(state ?? {}), ...rest, processes: status.processes });
       } else {
         process.stdout.write(formatStatus(status));
       }

@@ -11,6 +11,7 @@ import { EXIT_CODES_EPILOG } from '../help.js';
 import { DEFAULT_AIRFLOW_VERSION } from '../../mwaa/versions.js';
 import { resolveCliFile } from '../load-config.js';
 import pkg from '../../../package.json' with { type: 'json' };
+import { writeJson } from '../json-output.js';
 
 interface ParseArgs {
   env: string[] | undefined;
@@ -129,7 +130,7 @@ const command: CommandModule<object, ParseArgs> = {
     const failed = ordered.filter((o) => o.status === 'import-error');
 
     if (args.json) {
-      process.stdout.write(`${JSON.stringify({ ok: failed.length === 0, environments: ordered, skipped: notes }, null, 2)}\n`);
+      writeJson(failed.length === 0, { environments: ordered, skipped: notes });
     } else {
       const { out } = context;
       for (const o of ordered) {

@@ -76,6 +76,7 @@ describe('usage errors', () => {
     expect(run.status).toBe(2);
     expect(JSON.parse(run.stdout)).toEqual({
       ok: false,
+      command: 'deploy',
       error: { message: '--plan and --wait cannot be used together: --plan triggers nothing, so there is no run to wait for', exitCode: 2 },
     });
   });

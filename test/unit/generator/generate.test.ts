@@ -182,7 +182,11 @@ describe('npm run generate (the CLI)', () => {
   it('--json prints the manifest', () => {
     const result = runCli(['generate', '--env', 'dev', '--out', join(tmp(), 'out'), '--json']);
     expect(result.status, result.stderr).toBe(0);
-    expect(JSON.parse(result.stdout)).toMatchObject({ environment: 'dev', formatVersion: 1 });
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      ok: true,
+      command: 'generate',
+      environments: [{ environment: 'dev', formatVersion: 1 }],
+    });
   });
 });
 
