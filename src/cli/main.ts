@@ -121,6 +121,21 @@ async function main(given: string[]): Promise<void> {
       ExitCode.usage,
     );
   }
+  // The word after --env: the config's environment names (yargs would offer the options again).
+  if (completing && argv.at(-2) === '--env') {
+    const { environmentNames } = await import('./completion.js');
+    const current = argv.at(-1) ?? '';
+    const names = (await environmentNames(argv.slice(2))).filter((name) => name.startsWith(current));
+    process.stdout.write(names.length > 0 ? `${names.join('\n')}\n` : '');
+    return;
+  }
+  if (requested === COMPLETION_COMMAND && !completing) {
+    const { chosenShell, completionScript } = await import('./completion.js');
+    const words = argv.filter((arg) => !arg.startsWith('-'));
+    if (words.length > 2) throw new UserError(`completion takes one shell; got ${words.slice(1).join(' ')}.`, ExitCode.usage);
+    process.stdout.write(await completionScript(chosenShell(words[1])));
+    return;
+  }
   if (requested === 'generate' && !completing) {
     const runPlainGenerate = await plainGenerate();
     if (await runPlainGenerate(argv)) return;
@@ -158,11 +173,16 @@ async function main(given: string[]): Promise<void> {
   if (usage?.cacheHelpMessage) usage.cacheHelpMessage = () => undefined;
 
   if (isCommand(requested)) {
-    cli.command((await LOADERS[requested]()).default);
+    const module = (await LOADERS[requested]()).default;
+    // Completing a line asks the command with --get-yargs-completions, which its strict options refuse.
+    const builder = module.builder;
+    cli.command(
+      completing && typeof builder === 'function' ? { ...module, builder: (y: Argv) => (builder(y) as Argv).strictOptions(false) } : module,
+    );
   } else {
     for (const [name, describe] of Object.entries(COMMANDS)) cli.command(name, describe);
   }
-  cli.completion(COMPLETION_COMMAND, 'Print a shell completion script (bash, zsh): mwaa-gpu-cicd completion >> ~/.bashrc');
+  cli.completion(`${COMPLETION_COMMAND} [shell]`, 'Print the shell completion script for bash, zsh or fish (README, "Shell completion")');
   await cli.parseAsync();
   if (requested && EXITS_WHEN_DONE.has(requested)) await exitWhenFlushed();
 }
