@@ -24,7 +24,8 @@ export const EXIT_CODES_EPILOG = [
   ...Object.values(EXIT_CODE_MEANINGS)
     .sort(([a], [b]) => a - b)
     .map(([code, meaning]) => `  ${code} ${meaning}`),
-  'With --json, stdout holds one JSON document even on failure: {"ok": false, "error": {"message", "exitCode", ...}};',
+  'With --json, stdout holds one JSON document, {"ok", "command", ...} (docs/json-output.schema.json), even on failure:',
+  '{"ok": false, "command", "error": {"message", "exitCode", ...}};',
   'a failed AWS or web-server call adds service, operation, endpoint, code, remoteMessage, kind, httpStatus, requestId, attempts.',
   'Errors show no stack trace; --verbose adds the chain of causes.',
   'Colour on a terminal; NO_COLOR=1 turns it off, FORCE_COLOR=1 on.',

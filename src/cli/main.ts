@@ -10,6 +10,7 @@ import { closestName, didYouMean } from '../util/did-you-mean.js';
 import { contextFromArgv, invocation } from './context.js';
 import { EXIT_CODES_EPILOG } from './help.js';
 import { COMMANDS, GLOBAL_OPTIONS, type CommandName } from './command-table.js';
+import { enterProjectRoot } from './project-root.js';
 import { reportAndExit } from './report-error.js';
 import { join } from 'node:path';
 import { builtDir } from '../util/package-root.js';
@@ -72,10 +73,15 @@ function usageError(message: string, cli: Argv, command: string | undefined): Us
   if (unknown) {
     const options = (cli as unknown as { getOptions(): { key: Record<string, unknown> } }).getOptions();
     const known = Object.keys(options.key).filter((k) => k.length > 1);
-    const lines = unknown[1]!.split(', ').map((name) => {
-      const flag = name.length === 1 ? `-${name}` : `--${name}`;
-      return `Unknown option ${flag}.${didYouMean(name, known, (n) => `--${n}`)}`;
-    });
+    // yargs lists an unknown --env-name twice, as given and camel-cased (envName): once is enough.
+    const names = unknown[1]!.split(', ');
+    const kebab = new Set(names.filter((n) => n.includes('-')).map((n) => n.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())));
+    const lines = names
+      .filter((name) => !kebab.has(name))
+      .map((name) => {
+        const flag = name.length === 1 ? `-${name}` : `--${name}`;
+        return `Unknown option ${flag}.${didYouMean(name, known, (n) => `--${n}`)}`;
+      });
     return new UserError(`${lines.join('\n')}\n${help}`, ExitCode.usage);
   }
   const missing = /^Missing required arguments?: (.+)$/.exec(message);
@@ -102,7 +108,8 @@ function usageError(message: string, cli: Argv, command: string | undefined): Us
   return new UserError(`${message}\n${help}`, ExitCode.usage);
 }
 
-async function main(argv: string[]): Promise<void> {
+async function main(given: string[]): Promise<void> {
+  const argv = given[0] === COMPLETION_REQUEST ? given : enterProjectRoot(given, process.cwd());
   contextFromArgv(argv);
   const requested = requestedCommand(argv);
   const completing = argv[0] === COMPLETION_REQUEST;
@@ -113,6 +120,21 @@ async function main(argv: string[]): Promise<void> {
         `See: ${invocation('').trimEnd()} --help`,
       ExitCode.usage,
     );
+  }
+  // The word after --env: the config's environment names (yargs would offer the options again).
+  if (completing && argv.at(-2) === '--env') {
+    const { environmentNames } = await import('./completion.js');
+    const current = argv.at(-1) ?? '';
+    const names = (await environmentNames(argv.slice(2))).filter((name) => name.startsWith(current));
+    process.stdout.write(names.length > 0 ? `${names.join('\n')}\n` : '');
+    return;
+  }
+  if (requested === COMPLETION_COMMAND && !completing) {
+    const { chosenShell, completionScript } = await import('./completion.js');
+    const words = argv.filter((arg) => !arg.startsWith('-'));
+    if (words.length > 2) throw new UserError(`completion takes one shell; got ${words.slice(1).join(' ')}.`, ExitCode.usage);
+    process.stdout.write(await completionScript(chosenShell(words[1])));
+    return;
   }
   if (requested === 'generate' && !completing) {
     const runPlainGenerate = await plainGenerate();
@@ -151,11 +173,16 @@ async function main(argv: string[]): Promise<void> {
   if (usage?.cacheHelpMessage) usage.cacheHelpMessage = () => undefined;
 
   if (isCommand(requested)) {
-    cli.command((await LOADERS[requested]()).default);
+    const module = (await LOADERS[requested]()).default;
+    // Completing a line asks the command with --get-yargs-completions, which its strict options refuse.
+    const builder = module.builder;
+    cli.command(
+      completing && typeof builder === 'function' ? { ...module, builder: (y: Argv) => (builder(y) as Argv).strictOptions(false) } : module,
+    );
   } else {
     for (const [name, describe] of Object.entries(COMMANDS)) cli.command(name, describe);
   }
-  cli.completion(COMPLETION_COMMAND, 'Print a shell completion script (bash, zsh): mwaa-gpu-cicd completion >> ~/.bashrc');
+  cli.completion(`${COMPLETION_COMMAND} [shell]`, 'Print the shell completion script for bash, zsh or fish (README, "Shell completion")');
   await cli.parseAsync();
   if (requested && EXITS_WHEN_DONE.has(requested)) await exitWhenFlushed();
 }

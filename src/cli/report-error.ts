@@ -1,5 +1,6 @@
 import { ConfigError, ExitCode, filesystemProblem, isFilesystemError, UserError } from '../errors.js';
 import { cliContext } from './context.js';
+import { commandName } from './json-output.js';
 
 /**
  * The error as the user sees it: a UserError as it is; a filesystem error from anywhere (a
@@ -12,7 +13,7 @@ function known(error: unknown): unknown {
 }
 
 /** What `--json` prints on stdout when a command fails: the same facts as the message on stderr. */
-export function errorDocument(error: unknown): { ok: false; error: Record<string, unknown> } {
+export function errorDocument(error: unknown, command = commandName()): { ok: false; command: string; error: Record<string, unknown> } {
   const shown = known(error);
   if (shown instanceof UserError) {
     const body: Record<string, unknown> = { message: shown.message, exitCode: shown.exitCode };
@@ -20,10 +21,10 @@ export function errorDocument(error: unknown): { ok: false; error: Record<string
       body.file = shown.file;
       body.issues = shown.issues;
     }
-    return { ok: false, error: { ...body, ...(shown.details ?? {}) } };
+    return { ok: false, command, error: { ...body, ...(shown.details ?? {}) } };
   }
   const message = error instanceof Error ? error.message : String(error);
-  return { ok: false, error: { message: `Unexpected error: ${message}`, exitCode: ExitCode.failure } };
+  return { ok: false, command, error: { message: `Unexpected error: ${message}`, exitCode: ExitCode.failure } };
 }
 
 /**

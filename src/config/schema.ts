@@ -22,7 +22,7 @@ import {
 } from './validators.js';
 import { variableKey } from './variables.js';
 import { configuredRepositories, REPOSITORY_NAME, SHORTHAND_REPOSITORY_NAME } from './repositories.js';
-import { AIRFLOW_VERSIONS, PYTHON_VERSIONS } from '../mwaa/versions.js';
+import { AIRFLOW_VERSIONS, DEFAULT_AIRFLOW_VERSION, PYTHON_VERSIONS } from '../mwaa/versions.js';
 import { keyedByConfig } from '../artifacts/kinds.js';
 import { ALARM_COMPARISONS, ALARM_MISSING_DATA, ALARM_STATISTICS, DAG_METRIC_NAMES, ITEM_DIMENSIONS } from './metrics.js';
 
@@ -72,7 +72,7 @@ export const dagSchema = z
 
 export const airflowSchema = z
   .strictObject({
-    version: z.enum(AIRFLOW_VERSIONS).default('2.10.3').describe('The Airflow version of the MWAA environment.'),
+    version: z.enum(AIRFLOW_VERSIONS).default(DEFAULT_AIRFLOW_VERSION).describe('The Airflow version of the MWAA environment.'),
     pythonVersion: z
       .enum(PYTHON_VERSIONS)
       .optional()
@@ -433,7 +433,7 @@ export const environmentSchema = z
       .default(false)
       .describe('Take servers, secret, bucket and endpoints from the running local stack (npm run local -- up).'),
     dag: dagSchema.default(dagSchema.parse({})),
-    airflow: airflowSchema.default({ version: '2.10.3' }),
+    airflow: airflowSchema.default({ version: DEFAULT_AIRFLOW_VERSION }),
     mwaa: mwaaSchema,
     aws: awsSchema,
     ssh: sshSchema.default(sshSchema.parse({})),

@@ -2,7 +2,7 @@
  * Safe YAML reading with positions: core schema only (no custom tags), bounded aliases and size,
  * and a way back from a dotted path to the line:column it came from.
  */
-import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document, type Node, type YAMLError } from 'yaml';
+import { LineCounter, isCollection, isMap, isScalar, isSeq, parseDocument, visit, type Document, type Node, type YAMLError } from 'yaml';
 import type { ConfigIssue } from '../errors.js';
 
 export const MAX_CONFIG_BYTES = 1_048_576;
@@ -25,13 +25,53 @@ export interface YamlSource {
   scalarAt(path: PathSegment[]): ScalarSource | undefined;
 }
 
+/** The parser's message for a [ ... ] or { ... } that is never closed, with the missing bracket. */
+function unclosedBracket(error: YAMLError): string | undefined {
+  return /end with a ([\]}])$/.exec(error.message.split('\n')[0] ?? '')?.[1];
+}
+
+/**
+ * Where an unclosed [ or { opens: the parser reports the line where it gave up (the next key), but
+ * the recovered document keeps the flow collection, ending where the error is; the innermost one
+ * that ends there is the bracket left open (PyYAML's "while parsing a flow sequence ... line N").
+ */
+function unclosedStart(doc: Document, error: YAMLError): number | undefined {
+  let start: number | undefined;
+  visit(doc, {
+    Node(_, node) {
+      const kind = unclosedBracket(error) === ']' ? isSeq(node) : isMap(node);
+      if (kind && isCollection(node) && node.flow && node.range && node.range[1] === error.pos[0]) {
+        if (start === undefined || node.range[0] > start) start = node.range[0];
+      }
+    },
+  });
+  return start;
+}
+
+/**
+ * The error to lead with when a bracket is left open before the first error: that bracket (the
+ * innermost one), at its own position; what the parser reports first there (a missing comma, a
+ * key it did not expect) is only its consequence.
+ */
+function headlineError(doc: Document, errors: readonly YAMLError[]): { error: YAMLError; offset: number } | undefined {
+  const first = errors[0];
+  if (!first) return undefined;
+  let best: { error: YAMLError; offset: number } | undefined;
+  for (const error of errors) {
+    if (unclosedBracket(error) === undefined) continue;
+    const offset = unclosedStart(doc, error);
+    if (offset !== undefined && offset <= first.pos[0] && (!best || offset > best.offset)) best = { error, offset };
+  }
+  return best;
+}
+
 /** What a few of the parser's messages mean for someone editing the file. */
 function explainYamlError(error: YAMLError): string {
   const first = error.message.split('\n')[0] ?? error.message;
-  const closing = /end with a ([\]}])$/.exec(first);
+  const closing = unclosedBracket(error);
   if (closing) {
-    const [open, what] = closing[1] === ']' ? ['[', 'list'] : ['{', 'mapping'];
-    return `the ${open} ... ${closing[1]} ${what} that starts on this line is not closed with "${closing[1]}" (or its lines are not indented enough)`;
+    const [open, what] = closing === ']' ? ['[', 'list'] : ['{', 'mapping'];
+    return `the ${open} ... ${closing} ${what} that starts here is not closed with "${closing}" (or its lines are not indented enough)`;
   }
   if (error.code === 'DUPLICATE_KEY') return 'this key appears twice in the same mapping; keep one';
   if (error.code === 'TAB_AS_INDENT') return 'a tab is used for indentation; YAML allows only spaces';
@@ -51,16 +91,17 @@ export function parseYamlSource(file: string, text: string): { source?: YamlSour
   // The parser recovers badly from a structural error: one missing "]" gives a dozen errors on the
   // lines after it. Report the first, plus duplicate keys (always real), and count the rest.
   const errors = [...doc.errors, ...doc.warnings].sort((a, b) => a.pos[0] - b.pos[0]);
+  const headline = headlineError(doc, errors);
   const shown = errors.filter((error, index) => index === 0 || error.code === 'DUPLICATE_KEY');
   const hidden = errors.length - shown.length;
   const issues: ConfigIssue[] = shown.map((error, index) => ({
     path: '',
     message:
-      `YAML: ${explainYamlError(error)}` +
+      `YAML: ${explainYamlError(index === 0 && headline ? headline.error : error)}` +
       (index === 0 && hidden > 0
         ? ` (${hidden} more YAML error${hidden === 1 ? '' : 's'} after it, probably caused by it: fix this one first)`
         : ''),
-    ...position(error.pos[0]),
+    ...position(index === 0 && headline ? headline.offset : error.pos[0]),
   }));
   if (issues.length > 0) return { issues };
   let value: unknown;

@@ -22,6 +22,7 @@ import type { Readable } from 'node:stream';
 import { environmentFieldsForPins, pinsFromEnvironment } from '../artifacts/kinds.js';
 import { UserError } from '../errors.js';
 import { ALARM_OWNER_TAG } from '../config/metrics.js';
+import { bucketFromArn } from '../mwaa/arns.js';
 import { overriddenEndpoint } from '../mwaa/clients.js';
 import { DEFAULT_LIMITS } from '../mwaa/limits.js';
 import { byteSize, readStreamBounded, StreamTooLargeError } from '../util/bounded-read.js';
@@ -203,10 +204,6 @@ async function unversioned(client: { config: unknown }, operation: string, bucke
     `S3${endpoint ? ` at ${endpoint}` : ''}: ${operation} of s3://${bucket}/${key} answered without a version ID, as no versioned ` +
       'S3 bucket answers. Is the endpoint S3 (aws.endpoints.s3, AWS_ENDPOINT_URL_S3), and is versioning on for the bucket?',
   );
-}
-
-function bucketFromArn(arn: string | undefined): string | undefined {
-  return arn?.startsWith('arn:') ? arn.split(':').slice(5).join(':') : undefined;
 }
 
 export function mwaaPort(client: MWAAClient): MwaaPort {

@@ -10,26 +10,38 @@ import { describeStatus } from '../mwaa/environment-status.js';
 import { alarmSummary } from './alarms.js';
 import type { Action, Plan } from './plan.js';
 
-function describeAction(action: Action): [string, string, string] {
+/** Characters of an S3 version id the text plan shows: enough to tell versions apart by eye. */
+const SHOWN_VERSION_CHARS = 8;
+
+/**
+ * An S3 version id as the text plan shows it: its first characters and "…" (real ids are 32
+ * characters; two of them made a row about 180 columns wide). --json and the Markdown plan keep it whole.
+ */
+export function shortVersion(versionId: string | undefined): string {
+  if (versionId === undefined) return '?';
+  return versionId.length > SHOWN_VERSION_CHARS + 1 ? `${versionId.slice(0, SHOWN_VERSION_CHARS)}…` : versionId;
+}
+
+function describeAction(action: Action, version: (id: string | undefined) => string = (id) => id ?? '?'): [string, string, string] {
   switch (action.type) {
     case 'upload':
       return ['upload', action.target.key, `${action.reason}, ${action.target.size} B, sha256:${action.target.sha256.slice(0, 12)}`];
     case 'copy':
-      return ['restore', action.target.key, `copy version ${action.sourceVersionId} back as current`];
+      return ['restore', action.target.key, `copy version ${version(action.sourceVersionId)} back as current`];
     case 'skip':
       return [
         'skip',
         action.target.key,
         action.reason === 'pinned'
-          ? `unchanged, pinned version ${action.versionId ?? '?'}`
+          ? `unchanged, pinned version ${version(action.versionId)}`
           : action.reason === 'uploaded-not-pinned'
-            ? `already uploaded as ${action.versionId ?? '?'}`
+            ? `already uploaded as ${version(action.versionId)}`
             : 'unchanged',
       ];
     case 'update-environment': {
       const pins = PINNED_KINDS.flatMap((kind) => {
         const p = action.pins[kind];
-        return p ? [`${p.key}@${'versionId' in p ? p.versionId : '<new version>'}`] : [];
+        return p ? [`${p.key}@${'versionId' in p ? version(p.versionId) : '<new version>'}`] : [];
       });
       return ['update-env', pins.join(', '), 'UpdateEnvironment, then wait for AVAILABLE'];
     }
@@ -58,7 +70,7 @@ function planVerdict(plan: Plan): string {
 }
 
 export function formatPlan(plan: Plan, environmentName: string, style: Style = plainStyle): string {
-  const rows = plan.actions.map(describeAction);
+  const rows = plan.actions.map((action) => describeAction(action, shortVersion));
   const width = Math.max(...rows.map((r) => r[1].length), 6);
   const paint: Record<string, (text: string) => string> = {
     upload: style.green,
@@ -101,7 +113,7 @@ function markdownCode(text: string): string {
 export function planMarkdown(plan: Plan, environmentName: string, envName: string): string {
   const lines = [`### Deploy plan for ${markdownCode(environmentName)} (${markdownCell(envName)})`, ''];
   lines.push('| action | object | detail |', '|---|---|---|');
-  for (const [verb, what, detail] of plan.actions.map(describeAction)) {
+  for (const [verb, what, detail] of plan.actions.map((action) => describeAction(action))) {
     lines.push(`| ${verb} | ${what ? markdownCode(what) : ''} | ${markdownCell(detail)} |`);
   }
   lines.push('');

@@ -8,6 +8,7 @@
  * place when the environment pins a version with the same sha256; a DAG/config object when the
  * current object's sha256 (object metadata) matches.
  */
+import { versioningCommand } from '../mwaa/bucket-setup.js';
 import { ALL_KINDS, ARTIFACT_KINDS, PINNED_KINDS, type PinnedKind, type UploadedKind } from '../artifacts/kinds.js';
 import { planAlarms, type AlarmAction, type AlarmTargets } from './alarms.js';
 import type { EnvironmentState, ObjectHead, RemoteAlarm } from './ports.js';
@@ -123,9 +124,7 @@ export interface Plan {
 const SYNCED_KINDS = ALL_KINDS.filter((kind) => ARTIFACT_KINDS[kind].delivery === 'synced');
 const USABLE_STATUSES = new Set(['AVAILABLE', 'UPDATE_FAILED']);
 
-export function versioningCommand(bucket: string): string {
-  return `aws s3api put-bucket-versioning --bucket ${bucket} --versioning-configuration Status=Enabled`;
-}
+export { versioningCommand };
 
 export function checkRemote(settings: PlanSettings, remote: RemoteState): { refusals: Refusal[]; warnings: string[]; notes: string[] } {
   const refusals: Refusal[] = [];

@@ -4,7 +4,7 @@
  * environment for the local stack. Placeholders are valid values, so the file validates and
  * `generate` works at once; each one says what to put there.
  */
-import { AIRFLOW_VERSIONS, MWAA_AIRFLOW_VERSIONS, type AirflowVersion } from '../mwaa/versions.js';
+import { AIRFLOW_VERSIONS, DEFAULT_AIRFLOW_VERSION, MWAA_AIRFLOW_VERSIONS, type AirflowVersion } from '../mwaa/versions.js';
 
 export interface ScaffoldValues {
   /** Name of the first environment (e.g. dev). */
@@ -57,7 +57,7 @@ export function renderScaffold(values: ScaffoldValues): string {
   );
   const repo = todo(values.repoUrl, 'git@github.com:example-org/cicd-test.git', 'the repository each GPU server checks out');
   const branch = values.branch ?? 'cicd_01_etl';
-  const airflow = values.airflowVersion ?? '2.10.3';
+  const airflow = values.airflowVersion ?? DEFAULT_AIRFLOW_VERSION;
   const hosts = values.servers && values.servers.length > 0 ? values.servers : undefined;
   const serverLines = (hosts ?? ['10.0.0.10']).flatMap((host, i) => [
     `      - name: gpu-${env}-${String(i + 1).padStart(2, '0')}`,

@@ -26,6 +26,11 @@ export function alarmArn(region: string, accountId: string, name: string): strin
   return `arn:${partitionOf(region)}:cloudwatch:${region}:${accountId}:alarm:${name}`;
 }
 
+/** The bucket an S3 ARN names (`arn:aws:s3:::airflow-x` → `airflow-x`); undefined for anything else. */
+export function bucketFromArn(arn: string | undefined): string | undefined {
+  return arn?.startsWith('arn:') ? arn.split(':').slice(5).join(':') : undefined;
+}
+
 export function bucketArn(region: string, bucket: string): string {
   return `arn:${partitionOf(region)}:s3:::${bucket}`;
 }

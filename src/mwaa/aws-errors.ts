@@ -5,6 +5,7 @@
  * say what that means and what to do, naming what this run used (the config's fields and region,
  * the AWS_PROFILE and AWS_ENDPOINT_URL* that are set) rather than listing every knob there is.
  */
+import { createBucketCommand, versioningCommand } from './bucket-setup.js';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -382,7 +383,7 @@ function notFoundHint(code: string, call: RemoteCall | undefined, context: AwsEr
     const bucket = input.Bucket ?? '(unnamed)';
     return (
       `No bucket named ${bucket}${field(context, 'Bucket')}. Create it (name starting with airflow-) and enable versioning: ` +
-      `aws s3api create-bucket --bucket ${bucket} && aws s3api put-bucket-versioning --bucket ${bucket} --versioning-configuration Status=Enabled`
+      `${createBucketCommand(bucket, context.region ?? '<region>')} && ${versioningCommand(bucket)}`
     );
   }
   if (call?.operation === 'CopyObject') {

@@ -35,7 +35,7 @@ export interface AwsSettings {
 export const LOCAL_STACK_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
 
 /** Pass these when an endpoint is overridden by config or the standard environment variables. */
-function endpointFor(explicit: string | undefined, serviceEnvVar: string, env: NodeJS.ProcessEnv): string | undefined {
+export function endpointFor(explicit: string | undefined, serviceEnvVar: string, env: NodeJS.ProcessEnv): string | undefined {
   return explicit ?? env[serviceEnvVar] ?? env.AWS_ENDPOINT_URL;
 }
 

@@ -48,6 +48,20 @@ export function newestOfLine(line: AirflowLine): AirflowVersion {
   return versions.sort(compareVersions).at(-1) as AirflowVersion;
 }
 
+/**
+ * The Airflow version a new project starts on (`init`, the schema's default, the shipped example
+ * config) and the line `local up` starts by default: the newest 2.x, which the local stack runs
+ * (so `parse` imports a fresh project's DAG there) and the only 2.x MWAA upgrades in place to 3.x.
+ * `init --mwaa-environment` reads the environment's own version instead.
+ */
+export const DEFAULT_AIRFLOW_LINE: AirflowLine = '2';
+export const DEFAULT_AIRFLOW_VERSION: AirflowVersion = newestOfLine(DEFAULT_AIRFLOW_LINE);
+
+/** Whether `value` is a version MWAA runs (the table above). */
+export function isMwaaAirflowVersion(value: string): value is AirflowVersion {
+  return Object.hasOwn(MWAA_AIRFLOW_VERSIONS, value);
+}
+
 export function compareVersions(a: string, b: string): number {
   const pa = a.split('.').map(Number);
   const pb = b.split('.').map(Number);

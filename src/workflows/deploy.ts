@@ -48,7 +48,15 @@ export interface DeployRequest {
   yes: boolean;
 }
 
-export type WorkflowEvent = DeployEvent | { type: 'smoke-started' } | { type: 'interrupted'; signal: NodeJS.Signals };
+export type WorkflowEvent =
+  | DeployEvent
+  | { type: 'smoke-started' }
+  | {
+      type: 'interrupted';
+      signal: NodeJS.Signals;
+      /** Whether a deploy lock is held (and now released); a plan never takes one. */
+      lockHeld: boolean;
+    };
 
 export interface WorkflowHooks {
   emit: (event: WorkflowEvent) => void;
@@ -119,7 +127,7 @@ async function releasingLockOnSignal<T>(
   const { emit } = hooks;
   let held: DeployLock | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
-    emit({ type: 'interrupted', signal });
+    emit({ type: 'interrupted', signal, lockHeld: held !== undefined });
     void (held ? held.release() : Promise.resolve())
       .catch(() => undefined)
       .finally(() => {

@@ -88,7 +88,7 @@ describe('a deploy refused by UpdateEnvironment after its uploads', () => {
             Environment: {
               Name: ENV_NAME,
               Status: 'AVAILABLE',
-              AirflowVersion: '2.10.3',
+              AirflowVersion: '2.11.2',
               SourceBucketArn: `arn:aws:s3:::${BUCKET}`,
               DagS3Path: 'dags',
             },

@@ -92,7 +92,7 @@ describe('the packed package', () => {
     expect(config.split('\n')[0]).toBe('# yaml-language-server: $schema=../node_modules/mwaa-gpu-cicd/config/config.schema.json');
     const generate = npx(['generate']);
     expect(generate.status, generate.stderr).toBe(0);
-    expect(generate.stdout).toMatch(/^dist-artifacts\/dev\/ \(Airflow 2\.10\.3/);
+    expect(generate.stdout).toMatch(/^dist-artifacts\/dev\/ \(Airflow 2\.11\.2/);
     expect(readFileSync(join(project, 'dist-artifacts/dev/dags/gpu_server_cicd_dag.py'), 'utf8')).toContain('gpu_server_cicd_workflow');
     expect(existsSync(join(project, 'dist-artifacts/dev/plugins.zip'))).toBe(true);
     const help = npx(['--help']);

@@ -18,6 +18,7 @@ import { EXIT_CODES_EPILOG } from '../help.js';
 import { loadCliConfig } from '../load-config.js';
 import { useProfile } from '../profile.js';
 import { progressPrinter } from '../progress.js';
+import { writeJson } from '../json-output.js';
 
 interface CheckArgs {
   env: string;
@@ -176,7 +177,8 @@ const command: CommandModule<object, CheckArgs> = {
       clearInterval(heartbeat);
       progress.done();
     }
-    process.stdout.write(args.json ? `${JSON.stringify(reportJson(report), null, 2)}\n` : formatReport(report, context.out));
+    if (args.json) writeJson(report.ok, { ...reportJson(report) });
+    else process.stdout.write(formatReport(report, context.out));
     process.exitCode = report.ok ? ExitCode.ok : ExitCode.failure;
   },
 };

@@ -27,6 +27,7 @@ import { loadCliConfig } from '../load-config.js';
 import { useProfile } from '../profile.js';
 import { progressPrinter } from '../progress.js';
 import pkg from '../../../package.json' with { type: 'json' };
+import { writeJson } from '../json-output.js';
 
 const FORMATS = ['text', 'json', 'markdown'] as const;
 type Format = (typeof FORMATS)[number];
@@ -176,7 +177,7 @@ const command: CommandModule<object, DeployArgs> = {
         progress.print({ text: 'runtime check: SSH to each server, compare version.yaml with the Airflow Variables...' });
       } else if (event.type === 'interrupted') {
         progress.done();
-        process.stderr.write(`\n${event.signal}: releasing the deploy lock and stopping.\n`);
+        process.stderr.write(`\n${event.signal}: ${event.lockHeld ? 'releasing the deploy lock and stopping' : 'stopping'}.\n`);
       } else if (event.type === 'remote-state') {
         if (context.verbose)
           progress.print({ text: `environment ${config.mwaa.environmentName}: ${event.status}, Airflow ${event.airflowVersion ?? '?'}` });
@@ -219,13 +220,10 @@ const command: CommandModule<object, DeployArgs> = {
     }
     const { result, smoke, diffs, exitCode } = outcome;
     if (format === 'json') {
-      const document: Record<string, unknown> = {
-        ok: exitCode === ExitCode.ok || exitCode === ExitCode.changesPending,
-        ...resultJson(result),
-      };
+      const document: Record<string, unknown> = { ...resultJson(result) };
       if (diffs) document.diffs = diffs;
       if (!args.plan) Object.assign(document, { smoke: smoke ? reportJson(smoke) : null, exitCode });
-      process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
+      writeJson(exitCode === ExitCode.ok || exitCode === ExitCode.changesPending, document);
     } else if (format === 'markdown') {
       if (diffs) process.stdout.write(`\n${diffsMarkdown(diffs)}`);
       if (!args.plan) process.stdout.write(`\n${resultMarkdown(result, smoke)}`);

@@ -12,6 +12,7 @@ import { EXIT_CODES_EPILOG } from '../help.js';
 import { resolveCliFile } from '../load-config.js';
 import type { PlainOption } from '../quick-parse.js';
 import pkg from '../../../package.json' with { type: 'json' };
+import { writeJson } from '../json-output.js';
 
 interface GenerateArgs {
   env: string;
@@ -33,7 +34,7 @@ export const GENERATE_OPTIONS = {
       'For CI: write nothing; validate and render every environment (or --env) in memory; exit 1 on any problem, or when ' +
       '<out>/<env>/ exists and differs from what the config renders',
   },
-  json: { ...SHARED_OPTIONS.json, describe: 'Print the manifest(s) as JSON' },
+  json: { ...SHARED_OPTIONS.json, describe: 'Print {ok, command, environments: [manifest, ...]} as JSON' },
   config: SHARED_OPTIONS.config,
   out: { ...SHARED_OPTIONS.out, default: DEFAULT_OUT_DIR },
 } as const satisfies Record<string, PlainOption>;
@@ -101,8 +102,7 @@ const command: CommandModule<object, GenerateArgs> = {
     }
 
     if (args.json) {
-      const manifests = generated.map((g) => g.manifest);
-      process.stdout.write(`${JSON.stringify(every ? manifests : manifests[0], null, 2)}\n`);
+      writeJson(true, { environments: generated.map((g) => g.manifest) });
     } else if (args.check) {
       const compared = generated.filter((g) => existsSync(environmentDir(args.out, g.config.envName))).map((g) => g.config.envName);
       process.stdout.write(

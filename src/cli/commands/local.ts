@@ -5,6 +5,7 @@ import { COMMANDS, SHARED_OPTIONS } from '../command-table.js';
 import { cliContext } from '../context.js';
 import { givenOptions, refuseEmpty, wholeNumber } from '../flags.js';
 import { EXIT_CODES_EPILOG } from '../help.js';
+import { AIRFLOW_LINES, DEFAULT_AIRFLOW_LINE } from '../../mwaa/versions.js';
 import { down } from '../../../local-stack/src/down.js';
 import { AIRFLOW_VERSIONS, layoutFor } from '../../../local-stack/src/layout.js';
 import { descendants } from '../../../local-stack/src/processes.js';
@@ -13,8 +14,9 @@ import { readState, readStateIfPresent, stackRoot, type AirflowLine } from '../.
 import { renderClientEnv } from '../../../local-stack/src/client-env.js';
 import { stackStatus, type StackStatus } from '../../../local-stack/src/status.js';
 import { provision, up } from '../../../local-stack/src/up.js';
+import { writeJson } from '../json-output.js';
 
-/** Progress lines on stderr: `[  12.3s] venv airflow-2.10.3: installed ... (95.1s)`. */
+/** Progress lines on stderr: `[  12.3s] venv airflow-2.11.2: installed ... (95.1s)`. */
 function progressPrinter(startedAt: number, quiet: boolean): (event: StackEvent) => void {
   if (quiet) return () => undefined;
   const tty = Boolean(process.stderr.isTTY);
@@ -116,8 +118,8 @@ const command: CommandModule<object, LocalArgs> = {
       })
       .option('airflow', {
         type: 'string',
-        choices: ['2', '3'],
-        describe: `up, provision: Airflow line (2 = ${AIRFLOW_VERSIONS['2']}, 3 = ${AIRFLOW_VERSIONS['3']}); default: the line of the stack that is up, else 2`,
+        choices: AIRFLOW_LINES,
+        describe: `up, provision: Airflow line (${AIRFLOW_LINES.map((l) => `${l} = ${AIRFLOW_VERSIONS[l]}`).join(', ')}); default: the line of the stack that is up, else ${DEFAULT_AIRFLOW_LINE}`,
       })
       .option('json', { ...SHARED_OPTIONS.json, describe: 'status: print JSON' })
       .option('wipe', { type: 'boolean', default: false, describe: 'down: also delete the stack data (keeps venvs)' })
@@ -143,7 +145,7 @@ const command: CommandModule<object, LocalArgs> = {
     const startedAt = Date.now();
     const progress = progressPrinter(startedAt, context.quiet);
     if (args.action === 'up') {
-      const line = (args.airflow ?? readStateIfPresent(root)?.airflowLine ?? '2') as AirflowLine;
+      const line = (args.airflow ?? readStateIfPresent(root)?.airflowLine ?? DEFAULT_AIRFLOW_LINE) as AirflowLine;
       const result = await up({ root, line, progress, now: Date.now });
       const s = result.state;
       process.stderr.write(
@@ -155,7 +157,7 @@ const command: CommandModule<object, LocalArgs> = {
       return;
     }
     if (args.action === 'provision') {
-      const line = (args.airflow ?? readStateIfPresent(root)?.airflowLine ?? '2') as AirflowLine;
+      const line = (args.airflow ?? readStateIfPresent(root)?.airflowLine ?? DEFAULT_AIRFLOW_LINE) as AirflowLine;
       await provision({ root, line, progress, now: Date.now });
       process.stderr.write(
         `[${((Date.now() - startedAt) / 1000).toFixed(1).padStart(6)}s] local stack provisioned for Airflow line ${line}\n`,
@@ -177,7 +179,7 @@ const command: CommandModule<object, LocalArgs> = {
     if (args.action === 'status') {
       if (args.json) {
         const { state, ...rest } = status;
-        process.stdout.write(`${JSON.stringify({ ...(state ?? {}), ...rest, processes: status.processes }, null, 2)}\n`);
+        writeJson(status.up, { ...(state ?? {}), ...rest, processes: status.processes });
       } else {
         process.stdout.write(formatStatus(status));
       }

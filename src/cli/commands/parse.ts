@@ -8,8 +8,10 @@ import { cliContext, commandLine } from '../context.js';
 import { AIRFLOW_PYTHON_VARIABLE, findAirflow, importDags, type DagImportResult, type DagToImport } from '../dag-import.js';
 import { refuseEmpty } from '../flags.js';
 import { EXIT_CODES_EPILOG } from '../help.js';
+import { DEFAULT_AIRFLOW_VERSION } from '../../mwaa/versions.js';
 import { resolveCliFile } from '../load-config.js';
 import pkg from '../../../package.json' with { type: 'json' };
+import { writeJson } from '../json-output.js';
 
 interface ParseArgs {
   env: string[] | undefined;
@@ -73,7 +75,7 @@ const command: CommandModule<object, ParseArgs> = {
       })
       .example('$0 parse', 'Validate the config; import every DAG in Airflow when its venv exists')
       .example('$0 parse --env prod', 'Import only the prod DAG')
-      .example('$0 parse --airflow-python ~/venvs/airflow-2.10.3/bin/python', 'Import with an Airflow of your own')
+      .example(`$0 parse --airflow-python ~/venvs/airflow-${DEFAULT_AIRFLOW_VERSION}/bin/python`, 'Import with an Airflow of your own')
       .epilog(
         `Which Airflow imports a DAG of version V: a python given with --airflow-python (else in $${AIRFLOW_PYTHON_VARIABLE}) ` +
           "whose apache-airflow is V; else the local stack's venv for V (made by `local up`). Without one, parse validates " +
@@ -128,7 +130,7 @@ const command: CommandModule<object, ParseArgs> = {
     const failed = ordered.filter((o) => o.status === 'import-error');
 
     if (args.json) {
-      process.stdout.write(`${JSON.stringify({ ok: failed.length === 0, environments: ordered, skipped: notes }, null, 2)}\n`);
+      writeJson(failed.length === 0, { environments: ordered, skipped: notes });
     } else {
       const { out } = context;
       for (const o of ordered) {

@@ -11,6 +11,7 @@ import { findAirflow } from '../../../src/cli/dag-import.js';
 import { UserError } from '../../../src/errors.js';
 import { runCli } from '../../support/cli.js';
 import { useTmpDir } from '../../support/tmp.js';
+import { DEFAULT_AIRFLOW_VERSION } from '../../../src/mwaa/versions.js';
 
 const tmp = useTmpDir('airflow-lookup-');
 
@@ -82,7 +83,7 @@ describe('parse with --airflow-python', () => {
     const run = runCli(['parse', '--airflow-python', other], { cwd });
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).toBe(
-      `valid dev: no Airflow 2.10.3 here (the pythons given have other versions (${other} has 3.3.1)): validated and rendered only, not imported\n`,
+      `valid dev: no Airflow ${DEFAULT_AIRFLOW_VERSION} here (the pythons given have other versions (${other} has 3.3.1)): validated and rendered only, not imported\n`,
     );
     const refused = runCli(['parse', '--airflow-python', 'python3'], { cwd });
     expect(refused.status).toBe(2);

@@ -76,6 +76,7 @@ describe('usage errors', () => {
     expect(run.status).toBe(2);
     expect(JSON.parse(run.stdout)).toEqual({
       ok: false,
+      command: 'deploy',
       error: { message: '--plan and --wait cannot be used together: --plan triggers nothing, so there is no run to wait for', exitCode: 2 },
     });
   });
@@ -213,7 +214,7 @@ describe('output', () => {
     const quiet = runCli(['generate', '--all', '--quiet', '--out', tmp()], { cwd });
     expect(quiet.status).toBe(0);
     expect(quiet.stderr).toBe('');
-    expect(quiet.stdout).toMatch(/prod\/ \(Airflow 2\.10\.3/);
+    expect(quiet.stdout).toMatch(/prod\/ \(Airflow 2\.11\.2/);
   });
 
   it('--help shows examples and the exit codes', () => {

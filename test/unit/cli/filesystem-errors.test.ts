@@ -94,6 +94,7 @@ describe('filesystem errors', () => {
     // The top-level catch turns one from anywhere into the same document.
     expect(errorDocument(error)).toEqual({
       ok: false,
+      command: '',
       error: { message: problem.message, exitCode: 1, path: error.path, code, syscall: error.syscall },
     });
   });

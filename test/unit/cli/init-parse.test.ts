@@ -140,7 +140,7 @@ describe('parse without a local Airflow', () => {
     const run = runCli(['parse'], { cwd });
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).toMatch(
-      /^valid dev: no Airflow 2\.10\.3 here \(give one with --airflow-python or \$MWAA_AIRFLOW_PYTHON, or run `mwaa-gpu-cicd local up` with that line\): validated and rendered only, not imported\n$/,
+      /^valid dev: no Airflow 2\.11\.2 here \(give one with --airflow-python or \$MWAA_AIRFLOW_PYTHON, or run `mwaa-gpu-cicd local up` with that line\): validated and rendered only, not imported\n$/,
     );
     expect(run.stderr).toMatch(/local: not rendered/);
     const json = JSON.parse(runCli(['parse', '--json'], { cwd }).stdout) as {

@@ -85,6 +85,7 @@ describe('deploy --plan against AWS errors', () => {
     const doc = JSON.parse(json.stdout) as { ok: boolean; error: Record<string, unknown> };
     expect(doc).toEqual({
       ok: false,
+      command: 'deploy',
       error: {
         message: expect.stringMatching(
           /^MWAA GetEnvironment at 127\.0\.0\.1:\d+ failed: ThrottlingException: Rate exceeded\nAWS throttled/,

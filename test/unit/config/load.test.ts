@@ -47,7 +47,7 @@ describe('the shipped config', () => {
     expect(dev.repositories).toMatchObject([{ name: 'repo', branch: 'cicd_01_etl', checkoutDir: 'cicd-test' }]);
     expect(dev.ssh.user).toBe('ubuntu');
     expect(dev.servers[0]).toMatchObject({ port: 22, user: 'ubuntu', workspacePath: '/home/ubuntu/workspace' });
-    expect(dev.airflow).toEqual({ version: '2.10.3', pythonVersion: '3.11', line: '2' });
+    expect(dev.airflow).toEqual({ version: '2.11.2', pythonVersion: '3.12', line: '2' });
     expect(dev.versionFile.variables.map((v) => v.variable)).toEqual(['a', 'b', 'c', 'd']);
     const prod = resolveConfig(file, 'prod');
     expect(prod.dag.retries).toBe(2);
@@ -187,7 +187,7 @@ const invalidCases: Array<{ name: string; text: string; path: string; line: numb
     name: 'YAML syntax',
     text: base.replace('    servers:', '    servers: [\n'),
     path: '',
-    line: 9,
+    line: 7, // the line of the "[" left open, as PyYAML reports it
     message: /YAML/,
   },
   {
@@ -310,7 +310,7 @@ describe('messages in the words of the file, not of the validator', () => {
     const text = `${base}\n  prod:\n    dag:\n      tags: [a, b\n      retries: 1\n      owner: x\n      description: y\n`;
     const error = await issuesOf(text);
     expect(error.issues).toHaveLength(1);
-    expect(error.issues[0]?.message).toMatch(/^YAML: the \[ \.\.\. \] list that starts on this line is not closed with "\]"/);
+    expect(error.issues[0]?.message).toMatch(/^YAML: the \[ \.\.\. \] list that starts here is not closed with "\]"/);
     expect(error.issues[0]?.message).toMatch(/\(\d+ more YAML errors? after it, probably caused by it: fix this one first\)$/);
   });
 

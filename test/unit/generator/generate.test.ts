@@ -69,7 +69,7 @@ describe('generateEnvironment', () => {
     expect(manifest).toMatchObject({
       formatVersion: 1,
       environment: 'dev',
-      airflowVersion: '2.10.3',
+      airflowVersion: '2.11.2',
       dagBuild: { library: library.package, librarySha256: library.sha256 },
     });
   });
@@ -182,7 +182,11 @@ describe('npm run generate (the CLI)', () => {
   it('--json prints the manifest', () => {
     const result = runCli(['generate', '--env', 'dev', '--out', join(tmp(), 'out'), '--json']);
     expect(result.status, result.stderr).toBe(0);
-    expect(JSON.parse(result.stdout)).toMatchObject({ environment: 'dev', formatVersion: 1 });
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      ok: true,
+      command: 'generate',
+      environments: [{ environment: 'dev', formatVersion: 1 }],
+    });
   });
 });
 
