@@ -155,6 +155,7 @@ const LINE_DEPENDENT_SUITES = [
   'test/integration/airflow-cli-parser.test.ts',
   // The AWS CLI, boto3 and the line's amazon provider (MwaaHook, MwaaTriggerDagRunOperator) against the stack.
   'test/integration/third-party-clients.test.ts',
+  'test/integration/day-two.test.ts',
   'local-stack/test/integration',
 ];
 
