@@ -30,16 +30,19 @@ export const COMMANDS = {
 
 /**
  * Commands other tools' users type, each with what does it here (shown for an unknown command,
- * with exit code usage). `<env>` stands for the environment's name.
+ * with exit code usage): `use` is the command line (`<env>` stands for the environment's name),
+ * `note` what it does or, without `use`, why nothing does.
  */
-export const FOREIGN_COMMANDS: Readonly<Record<string, string>> = {
-  plan: 'deploy --env <env> --plan   (what would change; --diff for the content)',
-  apply: 'deploy --env <env>   (plans, asks, applies; --yes without a terminal)',
-  validate: 'parse   (validates every environment and imports each DAG in Airflow); generate --env <env> validates one',
-  diff: 'deploy --env <env> --plan --diff   (against what is deployed); status --env <env> says whether anything drifted',
-  destroy:
-    'nothing here deletes an environment (that is MWAA DeleteEnvironment: the console or `aws mwaa delete-environment`); ' +
-    'to undo a deploy: rollback --env <env> --to <record id from history>',
+export const FOREIGN_COMMANDS: Readonly<Record<string, { use?: string; note: string }>> = {
+  plan: { use: 'deploy --env <env> --plan', note: 'what would change; --diff for the content' },
+  apply: { use: 'deploy --env <env>', note: 'plans, asks, applies; --yes without a terminal' },
+  validate: { use: 'parse', note: 'validates every environment and imports each DAG in Airflow; generate --env <env> validates one' },
+  diff: { use: 'deploy --env <env> --plan --diff', note: 'against what is deployed; status --env <env> says whether anything drifted' },
+  destroy: {
+    note:
+      'nothing here deletes an environment (that is MWAA DeleteEnvironment: the console or `aws mwaa delete-environment`); ' +
+      'to undo a deploy: rollback --env <env> --to <record id from history>',
+  },
 };
 
 export type CommandName = keyof typeof COMMANDS;

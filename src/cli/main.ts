@@ -113,11 +113,11 @@ async function main(argv: string[]): Promise<void> {
   if (requested && !completing && !isCommand(requested) && requested !== COMPLETION_COMMAND) {
     const foreign = Object.hasOwn(FOREIGN_COMMANDS, requested) ? FOREIGN_COMMANDS[requested] : undefined;
     if (foreign) {
-      throw new UserError(
-        `There is no "${requested}" command here. What does it: ${invocation('').trimEnd()} ${foreign}.\n` +
-          `See: ${invocation('').trimEnd()} --help`,
-        ExitCode.usage,
-      );
+      const program = invocation('').trimEnd();
+      const answer = foreign.use
+        ? `What does it: ${program} ${foreign.use} (${foreign.note}).`
+        : `${foreign.note[0]!.toUpperCase()}${foreign.note.slice(1)}.`;
+      throw new UserError(`There is no "${requested}" command here. ${answer}\nSee: ${program} --help`, ExitCode.usage);
     }
     const near = closestName(requested, Object.keys(COMMANDS));
     throw new UserError(
