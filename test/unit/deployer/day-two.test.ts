@@ -61,15 +61,24 @@ function fakeAirflow(spec: FakeAirflowSpec, asked: string[] = []): AirflowApi {
   };
   return {
     via: () => spec.via ?? 'rest',
-    dag: async (dagId) => (fail(), spec.paused === undefined ? undefined : { dagId, isPaused: spec.paused, tags: [] }),
-    importErrors: async () => (fail(), [{ filename: '/usr/local/airflow/dags/other.py', stackTrace: 'not ours' }]),
+    dag: async (dagId) => {
+      fail();
+      return spec.paused === undefined ? undefined : { dagId, isPaused: spec.paused, tags: [] };
+    },
+    importErrors: async () => {
+      fail();
+      return [{ filename: '/usr/local/airflow/dags/other.py', stackTrace: 'not ours' }];
+    },
     unpause: async () => undefined,
     dagRun: async (_dagId, runId) => {
       const run = spec.runs?.find((r) => r.runId === runId);
       return run ? { found: true, state: run.state } : { found: false, reason: 'HTTP 404' };
     },
     taskInstances: async () => spec.tis ?? [],
-    dagRuns: async (_dagId, limit) => (fail(), (spec.runs ?? []).slice(0, limit)),
+    dagRuns: async (_dagId, limit) => {
+      fail();
+      return (spec.runs ?? []).slice(0, limit);
+    },
     taskLog: async (_dagId, runId, ti, tailBytes) => {
       asked.push(`${runId} ${ti.taskId}[${ti.mapIndex}] ${tailBytes ?? 'default'}`);
       if (spec.via === 'cli') return undefined;
