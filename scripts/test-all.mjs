@@ -147,6 +147,8 @@ async function vitestRun(name, projects, files, { env = {}, cwd = root, buffered
 const LINE_DEPENDENT_SUITES = [
   'test/integration/deploy.test.ts',
   'test/integration/deploy-mwaa.test.ts',
+  // status, history, logs and rollback: the line's REST API (v1 or v2) and task logs.
+  'test/integration/day-two.test.ts',
   // Alarms are applied by the same deploy, after the environment update of that line's control plane.
   'test/integration/alarms.test.ts',
   // Metrics and notices: the run callbacks run in the DAG file processor on 2.x, the DAG processor on 3.x.

@@ -15,8 +15,9 @@ export function clientEnv(state: LocalStackState): [string, string][] {
     ['AWS_ENDPOINT_URL_MWAA', state.endpoints.mwaa],
     ['AWS_ENDPOINT_URL_S3', state.endpoints.s3],
     ['AWS_ENDPOINT_URL_SECRETS_MANAGER', state.endpoints.secretsManager],
-    // moto serves CloudWatch at the same URL as S3 and Secrets Manager.
+    // moto serves CloudWatch and STS at the same URL as S3 and Secrets Manager.
     ['AWS_ENDPOINT_URL_CLOUDWATCH', state.endpoints.s3],
+    ['AWS_ENDPOINT_URL_STS', state.endpoints.s3],
     ['AWS_REGION', state.region],
     ['AWS_DEFAULT_REGION', state.region],
     // The stack checks no signatures, but every SDK refuses to sign without credentials.

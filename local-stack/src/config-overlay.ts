@@ -18,12 +18,13 @@ export function localStackOverlay(state: LocalStackState): Record<string, unknow
       webserverScheme: state.endpoints.mwaa.startsWith('https:') ? 'https' : 'http',
     },
     aws: {
-      // moto serves CloudWatch at the same URL as S3 and Secrets Manager.
+      // moto serves CloudWatch and STS at the same URL as S3 and Secrets Manager.
       endpoints: {
         s3: state.endpoints.s3,
         secretsManager: state.endpoints.secretsManager,
         mwaa: state.endpoints.mwaa,
         cloudWatch: state.endpoints.s3,
+        sts: state.endpoints.s3,
       },
       ...(state.tls ? { caBundle: state.tls.caCert } : {}),
     },

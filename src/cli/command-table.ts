@@ -21,7 +21,29 @@ export const COMMANDS = {
   deploy: 'Upload what changed to the MWAA bucket, pin new plugin/requirements versions, trigger the DAG',
   check: 'Verify over SSH that each GPU server is reachable, on the configured branch, with a valid version file',
   local: 'Run a local MWAA-compatible stack (Airflow, S3, Secrets Manager, SSH) without Docker or AWS',
+  // Day-two operations: what runs, what ran, going back, and the run's logs.
+  status: "Show the environment's status, drift from what generate makes now, the DAG's state and its last runs",
+  history: 'List the deploy records, newest first: when, who (IAM identity), what changed, object versions',
+  rollback: 'Restore the object versions of any deploy record (plan shown and confirmed as a deploy is)',
+  logs: "Print a run's task logs (default: the latest run) through Airflow's REST API, the end of each by default",
 } as const;
+
+/**
+ * Commands other tools' users type, each with what does it here (shown for an unknown command,
+ * with exit code usage): `use` is the command line (`<env>` stands for the environment's name),
+ * `note` what it does or, without `use`, why nothing does.
+ */
+export const FOREIGN_COMMANDS: Readonly<Record<string, { use?: string; note: string }>> = {
+  plan: { use: 'deploy --env <env> --plan', note: 'what would change; --diff for the content' },
+  apply: { use: 'deploy --env <env>', note: 'plans, asks, applies; --yes without a terminal' },
+  validate: { use: 'parse', note: 'validates every environment and imports each DAG in Airflow; generate --env <env> validates one' },
+  diff: { use: 'deploy --env <env> --plan --diff', note: 'against what is deployed; status --env <env> says whether anything drifted' },
+  destroy: {
+    note:
+      'nothing here deletes an environment (that is MWAA DeleteEnvironment: the console or `aws mwaa delete-environment`); ' +
+      'to undo a deploy: rollback --env <env> --to <record id from history>',
+  },
+};
 
 export type CommandName = keyof typeof COMMANDS;
 

@@ -9,7 +9,7 @@ import { ExitCode, UserError } from '../errors.js';
 import { closestName, didYouMean } from '../util/did-you-mean.js';
 import { contextFromArgv, invocation } from './context.js';
 import { EXIT_CODES_EPILOG } from './help.js';
-import { COMMANDS, GLOBAL_OPTIONS, type CommandName } from './command-table.js';
+import { COMMANDS, FOREIGN_COMMANDS, GLOBAL_OPTIONS, type CommandName } from './command-table.js';
 import { enterProjectRoot } from './project-root.js';
 import { reportAndExit } from './report-error.js';
 import { join } from 'node:path';
@@ -28,6 +28,10 @@ const LOADERS: Record<CommandName, () => Promise<{ default: CommandModule<any, a
   deploy: () => import('./commands/deploy.js'),
   check: () => import('./commands/check.js'),
   local: () => import('./commands/local.js'),
+  status: () => import('./commands/status.js'),
+  history: () => import('./commands/history.js'),
+  rollback: () => import('./commands/rollback.js'),
+  logs: () => import('./commands/logs.js'),
 };
 
 function isCommand(name: string | undefined): name is CommandName {
@@ -114,6 +118,14 @@ async function main(given: string[]): Promise<void> {
   const requested = requestedCommand(argv);
   const completing = argv[0] === COMPLETION_REQUEST;
   if (requested && !completing && !isCommand(requested) && requested !== COMPLETION_COMMAND) {
+    const foreign = Object.hasOwn(FOREIGN_COMMANDS, requested) ? FOREIGN_COMMANDS[requested] : undefined;
+    if (foreign) {
+      const program = invocation('').trimEnd();
+      const answer = foreign.use
+        ? `What does it: ${program} ${foreign.use} (${foreign.note}).`
+        : `${foreign.note[0]!.toUpperCase()}${foreign.note.slice(1)}.`;
+      throw new UserError(`There is no "${requested}" command here. ${answer}\nSee: ${program} --help`, ExitCode.usage);
+    }
     const near = closestName(requested, Object.keys(COMMANDS));
     throw new UserError(
       `Unknown command "${requested}".${near ? ` Did you mean "${near}"?` : ''} Commands: ${Object.keys(COMMANDS).join(', ')}, ${COMPLETION_COMMAND}.\n` +
@@ -191,7 +203,7 @@ async function main(given: string[]): Promise<void> {
  * Commands that talk to servers end as soon as their result is written: a socket a frozen server
  * never closes (or an SDK keep-alive) must not keep the process alive after the report.
  */
-const EXITS_WHEN_DONE = new Set(['check', 'deploy']);
+const EXITS_WHEN_DONE = new Set(['check', 'deploy', 'status', 'history', 'rollback', 'logs']);
 
 async function exitWhenFlushed(): Promise<never> {
   await Promise.all([process.stdout, process.stderr].map((stream) => new Promise<void>((done) => stream.write('', () => done()))));

@@ -15,6 +15,7 @@ const ENDPOINT_FIELDS: Record<keyof ResolvedConfig['aws']['endpoints'], RemoteSe
   mwaa: 'MWAA',
   secretsManager: 'Secrets Manager',
   cloudWatch: 'CloudWatch',
+  sts: 'STS',
 };
 
 /** AWS request members → the config field they come from. */

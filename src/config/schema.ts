@@ -130,6 +130,7 @@ export const awsSchema = z
         secretsManager: z.url().optional().describe('Secrets Manager endpoint override.'),
         mwaa: z.url().optional().describe('MWAA endpoint override.'),
         cloudWatch: z.url().optional().describe('CloudWatch endpoint override (the alarms deploy manages).'),
+        sts: z.url().optional().describe('STS endpoint override (GetCallerIdentity: the IAM identity deploy records name).'),
       })
       .default({})
       .describe('Endpoint overrides (the local stack sets these); AWS_ENDPOINT_URL* also apply.'),

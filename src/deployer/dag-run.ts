@@ -153,17 +153,33 @@ export function logTail(text: string, count = LOG_TAIL_LINES): string[] {
   return lines.slice(-count);
 }
 
+/**
+ * The end of a task instance's log (`count` lines; all of it with Infinity), or why it could not be
+ * read. The one way deploy's failure report and the logs command read a log.
+ */
+export async function readTaskLog(
+  airflow: AirflowApi,
+  dagId: string,
+  runId: string,
+  ti: TaskInstanceInfo,
+  count: number = LOG_TAIL_LINES,
+  tailBytes?: number,
+): Promise<{ logTail?: string[]; logError?: string }> {
+  try {
+    const log = await airflow.taskLog(dagId, runId, ti, tailBytes);
+    if (log === undefined) return {};
+    return { logTail: count === Number.POSITIVE_INFINITY ? log.replace(/\s+$/, '').split('\n') : logTail(log, count) };
+  } catch (error) {
+    return { logError: (error as Error).message };
+  }
+}
+
 async function failedTasks(airflow: AirflowApi, dagId: string, runId: string, tis: readonly TaskInstanceInfo[]): Promise<FailedTask[]> {
   const failures: FailedTask[] = [];
   for (const ti of tis.filter((t) => t.state === 'failed')) {
     const failure: FailedTask = { taskId: ti.taskId, tryNumber: ti.tryNumber };
     if (ti.mapIndex >= 0) failure.mapIndex = String(ti.mapIndex);
-    try {
-      const log = await airflow.taskLog(dagId, runId, ti);
-      if (log !== undefined) failure.logTail = logTail(log);
-    } catch (error) {
-      failure.logError = (error as Error).message;
-    }
+    Object.assign(failure, await readTaskLog(airflow, dagId, runId, ti));
     failures.push(failure);
   }
   return failures;

@@ -27,13 +27,14 @@ import {
 } from './plan.js';
 import type { CloudWatchPort, EnvironmentState, MwaaPort, S3Port } from './ports.js';
 import {
+  environmentRecords,
+  findRecord,
   liveFingerprint,
-  listRecordKeys,
   newestRecord,
   newRecord,
   objectsInPlace,
-  readRecords,
   recordFingerprint,
+  recordsPrefix,
   rollbackTarget,
   rollbackTargets,
   writeRecord,
@@ -61,6 +62,8 @@ export interface DeploySettings extends PlanSettings {
 export interface DeployOptions {
   planOnly?: boolean;
   rollback?: boolean;
+  /** With rollback: the record to restore (records.ts findRecord); without it, one step back. */
+  rollbackTo?: string;
   trigger?: boolean;
   waitForRun?: boolean;
   waitForAvailable?: boolean;
@@ -85,7 +88,8 @@ export interface DeployDeps {
   airflow: AirflowApi;
   clock: Clock;
   emit: (event: DeployEvent) => void;
-  who: { user: string; host: string; pid: number; identity?: ProcessIdentity; awsProfile?: string };
+  /** `arn`: the IAM identity (STS GetCallerIdentity), kept in the deploy record. */
+  who: { user: string; host: string; pid: number; identity?: ProcessIdentity; awsProfile?: string; arn?: string };
   /** Called with the lock once taken (and undefined once released), so the CLI can release it on signals. */
   onLock?: (lock: DeployLock | undefined) => void;
   /** Asked once before anything is written; false aborts with nothing changed. */
@@ -113,18 +117,24 @@ export interface DeployResult {
 
 const DAG_FILE_SEPARATOR = '/';
 
-/** This environment's deploy records, oldest first. */
-async function environmentRecords(deps: DeployDeps, settings: DeploySettings): Promise<KeyedRecord[]> {
-  const keys = await listRecordKeys(deps.s3, settings.bucket, settings.deploymentsPrefix);
-  const records = await readRecords(deps.s3, settings.bucket, keys);
-  return records.filter((r) => r.record.environment === settings.envName);
-}
-
+/**
+ * What a rollback restores: the record `to` names (any recorded state), or without it the newest
+ * record before what runs now that deployed something different (one step back).
+ */
 async function rollbackPlanTargets(
   deps: DeployDeps,
   settings: DeploySettings,
+  to?: string,
 ): Promise<{ targets: DeployTarget[]; restored: KeyedRecord }> {
-  const records = await environmentRecords(deps, settings);
+  const records = await environmentRecords(deps.s3, settings.bucket, settings.deploymentsPrefix, settings.envName);
+  if (to !== undefined) {
+    const named = findRecord(
+      records,
+      to,
+      `s3://${settings.bucket}/${recordsPrefix(settings.deploymentsPrefix)} (environment ${settings.envName})`,
+    );
+    return { targets: rollbackTargets(named.record, named.key), restored: named };
+  }
   const latest = records.at(-1);
   // What runs now, read from the bucket and the environment: it may be newer than any record.
   const keys = latest ? rollbackTargets(latest.record, latest.key) : [];
@@ -163,7 +173,7 @@ export async function deploy(
   const { s3, mwaa, clock, emit } = deps;
   let targets = [...generatedTargets];
   let restored: KeyedRecord | undefined;
-  if (options.rollback) ({ targets, restored } = await rollbackPlanTargets(deps, settings));
+  if (options.rollback) ({ targets, restored } = await rollbackPlanTargets(deps, settings, options.rollbackTo));
 
   // A rollback restores objects; the alarms follow the config, so it leaves them alone.
   const alarms = restored ? undefined : settings.alarms;

@@ -100,11 +100,11 @@ function fenceFor(text: string): string {
   return '`'.repeat(Math.max(3, longest + 1));
 }
 
-function markdownCell(text: string): string {
+export function markdownCell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
 
-function markdownCode(text: string): string {
+export function markdownCode(text: string): string {
   const fence = text.includes('`') ? '``' : '`';
   return `${fence}${text}${fence}`;
 }
@@ -238,7 +238,7 @@ export function planJson(plan: Plan): object {
 }
 
 /** A task's name as Airflow gave it, made safe for a terminal (as everything Airflow answers here). */
-function taskName(t: { taskId: string; mapIndex?: string }): string {
+export function taskName(t: { taskId: string; mapIndex?: string }): string {
   return clean(t.mapIndex ? `${t.taskId}[${t.mapIndex}]` : t.taskId);
 }
 
@@ -246,6 +246,11 @@ export function formatTasks(tasks: readonly TaskState[]): string {
   const names = tasks.map(taskName);
   const width = Math.max(0, ...names.map((name) => name.length));
   return tasks.map((t, i) => `  ${names[i]?.padEnd(width)}  ${clean(t.state)}`).join('\n');
+}
+
+/** A heading and a task's log lines, each cleaned and set off with `  | ` (deploy's failures, `logs`). */
+export function logBlock(heading: string, lines: readonly string[]): string {
+  return [heading, ...lines.map((l) => `  | ${clean(l)}`)].join('\n');
 }
 
 /**
@@ -258,9 +263,7 @@ export function formatFailures(failures: readonly FailedTask[]): string {
     const name = taskName(f);
     if (f.logTail) {
       const tries = f.tryNumber > 0 ? `, try ${f.tryNumber}` : '';
-      return [`${name} failed; the last ${f.logTail.length} lines of its log${tries}:`, ...f.logTail.map((l) => `  | ${clean(l)}`)].join(
-        '\n',
-      );
+      return logBlock(`${name} failed; the last ${f.logTail.length} lines of its log${tries}:`, f.logTail);
     }
     return `${name} failed; its log could not be read${f.logError ? `: ${clean(f.logError)}` : ' (the MWAA CLI does not serve task logs)'}`;
   });

@@ -12,7 +12,7 @@ import { cloudWatchPort, mwaaPort, s3Port } from './aws-ports.js';
 import type { Clock } from './clock.js';
 import { targetsFromArtifacts, type DeployDeps, type DeployOptions, type DeploySettings } from './deploy.js';
 import type { DeployEvent } from './events.js';
-import { mwaaAccess } from '../mwaa/access.js';
+import { mwaaAccess, type MwaaAccess } from '../mwaa/access.js';
 import { caBundleFor } from '../mwaa/ca-bundle.js';
 import type { DeployTarget } from './plan.js';
 
@@ -66,6 +66,20 @@ export function defaultDeployOptions(config: ResolvedConfig, timeoutMs: number, 
   return options;
 }
 
+/** The environment's Airflow (REST through the web login, the CLI token), as the config reaches it. */
+export function airflowAccess(config: ResolvedConfig, mwaa: AwsClients['mwaa'], warn: (message: string) => void): MwaaAccess {
+  return mwaaAccess(
+    mwaa,
+    {
+      environmentName: config.mwaa.environmentName,
+      webserverScheme: config.mwaa.webserverScheme,
+      airflowVersion: config.airflow.version,
+      ca: caBundleFor(config)?.pem,
+    },
+    warn,
+  );
+}
+
 export function deployDeps(
   config: ResolvedConfig,
   clients: Pick<AwsClients, 's3' | 'mwaa'> & Partial<Pick<AwsClients, 'cloudWatch'>>,
@@ -73,16 +87,7 @@ export function deployDeps(
   emit: (event: DeployEvent) => void,
   who: DeployDeps['who'],
 ): DeployDeps {
-  const access = mwaaAccess(
-    clients.mwaa,
-    {
-      environmentName: config.mwaa.environmentName,
-      webserverScheme: config.mwaa.webserverScheme,
-      airflowVersion: config.airflow.version,
-      ca: caBundleFor(config)?.pem,
-    },
-    (message) => emit({ type: 'warning', message }),
-  );
+  const access = airflowAccess(config, clients.mwaa, (message) => emit({ type: 'warning', message }));
   return {
     s3: s3Port(clients.s3),
     mwaa: mwaaPort(clients.mwaa),

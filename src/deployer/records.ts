@@ -13,13 +13,25 @@ import type { DeployedObject } from './apply.js';
 import type { DeployTarget, Plan, RemoteState } from './plan.js';
 import type { EnvironmentState, S3Port } from './ports.js';
 
+/**
+ * Who made a change. `arn` (STS GetCallerIdentity: the IAM identity the deploy acted as) is kept
+ * from this version on; older records have only the local user, host and profile. The shape only
+ * grows: every field a later version adds is optional, so old records still read.
+ */
+export interface RecordWho {
+  user: string;
+  host: string;
+  awsProfile?: string;
+  arn?: string;
+}
+
 export interface DeployRecord {
   formatVersion: 1;
   kind: 'deploy' | 'rollback' | 'reconcile';
   environment: string;
   environmentName: string;
   at: string;
-  who: { user: string; host: string; awsProfile?: string };
+  who: RecordWho;
   configHash?: string;
   toolVersion?: string;
   manifest?: unknown;
@@ -88,6 +100,38 @@ export async function readRecords(s3: S3Port, bucket: string, keys: readonly str
 export interface KeyedRecord {
   key: string;
   record: DeployRecord;
+}
+
+/** One environment's deploy records, oldest first. */
+export async function environmentRecords(s3: S3Port, bucket: string, deploymentsPrefix: string, envName: string): Promise<KeyedRecord[]> {
+  const keys = await listRecordKeys(s3, bucket, deploymentsPrefix);
+  const records = await readRecords(s3, bucket, keys);
+  return records.filter((r) => r.record.environment === envName);
+}
+
+/** How a record is named to people: its key's file name without `.json` (`<time>-<hash12>`). */
+export function recordId(key: string): string {
+  return key.slice(key.lastIndexOf('/') + 1).replace(/\.json$/, '');
+}
+
+/**
+ * The record `ref` names: its key, its id (recordId), its id's 12-digit hash, or a prefix of its id
+ * that only it has (`2026-12-07T19-52`). Anything else is an error that lists the candidates.
+ */
+export function findRecord(records: readonly KeyedRecord[], ref: string, where: string): KeyedRecord {
+  const wanted = ref.trim().replace(/\.json$/, '');
+  const exact = records.filter((r) => r.key === ref || recordId(r.key) === wanted || recordId(r.key).endsWith(`-${wanted}`));
+  const matches = exact.length > 0 ? exact : records.filter((r) => wanted !== '' && recordId(r.key).startsWith(wanted));
+  if (matches.length === 1) return matches[0]!;
+  const ids = (matches.length > 1 ? matches : records).map((r) => recordId(r.key));
+  const shown = ids.slice(-5).reverse().join(', ');
+  if (matches.length > 1) {
+    throw new UserError(`"${ref}" names ${matches.length} deploy records (${shown}${ids.length > 5 ? ', ...' : ''}): give more of the id.`);
+  }
+  throw new UserError(
+    `No deploy record "${ref}" in ${where}.${ids.length > 0 ? ` Newest: ${shown}.` : ' It holds none.'} ` +
+      'The history command lists them with their ids.',
+  );
 }
 
 /** The newest record of one environment, reading back from the newest key until one is found. */
@@ -186,7 +230,7 @@ export interface RecordSource {
 export function newRecord(
   kind: DeployRecord['kind'],
   source: RecordSource,
-  who: { user: string; host: string; awsProfile?: string },
+  who: RecordWho,
   nowMs: number,
   objects: DeployedObject[],
   environment: EnvironmentState,
@@ -198,7 +242,12 @@ export function newRecord(
     environment: source.envName,
     environmentName: source.environmentName,
     at: new Date(nowMs).toISOString(),
-    who: who.awsProfile ? { user: who.user, host: who.host, awsProfile: who.awsProfile } : { user: who.user, host: who.host },
+    who: {
+      user: who.user,
+      host: who.host,
+      ...(who.awsProfile ? { awsProfile: who.awsProfile } : {}),
+      ...(who.arn ? { arn: who.arn } : {}),
+    },
     objects,
     pins: {},
   };

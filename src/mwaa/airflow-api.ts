@@ -41,6 +41,16 @@ export interface ImportErrorInfo {
   stackTrace: string;
 }
 
+/** One run of a DAG, as a list of runs shows it. */
+export interface DagRunInfo {
+  runId: string;
+  state: string;
+  /** The logical date (Airflow 2's execution date), when the run has one. */
+  logicalDate?: string;
+  startDate?: string;
+  endDate?: string;
+}
+
 export type RunLookup = { found: true; state: string } | { found: false; reason: string };
 
 export interface TaskInstanceInfo {
@@ -60,8 +70,13 @@ export interface AirflowApi {
   unpause(dagId: string): Promise<void>;
   dagRun(dagId: string, runId: string): Promise<RunLookup>;
   taskInstances(dagId: string, runId: string): Promise<TaskInstanceInfo[]>;
-  /** The task instance's log as text; undefined where only the CLI answers. */
-  taskLog(dagId: string, runId: string, ti: TaskInstanceInfo): Promise<string | undefined>;
+  /** The newest `limit` runs of a DAG (newest first; at most one page). */
+  dagRuns(dagId: string, limit: number): Promise<DagRunInfo[]>;
+  /**
+   * The task instance's log as text (its last `tailBytes`, default the client's tail); undefined
+   * where only the CLI answers.
+   */
+  taskLog(dagId: string, runId: string, ti: TaskInstanceInfo, tailBytes?: number): Promise<string | undefined>;
   /** The values of `keys` (undefined: no such Variable). */
   variables(keys: readonly string[]): Promise<Map<string, string | undefined>>;
 }
@@ -137,6 +152,27 @@ function dagInfo(row: Row, dagId: string): DagInfo {
   if (fileloc) info.fileloc = fileloc;
   if (parsed) info.lastParsedTime = parsed;
   return info;
+}
+
+/** A run row of the REST API (v1: execution_date, v2: logical_date) or of `dags list-runs -o json`. */
+function dagRunInfo(row: Row): DagRunInfo | undefined {
+  const runId = optionalString(row.dag_run_id) ?? optionalString(row.run_id);
+  if (!runId) return undefined;
+  const run: DagRunInfo = { runId, state: optionalString(row.state) ?? 'none' };
+  const logicalDate = optionalString(row.logical_date) ?? optionalString(row.execution_date);
+  const startDate = optionalString(row.start_date);
+  const endDate = optionalString(row.end_date);
+  if (logicalDate) run.logicalDate = logicalDate;
+  if (startDate) run.startDate = startDate;
+  if (endDate) run.endDate = endDate;
+  return run;
+}
+
+/** The most runs one list reads: one page of the REST API. */
+export const MAX_RUNS = PAGE;
+
+function runLimit(limit: number): number {
+  return Math.min(Math.max(1, Math.floor(limit)), MAX_RUNS);
 }
 
 const SOURCE_DETAILS = '::group::Log message source details';
@@ -239,13 +275,20 @@ export function restAirflowApi(rest: AirflowRest, logTailBytes = DEFAULT_LOG_TAI
         tryNumber: typeof row.try_number === 'number' ? row.try_number : 0,
       }));
     },
-    async taskLog(dagId, runId, ti) {
+    async dagRuns(dagId, limit) {
+      const where = path('dags', dagId, 'dagRuns');
+      // `-id`: newest created first, on both lines (v1 and v2 both sort by it; a run without a
+      // logical date, which Airflow 3 allows, sorts like any other).
+      const response = await rest.request('GET', where, { query: { limit: runLimit(limit), order_by: '-id' } });
+      return jsonRows(ok(rest, response, 'GET', where).dag_runs).flatMap((row) => dagRunInfo(row) ?? []);
+    },
+    async taskLog(dagId, runId, ti, tailBytes = logTailBytes) {
       const where = path('dags', dagId, 'dagRuns', runId, 'taskInstances', ti.taskId, 'logs', String(Math.max(ti.tryNumber, 1)));
       const query = { full_content: true, map_index: ti.mapIndex };
       // The whole log streams past; only its last logTailBytes are kept. v1 streams plain text;
       // v2 answers 406 to text/plain, and streams structured entries as NDJSON when asked for it.
       const accept = rest.line === '2' ? 'text/plain' : 'application/x-ndjson';
-      const response = await rest.request('GET', where, { query, accept, tailBytes: logTailBytes });
+      const response = await rest.request('GET', where, { query, accept, tailBytes });
       if (response.status < 200 || response.status > 299)
         throw new AirflowRestError(response.status, 'GET', where, response.text, rest.endpoint?.());
       const skipped = response.skippedBytes ?? 0;
@@ -254,7 +297,7 @@ export function restAirflowApi(rest: AirflowRest, logTailBytes = DEFAULT_LOG_TAI
       // A server that answered JSON instead: usable only when the whole document fit in the tail.
       if (skipped > 0) {
         throw new UserError(
-          `${webServer(rest)}: the log of ${ti.taskId} is larger than ${logTailBytes} bytes and came as one JSON document, ` +
+          `${webServer(rest)}: the log of ${ti.taskId} is larger than ${tailBytes} bytes and came as one JSON document, ` +
             'not as a stream; read it in the Airflow UI.',
         );
       }
@@ -352,6 +395,13 @@ export function cliAirflowApi(cli: CliRunner, version: AirflowVersion): Omit<Air
         tryNumber: 0,
       }));
     },
+    async dagRuns(dagId, limit) {
+      const argv = line === '2' ? ['dags', 'list-runs', '-d', dagId, '-o', 'json'] : ['dags', 'list-runs', dagId, '-o', 'json'];
+      const runs = jsonRows(cliJson(await cli.run(argv), '`dags list-runs`')).flatMap((row) => dagRunInfo(row) ?? []);
+      // `dags list-runs` lists newest first (by logical date); a run without one sorts by its start.
+      const when = (run: DagRunInfo) => Date.parse(run.logicalDate ?? run.startDate ?? '') || 0;
+      return runs.sort((a, b) => when(b) - when(a)).slice(0, runLimit(limit));
+    },
     async taskLog() {
       return undefined;
     },
@@ -414,6 +464,7 @@ export function airflowApi(options: AirflowApiOptions): AirflowApi {
     unpause: call('unpause'),
     dagRun: call('dagRun'),
     taskInstances: call('taskInstances'),
+    dagRuns: call('dagRuns'),
     taskLog: call('taskLog'),
     variables: call('variables'),
   };

@@ -48,6 +48,7 @@ const ENDPOINT_VARIABLES: Record<Exclude<RemoteService, 'Airflow web server' | '
   MWAA: 'AWS_ENDPOINT_URL_MWAA',
   'Secrets Manager': 'AWS_ENDPOINT_URL_SECRETS_MANAGER',
   CloudWatch: 'AWS_ENDPOINT_URL_CLOUDWATCH',
+  STS: 'AWS_ENDPOINT_URL_STS',
 };
 
 /** The deploying role's policy, which covers every AWS call deploy and check make. */

@@ -10,6 +10,7 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { MWAAClient } from '@aws-sdk/client-mwaa';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { STSClient } from '@aws-sdk/client-sts';
 import { caBundleFor } from './ca-bundle.js';
 import { transportLimits, type TransportLimits } from './limits.js';
 import { tagFailuresOf } from './remote-call.js';
@@ -24,6 +25,7 @@ export interface AwsSettings {
       secretsManager?: string | undefined;
       mwaa?: string | undefined;
       cloudWatch?: string | undefined;
+      sts?: string | undefined;
     };
     /** A CA bundle to trust instead of the default roots (ca-bundle.ts: also AWS_CA_BUNDLE, ca_bundle). */
     caBundle?: string | undefined;
@@ -135,12 +137,19 @@ export function createCloudWatchClient(target: ClientTarget): CloudWatchClient {
   return tagFailuresOf(bounded(client, 'CloudWatch', target));
 }
 
+export function createStsClient(target: ClientTarget): STSClient {
+  const client = new STSClient({ ...common(target), ...(target.endpoint ? { endpoint: target.endpoint } : {}) });
+  return tagFailuresOf(bounded(client, 'STS', target));
+}
+
 export interface AwsClients {
   s3: S3Client;
   secretsManager: SecretsManagerClient;
   mwaa: MWAAClient;
   /** The alarms deploy manages (monitoring.alarms). */
   cloudWatch: CloudWatchClient;
+  /** GetCallerIdentity: the IAM identity deploy records name. */
+  sts: STSClient;
 }
 
 export function createAwsClients(config: AwsSettings, env: NodeJS.ProcessEnv = process.env): AwsClients {
@@ -161,6 +170,7 @@ export function createAwsClients(config: AwsSettings, env: NodeJS.ProcessEnv = p
       ...base,
       endpoint: endpointFor(config.aws.endpoints.cloudWatch, 'AWS_ENDPOINT_URL_CLOUDWATCH', env),
     }),
+    sts: createStsClient({ ...base, endpoint: endpointFor(config.aws.endpoints.sts, 'AWS_ENDPOINT_URL_STS', env) }),
   };
 }
 

@@ -7,7 +7,7 @@
  */
 
 /** The remotes a command talks to, as messages name them. */
-export type RemoteService = 'S3' | 'MWAA' | 'CloudWatch' | 'Secrets Manager' | 'Airflow web server' | 'SSH';
+export type RemoteService = 'S3' | 'MWAA' | 'CloudWatch' | 'Secrets Manager' | 'STS' | 'Airflow web server' | 'SSH';
 
 export interface RemoteCall {
   service: RemoteService;
@@ -56,6 +56,7 @@ const SDK_SERVICES: Record<string, RemoteService> = {
   MWAAClient: 'MWAA',
   CloudWatchClient: 'CloudWatch',
   SecretsManagerClient: 'Secrets Manager',
+  STSClient: 'STS',
 };
 
 /** Input members that identify what a call is about; bodies, tags and secrets are never copied. */

@@ -22,6 +22,7 @@ import { ExitCode, UserError } from '../errors.js';
 import { dagBuildTag } from '../generator/artifact.js';
 import { generateEnvironment, writeEnvironment, type GeneratedEnvironment } from '../generator/generate.js';
 import { explainRemoteError } from '../mwaa/aws-errors.js';
+import { callerArn } from '../mwaa/caller-identity.js';
 import { createAwsClients, type AwsClients } from '../mwaa/clients.js';
 import type { CheckReport } from '../runtime-check/index.js';
 import { processIdentity } from '../util/processes.js';
@@ -37,6 +38,8 @@ export interface DeployRequest {
   /** With planOnly: exit ExitCode.changesPending (3) when the plan changes anything. */
   detailedExitCode?: boolean;
   rollback: boolean;
+  /** With rollback: the record to restore (its id, hash or key); without it, one step back. */
+  rollbackTo?: string;
   trigger: boolean;
   waitForRun: boolean;
   waitForAvailable: boolean;
@@ -151,15 +154,41 @@ async function releasingLockOnSignal<T>(
   }
 }
 
+/**
+ * `who` with the IAM identity the credentials belong to, for the deploy record. A failure to learn
+ * it (no STS endpoint reachable, say) costs the record that field only, with a warning: the deploy
+ * itself does not depend on it.
+ */
+async function withCallerArn(
+  who: DeployDeps['who'],
+  sts: AwsClients['sts'],
+  emit: (event: WorkflowEvent) => void,
+): Promise<DeployDeps['who']> {
+  try {
+    return { ...who, arn: await callerArn(sts) };
+  } catch (error) {
+    emit({
+      type: 'warning',
+      message: `Could not learn the caller's IAM identity (STS GetCallerIdentity): ${(error as Error).message.split('\n')[0]}. The deploy record names the local user only.`,
+    });
+    return who;
+  }
+}
+
 export async function runDeployWorkflow(request: DeployRequest, hooks: WorkflowHooks): Promise<WorkflowResult> {
   const { config } = request;
-  const generated = await generateEnvironment(config, request.toolVersion);
-  if (!request.planOnly) await writeEnvironment(request.outDir, generated);
   const clients = hooks.clients ?? createAwsClients(config);
+  // Only a deploy writes a record; a plan does not ask who it is.
+  const [generated, who] = await Promise.all([
+    generateEnvironment(config, request.toolVersion),
+    request.planOnly ? hooks.who : withCallerArn(hooks.who, clients.sts, hooks.emit),
+  ]);
+  if (!request.planOnly) await writeEnvironment(request.outDir, generated);
   const options = {
     ...defaultDeployOptions(config, request.timeoutMs, dagMarker(generated)),
     planOnly: request.planOnly,
     rollback: request.rollback,
+    ...(request.rollbackTo !== undefined ? { rollbackTo: request.rollbackTo } : {}),
     trigger: request.trigger,
     waitForRun: request.waitForRun,
     waitForAvailable: request.waitForAvailable,
@@ -173,7 +202,7 @@ export async function runDeployWorkflow(request: DeployRequest, hooks: WorkflowH
   };
   const explain = (error: unknown) => explainRemoteError(error, awsErrorContext(config));
   // The runtime check afterwards reads the Variables through the same web login (or CLI fallback).
-  const deps = deployDeps(config, clients, hooks.clock ?? systemClock, emit, hooks.who);
+  const deps = deployDeps(config, clients, hooks.clock ?? systemClock, emit, who);
   let result: DeployResult;
   try {
     result = await releasingLockOnSignal({ ...hooks, emit }, (onLock) =>

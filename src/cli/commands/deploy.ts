@@ -46,6 +46,8 @@ interface DeployArgs {
   timeout: string;
   conf: string[] | undefined;
   rollback: boolean;
+  /** The rollback command's --to: the record to restore. */
+  to?: string;
   json: boolean;
   format: Format | undefined;
   smoke: boolean;
@@ -94,6 +96,8 @@ function checkFlags(args: DeployArgs, argv: readonly string[]): Format {
   }
   return args.json ? 'json' : (args.format ?? 'text');
 }
+
+export type { DeployArgs };
 
 const command: CommandModule<object, DeployArgs> = {
   command: 'deploy',
@@ -198,6 +202,7 @@ const command: CommandModule<object, DeployArgs> = {
           diff: args.diff,
           detailedExitCode: args['detailed-exitcode'],
           rollback: args.rollback,
+          ...(args.to !== undefined ? { rollbackTo: args.to } : {}),
           trigger: args.trigger,
           waitForRun: args.wait,
           waitForAvailable: args['wait-for-available'],

@@ -1,0 +1,56 @@
+import type { CommandModule } from 'yargs';
+import { COMMANDS, SHARED_OPTIONS } from '../command-table.js';
+import { cliContext } from '../context.js';
+import { explained, FORMAT_OPTION, formatOf, JSON_OPTION, type Format } from '../day-two.js';
+import { refuseEmpty } from '../flags.js';
+import { EXIT_CODES_EPILOG } from '../help.js';
+import { writeJson } from '../json-output.js';
+import { loadCliConfig } from '../load-config.js';
+import { useProfile } from '../profile.js';
+
+interface HistoryArgs {
+  env: string;
+  config: string;
+  json: boolean;
+  format: Format | undefined;
+  profile: string | undefined;
+}
+
+const command: CommandModule<object, HistoryArgs> = {
+  command: 'history',
+  describe: COMMANDS.history,
+  builder: (yargs) =>
+    yargs
+      .option('env', { ...SHARED_OPTIONS.env, demandOption: true })
+      .option('config', SHARED_OPTIONS.config)
+      .option('format', FORMAT_OPTION)
+      .option('json', JSON_OPTION)
+      .option('profile', SHARED_OPTIONS.profile)
+      .example('$0 history --env prod', 'Every deploy and rollback of prod, newest first, with the record ids rollback takes')
+      .example('$0 history --env prod --format markdown >> "$GITHUB_STEP_SUMMARY"', 'The history as a CI job summary')
+      .epilog(EXIT_CODES_EPILOG)
+      .strictOptions(),
+  handler: async (args) => {
+    const context = cliContext();
+    refuseEmpty(args, context.argv, ['env', 'config', 'profile']);
+    const format = formatOf(args);
+    useProfile(args.profile);
+    const config = await loadCliConfig(args.config, args.env);
+    const [{ createAwsClients }, { s3Port }, history] = await Promise.all([
+      import('../../mwaa/clients.js'),
+      import('../../deployer/aws-ports.js'),
+      import('../../deployer/history.js'),
+    ]);
+    const read = await explained(config, () =>
+      history.readHistory(s3Port(createAwsClients(config).s3), {
+        bucket: config.mwaa.bucket,
+        deploymentsPrefix: config.mwaa.deploymentsPrefix,
+        envName: config.envName,
+      }),
+    );
+    if (format === 'json') writeJson(true, history.historyJson(read));
+    else process.stdout.write(format === 'markdown' ? history.historyMarkdown(read) : history.formatHistory(read, context.out));
+  },
+};
+
+export default command;

@@ -1,0 +1,83 @@
+import type { CommandModule } from 'yargs';
+import { ExitCode, UserError } from '../../errors.js';
+import { COMMANDS, SHARED_OPTIONS } from '../command-table.js';
+import { cliContext } from '../context.js';
+import { explained, FORMAT_OPTION, formatOf, JSON_OPTION, type Format } from '../day-two.js';
+import { givenOptions, refuseEmpty, wholeNumber } from '../flags.js';
+import { EXIT_CODES_EPILOG } from '../help.js';
+import { writeJson } from '../json-output.js';
+import { loadCliConfig } from '../load-config.js';
+import { useProfile } from '../profile.js';
+
+interface LogsArgs {
+  env: string;
+  config: string;
+  run: string | undefined;
+  task: string | undefined;
+  server: string | undefined;
+  lines: number;
+  full: boolean;
+  json: boolean;
+  format: Format | undefined;
+  profile: string | undefined;
+}
+
+const command: CommandModule<object, LogsArgs> = {
+  command: 'logs',
+  describe: COMMANDS.logs,
+  builder: (yargs) =>
+    yargs
+      .option('env', { ...SHARED_OPTIONS.env, demandOption: true })
+      .option('config', SHARED_OPTIONS.config)
+      .option('run', { type: 'string', describe: 'Run id (default: the latest run; status lists the last runs)' })
+      .option('task', { type: 'string', describe: 'Only this task (e.g. clone_and_checkout_repo)' })
+      .option('server', { type: 'string', describe: "Only the tasks this server's map index ran (a server name from the config)" })
+      .option('lines', {
+        type: 'string',
+        default: '200',
+        coerce: wholeNumber('lines', 1, 100_000),
+        describe: 'Lines from the end of each log',
+      })
+      .option('full', { type: 'boolean', default: false, describe: 'Each whole log (up to the answer cap, 16 MiB by default)' })
+      .option('format', FORMAT_OPTION)
+      .option('json', JSON_OPTION)
+      .option('profile', SHARED_OPTIONS.profile)
+      .example('$0 logs --env prod', 'The last 200 lines of each task of the latest run')
+      .example('$0 logs --env prod --server gpu-1 --task clone_and_checkout_repo --full', "One server's clone, whole log")
+      .epilog(EXIT_CODES_EPILOG)
+      .strictOptions(),
+  handler: async (args) => {
+    const context = cliContext();
+    refuseEmpty(args, context.argv, ['env', 'config', 'run', 'task', 'server', 'profile']);
+    if (args.full && givenOptions(context.argv).has('lines')) {
+      throw new UserError('--full and --lines cannot be used together: --full shows each whole log.', ExitCode.usage);
+    }
+    const format = formatOf(args);
+    useProfile(args.profile);
+    const config = await loadCliConfig(args.config, args.env);
+    const [{ createAwsClients }, { airflowAccess }, { transportLimits }, logs] = await Promise.all([
+      import('../../mwaa/clients.js'),
+      import('../../deployer/from-config.js'),
+      import('../../mwaa/limits.js'),
+      import('../../deployer/run-logs.js'),
+    ]);
+    const warn = (message: string) => {
+      if (!context.quiet) process.stderr.write(`${context.err.yellow('warning:')} ${message}\n`);
+    };
+    const { airflow } = airflowAccess(config, createAwsClients(config).mwaa, warn);
+    const read = await explained(config, () =>
+      logs.readRunLogs(airflow, {
+        dagId: config.dag.id,
+        ...(args.run !== undefined ? { runId: args.run } : {}),
+        ...(args.task !== undefined ? { task: args.task } : {}),
+        ...(args.server !== undefined ? { server: args.server } : {}),
+        lines: args.full ? Number.POSITIVE_INFINITY : args.lines,
+        maxBytes: transportLimits().maxAnswerBytes,
+      }),
+    );
+    if (format === 'json') writeJson(true, logs.runLogsJson(read));
+    else process.stdout.write(format === 'markdown' ? logs.runLogsMarkdown(read) : logs.formatRunLogs(read, context.out));
+  },
+};
+
+export default command;

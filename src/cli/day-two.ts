@@ -1,0 +1,38 @@
+/**
+ * What the day-two commands (status, history, rollback, logs) share: the output choice (text,
+ * --json, --format markdown for step summaries and pull request comments) and one way to end a
+ * remote failure with the explanation aws-errors.ts gives.
+ */
+import { awsErrorContext } from '../config/aws-error-context.js';
+import type { ResolvedConfig } from '../config/resolved.js';
+import { ExitCode, UserError } from '../errors.js';
+import { explainRemoteError } from '../mwaa/aws-errors.js';
+import { SHARED_OPTIONS } from './command-table.js';
+
+export const FORMATS = ['text', 'json', 'markdown'] as const;
+export type Format = (typeof FORMATS)[number];
+
+export const FORMAT_OPTION = {
+  type: 'string',
+  choices: FORMATS,
+  describe: 'Output: text, json, or markdown (for $GITHUB_STEP_SUMMARY and pull request comments)',
+} as const;
+
+export const JSON_OPTION = { ...SHARED_OPTIONS.json, describe: 'Same as --format json' } as const;
+
+/** --json is --format json; both given is a usage error. */
+export function formatOf(args: { json: boolean; format: Format | undefined }): Format {
+  if (args.json && args.format !== undefined && args.format !== 'json') {
+    throw new UserError('--json is --format json; give one of them.', ExitCode.usage);
+  }
+  return args.json ? 'json' : (args.format ?? 'text');
+}
+
+/** Runs `work`; an AWS or web server failure comes back explained with this environment's config. */
+export async function explained<T>(config: ResolvedConfig, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw explainRemoteError(error, awsErrorContext(config));
+  }
+}
