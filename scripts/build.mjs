@@ -70,6 +70,29 @@ const result = await build({
   plugins: [zodEnglishOnly, handlebarsWithoutSourceMaps],
 });
 
+// The programmatic API once more as one CommonJS file (dist/api.cjs), the package's `require`
+// condition: a CommonJS project can then `require('mwaa-gpu-cicd')` on every Node the package
+// supports (Node 20 cannot require an ES module). Built as src/cli/plain-generate.ts is, with
+// import.meta.url standing for the bundle's own file.
+const cjsApi = await build({
+  absWorkingDir: root,
+  entryPoints: { api: 'src/api.ts' },
+  outExtension: { '.js': '.cjs' },
+  outdir,
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  sourcemap: 'linked',
+  define: { 'import.meta.url': '__bundleUrl' },
+  banner: { js: "const __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  external: ['ssh2', 'cpu-features', '@aws-sdk/*'],
+  logLevel: 'warning',
+  metafile: true,
+  plugins: [zodEnglishOnly, handlebarsWithoutSourceMaps],
+});
+Object.assign(result.metafile.outputs, cjsApi.metafile.outputs);
+
 // Templates precompiled by Handlebars and plugins.zip written by archiver, into dist/prebuilt/, so
 // that `generate` loads neither the Handlebars compiler nor archiver while templates/ is unchanged
 // (src/generator/prebuilt.ts). The step runs from a one-off bundle beside the output.
