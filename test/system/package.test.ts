@@ -145,7 +145,7 @@ describe('the packed package', () => {
     const run = spawnSync(process.execPath, ['use.js'], { cwd: cjsProject, env: userEnv(), encoding: 'utf8' });
     expect(run.stderr).toBe('');
     const version = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
-    expect(run.stdout).toBe(`${version} dev 8 true function\n`);
+    expect(run.stdout).toBe(`${version} dev 9 true function\n`);
     // The README's CommonJS example, exactly as shown.
     const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
     const example = /From CommonJS[\s\S]*?```js\n([\s\S]*?)```/.exec(readme)?.[1];
@@ -153,7 +153,7 @@ describe('the packed package', () => {
     writeFileSync(join(cjsProject, 'readme-example.js'), example!);
     const readmeRun = spawnSync(process.execPath, ['readme-example.js'], { cwd: cjsProject, env: userEnv(), encoding: 'utf8' });
     expect(readmeRun.stderr).toBe('');
-    expect(readmeRun.stdout).toBe(`${join(cjsProject, 'dist-artifacts/dev')} 8\n`);
+    expect(readmeRun.stdout).toBe(`${join(cjsProject, 'dist-artifacts/dev')} 9\n`);
   });
 
   it('runs as npx mwaa-gpu-cicd: init, generate and --help, with templates found in the package', () => {
@@ -229,7 +229,7 @@ describe('the packed package', () => {
     );
     const run = spawnSync(process.execPath, ['use.mjs'], { cwd: project, env: userEnv(), encoding: 'utf8' });
     expect(run.stderr).toBe('');
-    expect(run.stdout).toBe('dev 8\n');
+    expect(run.stdout).toBe('dev 9\n');
     // One tsc over the SDK's and Node's declarations: tens of seconds on a busy 2-core machine.
   }, 300_000);
 });
