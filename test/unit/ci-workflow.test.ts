@@ -25,12 +25,23 @@ interface Job {
   if?: string;
   needs?: string | string[];
   permissions?: Record<string, string>;
+  'timeout-minutes'?: number;
+  strategy?: { matrix?: { environment?: string[] }; 'max-parallel'?: number };
+  environment?: string;
+  concurrency?: { group: string; 'cancel-in-progress': boolean };
+  env?: Record<string, string>;
   steps: Step[];
 }
 interface Workflow {
   on: { pull_request?: unknown; push?: { branches?: string[] } };
   env: Record<string, string>;
   jobs: Record<string, Job>;
+}
+
+/** A job's env with the matrix's first environment for `${{ matrix.environment }}`. */
+function jobEnv(job: Job): Record<string, string> {
+  const environment = job.strategy?.matrix?.environment?.[0] ?? '';
+  return Object.fromEntries(Object.entries(job.env ?? {}).map(([k, v]) => [k, v.replace(/\$\{\{ matrix\.environment \}\}/g, environment)]));
 }
 
 function loadWorkflow(): Workflow {
@@ -103,20 +114,35 @@ describe('the GitHub Actions example', () => {
   const workflow = loadWorkflow();
   const steps = Object.entries(workflow.jobs).flatMap(([job, j]) => j.steps.map((step) => ({ job, step })));
   const runs = steps.flatMap(({ job, step }) =>
-    step.run ? commandsOf(step.run, { ...workflow.env, ...(step.env ?? {}) }).map((argv) => ({ job, argv })) : [],
+    step.run
+      ? commandsOf(step.run, { ...workflow.env, ...jobEnv(workflow.jobs[job]!), ...(step.env ?? {}) }).map((argv) => ({ job, argv }))
+      : [],
   );
   const ours = runs.filter(({ argv }) => argv[0] === 'npx' && argv[1] === 'mwaa-gpu-cicd');
 
-  it('validates on every change, plans on pull requests with OIDC, deploys and waits on main', () => {
+  it('validates on every change, plans pull requests with the plan role, deploys main with the deploy role', () => {
     expect(workflow.on.pull_request).toBeDefined();
     expect(workflow.on.push?.branches).toEqual(['main']);
     expect(workflow.jobs.plan?.if).toBe("github.event_name == 'pull_request'");
     expect(workflow.jobs.deploy?.if).toBe("github.event_name == 'push' && github.ref == 'refs/heads/main'");
-    for (const job of ['plan', 'deploy']) {
+    const role = { plan: 'MWAA_PLAN_ROLE_ARN', deploy: 'MWAA_DEPLOY_ROLE_ARN' };
+    for (const [job, variable] of Object.entries(role)) {
       expect(workflow.jobs[job]?.permissions?.['id-token'], job).toBe('write');
       const credentials = workflow.jobs[job]!.steps.find((s) => s.uses?.startsWith('aws-actions/configure-aws-credentials@'));
-      expect(credentials?.with?.['role-to-assume'], job).toBe(`$${'{{'} vars.MWAA_DEPLOY_ROLE_ARN }}`);
+      expect(credentials?.with?.['role-to-assume'], job).toBe(`$${'{{'} vars.${variable} }}`);
     }
+    // Every job has a time limit; both matrices cover the environments, prod behind its GitHub environment.
+    for (const [name, job] of Object.entries(workflow.jobs)) expect(job['timeout-minutes'], name).toBeGreaterThan(0);
+    for (const job of ['plan', 'deploy']) expect(workflow.jobs[job]!.strategy?.matrix?.environment).toEqual(['dev', 'prod']);
+    expect(workflow.jobs.deploy!.environment).toBe(`$${'{{'} matrix.environment }}`);
+    expect(workflow.jobs.plan!.environment).toBeUndefined(); // its OIDC subject stays repo:O/R:pull_request
+    expect(workflow.jobs.deploy!.strategy?.['max-parallel']).toBe(1);
+    // Per environment: a plan cancels the stale one of its pull request, a deploy is never cancelled.
+    expect(workflow.jobs.plan!.concurrency).toEqual({
+      group: `mwaa-plan-$${'{{'} matrix.environment }}-$${'{{'} github.event.pull_request.number }}`,
+      'cancel-in-progress': true,
+    });
+    expect(workflow.jobs.deploy!.concurrency).toEqual({ group: `mwaa-deploy-$${'{{'} matrix.environment }}`, 'cancel-in-progress': false });
     expect(ours.map(({ job, argv }) => `${job}: ${argv.slice(2, 4).join(' ')}`)).toEqual([
       'validate: generate --check',
       'plan: deploy --env',
@@ -125,7 +151,8 @@ describe('the GitHub Actions example', () => {
     const plan = ours.find(({ job }) => job === 'plan')!.argv;
     expect(plan).toEqual(expect.arrayContaining(['--plan', '--diff', '--detailed-exitcode', '--format', 'markdown']));
     expect(workflow.jobs.plan!.steps.some((s) => s.run?.includes('>> "$GITHUB_STEP_SUMMARY"'))).toBe(true);
-    expect(workflow.jobs.plan!.steps.some((s) => s.run?.includes('gh pr comment'))).toBe(true);
+    const comment = workflow.jobs.plan!.steps.find((s) => s.uses?.startsWith('actions/github-script@'));
+    expect(String(comment?.with?.script)).toMatch(/updateComment[\s\S]*createComment/);
     expect(ours.find(({ job }) => job === 'deploy')!.argv).toEqual(expect.arrayContaining(['--yes', '--wait']));
   });
 
