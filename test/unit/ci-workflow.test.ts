@@ -170,6 +170,56 @@ describe('the GitHub Actions example', () => {
     }
   });
 
+  it("keeps one plan comment per environment: the bot's comment with the marker is updated, else one is created", async () => {
+    const script = String(workflow.jobs.plan!.steps.find((s) => s.uses?.startsWith('actions/github-script@'))!.with!.script);
+    type Comment = { id: number; body: string; user: { type: string } };
+    /** Runs the step's script as actions/github-script does: an async function of require, github and context. */
+    const runScript = async (planMd: string, comments: Comment[]) => {
+      const calls: Array<[string, Record<string, unknown>]> = [];
+      const fakeFs = { readFileSync: (path: string) => (path === 'plan.md' ? planMd : '') };
+      const github = {
+        paginate: async (method: (p: object) => Promise<{ data: Comment[] }>, params: object) => (await method(params)).data,
+        rest: {
+          issues: {
+            listComments: async (params: Record<string, unknown>) => {
+              calls.push(['list', params]);
+              return { data: comments };
+            },
+            updateComment: async (params: Record<string, unknown>) => void calls.push(['update', params]),
+            createComment: async (params: Record<string, unknown>) => void calls.push(['create', params]),
+          },
+        },
+      };
+      const context = { repo: { owner: 'o', repo: 'r' }, issue: { number: 7 } };
+      const AsyncFunction = Object.getPrototypeOf(async () => undefined).constructor as new (
+        ...args: string[]
+      ) => (...a: unknown[]) => Promise<void>;
+      await new AsyncFunction('require', 'github', 'context', script)(
+        (m: string) => (m === 'node:fs' ? fakeFs : undefined),
+        github,
+        context,
+      );
+      return calls;
+    };
+    const plan = (env: string, text: string) => `<!-- mwaa-gpu-cicd plan: ${env} -->\n### Plan for \`${env}\`\n${text}\n`;
+    const created = await runScript(plan('dev', 'A'), []);
+    expect(created.map(([c]) => c)).toEqual(['list', 'create']);
+    expect(created[1]![1]).toEqual({ owner: 'o', repo: 'r', issue_number: 7, body: plan('dev', 'A') });
+    const existing: Comment[] = [
+      { id: 1, body: `> ${plan('dev', 'quoted by a person')}`, user: { type: 'User' } },
+      { id: 2, body: plan('dev', 'quoted without the quote mark'), user: { type: 'User' } },
+      { id: 3, body: plan('prod', 'old'), user: { type: 'Bot' } },
+      { id: 4, body: plan('dev', 'old'), user: { type: 'Bot' } },
+    ];
+    const updated = await runScript(plan('dev', 'B'), existing);
+    expect(updated.slice(1)).toEqual([['update', { owner: 'o', repo: 'r', comment_id: 4, body: plan('dev', 'B') }]]);
+    const long = await runScript(plan('prod', 'x'.repeat(70_000)), existing);
+    const body = String(long[1]![1].body);
+    expect(long[1]![1].comment_id).toBe(3);
+    expect(body.length).toBeLessThanOrEqual(65_536);
+    expect(body.endsWith('(cut: the whole plan is in the job summary)')).toBe(true);
+  });
+
   it('splits run scripts into commands as a shell would', () => {
     expect(commandsOf('set +e\nnpx a --x "$E" > out.md\ncode=$?\n[ "$code" -ne 0 ] && exit "$code" || true', { E: 'prod' })).toEqual([
       ['set', '+e'],
