@@ -1,10 +1,12 @@
 /**
- * Least-privilege IAM policy documents for the two roles a deployment involves:
+ * Least-privilege IAM policy documents for the roles a deployment involves:
  * - the deploying role (CI or an operator): read/write only the bucket paths deploy touches,
  *   read the environment, pin new object versions, get CLI tokens, log in to the Airflow web
  *   server as Op (Airflow's REST API: DAG state, runs, task logs, Variables); read the SSH key
  *   secret for the post-deploy runtime check; with monitoring on, the CloudWatch alarms deploy
  *   manages (describe all, write the configured ones, delete the environment's own);
+ * - the planning role (CI on a pull request: `deploy --plan --diff`, also with --rollback): only
+ *   the reads a plan makes (src/deployer/remote-state.ts, records.ts, diff.ts), never a write;
  * - the MWAA execution role: read the one SSH key secret; when monitoring is configured, publish
  *   the DAG's metrics to its one namespace and failure notices to its one topic (its other
  *   permissions come from the standard MWAA execution policy, see docs/MWAA_SETUP.md). The file
@@ -35,6 +37,60 @@ interface Statement {
   Condition?: Record<string, Record<string, string[]>>;
 }
 
+/**
+ * The IAM actions of every AWS call a plan makes, one definition for the plan and the deploy
+ * policy (a deploy plans first): S3's HEAD is authorised as s3:GetObject, and with a version id
+ * (the pinned version, a record's object) as s3:GetObjectVersion; a listing (DAG libraries,
+ * deploy records) as s3:ListBucket on the bucket.
+ */
+export const PLAN_READS = {
+  /** GetBucketVersioning (the plan refuses an unversioned bucket); ListObjectsV2 of libraries and records. */
+  bucket: ['s3:GetBucketVersioning', 's3:ListBucket'],
+  /** HEAD and GET of the objects deploy writes and of its records, current and by version. */
+  objects: ['s3:GetObject', 's3:GetObjectVersion'],
+  /** GetEnvironment: status, Airflow version, pinned object versions. */
+  environment: ['airflow:GetEnvironment'],
+  /** DescribeAlarms, with monitoring on (it takes no resource-level permission). */
+  alarms: ['cloudwatch:DescribeAlarms'],
+  /** Reading an object of an SSE-KMS bucket. */
+  kms: ['kms:Decrypt'],
+} as const;
+
+/** The objects deploy writes (one row each in the artifact table, the DAG library by its name pattern) and its records and lock. */
+function deployedObjectKeys(config: IamConfig): string[] {
+  return [...UPLOADED_KINDS.map((kind) => kindKeyPattern(kind, config)), `${config.mwaa.deploymentsPrefix}/*`].sort();
+}
+
+/**
+ * The planning role: what `deploy --plan --diff` (and `--rollback --plan`) reads, and nothing it
+ * could change the environment with: a pull request's job gets this role, the deploy role stays
+ * with the protected main branch.
+ */
+export function planRolePolicy(config: IamConfig): object {
+  const { bucket, environmentName, region, accountId } = config.mwaa;
+  const bucketResource = bucketArn(region, bucket);
+  const statements: Statement[] = [
+    { Sid: 'PlanReadsBucket', Effect: 'Allow', Action: [...PLAN_READS.bucket], Resource: [bucketResource] },
+    {
+      Sid: 'PlanReadsDeployedObjects',
+      Effect: 'Allow',
+      Action: [...PLAN_READS.objects],
+      Resource: deployedObjectKeys(config).map((key) => `${bucketResource}/${key}`),
+    },
+    {
+      Sid: 'PlanReadsEnvironment',
+      Effect: 'Allow',
+      Action: [...PLAN_READS.environment],
+      Resource: [environmentArn(region, accountId ?? '*', environmentName)],
+    },
+  ];
+  if (config.monitoring.metrics.namespace !== null) {
+    statements.push({ Sid: 'PlanReadsAlarms', Effect: 'Allow', Action: [...PLAN_READS.alarms], Resource: ['*'] });
+  }
+  if (config.mwaa.kmsKeyArn) statements.push(bucketKeyStatement(config.mwaa.kmsKeyArn, region, [...PLAN_READS.kms]));
+  return { Statement: statements, Version: '2012-10-17' };
+}
+
 export function deployRolePolicy(config: IamConfig): object {
   const { bucket, deploymentsPrefix, environmentName, region, accountId } = config.mwaa;
   const bucketResource = bucketArn(region, bucket);
@@ -43,22 +99,20 @@ export function deployRolePolicy(config: IamConfig): object {
   // (MWAA user guide, "Accessing an Amazon MWAA environment": role/<env>/<Admin|Op|User|Viewer|Public>).
   // Op reads Variables and unpauses DAGs; User and Viewer cannot read Variables.
   const webLoginRole = webLoginRoleArn(region, accountId ?? '*', environmentName, WEB_LOGIN_ROLE);
-  // Exactly the objects deploy writes (one row each in the artifact table; the DAG library's
-  // folders by their name pattern), plus its records and lock.
-  const objectKeys = [...UPLOADED_KINDS.map((kind) => kindKeyPattern(kind, config)), `${deploymentsPrefix}/*`].sort();
+  const objectKeys = deployedObjectKeys(config);
   const libraryKeys = kindKeyPattern('dagLibrary', config);
   const statements: Statement[] = [
     {
       Sid: 'BucketVersioningAndRecordListing',
       Effect: 'Allow',
-      Action: ['s3:GetBucketVersioning', 's3:ListBucket'],
+      Action: [...PLAN_READS.bucket],
       Resource: [bucketResource],
     },
     {
       Sid: 'DeployedObjects',
       Effect: 'Allow',
       // GetObjectVersion and the copy source of a rollback; PutObject for uploads and records.
-      Action: ['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject'],
+      Action: [...PLAN_READS.objects, 's3:PutObject'],
       Resource: objectKeys.map((key) => `${bucketResource}/${key}`),
     },
     {
@@ -78,7 +132,7 @@ export function deployRolePolicy(config: IamConfig): object {
     {
       Sid: 'MwaaEnvironment',
       Effect: 'Allow',
-      Action: ['airflow:CreateCliToken', 'airflow:GetEnvironment', 'airflow:UpdateEnvironment'],
+      Action: ['airflow:CreateCliToken', ...PLAN_READS.environment, 'airflow:UpdateEnvironment'],
       Resource: [environmentArn(region, accountId ?? '*', environmentName)],
     },
     {
@@ -97,7 +151,7 @@ export function deployRolePolicy(config: IamConfig): object {
   statements.push(...alarmStatements(config));
   if (config.mwaa.kmsKeyArn) {
     // An SSE-KMS bucket: uploads need a data key, reads (HEAD, the copy of a rollback) decryption.
-    statements.push(bucketKeyStatement(config.mwaa.kmsKeyArn, region, ['kms:Decrypt', 'kms:GenerateDataKey']));
+    statements.push(bucketKeyStatement(config.mwaa.kmsKeyArn, region, [...PLAN_READS.kms, 'kms:GenerateDataKey']));
   }
   return { Statement: statements, Version: '2012-10-17' };
 }
@@ -114,7 +168,7 @@ function alarmStatements(config: IamConfig): Statement[] {
   const { environmentName, region, accountId } = config.mwaa;
   const arn = (name: string) => alarmArn(region, accountId ?? '*', name);
   const statements: Statement[] = [
-    { Sid: 'CloudWatchAlarmsRead', Effect: 'Allow', Action: ['cloudwatch:DescribeAlarms'], Resource: ['*'] },
+    { Sid: 'CloudWatchAlarmsRead', Effect: 'Allow', Action: [...PLAN_READS.alarms], Resource: ['*'] },
     {
       Sid: 'CloudWatchEnvironmentAlarms',
       Effect: 'Allow',
@@ -178,10 +232,11 @@ function policyFile(path: string, document: object): PolicyFile {
   return { path, bytes: Buffer.from(`${stableStringify(document, 2)}\n`) };
 }
 
-/** Both policy documents, sorted by path. */
+/** The policy documents, sorted by path. */
 export function renderIamPolicies(config: IamConfig): PolicyFile[] {
   return [
     policyFile('iam/deploy-role-policy.json', deployRolePolicy(config)),
     policyFile('iam/execution-role-secrets-policy.json', executionRolePolicy(config)),
+    policyFile('iam/plan-policy.json', planRolePolicy(config)),
   ];
 }

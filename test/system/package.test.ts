@@ -1,9 +1,10 @@
 /**
- * The package as a user gets it: `npm pack`, `npm install <tarball>` into a fresh project (from
- * the npm registry), then `npx mwaa-gpu-cicd` there: init, generate, --help, from any directory;
- * the programmatic API imported and type-checked against its .d.ts. Needs npm and the registry.
+ * The package as a user gets it: `npm pack`, `npm install <tarball>` into a fresh ES module project
+ * and a fresh CommonJS project (from the npm registry, both at once), then `npx mwaa-gpu-cicd`
+ * there: init, generate, --help, from any directory; the programmatic API imported (ESM),
+ * required (CommonJS) and type-checked against its .d.ts. Needs npm and the registry.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,9 +13,11 @@ import { repoRoot } from '../support/cli.js';
 
 const work = mkdtempSync(join(tmpdir(), 'mwaa-gpu-cicd-pack-'));
 const project = join(work, 'project');
+const cjsProject = join(work, 'cjs-project');
 const nodeTypes = join(repoRoot, 'node_modules/@types');
 let tarball = '';
 let packed: string[] = [];
+const installOutput: Record<string, string> = {};
 
 /** The environment of a user's shell: no npm_* variables of the test runner, no local stack. */
 function userEnv(): NodeJS.ProcessEnv {
@@ -27,8 +30,25 @@ function npx(args: string[], cwd = project) {
   return spawnSync('npx', ['--no-install', 'mwaa-gpu-cicd', ...args], { cwd, env: userEnv(), encoding: 'utf8', timeout: 120_000 });
 }
 
-beforeAll(() => {
-  // `npm pack` runs `prepare`: the bundle and the API's declarations.
+/** `npm install <tarball>` in `dir`, as a user runs it; resolves with its output, rejects on failure. */
+function npmInstall(dir: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], {
+      cwd: dir,
+      env: userEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 600_000,
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(output) : reject(new Error(`npm install in ${dir} exited ${code}:\n${output}`))));
+  });
+}
+
+beforeAll(async () => {
+  // `npm pack` runs `prepack`: the bundle and the API's declarations.
   const out = execFileSync('npm', ['pack', '--json', '--pack-destination', work], {
     cwd: repoRoot,
     env: userEnv(),
@@ -43,15 +63,17 @@ beforeAll(() => {
     join(project, 'package.json'),
     `${JSON.stringify({ name: 'a-user-project', version: '1.0.0', private: true, type: 'module' }, null, 2)}\n`,
   );
-  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], {
-    cwd: project,
-    env: userEnv(),
-    stdio: 'pipe',
-    timeout: 600_000,
-  });
+  // No "type": a CommonJS project, as npm init makes one.
+  mkdirSync(cjsProject);
+  writeFileSync(
+    join(cjsProject, 'package.json'),
+    `${JSON.stringify({ name: 'a-cjs-project', version: '1.0.0', private: true }, null, 2)}\n`,
+  );
+  [installOutput.esm, installOutput.cjs] = await Promise.all([npmInstall(project), npmInstall(cjsProject)]);
 }, 900_000);
 
-afterAll(() => rmSync(work, { recursive: true, force: true }), 120_000);
+// Two installed projects: tens of thousands of files, slow to remove on a busy machine.
+afterAll(() => rmSync(work, { recursive: true, force: true }), 600_000);
 
 describe('the packed package', () => {
   it('holds what the commands need at run time, and nothing else', () => {
@@ -60,6 +82,7 @@ describe('the packed package', () => {
       'README.md',
       'dist/cli.js',
       'dist/api.js',
+      'dist/api.cjs',
       'dist/control-plane.js',
       'dist/types/src/api.d.ts',
       'templates/dag/gpu_server_cicd_dag.py.hbs',
@@ -81,6 +104,56 @@ describe('the packed package', () => {
       const text = readFileSync(join(installed, path), 'latin1');
       expect(text.includes(armour[0]!) && /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text), path).toBe(false);
     }
+  });
+
+  it('is publishable and installs without a lifecycle script of its own', () => {
+    const manifest = JSON.parse(readFileSync(join(project, 'node_modules/mwaa-gpu-cicd/package.json'), 'utf8')) as {
+      private?: boolean;
+      scripts: Record<string, string>;
+      exports: Record<string, Record<string, string>>;
+    };
+    expect(manifest.private).toBeUndefined();
+    // The scripts npm runs in a consumer's install (or lists as unreviewed install scripts).
+    for (const script of ['preinstall', 'install', 'postinstall', 'prepare']) expect(manifest.scripts[script], script).toBeUndefined();
+    for (const [kind, output] of Object.entries(installOutput)) expect(output, kind).not.toMatch(/mwaa-gpu-cicd@[^\n]*\(/);
+    expect(manifest.exports['.']).toEqual({
+      types: './dist/types/src/api.d.ts',
+      import: './dist/api.js',
+      require: './dist/api.cjs',
+    });
+  });
+
+  it('is required by a CommonJS project, which runs its bin as well', () => {
+    const help = npx(['--help'], cjsProject);
+    expect(help.status, help.stderr).toBe(0);
+    expect(help.stdout).toMatch(/Commands:[\s\S]*generate[\s\S]*Exit codes:/);
+    const init = npx(['init'], cjsProject);
+    expect(init.status, init.stderr).toBe(0);
+    writeFileSync(
+      join(cjsProject, 'use.js'),
+      [
+        "const { generate, ConfigError, UserError, VERSION } = require('mwaa-gpu-cicd');",
+        'async function main() {',
+        "  const [dev] = await generate({ env: 'dev', write: false });",
+        "  const missing = await generate({ config: 'nowhere.yaml' }).catch((error) => error);",
+        '  console.log(VERSION, dev.manifest.environment, dev.files.length, missing instanceof UserError, typeof ConfigError);',
+        '}',
+        'main().catch((error) => { console.error(error); process.exitCode = 1; });',
+        '',
+      ].join('\n'),
+    );
+    const run = spawnSync(process.execPath, ['use.js'], { cwd: cjsProject, env: userEnv(), encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    const version = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
+    expect(run.stdout).toBe(`${version} dev 9 true function\n`);
+    // The README's CommonJS example, exactly as shown.
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+    const example = /From CommonJS[\s\S]*?```js\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(example).toContain("require('mwaa-gpu-cicd')");
+    writeFileSync(join(cjsProject, 'readme-example.js'), example!);
+    const readmeRun = spawnSync(process.execPath, ['readme-example.js'], { cwd: cjsProject, env: userEnv(), encoding: 'utf8' });
+    expect(readmeRun.stderr).toBe('');
+    expect(readmeRun.stdout).toBe(`${join(cjsProject, 'dist-artifacts/dev')} 9\n`);
   });
 
   it('runs as npx mwaa-gpu-cicd: init, generate and --help, with templates found in the package', () => {
@@ -156,7 +229,7 @@ describe('the packed package', () => {
     );
     const run = spawnSync(process.execPath, ['use.mjs'], { cwd: project, env: userEnv(), encoding: 'utf8' });
     expect(run.stderr).toBe('');
-    expect(run.stdout).toBe('dev 8\n');
+    expect(run.stdout).toBe('dev 9\n');
     // One tsc over the SDK's and Node's declarations: tens of seconds on a busy 2-core machine.
   }, 300_000);
 });

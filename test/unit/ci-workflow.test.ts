@@ -25,12 +25,23 @@ interface Job {
   if?: string;
   needs?: string | string[];
   permissions?: Record<string, string>;
+  'timeout-minutes'?: number;
+  strategy?: { matrix?: { environment?: string[] }; 'max-parallel'?: number };
+  environment?: string;
+  concurrency?: { group: string; 'cancel-in-progress': boolean };
+  env?: Record<string, string>;
   steps: Step[];
 }
 interface Workflow {
   on: { pull_request?: unknown; push?: { branches?: string[] } };
   env: Record<string, string>;
   jobs: Record<string, Job>;
+}
+
+/** A job's env with the matrix's first environment for `${{ matrix.environment }}`. */
+function jobEnv(job: Job): Record<string, string> {
+  const environment = job.strategy?.matrix?.environment?.[0] ?? '';
+  return Object.fromEntries(Object.entries(job.env ?? {}).map(([k, v]) => [k, v.replace(/\$\{\{ matrix\.environment \}\}/g, environment)]));
 }
 
 function loadWorkflow(): Workflow {
@@ -103,20 +114,35 @@ describe('the GitHub Actions example', () => {
   const workflow = loadWorkflow();
   const steps = Object.entries(workflow.jobs).flatMap(([job, j]) => j.steps.map((step) => ({ job, step })));
   const runs = steps.flatMap(({ job, step }) =>
-    step.run ? commandsOf(step.run, { ...workflow.env, ...(step.env ?? {}) }).map((argv) => ({ job, argv })) : [],
+    step.run
+      ? commandsOf(step.run, { ...workflow.env, ...jobEnv(workflow.jobs[job]!), ...(step.env ?? {}) }).map((argv) => ({ job, argv }))
+      : [],
   );
   const ours = runs.filter(({ argv }) => argv[0] === 'npx' && argv[1] === 'mwaa-gpu-cicd');
 
-  it('validates on every change, plans on pull requests with OIDC, deploys and waits on main', () => {
+  it('validates on every change, plans pull requests with the plan role, deploys main with the deploy role', () => {
     expect(workflow.on.pull_request).toBeDefined();
     expect(workflow.on.push?.branches).toEqual(['main']);
     expect(workflow.jobs.plan?.if).toBe("github.event_name == 'pull_request'");
     expect(workflow.jobs.deploy?.if).toBe("github.event_name == 'push' && github.ref == 'refs/heads/main'");
-    for (const job of ['plan', 'deploy']) {
+    const role = { plan: 'MWAA_PLAN_ROLE_ARN', deploy: 'MWAA_DEPLOY_ROLE_ARN' };
+    for (const [job, variable] of Object.entries(role)) {
       expect(workflow.jobs[job]?.permissions?.['id-token'], job).toBe('write');
       const credentials = workflow.jobs[job]!.steps.find((s) => s.uses?.startsWith('aws-actions/configure-aws-credentials@'));
-      expect(credentials?.with?.['role-to-assume'], job).toBe(`$${'{{'} vars.MWAA_DEPLOY_ROLE_ARN }}`);
+      expect(credentials?.with?.['role-to-assume'], job).toBe(`$${'{{'} vars.${variable} }}`);
     }
+    // Every job has a time limit; both matrices cover the environments, prod behind its GitHub environment.
+    for (const [name, job] of Object.entries(workflow.jobs)) expect(job['timeout-minutes'], name).toBeGreaterThan(0);
+    for (const job of ['plan', 'deploy']) expect(workflow.jobs[job]!.strategy?.matrix?.environment).toEqual(['dev', 'prod']);
+    expect(workflow.jobs.deploy!.environment).toBe(`$${'{{'} matrix.environment }}`);
+    expect(workflow.jobs.plan!.environment).toBeUndefined(); // its OIDC subject stays repo:O/R:pull_request
+    expect(workflow.jobs.deploy!.strategy?.['max-parallel']).toBe(1);
+    // Per environment: a plan cancels the stale one of its pull request, a deploy is never cancelled.
+    expect(workflow.jobs.plan!.concurrency).toEqual({
+      group: `mwaa-plan-$${'{{'} matrix.environment }}-$${'{{'} github.event.pull_request.number }}`,
+      'cancel-in-progress': true,
+    });
+    expect(workflow.jobs.deploy!.concurrency).toEqual({ group: `mwaa-deploy-$${'{{'} matrix.environment }}`, 'cancel-in-progress': false });
     expect(ours.map(({ job, argv }) => `${job}: ${argv.slice(2, 4).join(' ')}`)).toEqual([
       'validate: generate --check',
       'plan: deploy --env',
@@ -125,7 +151,8 @@ describe('the GitHub Actions example', () => {
     const plan = ours.find(({ job }) => job === 'plan')!.argv;
     expect(plan).toEqual(expect.arrayContaining(['--plan', '--diff', '--detailed-exitcode', '--format', 'markdown']));
     expect(workflow.jobs.plan!.steps.some((s) => s.run?.includes('>> "$GITHUB_STEP_SUMMARY"'))).toBe(true);
-    expect(workflow.jobs.plan!.steps.some((s) => s.run?.includes('gh pr comment'))).toBe(true);
+    const comment = workflow.jobs.plan!.steps.find((s) => s.uses?.startsWith('actions/github-script@'));
+    expect(String(comment?.with?.script)).toMatch(/updateComment[\s\S]*createComment/);
     expect(ours.find(({ job }) => job === 'deploy')!.argv).toEqual(expect.arrayContaining(['--yes', '--wait']));
   });
 
@@ -141,6 +168,56 @@ describe('the GitHub Actions example', () => {
         `${job}: No config file at config/config.yaml. Create one with: npx mwaa-gpu-cicd init (or pass --config <file>).\n`,
       );
     }
+  });
+
+  it("keeps one plan comment per environment: the bot's comment with the marker is updated, else one is created", async () => {
+    const script = String(workflow.jobs.plan!.steps.find((s) => s.uses?.startsWith('actions/github-script@'))!.with!.script);
+    type Comment = { id: number; body: string; user: { type: string } };
+    /** Runs the step's script as actions/github-script does: an async function of require, github and context. */
+    const runScript = async (planMd: string, comments: Comment[]) => {
+      const calls: Array<[string, Record<string, unknown>]> = [];
+      const fakeFs = { readFileSync: (path: string) => (path === 'plan.md' ? planMd : '') };
+      const github = {
+        paginate: async (method: (p: object) => Promise<{ data: Comment[] }>, params: object) => (await method(params)).data,
+        rest: {
+          issues: {
+            listComments: async (params: Record<string, unknown>) => {
+              calls.push(['list', params]);
+              return { data: comments };
+            },
+            updateComment: async (params: Record<string, unknown>) => void calls.push(['update', params]),
+            createComment: async (params: Record<string, unknown>) => void calls.push(['create', params]),
+          },
+        },
+      };
+      const context = { repo: { owner: 'o', repo: 'r' }, issue: { number: 7 } };
+      const AsyncFunction = Object.getPrototypeOf(async () => undefined).constructor as new (
+        ...args: string[]
+      ) => (...a: unknown[]) => Promise<void>;
+      await new AsyncFunction('require', 'github', 'context', script)(
+        (m: string) => (m === 'node:fs' ? fakeFs : undefined),
+        github,
+        context,
+      );
+      return calls;
+    };
+    const plan = (env: string, text: string) => `<!-- mwaa-gpu-cicd plan: ${env} -->\n### Plan for \`${env}\`\n${text}\n`;
+    const created = await runScript(plan('dev', 'A'), []);
+    expect(created.map(([c]) => c)).toEqual(['list', 'create']);
+    expect(created[1]![1]).toEqual({ owner: 'o', repo: 'r', issue_number: 7, body: plan('dev', 'A') });
+    const existing: Comment[] = [
+      { id: 1, body: `> ${plan('dev', 'quoted by a person')}`, user: { type: 'User' } },
+      { id: 2, body: plan('dev', 'quoted without the quote mark'), user: { type: 'User' } },
+      { id: 3, body: plan('prod', 'old'), user: { type: 'Bot' } },
+      { id: 4, body: plan('dev', 'old'), user: { type: 'Bot' } },
+    ];
+    const updated = await runScript(plan('dev', 'B'), existing);
+    expect(updated.slice(1)).toEqual([['update', { owner: 'o', repo: 'r', comment_id: 4, body: plan('dev', 'B') }]]);
+    const long = await runScript(plan('prod', 'x'.repeat(70_000)), existing);
+    const body = String(long[1]![1].body);
+    expect(long[1]![1].comment_id).toBe(3);
+    expect(body.length).toBeLessThanOrEqual(65_536);
+    expect(body.endsWith('(cut: the whole plan is in the job summary)')).toBe(true);
   });
 
   it('splits run scripts into commands as a shell would', () => {

@@ -46,6 +46,7 @@ describe('generateEnvironment', () => {
       'dags/gpu_server_cicd_dag.py',
       'iam/deploy-role-policy.json',
       'iam/execution-role-secrets-policy.json',
+      'iam/plan-policy.json',
       'manifest.json',
       'plugins.zip',
       'requirements.txt',
@@ -56,6 +57,7 @@ describe('generateEnvironment', () => {
       ['dags/gpu_server_cicd_dag.py', 'dag', 'dags/gpu_server_cicd_dag.py'],
       ['iam/deploy-role-policy.json', 'iam', null],
       ['iam/execution-role-secrets-policy.json', 'iam', null],
+      ['iam/plan-policy.json', 'iam', null],
       ['plugins.zip', 'plugins', 'plugins.zip'],
       ['requirements.txt', 'requirements', 'requirements.txt'],
     ]);

@@ -39,7 +39,7 @@ describe('renderIamPolicies', () => {
   it('is deterministic, sorted by path, with sorted keys', () => {
     const a = renderIamPolicies(config);
     const b = renderIamPolicies(structuredClone(config));
-    expect(a.map((f) => f.path)).toEqual(['iam/deploy-role-policy.json', 'iam/execution-role-secrets-policy.json']);
+    expect(a.map((f) => f.path)).toEqual(['iam/deploy-role-policy.json', 'iam/execution-role-secrets-policy.json', 'iam/plan-policy.json']);
     expect(a.map((f) => f.bytes.toString())).toEqual(b.map((f) => f.bytes.toString()));
     const text = a[0]!.bytes.toString();
     expect(text.indexOf('"Statement"')).toBeLessThan(text.indexOf('"Version"'));
@@ -126,9 +126,47 @@ describe('renderIamPolicies', () => {
       ...config,
       secrets: { ...config.secrets, sshKeyArn: 'arn:aws:secretsmanager:us-east-1:444455556666:secret:gpu-server-ssh-key' },
     };
-    for (const file of renderIamPolicies(partial)) {
+    // The plan role reads no secret.
+    for (const file of renderIamPolicies(partial).filter((f) => f.path !== 'iam/plan-policy.json')) {
       expect(file.bytes.toString()).toContain('"arn:aws:secretsmanager:us-east-1:444455556666:secret:gpu-server-ssh-key-??????"');
     }
+  });
+
+  it('the plan role reads what a plan reads, where deploy writes, and writes nothing', () => {
+    const planDoc = (c: typeof config): Doc =>
+      JSON.parse(
+        renderIamPolicies(c)
+          .find((f) => f.path === 'iam/plan-policy.json')!
+          .bytes.toString(),
+      );
+    const plan = planDoc(config);
+    const deploy = deployDoc(config);
+    const actions = (doc: Doc) => new Set(doc.Statement.flatMap((s) => s.Action));
+    expect([...actions(plan)].sort()).toEqual([
+      'airflow:GetEnvironment',
+      's3:GetBucketVersioning',
+      's3:GetObject',
+      's3:GetObjectVersion',
+      's3:ListBucket',
+    ]);
+    // Every read the plan may make, the deploy role (which plans first) may make on the same resources.
+    for (const statement of plan.Statement) {
+      for (const action of statement.Action) {
+        const granting = deploy.Statement.filter((s) => s.Action.includes(action));
+        expect(
+          granting.flatMap((s) => s.Resource),
+          action,
+        ).toEqual(expect.arrayContaining(statement.Resource));
+      }
+    }
+    expect(plan.Statement.find((s) => s.Sid === 'PlanReadsDeployedObjects')!.Resource).toEqual(
+      deploy.Statement.find((s) => s.Sid === 'DeployedObjects')!.Resource,
+    );
+    // With monitoring and a KMS bucket: DescribeAlarms and Decrypt, still no write and no secret.
+    const key = 'arn:aws:kms:us-east-1:444455556666:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const full = planDoc({ ...withAlarms('runs'), mwaa: { ...config.mwaa, kmsKeyArn: key } });
+    expect([...actions(full)].filter((a) => !actions(plan).has(a)).sort()).toEqual(['cloudwatch:DescribeAlarms', 'kms:Decrypt']);
+    for (const action of actions(full)) expect(action).toMatch(/:(Get|List|Describe|Decrypt)/);
   });
 
   it("allows the bucket's KMS key through S3 only, when the bucket is SSE-KMS", () => {
