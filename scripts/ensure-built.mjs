@@ -8,7 +8,8 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const built = join(root, 'dist', 'cli.js');
+// meta.json is written by every build (the bundle's metafile), unlike outputs esbuild leaves as they were.
+const built = join(root, 'dist', 'meta.json');
 const SOURCES = ['src', 'templates', 'local-stack/src', 'scripts/build.mjs', 'package.json'];
 
 function newestMtime(path) {

@@ -176,6 +176,8 @@ const ONCE_ON_LINE_3 = [
   'test/integration/deploy-repositories.test.ts',
   'test/integration/deploy-private-only.test.ts',
   'test/integration/plan-output.test.ts',
+  // The GitHub Actions example's run steps, in order, against the stack (one deploy that waits).
+  'test/integration/ci-workflow.test.ts',
 ];
 
 const stackRoot = process.env.MWAA_LOCAL_HOME || join(root, '.local-stack');

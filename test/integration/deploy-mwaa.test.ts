@@ -168,7 +168,9 @@ describe(`deploy on Airflow ${stack.airflowLine} as MWAA behaves`, () => {
       // Whatever the assertions found, the suites after this one need an AVAILABLE environment.
       await untilEnvironment((env) => env.Status === 'AVAILABLE', 'the MAINTENANCE window');
     }
-    await controlPlaneSet(stack, 'status', { status: 'CREATING_SNAPSHOT', forMs: 15_000 });
+    // Long enough that the deploy, started after it (node, generate, the plan's reads: 15 s and more
+    // on a loaded machine), still finds the snapshot going on.
+    await controlPlaneSet(stack, 'status', { status: 'CREATING_SNAPSHOT', forMs: 30_000 });
     const waited = await runDeploy(['--env', 'local', '--yes', '--no-trigger', '--wait-for-available']);
     expect(waited.code, waited.stderr).toBe(0);
     expect(waited.stderr).toMatch(/waiting for the environment to be AVAILABLE: CREATING_SNAPSHOT \(MWAA is snapshotting/);

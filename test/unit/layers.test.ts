@@ -49,7 +49,8 @@ const LAYERS: Record<string, Layer> = {
   'src/artifacts': { may: WITH_MWAA, shipped: true },
   'src/config': { may: WITH_ARTIFACTS, shipped: true },
   'src/generator': { may: WITH_CONFIG, shipped: true },
-  'src/runtime-check': { may: WITH_CONFIG, shipped: true },
+  // The nvidia-smi query is defined once, beside the DAG library that sends it too.
+  'src/runtime-check': { may: [...WITH_CONFIG, 'templates'], shipped: true },
   // Neither the generator nor the runtime check: the deploy workflow composes them.
   'src/deployer': { may: WITH_CONFIG, shipped: true },
   'src/init': { may: [...WITH_MWAA, 'src/config'], shipped: true },
@@ -57,12 +58,14 @@ const LAYERS: Record<string, Layer> = {
   // The programmatic API: every library, never the CLI or the local stack.
   'src/api.ts': { may: [...WITH_STEPS, 'src/workflows', 'package.json'], shipped: true },
   'src/cli': { may: [...WITH_STEPS, 'src/init', 'src/workflows', 'local-stack/src', 'package.json'], shipped: true },
-  'local-stack/src': { may: WITH_ARTIFACTS, shipped: true },
+  // The stand-in nvidia-smi answers the query the DAG library and the check send.
+  'local-stack/src': { may: [...WITH_ARTIFACTS, 'templates'], shipped: true },
   'test/support': { may: SHIPPED },
   'test/fuzz': { may: [...SHIPPED, 'test/support'] },
   // The bench's own code has unit tests.
   'test/unit': { may: [...SHIPPED, 'test/support', 'test/fuzz', 'bench'] },
-  'test/system': { may: [...SHIPPED, 'test/support'] },
+  // The seeded generators of test/fuzz drive the PyYAML cross-checks.
+  'test/system': { may: [...SHIPPED, 'test/support', 'test/fuzz'] },
   'test/python': { may: [...SHIPPED, 'test/support'] },
   // The unit suite's recorder of every CLI form sent (sent-forms.ts) feeds the real-parser cross-check.
   'test/integration': { may: [...SHIPPED, 'test/support', 'test/unit'] },
@@ -76,6 +79,8 @@ const LAYERS: Record<string, Layer> = {
   scripts: { may: [...SHIPPED, 'test/support'] },
   // A target only: the CLI and the API read the version from it.
   'package.json': { may: [] },
+  // A target only (shipped data: the DAG's templates and library, the nvidia-smi query).
+  templates: { may: [] },
 };
 
 /**
@@ -271,8 +276,8 @@ describe('layers', () => {
     [
       'an import into a folder outside the table',
       'src/config/bad.ts',
-      "import { x } from '../../templates/x.js';",
-      /import of \.\.\/\.\.\/templates\/x\.js lands outside every layer/,
+      "import { x } from '../../examples/x.js';",
+      /import of \.\.\/\.\.\/examples\/x\.js lands outside every layer/,
     ],
     [
       'an import of the build output',

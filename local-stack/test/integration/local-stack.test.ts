@@ -185,7 +185,9 @@ describe('idempotent up', () => {
     const seconds = (Date.now() - started) / 1000;
     expect(result.status, result.stderr).toBe(0);
     expect(result.stderr).toContain('everything was already running');
-    expect(seconds).toBeLessThan(20);
+    // A bound, not a speed: a venv rebuilt or a process restarted takes minutes; nothing, seconds
+    // (up to about 20 on a loaded 2-core machine).
+    expect(seconds).toBeLessThan(60);
     const after = requireStack();
     const pids = (s: LocalStackState) => Object.fromEntries(s.processes.map((p) => [p.name, p.pid]));
     expect(pids(after)).toEqual(pids(before));

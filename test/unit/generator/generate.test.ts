@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readConfigFile, resolveConfig } from '../../../src/config/load.js';
@@ -126,14 +126,22 @@ describe('npm run generate (the CLI)', () => {
     const config = join(repo, 'config/config.yaml');
     const a = runCli(['generate', '--all', '--config', config, '--out', first], { env: { TZ: 'UTC' }, umask: '022' });
     expect(a.status, a.stderr).toBe(0);
-    // Touch the templates so any mtime leaking into the zip would show.
+    // Touch the templates so any mtime leaking into the zip would show; then put their times back
+    // (a source dated in the future would look newer than every build: scripts/ensure-built.mjs).
+    const touched = ['templates/plugins/gpu_ssh_utils.py', 'templates/plugins/aws_secrets_utils.py'];
+    const times = touched.map((file) => statSync(file));
     const future = new Date('2031-05-05T05:05:05Z');
-    for (const file of ['templates/plugins/gpu_ssh_utils.py', 'templates/plugins/aws_secrets_utils.py']) utimesSync(file, future, future);
-    const b = runCli(['generate', '--all', '--config', config, '--out', second], {
-      cwd: tmp(),
-      env: { TZ: 'Pacific/Kiritimati', LANG: 'tr_TR.UTF-8' },
-      umask: '077',
-    });
+    let b: ReturnType<typeof runCli>;
+    try {
+      for (const file of touched) utimesSync(file, future, future);
+      b = runCli(['generate', '--all', '--config', config, '--out', second], {
+        cwd: tmp(),
+        env: { TZ: 'Pacific/Kiritimati', LANG: 'tr_TR.UTF-8' },
+        umask: '077',
+      });
+    } finally {
+      touched.forEach((file, i) => utimesSync(file, times[i]!.atime, times[i]!.mtime));
+    }
     expect(b.status, b.stderr).toBe(0);
     const ha = hashes(first);
     expect(Object.keys(ha)).toContain('prod/plugins.zip');
