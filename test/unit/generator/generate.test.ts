@@ -140,7 +140,7 @@ describe('npm run generate (the CLI)', () => {
         umask: '077',
       });
     } finally {
-      touched.forEach((file, i) => utimesSync(file, times[i]!.atime, times[i]!.mtime));
+      for (const [i, file] of touched.entries()) utimesSync(file, times[i]!.atime, times[i]!.mtime);
     }
     expect(b.status, b.stderr).toBe(0);
     const ha = hashes(first);
