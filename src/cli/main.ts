@@ -7,7 +7,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { ExitCode, UserError } from '../errors.js';
 import { closestName, didYouMean } from '../util/did-you-mean.js';
-import { contextFromArgv, invocation } from './context.js';
+import { cliContext, contextFromArgv, invocation } from './context.js';
 import { EXIT_CODES_EPILOG } from './help.js';
 import { COMMANDS, FOREIGN_COMMANDS, GLOBAL_OPTIONS, type CommandName } from './command-table.js';
 import { enterProjectRoot } from './project-root.js';
@@ -73,22 +73,26 @@ function requestedCommand(argv: string[]): string | undefined {
 /** yargs' own usage messages, made to name the flag and the way to more help. */
 function usageError(message: string, cli: Argv, command: string | undefined): UserError {
   const help = `See: ${invocation(command ?? '').trimEnd()} --help`;
+  const options = (cli as unknown as { getOptions(): { key: Record<string, unknown> } }).getOptions();
+  const known = Object.keys(options.key).filter((k) => k.length > 1);
+  const unknownLines = (names: string[]) =>
+    names.map((name) => {
+      const flag = name.length === 1 ? `-${name}` : `--${name}`;
+      return `Unknown option ${flag}.${didYouMean(name, known, (n) => `--${n}`)}`;
+    });
   const unknown = /^Unknown arguments?: (.+)$/.exec(message);
   if (unknown) {
-    const options = (cli as unknown as { getOptions(): { key: Record<string, unknown> } }).getOptions();
-    const known = Object.keys(options.key).filter((k) => k.length > 1);
     // yargs lists an unknown --env-name twice, as given and camel-cased (envName): once is enough.
     const names = unknown[1]!.split(', ');
     const kebab = new Set(names.filter((n) => n.includes('-')).map((n) => n.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())));
-    const lines = names
-      .filter((name) => !kebab.has(name))
-      .map((name) => {
-        const flag = name.length === 1 ? `-${name}` : `--${name}`;
-        return `Unknown option ${flag}.${didYouMean(name, known, (n) => `--${n}`)}`;
-      });
-    return new UserError(`${lines.join('\n')}\n${help}`, ExitCode.usage);
+    return new UserError(`${unknownLines(names.filter((name) => !kebab.has(name))).join('\n')}\n${help}`, ExitCode.usage);
   }
   const missing = /^Missing required arguments?: (.+)$/.exec(message);
+  // yargs checks required options before unknown ones: `deploy --env-name prod` would only hear
+  // that --env is missing, when the typo is the news.
+  const typed = cliContext().argv.flatMap((arg) => (/^--[a-zA-Z]/.test(arg) ? [arg.slice(2).split('=')[0]!] : []));
+  const typos = typed.filter((name) => !known.includes(name) && !(name.startsWith('no-') && known.includes(name.slice(3))));
+  if (missing && typos.length > 0) return new UserError(`${unknownLines(typos).join('\n')}\n${help}`, ExitCode.usage);
   if (missing) {
     return new UserError(
       `${missing[1]!

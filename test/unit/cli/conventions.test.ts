@@ -14,6 +14,17 @@ describe('usage errors', () => {
     expect(run.stderr).toContain('Unknown option --env-name.');
     expect(run.stderr).not.toContain('envName');
   });
+
+  it('a typo of a required option is reported as the typo, not as the option missing', () => {
+    const typo = runCli(['deploy', '--env-name', 'prod', '--plan']);
+    expect(typo.status).toBe(2);
+    expect(typo.stderr).toMatch(/^Unknown option --env-name\./);
+    expect(typo.stderr).not.toContain('is required');
+    // Without a typo, the missing option is the message; --no-<flag> is not a typo.
+    const missing = runCli(['deploy', '--no-trigger', '--plan']);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/^--env is required\./);
+  });
 });
 
 describe('stopping a plan', () => {
