@@ -39,9 +39,6 @@ const needs = [
   // `completion zsh|fish`: each script is checked by its own shell (test/system/cli/completion.test.ts).
   { what: 'zsh', ok: () => onPath('zsh'), pkg: 'zsh' },
   { what: 'fish', ok: () => onPath('fish'), pkg: 'fish' },
-  // Builds the pinned actionlint (test/support/actionlint.ts) from the Go module proxy; it needs the
-  // Go that test/tools/actionlint/go.mod names or newer (Debian 12's golang-go is older: go.dev/dl).
-  { what: 'go (builds the pinned actionlint)', ok: () => onPath('go'), pkg: 'golang-go' },
 ];
 if (process.argv.includes('--bench')) {
   needs.push(

@@ -23,7 +23,7 @@ describe('npm test prerequisites', () => {
     const bin = join(dir, 'bin');
     mkdirSync(bin, { recursive: true });
     symlinkSync(process.execPath, join(bin, 'node'));
-    // A PATH with node only: ssh-keygen, git, curl, zsh, fish and go are not found.
+    // A PATH with node only: ssh-keygen, git, curl, zsh and fish are not found.
     const result = spawnSync(
       'runuser',
       ['-u', 'nobody', '--', 'env', `PATH=${bin}`, 'HOME=/nonexistent', 'node', 'scripts/prerequisites.mjs'],
@@ -34,9 +34,9 @@ describe('npm test prerequisites', () => {
     );
     expect(result.status).toBe(2);
     expect(result.stderr).toBe(
-      "Missing: ssh-keygen; git; curl (a third-party client of the stack's HTTPS endpoint); zsh; fish; go (builds the pinned actionlint).\n" +
+      "Missing: ssh-keygen; git; curl (a third-party client of the stack's HTTPS endpoint); zsh; fish.\n" +
         'Install it, then run this again:\n' +
-        '  sudo apt-get update && sudo apt-get install -y --no-install-recommends openssh-client git curl zsh fish golang-go\n',
+        '  sudo apt-get update && sudo apt-get install -y --no-install-recommends openssh-client git curl zsh fish\n',
     );
   });
 });
