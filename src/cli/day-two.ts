@@ -7,7 +7,10 @@ import { awsErrorContext } from '../config/aws-error-context.js';
 import type { ResolvedConfig } from '../config/resolved.js';
 import { ExitCode, UserError } from '../errors.js';
 import { explainRemoteError } from '../mwaa/aws-errors.js';
+import type { Style } from '../util/style.js';
 import { SHARED_OPTIONS } from './command-table.js';
+import { cliContext } from './context.js';
+import { writeJson } from './json-output.js';
 
 export const FORMATS = ['text', 'json', 'markdown'] as const;
 export type Format = (typeof FORMATS)[number];
@@ -35,4 +38,17 @@ export async function explained<T>(config: ResolvedConfig, work: () => Promise<T
   } catch (error) {
     throw explainRemoteError(error, awsErrorContext(config));
   }
+}
+
+/** A report's three views: the JSON body, Markdown, and text in the terminal's style. */
+export interface ReportViews<T> {
+  json(report: T): Record<string, unknown>;
+  markdown(report: T): string;
+  text(report: T, style: Style): string;
+}
+
+/** Prints `report` in the chosen format on stdout (JSON in the one envelope). */
+export function printReport<T>(format: Format, report: T, views: ReportViews<T>): void {
+  if (format === 'json') writeJson(true, views.json(report));
+  else process.stdout.write(format === 'markdown' ? views.markdown(report) : views.text(report, cliContext().out));
 }

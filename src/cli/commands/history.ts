@@ -1,10 +1,9 @@
 import type { CommandModule } from 'yargs';
 import { COMMANDS, SHARED_OPTIONS } from '../command-table.js';
 import { cliContext } from '../context.js';
-import { explained, FORMAT_OPTION, formatOf, JSON_OPTION, type Format } from '../day-two.js';
+import { explained, printReport, FORMAT_OPTION, formatOf, JSON_OPTION, type Format } from '../day-two.js';
 import { refuseEmpty } from '../flags.js';
 import { EXIT_CODES_EPILOG } from '../help.js';
-import { writeJson } from '../json-output.js';
 import { loadCliConfig } from '../load-config.js';
 import { useProfile } from '../profile.js';
 
@@ -48,8 +47,7 @@ const command: CommandModule<object, HistoryArgs> = {
         envName: config.envName,
       }),
     );
-    if (format === 'json') writeJson(true, history.historyJson(read));
-    else process.stdout.write(format === 'markdown' ? history.historyMarkdown(read) : history.formatHistory(read, context.out));
+    printReport(format, read, { json: history.historyJson, markdown: history.historyMarkdown, text: history.formatHistory });
   },
 };
 

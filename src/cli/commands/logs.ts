@@ -2,10 +2,9 @@ import type { CommandModule } from 'yargs';
 import { ExitCode, UserError } from '../../errors.js';
 import { COMMANDS, SHARED_OPTIONS } from '../command-table.js';
 import { cliContext } from '../context.js';
-import { explained, FORMAT_OPTION, formatOf, JSON_OPTION, type Format } from '../day-two.js';
+import { explained, printReport, FORMAT_OPTION, formatOf, JSON_OPTION, type Format } from '../day-two.js';
 import { givenOptions, refuseEmpty, wholeNumber } from '../flags.js';
 import { EXIT_CODES_EPILOG } from '../help.js';
-import { writeJson } from '../json-output.js';
 import { loadCliConfig } from '../load-config.js';
 import { useProfile } from '../profile.js';
 
@@ -75,8 +74,7 @@ const command: CommandModule<object, LogsArgs> = {
         maxBytes: transportLimits().maxAnswerBytes,
       }),
     );
-    if (format === 'json') writeJson(true, logs.runLogsJson(read));
-    else process.stdout.write(format === 'markdown' ? logs.runLogsMarkdown(read) : logs.formatRunLogs(read, context.out));
+    printReport(format, read, { json: logs.runLogsJson, markdown: logs.runLogsMarkdown, text: logs.formatRunLogs });
   },
 };
 

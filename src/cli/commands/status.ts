@@ -1,10 +1,9 @@
 import type { CommandModule } from 'yargs';
 import { COMMANDS, SHARED_OPTIONS } from '../command-table.js';
 import { cliContext } from '../context.js';
-import { explained, FORMAT_OPTION, formatOf, JSON_OPTION, type Format } from '../day-two.js';
+import { explained, printReport, FORMAT_OPTION, formatOf, JSON_OPTION, type Format } from '../day-two.js';
 import { refuseEmpty, wholeNumber } from '../flags.js';
 import { EXIT_CODES_EPILOG } from '../help.js';
-import { writeJson } from '../json-output.js';
 import { loadCliConfig } from '../load-config.js';
 import { useProfile } from '../profile.js';
 import pkg from '../../../package.json' with { type: 'json' };
@@ -55,8 +54,7 @@ const command: CommandModule<object, StatusArgs> = {
     const report = await explained(config, () =>
       runStatus({ config, toolVersion: pkg.version, runs: args.runs, warn }, createAwsClients(config)),
     );
-    if (format === 'json') writeJson(true, view.statusJson(report));
-    else process.stdout.write(format === 'markdown' ? view.statusMarkdown(report) : view.formatStatus(report, context.out));
+    printReport(format, report, { json: view.statusJson, markdown: view.statusMarkdown, text: view.formatStatus });
   },
 };
 
