@@ -65,18 +65,53 @@ function run(name, command, args, { env = {}, cwd = root, buffered = false } = {
   });
 }
 
-function countVitest(file) {
+/**
+ * Each failed test, named with the first lines of its failure, printed again after the closing
+ * line: a long run's output is often read from its tail only (a CI log cut to its last page).
+ */
+const failures = [];
+const FAILURE_LINES = 12;
+
+function noteFailure(step, name, message) {
+  const lines = String(message ?? '').split('\n').filter((line) => line.trim() !== '');
+  const shown = lines.slice(0, FAILURE_LINES).map((line) => `    ${line.slice(0, 300)}`);
+  if (lines.length > FAILURE_LINES) shown.push(`    ... (${lines.length - FAILURE_LINES} more lines in the step's output)`);
+  failures.push(`  [${step}] ${name}\n${shown.join('\n')}`);
+}
+
+function countVitest(file, step) {
   if (!existsSync(file)) return;
   const report = JSON.parse(readFileSync(file, 'utf8'));
+  for (const suite of report.testResults ?? []) {
+    // Named from the checkout: each line runs in a copy of its own.
+    const where = (suite.name ?? '').replace(/^.*?\/(?=(?:test|local-stack|bench)\/)/, '');
+    const failed = (suite.assertionResults ?? []).filter((test) => test.status === 'failed');
+    for (const test of failed) noteFailure(step, `${where} > ${test.fullName}`, (test.failureMessages ?? []).join('\n'));
+    if (failed.length === 0 && suite.status === 'failed') noteFailure(step, where, suite.message);
+  }
   totals.passed += report.numPassedTests ?? 0;
   // A file that fails to load has no failed tests of its own: count it once.
   totals.failed += report.numFailedTests || report.numFailedTestSuites || 0;
   totals.skipped += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
 }
 
-function countJunit(file) {
+function unescapeXml(text) {
+  const named = { lt: '<', gt: '>', quot: '"', apos: "'", amp: '&' };
+  return text.replace(/&(#x[0-9a-f]+|#\d+|lt|gt|quot|apos|amp);/gi, (_, code) =>
+    code[0] === '#' ? String.fromCodePoint(Number(code[1] === 'x' ? `0${code.slice(1)}` : code.slice(1))) : named[code],
+  );
+}
+
+function countJunit(file, step) {
   if (!existsSync(file)) return;
   const xml = readFileSync(file, 'utf8');
+  for (const match of xml.matchAll(/<testcase\b([^>]*)>([\s\S]*?)<\/testcase>/g)) {
+    const failure = match[2].match(/<(?:failure|error)\b([^>]*)>/);
+    if (!failure) continue;
+    const attr = (attrs, n) => (attrs.match(new RegExp(`\\b${n}="([^"]*)"`)) ?? [])[1] ?? '';
+    const name = `${attr(match[1], 'classname')}::${attr(match[1], 'name')}`;
+    noteFailure(step, name, unescapeXml(attr(failure[1], 'message')));
+  }
   for (const match of xml.matchAll(/<testsuite\b[^>]*>/g)) {
     const attr = (n) => Number((match[0].match(new RegExp(`\\b${n}="(\\d+)"`)) ?? [])[1] ?? 0);
     const failed = attr('failures') + attr('errors');
@@ -140,7 +175,7 @@ async function vitestRun(name, projects, files, { env = {}, cwd = root, buffered
     cwd,
     buffered,
   });
-  countVitest(out);
+  countVitest(out, name);
 }
 
 /** The integration files whose behaviour depends on the Airflow line. */
@@ -268,7 +303,8 @@ function fuzzDeselection(line) {
   const locks = join(root, 'local-stack/locks');
   const pins = new Set(
     readdirSync(locks)
-      .filter((file) => file.endsWith('.txt'))
+      // The Airflow venvs pytest runs in (installer.txt and aws-cli's pin no PyYAML of theirs to compare).
+      .filter((file) => file.startsWith('airflow-') && file.endsWith('.txt'))
       .map((file) => /^pyyaml==(\S+)/im.exec(readFileSync(join(locks, file), 'utf8'))?.[1] ?? 'none'),
   );
   if (pins.size !== 1 || pins.has('none')) return [];
@@ -308,7 +344,7 @@ function pythonSuites(checkout, state) {
         cwd: dir,
         buffered: true,
       });
-      countJunit(out);
+      countJunit(out, name);
     };
     // One pytest session per suite: each folder has its own conftest.
     // The plugins' suite needs no Airflow, and both locks pin the same paramiko and cryptography:
@@ -388,5 +424,6 @@ try {
 const minutes = ((Date.now() - started) / 60000).toFixed(1);
 if (process.env.CI && totals.skipped > 0) failedSteps.push(`${totals.skipped} skipped tests (a skip is a failure in CI)`);
 process.stdout.write(`\nTest run took ${minutes} min.${failedSteps.length ? ` Failed steps: ${failedSteps.join('; ')}` : ''}\n`);
+if (failures.length > 0) process.stdout.write(`Failed tests:\n${failures.join('\n')}\n`);
 process.stdout.write(`${totals.passed} passed, ${totals.failed} failed${totals.skipped ? `, ${totals.skipped} skipped` : ''}\n`);
 process.exit(failedSteps.length === 0 && totals.failed === 0 ? 0 : 1);

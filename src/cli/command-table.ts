@@ -12,6 +12,7 @@
  *
  * It imports nothing heavy, so that main.ts reads it before loading any command.
  */
+import type { Argv } from 'yargs';
 import { DEFAULT_CONFIG_PATH } from '../config/default-path.js';
 
 export const COMMANDS = {
@@ -60,7 +61,21 @@ export const SHARED_OPTIONS = {
   out: { type: 'string', describe: 'Where the generated artifacts are written, as <out>/<env>/' },
   profile: { type: 'string', describe: 'AWS profile to use (sets AWS_PROFILE)' },
   timeout: { type: 'string', describe: 'Time limit, e.g. 45m, 90s, 1h30m (README, "Limits and timeouts")' },
+  // What deploy and rollback (a deploy of an older record) both take.
+  yes: { type: 'boolean', alias: 'y', default: false, describe: 'Apply without asking (required without a TTY)' },
+  trigger: { type: 'boolean', default: true, describe: 'Trigger the DAG afterwards (--no-trigger: do not)' },
+  wait: { type: 'boolean', default: false, describe: 'Wait for the triggered run and exit by its result' },
+  waitForAvailable: {
+    type: 'boolean',
+    default: false,
+    describe: 'If the environment is busy (UPDATING, ...), wait for AVAILABLE instead of refusing',
+  },
 } as const;
+
+/** The options a command about one environment opens with: --env (required) and --config. */
+export function environmentOptions<T>(yargs: Argv<T>) {
+  return yargs.option('env', { ...SHARED_OPTIONS.env, demandOption: true }).option('config', SHARED_OPTIONS.config);
+}
 
 export const VALUE_HINTS: Readonly<Record<string, string>> = {
   env: 'an environment name from the config file',

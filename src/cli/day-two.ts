@@ -3,6 +3,7 @@
  * --json, --format markdown for step summaries and pull request comments) and one way to end a
  * remote failure with the explanation aws-errors.ts gives.
  */
+import type { Argv } from 'yargs';
 import { awsErrorContext } from '../config/aws-error-context.js';
 import type { ResolvedConfig } from '../config/resolved.js';
 import { ExitCode, UserError } from '../errors.js';
@@ -22,6 +23,17 @@ export const FORMAT_OPTION = {
 } as const;
 
 export const JSON_OPTION = { ...SHARED_OPTIONS.json, describe: 'Same as --format json' } as const;
+
+/** The options a day-two command closes with: the output format (--format, or --json) and the AWS profile. */
+export function reportOptions<T>(yargs: Argv<T>) {
+  return yargs.option('format', FORMAT_OPTION).option('json', JSON_OPTION).option('profile', SHARED_OPTIONS.profile);
+}
+
+/** A warning on stderr, unless --quiet. */
+export function warnUnlessQuiet(message: string): void {
+  const context = cliContext();
+  if (!context.quiet) process.stderr.write(`${context.err.yellow('warning:')} ${message}\n`);
+}
 
 /** --json is --format json; both given is a usage error. */
 export function formatOf(args: { json: boolean; format: Format | undefined }): Format {

@@ -11,7 +11,7 @@ import {
   type CheckEvent,
   type CheckReport,
 } from '../../runtime-check/index.js';
-import { COMMANDS, SHARED_OPTIONS } from '../command-table.js';
+import { COMMANDS, environmentOptions, SHARED_OPTIONS } from '../command-table.js';
 import { cliContext } from '../context.js';
 import { positiveDuration, refuseEmpty, wholeNumber } from '../flags.js';
 import { EXIT_CODES_EPILOG } from '../help.js';
@@ -57,9 +57,7 @@ const command: CommandModule<object, CheckArgs> = {
   command: 'check',
   describe: COMMANDS.check,
   builder: (yargs) =>
-    yargs
-      .option('env', { ...SHARED_OPTIONS.env, demandOption: true })
-      .option('config', SHARED_OPTIONS.config)
+    environmentOptions(yargs)
       .option('server', { type: 'string', array: true, describe: 'Check only these servers (repeatable)' })
       .option('concurrency', {
         type: 'string',

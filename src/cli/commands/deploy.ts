@@ -19,7 +19,7 @@ import type { WorkflowEvent, WorkflowResult } from '../../workflows/deploy.js';
 import { ExitCode, UserError } from '../../errors.js';
 import { DEFAULT_OUT_DIR } from '../../generator/generate.js';
 import { formatReport, reportJson } from '../../runtime-check/format.js';
-import { COMMANDS, SHARED_OPTIONS } from '../command-table.js';
+import { COMMANDS, environmentOptions, SHARED_OPTIONS } from '../command-table.js';
 import { cliContext } from '../context.js';
 import { givenOptions, positiveDuration, refuseEmpty, refuseTogether } from '../flags.js';
 import { EXIT_CODES_EPILOG } from '../help.js';
@@ -103,9 +103,7 @@ const command: CommandModule<object, DeployArgs> = {
   command: 'deploy',
   describe: COMMANDS.deploy,
   builder: (yargs) =>
-    yargs
-      .option('env', { ...SHARED_OPTIONS.env, demandOption: true })
-      .option('config', SHARED_OPTIONS.config)
+    environmentOptions(yargs)
       .option('out', { ...SHARED_OPTIONS.out, default: DEFAULT_OUT_DIR })
       .option('plan', { type: 'boolean', default: false, describe: 'Show what would change; change nothing' })
       .option('diff', {
@@ -118,14 +116,10 @@ const command: CommandModule<object, DeployArgs> = {
         default: false,
         describe: 'With --plan: exit 0 when nothing would change, 3 when changes are pending',
       })
-      .option('yes', { type: 'boolean', alias: 'y', default: false, describe: 'Apply without asking (required without a TTY)' })
-      .option('trigger', { type: 'boolean', default: true, describe: 'Trigger the DAG after deploying (--no-trigger: do not)' })
-      .option('wait', { type: 'boolean', default: false, describe: 'Wait for the triggered run and exit by its result' })
-      .option('wait-for-available', {
-        type: 'boolean',
-        default: false,
-        describe: 'If the environment is busy (UPDATING, ...), wait for AVAILABLE instead of refusing',
-      })
+      .option('yes', SHARED_OPTIONS.yes)
+      .option('trigger', SHARED_OPTIONS.trigger)
+      .option('wait', SHARED_OPTIONS.wait)
+      .option('wait-for-available', SHARED_OPTIONS.waitForAvailable)
       // An environment update takes 20 to 40 minutes on MWAA; the default leaves room past that.
       .option('timeout', {
         ...SHARED_OPTIONS.timeout,

@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
-import { COMMANDS, SHARED_OPTIONS } from '../command-table.js';
+import { COMMANDS, environmentOptions } from '../command-table.js';
 import { cliContext } from '../context.js';
-import { explained, printReport, FORMAT_OPTION, formatOf, JSON_OPTION, type Format } from '../day-two.js';
+import { explained, formatOf, printReport, reportOptions, type Format } from '../day-two.js';
 import { refuseEmpty } from '../flags.js';
 import { EXIT_CODES_EPILOG } from '../help.js';
 import { loadCliConfig } from '../load-config.js';
@@ -19,12 +19,7 @@ const command: CommandModule<object, HistoryArgs> = {
   command: 'history',
   describe: COMMANDS.history,
   builder: (yargs) =>
-    yargs
-      .option('env', { ...SHARED_OPTIONS.env, demandOption: true })
-      .option('config', SHARED_OPTIONS.config)
-      .option('format', FORMAT_OPTION)
-      .option('json', JSON_OPTION)
-      .option('profile', SHARED_OPTIONS.profile)
+    reportOptions(environmentOptions(yargs))
       .example('$0 history --env prod', 'Every deploy and rollback of prod, newest first, with the record ids rollback takes')
       .example('$0 history --env prod --format markdown >> "$GITHUB_STEP_SUMMARY"', 'The history as a CI job summary')
       .epilog(EXIT_CODES_EPILOG)

@@ -1,8 +1,8 @@
 import type { CommandModule } from 'yargs';
 import { ExitCode, UserError } from '../../errors.js';
-import { COMMANDS, SHARED_OPTIONS } from '../command-table.js';
+import { COMMANDS, environmentOptions } from '../command-table.js';
 import { cliContext } from '../context.js';
-import { explained, printReport, FORMAT_OPTION, formatOf, JSON_OPTION, type Format } from '../day-two.js';
+import { explained, formatOf, printReport, reportOptions, type Format, warnUnlessQuiet } from '../day-two.js';
 import { givenOptions, refuseEmpty, wholeNumber } from '../flags.js';
 import { EXIT_CODES_EPILOG } from '../help.js';
 import { loadCliConfig } from '../load-config.js';
@@ -25,22 +25,19 @@ const command: CommandModule<object, LogsArgs> = {
   command: 'logs',
   describe: COMMANDS.logs,
   builder: (yargs) =>
-    yargs
-      .option('env', { ...SHARED_OPTIONS.env, demandOption: true })
-      .option('config', SHARED_OPTIONS.config)
-      .option('run', { type: 'string', describe: 'Run id (default: the latest run; status lists the last runs)' })
-      .option('task', { type: 'string', describe: 'Only this task (e.g. clone_and_checkout_repo)' })
-      .option('server', { type: 'string', describe: "Only the tasks this server's map index ran (a server name from the config)" })
-      .option('lines', {
-        type: 'string',
-        default: '200',
-        coerce: wholeNumber('lines', 1, 100_000),
-        describe: 'Lines from the end of each log',
-      })
-      .option('full', { type: 'boolean', default: false, describe: 'Each whole log (up to the answer cap, 16 MiB by default)' })
-      .option('format', FORMAT_OPTION)
-      .option('json', JSON_OPTION)
-      .option('profile', SHARED_OPTIONS.profile)
+    reportOptions(
+      environmentOptions(yargs)
+        .option('run', { type: 'string', describe: 'Run id (default: the latest run; status lists the last runs)' })
+        .option('task', { type: 'string', describe: 'Only this task (e.g. clone_and_checkout_repo)' })
+        .option('server', { type: 'string', describe: "Only the tasks this server's map index ran (a server name from the config)" })
+        .option('lines', {
+          type: 'string',
+          default: '200',
+          coerce: wholeNumber('lines', 1, 100_000),
+          describe: 'Lines from the end of each log',
+        })
+        .option('full', { type: 'boolean', default: false, describe: 'Each whole log (up to the answer cap, 16 MiB by default)' }),
+    )
       .example('$0 logs --env prod', 'The last 200 lines of each task of the latest run')
       .example('$0 logs --env prod --server gpu-1 --task clone_and_checkout_repo --full', "One server's clone, whole log")
       .epilog(EXIT_CODES_EPILOG)
@@ -60,10 +57,7 @@ const command: CommandModule<object, LogsArgs> = {
       import('../../mwaa/limits.js'),
       import('../../deployer/run-logs.js'),
     ]);
-    const warn = (message: string) => {
-      if (!context.quiet) process.stderr.write(`${context.err.yellow('warning:')} ${message}\n`);
-    };
-    const { airflow } = airflowAccess(config, createAwsClients(config).mwaa, warn);
+    const { airflow } = airflowAccess(config, createAwsClients(config).mwaa, warnUnlessQuiet);
     const read = await explained(config, () =>
       logs.readRunLogs(airflow, {
         dagId: config.dag.id,

@@ -5,8 +5,8 @@
  */
 import type { CommandModule } from 'yargs';
 import { DEFAULT_OUT_DIR } from '../../generator/generate.js';
-import { COMMANDS, SHARED_OPTIONS } from '../command-table.js';
-import { FORMAT_OPTION, JSON_OPTION, type Format } from '../day-two.js';
+import { COMMANDS, environmentOptions, SHARED_OPTIONS } from '../command-table.js';
+import { reportOptions, type Format } from '../day-two.js';
 import { refuseEmpty } from '../flags.js';
 import { EXIT_CODES_EPILOG } from '../help.js';
 import { cliContext } from '../context.js';
@@ -33,37 +33,30 @@ const command: CommandModule<object, RollbackArgs> = {
   command: 'rollback',
   describe: COMMANDS.rollback,
   builder: (yargs) =>
-    yargs
-      .option('env', { ...SHARED_OPTIONS.env, demandOption: true })
-      .option('to', {
-        type: 'string',
-        demandOption: true,
-        describe: 'The deploy record to restore: its id as history shows it, its 12-digit hash, or a prefix only it has',
-      })
-      .option('config', SHARED_OPTIONS.config)
-      .option('out', { ...SHARED_OPTIONS.out, default: DEFAULT_OUT_DIR })
-      .option('plan', { type: 'boolean', default: false, describe: 'Show what the rollback would change; change nothing' })
-      .option('yes', { type: 'boolean', alias: 'y', default: false, describe: 'Apply without asking (required without a TTY)' })
-      .option('trigger', { type: 'boolean', default: true, describe: 'Trigger the DAG afterwards (--no-trigger: do not)' })
-      .option('wait', { type: 'boolean', default: false, describe: 'Wait for the triggered run and exit by its result' })
-      .option('wait-for-available', {
-        type: 'boolean',
-        default: false,
-        describe: 'If the environment is busy (UPDATING, ...), wait for AVAILABLE instead of refusing',
-      })
-      .option('smoke', {
-        type: 'boolean',
-        default: true,
-        describe: 'After a successful --wait, run the runtime check (--no-smoke: skip it)',
-      })
-      .option('timeout', {
-        ...SHARED_OPTIONS.timeout,
-        default: '60m',
-        describe: 'Limit for each wait (environment update, DAG parse, run)',
-      })
-      .option('format', FORMAT_OPTION)
-      .option('json', JSON_OPTION)
-      .option('profile', SHARED_OPTIONS.profile)
+    reportOptions(
+      environmentOptions(yargs)
+        .option('to', {
+          type: 'string',
+          demandOption: true,
+          describe: 'The deploy record to restore: its id as history shows it, its 12-digit hash, or a prefix only it has',
+        })
+        .option('out', { ...SHARED_OPTIONS.out, default: DEFAULT_OUT_DIR })
+        .option('plan', { type: 'boolean', default: false, describe: 'Show what the rollback would change; change nothing' })
+        .option('yes', SHARED_OPTIONS.yes)
+        .option('trigger', SHARED_OPTIONS.trigger)
+        .option('wait', SHARED_OPTIONS.wait)
+        .option('wait-for-available', SHARED_OPTIONS.waitForAvailable)
+        .option('smoke', {
+          type: 'boolean',
+          default: true,
+          describe: 'After a successful --wait, run the runtime check (--no-smoke: skip it)',
+        })
+        .option('timeout', {
+          ...SHARED_OPTIONS.timeout,
+          default: '60m',
+          describe: 'Limit for each wait (environment update, DAG parse, run)',
+        }),
+    )
       .example('$0 rollback --env prod --to 2026-12-07T19-52-44.123Z-0a1b2c3d4e5f --plan', 'What restoring that record would change')
       .example('$0 rollback --env prod --to 0a1b2c3d4e5f --yes', 'Restore it (its hash is enough)')
       .epilog(EXIT_CODES_EPILOG)
