@@ -13,7 +13,10 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts', 'local-stack/test/unit/**/*.test.ts'],
           globalSetup: ['test/support/build-once.ts'],
-          testTimeout: 30_000,
+          // Hang guards, not speed targets: npm test runs these files beside two Airflow stacks on
+          // two cores, where a file that starts the CLI a dozen times takes several times longer.
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
         },
       },
       {
@@ -22,7 +25,8 @@ export default defineConfig({
           name: 'system',
           include: ['test/system/**/*.test.ts', 'local-stack/test/system/**/*.test.ts'],
           globalSetup: ['test/support/build-once.ts'],
-          testTimeout: 60_000,
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
         },
       },
       {

@@ -73,7 +73,9 @@ const failures = [];
 const FAILURE_LINES = 12;
 
 function noteFailure(step, name, message) {
-  const lines = String(message ?? '').split('\n').filter((line) => line.trim() !== '');
+  const lines = String(message ?? '')
+    .split('\n')
+    .filter((line) => line.trim() !== '');
   const shown = lines.slice(0, FAILURE_LINES).map((line) => `    ${line.slice(0, 300)}`);
   if (lines.length > FAILURE_LINES) shown.push(`    ... (${lines.length - FAILURE_LINES} more lines in the step's output)`);
   failures.push(`  [${step}] ${name}\n${shown.join('\n')}`);

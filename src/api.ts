@@ -1,8 +1,8 @@
 /**
  * The programmatic API: what the CLI does, as typed functions that return results and throw
  * UserError/ConfigError (each with an exit code and a message that says what to do); nothing here
- * prints or exits. `generate` loads neither the AWS SDK nor ssh2; `plan`, `deploy` and `check`
- * load them when called.
+ * prints or exits. `generate` loads neither the AWS SDK nor ssh2; `plan`, `deploy`, `check` and
+ * the day-two reads (`status`, `history`, `logs`) load them when called.
  *
  *   import { generate, plan } from 'mwaa-gpu-cicd';
  *   const [dev] = await generate({ env: 'dev' });
@@ -20,6 +20,9 @@ import { DEFAULT_OUT_DIR, generateEnvironment, writeEnvironment, type GeneratedE
 import type { Manifest } from './generator/manifest.js';
 import type { AwsClients } from './mwaa/clients.js';
 import type { CheckEvent, CheckReport, RuntimeCheckOptions } from './runtime-check/index.js';
+import type { StatusReport } from './deployer/status.js';
+import type { History } from './deployer/history.js';
+import { DEFAULT_LOG_LINES, type RunLogs } from './deployer/run-logs.js';
 import pkg from '../package.json' with { type: 'json' };
 
 export { ConfigError, ExitCode, UserError, type ConfigIssue } from './errors.js';
@@ -30,6 +33,9 @@ export type { ArtifactDiff, MemberChange } from './deployer/diff.js';
 export type { DeployResult } from './deployer/deploy.js';
 export type { WorkflowEvent, WorkflowResult } from './workflows/deploy.js';
 export type { CheckEvent, CheckReport, CheckResult, ServerReport } from './runtime-check/index.js';
+export type { StatusReport } from './deployer/status.js';
+export type { History, HistoryEntry, HistoryChange, HistoryObject } from './deployer/history.js';
+export type { RunLogs, TaskLog } from './deployer/run-logs.js';
 
 export const VERSION: string = pkg.version;
 
@@ -173,7 +179,10 @@ export interface DeployOptions extends ConfigOptions, AwsOptions {
   env: string;
   /** Where the generated artifacts are written too (default dist-artifacts). */
   outDir?: string;
+  /** Restore a deploy record's object versions instead: the previous one, or `rollbackTo`. */
   rollback?: boolean;
+  /** With rollback: the record to restore (its id as `history` lists it, its hash, or a unique prefix). */
+  rollbackTo?: string;
   /** Trigger the DAG afterwards (default true). */
   trigger?: boolean;
   /** Wait for the triggered run (default false). */
@@ -208,6 +217,7 @@ export async function deploy(options: DeployOptions): Promise<WorkflowResult> {
       outDir: resolve(options.cwd ?? process.cwd(), options.outDir ?? DEFAULT_OUT_DIR),
       planOnly: false,
       rollback: options.rollback === true,
+      ...(options.rollbackTo !== undefined ? { rollbackTo: options.rollbackTo } : {}),
       trigger: options.trigger !== false,
       waitForRun: options.wait === true,
       waitForAvailable: options.waitForAvailable === true,
@@ -237,4 +247,57 @@ export async function check(options: CheckOptions): Promise<CheckReport> {
   const config = await loadConfig(options);
   const { runRuntimeCheck } = await import('./runtime-check/index.js');
   return runRuntimeCheck(config, { ...checkOptions, ...(clients && { aws: clients }) }, onEvent);
+}
+
+export interface DayTwoOptions extends ConfigOptions {
+  env: string;
+  /** AWS SDK clients to use instead of the default ones. */
+  clients?: AwsClients;
+  /** Told about a fallback (Airflow's REST API to the CLI, say); default: ignored. */
+  onWarning?: (message: string) => void;
+}
+
+async function clientsFor(config: ResolvedConfig, options: DayTwoOptions): Promise<AwsClients> {
+  if (options.clients) return options.clients;
+  const { createAwsClients } = await import('./mwaa/clients.js');
+  return createAwsClients(config);
+}
+
+/** The environment, what is deployed against what `generate` makes now, the DAG and its last runs (like `status`). */
+export async function status(options: DayTwoOptions & { runs?: number }): Promise<StatusReport> {
+  const config = await loadConfig(options);
+  const { runStatus } = await import('./workflows/status.js');
+  const warn = options.onWarning ?? (() => undefined);
+  return runStatus({ config, toolVersion: VERSION, runs: options.runs ?? 5, warn }, await clientsFor(config, options));
+}
+
+/** The deploy records, newest first (like `history`). */
+export async function history(options: DayTwoOptions): Promise<History> {
+  const config = await loadConfig(options);
+  const { environmentHistory } = await import('./workflows/day-two.js');
+  return environmentHistory(config, await clientsFor(config, options));
+}
+
+export interface LogsOptions extends DayTwoOptions {
+  /** Default: the newest run. */
+  runId?: string;
+  task?: string;
+  /** A server name from the config. */
+  server?: string;
+  /** Lines from the end of each log (default DEFAULT_LOG_LINES, 200); Infinity: each whole log, up to the answer cap. */
+  lines?: number;
+}
+
+/** A run's task logs through Airflow's REST API (like `logs`). */
+export async function logs(options: LogsOptions): Promise<RunLogs> {
+  const config = await loadConfig(options);
+  const { environmentLogs } = await import('./workflows/day-two.js');
+  const { runId, task, server } = options;
+  return environmentLogs(config, await clientsFor(config, options), {
+    ...(runId !== undefined ? { runId } : {}),
+    ...(task !== undefined ? { task } : {}),
+    ...(server !== undefined ? { server } : {}),
+    lines: options.lines ?? DEFAULT_LOG_LINES,
+    warn: options.onWarning ?? (() => undefined),
+  });
 }

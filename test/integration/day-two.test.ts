@@ -4,6 +4,8 @@
  * change what they left. One stack and one pair of deploys serve every test, in order.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { runningStackOverlay } from '../../local-stack/src/config-overlay.js';
+import { history, logs, status } from '../../src/api.js';
 import { configVariant, requireLocalStack } from './deploy-helpers.js';
 import { runLocalCli } from '../support/stack.js';
 
@@ -116,6 +118,24 @@ describe('day-two operations', () => {
     expect(one.tasks).toHaveLength(1);
     expect(one.tasks[0]).toMatchObject({ taskId: 'clone_and_checkout_repo', mapIndex: 0, server: 'local-gpu' });
     expect(one.tasks[0]!.lines!.join('\n')).toMatch(/git/);
+  });
+
+  it('the programmatic API reads what the commands print: status, history and logs', async () => {
+    const options = { env: 'local', config: configs.second, localStackOverlay: () => runningStackOverlay() };
+    const warnings: string[] = [];
+    const [now, records, run] = await Promise.all([
+      status({ ...options, runs: 1, onWarning: (message) => warnings.push(message) }),
+      history(options),
+      logs({ ...options, task: 'validate_inputs', lines: 5 }),
+    ]);
+    expect(now.drift).toBe(false);
+    expect(now.environment.status).toBe('AVAILABLE');
+    expect(now.airflow).toMatchObject({ paused: false, importErrors: [], runs: [{ runId: deployed.runId, state: 'success' }] });
+    expect(records.entries.map((entry) => entry.key).slice(0, 2)).toEqual([deployed.second, deployed.first]);
+    expect(run).toMatchObject({ runId: deployed.runId, runState: 'success', lines: 5 });
+    expect(run.tasks.map((task) => task.taskId)).toEqual(['validate_inputs']);
+    expect(run.tasks[0]!.lines!.length).toBeLessThanOrEqual(5);
+    expect(warnings).toEqual([]);
   });
 
   it('rollback --to the first record restores it; status and history confirm', () => {

@@ -196,7 +196,11 @@ describe('the packed package', () => {
         '',
       ].join('\n'),
     );
-    // A type error in the same project shows the declarations are really checked (one tsc run for both).
+    // The README's ES module example, exactly as shown: type-checked only (it talks to AWS).
+    const readmeExample = /From an ES module[\s\S]*?```ts\n([\s\S]*?)```/.exec(readFileSync(join(repoRoot, 'README.md'), 'utf8'))?.[1];
+    expect(readmeExample).toContain("from 'mwaa-gpu-cicd'");
+    writeFileSync(join(project, 'readme-example.ts'), `${readmeExample!}export {};\n`);
+    // A type error in the same project shows the declarations are really checked (one tsc run for all).
     writeFileSync(join(project, 'wrong.ts'), "import { generate } from 'mwaa-gpu-cicd';\nawait generate({ env: 42 });\n");
     writeFileSync(
       join(project, 'tsconfig.json'),
@@ -211,7 +215,7 @@ describe('the packed package', () => {
           typeRoots: [nodeTypes],
           types: ['node'],
         },
-        files: ['use.ts', 'wrong.ts'],
+        files: ['use.ts', 'readme-example.ts', 'wrong.ts'],
       }),
     );
     const tsc = spawnSync(process.execPath, [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', project], {

@@ -13,7 +13,8 @@ describe('npm test prerequisites', () => {
     const result = spawnSync(process.execPath, ['scripts/prerequisites.mjs'], { cwd: repo, encoding: 'utf8' });
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
-    expect(Date.now() - started).toBeLessThan(5000);
+    // Checking only (an install would say so on stderr, and take far longer).
+    expect(Date.now() - started).toBeLessThan(30_000);
   });
 
   it('without root and with programs missing, stop at once with the one command that installs them', () => {

@@ -30,18 +30,12 @@ const command: CommandModule<object, HistoryArgs> = {
     const format = formatOf(args);
     useProfile(args.profile);
     const config = await loadCliConfig(args.config, args.env);
-    const [{ createAwsClients }, { s3Port }, history] = await Promise.all([
+    const [{ createAwsClients }, { environmentHistory }, history] = await Promise.all([
       import('../../mwaa/clients.js'),
-      import('../../deployer/aws-ports.js'),
+      import('../../workflows/day-two.js'),
       import('../../deployer/history.js'),
     ]);
-    const read = await explained(config, () =>
-      history.readHistory(s3Port(createAwsClients(config).s3), {
-        bucket: config.mwaa.bucket,
-        deploymentsPrefix: config.mwaa.deploymentsPrefix,
-        envName: config.envName,
-      }),
-    );
+    const read = await explained(config, () => environmentHistory(config, createAwsClients(config)));
     printReport(format, read, { json: history.historyJson, markdown: history.historyMarkdown, text: history.formatHistory });
   },
 };

@@ -4,6 +4,7 @@ import { COMMANDS, environmentOptions } from '../command-table.js';
 import { cliContext } from '../context.js';
 import { explained, formatOf, printReport, reportOptions, type Format, warnUnlessQuiet } from '../day-two.js';
 import { givenOptions, refuseEmpty, wholeNumber } from '../flags.js';
+import { DEFAULT_LOG_LINES } from '../../deployer/run-logs.js';
 import { EXIT_CODES_EPILOG } from '../help.js';
 import { loadCliConfig } from '../load-config.js';
 import { useProfile } from '../profile.js';
@@ -32,13 +33,13 @@ const command: CommandModule<object, LogsArgs> = {
         .option('server', { type: 'string', describe: "Only the tasks this server's map index ran (a server name from the config)" })
         .option('lines', {
           type: 'string',
-          default: '200',
+          default: String(DEFAULT_LOG_LINES),
           coerce: wholeNumber('lines', 1, 100_000),
           describe: 'Lines from the end of each log',
         })
         .option('full', { type: 'boolean', default: false, describe: 'Each whole log (up to the answer cap, 16 MiB by default)' }),
     )
-      .example('$0 logs --env prod', 'The last 200 lines of each task of the latest run')
+      .example('$0 logs --env prod', `The last ${DEFAULT_LOG_LINES} lines of each task of the latest run`)
       .example('$0 logs --env prod --server gpu-1 --task clone_and_checkout_repo --full', "One server's clone, whole log")
       .epilog(EXIT_CODES_EPILOG)
       .strictOptions(),
@@ -51,21 +52,18 @@ const command: CommandModule<object, LogsArgs> = {
     const format = formatOf(args);
     useProfile(args.profile);
     const config = await loadCliConfig(args.config, args.env);
-    const [{ createAwsClients }, { airflowAccess }, { transportLimits }, logs] = await Promise.all([
+    const [{ createAwsClients }, { environmentLogs }, logs] = await Promise.all([
       import('../../mwaa/clients.js'),
-      import('../../deployer/from-config.js'),
-      import('../../mwaa/limits.js'),
+      import('../../workflows/day-two.js'),
       import('../../deployer/run-logs.js'),
     ]);
-    const { airflow } = airflowAccess(config, createAwsClients(config).mwaa, warnUnlessQuiet);
     const read = await explained(config, () =>
-      logs.readRunLogs(airflow, {
-        dagId: config.dag.id,
+      environmentLogs(config, createAwsClients(config), {
         ...(args.run !== undefined ? { runId: args.run } : {}),
         ...(args.task !== undefined ? { task: args.task } : {}),
         ...(args.server !== undefined ? { server: args.server } : {}),
         lines: args.full ? Number.POSITIVE_INFINITY : args.lines,
-        maxBytes: transportLimits().maxAnswerBytes,
+        warn: warnUnlessQuiet,
       }),
     );
     printReport(format, read, { json: logs.runLogsJson, markdown: logs.runLogsMarkdown, text: logs.formatRunLogs });

@@ -94,7 +94,8 @@ describe('parseVersionFile', () => {
     ].join('\n');
     const started = performance.now();
     expect(reason(bomb)).toBe(`more than ${MAX_ALIAS_COUNT} aliases`);
-    expect(performance.now() - started).toBeLessThan(500);
+    // Unguarded, the expansion would run for minutes; the guard answers at once (a busy machine may still take seconds).
+    expect(performance.now() - started).toBeLessThan(5000);
   });
 
   it(`allows a few aliases (up to ${MAX_ALIAS_COUNT})`, () => {
