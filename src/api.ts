@@ -22,7 +22,7 @@ import type { AwsClients } from './mwaa/clients.js';
 import type { CheckEvent, CheckReport, RuntimeCheckOptions } from './runtime-check/index.js';
 import type { StatusReport } from './deployer/status.js';
 import type { History } from './deployer/history.js';
-import { DEFAULT_LOG_LINES, type RunLogs } from './deployer/run-logs.js';
+import type { RunLogs } from './deployer/run-logs.js';
 import pkg from '../package.json' with { type: 'json' };
 
 export { ConfigError, ExitCode, UserError, type ConfigIssue } from './errors.js';
@@ -284,7 +284,7 @@ export interface LogsOptions extends DayTwoOptions {
   task?: string;
   /** A server name from the config. */
   server?: string;
-  /** Lines from the end of each log (default DEFAULT_LOG_LINES, 200); Infinity: each whole log, up to the answer cap. */
+  /** Lines from the end of each log (default 200, as `logs`); Infinity: each whole log, up to the answer cap. */
   lines?: number;
 }
 
@@ -292,12 +292,12 @@ export interface LogsOptions extends DayTwoOptions {
 export async function logs(options: LogsOptions): Promise<RunLogs> {
   const config = await loadConfig(options);
   const { environmentLogs } = await import('./workflows/day-two.js');
-  const { runId, task, server } = options;
+  const { runId, task, server, lines } = options;
   return environmentLogs(config, await clientsFor(config, options), {
     ...(runId !== undefined ? { runId } : {}),
     ...(task !== undefined ? { task } : {}),
     ...(server !== undefined ? { server } : {}),
-    lines: options.lines ?? DEFAULT_LOG_LINES,
+    ...(lines !== undefined ? { lines } : {}),
     warn: options.onWarning ?? (() => undefined),
   });
 }

@@ -122,7 +122,7 @@ export function renderAirflowCfg(line: AirflowLine, info: AirflowHomeInfo, setti
     },
     scheduler: {
       scheduler_heartbeat_sec: 2,
-      ...(line === '2' ? { dag_dir_list_interval: 5, min_file_process_interval: 5, parsing_processes: 1 } : {}),
+      ...(line === '2' ? { dag_dir_list_interval: 5, min_file_process_interval: MIN_FILE_PROCESS_INTERVAL_S, parsing_processes: 1 } : {}),
     },
     webserver: {
       secret_key: settings.secretKey,
@@ -142,7 +142,7 @@ export function renderAirflowCfg(line: AirflowLine, info: AirflowHomeInfo, setti
       ? {
           api: { host: '127.0.0.1', port: settings.apiPort, workers: 1, secret_key: settings.secretKey },
           api_auth: { jwt_secret: settings.jwtSecret },
-          dag_processor: { refresh_interval: 5, min_file_process_interval: 5, parsing_processes: 1 },
+          dag_processor: { refresh_interval: 5, min_file_process_interval: MIN_FILE_PROCESS_INTERVAL_S, parsing_processes: 1 },
         }
       : {}),
   };
@@ -155,6 +155,32 @@ export function renderAirflowCfg(line: AirflowLine, info: AirflowHomeInfo, setti
   }
   return `${lines.join('\n')}\n`;
 }
+
+/**
+ * Airflow 2's webserver_config.py: Airflow's default (database authentication, CSRF on) without the
+ * login form's rate limit (Flask-AppBuilder's 5 per 40 s). The control plane signs in through that
+ * form for every MWAA web login (POST /aws_mwaa/login, control-plane/airflow-login.ts); MWAA's own
+ * login view signs the user in without the form, so a few clients logging in at once never get
+ * 429 from MWAA, and must not here.
+ */
+const WEBSERVER_CONFIG = `# Written by \`npm run local -- up\` (local-stack/src/airflow-home.ts); rewritten on every up.
+from __future__ import annotations
+
+from flask_appbuilder.const import AUTH_DB
+
+WTF_CSRF_ENABLED = True
+WTF_CSRF_TIME_LIMIT = None
+AUTH_TYPE = AUTH_DB
+AUTH_RATE_LIMITED = False
+`;
+
+/**
+ * How often an unchanged DAG file is parsed again: Airflow's default, as on MWAA. A new file is
+ * found within the listing interval (5 s here) and a changed one is parsed at the next loop
+ * whatever this says (file_parsing_sort_mode modified_time, the default), so only needless
+ * re-parses wait: each is a forked Python process, which a 2-core machine running two stacks feels.
+ */
+const MIN_FILE_PROCESS_INTERVAL_S = 30;
 
 const PORT_KEYS = ['apiPort', 'workerLogServerPort', 'triggerLogServerPort'] as const;
 
@@ -203,6 +229,11 @@ export async function prepareAirflowHome(options: {
   const cfg = renderAirflowCfg(options.line, info, settings);
   if (!existsSync(cfgPath) || readFileSync(cfgPath, 'utf8') !== cfg) writeFileSync(cfgPath, cfg);
 
+  if (options.line === '2') {
+    const webserverConfig = join(airflowHome, 'webserver_config.py');
+    if (!existsSync(webserverConfig) || readFileSync(webserverConfig, 'utf8') !== WEBSERVER_CONFIG)
+      writeFileSync(webserverConfig, WEBSERVER_CONFIG);
+  }
   if (options.line === '3') {
     writeFileSync(passwordsFile(airflowHome), `${JSON.stringify({ [WEB_USER.username]: settings.webPassword })}\n`, { mode: 0o600 });
   }

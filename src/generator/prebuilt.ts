@@ -1,10 +1,11 @@
 /**
  * What the build renders ahead of time into dist/prebuilt/ (src/generator/prebuild.ts): every
- * Handlebars template precompiled, and plugins.zip as archiver writes it, each recorded with the
- * SHA-256 of the template sources it came from. The bundled code reads it instead of loading the
- * Handlebars compiler and archiver at every start, and only while templates/ still holds exactly
- * the bytes the build read: an edited template (or plugin module) makes the generator compile and
- * zip at run time again, so a stale build is slower, never wrong.
+ * Handlebars template precompiled, and the two zips (plugins.zip and the DAG library's) as archiver
+ * writes them, each recorded with the SHA-256 of the template sources it came from. The bundled
+ * code reads it instead of loading the Handlebars compiler and archiver at every start, and only
+ * while templates/ still holds exactly the bytes the build read: an edited template (or plugin or
+ * library module) makes the generator compile and zip at run time again, so a stale build is
+ * slower, never wrong.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -13,9 +14,17 @@ import { builtDir } from '../util/package-root.js';
 import { sha256Hex, stableStringify } from '../util/stable-json.js';
 
 /** Bumped whenever the index's shape changes, so that code never reads an index it does not know. */
-export const PREBUILT_FORMAT = 1;
+export const PREBUILT_FORMAT = 2;
 export const PREBUILT_INDEX = 'index.cjs';
-export const PREBUILT_PLUGINS_ZIP = 'plugins.zip';
+/** The zips the build writes beside the index. */
+export const PREBUILT_ZIPS = { plugins: 'plugins.zip', dagLibrary: 'dag-library.zip' } as const;
+export type PrebuiltZip = keyof typeof PREBUILT_ZIPS;
+
+/** A zip's record in the index: its SHA-256, and its members' names and SHA-256 in zip order. */
+export interface PrebuiltZipRecord {
+  sha256: string;
+  members: Array<{ name: string; sha256: string }>;
+}
 
 /** What dist/prebuilt/index.cjs exports (a CommonJS module: the template specs are code). */
 export interface PrebuiltIndex {
@@ -26,8 +35,8 @@ export interface PrebuiltIndex {
   templateOptions: object;
   /** Per template (relative to templates/): the source's SHA-256 and the precompiled spec. */
   templates: Record<string, { sourceSha256: string; spec: object }>;
-  /** plugins.zip beside the index, with its members' names and SHA-256 in zip order. */
-  pluginsZip: { sha256: string; members: Array<{ name: string; sha256: string }> };
+  /** Each zip beside the index (PREBUILT_ZIPS). */
+  zips: Record<PrebuiltZip, PrebuiltZipRecord>;
 }
 
 /** The build's output, read from `dir`: undefined when there is none or it is of another format. */
@@ -80,20 +89,34 @@ export function freshTemplateSpec(
 }
 
 /**
- * The prebuilt plugins.zip, when the build zipped exactly these members (names, order and bytes);
- * otherwise undefined (zip them now).
+ * A prebuilt zip, when the build zipped exactly these members (names, order and bytes); otherwise
+ * undefined (zip them now).
  */
-export function freshPluginsZip(prebuilt: Prebuilt, members: ReadonlyArray<{ name: string; bytes: Buffer }>): Buffer | undefined {
-  const recorded = prebuilt.index.pluginsZip;
+export function freshZip(
+  prebuilt: Prebuilt,
+  which: PrebuiltZip,
+  members: ReadonlyArray<{ name: string; bytes: Buffer }>,
+): Buffer | undefined {
+  const recorded = prebuilt.index.zips[which];
   const same =
     recorded.members.length === members.length &&
     recorded.members.every((m, i) => m.name === members[i]!.name && m.sha256 === sha256Hex(members[i]!.bytes));
   if (!same) return undefined;
   let zip: Buffer;
   try {
-    zip = readFileSync(join(prebuilt.dir, PREBUILT_PLUGINS_ZIP));
+    zip = readFileSync(join(prebuilt.dir, PREBUILT_ZIPS[which]));
   } catch {
     return undefined;
   }
   return sha256Hex(zip) === recorded.sha256 ? zip : undefined;
+}
+
+/** `members` zipped: the build's zip when it holds exactly them, else archiver's now. */
+export async function zipOf(which: PrebuiltZip, members: ReadonlyArray<{ name: string; bytes: Buffer }>): Promise<Buffer> {
+  const prebuilt = bundledPrebuilt();
+  const ready = prebuilt && freshZip(prebuilt, which, members);
+  if (ready) return ready;
+  // archiver and its streams are loaded only here: most starts never need them.
+  const { deterministicZip } = await import('./zip.js');
+  return deterministicZip([...members]);
 }

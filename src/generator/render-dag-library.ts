@@ -12,8 +12,9 @@ import { compareCodeUnits } from '../util/order.js';
 import { sha256Hex } from '../util/stable-json.js';
 import { shortHash } from './artifact.js';
 import { readTemplateFile, templatePath } from './templates.js';
+import { zipOf } from './prebuilt.js';
 import type { OutputFile } from './writer.js';
-import { deterministicZip } from './zip.js';
+import type { ZipEntry } from './zip.js';
 
 /** The package's source, relative to templates/. */
 export const DAG_LIBRARY_SOURCE = 'dag/gpu_cicd_lib';
@@ -54,8 +55,12 @@ export function dagLibrary(modules: Module[] = libraryModules()): DagLibrary {
   return { package: `${DAG_LIBRARY_PREFIX}${shortHash(sha256)}`, sha256, modules };
 }
 
+/** What the library's zip holds: <package>/<module>, in module order. */
+export function dagLibraryZipEntries(library: DagLibrary): ZipEntry[] {
+  return library.modules.map((m) => ({ name: `${library.package}/${m.name}`, bytes: m.bytes }));
+}
+
 /** The library's one file in the DAG folder: dags/<package>.zip, holding <package>/<module>.py. */
 export async function renderDagLibrary(library: DagLibrary): Promise<OutputFile> {
-  const bytes = await deterministicZip(library.modules.map((m) => ({ name: `${library.package}/${m.name}`, bytes: m.bytes })));
-  return { path: `dags/${dagLibraryFileName(library.package)}`, bytes };
+  return { path: `dags/${dagLibraryFileName(library.package)}`, bytes: await zipOf('dagLibrary', dagLibraryZipEntries(library)) };
 }

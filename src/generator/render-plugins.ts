@@ -1,4 +1,4 @@
-import { bundledPrebuilt, freshPluginsZip } from './prebuilt.js';
+import { zipOf } from './prebuilt.js';
 import { readTemplateFile } from './templates.js';
 import type { ZipEntry } from './zip.js';
 
@@ -16,11 +16,6 @@ export function pluginsZipEntries(): ZipEntry[] {
  * the build wrote with archiver serves while the modules are those it zipped; otherwise (edited
  * modules, code run from src/) archiver zips them now.
  */
-export async function renderPluginsZip(): Promise<Buffer> {
-  const entries = pluginsZipEntries();
-  const prebuilt = bundledPrebuilt();
-  const ready = prebuilt && freshPluginsZip(prebuilt, entries);
-  if (ready) return ready;
-  const { deterministicZip } = await import('./zip.js');
-  return deterministicZip(entries);
+export function renderPluginsZip(): Promise<Buffer> {
+  return zipOf('plugins', pluginsZipEntries());
 }

@@ -7,7 +7,7 @@ import type { ResolvedConfig } from '../config/resolved.js';
 import { s3Port } from '../deployer/aws-ports.js';
 import { airflowAccess } from '../deployer/from-config.js';
 import { readHistory, type History } from '../deployer/history.js';
-import { readRunLogs, type RunLogs } from '../deployer/run-logs.js';
+import { DEFAULT_LOG_LINES, readRunLogs, type RunLogs } from '../deployer/run-logs.js';
 import type { AwsClients } from '../mwaa/clients.js';
 import { transportLimits } from '../mwaa/limits.js';
 
@@ -25,8 +25,8 @@ export interface LogsRequest {
   task?: string;
   /** A server name from the config: only the tasks its map index ran. */
   server?: string;
-  /** Lines from the end of each log; Infinity: each whole log, up to the answer cap. */
-  lines: number;
+  /** Lines from the end of each log (default DEFAULT_LOG_LINES); Infinity: each whole log, up to the answer cap. */
+  lines?: number;
   /** Told about a fallback from Airflow's REST API to the CLI, say. */
   warn: (message: string) => void;
 }
@@ -38,7 +38,7 @@ export function environmentLogs(config: ResolvedConfig, clients: Pick<AwsClients
     ...(request.runId !== undefined ? { runId: request.runId } : {}),
     ...(request.task !== undefined ? { task: request.task } : {}),
     ...(request.server !== undefined ? { server: request.server } : {}),
-    lines: request.lines,
+    lines: request.lines ?? DEFAULT_LOG_LINES,
     maxBytes: transportLimits().maxAnswerBytes,
   });
 }

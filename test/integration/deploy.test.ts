@@ -1,122 +1,25 @@
 /**
- * `deploy` against the running local stack: moto S3 (versioned bucket), the MWAA control plane
- * and a real Airflow. Writes are counted at the servers (moto's request recorder, the control
- * plane's /_local/stats), not only in our code. Each run uses its own plugins/requirements keys,
- * DAG description and deployments prefix, so it starts from a clean slate; the last test puts
- * the environment back on the standard config's artifacts.
+ * `deploy` against the running local stack, what depends on the Airflow line: moto S3 (versioned
+ * bucket), the MWAA control plane and a real Airflow that parses the DAG, loads the plugins and runs
+ * the run. Writes are counted at the servers (moto's request recorder, the control plane's
+ * /_local/stats), not only in our code. The deployer's locks, refusals, interrupted deploys and
+ * rollback, the same on both lines, are deploy-convergence.test.ts's.
  */
-import { GetEnvironmentCommand } from '@aws-sdk/client-mwaa';
-import { GetObjectCommand, HeadObjectCommand, PutBucketVersioningCommand } from '@aws-sdk/client-s3';
-import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { execFileSync } from 'node:child_process';
 import { parse as parseYaml } from 'yaml';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EnvironmentUpdateFailedError } from '../../src/deployer/wait-environment.js';
 import { dagLibrary } from '../../src/generator/render-dag-library.js';
-import { acquireLock, LockHeldError } from '../../src/deployer/lock.js';
-import { s3Port } from '../../src/deployer/aws-ports.js';
-import { hostname } from 'node:os';
 import { createMwaaCli, type CliTokenApi, cliTokenApi } from '../../src/mwaa/cli-client.js';
 import type { AirflowVersion } from '../../src/mwaa/versions.js';
 import type { DeployEvent } from '../../src/deployer/events.js';
-import {
-  MotoRecorder,
-  configVariant,
-  controlPlaneSet,
-  controlPlaneStats,
-  libDeploy,
-  pluginsVariant,
-  prepareLibDeploy,
-  repoRoot,
-  requireLocalStack,
-  runCheck,
-  runDeploy,
-  s3Requests,
-  startDeploy,
-  s3Writes,
-  statsDelta,
-  untilEnvironmentSettled,
-} from './deploy-helpers.js';
-import { stackFetch, stackMwaa, stackS3 } from '../support/stack.js';
+import { controlPlaneSet, libDeploy, pluginsVariant, runCheck, runDeploy } from './deploy-helpers.js';
+import { DAG_KEY, deployJson as json, deployTestRun } from './deploy-run.js';
+import { stackFetch } from '../support/stack.js';
 
-const stack = requireLocalStack();
-const run = randomBytes(3).toString('hex');
-const prefix = `it-${run}`;
-const s3 = stackS3(stack);
-const mwaa = stackMwaa(stack);
-const recorder = new MotoRecorder(stack.endpoints.s3);
-const lockPort = s3Port(s3);
-const bucket = stack.bucket;
-const deploymentsPrefix = `deployments-${prefix}`;
-const DAG_KEY = 'dags/gpu_server_cicd_dag.py';
-
-/** This run's config: own keys and prefix; `description` makes the DAG (and config) bytes unique. */
-function config(description: string, extra: Record<string, unknown> = {}): string {
-  return configVariant({
-    'mwaa.pluginsKey': `${prefix}/plugins.zip`,
-    'mwaa.requirementsKey': `${prefix}/requirements.txt`,
-    'mwaa.deploymentsPrefix': deploymentsPrefix,
-    'dag.description': `deploy integration test ${run}: ${description}`,
-    ...extra,
-  });
-}
-
-async function environment() {
-  return (await mwaa.send(new GetEnvironmentCommand({ Name: stack.environmentName }))).Environment!;
-}
-
-function untilAvailable(): Promise<void> {
-  return untilEnvironmentSettled(mwaa, stack.environmentName);
-}
-
-async function objectSha(key: string): Promise<string | undefined> {
-  try {
-    return (await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).Metadata?.sha256;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Count what one step does at the servers. */
-async function measured<T>(step: () => Promise<T>) {
-  const before = await controlPlaneStats(stack);
-  await recorder.start();
-  let requests: Awaited<ReturnType<MotoRecorder['stop']>> = [];
-  let value: T;
-  try {
-    value = await step();
-  } finally {
-    requests = await recorder.stop();
-  }
-  const mwaaCalls = statsDelta(before, await controlPlaneStats(stack));
-  return { value, writes: s3Writes(requests, bucket), requests: s3Requests(requests, bucket), mwaaCalls };
-}
-
-function json(stdout: string) {
-  return JSON.parse(stdout) as {
-    changes: number;
-    writes: number;
-    updatedEnvironment: boolean;
-    objects: { kind: string; key: string; versionId: string }[] | undefined;
-    runState: string | null;
-    smoke: { ok: boolean } | null;
-    exitCode: number;
-  };
-}
-
+const { stack, run, prefix, s3, mwaa, bucket, deploymentsPrefix, config, environment, objectSha, measured } = deployTestRun();
 const base = config('base');
-
-beforeAll(async () => {
-  const res = await stackFetch(stack)(`${stack.endpoints.mwaa}/_local/health`);
-  if (res.status !== 200) throw new Error(`control plane not healthy at ${stack.endpoints.mwaa}`);
-});
-
-afterAll(async () => {
-  // Put the environment back on the standard config's artifacts for the suites that follow.
-  const restore = await runDeploy(['--env', 'local', '--yes', '--no-trigger']);
-  if (restore.code !== 0) throw new Error(`restoring the standard deploy failed:\n${restore.stderr}`);
-});
 
 describe('deploy against the local stack', () => {
   it('first deploy uploads everything, pins plugins+requirements, waits, triggers; --wait reports success; Variables set', async () => {
@@ -271,55 +174,6 @@ describe('deploy against the local stack', () => {
     expect(await objectSha(DAG_KEY)).toBe(next.applied!.objects.find((o) => o.kind === 'dag')!.sha256);
   });
 
-  describe('refusals', () => {
-    it('Airflow version mismatch', async () => {
-      await expect(libDeploy({ configPath: base, settings: { airflowVersion: '2.9.2' } })).rejects.toThrow(
-        new RegExp(`runs Airflow ${stack.airflowVersion.replace(/\./g, '\\.')} but the config targets 2\\.9\\.2`),
-      );
-    });
-
-    it('bucket versioning not Enabled names the command that enables it', async () => {
-      await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Suspended' } }));
-      try {
-        const out = await runDeploy(['--env', 'local', '--config', base, '--yes', '--no-trigger']);
-        expect(out.code).toBe(1);
-        // The plan shows the refusal with its fix once; the error only says the deploy was refused.
-        expect(out.stdout).toContain(`REFUSED: Bucket ${bucket} has versioning Suspended`);
-        expect(out.stdout).toContain(`aws s3api put-bucket-versioning --bucket ${bucket} --versioning-configuration Status=Enabled`);
-        expect(out.stderr).toContain('Deploy refused (bucket versioning); nothing was changed.');
-      } finally {
-        await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
-      }
-    });
-
-    it('environment not AVAILABLE, unless told to wait for it', async () => {
-      // Everything prepared first, so the environment is read right after the update starts.
-      const busy = await prepareLibDeploy({ configPath: config('busy') });
-      const busyButWaiting = await prepareLibDeploy({ configPath: config('busy'), options: { waitForAvailable: true } });
-      const env = await environment();
-      // Re-pin the current plugins: a real update, briefly UPDATING.
-      const { UpdateEnvironmentCommand } = await import('@aws-sdk/client-mwaa');
-      await mwaa.send(
-        new UpdateEnvironmentCommand({
-          Name: stack.environmentName,
-          PluginsS3Path: env.PluginsS3Path,
-          PluginsS3ObjectVersion: env.PluginsS3ObjectVersion,
-        }),
-      );
-      await expect(busy()).rejects.toThrow(/is UPDATING .*, not AVAILABLE/);
-      await untilAvailable();
-      await mwaa.send(
-        new UpdateEnvironmentCommand({
-          Name: stack.environmentName,
-          PluginsS3Path: env.PluginsS3Path,
-          PluginsS3ObjectVersion: env.PluginsS3ObjectVersion,
-        }),
-      );
-      await busyButWaiting();
-      expect((await environment()).Status).toBe('AVAILABLE');
-    });
-  });
-
   it('an expired CLI token (403) is replaced by a new one', async () => {
     // MWAA's tokens live 60 s; the control plane's are shortened for this test only.
     await controlPlaneSet(stack, 'behaviour', { cliTokenTtlMs: 3000 });
@@ -345,149 +199,5 @@ describe('deploy against the local stack', () => {
     } finally {
       await controlPlaneSet(stack, 'behaviour', { cliTokenTtlMs: 60_000 });
     }
-  });
-
-  it('a deploy fails fast naming the holder while another holds the lock', async () => {
-    const changed = config('lock held');
-    const held = await acquireLock(lockPort, {
-      bucket,
-      key: `${deploymentsPrefix}/lock.json`,
-      holder: 'other-operator',
-      pid: process.pid,
-      host: hostname(),
-      now: Date.now,
-      ttlMs: 600_000,
-    });
-    try {
-      const started = Date.now();
-      const error = await libDeploy({ configPath: changed }).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(LockHeldError);
-      expect(String((error as Error).message)).toMatch(/held by other-operator \(pid \d+ on /);
-      expect(Date.now() - started).toBeLessThan(30_000);
-    } finally {
-      await held.release();
-    }
-  });
-
-  it('concurrent deploys: exactly one applies the change; the other is refused or finds nothing left to do', async () => {
-    const changed = config('concurrent');
-    const results = await Promise.allSettled([libDeploy({ configPath: changed }), libDeploy({ configPath: changed })]);
-    const uploads = results.map((r) => (r.status === 'fulfilled' ? (r.value.applied?.writes ?? 0) : 0));
-    expect(uploads.filter((n) => n > 0)).toHaveLength(1);
-    for (const result of results) {
-      if (result.status === 'rejected') expect(result.reason).toBeInstanceOf(LockHeldError);
-    }
-  });
-
-  it('a deploy killed with SIGKILL mid-upload converges when run again, with no extra update', async () => {
-    const changedConfig = config('sigkill');
-    const source = `MARK = "${run}-sigkill"\n`;
-    const before = await controlPlaneStats(stack);
-    const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'test/integration/deploy-child.ts'), changedConfig, source], {
-      cwd: repoRoot,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let killedAt = '';
-    await new Promise<void>((resolveKill, reject) => {
-      let buffer = '';
-      child.stdout.on('data', (d: Buffer) => {
-        buffer += d.toString();
-        for (const line of buffer.split('\n').slice(0, -1)) {
-          const event = JSON.parse(line) as { type: string; key?: string };
-          if (event.type === 'write-started' && event.key === `${prefix}/plugins.zip` && !killedAt) {
-            killedAt = line;
-            child.kill('SIGKILL');
-          }
-        }
-        buffer = buffer.slice(buffer.lastIndexOf('\n') + 1);
-      });
-      child.on('close', (_code, signal) =>
-        signal === 'SIGKILL' ? resolveKill() : reject(new Error(`child ended without SIGKILL (${signal})`)),
-      );
-    });
-    expect(killedAt).not.toBe('');
-    // The dead deploy's lock is still there; the rerun takes it over (its pid is gone).
-    await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: `${deploymentsPrefix}/lock.json` }));
-    const { value: out, writes } = await measured(
-      () =>
-        new Promise<{ code: number | null; stdout: string }>((resolveRun) => {
-          const again = spawn(
-            process.execPath,
-            ['--import', 'tsx', join(repoRoot, 'test/integration/deploy-child.ts'), changedConfig, source],
-            { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] },
-          );
-          let stdout = '';
-          again.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-          again.on('close', (code) => resolveRun({ code, stdout }));
-        }),
-    );
-    expect(out.code, out.stdout).toBe(0);
-    expect(out.stdout).toMatch(/"type":"lock-acquired".*"takenOverFrom"/);
-    expect(writes.filter((w) => w === `PUT ${prefix}/plugins.zip`).length).toBeLessThanOrEqual(1);
-    const after = await controlPlaneStats(stack);
-    expect(statsDelta(before, after).UpdateEnvironment).toBe(1);
-    const again = await libDeploy({ configPath: changedConfig, plugins: await pluginsVariant({ name: 'deploy_it_marker.py', source }) });
-    expect(again.plan.changes).toBe(0);
-  });
-
-  it('SIGTERM during the environment update releases the lock and exits 143; a rerun converges', async () => {
-    const cfg = config('sigterm');
-    await libDeploy({
-      configPath: cfg,
-      plugins: await pluginsVariant({ name: 'deploy_it_marker.py', source: `MARK = "${run}-term-a"\n` }),
-    });
-    await libDeploy({
-      configPath: cfg,
-      plugins: await pluginsVariant({ name: 'deploy_it_marker.py', source: `MARK = "${run}-term-b"\n` }),
-    });
-    // A rollback through the CLI: copy + UpdateEnvironment + wait, with the lock held throughout.
-    const started = startDeploy(['--env', 'local', '--config', cfg, '--rollback', '--yes', '--no-trigger']);
-    await new Promise<void>((resolveSeen, reject) => {
-      const timer = setInterval(() => {
-        if (started.output().stderr.includes('UpdateEnvironment ')) {
-          clearInterval(timer);
-          started.child.kill('SIGTERM');
-          resolveSeen();
-        }
-      }, 20);
-      started.done.then(() => {
-        clearInterval(timer);
-        reject(new Error(`deploy ended before the update started:\n${started.output().stderr}`));
-      }, reject);
-    });
-    const out = await started.done;
-    // The deploy exits 143 (128 + SIGTERM) once the lock is released.
-    expect(out.code, out.stderr).toBe(143);
-    expect(out.stderr).toMatch(/SIGTERM: releasing the deploy lock/);
-    await expect(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: `${deploymentsPrefix}/lock.json` }))).rejects.toMatchObject({
-      $metadata: { httpStatusCode: 404 },
-    });
-    await untilAvailable();
-    const again = await runDeploy(['--env', 'local', '--config', cfg, '--rollback', '--yes', '--no-trigger', '--json']);
-    expect(again.code, again.stderr).toBe(0);
-  });
-
-  it('rollback restores the previous plugins version', async () => {
-    const pluginsA = await pluginsVariant({ name: 'deploy_it_marker.py', source: `MARK = "${run}-rollback-a"\n` });
-    const pluginsB = await pluginsVariant({ name: 'deploy_it_marker.py', source: `MARK = "${run}-rollback-b"\n` });
-    const cfg = config('rollback');
-    const first = await libDeploy({ configPath: cfg, plugins: pluginsA });
-    const versionA = first.applied!.objects.find((o) => o.kind === 'plugins')!.versionId!;
-    await libDeploy({ configPath: cfg, plugins: pluginsB });
-    const {
-      value: rolled,
-      writes,
-      mwaaCalls,
-    } = await measured(() => runDeploy(['--env', 'local', '--config', cfg, '--rollback', '--yes', '--no-trigger', '--json']));
-    expect(rolled.code, rolled.stderr).toBe(0);
-    expect(writes).toContain(`PUT ${prefix}/plugins.zip`); // CopyObject is a PUT with x-amz-copy-source
-    expect(mwaaCalls.UpdateEnvironment).toBe(1);
-    const env = await environment();
-    const current = await s3.send(
-      new GetObjectCommand({ Bucket: bucket, Key: `${prefix}/plugins.zip`, VersionId: env.PluginsS3ObjectVersion }),
-    );
-    expect(Buffer.from(await current.Body!.transformToByteArray()).equals(pluginsA)).toBe(true);
-    expect(env.PluginsS3ObjectVersion).not.toBe(versionA); // a copy made current, then pinned
-    expect(json(rolled.stdout).objects?.find((o) => o.kind === 'plugins')?.versionId).toBe(env.PluginsS3ObjectVersion);
   });
 });

@@ -432,4 +432,17 @@ describe('control plane on the running stack', () => {
       (await fetchCp(`https://${WebServerHostname}${login}`, { ...form, body: `token=${encodeURIComponent(WebToken!)}` })).status,
     ).toBe(403);
   });
+
+  it('many web logins at once each get a credential, as on MWAA (no login rate limit)', async () => {
+    const login = stack.airflowLine === '2' ? '/aws_mwaa/login' : '/pluginsv2/aws_mwaa/login';
+    const form = { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, redirect: 'manual' as const };
+    // More than Flask-AppBuilder's form allows (5 per 40 s), within a second or two.
+    const statuses = await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        const { WebToken, WebServerHostname } = await mwaa.send(new CreateWebLoginTokenCommand({ Name: name }));
+        return (await fetchCp(`https://${WebServerHostname}${login}`, { ...form, body: `token=${encodeURIComponent(WebToken!)}` })).status;
+      }),
+    );
+    expect(statuses).toEqual(Array(8).fill(302));
+  });
 });

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readConfigFile, resolveConfig } from '../../../src/config/load.js';
 import { generateEnvironment } from '../../../src/generator/generate.js';
 import { prebuild, templateNames } from '../../../src/generator/prebuild.js';
-import { freshPluginsZip, freshTemplateSpec, loadPrebuilt, type Prebuilt } from '../../../src/generator/prebuilt.js';
+import { freshTemplateSpec, freshZip, loadPrebuilt, type Prebuilt } from '../../../src/generator/prebuilt.js';
+import { dagLibrary, dagLibraryZipEntries } from '../../../src/generator/render-dag-library.js';
 import { pluginsZipEntries } from '../../../src/generator/render-plugins.js';
 import { handlebarsCompiler, readTemplateFile, TEMPLATE_OPTIONS, templateOptions } from '../../../src/generator/templates.js';
 import { deterministicZip } from '../../../src/generator/zip.js';
@@ -58,12 +59,20 @@ describe('the build output that spares generate the Handlebars compiler and arch
     writeFileSync(requirements, readFileSync(requirements, 'utf8') + marker);
     const plugin = join(root, 'templates/plugins/gpu_ssh_utils.py');
     writeFileSync(plugin, readFileSync(plugin, 'utf8') + marker);
+    const libraryModule = join(root, 'templates/dag/gpu_cicd_lib/common.py');
+    writeFileSync(libraryModule, readFileSync(libraryModule, 'utf8') + marker);
     const after = await bundledGenerate(root);
     const text = (files: Awaited<ReturnType<typeof bundledGenerate>>, path: string) => files.find((f) => f.path === path)!.bytes;
     expect(text(after, 'requirements.txt').toString()).toBe(text(before, 'requirements.txt').toString() + marker);
     const zip = text(after, 'plugins.zip');
     expect(zip.equals(text(before, 'plugins.zip'))).toBe(false);
     expect(zip.equals(await deterministicZip(pluginsZipEntriesIn(root)))).toBe(true);
+    // The edited library is another package (its name is its hash), zipped now.
+    const libraries = (files: Awaited<ReturnType<typeof bundledGenerate>>) =>
+      files.filter((f) => /^dags\/gpu_cicd_lib_.*\.zip$/.test(f.path));
+    const [libraryAfter] = libraries(after);
+    expect(libraryAfter!.path).not.toBe(libraries(before)[0]!.path);
+    expect(libraryAfter!.bytes.subarray(0, 2).toString()).toBe('PK');
   });
 
   it('holds every template, precompiled with the options compiling uses', () => {
@@ -84,16 +93,22 @@ describe('the build output that spares generate the Handlebars compiler and arch
     expect(freshTemplateSpec(prebuilt, 'missing.hbs', source, TEMPLATE_OPTIONS, version)).toBeUndefined();
   });
 
-  it('holds plugins.zip as archiver writes it, used only for the same members', async () => {
-    const entries = pluginsZipEntries();
-    const zip = freshPluginsZip(prebuilt, entries);
+  it.each([
+    ['plugins', 'plugins.zip', () => pluginsZipEntries()],
+    ['dagLibrary', 'dag-library.zip', () => dagLibraryZipEntries(dagLibrary())],
+  ] as const)('holds %s (%s) as archiver writes it, used only for the same members', async (which, file, entriesOf) => {
+    const entries = entriesOf();
+    const zip = freshZip(prebuilt, which, entries);
     expect(zip?.equals(await deterministicZip(entries))).toBe(true);
     const edited = entries.map((e, i) => (i === 0 ? { ...e, bytes: Buffer.concat([e.bytes, Buffer.from('#\n')]) } : e));
-    expect(freshPluginsZip(prebuilt, edited)).toBeUndefined();
-    expect(freshPluginsZip(prebuilt, entries.slice(1))).toBeUndefined();
+    expect(freshZip(prebuilt, which, edited)).toBeUndefined();
+    expect(freshZip(prebuilt, which, entries.slice(1))).toBeUndefined();
     // A zip file that is not the one the build recorded is not used either.
-    writeFileSync(join(prebuilt.dir, 'plugins.zip'), Buffer.concat([readFileSync(join(prebuilt.dir, 'plugins.zip')), Buffer.from([0])]));
-    expect(freshPluginsZip(prebuilt, entries)).toBeUndefined();
+    const path = join(prebuilt.dir, file);
+    const original = readFileSync(path);
+    writeFileSync(path, Buffer.concat([original, Buffer.from([0])]));
+    expect(freshZip(prebuilt, which, entries)).toBeUndefined();
+    writeFileSync(path, original);
   });
 
   it('is absent when the directory holds no build output', () => {
