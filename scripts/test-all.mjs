@@ -215,6 +215,12 @@ const ONCE_ON_LINE_3 = [
   'test/integration/plan-output.test.ts',
   // The GitHub Actions example's run steps, in order, against the stack (one deploy that waits).
   'test/integration/ci-workflow.test.ts',
+  // The runtime check over SSH (its Variables through REST or the CLI token, the line's own table
+  // checked by the unit suites), and GPU readiness (the DAG's check_gpus: the library, imported and
+  // run by each line's pytest suite): here for the balance, line 2 taking the deployer's
+  // convergence suite.
+  'test/integration/check.test.ts',
+  'test/integration/gpu-check.test.ts',
 ];
 
 /**
