@@ -208,19 +208,14 @@ const ONCE_ON_LINE_3 = [
   // retries. The library is the same zip on both lines; each line's DagBag suite imports it and
   // runs its adapter (test/python/dag), and deploy.test.ts runs the DAG on both.
   'test/integration/dag-library.test.ts',
-  // Line-agnostic deploys (the plan, several repositories, a web server that never answers): the
-  // same deployer and control plane on both lines, so once is enough; here for the balance.
-  'test/integration/deploy-repositories.test.ts',
+  // Line-agnostic deploys (the plan, a web server that never answers): the same deployer and
+  // control plane on both lines, so once is enough; here for the balance (line 3's stack comes up
+  // about three minutes after line 2's, so line 2 takes the other line-agnostic suites: several
+  // repositories, the runtime check, GPU readiness, the deployer's convergence).
   'test/integration/deploy-private-only.test.ts',
   'test/integration/plan-output.test.ts',
   // The GitHub Actions example's run steps, in order, against the stack (one deploy that waits).
   'test/integration/ci-workflow.test.ts',
-  // The runtime check over SSH (its Variables through REST or the CLI token, the line's own table
-  // checked by the unit suites), and GPU readiness (the DAG's check_gpus: the library, imported and
-  // run by each line's pytest suite): here for the balance, line 2 taking the deployer's
-  // convergence suite.
-  'test/integration/check.test.ts',
-  'test/integration/gpu-check.test.ts',
 ];
 
 /**
