@@ -211,11 +211,15 @@ const ONCE_ON_LINE_3 = [
   // Line-agnostic deploys (the plan, a web server that never answers): the same deployer and
   // control plane on both lines, so once is enough; here for the balance (line 3's stack comes up
   // about three minutes after line 2's, so line 2 takes the other line-agnostic suites: several
-  // repositories, the runtime check, GPU readiness, the deployer's convergence).
+  // repositories, the runtime check, the deployer's convergence).
   'test/integration/deploy-private-only.test.ts',
   'test/integration/plan-output.test.ts',
   // The GitHub Actions example's run steps, in order, against the stack (one deploy that waits).
   'test/integration/ci-workflow.test.ts',
+  // GPU readiness: deploys a DAG of another shape and triggers it at once, which Airflow 3 runs
+  // from the DAG version current when the run is created; Airflow 2's scheduler may run it from
+  // the serialized DAG it cached before (the library's check_gpus runs in each line's pytest).
+  'test/integration/gpu-check.test.ts',
 ];
 
 /**

@@ -175,12 +175,13 @@ AUTH_RATE_LIMITED = False
 `;
 
 /**
- * How often an unchanged DAG file is parsed again: Airflow's default, as on MWAA. A new file is
- * found within the listing interval (5 s here) and a changed one is parsed at the next loop
- * whatever this says (file_parsing_sort_mode modified_time, the default), so only needless
- * re-parses wait: each is a forked Python process, which a 2-core machine running two stacks feels.
+ * How often an unchanged DAG file is parsed again. Airflow's default (and MWAA's) is 30 s; 5 here
+ * keeps a run from meeting a DAG older than the deploy's: on Airflow 2 the scheduler may schedule
+ * a run from the serialized DAG it cached (up to min_serialized_dag_fetch_interval, 10 s) before
+ * the new version, which a run right after a deploy met once with 30 (a mapped task ran ahead of
+ * the upstream the new version gave it).
  */
-const MIN_FILE_PROCESS_INTERVAL_S = 30;
+const MIN_FILE_PROCESS_INTERVAL_S = 5;
 
 const PORT_KEYS = ['apiPort', 'workerLogServerPort', 'triggerLogServerPort'] as const;
 

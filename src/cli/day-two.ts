@@ -11,6 +11,9 @@ import { explainRemoteError } from '../mwaa/aws-errors.js';
 import type { Style } from '../util/style.js';
 import { SHARED_OPTIONS } from './command-table.js';
 import { cliContext } from './context.js';
+import { refuseEmpty } from './flags.js';
+import { loadCliConfig } from './load-config.js';
+import { useProfile } from './profile.js';
 import { writeJson } from './json-output.js';
 
 export const FORMATS = ['text', 'json', 'markdown'] as const;
@@ -33,6 +36,26 @@ export function reportOptions<T>(yargs: Argv<T>) {
 export function warnUnlessQuiet(message: string): void {
   const context = cliContext();
   if (!context.quiet) process.stderr.write(`${context.err.yellow('warning:')} ${message}\n`);
+}
+
+/** The options every day-two command's arguments hold. */
+export interface ReportArgs {
+  env: string;
+  config: string;
+  profile: string | undefined;
+  json: boolean;
+  format: Format | undefined;
+}
+
+/**
+ * What a day-two command does first: refuse empty values (of these options and `nonEmpty`), choose
+ * the output, use the AWS profile and load the environment's config.
+ */
+export async function startReport(args: ReportArgs, nonEmpty: readonly string[] = []): Promise<{ format: Format; config: ResolvedConfig }> {
+  refuseEmpty(args, cliContext().argv, ['env', 'config', ...nonEmpty, 'profile']);
+  const format = formatOf(args);
+  useProfile(args.profile);
+  return { format, config: await loadCliConfig(args.config, args.env) };
 }
 
 /** --json is --format json; both given is a usage error. */

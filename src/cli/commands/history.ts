@@ -1,21 +1,9 @@
 import type { CommandModule } from 'yargs';
 import { COMMANDS, environmentOptions } from '../command-table.js';
-import { cliContext } from '../context.js';
-import { explained, formatOf, printReport, reportOptions, type Format } from '../day-two.js';
-import { refuseEmpty } from '../flags.js';
+import { explained, printReport, type ReportArgs, reportOptions, startReport } from '../day-two.js';
 import { EXIT_CODES_EPILOG } from '../help.js';
-import { loadCliConfig } from '../load-config.js';
-import { useProfile } from '../profile.js';
 
-interface HistoryArgs {
-  env: string;
-  config: string;
-  json: boolean;
-  format: Format | undefined;
-  profile: string | undefined;
-}
-
-const command: CommandModule<object, HistoryArgs> = {
+const command: CommandModule<object, ReportArgs> = {
   command: 'history',
   describe: COMMANDS.history,
   builder: (yargs) =>
@@ -25,11 +13,7 @@ const command: CommandModule<object, HistoryArgs> = {
       .epilog(EXIT_CODES_EPILOG)
       .strictOptions(),
   handler: async (args) => {
-    const context = cliContext();
-    refuseEmpty(args, context.argv, ['env', 'config', 'profile']);
-    const format = formatOf(args);
-    useProfile(args.profile);
-    const config = await loadCliConfig(args.config, args.env);
+    const { format, config } = await startReport(args);
     const [{ createAwsClients }, { environmentHistory }, history] = await Promise.all([
       import('../../mwaa/clients.js'),
       import('../../workflows/day-two.js'),

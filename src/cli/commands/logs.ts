@@ -2,24 +2,17 @@ import type { CommandModule } from 'yargs';
 import { ExitCode, UserError } from '../../errors.js';
 import { COMMANDS, environmentOptions } from '../command-table.js';
 import { cliContext } from '../context.js';
-import { explained, formatOf, printReport, reportOptions, type Format, warnUnlessQuiet } from '../day-two.js';
-import { givenOptions, refuseEmpty, wholeNumber } from '../flags.js';
+import { explained, printReport, type ReportArgs, reportOptions, startReport, warnUnlessQuiet } from '../day-two.js';
+import { givenOptions, wholeNumber } from '../flags.js';
 import { DEFAULT_LOG_LINES } from '../../deployer/run-logs.js';
 import { EXIT_CODES_EPILOG } from '../help.js';
-import { loadCliConfig } from '../load-config.js';
-import { useProfile } from '../profile.js';
 
-interface LogsArgs {
-  env: string;
-  config: string;
+interface LogsArgs extends ReportArgs {
   run: string | undefined;
   task: string | undefined;
   server: string | undefined;
   lines: number;
   full: boolean;
-  json: boolean;
-  format: Format | undefined;
-  profile: string | undefined;
 }
 
 const command: CommandModule<object, LogsArgs> = {
@@ -44,14 +37,10 @@ const command: CommandModule<object, LogsArgs> = {
       .epilog(EXIT_CODES_EPILOG)
       .strictOptions(),
   handler: async (args) => {
-    const context = cliContext();
-    refuseEmpty(args, context.argv, ['env', 'config', 'run', 'task', 'server', 'profile']);
-    if (args.full && givenOptions(context.argv).has('lines')) {
+    if (args.full && givenOptions(cliContext().argv).has('lines')) {
       throw new UserError('--full and --lines cannot be used together: --full shows each whole log.', ExitCode.usage);
     }
-    const format = formatOf(args);
-    useProfile(args.profile);
-    const config = await loadCliConfig(args.config, args.env);
+    const { format, config } = await startReport(args, ['run', 'task', 'server']);
     const [{ createAwsClients }, { environmentLogs }, logs] = await Promise.all([
       import('../../mwaa/clients.js'),
       import('../../workflows/day-two.js'),

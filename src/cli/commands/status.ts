@@ -1,20 +1,12 @@
 import type { CommandModule } from 'yargs';
 import { COMMANDS, environmentOptions } from '../command-table.js';
-import { cliContext } from '../context.js';
-import { explained, formatOf, printReport, reportOptions, type Format, warnUnlessQuiet } from '../day-two.js';
-import { refuseEmpty, wholeNumber } from '../flags.js';
+import { explained, printReport, type ReportArgs, reportOptions, startReport, warnUnlessQuiet } from '../day-two.js';
+import { wholeNumber } from '../flags.js';
 import { EXIT_CODES_EPILOG } from '../help.js';
-import { loadCliConfig } from '../load-config.js';
-import { useProfile } from '../profile.js';
 import pkg from '../../../package.json' with { type: 'json' };
 
-interface StatusArgs {
-  env: string;
-  config: string;
+interface StatusArgs extends ReportArgs {
   runs: number;
-  json: boolean;
-  format: Format | undefined;
-  profile: string | undefined;
 }
 
 const command: CommandModule<object, StatusArgs> = {
@@ -34,11 +26,7 @@ const command: CommandModule<object, StatusArgs> = {
       .epilog(EXIT_CODES_EPILOG)
       .strictOptions(),
   handler: async (args) => {
-    const context = cliContext();
-    refuseEmpty(args, context.argv, ['env', 'config', 'profile']);
-    const format = formatOf(args);
-    useProfile(args.profile);
-    const config = await loadCliConfig(args.config, args.env);
+    const { format, config } = await startReport(args);
     const [{ createAwsClients }, { runStatus }, view] = await Promise.all([
       import('../../mwaa/clients.js'),
       import('../../workflows/status.js'),
