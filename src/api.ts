@@ -249,10 +249,8 @@ export async function check(options: CheckOptions): Promise<CheckReport> {
   return runRuntimeCheck(config, { ...checkOptions, ...(clients && { aws: clients }) }, onEvent);
 }
 
-export interface DayTwoOptions extends ConfigOptions {
+export interface DayTwoOptions extends ConfigOptions, Pick<AwsOptions, 'clients'> {
   env: string;
-  /** AWS SDK clients to use instead of the default ones. */
-  clients?: AwsClients;
   /** Told about a fallback (Airflow's REST API to the CLI, say); default: ignored. */
   onWarning?: (message: string) => void;
 }
@@ -264,11 +262,12 @@ async function clientsFor(config: ResolvedConfig, options: DayTwoOptions): Promi
 }
 
 /** The environment, what is deployed against what `generate` makes now, the DAG and its last runs (like `status`). */
-export async function status(options: DayTwoOptions & { runs?: number }): Promise<StatusReport> {
+export async function status(options: DayTwoOptions & { /** Default 5, as `status`. */ runs?: number }): Promise<StatusReport> {
   const config = await loadConfig(options);
   const { runStatus } = await import('./workflows/status.js');
   const warn = options.onWarning ?? (() => undefined);
-  return runStatus({ config, toolVersion: VERSION, runs: options.runs ?? 5, warn }, await clientsFor(config, options));
+  const { runs } = options;
+  return runStatus({ config, toolVersion: VERSION, ...(runs !== undefined ? { runs } : {}), warn }, await clientsFor(config, options));
 }
 
 /** The deploy records, newest first (like `history`). */

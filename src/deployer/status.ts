@@ -29,6 +29,9 @@ export interface ArtifactStatus {
   generatedSha256: string;
 }
 
+/** The last runs `status` shows unless told otherwise. */
+export const DEFAULT_STATUS_RUNS = 5;
+
 export interface StatusReport {
   envName: string;
   environmentName: string;

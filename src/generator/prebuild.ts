@@ -1,7 +1,7 @@
 /**
  * Build-time half of prebuilt.ts: precompiles every Handlebars template under templates/ and zips
- * the plugin modules and the DAG library with archiver, through the same functions the generator would call at run
- * time, and records the SHA-256 of every source read. scripts/build.mjs runs it into
+ * the plugin modules and the DAG library with archiver, through the same functions the generator
+ * would call at run time, and records the SHA-256 of every source read. scripts/build.mjs runs it into
  * dist/prebuilt/; nothing at run time imports this module.
  */
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';

@@ -2,6 +2,7 @@ import type { CommandModule } from 'yargs';
 import { COMMANDS, environmentOptions } from '../command-table.js';
 import { explained, printReport, type ReportArgs, reportOptions, startReport, warnUnlessQuiet } from '../day-two.js';
 import { wholeNumber } from '../flags.js';
+import { DEFAULT_STATUS_RUNS } from '../../deployer/status.js';
 import { EXIT_CODES_EPILOG } from '../help.js';
 import pkg from '../../../package.json' with { type: 'json' };
 
@@ -16,7 +17,7 @@ const command: CommandModule<object, StatusArgs> = {
     reportOptions(
       environmentOptions(yargs).option('runs', {
         type: 'string',
-        default: '5',
+        default: String(DEFAULT_STATUS_RUNS),
         coerce: wholeNumber('runs', 0, 100),
         describe: 'How many of the last runs to show (0-100)',
       }),
