@@ -229,8 +229,13 @@ describe('output', () => {
   });
 
   it('prints a shell completion script that completes commands and flags', () => {
-    const script = runCli(['completion']);
+    // The default shell is the login shell's ($SHELL), which a CI runner may not set.
+    const script = runCli(['completion'], { env: { SHELL: '/bin/bash' } });
     expect(script.status).toBe(0);
+    expect(runCli(['completion', 'bash'], { env: { SHELL: undefined } }).stdout).toBe(script.stdout);
+    const unnamed = runCli(['completion'], { env: { SHELL: undefined } });
+    expect(unnamed.status).toBe(2);
+    expect(unnamed.stderr).toContain('Name the shell: mwaa-gpu-cicd completion bash|zsh|fish');
     expect(script.stdout).toContain('complete -o bashdefault -o default -F _mwaa-gpu-cicd_yargs_completions mwaa-gpu-cicd');
     expect(runCli(['--get-yargs-completions', 'mwaa-gpu-cicd', 'de']).stdout.split('\n')).toContain('deploy');
     const flags = runCli(['--get-yargs-completions', 'mwaa-gpu-cicd', 'deploy', '--pl']).stdout.split('\n');
