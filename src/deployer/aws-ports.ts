@@ -21,6 +21,7 @@ import {
 import type { Readable } from 'node:stream';
 import { environmentFieldsForPins, pinsFromEnvironment } from '../artifacts/kinds.js';
 import { UserError } from '../errors.js';
+import { dagTimingOptions } from './dag-run.js';
 import { ALARM_OWNER_TAG } from '../config/metrics.js';
 import { bucketFromArn } from '../mwaa/arns.js';
 import { overriddenEndpoint } from '../mwaa/clients.js';
@@ -222,6 +223,8 @@ export function mwaaPort(client: MWAAClient): MwaaPort {
         pins: pinsFromEnvironment(env as Record<string, unknown>),
       };
       if (env.WebserverAccessMode) state.webserverAccessMode = env.WebserverAccessMode;
+      const timings = dagTimingOptions(env.AirflowConfigurationOptions);
+      if (Object.keys(timings).length > 0) state.dagTimings = timings;
       const taskLogs = env.LoggingConfiguration?.TaskLogs;
       if (taskLogs) {
         state.taskLogs = { enabled: taskLogs.Enabled === true };

@@ -41,7 +41,13 @@ export interface DagReadyOptions {
   emit: (event: DeployEvent) => void;
 }
 
-export async function waitForDagReady(airflow: AirflowApi, options: DagReadyOptions): Promise<DagInfo> {
+/** The DAG as parsed, and whether its stored (serialized) copy was seen to be the new one too. */
+export interface DagReady {
+  details: DagInfo;
+  storedSeen: boolean;
+}
+
+export async function waitForDagReady(airflow: AirflowApi, options: DagReadyOptions): Promise<DagReady> {
   const { clock } = options;
   const started = clock.now();
   const ours = (filename: string) => filename === options.fileName || filename.endsWith(`/${options.fileName}`);
@@ -51,15 +57,28 @@ export async function waitForDagReady(airflow: AirflowApi, options: DagReadyOpti
     const details = await airflow.dag(options.dagId);
     let waitingFor: string;
     if (details) {
-      const current = options.marker
-        ? details.tags.includes(options.marker)
-        : options.parsedAfterMs === undefined ||
+      let current: boolean;
+      let storedSeen = false;
+      if (options.marker) {
+        current = details.tags.includes(options.marker);
+        // The tags are written at every parse, the serialized DAG (its docs carry the marker too)
+        // at most every min_serialized_dag_update_interval: a run is built from the latter.
+        const stored = current ? await airflow.serializedDagDoc(options.dagId) : undefined;
+        if (stored) current = storedSeen = stored.docMd?.includes(options.marker) === true;
+      } else {
+        current =
+          options.parsedAfterMs === undefined ||
           (details.lastParsedTime !== undefined && Date.parse(details.lastParsedTime) >= options.parsedAfterMs);
+      }
       if (current && errors.length === 0) {
         options.emit({ type: 'dag-ready', elapsedMs: elapsed });
-        return details;
+        return { details, storedSeen };
       }
-      waitingFor = current ? 'import errors to clear' : 'the new DAG version to be parsed';
+      waitingFor = current
+        ? 'import errors to clear'
+        : options.marker && details.tags.includes(options.marker)
+          ? 'Airflow to store the new DAG (it stores a changed DAG at most every min_serialized_dag_update_interval)'
+          : 'the new DAG version to be parsed';
     } else {
       waitingFor = `DAG ${options.dagId} to appear`;
     }
@@ -76,6 +95,65 @@ export async function waitForDagReady(airflow: AirflowApi, options: DagReadyOpti
     options.emit({ type: 'dag-waiting', detail: waitingFor, elapsedMs: elapsed });
     await clock.sleep(options.pollMs);
   }
+}
+
+/**
+ * The Airflow settings that bound how soon a changed DAG can run: Airflow's defaults, which MWAA
+ * keeps unless the environment's AirflowConfigurationOptions set them.
+ */
+export interface DagTimings {
+  /** core.min_serialized_dag_fetch_interval: how long Airflow 2's scheduler keeps its cached copy of a DAG. */
+  fetchIntervalS: number;
+  /** core.min_serialized_dag_update_interval: a parsed DAG is stored serialized at most this often. */
+  updateIntervalS: number;
+  /** min_file_process_interval ([scheduler] on 2.x, [dag_processor] on 3.x): how often an unchanged file is parsed again. */
+  fileProcessIntervalS: number;
+}
+
+export const AIRFLOW_DAG_TIMINGS: DagTimings = { fetchIntervalS: 10, updateIntervalS: 30, fileProcessIntervalS: 30 };
+
+const TIMING_OPTIONS: Record<keyof DagTimings, readonly string[]> = {
+  fetchIntervalS: ['core.min_serialized_dag_fetch_interval'],
+  updateIntervalS: ['core.min_serialized_dag_update_interval'],
+  fileProcessIntervalS: ['dag_processor.min_file_process_interval', 'scheduler.min_file_process_interval'],
+};
+
+/** The timings an environment's AirflowConfigurationOptions set (Airflow reads them with getint: integers only). */
+export function dagTimingOptions(options: Record<string, string> | undefined): Partial<DagTimings> {
+  const timings: Partial<DagTimings> = {};
+  for (const [name, keys] of Object.entries(TIMING_OPTIONS) as [keyof DagTimings, readonly string[]][]) {
+    const value = keys.map((key) => options?.[key]?.trim()).find((v) => v !== undefined);
+    if (value !== undefined && /^\d+$/.test(value)) timings[name] = Number(value);
+  }
+  return timings;
+}
+
+/**
+ * How long to wait, once a changed DAG is parsed, before a run of it is created, and why.
+ * - Airflow stores a parsed DAG serialized at most every min_serialized_dag_update_interval, and
+ *   a run is built from the stored copy: a deploy that saw the new tags but could not see the
+ *   stored DAG's docs (only the CLI answered) waits until a parse must have stored it.
+ * - Airflow 2's scheduler schedules a run from its own cached copy, read again only
+ *   min_serialized_dag_fetch_interval after its last read: a run scheduled from the copy before
+ *   has the new version's tasks marked removed. One interval after the stored DAG is seen (and a
+ *   second for the scheduler's loop), every read is of the new version. Airflow 3 binds each run
+ *   to the DAG version stored at its creation: no wait there.
+ */
+export function runReadyDelay(
+  line: AirflowLine,
+  set: Partial<DagTimings> | undefined,
+  storedSeen: boolean,
+): { ms: number; detail: string } {
+  const t = { ...AIRFLOW_DAG_TIMINGS, ...set };
+  const storeS = storedSeen ? 0 : t.updateIntervalS + t.fileProcessIntervalS;
+  const cacheS = line === '2' ? t.fetchIntervalS + 1 : 0;
+  const reasons = [
+    ...(storeS > 0
+      ? [`Airflow to store the new DAG (at most every ${t.updateIntervalS} s, parsing every ${t.fileProcessIntervalS} s)`]
+      : []),
+    ...(cacheS > 0 ? [`the scheduler to read it (Airflow 2 caches a DAG for ${t.fetchIntervalS} s)`] : []),
+  ];
+  return { ms: (storeS + cacheS) * 1000, detail: reasons.join(', then ') };
 }
 
 /** Airflow refused the trigger: no run was created. */

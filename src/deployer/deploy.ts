@@ -10,7 +10,7 @@ import type { ProcessIdentity } from '../util/processes.js';
 import { ownerTags, type AlarmTargets } from './alarms.js';
 import { apply, applyAlarms, removeStaleLibraries, type AlarmResult, type ApplyResult, type DeployedObject } from './apply.js';
 import type { Clock } from './clock.js';
-import { triggerDag, waitForDagReady, waitForRun, type CliRunner } from './dag-run.js';
+import { runReadyDelay, triggerDag, waitForDagReady, waitForRun, type CliRunner } from './dag-run.js';
 import type { DeployEvent, FailedTask, TaskState } from './events.js';
 import type { AirflowApi } from '../mwaa/airflow-api.js';
 import { acquireLock, localHolderAlive, type DeployLock } from './lock.js';
@@ -343,7 +343,14 @@ export async function deploy(
   else if (dagWrittenAtMs !== undefined) readyOptions.parsedAfterMs = dagWrittenAtMs + options.dagSettleMs;
   const conf = options.conf ?? {};
   try {
-    const details = await waitForDagReady(deps.airflow, readyOptions);
+    const { details, storedSeen } = await waitForDagReady(deps.airflow, readyOptions);
+    if (dagWrittenAtMs !== undefined) {
+      const delay = runReadyDelay(settings.airflowLine, lastRemote?.environment.dagTimings, storedSeen);
+      if (delay.ms > 0) {
+        emit({ type: 'dag-waiting', detail: `${delay.detail}: ${Math.round(delay.ms / 1000)} s`, elapsedMs: 0 });
+        await clock.sleep(delay.ms);
+      }
+    }
     if (details.isPaused) {
       await deps.airflow.unpause(settings.dagId);
       emit({ type: 'dag-unpaused', dagId: settings.dagId });

@@ -4,6 +4,7 @@
  * the SDK clients to these.
  */
 import type { Pins } from '../artifacts/kinds.js';
+import type { DagTimings } from './dag-run.js';
 
 export interface ObjectHead {
   versionId?: string;
@@ -69,6 +70,8 @@ export interface EnvironmentState {
   taskLogs?: { enabled: boolean; cloudWatchLogGroupArn?: string };
   /** WebserverAccessMode: PRIVATE_ONLY serves the web server (and so the trigger) only inside the VPC. */
   webserverAccessMode?: string;
+  /** The DAG timings the environment's AirflowConfigurationOptions set (src/deployer/dag-run.ts). */
+  dagTimings?: Partial<DagTimings>;
 }
 
 /** UpdateEnvironment input: the new pin of each pinned kind that changes. */

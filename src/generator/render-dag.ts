@@ -57,6 +57,8 @@ export function renderDag(
   const rendered = compiled({
     ...context,
     dag: { ...context.dag, tags: [...context.dag.tags, tag] },
+    // Also in the DAG's docs, which only the serialized DAG carries (src/deployer/dag-run.ts).
+    buildTag: tag,
     library: library.package,
     airflowImports: AIRFLOW_IMPORTS[config.airflow.line],
   });

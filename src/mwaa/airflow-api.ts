@@ -5,6 +5,7 @@
  *
  * REST paths (both lines; the prefix differs):
  *   GET   /dags/{dag_id}                                               DAG: is_paused, tags, last_parsed_time
+ *   GET   /dags/{dag_id}/details                                       the serialized DAG's doc_md
  *   PATCH /dags/{dag_id}?update_mask=is_paused                         unpause
  *   GET   /importErrors?limit&offset                                   import errors
  *   GET   /dags/{dag_id}/dagRuns/{run_id}                              run state
@@ -66,6 +67,12 @@ export interface AirflowApi {
   /** What answers now: `rest`, or `cli` once the web login was denied. */
   via(): 'rest' | 'cli';
   dag(dagId: string): Promise<DagInfo | undefined>;
+  /**
+   * The docs (doc_md) of the DAG as Airflow stored it serialized, which it writes apart from the
+   * tags `dag` reads, and at most every min_serialized_dag_update_interval; `docMd` null when no
+   * serialized DAG or no docs. Undefined where only the CLI answers (no MWAA CLI command reads it).
+   */
+  serializedDagDoc(dagId: string): Promise<{ docMd: string | null } | undefined>;
   importErrors(): Promise<ImportErrorInfo[]>;
   unpause(dagId: string): Promise<void>;
   dagRun(dagId: string, runId: string): Promise<RunLookup>;
@@ -249,6 +256,12 @@ export function restAirflowApi(rest: AirflowRest, logTailBytes = DEFAULT_LOG_TAI
       if (response.status === 404) return undefined;
       return dagInfo(ok(rest, response, 'GET', where), dagId);
     },
+    async serializedDagDoc(dagId) {
+      const where = path('dags', dagId, 'details');
+      const response = await rest.request('GET', where);
+      if (response.status === 404) return { docMd: null };
+      return { docMd: optionalString(ok(rest, response, 'GET', where).doc_md) ?? null };
+    },
     async importErrors() {
       return (await collect(rest, '/importErrors', 'import_errors')).map((row) => ({
         filename: String(row.filename ?? ''),
@@ -357,6 +370,9 @@ export function cliAirflowApi(cli: CliRunner, version: AirflowVersion): Omit<Air
       const row = jsonRows(cliJson(out, '`dags list`')).find((r) => r.dag_id === dagId);
       return row ? dagInfo(row, dagId) : undefined;
     },
+    async serializedDagDoc() {
+      return undefined;
+    },
     async importErrors() {
       const out = await cli.run(['dags', 'list-import-errors', '-o', 'json']);
       return jsonRows(cliJson(out, '`dags list-import-errors`')).map((row) => ({
@@ -460,6 +476,7 @@ export function airflowApi(options: AirflowApiOptions): AirflowApi {
   return {
     via: () => via,
     dag: call('dag'),
+    serializedDagDoc: call('serializedDagDoc'),
     importErrors: call('importErrors'),
     unpause: call('unpause'),
     dagRun: call('dagRun'),

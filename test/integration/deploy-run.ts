@@ -24,6 +24,8 @@ import {
 } from './deploy-helpers.js';
 
 export const DAG_KEY = 'dags/gpu_server_cicd_dag.py';
+/** The example config's DAG id, which every deploy suite runs. */
+export const DAG_ID = 'gpu_server_cicd_workflow';
 
 /** What `deploy --json` prints, as these suites read it. */
 export interface DeployJson {
@@ -31,7 +33,9 @@ export interface DeployJson {
   writes: number;
   updatedEnvironment: boolean;
   objects: { kind: string; key: string; versionId: string }[] | undefined;
+  runId: string | null;
   runState: string | null;
+  tasks: { taskId: string; state: string; mapIndex?: string }[] | null;
   smoke: { ok: boolean } | null;
   exitCode: number;
 }

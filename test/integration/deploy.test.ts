@@ -7,15 +7,19 @@
  */
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/deployer/clock.js';
+import { waitForRun } from '../../src/deployer/dag-run.js';
 import { EnvironmentUpdateFailedError } from '../../src/deployer/wait-environment.js';
+import { mwaaAccess } from '../../src/mwaa/access.js';
 import { dagLibrary } from '../../src/generator/render-dag-library.js';
 import { createMwaaCli, type CliTokenApi, cliTokenApi } from '../../src/mwaa/cli-client.js';
 import type { AirflowVersion } from '../../src/mwaa/versions.js';
 import type { DeployEvent } from '../../src/deployer/events.js';
 import { controlPlaneSet, libDeploy, pluginsVariant, runCheck, runDeploy } from './deploy-helpers.js';
-import { DAG_KEY, deployJson as json, deployTestRun } from './deploy-run.js';
+import { DAG_ID, DAG_KEY, deployJson as json, deployTestRun } from './deploy-run.js';
 import { stackFetch } from '../support/stack.js';
 
 const { stack, run, prefix, s3, mwaa, bucket, deploymentsPrefix, config, environment, objectSha, measured } = deployTestRun();
@@ -110,6 +114,40 @@ describe('deploy against the local stack', () => {
     expect(writes.filter((w) => w.startsWith(`PUT ${prefix}/`))).toEqual([]);
     expect(mwaaCalls.UpdateEnvironment).toBe(0);
     // Back to the base DAG for the tests that follow.
+    expect((await runDeploy(['--env', 'local', '--config', base, '--yes', '--no-trigger'])).code).toBe(0);
+  });
+
+  it("a run triggered right after the DAG's shape changed runs the new shape, while a run of the old one still goes", async () => {
+    // Run A, of the base DAG, keeps the scheduler reading (and caching) that DAG while the new
+    // shape goes up: Airflow 2's scheduler reads a changed DAG again only 10 s after its last read,
+    // and a run scheduled from the older copy would have the new task marked removed.
+    const first = await runDeploy(['--env', 'local', '--config', base, '--yes', '--json']);
+    expect(first.code, first.stderr).toBe(0);
+    const runA = json(first.stdout).runId!;
+    // check_gpus is new in this shape; two runs may be active, so run B does not wait for A.
+    const shaped = config('shape change', { gpus: { count: 1 }, 'dag.maxActiveRuns': 2 });
+    const out = await runDeploy(['--env', 'local', '--config', shaped, '--yes', '--wait', '--json', '--timeout', '8m']);
+    const result = json(out.stdout);
+    const tasks = result.tasks ?? [];
+    expect(
+      tasks.filter((t) => t.state === 'removed'),
+      out.stdout,
+    ).toEqual([]);
+    const checkGpus = tasks.filter((t) => t.taskId === 'check_gpus');
+    expect(checkGpus.length, out.stdout).toBeGreaterThan(0);
+    // The stack's server has no nvidia-smi: the new task ran, and failed as it should there.
+    expect(checkGpus.map((t) => t.state)).toEqual(checkGpus.map(() => 'failed'));
+    expect(result.runState).toBe('failed');
+
+    // Run A ends before the base DAG (one active run) is back, or it would hold the next runs up.
+    const caPem = stack.tls ? readFileSync(stack.tls.caCert, 'utf8') : undefined;
+    const { airflow } = mwaaAccess(mwaa, {
+      environmentName: stack.environmentName,
+      webserverScheme: stack.endpoints.mwaa.startsWith('http:') ? 'http' : 'https',
+      airflowVersion: stack.airflowVersion as AirflowVersion,
+      ca: caPem,
+    });
+    await waitForRun(airflow, { dagId: DAG_ID, runId: runA, clock: systemClock, timeoutMs: 8 * 60_000, pollMs: 3000, emit: () => {} });
     expect((await runDeploy(['--env', 'local', '--config', base, '--yes', '--no-trigger'])).code).toBe(0);
   });
 

@@ -10,7 +10,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { writeJsonAtomic, type LocalStackState } from '../state.js';
 import { identityOf } from '../liveness.js';
 import { processRef } from '../processes.js';
-import { loadOrCreateSettings, WEB_USER } from '../airflow-home.js';
+import { loadOrCreateSettings, localConfigurationOptions, WEB_USER } from '../airflow-home.js';
 import { MWAA_AIRFLOW_VERSIONS, type AirflowVersion } from '../../../src/mwaa/versions.js';
 import { airflowLogin } from './airflow-login.js';
 import { CliForkServer } from './cli-fork-server.js';
@@ -84,7 +84,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     airflowVersion: state.airflowVersion,
     sourceBucketArn: bucketArn(state.region, state.bucket),
     dagS3Path: 'dags',
-    airflowConfigurationOptions: {},
+    airflowConfigurationOptions: localConfigurationOptions(state.airflowLine),
     webserverUrl: hostname,
     createdAtMs: now(),
     inertSettings: {},

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { logTail, parseTriggerOutput, triggerArgv, waitForRun } from '../../../src/deployer/dag-run.js';
+import { dagTimingOptions, logTail, parseTriggerOutput, triggerArgv, waitForRun } from '../../../src/deployer/dag-run.js';
 import { airflowApi } from '../../../src/mwaa/airflow-api.js';
 import { newestOfLine } from '../../../src/mwaa/versions.js';
 import { FakeAirflow } from '../support/fake-airflow.js';
@@ -95,5 +95,24 @@ describe('logTail', () => {
   it('keeps the last lines, trailing blank lines dropped', () => {
     expect(logTail('a\nb\nc\n\n', 2)).toEqual(['b', 'c']);
     expect(logTail('only', 40)).toEqual(['only']);
+  });
+});
+
+describe("the environment's DAG timings", () => {
+  it('reads the options that set them as Airflow does (integers), on either line, and nothing else', () => {
+    expect(dagTimingOptions(undefined)).toEqual({});
+    expect(dagTimingOptions({ 'core.dag_concurrency': '4' })).toEqual({});
+    expect(
+      dagTimingOptions({
+        'core.min_serialized_dag_fetch_interval': ' 30 ',
+        'core.min_serialized_dag_update_interval': '5',
+        'scheduler.min_file_process_interval': '60',
+      }),
+    ).toEqual({ fetchIntervalS: 30, updateIntervalS: 5, fileProcessIntervalS: 60 });
+    expect(dagTimingOptions({ 'dag_processor.min_file_process_interval': '12' })).toEqual({ fileProcessIntervalS: 12 });
+    // Airflow reads them with getint: anything else stops Airflow itself.
+    for (const odd of ['', 'ten', '-1', '1e3', '2.5']) {
+      expect(dagTimingOptions({ 'core.min_serialized_dag_fetch_interval': odd })).toEqual({});
+    }
   });
 });

@@ -65,6 +65,7 @@ function fakeAirflow(spec: FakeAirflowSpec, asked: string[] = []): AirflowApi {
       fail();
       return spec.paused === undefined ? undefined : { dagId, isPaused: spec.paused, tags: [] };
     },
+    serializedDagDoc: async () => undefined,
     importErrors: async () => {
       fail();
       return [{ filename: '/usr/local/airflow/dags/other.py', stackTrace: 'not ours' }];

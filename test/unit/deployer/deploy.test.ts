@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { deploy, type DeployOptions } from '../../../src/deployer/deploy.js';
+import { dagTimingOptions } from '../../../src/deployer/dag-run.js';
 import type { DeployEvent } from '../../../src/deployer/events.js';
 import { LockHeldError, acquireLock } from '../../../src/deployer/lock.js';
 import type { DeployTarget } from '../../../src/deployer/plan.js';
@@ -287,9 +288,11 @@ describe('deploy', () => {
               'json',
             ],
       ]);
-      expect(w.fake.requests.slice(0, 3)).toEqual([
+      // The tags, then the stored DAG's docs: both carry the marker.
+      expect(w.fake.requests.slice(0, 4)).toEqual([
         'GET /importErrors',
         'GET /dags/gpu_server_cicd_workflow',
+        'GET /dags/gpu_server_cicd_workflow/details',
         'PATCH /dags/gpu_server_cicd_workflow',
       ]);
       expect(w.fake.dags.get('gpu_server_cicd_workflow')?.is_paused).toBe(false);
@@ -310,23 +313,82 @@ describe('deploy', () => {
     expect(commands).toContain('dags list-runs');
   });
 
-  it('waits while the scheduler still has the old DAG version', async () => {
-    const w = world();
-    w.fake.dags.get('gpu_server_cicd_workflow')!.tags = ['config-old'];
+  /** A world whose DAG shows the new tags on the third read, and `storedLag` reads later the stored DAG's docs. */
+  function newVersionWorld(line: AirflowLine, storedLag = 0, rest = true) {
+    const w = world(line, rest);
+    const dagEntry = w.fake.dags.get('gpu_server_cicd_workflow')!;
+    dagEntry.tags = ['config-old'];
+    dagEntry.doc_md = 'Build: config-old';
     let reads = 0;
     const dag = w.deps.airflow.dag;
     w.deps.airflow = {
       ...w.deps.airflow,
       dag: async (id) => {
         reads += 1;
-        if (reads === 3) w.fake.dags.get('gpu_server_cicd_workflow')!.tags = [MARKER];
+        if (reads === 3) dagEntry.tags = [MARKER];
+        if (reads === 3 + storedLag) dagEntry.doc_md = `Build: ${MARKER}`;
         return dag(id);
       },
     };
+    const at: Partial<Record<DeployEvent['type'], number>> = {};
+    w.deps.emit = (e) => {
+      at[e.type] = w.clock.now();
+      return w.events.push(e);
+    };
+    return { ...w, at, reads: () => reads };
+  }
+
+  it.each([
+    ['2', undefined, 11_000],
+    ['2', { 'core.min_serialized_dag_fetch_interval': '30' }, 31_000],
+    ['3', undefined, 0],
+  ] as const)('Airflow %s (options %j): waits for the new DAG, then %i ms more before the trigger', async (line, options, delayMs) => {
+    const w = newVersionWorld(line);
+    if (options) w.mwaa.state.dagTimings = dagTimingOptions(options);
     const result = await w.run(targets(), { trigger: true, dagMarker: MARKER });
     expect(result.runId).toMatch(/^manual__/);
-    expect(reads).toBe(3);
-    expect(w.events.filter((e) => e.type === 'dag-waiting')).toHaveLength(2);
+    expect(w.reads()).toBe(3);
+    const waits = w.events.filter((e) => e.type === 'dag-waiting');
+    expect(waits).toHaveLength(delayMs > 0 ? 3 : 2);
+    if (delayMs > 0) expect(waits[2]).toMatchObject({ detail: expect.stringMatching(/^the scheduler to read it \(Airflow 2 caches/) });
+    expect(w.at.triggered! - w.at['dag-ready']!).toBe(delayMs);
+  });
+
+  it.each(['2', '3'] as const)('Airflow %s: the new tags are not enough while the stored DAG is still the old one', async (line) => {
+    const w = newVersionWorld(line, 2);
+    await w.run(targets(), { trigger: true, dagMarker: MARKER });
+    expect(w.reads()).toBe(5);
+    const details = w.events.flatMap((e) => (e.type === 'dag-waiting' ? [e.detail] : []));
+    expect(details.slice(0, 4)).toEqual([
+      'the new DAG version to be parsed',
+      'the new DAG version to be parsed',
+      expect.stringMatching(/^Airflow to store the new DAG/),
+      expect.stringMatching(/^Airflow to store the new DAG/),
+    ]);
+  });
+
+  it.each([
+    ['2', 71_000],
+    ['3', 60_000],
+  ] as const)(
+    'Airflow %s through the CLI, which cannot see the stored DAG: waits until a parse must have stored it (%i ms)',
+    async (line, delayMs) => {
+      const w = newVersionWorld(line, 0, false);
+      await w.run(targets(), { trigger: true, dagMarker: MARKER });
+      expect(w.at.triggered! - w.at['dag-ready']!).toBe(delayMs);
+      expect(w.events.filter((e) => e.type === 'dag-waiting').at(-1)).toMatchObject({
+        detail: expect.stringMatching(/^Airflow to store the new DAG \(at most every 30 s, parsing every 30 s\)/),
+      });
+    },
+  );
+
+  it('Airflow 2: no wait for the scheduler when the deploy did not change the DAG', async () => {
+    const w = world('2');
+    await w.run(targets(), {});
+    w.events.length = 0;
+    const result = await w.run(targets(), { trigger: true });
+    expect(result.runId).toMatch(/^manual__/);
+    expect(w.events.filter((e) => e.type === 'dag-waiting')).toEqual([]);
   });
 
   it('import errors of the new file fail the deploy with the error text', async () => {

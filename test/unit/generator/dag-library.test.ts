@@ -90,7 +90,7 @@ describe('the DAG build tag', () => {
     expect(before).toContain(`from ${library.package} import tasks`);
     expect(after).toContain(`from ${other.package} import tasks`);
     // Nothing else differs: the config's values and the wiring are the same.
-    const strip = (source: string, pkg: string) => source.replace(tag(source)!, 'TAG').replaceAll(pkg, 'LIB');
+    const strip = (source: string, pkg: string) => source.replaceAll(tag(source)!, 'TAG').replaceAll(pkg, 'LIB');
     expect(strip(after, other.package)).toBe(strip(before, library.package));
   });
 
@@ -100,6 +100,8 @@ describe('the DAG build tag', () => {
     expect(tag).toMatch(/^build-[0-9a-f]{12}$/);
     const dag = generated.artifacts.find((a) => a.kind === 'dag')!;
     expect(dag.bytes.toString()).toContain(`"${tag}"`);
+    // In its docs as well, which Airflow keeps only in the stored (serialized) DAG.
+    expect(dag.bytes.toString()).toContain(`\nThis file (${tag}) is the config`);
     // The config, the tool version, the library and the template each change it.
     const base = { configHash: generated.manifest.configHash, tool: { version: '0.0.0-test' }, dagBuild: generated.manifest.dagBuild };
     expect(dagBuildTag(base)).toBe(tag);

@@ -28,7 +28,11 @@ export interface FakeRun {
 export class FakeAirflow {
   readonly commands: string[][] = [];
   readonly requests: string[] = [];
-  dags = new Map<string, { is_paused: boolean; tags: string[]; last_parsed_time?: string; fileloc?: string }>();
+  /**
+   * `doc_md`: the serialized DAG's docs, which /details serves; unset, the docs name the tags (the
+   * serialized DAG is as current as the tags).
+   */
+  dags = new Map<string, { is_paused: boolean; tags: string[]; last_parsed_time?: string; fileloc?: string; doc_md?: string }>();
   importErrors: { filename: string; stack_trace: string }[] = [];
   runs = new Map<string, FakeRun>();
   variables = new Map<string, string>();
@@ -158,6 +162,11 @@ export class FakeAirflow {
     const parts = path.split('/').slice(1).map(decodeURIComponent);
     const page = <T>(rows: T[]): T[] =>
       rows.slice(Number(request.query?.offset ?? 0), Number(request.query?.offset ?? 0) + Number(request.query?.limit ?? 100));
+    if (parts[0] === 'dags' && parts[2] === 'details' && parts.length === 3) {
+      const dag = this.dags.get(parts[1]!);
+      if (!dag) return json(404, { detail: `DAG with dag_id: '${parts[1]}' not found` });
+      return json(200, { dag_id: parts[1], doc_md: dag.doc_md ?? `Tags: ${dag.tags.join(' ')}` });
+    }
     if (parts[0] === 'dags' && parts.length === 2) {
       const dag = this.dags.get(parts[1]!);
       if (!dag) return json(404, { detail: `DAG with dag_id: '${parts[1]}' not found` });

@@ -5,7 +5,7 @@
 
 validate_inputs -> retrieve_ssh_key -> per server: test_ssh_connection (-> check_gpus) -> per repository, in
 parallel: clone -> read the version file -> update the Variables; cleanup_temp_files tears down.
-This file is the config and the wiring; the task logic is the package in gpu_cicd_lib_41e923c70963.zip beside it.
+This file (build-748e6b6a2609) is the config and the wiring; the task logic is the package in gpu_cicd_lib_41e923c70963.zip beside it.
 """
 
 import sys
@@ -21,7 +21,7 @@ DAG_ID = "gpu_server_cicd_workflow"
 DAG_DESCRIPTION = "Checks out the CI/CD branch on each GPU server and publishes its version as Airflow Variables."
 DAG_OWNER = "mlops"
 DAG_SCHEDULE = None
-DAG_TAGS = ["cicd", "gpu", "build-33d544846942"]  # fmt: skip
+DAG_TAGS = ["cicd", "gpu", "build-748e6b6a2609"]  # fmt: skip
 TASK_RETRIES = 1
 TASK_RETRY_DELAY_SECONDS = 60
 TASK_TIMEOUT_SECONDS = 900
