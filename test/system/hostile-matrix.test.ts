@@ -18,6 +18,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_LIST_PAGES } from '../../src/deployer/aws-ports.js';
+import { dagTimingOptions, runReadyDelay } from '../../src/deployer/dag-run.js';
 import { MAX_PAGES } from '../../src/mwaa/airflow-api.js';
 import { mapWithConcurrency } from '../../src/util/concurrency.js';
 import { AWS_ERROR_KINDS, type AwsErrorKind, wireError } from '../support/hostile/aws-wire.js';
@@ -27,6 +28,7 @@ import { HTTP_BEHAVIOURS } from '../support/hostile/http-server.js';
 import type { WorldHandle } from '../support/hostile/main.js';
 import { type CliOutcome, repoRoot, runCli } from '../support/hostile/run-cli.js';
 import { SSH_BEHAVIOURS } from '../support/hostile/ssh-server.js';
+import { WORLD_AIRFLOW_OPTIONS } from '../support/hostile/services/mwaa.js';
 import { REMOTE_DISPLAY, type Remote, type WorldSpec } from '../support/hostile/world.js';
 
 const REQUEST_TIMEOUT_S = 2;
@@ -48,6 +50,11 @@ const RSS_BOUND_MIB = 250;
  * on a loaded 2-core machine may take this long.
  */
 const PAGE_S = 0.15;
+/**
+ * What a deploy that changed the DAG waits before it triggers, at the world's Airflow options (at
+ * most: a rollback, which has no build tag to look for, waits until a parse must have stored it).
+ */
+const RUN_READY_S = runReadyDelay('2', dagTimingOptions(WORLD_AIRFLOW_OPTIONS), false).ms / 1000;
 /** Runs at once: the CLI's start is CPU-bound, so about twice the cores. */
 const CONCURRENCY = 4;
 /** A run still going then did not end by itself. */
@@ -177,7 +184,7 @@ function boundSeconds(p: Pair): number {
   // Following the run, deploy asks again after its poll interval before it gives up on a run it cannot see.
   const polls = p.command === 'deploy --wait' && p.remote === 'webServer' ? RUN_POLL_S : 0;
   const pages = p.behaviour === 'endless-pages' ? PAGE_S * Math.max(MAX_LIST_PAGES, MAX_PAGES) : 0;
-  return STARTUP_SLACK_S + 3 * (ATTEMPTS * attempt + BACKOFF_S) + polls + pages;
+  return STARTUP_SLACK_S + 3 * (ATTEMPTS * attempt + BACKOFF_S) + polls + pages + (p.command.startsWith('deploy') ? RUN_READY_S : 0);
 }
 
 /**

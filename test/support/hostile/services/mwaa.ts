@@ -24,6 +24,16 @@ const PIN_FIELDS = {
   startup: ['StartupScriptS3Path', 'StartupScriptS3ObjectVersion'],
 } as const;
 
+/**
+ * The environment's AirflowConfigurationOptions: Airflow's intervals for a changed DAG at 1 s (as
+ * a user may set them), so that a deploy waits seconds for the new DAG, not a minute.
+ */
+export const WORLD_AIRFLOW_OPTIONS: Record<string, string> = {
+  'core.min_serialized_dag_fetch_interval': '1',
+  'core.min_serialized_dag_update_interval': '1',
+  'scheduler.min_file_process_interval': '1',
+};
+
 export function mwaaService(state: WorldState, webServerHostname: () => string): Service {
   const environment = () => {
     const env = state.environment;
@@ -35,6 +45,7 @@ export function mwaaService(state: WorldState, webServerHostname: () => string):
       SourceBucketArn: `arn:aws:s3:::${state.bucket}`,
       DagS3Path: state.dagsPrefix,
       WebserverUrl: webServerHostname(),
+      AirflowConfigurationOptions: WORLD_AIRFLOW_OPTIONS,
       LoggingConfiguration: {
         TaskLogs: {
           Enabled: true,

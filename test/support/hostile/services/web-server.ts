@@ -61,6 +61,7 @@ export function webServerService(state: WorldState): Service {
       if (parts[0] === 'importErrors') return 'GET importErrors';
       if (parts[0] === 'variables') return 'GET variables';
       if (parts[0] === 'dags' && parts.length === 2) return `${request.method} dag`;
+      if (parts[0] === 'dags' && parts[2] === 'details' && parts.length === 3) return 'GET dagDetails';
       if (parts[2] === 'dagRuns' && parts.length === 4) return 'GET dagRun';
       if (parts[4] === 'taskInstances' && parts.length === 5) return 'GET taskInstances';
       if (parts[6] === 'logs') return 'GET log';
@@ -106,6 +107,10 @@ export function webServerService(state: WorldState): Service {
             // Parsed "later": a rollback waits for a parse after its upload.
             last_parsed_time: new Date(Date.now() + 86_400_000).toISOString(),
           });
+        case 'GET dagDetails':
+          // The stored DAG's docs carry its build tag, as the generated DAG's do.
+          if (parts[1] !== airflow.dagId) return json(404, { detail: `DAG with dag_id: '${parts[1]}' not found` });
+          return json(200, { dag_id: airflow.dagId, doc_md: `The DAG (${airflow.tags.join(', ')}).` });
         case 'GET dagRun':
           if (!airflow.runs.includes(parts[3] ?? '')) return json(404, { detail: 'DAGRun not found' });
           return json(200, { dag_id: airflow.dagId, dag_run_id: parts[3], state: airflow.runState });
