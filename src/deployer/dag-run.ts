@@ -110,7 +110,7 @@ export interface DagTimings {
   fileProcessIntervalS: number;
 }
 
-export const AIRFLOW_DAG_TIMINGS: DagTimings = { fetchIntervalS: 10, updateIntervalS: 30, fileProcessIntervalS: 30 };
+const AIRFLOW_DAG_TIMINGS: DagTimings = { fetchIntervalS: 10, updateIntervalS: 30, fileProcessIntervalS: 30 };
 
 const TIMING_OPTIONS: Record<keyof DagTimings, readonly string[]> = {
   fetchIntervalS: ['core.min_serialized_dag_fetch_interval'],
