@@ -7,21 +7,16 @@
  * DAG imports any more.
  */
 import { existsSync } from 'node:fs';
-import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load.js';
-import { systemClock } from '../../src/deployer/clock.js';
 import type { DeployResult } from '../../src/deployer/deploy.js';
 import type { DeployEvent } from '../../src/deployer/events.js';
-import { deployDeps } from '../../src/deployer/from-config.js';
 import { changing, pruneActions } from '../../src/deployer/plan.js';
 import { dagLibrary, libraryModules, type DagLibrary } from '../../src/generator/render-dag-library.js';
-import { createAwsClients } from '../../src/mwaa/clients.js';
-import { currentDeployer } from '../../src/workflows/deploy.js';
-import { runningStackOverlay } from '../../local-stack/src/config-overlay.js';
-import { configVariant, controlPlaneSet, controlPlaneStats, libDeploy, repoRoot, requireLocalStack, statsDelta } from './deploy-helpers.js';
+import { stackAirflowApi } from '../support/stack.js';
+import { DAG_ID } from './deploy-run.js';
+import { configVariant, controlPlaneSet, controlPlaneStats, libDeploy, requireLocalStack, statsDelta } from './deploy-helpers.js';
 
 const stack = requireLocalStack();
 const run = randomBytes(3).toString('hex');
@@ -43,24 +38,13 @@ function upgradedLibrary(): DagLibrary {
   return dagLibrary(modules);
 }
 
-/** The Airflow API of the stack, as the deployer reaches it. */
-async function airflow() {
-  const config = await loadConfig({
-    configPath,
-    env: 'local',
-    cwd: repoRoot,
-    localStackOverlay: () => runningStackOverlay(process.env, repoRoot),
-  });
-  return deployDeps(config, createAwsClients(config), systemClock, () => {}, currentDeployer(userInfo().username, hostname())).airflow;
-}
-
 /** The log of validate_inputs' last try in a run, and how many tries it took. */
 async function firstTaskLog(result: DeployResult): Promise<{ tries: number; log: string }> {
-  const api = await airflow();
-  const instances = await api.taskInstances('gpu_server_cicd_workflow', result.runId!);
+  const api = stackAirflowApi(stack);
+  const instances = await api.taskInstances(DAG_ID, result.runId!);
   const first = instances.find((ti) => ti.taskId === 'validate_inputs');
   expect(first, JSON.stringify(instances)).toBeDefined();
-  return { tries: first!.tryNumber, log: (await api.taskLog('gpu_server_cicd_workflow', result.runId!, first!)) ?? '' };
+  return { tries: first!.tryNumber, log: (await api.taskLog(DAG_ID, result.runId!, first!)) ?? '' };
 }
 
 afterAll(async () => {
@@ -76,7 +60,7 @@ describe('a library-only upgrade', () => {
     await libDeploy({ configPath });
     await controlPlaneSet(stack, 'behaviour', { dagSyncOrder: 'dag-files-first', dagSyncHoldMs: HOLD_MS });
     const before = await controlPlaneStats(stack);
-    const api = await airflow();
+    const api = stackAirflowApi(stack);
     const zip = join(dagsFolder, `${upgraded.package}.zip`);
     const seen: { zipWhenLive?: boolean } = {};
     const importErrors: string[] = [];

@@ -7,20 +7,18 @@
  */
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/deployer/clock.js';
 import { waitForRun } from '../../src/deployer/dag-run.js';
 import { EnvironmentUpdateFailedError } from '../../src/deployer/wait-environment.js';
-import { mwaaAccess } from '../../src/mwaa/access.js';
 import { dagLibrary } from '../../src/generator/render-dag-library.js';
 import { createMwaaCli, type CliTokenApi, cliTokenApi } from '../../src/mwaa/cli-client.js';
 import type { AirflowVersion } from '../../src/mwaa/versions.js';
 import type { DeployEvent } from '../../src/deployer/events.js';
 import { controlPlaneSet, libDeploy, pluginsVariant, runCheck, runDeploy } from './deploy-helpers.js';
 import { DAG_ID, DAG_KEY, deployJson as json, deployTestRun } from './deploy-run.js';
-import { stackFetch } from '../support/stack.js';
+import { stackAirflowApi, stackFetch } from '../support/stack.js';
 
 const { stack, run, prefix, s3, mwaa, bucket, deploymentsPrefix, config, environment, objectSha, measured } = deployTestRun();
 const base = config('base');
@@ -140,14 +138,14 @@ describe('deploy against the local stack', () => {
     expect(result.runState).toBe('failed');
 
     // Run A ends before the base DAG (one active run) is back, or it would hold the next runs up.
-    const caPem = stack.tls ? readFileSync(stack.tls.caCert, 'utf8') : undefined;
-    const { airflow } = mwaaAccess(mwaa, {
-      environmentName: stack.environmentName,
-      webserverScheme: stack.endpoints.mwaa.startsWith('http:') ? 'http' : 'https',
-      airflowVersion: stack.airflowVersion as AirflowVersion,
-      ca: caPem,
+    await waitForRun(stackAirflowApi(stack), {
+      dagId: DAG_ID,
+      runId: runA,
+      clock: systemClock,
+      timeoutMs: 8 * 60_000,
+      pollMs: 3000,
+      emit: () => {},
     });
-    await waitForRun(airflow, { dagId: DAG_ID, runId: runA, clock: systemClock, timeoutMs: 8 * 60_000, pollMs: 3000, emit: () => {} });
     expect((await runDeploy(['--env', 'local', '--config', base, '--yes', '--no-trigger'])).code).toBe(0);
   });
 

@@ -15,11 +15,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shellJoin } from '../../src/util/shell-quote.js';
 import { repoRoot, requireStack, stackS3, testScratchDir } from '../support/stack.js';
 import { runDeploy } from './deploy-helpers.js';
+import { DAG_ID } from './deploy-run.js';
 
 const stack = requireStack();
 const line = stack.airflowLine;
 const cli = join(repoRoot, 'dist', 'cli.js');
-const DAG_ID = 'gpu_server_cicd_workflow';
 const WAIT_DAG = 'mwaa_trigger_and_wait';
 const WAIT_KEY = `dags/${WAIT_DAG}.py`;
 const DRIVER = join(repoRoot, 'test/python/clients/mwaa_clients.py');

@@ -10,6 +10,9 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createMwaaClient, createS3Client, createSecretsManagerClient } from '../../src/mwaa/clients.js';
 import type { MWAAClient } from '@aws-sdk/client-mwaa';
+import { mwaaAccess } from '../../src/mwaa/access.js';
+import type { AirflowApi } from '../../src/mwaa/airflow-api.js';
+import type { AirflowVersion } from '../../src/mwaa/versions.js';
 import { recordedProcesses } from '../../local-stack/src/down.js';
 import { controlPlaneFetch } from '../../local-stack/src/control-plane-client.js';
 import { recordedAlive } from '../../local-stack/src/liveness.js';
@@ -43,6 +46,16 @@ export function stackS3(state: LocalStackState): S3Client {
 
 export function stackMwaa(state: LocalStackState): MWAAClient {
   return createMwaaClient({ endpoint: state.endpoints.mwaa, region: state.region, localStack: true, ca: stackCa(state) });
+}
+
+/** The stack's Airflow (REST through the web login, the CLI token where denied), as the deployer reaches an environment. */
+export function stackAirflowApi(state: LocalStackState): AirflowApi {
+  return mwaaAccess(stackMwaa(state), {
+    environmentName: state.environmentName,
+    webserverScheme: state.endpoints.mwaa.startsWith('http:') ? 'http' : 'https',
+    airflowVersion: state.airflowVersion as AirflowVersion,
+    ca: stackCa(state),
+  }).airflow;
 }
 
 /** The PEM of the stack's CA (its MWAA endpoint and web server serve HTTPS with a certificate it issued). */
