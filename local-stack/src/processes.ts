@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { UserError } from '../../src/errors.js';
 import { isAlive, procStat, type ProcStat } from '../../src/util/processes.js';
 
 export interface DetachedOptions {
@@ -330,7 +331,9 @@ export function runLogged(command: string, args: string[], options: { log: strin
       } catch {
         // No log to show.
       }
-      reject(new Error(`${command} ${args.join(' ')} exited with ${sig ?? code} (log: ${options.log})\n${tail}`));
+      // A program that ran and failed (an install that could not reach the index, say) is the
+      // machine's to fix, not a fault of ours: said as such, with the end of its log.
+      reject(new UserError(`${command} ${args.join(' ')} exited with ${sig ?? code} (log: ${options.log})\n${tail}`));
     });
   });
 }

@@ -127,7 +127,9 @@ export function venvIsCurrent(venvDir: string, hash: string, program = 'airflow'
 
 /**
  * uv's settings from pip's, for what a machine may have set for pip (a mirror, a wheel folder, a
- * CA bundle, a timeout): uv reads none of pip's. What the user set for uv itself wins.
+ * CA bundle, a timeout): uv reads none of pip's. What the user set for uv itself wins. uv trusts
+ * the system's certificate store as pip does (uv's default is its own copy of Mozilla's roots,
+ * which has no corporate proxy's CA: the index is then refused as "UnknownIssuer").
  */
 export function uvEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const fromPip: Array<[pip: string, uv: string]> = [
@@ -139,6 +141,7 @@ export function uvEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   ];
   const out: NodeJS.ProcessEnv = { ...env, UV_NO_PROGRESS: '1', UV_PYTHON_DOWNLOADS: 'never' };
   for (const [pip, uv] of fromPip) if (env[pip] && !env[uv]) out[uv] = env[pip];
+  if (env.UV_SYSTEM_CERTS === undefined && env.UV_NATIVE_TLS === undefined) out.UV_SYSTEM_CERTS = '1';
   return out;
 }
 

@@ -87,7 +87,14 @@ describe('uvEnvironment: what a machine set for pip reaches uv, which reads none
       SSL_CERT_FILE: '/etc/ssl/corp.pem',
       UV_HTTP_TIMEOUT: '180',
       UV_PYTHON_DOWNLOADS: 'never',
+      UV_SYSTEM_CERTS: '1',
     });
+  });
+
+  it("trusts the system's certificate store, as pip does, unless the user said otherwise for uv", () => {
+    expect(uvEnvironment({}).UV_SYSTEM_CERTS).toBe('1');
+    expect(uvEnvironment({ UV_SYSTEM_CERTS: 'false' }).UV_SYSTEM_CERTS).toBe('false');
+    expect(uvEnvironment({ UV_NATIVE_TLS: '0' }).UV_SYSTEM_CERTS).toBeUndefined();
   });
 
   it("keeps what the user set for uv itself, and sets nothing pip's settings do not say", () => {
