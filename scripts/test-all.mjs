@@ -216,9 +216,9 @@ const ONCE_ON_LINE_3 = [
   'test/integration/plan-output.test.ts',
   // The GitHub Actions example's run steps, in order, against the stack (one deploy that waits).
   'test/integration/ci-workflow.test.ts',
-  // GPU readiness: deploys a DAG of another shape and triggers it at once, which Airflow 3 runs
-  // from the DAG version current when the run is created; Airflow 2's scheduler may run it from
-  // the serialized DAG it cached before (the library's check_gpus runs in each line's pytest).
+  // GPU readiness, here for the balance (line 2's lane is the longer); a run right after a change
+  // of the DAG's shape is deploy.test.ts's, on both lines (the library's check_gpus runs in each
+  // line's pytest).
   'test/integration/gpu-check.test.ts',
 ];
 
